@@ -1,0 +1,158 @@
+//! Capturing the state an exec produced: the loaded binaries, the address
+//! space layout, and the initial stack (argv, env, auxv, AT_RANDOM bytes).
+
+use crate::RecordError;
+use std::path::Path;
+use trace::event::{ExecInfo, FileRef, Mapping, MemWrite, Regs};
+use trace::TraceWriter;
+use tracee::{maps, Pid, ProcessMemory};
+
+const AT_NULL: u64 = 0;
+const AT_IGNORE: u64 = 1;
+const AT_SYSINFO_EHDR: u64 = 33;
+/// Bounds on what a sane initial stack holds; past them the stack is damaged.
+const MAX_STRINGS: usize = 1 << 16;
+const MAX_AUXV: usize = 256;
+
+pub struct CapturedExec {
+    pub info: ExecInfo,
+    /// Bytes in `Event::data_ranges()` order: the stack, then mapping contents.
+    pub payloads: Vec<Vec<u8>>,
+}
+
+/// Hides the vDSO (so clock reads become syscalls the recorder sees) and
+/// records everything replay needs to recreate this exact process image.
+pub fn capture(
+    tid: Pid,
+    mem: &ProcessMemory,
+    writer: &mut TraceWriter,
+    regs: Regs,
+) -> Result<CapturedExec, RecordError> {
+    let (argv, env_count, auxv) = edit_and_parse_stack(mem, regs.rsp)?;
+    let exe_link = std::fs::read_link(format!("/proc/{tid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut exe = writer.store_file(Path::new(&format!("/proc/{tid}/exe")), true)?;
+    exe.path = exe_link;
+
+    let mut mappings = Vec::new();
+    let mut payloads = Vec::new();
+    let mut contents = Vec::new();
+    let mut stack_end = None;
+    for entry in maps::read(tid)? {
+        if entry.name == "[stack]" {
+            stack_end = Some(entry.end);
+        }
+        let file = if entry.is_file() {
+            Some(store_mapped_file(tid, &entry, writer)?)
+        } else {
+            None
+        };
+        let content = if entry.is_file() && entry.writable {
+            let bytes = mem.read(entry.start, (entry.end - entry.start) as usize)?;
+            contents.push(bytes);
+            Some(MemWrite {
+                addr: entry.start,
+                len: entry.end - entry.start,
+            })
+        } else {
+            None
+        };
+        mappings.push(Mapping {
+            start: entry.start,
+            end: entry.end,
+            prot: entry.prot(),
+            shared: entry.shared,
+            offset: entry.offset,
+            name: entry.name.clone(),
+            file,
+            contents: content,
+        });
+    }
+    let stack_end = stack_end
+        .ok_or_else(|| RecordError::Setup(format!("task {tid} has no [stack] mapping after exec")))?;
+    let stack = MemWrite {
+        addr: regs.rsp,
+        len: stack_end - regs.rsp,
+    };
+    payloads.push(mem.read(stack.addr, stack.len as usize)?);
+    payloads.extend(contents);
+    Ok(CapturedExec {
+        info: ExecInfo {
+            exe,
+            argv,
+            env_count,
+            regs,
+            stack,
+            mappings,
+            auxv,
+        },
+        payloads,
+    })
+}
+
+fn store_mapped_file(
+    tid: Pid,
+    entry: &maps::MapEntry,
+    writer: &mut TraceWriter,
+) -> Result<FileRef, RecordError> {
+    // map_files names the exact file that is mapped, even if its path has
+    // since been replaced or deleted.
+    let exact = format!("/proc/{tid}/map_files/{:x}-{:x}", entry.start, entry.end);
+    let mut file = match writer.store_file(Path::new(&exact), false) {
+        Ok(f) => f,
+        Err(_) => writer.store_file(Path::new(&entry.name), false)?,
+    };
+    file.path = entry.name.clone();
+    Ok(file)
+}
+
+/// Walks argc/argv/envp/auxv at the initial stack pointer, turning
+/// `AT_SYSINFO_EHDR` into `AT_IGNORE` in the tracee's memory.
+fn edit_and_parse_stack(
+    mem: &ProcessMemory,
+    rsp: u64,
+) -> Result<(Vec<String>, u64, Vec<(u64, u64)>), RecordError> {
+    let damaged = || RecordError::Setup(format!("initial stack at {rsp:#x} is not laid out as the ELF ABI says"));
+    let argc = mem.read_u64(rsp)? as usize;
+    if argc > MAX_STRINGS {
+        return Err(damaged());
+    }
+    let mut argv = Vec::with_capacity(argc);
+    for i in 0..argc {
+        let ptr = mem.read_u64(rsp + 8 + 8 * i as u64)?;
+        argv.push(mem.read_cstring(ptr, 1 << 17)?);
+    }
+    let mut cursor = rsp + 8 + 8 * argc as u64 + 8;
+    let mut env_count = 0u64;
+    loop {
+        if env_count as usize > MAX_STRINGS {
+            return Err(damaged());
+        }
+        let ptr = mem.read_u64(cursor)?;
+        cursor += 8;
+        if ptr == 0 {
+            break;
+        }
+        env_count += 1;
+    }
+    let mut auxv = Vec::new();
+    loop {
+        if auxv.len() > MAX_AUXV {
+            return Err(damaged());
+        }
+        let key = mem.read_u64(cursor)?;
+        let value = mem.read_u64(cursor + 8)?;
+        if key == AT_SYSINFO_EHDR {
+            mem.write(cursor, &AT_IGNORE.to_le_bytes())?;
+            auxv.push((AT_IGNORE, value));
+        } else {
+            auxv.push((key, value));
+        }
+        cursor += 16;
+        if key == AT_NULL {
+            break;
+        }
+    }
+    Ok((argv, env_count, auxv))
+}

@@ -1,0 +1,48 @@
+//! The recorder: runs a program under ptrace and writes everything
+//! nondeterministic it observes into a trace.
+//!
+//! Exactly one tracee thread runs user code at any moment; the others wait in
+//! a ptrace stop or sit inside the kernel in a syscall. Switches happen only
+//! at anchors (syscall stops, signal stops, exits), so the order of events in
+//! the log fully determines how threads interleaved. See DESIGN.md §5 and §7.
+
+mod exec;
+mod output;
+mod recorder;
+mod task;
+
+use std::path::PathBuf;
+
+pub use recorder::record;
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Resolved path of the program to run.
+    pub program: PathBuf,
+    /// argv, argv[0] included, as the program will see it.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// An existing, empty directory for the trace.
+    pub trace_dir: PathBuf,
+}
+
+/// How the recording ended.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    pub outcome: trace::TraceOutcome,
+    pub events: u64,
+    /// Set when recording stopped early (unsupported syscall, interrupt…);
+    /// the trace is still valid up to that point.
+    pub stopped_early: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Trace(#[from] trace::TraceError),
+    #[error(transparent)]
+    Tracee(#[from] tracee::TraceeError),
+    #[error("{0}")]
+    Setup(String),
+}

@@ -1,0 +1,688 @@
+//! The recorder's event loop.
+
+use crate::exec;
+use crate::output::OutputMatcher;
+use crate::task::{proc_ids, InFlight, RunState, Task};
+use crate::{RecordError, RecordOptions, RecordOutcome};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Instant;
+use syscall_model::{MemoryError, MemoryReader, ModelError};
+use trace::event::{Event, EventKind, MemWrite, Regs, SignalOrigin, SyscallExtra};
+use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceWriter};
+use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::{regs, Pid, ProcessMemory};
+
+/// Signal that asked the recorder to stop (SIGTERM, SIGHUP), or 0.
+static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_terminate(sig: libc::c_int) {
+    INTERRUPTED_BY.store(sig, Ordering::SeqCst);
+}
+
+extern "C" fn on_terminal_signal(_sig: libc::c_int) {
+    // The terminal sends SIGINT/SIGQUIT to the whole foreground group, so the
+    // tracee gets its own copy; the recorder keeps going and follows it.
+}
+
+fn install_signal_handlers() {
+    let set = |sig: libc::c_int, handler: extern "C" fn(libc::c_int)| {
+        // SAFETY: the handlers only store to an atomic, which is async-signal-safe.
+        // No SA_RESTART, so a blocked waitpid returns EINTR and the loop can react.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    };
+    set(libc::SIGTERM, on_terminate);
+    set(libc::SIGHUP, on_terminate);
+    set(libc::SIGINT, on_terminal_signal);
+    set(libc::SIGQUIT, on_terminal_signal);
+}
+
+const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
+
+fn is_error_result(result: i64) -> bool {
+    (-4095..0).contains(&result)
+}
+
+struct Reader<'a>(&'a ProcessMemory);
+
+impl MemoryReader for Reader<'_> {
+    fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemoryError> {
+        if len > 1 << 30 {
+            return Err(MemoryError {
+                addr,
+                len,
+                detail: "range larger than 1 GiB".into(),
+            });
+        }
+        self.0.read(addr, len).map_err(|e| MemoryError {
+            addr,
+            len,
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Recording ends early with this reason; the trace stays valid.
+struct StopRecording(String);
+
+enum Failure {
+    Stop(StopRecording),
+    Fatal(RecordError),
+}
+
+impl<E: Into<RecordError>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::Fatal(e.into())
+    }
+}
+
+type Step<T = ()> = Result<T, Failure>;
+
+struct Recorder {
+    writer: TraceWriter,
+    tasks: HashMap<Pid, Task>,
+    memories: HashMap<Pid, ProcessMemory>,
+    ready: VecDeque<Pid>,
+    running: Option<Pid>,
+    next_index: u64,
+    start: Instant,
+    initial_pid: Pid,
+    initial_outcome: Option<TraceOutcome>,
+    output: OutputMatcher,
+}
+
+pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
+    let cstr = |s: &[u8]| {
+        CString::new(s).map_err(|_| RecordError::Setup("argument or environment string contains a NUL byte".into()))
+    };
+    let path = cstr(options.program.as_os_str().as_bytes())?;
+    let argv = options
+        .argv
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = options
+        .env
+        .iter()
+        .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = TraceHeader {
+        command: options.argv.clone(),
+        env: options.env.clone(),
+        cwd: std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        start_unix_ns: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+        machine: MachineInfo::current(),
+        tick_semantics: "anchors".into(),
+    };
+    // The writer's compression thread starts before pinning, so it does not
+    // compete with the tracee for the one CPU the tracee runs on.
+    let writer = TraceWriter::create(&options.trace_dir, header)?;
+    let cpu = tracee::spawn::first_allowed_cpu();
+    tracee::spawn::pin_current_thread(cpu)?;
+    install_signal_handlers();
+    let pid = tracee::spawn::spawn_traced(
+        &path,
+        &argv,
+        &envp,
+        tracee::spawn::SpawnOptions {
+            trap_rdtsc: true,
+            cpu: Some(cpu),
+        },
+    )
+    .map_err(|e| match e {
+        tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
+        e @ tracee::spawn::SpawnError::Exec { .. } => RecordError::Setup(e.to_string()),
+    })?;
+    let mut recorder = Recorder {
+        writer,
+        tasks: HashMap::new(),
+        memories: HashMap::new(),
+        ready: VecDeque::new(),
+        running: None,
+        next_index: 0,
+        start: Instant::now(),
+        initial_pid: pid,
+        initial_outcome: None,
+        output: OutputMatcher::new(),
+    };
+    recorder.add_task(pid, pid)?;
+    // The child waits at the exit of its exec: the first event logged.
+    if let Some(task) = recorder.tasks.get_mut(&pid) {
+        task.started = true;
+        task.syscall = Some(InFlight {
+            nr: libc::SYS_execve as u64,
+            args: [0; 6],
+            forced: None,
+        });
+        task.pending_stop = Some(Stop::Syscall);
+    }
+    recorder.ready.push_back(pid);
+
+    let stopped_early = match recorder.run() {
+        Ok(()) => None,
+        Err(Failure::Stop(StopRecording(reason))) => Some(reason),
+        Err(Failure::Fatal(e)) => {
+            recorder.kill_all();
+            let _ = recorder.writer.flush();
+            return Err(e);
+        }
+    };
+    if stopped_early.is_some() {
+        recorder.kill_all();
+    }
+    let events = recorder.next_index;
+    let outcome = match (&stopped_early, recorder.initial_outcome.clone()) {
+        (Some(reason), _) => TraceOutcome::Interrupted {
+            reason: reason.clone(),
+        },
+        (None, Some(outcome)) => outcome,
+        (None, None) => TraceOutcome::Interrupted {
+            reason: "the traced program vanished without an exit status".into(),
+        },
+    };
+    recorder.writer.finish(outcome.clone())?;
+    Ok(RecordOutcome {
+        outcome,
+        events,
+        stopped_early,
+    })
+}
+
+impl Recorder {
+    fn run(&mut self) -> Step {
+        loop {
+            let sig = INTERRUPTED_BY.load(Ordering::SeqCst);
+            if sig != 0 {
+                return Err(Failure::Stop(StopRecording(format!(
+                    "the recorder received signal {sig} and stopped recording"
+                ))));
+            }
+            if self.running.is_none() {
+                if let Some(tid) = self.ready.pop_front() {
+                    self.process(tid)?;
+                    continue;
+                }
+            }
+            if self.tasks.is_empty() {
+                return Ok(());
+            }
+            match ptrace::wait_any_interruptible() {
+                Ok(Some(w)) => self.on_wait(w)?,
+                Ok(None) => continue,
+                Err(tracee::TraceeError::Wait(nix::Error::ECHILD)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn add_task(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.memories.entry(tgid) {
+            e.insert(ProcessMemory::open(tid)?);
+        }
+        self.tasks.entry(tid).or_insert_with(|| Task::new(tid, tgid));
+        Ok(())
+    }
+
+    fn task(&mut self, tid: Pid) -> Result<&mut Task, RecordError> {
+        self.tasks
+            .get_mut(&tid)
+            .ok_or_else(|| RecordError::Setup(format!("internal error: unknown task {tid}")))
+    }
+
+    fn memory(&self, tgid: Pid) -> Result<&ProcessMemory, RecordError> {
+        self.memories
+            .get(&tgid)
+            .ok_or_else(|| RecordError::Setup(format!("internal error: no memory handle for process {tgid}")))
+    }
+
+    fn log(&mut self, tid: Pid, kind: EventKind, payloads: Vec<Vec<u8>>) -> Result<(), RecordError> {
+        let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
+        let event = Event {
+            index: self.next_index,
+            tid,
+            pid,
+            time_ns: self.start.elapsed().as_nanos() as u64,
+            kind,
+        };
+        self.next_index += 1;
+        self.writer.push_event(event, payloads)?;
+        Ok(())
+    }
+
+    fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
+        ptrace::resume(tid, Resume::Syscall, signal)?;
+        self.task(tid)?.state = RunState::Running;
+        self.running = Some(tid);
+        Ok(())
+    }
+
+    fn on_wait(&mut self, w: WaitResult) -> Step {
+        match w {
+            WaitResult::Exited(tid, code) => self.on_death(tid, TraceOutcome::Exited { code }),
+            WaitResult::Signaled(tid, signal, core_dumped) => self.on_death(
+                tid,
+                TraceOutcome::Signaled {
+                    signal,
+                    core_dumped,
+                },
+            ),
+            WaitResult::Stopped(tid, stop) => {
+                if !self.tasks.contains_key(&tid) {
+                    // A new task can report its first stop before its
+                    // parent's fork/clone event does.
+                    let tgid = proc_ids(tid).map(|(tgid, _)| tgid).unwrap_or(tid);
+                    self.add_task(tid, tgid)?;
+                }
+                if self.running == Some(tid) {
+                    self.running = None;
+                }
+                match stop {
+                    Stop::Event { event, message } => self.on_ptrace_event(tid, event, message),
+                    _ => {
+                        let task = self.task(tid)?;
+                        task.state = RunState::Stopped;
+                        task.pending_stop = Some(stop);
+                        self.ready.push_back(tid);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_death(&mut self, tid: Pid, outcome: TraceOutcome) -> Step {
+        if tid == self.initial_pid {
+            self.initial_outcome = Some(outcome);
+        }
+        if self.running == Some(tid) {
+            self.running = None;
+        }
+        self.ready.retain(|&t| t != tid);
+        if let Some(task) = self.tasks.remove(&tid) {
+            if !self.tasks.values().any(|t| t.tgid == task.tgid) {
+                self.memories.remove(&task.tgid);
+            }
+        }
+        Ok(())
+    }
+
+    /// Event stops happen inside the kernel, so they never conflict with the
+    /// thread that runs user code and are handled at once.
+    fn on_ptrace_event(&mut self, tid: Pid, event: i32, message: u64) -> Step {
+        match event {
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                let child = message as Pid;
+                if !self.tasks.contains_key(&child) {
+                    let tgid = if event == libc::PTRACE_EVENT_CLONE {
+                        proc_ids(child).map(|(tgid, _)| tgid).unwrap_or(child)
+                    } else {
+                        child
+                    };
+                    self.add_task(child, tgid)?;
+                }
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                let former = message as Pid;
+                if former != tid {
+                    // A non-leader thread exec'd and took over the leader's tid.
+                    if let Some(mut task) = self.tasks.remove(&former) {
+                        task.tid = tid;
+                        self.tasks.insert(tid, task);
+                    }
+                }
+                let tgid = self.task(tid)?.tgid;
+                self.memories.insert(tgid, ProcessMemory::open(tid)?);
+            }
+            libc::PTRACE_EVENT_EXIT => {
+                let status = message as i32;
+                self.log(tid, EventKind::TaskExit { status }, Vec::new())?;
+                ptrace::resume(tid, Resume::Continue, 0)?;
+                self.task(tid)?.state = RunState::InKernel;
+                return Ok(());
+            }
+            _ => {}
+        }
+        ptrace::resume(tid, Resume::Syscall, 0)?;
+        self.task(tid)?.state = RunState::InKernel;
+        Ok(())
+    }
+
+    fn process(&mut self, tid: Pid) -> Step {
+        let Some(task) = self.tasks.get_mut(&tid) else {
+            return Ok(());
+        };
+        let Some(stop) = task.pending_stop.take() else {
+            return Ok(());
+        };
+        match stop {
+            Stop::Syscall if task.syscall.is_none() => self.syscall_entry(tid),
+            Stop::Syscall => self.syscall_exit(tid),
+            Stop::Signal(sig) => self.signal_stop(tid, sig),
+            Stop::Event { event, message } => self.on_ptrace_event(tid, event, message),
+        }
+    }
+
+    fn refuse(&self, tid: Pid, error: ModelError) -> Failure {
+        let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
+        Failure::Stop(StopRecording(format!(
+            "{error} (process {pid}, thread {tid}, after event {})",
+            self.next_index
+        )))
+    }
+
+    fn syscall_entry(&mut self, tid: Pid) -> Step {
+        let mut entry_regs = regs::get(tid)?;
+        let nr = entry_regs.orig_rax;
+        let args = entry_regs.syscall_args();
+        let tgid = self.task(tid)?.tgid;
+        // Refuse what the model cannot describe before the kernel runs it.
+        let probe = syscall_model::outputs(nr, &args, -(libc::ENOSYS as i64), &Reader(self.memory(tgid)?));
+        if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe {
+            return Err(self.refuse(tid, e));
+        }
+        self.log(tid, EventKind::SyscallEntry { regs: entry_regs }, Vec::new())?;
+        let mut forced = None;
+        if nr == SYS_RSEQ {
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((
+                -(libc::ENOSYS as i64),
+                "rseq registration refused: restartable sequences depend on preemption points replay cannot reproduce",
+            ));
+        }
+        let task = self.task(tid)?;
+        task.syscall = Some(InFlight { nr, args, forced });
+        task.at_anchor = false;
+        // A signal held back while the thread ran user code is re-sent now,
+        // so the kernel delivers it right after this syscall: an anchor.
+        if task.reinjecting.is_none() {
+            if let Some(info) = task.held_signals.pop_front() {
+                let signo = i32::from_le_bytes([info[0], info[1], info[2], info[3]]);
+                task.reinjecting = Some(info);
+                ptrace::tgkill(tgid, tid, signo)?;
+            }
+        }
+        ptrace::resume(tid, Resume::Syscall, 0)?;
+        self.task(tid)?.state = RunState::InKernel;
+        Ok(())
+    }
+
+    fn syscall_exit(&mut self, tid: Pid) -> Step {
+        let mut exit_regs = regs::get(tid)?;
+        let (tgid, inflight) = {
+            let task = self.task(tid)?;
+            (task.tgid, task.syscall.take())
+        };
+        let Some(InFlight { nr, args, forced }) = inflight else {
+            return Ok(());
+        };
+        let mut result = exit_regs.rax as i64;
+        let mut extra = None;
+        if let Some((value, reason)) = forced {
+            exit_regs.rax = value as u64;
+            exit_regs.orig_rax = nr;
+            regs::set(tid, &exit_regs)?;
+            result = value;
+            extra = Some(SyscallExtra::Suppressed {
+                reason: reason.to_string(),
+            });
+        }
+        let is_exec = (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
+        let ranges = if is_exec {
+            Vec::new()
+        } else {
+            match syscall_model::outputs(nr, &args, result, &Reader(self.memory(tgid)?)) {
+                Ok(r) => r,
+                Err(e) => return Err(self.refuse(tid, e)),
+            }
+        };
+        let mut writes = Vec::with_capacity(ranges.len());
+        let mut payloads = Vec::with_capacity(ranges.len());
+        {
+            let mem = self.memory(tgid)?;
+            for r in ranges {
+                payloads.push(mem.read(r.addr, r.len as usize)?);
+                writes.push(MemWrite {
+                    addr: r.addr,
+                    len: r.len,
+                });
+            }
+        }
+        if extra.is_none() {
+            extra = self.syscall_extra(tid, tgid, nr, &args, result, exit_regs, &mut payloads)?;
+        }
+        self.log(
+            tid,
+            EventKind::SyscallExit {
+                nr,
+                result,
+                writes,
+                extra,
+            },
+            payloads,
+        )?;
+        self.task(tid)?.at_anchor = true;
+        self.resume_user(tid, 0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn syscall_extra(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+        exit_regs: Regs,
+        payloads: &mut Vec<Vec<u8>>,
+    ) -> Step<Option<SyscallExtra>> {
+        if is_error_result(result) {
+            return Ok(None);
+        }
+        let nr = nr as i64;
+        Ok(match nr {
+            libc::SYS_execve | libc::SYS_execveat => {
+                let mem = self.memories.get(&tgid).ok_or_else(|| {
+                    RecordError::Setup(format!("internal error: no memory handle for process {tgid}"))
+                })?;
+                let captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                payloads.extend(captured.payloads);
+                Some(SyscallExtra::Exec(Box::new(captured.info)))
+            }
+            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
+                self.mapped_file(tid, args[4] as i32)?.map(|file| SyscallExtra::MmapFile { file })
+            }
+            libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev | libc::SYS_pwritev2
+                if result > 0 =>
+            {
+                self.output
+                    .classify(tid, args[0] as i64)
+                    .map(|stream| SyscallExtra::Output { stream })
+            }
+            libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
+                let thread = match nr {
+                    libc::SYS_clone => args[0] & libc::CLONE_THREAD as u64 != 0,
+                    libc::SYS_clone3 => {
+                        let flags = self.memory(tgid)?.read_u64(args[0])?;
+                        flags & libc::CLONE_THREAD as u64 != 0
+                    }
+                    _ => false,
+                };
+                Some(SyscallExtra::NewTask {
+                    child: result as Pid,
+                    thread,
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// Captures the file behind a file-backed mmap so the trace replays after
+    /// the file changed or disappeared.
+    fn mapped_file(&mut self, tid: Pid, fd: i32) -> Step<Option<trace::event::FileRef>> {
+        let proc_path = format!("/proc/{tid}/fd/{fd}");
+        let target = std::fs::read_link(&proc_path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = std::fs::metadata(&proc_path).map_err(|e| {
+            Failure::Stop(StopRecording(format!(
+                "cannot inspect the file behind mmap of fd {fd} in thread {tid}: {e}"
+            )))
+        })?;
+        if meta.is_file() {
+            let mut file = self.writer.store_file(Path::new(&proc_path), false)?;
+            file.path = target;
+            return Ok(Some(file));
+        }
+        if target == "/dev/zero" {
+            return Ok(None);
+        }
+        Err(Failure::Stop(StopRecording(format!(
+            "mmap of {target} (fd {fd}) is not supported: only regular files and /dev/zero can be mapped during recording"
+        ))))
+    }
+
+    fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
+        let Some(info) = ptrace::get_siginfo(tid)? else {
+            // Group-stop (job control): keep the tracee going.
+            return self.resume_user(tid, 0);
+        };
+        let started = self.task(tid)?.started;
+        if !started && sig == libc::SIGSTOP {
+            return self.start_task(tid);
+        }
+        let code = ptrace::siginfo_code(&info);
+        let tgid = self.task(tid)?.tgid;
+        if sig == libc::SIGSEGV && code == 0x80 {
+            if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
+                return self.emulate_rdtsc(tid, len);
+            }
+        }
+        let task = self.task(tid)?;
+        let reinjected = task.reinjecting.filter(|re| signal_number(re) == sig);
+        if let Some(original) = reinjected {
+            task.reinjecting = None;
+            ptrace::set_siginfo(tid, &original)?;
+            return self.deliver(tid, sig, original, SignalOrigin::Asynchronous);
+        }
+        let synchronous =
+            matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP) && code > 0;
+        if synchronous {
+            return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
+        }
+        if task.at_anchor {
+            return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
+        }
+        // Arrived while user code ran: its position cannot be reproduced
+        // without a PMU, so hold it until the thread's next syscall.
+        task.held_signals.push_back(info);
+        self.resume_user(tid, 0)
+    }
+
+    fn deliver(&mut self, tid: Pid, sig: i32, info: [u8; SIGINFO_SIZE], origin: SignalOrigin) -> Step {
+        let regs = regs::get(tid)?;
+        self.log(
+            tid,
+            EventKind::Signal {
+                signo: sig,
+                origin,
+                siginfo: info.to_vec(),
+                regs,
+            },
+            Vec::new(),
+        )?;
+        self.task(tid)?.at_anchor = false;
+        self.resume_user(tid, sig)
+    }
+
+    fn start_task(&mut self, tid: Pid) -> Step {
+        let task = self.task(tid)?;
+        task.started = true;
+        let tgid = task.tgid;
+        let thread = tgid != tid;
+        let parent = if thread {
+            tgid
+        } else {
+            proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
+        };
+        self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
+        self.resume_user(tid, 0)
+    }
+
+    fn emulate_rdtsc(&mut self, tid: Pid, len: u64) -> Step {
+        let mut r = regs::get(tid)?;
+        let (tsc, aux) = read_tsc(len == 3);
+        r.rax = tsc & 0xffff_ffff;
+        r.rdx = tsc >> 32;
+        if len == 3 {
+            r.rcx = aux as u64;
+        }
+        r.rip += len;
+        regs::set(tid, &r)?;
+        self.log(tid, EventKind::Rdtsc { regs: r }, Vec::new())?;
+        self.task(tid)?.at_anchor = false;
+        self.resume_user(tid, 0)
+    }
+
+    fn kill_all(&mut self) {
+        let groups: Vec<Pid> = self.tasks.values().map(|t| t.tgid).collect();
+        for tgid in groups {
+            // SAFETY: plain kill(2) of a process we trace.
+            unsafe { libc::kill(tgid, libc::SIGKILL) };
+        }
+        // Reap so that nothing outlives the recorder.
+        while !self.tasks.is_empty() {
+            match ptrace::wait_any() {
+                Ok(WaitResult::Exited(tid, _) | WaitResult::Signaled(tid, _, _)) => {
+                    self.tasks.remove(&tid);
+                }
+                Ok(WaitResult::Stopped(tid, _)) => {
+                    let _ = ptrace::resume(tid, Resume::Continue, 0);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn signal_number(info: &[u8; SIGINFO_SIZE]) -> i32 {
+    i32::from_le_bytes([info[0], info[1], info[2], info[3]])
+}
+
+/// Length of the rdtsc (2) or rdtscp (3) instruction at the thread's rip.
+fn rdtsc_length(mem: &ProcessMemory, tid: Pid) -> Result<Option<u64>, RecordError> {
+    let rip = regs::get(tid)?.rip;
+    let Ok(bytes) = mem.read(rip, 3) else {
+        return Ok(None);
+    };
+    Ok(match bytes.as_slice() {
+        [0x0f, 0x31, _] => Some(2),
+        [0x0f, 0x01, 0xf9] => Some(3),
+        _ => None,
+    })
+}
+
+fn read_tsc(with_aux: bool) -> (u64, u32) {
+    if with_aux {
+        let mut aux = 0u32;
+        // SAFETY: rdtscp is available on every x86_64 CPU this runs on and only writes `aux`.
+        let tsc = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
+        (tsc, aux)
+    } else {
+        // SAFETY: rdtsc has no memory effects.
+        (unsafe { core::arch::x86_64::_rdtsc() }, 0)
+    }
+}

@@ -1,0 +1,71 @@
+//! Per-thread recorder state.
+
+use std::collections::VecDeque;
+use tracee::ptrace::{Stop, SIGINFO_SIZE};
+use tracee::Pid;
+
+/// What a thread is doing from the scheduler's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Executing user code. At most one thread is in this state.
+    Running,
+    /// Resumed into a syscall; it may block there for any length of time.
+    InKernel,
+    /// In a ptrace stop that has not been processed yet.
+    Stopped,
+}
+
+/// A syscall whose entry was logged and whose exit has not been seen.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub nr: u64,
+    pub args: [u64; 6],
+    /// The recorder skipped the syscall and forces this result.
+    pub forced: Option<(i64, &'static str)>,
+}
+
+pub struct Task {
+    pub tid: Pid,
+    pub tgid: Pid,
+    pub state: RunState,
+    pub pending_stop: Option<Stop>,
+    pub syscall: Option<InFlight>,
+    /// The initial SIGSTOP of a new task has been consumed.
+    pub started: bool,
+    /// No user instruction has run since the last logged event of this
+    /// thread, so a signal delivered now lands at a deterministic point.
+    pub at_anchor: bool,
+    /// Asynchronous signals that arrived while the thread ran user code,
+    /// held back until its next anchor.
+    pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
+    /// A held signal re-sent with tgkill; its delivery stop gets this siginfo.
+    pub reinjecting: Option<[u8; SIGINFO_SIZE]>,
+}
+
+impl Task {
+    pub fn new(tid: Pid, tgid: Pid) -> Task {
+        Task {
+            tid,
+            tgid,
+            state: RunState::Stopped,
+            pending_stop: None,
+            syscall: None,
+            started: false,
+            at_anchor: false,
+            held_signals: VecDeque::new(),
+            reinjecting: None,
+        }
+    }
+}
+
+/// Reads `Tgid:` and `PPid:` from /proc/<tid>/status.
+pub fn proc_ids(tid: Pid) -> Option<(Pid, Pid)> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |name: &str| -> Option<Pid> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((field("Tgid:")?, field("PPid:")?))
+}

@@ -1,0 +1,229 @@
+//! Laying out a replayed process's memory exactly as it was recorded.
+
+use crate::task::ReplayProcess;
+use crate::ReplayError;
+use std::path::Path;
+use trace::event::{ExecInfo, FileRef, Mapping};
+use trace::TraceReader;
+use tracee::inject::{self, SyscallSite};
+use tracee::{maps, Pid, ProcessMemory};
+
+/// Where replay puts its injection page: far below where the kernel's
+/// top-down mmap allocator reaches in practice, and above any brk heap.
+const SCRATCH_CANDIDATES: [u64; 3] = [0x6fff_ffff_0000, 0x5fff_ffff_0000, 0x4fff_ffff_0000];
+pub const SCRATCH_LEN: u64 = 2 * 4096;
+/// Offset of the path buffer inside the scratch page.
+const PATH_OFFSET: u64 = 64;
+const MAX_PATH: usize = 4000;
+
+const SPECIAL_MAPPINGS: [&str; 4] = ["[stack]", "[vdso]", "[vvar]", "[vsyscall]"];
+
+fn is_special(name: &str) -> bool {
+    SPECIAL_MAPPINGS.contains(&name) || name.starts_with("[vvar")
+}
+
+fn check(what: &str, result: i64) -> Result<u64, ReplayError> {
+    if (-4095..0).contains(&result) {
+        return Err(ReplayError::Setup(format!(
+            "replay could not {what}: {}",
+            std::io::Error::from_raw_os_error(-result as i32)
+        )));
+    }
+    Ok(result as u64)
+}
+
+/// Maps the scratch page using a temporarily patched `syscall` at rip.
+pub fn create_scratch(tid: Pid, mem: &ProcessMemory) -> Result<u64, ReplayError> {
+    for addr in SCRATCH_CANDIDATES {
+        let result = inject::syscall(
+            tid,
+            mem,
+            SyscallSite::PatchRip,
+            libc::SYS_mmap,
+            [
+                addr,
+                SCRATCH_LEN,
+                (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64,
+                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64,
+                u64::MAX,
+                0,
+            ],
+        )?;
+        if result as u64 == addr {
+            // syscall; int3 — the int3 catches a runaway return from an injection.
+            mem.write(addr, &[0x0f, 0x05, 0xcc])?;
+            return Ok(addr);
+        }
+    }
+    Err(ReplayError::Setup(
+        "replay could not map its injection page: every candidate address is taken".into(),
+    ))
+}
+
+/// Runs one syscall in the process through its scratch page.
+pub fn run_syscall(
+    tid: Pid,
+    process: &ReplayProcess,
+    nr: i64,
+    args: [u64; 6],
+) -> Result<i64, ReplayError> {
+    let site = match process.scratch {
+        Some(addr) => SyscallSite::At(addr),
+        None => SyscallSite::PatchRip,
+    };
+    Ok(inject::syscall(tid, &process.memory, site, nr, args)?)
+}
+
+/// Writes a NUL-terminated path into the scratch page; returns its address.
+pub fn write_path(process: &ReplayProcess, path: &Path) -> Result<u64, ReplayError> {
+    let scratch = process
+        .scratch
+        .ok_or_else(|| ReplayError::Setup("internal error: no injection page in this process".into()))?;
+    let mut bytes = path.as_os_str().as_encoded_bytes().to_vec();
+    if bytes.len() > MAX_PATH {
+        return Err(ReplayError::Setup(format!(
+            "trace path {} is too long for replay's injection page",
+            path.display()
+        )));
+    }
+    bytes.push(0);
+    process.memory.write(scratch + PATH_OFFSET, &bytes)?;
+    Ok(scratch + PATH_OFFSET)
+}
+
+/// Maps `len` bytes of a captured file at exactly `addr`, privately (a shared
+/// mapping would let the replay write into the trace's `files/`).
+pub fn map_file(
+    tid: Pid,
+    process: &ReplayProcess,
+    reader: &TraceReader,
+    file: &FileRef,
+    addr: u64,
+    len: u64,
+    prot: u64,
+    offset: u64,
+) -> Result<(), ReplayError> {
+    let blob = reader.file_path(file)?;
+    let path_addr = write_path(process, &blob)?;
+    let fd = run_syscall(
+        tid,
+        process,
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as u64,
+            path_addr,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    )?;
+    let fd = check(&format!("open {} to map it", blob.display()), fd)?;
+    let mapped = run_syscall(
+        tid,
+        process,
+        libc::SYS_mmap,
+        [
+            addr,
+            len,
+            prot,
+            (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64,
+            fd,
+            offset,
+        ],
+    );
+    run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    let mapped = check(&format!("map {} at {addr:#x}", file.path), mapped?)?;
+    if mapped != addr {
+        return Err(ReplayError::Setup(format!(
+            "replay mapped {} at {mapped:#x} instead of {addr:#x}",
+            file.path
+        )));
+    }
+    Ok(())
+}
+
+fn map_anonymous(tid: Pid, process: &ReplayProcess, m: &Mapping) -> Result<(), ReplayError> {
+    let share = if m.shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+    let result = run_syscall(
+        tid,
+        process,
+        libc::SYS_mmap,
+        [
+            m.start,
+            m.end - m.start,
+            m.prot as u64,
+            (share | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64,
+            u64::MAX,
+            0,
+        ],
+    )?;
+    check(&format!("map anonymous memory at {:#x}", m.start), result)?;
+    Ok(())
+}
+
+/// After a real exec in replay, replaces the kernel's fresh image with the
+/// recorded one: the loader and every other mapping come from `files/`, the
+/// writable file mappings and the initial stack get their recorded bytes.
+/// The task must be at the exec's syscall-exit stop.
+pub fn restore_exec_image(
+    tid: Pid,
+    process: &mut ReplayProcess,
+    reader: &TraceReader,
+    info: &ExecInfo,
+    stack_bytes: &[u8],
+    contents: &[Vec<u8>],
+) -> Result<(), ReplayError> {
+    process.scratch = Some(create_scratch(tid, &process.memory)?);
+    let scratch = process.scratch.unwrap_or_default();
+    for entry in maps::read(tid)? {
+        if is_special(&entry.name) || entry.start == scratch {
+            continue;
+        }
+        let result = run_syscall(
+            tid,
+            process,
+            libc::SYS_munmap,
+            [entry.start, entry.end - entry.start, 0, 0, 0, 0],
+        )?;
+        check(&format!("unmap {:#x}", entry.start), result)?;
+    }
+    let mut contents = contents.iter();
+    for m in &info.mappings {
+        if is_special(&m.name) {
+            continue;
+        }
+        match &m.file {
+            Some(file) => map_file(
+                tid,
+                process,
+                reader,
+                file,
+                m.start,
+                m.end - m.start,
+                m.prot as u64,
+                m.offset,
+            )?,
+            None => map_anonymous(tid, process, m)?,
+        }
+        if m.contents.is_some() {
+            let bytes = contents.next().ok_or_else(|| {
+                ReplayError::Setup("trace is inconsistent: exec mapping contents missing".into())
+            })?;
+            process.memory.write(m.start, bytes)?;
+        }
+    }
+    let stack = maps::read(tid)?
+        .into_iter()
+        .find(|e| e.name == "[stack]")
+        .ok_or_else(|| ReplayError::Setup("replayed process has no [stack] mapping".into()))?;
+    let recorded_end = info.stack.addr + info.stack.len;
+    if stack.end != recorded_end || stack.start > info.stack.addr {
+        return Err(ReplayError::Setup(format!(
+            "the replayed stack spans {:#x}-{:#x} but the recorded initial stack needs {:#x}-{recorded_end:#x}; is address-space randomization forced on (personality)?",
+            stack.start, stack.end, info.stack.addr
+        )));
+    }
+    process.memory.write(info.stack.addr, stack_bytes)?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! What replay reports when the re-execution stops matching the recording.
+
+use std::collections::VecDeque;
+use std::fmt;
+use trace::event::{Event, EventKind};
+
+/// A replay that no longer matches its recording.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    pub event: u64,
+    pub tid: i32,
+    pub what: String,
+    pub expected: String,
+    pub found: String,
+    /// Summaries of the events replayed just before, oldest first.
+    pub recent: Vec<String>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "replay diverged from the recording at event {} (thread {}): {}; expected {}, found {}",
+            self.event, self.tid, self.what, self.expected, self.found
+        )?;
+        if !self.recent.is_empty() {
+            write!(f, "\n  last events replayed:")?;
+            for line in &self.recent {
+                write!(f, "\n    {line}")?;
+            }
+        }
+        write!(
+            f,
+            "\n  the trace may come from another machine or kernel, or the program depends on something replay does not capture; run with REPLAY_LOG=debug for details"
+        )
+    }
+}
+
+/// A short ring of recent events for divergence reports.
+pub struct RecentEvents {
+    lines: VecDeque<String>,
+}
+
+impl RecentEvents {
+    const KEEP: usize = 8;
+
+    pub fn new() -> RecentEvents {
+        RecentEvents {
+            lines: VecDeque::with_capacity(Self::KEEP),
+        }
+    }
+
+    pub fn push(&mut self, event: &Event) {
+        if self.lines.len() == Self::KEEP {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(summarize(event));
+    }
+
+    pub fn snapshot(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+}
+
+pub fn syscall_name(nr: u64) -> String {
+    syscall_model::name(nr)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("syscall_{nr}"))
+}
+
+pub fn summarize(event: &Event) -> String {
+    let what = match &event.kind {
+        EventKind::SyscallEntry { regs } => format!("{} entry", syscall_name(regs.orig_rax)),
+        EventKind::SyscallExit { nr, result, .. } => format!("{} = {result}", syscall_name(*nr)),
+        EventKind::Signal { signo, origin, .. } => format!("signal {signo} ({origin:?})"),
+        EventKind::Rdtsc { .. } => "rdtsc".to_string(),
+        EventKind::TaskStart { parent, thread } => {
+            format!("{} started by {parent}", if *thread { "thread" } else { "process" })
+        }
+        EventKind::TaskExit { status } => format!("exit (status {status:#x})"),
+    };
+    format!("#{} [pid {} tid {}] {what}", event.index, event.pid, event.tid)
+}

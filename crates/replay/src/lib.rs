@@ -1,0 +1,60 @@
+//! The replayer: re-executes a recorded run so that it does exactly what it
+//! did during recording.
+//!
+//! User code runs for real. Syscalls are emulated from the log, except the
+//! few that shape the address space or task state, which run in the kernel at
+//! the recorded addresses. Threads run one at a time in the recorded order.
+//! Every event is checked against the log; a mismatch stops with a
+//! divergence report instead of silently doing something else.
+
+mod address_space;
+mod divergence;
+mod lookahead;
+mod session;
+mod task;
+
+use std::path::PathBuf;
+
+pub use divergence::Divergence;
+pub use session::{ReplaySession, StepOutcome};
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub trace_dir: PathBuf,
+    /// Do not re-emit the tracee's stdout/stderr.
+    pub quiet: bool,
+}
+
+/// How a replay ended.
+#[derive(Debug, Clone)]
+pub struct ReplayOutcome {
+    /// The recorded outcome (exit code or signal), when the trace has one.
+    pub outcome: Option<trace::TraceOutcome>,
+    pub events: u64,
+    /// Set when the trace ends early (interrupted recording): what was replayed.
+    pub truncated: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Trace(#[from] trace::TraceError),
+    #[error("replay failed: {0}")]
+    Tracee(#[from] tracee::TraceeError),
+    #[error("{0}")]
+    Divergence(Box<Divergence>),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Replays a whole trace from start to end.
+pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
+    let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
+    loop {
+        match session.step()? {
+            StepOutcome::Event(_) => {}
+            StepOutcome::End => break,
+        }
+    }
+    Ok(session.finish())
+}

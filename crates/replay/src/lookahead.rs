@@ -1,0 +1,73 @@
+//! Buffered access to the event stream, so replay can look ahead to a
+//! syscall's exit while handling its entry (mmap needs the recorded address,
+//! exec the recorded image, clone the recorded child).
+
+use std::collections::VecDeque;
+use trace::event::EventKind;
+use trace::{EventIter, RecordedEvent, TraceError};
+
+pub struct Lookahead {
+    iter: EventIter,
+    buffer: VecDeque<RecordedEvent>,
+}
+
+/// Look-ahead never reads further than this many events for one exit.
+const MAX_LOOKAHEAD: usize = 1 << 20;
+
+impl Lookahead {
+    pub fn new(iter: EventIter) -> Lookahead {
+        Lookahead {
+            iter,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    pub fn next(&mut self) -> Option<Result<RecordedEvent, TraceError>> {
+        if let Some(e) = self.buffer.pop_front() {
+            return Some(Ok(e));
+        }
+        self.iter.next()
+    }
+
+    /// The next event, without consuming it.
+    pub fn peek_first(&mut self) -> Result<Option<&RecordedEvent>, TraceError> {
+        if self.buffer.is_empty() {
+            match self.iter.next() {
+                Some(Ok(e)) => self.buffer.push_back(e),
+                Some(Err(err)) => return Err(err),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.buffer.front())
+    }
+
+    /// The next event of thread `tid` if it is a syscall exit.
+    pub fn peek_exit(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+        let mut position = self.buffer.iter().position(|e| e.event.tid == tid);
+        while position.is_none() && self.buffer.len() < MAX_LOOKAHEAD {
+            match self.iter.next() {
+                Some(Ok(e)) => {
+                    let is_match = e.event.tid == tid;
+                    self.buffer.push_back(e);
+                    if is_match {
+                        position = Some(self.buffer.len() - 1);
+                    }
+                }
+                Some(Err(err)) => return Err(err),
+                None => break,
+            }
+        }
+        Ok(position
+            .and_then(|p| self.buffer.get(p))
+            .filter(|e| matches!(e.event.kind, EventKind::SyscallExit { .. })))
+    }
+
+    pub fn truncation(&self) -> Option<String> {
+        self.iter.truncation().map(|t| {
+            format!(
+                "the recording was interrupted: the {} stream ends inside chunk {} at byte {} ({})",
+                t.stream, t.chunk, t.offset, t.reason
+            )
+        })
+    }
+}

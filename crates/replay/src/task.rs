@@ -1,0 +1,48 @@
+//! Per-thread and per-process replay state.
+
+use trace::event::Regs;
+use tracee::{Pid, ProcessMemory};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayState {
+    /// Created by a replayed clone; its first stop has not been consumed.
+    New,
+    /// Stopped where resuming runs user code.
+    Ready,
+    /// Parked at the exit stop of the syscall whose entry was replayed.
+    InSyscall,
+    /// Resumed into exit/exit_group; it will reach its exit event.
+    Exiting,
+    Dead,
+}
+
+/// The syscall a thread is in, between its entry and exit events.
+#[derive(Debug, Clone)]
+pub struct InSyscall {
+    /// Registers at entry as recorded.
+    pub regs: Regs,
+    /// The real result when the syscall ran in the kernel during replay.
+    pub real_result: Option<i64>,
+}
+
+pub struct ReplayTask {
+    /// Thread id in this replay (differs from the recorded one).
+    pub real: Pid,
+    /// Recorded thread-group id.
+    pub rec_pid: i32,
+    pub state: ReplayState,
+    /// Signal to deliver when the thread next resumes.
+    pub pending_signal: i32,
+    pub syscall: Option<InSyscall>,
+    /// Where CLONE_CHILD_SETTID made the kernel write the real tid; the
+    /// recorded tid is written there when the task starts.
+    pub child_tid_fixup: Option<u64>,
+}
+
+pub struct ReplayProcess {
+    pub real_pid: Pid,
+    pub memory: ProcessMemory,
+    /// A page replay maps into each process for syscall injection (a
+    /// `syscall` instruction and room for paths).
+    pub scratch: Option<u64>,
+}

@@ -1,0 +1,247 @@
+//! Event types stored in the `events` stream.
+//!
+//! Every frame is one [`Event`]. Byte payloads (memory written by the kernel,
+//! stack images, writable mapping contents) are not stored inline: the event
+//! lists their addresses and lengths, and the bytes follow in the `data`
+//! stream in the same order as they appear in the events. A reader that
+//! consumes events in order therefore consumes `data` in order too.
+
+use serde::{Deserialize, Serialize};
+
+/// Thread id as the kernel reported it during recording.
+pub type Tid = i32;
+
+/// The x86_64 general-purpose register file, laid out like the kernel's
+/// `user_regs_struct` so that conversion is a field-by-field copy.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+
+impl Regs {
+    /// Syscall arguments in x86_64 ABI order.
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    /// Named registers, for divergence reports and `regs` views.
+    pub fn named(&self) -> [(&'static str, u64); 27] {
+        [
+            ("rax", self.rax),
+            ("rbx", self.rbx),
+            ("rcx", self.rcx),
+            ("rdx", self.rdx),
+            ("rsi", self.rsi),
+            ("rdi", self.rdi),
+            ("rbp", self.rbp),
+            ("rsp", self.rsp),
+            ("r8", self.r8),
+            ("r9", self.r9),
+            ("r10", self.r10),
+            ("r11", self.r11),
+            ("r12", self.r12),
+            ("r13", self.r13),
+            ("r14", self.r14),
+            ("r15", self.r15),
+            ("rip", self.rip),
+            ("eflags", self.eflags),
+            ("orig_rax", self.orig_rax),
+            ("fs_base", self.fs_base),
+            ("gs_base", self.gs_base),
+            ("cs", self.cs),
+            ("ss", self.ss),
+            ("ds", self.ds),
+            ("es", self.es),
+            ("fs", self.fs),
+            ("gs", self.gs),
+        ]
+    }
+}
+
+/// A range of tracee memory whose bytes follow in the `data` stream.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemWrite {
+    pub addr: u64,
+    pub len: u64,
+}
+
+/// A file captured into the trace's content-addressed `files/` store.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    /// Path the tracee used (or `/proc/<pid>/fd/<n>` resolved), for display.
+    pub path: String,
+    /// Lowercase hex sha256 of the content; the blob is `files/<sha256>`.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One mapping of the address space right after an exec.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    /// `PROT_*` bits.
+    pub prot: u32,
+    /// True for `MAP_SHARED` mappings.
+    pub shared: bool,
+    pub offset: u64,
+    /// Name column of `/proc/pid/maps` (`[stack]`, `[vdso]`, a path, or empty).
+    pub name: String,
+    /// Backing file, when file-backed.
+    pub file: Option<FileRef>,
+    /// When set, the mapping's full contents follow in `data` (writable
+    /// file-backed mappings, whose initial bytes the ELF loader adjusted).
+    pub contents: Option<MemWrite>,
+}
+
+/// Where a write to a file descriptor went during recording, when it reached
+/// the recorder's own stdout or stderr. Replay re-emits exactly these.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// Extra facts some syscalls need beyond result and memory writes.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum SyscallExtra {
+    /// A successful file-backed mmap: replay maps the same bytes from `files/`.
+    MmapFile { file: FileRef },
+    /// A successful exec: the new address space and initial stack.
+    Exec(Box<ExecInfo>),
+    /// The bytes written by write/writev/pwrite… that reached the recorder's
+    /// stdout or stderr. The bytes are in tracee memory at replay time, so
+    /// only the destination is stored.
+    Output { stream: OutputStream },
+    /// A successful clone/fork/vfork/clone3: the new task.
+    NewTask { child: Tid, thread: bool },
+    /// The recorder changed the syscall (rseq registration made to fail,
+    /// for example); the result is what the tracee saw.
+    Suppressed { reason: String },
+}
+
+/// What an exec produced; replay recreates exactly this state.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExecInfo {
+    /// The binary the kernel loaded (after `#!` resolution).
+    pub exe: FileRef,
+    /// argv as the new program sees it.
+    pub argv: Vec<String>,
+    /// Number of environment strings (the strings are in the stack image).
+    pub env_count: u64,
+    /// Registers right after the exec (rip = loader entry, rsp = initial stack).
+    pub regs: Regs,
+    /// The initial stack from `regs.rsp` to the end of the `[stack]` mapping,
+    /// auxv included (with `AT_SYSINFO_EHDR` turned into `AT_IGNORE`).
+    pub stack: MemWrite,
+    /// The address space as `/proc/pid/maps` showed it.
+    pub mappings: Vec<Mapping>,
+    /// The auxv pairs after the recorder's edits.
+    pub auxv: Vec<(u64, u64)>,
+}
+
+/// How an asynchronous or synchronous signal reached a thread.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalOrigin {
+    /// Raised by the instruction at `regs.rip` (fault, trap): replay expects
+    /// the same signal to happen by itself at the same place.
+    Synchronous,
+    /// Sent by a process, a timer or the kernel: replay injects it at exactly
+    /// this point in the event sequence.
+    Asynchronous,
+}
+
+/// The kind of thing that happened.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// A syscall instruction stopped at entry. `regs.orig_rax` is the number;
+    /// the arguments are `regs.syscall_args()`.
+    SyscallEntry { regs: Regs },
+    /// The matching syscall returned.
+    SyscallExit {
+        nr: u64,
+        /// Raw return value (negative errno on failure).
+        result: i64,
+        /// Memory the kernel wrote; bytes in `data`.
+        writes: Vec<MemWrite>,
+        extra: Option<SyscallExtra>,
+    },
+    /// A signal was delivered to the thread (handler run or default action).
+    Signal {
+        signo: i32,
+        origin: SignalOrigin,
+        /// The raw 128-byte `siginfo_t`.
+        siginfo: Vec<u8>,
+        regs: Regs,
+    },
+    /// rdtsc/rdtscp trapped (PR_SET_TSC) and was emulated.
+    Rdtsc {
+        /// Registers after emulation (rip advanced past the instruction).
+        regs: Regs,
+    },
+    /// A new thread or process appeared (first stop of the child).
+    TaskStart { parent: Tid, thread: bool },
+    /// The thread is exiting (PTRACE_EVENT_EXIT).
+    TaskExit {
+        /// Raw wait status the kernel will report for this thread.
+        status: i32,
+    },
+}
+
+/// One frame of the events stream.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Position in the recording, starting at 0, gap-free.
+    pub index: u64,
+    /// Thread the event belongs to.
+    pub tid: Tid,
+    /// Thread-group (process) id of that thread.
+    pub pid: Tid,
+    /// Nanoseconds since the recording started (CLOCK_MONOTONIC).
+    pub time_ns: u64,
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The byte ranges whose contents follow this event in the `data` stream,
+    /// in order.
+    pub fn data_ranges(&self) -> Vec<MemWrite> {
+        match &self.kind {
+            EventKind::SyscallExit { writes, extra, .. } => {
+                let mut ranges = writes.clone();
+                if let Some(SyscallExtra::Exec(info)) = extra {
+                    ranges.push(info.stack);
+                    ranges.extend(info.mappings.iter().filter_map(|m| m.contents));
+                }
+                ranges
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The on-disk trace format of `replay`.
+//!
+//! A trace is a directory holding a JSON `manifest`, two chunked, zstd
+//! compressed, sha256-checked streams (`events` and `data`) and a
+//! content-addressed `files/` store. The byte layout is specified in
+//! `docs/trace-format.md`; this crate is its only writer and reader.
+//!
+//! Traces must stay readable when the recorder dies mid-way, so the writer
+//! orders its output (payload bytes before the events that refer to them,
+//! whole chunks only, manifest replaced atomically), and the reader tells a
+//! cut-off tail (fine for an incomplete trace) from damage (always an error).
+
+mod chunk;
+mod error;
+pub mod event;
+pub mod location;
+mod machine;
+mod manifest;
+mod reader;
+mod store;
+mod writer;
+
+pub use chunk::{Truncation, MAX_COMPRESSED, MAX_UNCOMPRESSED};
+pub use error::TraceError;
+pub use event::*;
+pub use location::{allocate_trace_dir, default_trace_root, resolve_trace, update_latest};
+pub use machine::{CpuidLeaf, MachineInfo};
+pub use manifest::{ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary};
+pub use reader::{EventIter, RecordedEvent, ScanReport, TraceReader};
+pub use writer::TraceWriter;
+
+/// Version of the stream layout and manifest schema. Readers refuse traces
+/// with a larger number.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Name of the events stream file inside a trace directory.
+pub const EVENTS_NAME: &str = "events";
+/// Name of the data stream file inside a trace directory.
+pub const DATA_NAME: &str = "data";
+/// Name of the manifest file inside a trace directory.
+pub const MANIFEST_NAME: &str = manifest::MANIFEST_NAME;
+/// Name of the content-addressed file store inside a trace directory.
+pub const FILES_DIR: &str = store::FILES_DIR;
+
+/// Largest single payload range (`MemWrite::len`) a trace may hold.
+pub const MAX_MEM_WRITE: u64 = 1 << 30;
+/// Largest total payload of one event.
+pub const MAX_EVENT_PAYLOAD: u64 = 4 << 30;

@@ -1,0 +1,161 @@
+//! The `manifest` file: what was recorded, on which machine, and whether the
+//! recording finished.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IoContext, TraceError};
+use crate::machine::MachineInfo;
+use crate::FORMAT_VERSION;
+
+pub const MANIFEST_NAME: &str = "manifest";
+const MANIFEST_TMP_NAME: &str = "manifest.trace-tmp";
+
+/// Top-level JSON document of a trace directory.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// Version of the `replay` build that wrote the trace.
+    pub tool_version: String,
+    /// False while recording and after a crash; the streams may then end in
+    /// a partial chunk.
+    pub complete: bool,
+    pub header: TraceHeader,
+    pub outcome: Option<TraceOutcome>,
+    pub totals: Option<TraceSummary>,
+}
+
+/// What was recorded, known before the first event.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TraceHeader {
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+    pub start_unix_ns: u64,
+    pub machine: MachineInfo,
+    /// `"anchors"` or `"pmu-rcb"`: how asynchronous event positions were
+    /// measured, so a replayer refuses a trace it cannot position.
+    pub tick_semantics: String,
+}
+
+/// How the recorded program ended.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum TraceOutcome {
+    Exited { code: i32 },
+    Signaled { signal: i32, core_dumped: bool },
+    Interrupted { reason: String },
+}
+
+/// Totals written by `finish`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TraceSummary {
+    pub events: u64,
+    /// Total bytes of the logical `data` stream (uncompressed).
+    pub data_bytes: u64,
+    /// The initial process plus every `TaskStart { thread: false }`.
+    pub processes: u64,
+    /// Every task: the initial one plus every `TaskStart`, threads and
+    /// processes alike.
+    pub threads: u64,
+    /// `time_ns` of the last event.
+    pub duration_ns: u64,
+    pub chunks: Vec<ChunkInfo>,
+}
+
+/// Where one chunk lies, so tools can check or seek without scanning.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ChunkInfo {
+    /// `events` or `data`.
+    pub stream: String,
+    pub seq: u64,
+    /// Byte offset of the chunk header in the stream file.
+    pub offset: u64,
+    pub compressed_len: u64,
+    pub uncompressed_len: u64,
+    /// Lowercase hex sha256 of the compressed bytes.
+    pub sha256: String,
+}
+
+impl Manifest {
+    pub fn new(header: TraceHeader) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            complete: false,
+            header,
+            outcome: None,
+            totals: None,
+        }
+    }
+
+    /// Reads and validates `dir/manifest`. The version is checked on the raw
+    /// JSON first, so that a newer trace whose fields changed is reported as
+    /// "upgrade replay" rather than as damage.
+    pub fn load(dir: &Path) -> Result<Manifest, TraceError> {
+        let path = dir.join(MANIFEST_NAME);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(TraceError::ManifestMissing {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(TraceError::io(path, e)),
+        };
+        let invalid = |detail: String| TraceError::ManifestInvalid {
+            dir: dir.to_path_buf(),
+            detail,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+        let version = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| invalid("no numeric format_version field".into()))?;
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(TraceError::UnsupportedVersion {
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+        if version == 0 {
+            return Err(invalid("format_version is 0".into()));
+        }
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Writes `dir/manifest` through a temporary file and a rename, so a
+    /// reader (or a crash) never sees half a manifest.
+    pub(crate) fn store(&self, dir: &Path, sync: bool) -> Result<(), TraceError> {
+        let tmp = dir.join(MANIFEST_TMP_NAME);
+        let path = dir.join(MANIFEST_NAME);
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| TraceError::WriterFailed {
+            detail: format!("cannot encode the manifest: {e}"),
+        })?;
+        text.push(b'\n');
+        let _ = fs::remove_file(&tmp);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .at(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .at(&tmp)?;
+        f.write_all(&text).at(&tmp)?;
+        if sync {
+            f.sync_all().at(&tmp)?;
+        }
+        drop(f);
+        fs::rename(&tmp, &path).at(&path)?;
+        if sync {
+            // Makes the rename itself durable.
+            fs::File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,591 @@
+//! Writing a trace. The recorder's thread only validates and encodes events;
+//! compression and file I/O run on a background thread so that a slow disk
+//! delays the tracee as little as possible.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::chunk::{
+    stream_header, ChunkHeader, StreamKind, CHUNK_HEADER_LEN, MAX_COMPRESSED, MAX_UNCOMPRESSED,
+    STREAM_HEADER_LEN, TARGET_CHUNK_BYTES, TARGET_CHUNK_EVENTS,
+};
+use crate::error::{IoContext, TraceError};
+use crate::event::{Event, EventKind, FileRef};
+use crate::manifest::{ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary};
+use crate::store::{set_mode, FileStore, FILES_DIR};
+use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
+
+/// Longest time an event may sit in memory before it reaches the file, so
+/// that a recorder killed by SIGKILL loses at most this much.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+/// Messages in flight before `push_event` blocks: backpressure when the
+/// disk or the compressor cannot keep up.
+const CHANNEL_BOUND: usize = 1024;
+/// Fast enough to keep up with a busy tracee; traces compress well anyway.
+const ZSTD_LEVEL: i32 = 1;
+
+type FailureSlot = Arc<Mutex<Option<TraceError>>>;
+
+enum Msg {
+    Event {
+        frame: Vec<u8>,
+        payloads: Vec<Vec<u8>>,
+    },
+    Flush(mpsc::Sender<()>),
+    Finish,
+}
+
+/// Writes one trace directory. Dropping it without [`TraceWriter::finish`]
+/// still flushes what was pushed, but leaves the manifest incomplete.
+pub struct TraceWriter {
+    dir: PathBuf,
+    manifest: Manifest,
+    tx: Option<mpsc::SyncSender<Msg>>,
+    worker: Option<JoinHandle<Result<Vec<ChunkInfo>, ()>>>,
+    failure: FailureSlot,
+    /// Set once an error was reported, so later calls fail too instead of
+    /// writing after a gap.
+    failed: Option<String>,
+    store: FileStore,
+    next_index: u64,
+    data_bytes: u64,
+    processes: u64,
+    threads: u64,
+    last_time_ns: u64,
+}
+
+impl TraceWriter {
+    /// Creates `dir` (must not exist; parent must) with mode 0700 and an
+    /// incomplete manifest. An existing empty directory is accepted too, so
+    /// that [`crate::location::allocate_trace_dir`] can reserve the name.
+    pub fn create(dir: &Path, header: TraceHeader) -> Result<TraceWriter, TraceError> {
+        match fs::symlink_metadata(dir) {
+            Ok(md) => {
+                let exists = |what: &str| {
+                    TraceError::io(dir, io::Error::new(io::ErrorKind::AlreadyExists, what))
+                };
+                if !md.is_dir() {
+                    return Err(exists("exists and is not a directory"));
+                }
+                if fs::read_dir(dir).at(dir)?.next().is_some() {
+                    return Err(exists("directory exists and is not empty"));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::DirBuilder::new().mode(0o700).create(dir).at(dir)?;
+            }
+            Err(e) => return Err(TraceError::io(dir, e)),
+        }
+        set_mode(dir, 0o700)?;
+        let files = dir.join(FILES_DIR);
+        fs::DirBuilder::new().mode(0o700).create(&files).at(&files)?;
+        set_mode(&files, 0o700)?;
+
+        let manifest = Manifest::new(header);
+        manifest.store(dir, false)?;
+        let events = StreamOut::create(&dir.join(EVENTS_NAME), StreamKind::Events)?;
+        let data = StreamOut::create(&dir.join(DATA_NAME), StreamKind::Data)?;
+
+        let failure: FailureSlot = Arc::new(Mutex::new(None));
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
+        let slot = Arc::clone(&failure);
+        let worker = std::thread::Builder::new()
+            .name("replay-trace-writer".into())
+            .spawn(move || {
+                let result = Worker::new(events, data).and_then(|mut w| {
+                    w.run(rx)?;
+                    Ok(w.chunks)
+                });
+                match result {
+                    Ok(chunks) => Ok(chunks),
+                    Err(e) => {
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        Err(())
+                    }
+                }
+            })
+            .map_err(|e| TraceError::WriterFailed {
+                detail: format!("cannot start the background writer thread: {e}"),
+            })?;
+
+        Ok(TraceWriter {
+            dir: dir.to_path_buf(),
+            manifest,
+            tx: Some(tx),
+            worker: Some(worker),
+            failure,
+            failed: None,
+            store: FileStore::new(dir.join(FILES_DIR)),
+            next_index: 0,
+            data_bytes: 0,
+            processes: 1,
+            threads: 1,
+            last_time_ns: 0,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of events pushed so far, which is also the index the next
+    /// event must carry.
+    pub fn event_count(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Appends one event; `payloads` are the bytes for `event.data_ranges()`,
+    /// in order, with the same lengths.
+    pub fn push_event(&mut self, event: Event, payloads: Vec<Vec<u8>>) -> Result<(), TraceError> {
+        self.check_failed()?;
+        if event.index != self.next_index {
+            return Err(TraceError::PayloadMismatch {
+                detail: format!(
+                    "event index {} is out of sequence, expected {}",
+                    event.index, self.next_index
+                ),
+            });
+        }
+        let ranges = event.data_ranges();
+        if ranges.len() != payloads.len() {
+            return Err(TraceError::PayloadMismatch {
+                detail: format!(
+                    "event {} has {} data ranges but {} payloads were given",
+                    event.index,
+                    ranges.len(),
+                    payloads.len()
+                ),
+            });
+        }
+        let mut total = 0u64;
+        for (i, (r, p)) in ranges.iter().zip(&payloads).enumerate() {
+            if r.len != p.len() as u64 {
+                return Err(TraceError::PayloadMismatch {
+                    detail: format!(
+                        "event {} range {i} at {:#x} is {} bytes but its payload is {} bytes",
+                        event.index,
+                        r.addr,
+                        r.len,
+                        p.len()
+                    ),
+                });
+            }
+            // Readers refuse larger ranges, so never write one.
+            if r.len > MAX_MEM_WRITE {
+                return Err(TraceError::PayloadMismatch {
+                    detail: format!(
+                        "event {} range {i} is {} bytes, more than the limit {MAX_MEM_WRITE}",
+                        event.index, r.len
+                    ),
+                });
+            }
+            total += r.len;
+        }
+        if total > MAX_EVENT_PAYLOAD {
+            return Err(TraceError::PayloadMismatch {
+                detail: format!(
+                    "event {} carries {total} payload bytes, more than the limit \
+                     {MAX_EVENT_PAYLOAD}",
+                    event.index
+                ),
+            });
+        }
+
+        // Length prefix first, patched after encoding, to encode in place.
+        let frame = postcard::to_extend(&event, vec![0u8; 4]).map_err(|e| {
+            TraceError::WriterFailed {
+                detail: format!("cannot encode event {}: {e}", event.index),
+            }
+        })?;
+        let body_len = frame.len() - 4;
+        if frame.len() > MAX_UNCOMPRESSED as usize {
+            return Err(TraceError::EventTooLarge {
+                index: event.index,
+                len: body_len as u64,
+                limit: u64::from(MAX_UNCOMPRESSED) - 4,
+            });
+        }
+        let mut frame = frame;
+        frame[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
+
+        self.send(Msg::Event { frame, payloads })?;
+        self.next_index += 1;
+        self.data_bytes += total;
+        self.last_time_ns = event.time_ns;
+        if let EventKind::TaskStart { thread, .. } = event.kind {
+            self.threads += 1;
+            if !thread {
+                self.processes += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a file into `files/`, content-addressed; unchanged files
+    /// (same dev, inode, size, mtime) are not reread within this writer.
+    pub fn store_file(&mut self, path: &Path, executable: bool) -> Result<FileRef, TraceError> {
+        self.store.store_file(path, executable)
+    }
+
+    /// Like [`TraceWriter::store_file`] for bytes already in memory.
+    pub fn store_bytes(
+        &mut self,
+        display_path: &str,
+        bytes: &[u8],
+        executable: bool,
+    ) -> Result<FileRef, TraceError> {
+        self.store.store_bytes(display_path, bytes, executable)
+    }
+
+    /// Writes out every pending chunk before returning.
+    pub fn flush(&mut self) -> Result<(), TraceError> {
+        self.check_failed()?;
+        let (ack_tx, ack_rx) = mpsc::channel();
+        self.send(Msg::Flush(ack_tx))?;
+        if ack_rx.recv().is_err() {
+            return Err(self.worker_gone());
+        }
+        self.check_failed()
+    }
+
+    /// Flushes everything, syncs it to disk and rewrites the manifest as
+    /// complete.
+    pub fn finish(mut self, outcome: TraceOutcome) -> Result<TraceSummary, TraceError> {
+        self.check_failed()?;
+        if let Some(tx) = self.tx.take() {
+            // A failed send means the worker already stopped; join says why.
+            let _ = tx.send(Msg::Finish);
+        }
+        let chunks = self.join_worker()?;
+        let summary = TraceSummary {
+            events: self.next_index,
+            data_bytes: self.data_bytes,
+            processes: self.processes,
+            threads: self.threads,
+            duration_ns: self.last_time_ns,
+            chunks,
+        };
+        let mut manifest = self.manifest.clone();
+        manifest.complete = true;
+        manifest.outcome = Some(outcome);
+        manifest.totals = Some(summary.clone());
+        manifest.store(&self.dir, true)?;
+        Ok(summary)
+    }
+
+    fn send(&mut self, msg: Msg) -> Result<(), TraceError> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(msg).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(self.worker_gone())
+        }
+    }
+
+    fn take_failure(&self) -> Option<TraceError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    fn check_failed(&mut self) -> Result<(), TraceError> {
+        if let Some(detail) = &self.failed {
+            return Err(TraceError::WriterFailed {
+                detail: detail.clone(),
+            });
+        }
+        match self.take_failure() {
+            Some(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The error to report once the worker has stopped accepting messages.
+    fn worker_gone(&mut self) -> TraceError {
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+        match self.check_failed() {
+            Err(e) => e,
+            Ok(()) => {
+                let detail = "the background writer thread stopped".to_string();
+                self.failed = Some(detail.clone());
+                TraceError::WriterFailed { detail }
+            }
+        }
+    }
+
+    fn join_worker(&mut self) -> Result<Vec<ChunkInfo>, TraceError> {
+        let Some(h) = self.worker.take() else {
+            return Err(self.worker_gone());
+        };
+        match h.join() {
+            Ok(Ok(chunks)) => Ok(chunks),
+            Ok(Err(())) => Err(self.worker_gone()),
+            Err(_) => {
+                let detail = "the background writer thread panicked".to_string();
+                self.failed = Some(detail.clone());
+                Err(TraceError::WriterFailed { detail })
+            }
+        }
+    }
+}
+
+impl Drop for TraceWriter {
+    fn drop(&mut self) {
+        // Closing the channel makes the worker write what it holds; the
+        // manifest stays incomplete, which is what marks a cut-off trace.
+        self.tx = None;
+        if let Some(h) = self.worker.take() {
+            match h.join() {
+                Ok(Ok(_)) => {}
+                Ok(Err(())) => {
+                    if let Some(e) = self.take_failure() {
+                        tracing::warn!("trace writer for {} failed: {e}", self.dir.display());
+                    }
+                }
+                Err(_) => tracing::warn!(
+                    "trace writer thread for {} panicked",
+                    self.dir.display()
+                ),
+            }
+        }
+    }
+}
+
+/// One stream file being appended to.
+struct StreamOut {
+    kind: StreamKind,
+    path: PathBuf,
+    file: File,
+    offset: u64,
+    seq: u32,
+}
+
+impl StreamOut {
+    fn create(path: &Path, kind: StreamKind) -> Result<StreamOut, TraceError> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .at(path)?;
+        set_mode(path, 0o600)?;
+        file.write_all(&stream_header(kind)).at(path)?;
+        Ok(StreamOut {
+            kind,
+            path: path.to_path_buf(),
+            file,
+            offset: STREAM_HEADER_LEN as u64,
+            seq: 0,
+        })
+    }
+
+    fn write_chunk(
+        &mut self,
+        compressor: &mut zstd::bulk::Compressor<'static>,
+        payload: &[u8],
+        item_count: u32,
+        first_item: u64,
+    ) -> Result<ChunkInfo, TraceError> {
+        let body = compressor
+            .compress(payload)
+            .map_err(|e| TraceError::WriterFailed {
+                detail: format!("zstd compression of a {} chunk failed: {e}", self.kind.name()),
+            })?;
+        if body.len() > MAX_COMPRESSED as usize || payload.len() > MAX_UNCOMPRESSED as usize {
+            return Err(TraceError::WriterFailed {
+                detail: format!(
+                    "a {} chunk of {} bytes compressed to {} bytes, beyond the format's limits",
+                    self.kind.name(),
+                    payload.len(),
+                    body.len()
+                ),
+            });
+        }
+        let sha: [u8; 32] = Sha256::digest(&body).into();
+        let header = ChunkHeader {
+            seq: self.seq,
+            compressed_len: body.len() as u32,
+            uncompressed_len: payload.len() as u32,
+            item_count,
+            first_item,
+            sha256: sha,
+        };
+        self.file.write_all(&header.encode()).at(&self.path)?;
+        self.file.write_all(&body).at(&self.path)?;
+        let info = ChunkInfo {
+            stream: self.kind.name().to_string(),
+            seq: u64::from(self.seq),
+            offset: self.offset,
+            compressed_len: body.len() as u64,
+            uncompressed_len: payload.len() as u64,
+            sha256: hex::encode(sha),
+        };
+        self.offset += (CHUNK_HEADER_LEN + body.len()) as u64;
+        self.seq += 1;
+        Ok(info)
+    }
+}
+
+struct Worker {
+    events: StreamOut,
+    data: StreamOut,
+    compressor: zstd::bulk::Compressor<'static>,
+    pending_events: Vec<u8>,
+    pending_count: u32,
+    /// Index of the first event in `pending_events`.
+    pending_first: u64,
+    pending_data: Vec<u8>,
+    /// Logical offset of `pending_data[0]` in the data stream.
+    data_offset: u64,
+    pending_since: Option<Instant>,
+    chunks: Vec<ChunkInfo>,
+}
+
+impl Worker {
+    fn new(events: StreamOut, data: StreamOut) -> Result<Worker, TraceError> {
+        let compressor =
+            zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| TraceError::WriterFailed {
+                detail: format!("cannot create a zstd compressor: {e}"),
+            })?;
+        Ok(Worker {
+            events,
+            data,
+            compressor,
+            pending_events: Vec::new(),
+            pending_count: 0,
+            pending_first: 0,
+            pending_data: Vec::new(),
+            data_offset: 0,
+            pending_since: None,
+            chunks: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Msg>) -> Result<(), TraceError> {
+        loop {
+            let msg = match self.pending_since {
+                Some(since) => {
+                    match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
+                        Ok(m) => Some(m),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return self.flush_all(),
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => return self.flush_all(),
+                },
+            };
+            match msg {
+                None => self.flush_all()?,
+                Some(Msg::Event { frame, payloads }) => self.add_event(frame, payloads)?,
+                Some(Msg::Flush(ack)) => {
+                    self.flush_all()?;
+                    let _ = ack.send(());
+                }
+                Some(Msg::Finish) => {
+                    self.flush_all()?;
+                    self.events.file.sync_all().at(&self.events.path)?;
+                    self.data.file.sync_all().at(&self.data.path)?;
+                    return Ok(());
+                }
+            }
+            if self
+                .pending_since
+                .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
+            {
+                self.flush_all()?;
+            }
+        }
+    }
+
+    fn add_event(&mut self, frame: Vec<u8>, payloads: Vec<Vec<u8>>) -> Result<(), TraceError> {
+        self.pending_since.get_or_insert_with(Instant::now);
+        for p in &payloads {
+            let mut rest = p.as_slice();
+            while !rest.is_empty() {
+                let room = TARGET_CHUNK_BYTES.saturating_sub(self.pending_data.len());
+                let (now, later) = rest.split_at(room.min(rest.len()));
+                self.pending_data.extend_from_slice(now);
+                rest = later;
+                if self.pending_data.len() >= TARGET_CHUNK_BYTES {
+                    self.cut_data()?;
+                }
+            }
+        }
+        if self.pending_count > 0
+            && self.pending_events.len() + frame.len() > MAX_UNCOMPRESSED as usize
+        {
+            self.cut_events()?;
+        }
+        self.pending_events.extend_from_slice(&frame);
+        self.pending_count += 1;
+        if self.pending_count >= TARGET_CHUNK_EVENTS
+            || self.pending_events.len() >= TARGET_CHUNK_BYTES
+        {
+            self.cut_events()?;
+        }
+        Ok(())
+    }
+
+    fn cut_data(&mut self) -> Result<(), TraceError> {
+        if self.pending_data.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.pending_data);
+        let info = self
+            .data
+            .write_chunk(&mut self.compressor, &data, 0, self.data_offset)?;
+        self.chunks.push(info);
+        self.data_offset += data.len() as u64;
+        // Reuse the allocation for the next chunk.
+        self.pending_data = data;
+        self.pending_data.clear();
+        Ok(())
+    }
+
+    /// Writes pending data first, so that every events chunk on disk has
+    /// all its payload bytes on disk before it.
+    fn cut_events(&mut self) -> Result<(), TraceError> {
+        self.cut_data()?;
+        if self.pending_count == 0 {
+            return Ok(());
+        }
+        let count = self.pending_count;
+        let info = self.events.write_chunk(
+            &mut self.compressor,
+            &self.pending_events,
+            count,
+            self.pending_first,
+        )?;
+        self.chunks.push(info);
+        self.pending_events.clear();
+        self.pending_first += u64::from(count);
+        self.pending_count = 0;
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<(), TraceError> {
+        self.cut_events()?;
+        self.cut_data()?;
+        self.pending_since = None;
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+use crate::Pid;
+
+/// A failed operation on a live tracee.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceeError {
+    #[error("ptrace {request} on task {pid} failed: {source}")]
+    Ptrace {
+        request: &'static str,
+        pid: Pid,
+        source: nix::Error,
+    },
+    #[error("cannot read memory of task {pid} at {addr:#x} ({len} bytes): {detail}")]
+    MemoryRead {
+        pid: Pid,
+        addr: u64,
+        len: usize,
+        detail: String,
+    },
+    #[error("cannot write memory of task {pid} at {addr:#x} ({len} bytes): {detail}")]
+    MemoryWrite {
+        pid: Pid,
+        addr: u64,
+        len: usize,
+        detail: String,
+    },
+    #[error("waitpid failed: {0}")]
+    Wait(nix::Error),
+    #[error("cannot read {path}: {source}")]
+    Proc {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("task {pid} stopped unexpectedly while injecting {what}: {stop}")]
+    Injection {
+        pid: Pid,
+        what: String,
+        stop: String,
+    },
+}

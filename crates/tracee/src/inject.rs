@@ -1,0 +1,86 @@
+//! Running a syscall inside a stopped tracee.
+//!
+//! The tracee must be in a stop where it is not inside a syscall (a syscall
+//! exit stop, a signal stop or an event stop). Its registers are saved, it is
+//! pointed at a `syscall` instruction with the wanted number and arguments,
+//! run to the syscall's exit stop, and put back exactly as it was.
+
+use crate::memory::ProcessMemory;
+use crate::ptrace::{self, Resume, Stop, WaitResult};
+use crate::{regs, Pid, TraceeError};
+
+const SYSCALL_INSN: [u8; 2] = [0x0f, 0x05];
+
+/// Where to find a `syscall` instruction in the tracee.
+#[derive(Debug, Clone, Copy)]
+pub enum SyscallSite {
+    /// A known `syscall` instruction (a scratch page, or the instruction the
+    /// tracee itself just executed).
+    At(u64),
+    /// Write one over the current rip for the duration, then restore it.
+    PatchRip,
+}
+
+pub fn syscall(
+    pid: Pid,
+    mem: &ProcessMemory,
+    site: SyscallSite,
+    nr: i64,
+    args: [u64; 6],
+) -> Result<i64, TraceeError> {
+    let saved = regs::get(pid)?;
+    let (addr, patched) = match site {
+        SyscallSite::At(addr) => (addr, None),
+        SyscallSite::PatchRip => {
+            let original = mem.read(saved.rip, SYSCALL_INSN.len())?;
+            mem.write(saved.rip, &SYSCALL_INSN)?;
+            (saved.rip, Some(original))
+        }
+    };
+    let mut call = saved;
+    call.rip = addr;
+    call.rax = nr as u64;
+    // -1 keeps the kernel's syscall-restart logic away from the saved state.
+    call.orig_rax = u64::MAX;
+    regs::set_syscall_args(&mut call, &args);
+    regs::set(pid, &call)?;
+    let what = format!("syscall {nr}");
+    run_to_syscall_stop(pid, &what)?;
+    run_to_syscall_stop(pid, &what)?;
+    let result = regs::get(pid)?.rax as i64;
+    tracing::debug!(pid, nr, ?args, result, "injected syscall");
+    if let Some(original) = patched {
+        mem.write(addr, &original)?;
+    }
+    regs::set(pid, &saved)?;
+    Ok(result)
+}
+
+/// Resumes to the next syscall stop, dropping asynchronous signals that the
+/// real kernel sends meanwhile (replay injects signals from the log instead).
+fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
+    ptrace::resume(pid, Resume::Syscall, 0)?;
+    loop {
+        match ptrace::wait_for(pid)? {
+            WaitResult::Stopped(_, Stop::Syscall) => return Ok(()),
+            WaitResult::Stopped(_, Stop::Signal(sig)) if is_droppable(sig) => {
+                tracing::debug!(pid, sig, "dropping signal during injection");
+                ptrace::resume(pid, Resume::Syscall, 0)?;
+            }
+            other => {
+                return Err(TraceeError::Injection {
+                    pid,
+                    what: what.to_string(),
+                    stop: format!("{other:?}"),
+                })
+            }
+        }
+    }
+}
+
+fn is_droppable(sig: i32) -> bool {
+    !matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+    )
+}

@@ -1,0 +1,19 @@
+//! Everything that touches a live traced process: ptrace requests and stop
+//! decoding, registers, memory, `/proc/<pid>/maps`, and injecting syscalls.
+//!
+//! Record and replay both build on this crate; it holds no policy.
+
+mod error;
+pub mod inject;
+pub mod maps;
+pub mod memory;
+pub mod ptrace;
+pub mod regs;
+pub mod spawn;
+
+pub use error::TraceeError;
+pub use memory::ProcessMemory;
+pub use ptrace::{Stop, WaitResult};
+
+/// Process or thread id.
+pub type Pid = libc::pid_t;

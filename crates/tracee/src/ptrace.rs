@@ -1,0 +1,204 @@
+//! ptrace requests and decoding of wait statuses into stops.
+
+use crate::{Pid, TraceeError};
+use nix::sys::ptrace::{self, Options};
+use nix::unistd::Pid as NixPid;
+
+/// Raw size of `siginfo_t`.
+pub const SIGINFO_SIZE: usize = 128;
+
+/// Why a tracee is in a ptrace stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Syscall entry or exit (TRACESYSGOOD); the caller knows which.
+    Syscall,
+    /// A `PTRACE_EVENT_*` stop with its event message.
+    Event { event: i32, message: u64 },
+    /// Signal-delivery-stop (or a group-stop, which `get_siginfo` tells apart).
+    Signal(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitResult {
+    Stopped(Pid, Stop),
+    Exited(Pid, i32),
+    Signaled(Pid, i32, bool),
+}
+
+impl WaitResult {
+    pub fn pid(&self) -> Pid {
+        match *self {
+            WaitResult::Stopped(p, _) | WaitResult::Exited(p, _) | WaitResult::Signaled(p, _, _) => p,
+        }
+    }
+}
+
+/// How to resume a stopped tracee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Stop at the next syscall entry or exit.
+    Syscall,
+    /// Run until a signal or event.
+    Continue,
+    SingleStep,
+}
+
+pub fn options() -> Options {
+    Options::PTRACE_O_TRACESYSGOOD
+        | Options::PTRACE_O_TRACEFORK
+        | Options::PTRACE_O_TRACEVFORK
+        | Options::PTRACE_O_TRACECLONE
+        | Options::PTRACE_O_TRACEEXEC
+        | Options::PTRACE_O_TRACEEXIT
+        | Options::PTRACE_O_EXITKILL
+}
+
+pub fn set_options(pid: Pid) -> Result<(), TraceeError> {
+    ptrace::setoptions(NixPid::from_raw(pid), options()).map_err(|source| TraceeError::Ptrace {
+        request: "SETOPTIONS",
+        pid,
+        source,
+    })
+}
+
+pub fn resume(pid: Pid, how: Resume, signal: i32) -> Result<(), TraceeError> {
+    let request = match how {
+        Resume::Syscall => libc::PTRACE_SYSCALL,
+        Resume::Continue => libc::PTRACE_CONT,
+        Resume::SingleStep => libc::PTRACE_SINGLESTEP,
+    };
+    // SAFETY: a resume request takes no pointer; `data` carries the signal number.
+    let rc = unsafe { libc::ptrace(request, pid, 0usize, signal as usize) };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "resume",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+pub fn event_message(pid: Pid) -> Result<u64, TraceeError> {
+    ptrace::getevent(NixPid::from_raw(pid))
+        .map(|m| m as u64)
+        .map_err(|source| TraceeError::Ptrace {
+            request: "GETEVENTMSG",
+            pid,
+            source,
+        })
+}
+
+/// The raw siginfo of a signal-delivery-stop; `None` for a group-stop.
+pub fn get_siginfo(pid: Pid) -> Result<Option<[u8; SIGINFO_SIZE]>, TraceeError> {
+    let mut buf = [0u8; SIGINFO_SIZE];
+    // SAFETY: GETSIGINFO writes one siginfo_t (128 bytes) into `buf`, which is that large.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0usize, buf.as_mut_ptr()) };
+    if rc < 0 {
+        let err = nix::Error::last();
+        if err == nix::Error::EINVAL {
+            return Ok(None);
+        }
+        return Err(TraceeError::Ptrace {
+            request: "GETSIGINFO",
+            pid,
+            source: err,
+        });
+    }
+    Ok(Some(buf))
+}
+
+pub fn set_siginfo(pid: Pid, info: &[u8; SIGINFO_SIZE]) -> Result<(), TraceeError> {
+    // SAFETY: SETSIGINFO reads one siginfo_t (128 bytes) from `info`, which is that large.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_SETSIGINFO, pid, 0usize, info.as_ptr()) };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "SETSIGINFO",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+/// `si_code` of a raw siginfo.
+pub fn siginfo_code(info: &[u8; SIGINFO_SIZE]) -> i32 {
+    i32::from_le_bytes([info[8], info[9], info[10], info[11]])
+}
+
+fn decode(pid: Pid, status: i32) -> WaitResult {
+    if libc::WIFEXITED(status) {
+        return WaitResult::Exited(pid, libc::WEXITSTATUS(status));
+    }
+    if libc::WIFSIGNALED(status) {
+        return WaitResult::Signaled(pid, libc::WTERMSIG(status), libc::WCOREDUMP(status));
+    }
+    let sig = libc::WSTOPSIG(status);
+    let event = status >> 16;
+    if sig == (libc::SIGTRAP | 0x80) {
+        WaitResult::Stopped(pid, Stop::Syscall)
+    } else if event != 0 {
+        let message = event_message(pid).unwrap_or(0);
+        WaitResult::Stopped(pid, Stop::Event { event, message })
+    } else {
+        WaitResult::Stopped(pid, Stop::Signal(sig))
+    }
+}
+
+fn wait_raw(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
+    loop {
+        match wait_once(pid, flags) {
+            Err(TraceeError::Wait(nix::Error::EINTR)) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Waits for any tracee; `Ok(None)` when a signal to the tracer interrupted
+/// the wait, so the caller can look at why.
+pub fn wait_any_interruptible() -> Result<Option<WaitResult>, TraceeError> {
+    wait_once(-1, 0)
+}
+
+fn wait_once(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
+    {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int through the valid pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL) };
+        if rc < 0 {
+            let err = nix::Error::last();
+            if err == nix::Error::EINTR && flags & libc::WNOHANG == 0 && pid == -1 {
+                return Ok(None);
+            }
+            return Err(TraceeError::Wait(err));
+        }
+        if rc == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(decode(rc, status)));
+    }
+}
+
+/// Waits for the next state change of any tracee.
+pub fn wait_any() -> Result<WaitResult, TraceeError> {
+    wait_raw(-1, 0).map(|r| r.expect("blocking waitpid returns a pid"))
+}
+
+/// Waits for the next state change of one tracee.
+pub fn wait_for(pid: Pid) -> Result<WaitResult, TraceeError> {
+    wait_raw(pid, 0).map(|r| r.expect("blocking waitpid returns a pid"))
+}
+
+/// Sends a signal to one thread.
+pub fn tgkill(tgid: Pid, tid: Pid, signal: i32) -> Result<(), TraceeError> {
+    // SAFETY: plain syscall with integer arguments.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, signal) };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "tgkill",
+            pid: tid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}

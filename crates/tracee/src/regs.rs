@@ -1,0 +1,119 @@
+//! Register access, converting between the kernel layout and [`trace::event::Regs`].
+
+use crate::{Pid, TraceeError};
+use nix::sys::ptrace;
+use nix::unistd::Pid as NixPid;
+use trace::event::Regs;
+
+pub fn from_kernel(r: &libc::user_regs_struct) -> Regs {
+    Regs {
+        r15: r.r15,
+        r14: r.r14,
+        r13: r.r13,
+        r12: r.r12,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        r11: r.r11,
+        r10: r.r10,
+        r9: r.r9,
+        r8: r.r8,
+        rax: r.rax,
+        rcx: r.rcx,
+        rdx: r.rdx,
+        rsi: r.rsi,
+        rdi: r.rdi,
+        orig_rax: r.orig_rax,
+        rip: r.rip,
+        cs: r.cs,
+        eflags: r.eflags,
+        rsp: r.rsp,
+        ss: r.ss,
+        fs_base: r.fs_base,
+        gs_base: r.gs_base,
+        ds: r.ds,
+        es: r.es,
+        fs: r.fs,
+        gs: r.gs,
+    }
+}
+
+pub fn to_kernel(r: &Regs) -> libc::user_regs_struct {
+    libc::user_regs_struct {
+        r15: r.r15,
+        r14: r.r14,
+        r13: r.r13,
+        r12: r.r12,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        r11: r.r11,
+        r10: r.r10,
+        r9: r.r9,
+        r8: r.r8,
+        rax: r.rax,
+        rcx: r.rcx,
+        rdx: r.rdx,
+        rsi: r.rsi,
+        rdi: r.rdi,
+        orig_rax: r.orig_rax,
+        rip: r.rip,
+        cs: r.cs,
+        eflags: r.eflags,
+        rsp: r.rsp,
+        ss: r.ss,
+        fs_base: r.fs_base,
+        gs_base: r.gs_base,
+        ds: r.ds,
+        es: r.es,
+        fs: r.fs,
+        gs: r.gs,
+    }
+}
+
+pub fn get(pid: Pid) -> Result<Regs, TraceeError> {
+    ptrace::getregs(NixPid::from_raw(pid))
+        .map(|r| from_kernel(&r))
+        .map_err(|source| TraceeError::Ptrace {
+            request: "GETREGS",
+            pid,
+            source,
+        })
+}
+
+pub fn set(pid: Pid, regs: &Regs) -> Result<(), TraceeError> {
+    ptrace::setregs(NixPid::from_raw(pid), to_kernel(regs)).map_err(|source| TraceeError::Ptrace {
+        request: "SETREGS",
+        pid,
+        source,
+    })
+}
+
+/// Sets the syscall arguments in ABI order.
+pub fn set_syscall_args(regs: &mut Regs, args: &[u64; 6]) {
+    regs.rdi = args[0];
+    regs.rsi = args[1];
+    regs.rdx = args[2];
+    regs.r10 = args[3];
+    regs.r8 = args[4];
+    regs.r9 = args[5];
+}
+
+/// Registers compared for divergence detection, with why-not notes.
+///
+/// `eflags` bit 16 (RF) and bit 8 (TF) depend on how the tracer resumed the
+/// thread, not on the program, so they are masked out.
+pub fn differences(expected: &Regs, found: &Regs) -> Vec<(&'static str, u64, u64)> {
+    const IGNORED_FLAGS: u64 = (1 << 16) | (1 << 8);
+    expected
+        .named()
+        .iter()
+        .zip(found.named().iter())
+        .filter_map(|(&(name, e), &(_, f))| {
+            let (e, f) = if name == "eflags" {
+                (e & !IGNORED_FLAGS, f & !IGNORED_FLAGS)
+            } else {
+                (e, f)
+            };
+            (e != f).then_some((name, e, f))
+        })
+        .collect()
+}

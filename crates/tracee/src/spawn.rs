@@ -1,0 +1,176 @@
+//! Starting a traced process.
+
+use crate::ptrace::{self, Resume, Stop, WaitResult};
+use crate::{Pid, TraceeError};
+use std::ffi::CString;
+
+/// How the child prepares itself before exec.
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnOptions {
+    /// Make rdtsc/rdtscp fault so the tracer can record their values.
+    pub trap_rdtsc: bool,
+    /// CPU to pin the child to (inherited by everything it starts).
+    pub cpu: Option<usize>,
+}
+
+/// Why a traced program could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot execute {path}: {source}")]
+    Exec { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Tracee(#[from] TraceeError),
+}
+
+/// Forks a child that becomes a tracee, disables address-space randomisation
+/// (so that record and replay lay memory out identically), and execs `path`.
+/// Returns once the child is stopped at the exit of that successful exec, with
+/// ptrace options set; nothing before the exec is traced.
+pub fn spawn_traced(
+    path: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    options: SpawnOptions,
+) -> Result<Pid, SpawnError> {
+    let mut pipe_fds = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(pipe_fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "pipe2",
+            pid: 0,
+            source: nix::Error::last(),
+        }
+        .into());
+    }
+    let [errno_read, errno_write] = pipe_fds;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let mut cpu_set: libc::cpu_set_t = unsafe_zeroed_cpu_set();
+    if let Some(cpu) = options.cpu {
+        // SAFETY: CPU_SET writes one bit inside the cpu_set_t it is given.
+        unsafe { libc::CPU_SET(cpu, &mut cpu_set) };
+    }
+
+    // SAFETY: between fork and exec the child only calls async-signal-safe
+    // functions on memory prepared before the fork, then execs or _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "fork",
+            pid: 0,
+            source: nix::Error::last(),
+        }
+        .into());
+    }
+    if pid == 0 {
+        // SAFETY: see above; every pointer refers to memory owned by this
+        // process image, which stays valid until execve replaces it.
+        unsafe {
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
+                libc::_exit(126);
+            }
+            let current = libc::personality(0xffff_ffff);
+            libc::personality((current as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+            if options.trap_rdtsc {
+                libc::prctl(libc::PR_SET_TSC, libc::PR_TSC_SIGSEGV, 0, 0, 0);
+            }
+            if options.cpu.is_some() {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &cpu_set);
+            }
+            // Die with the tracer even before PTRACE_O_EXITKILL is set.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            libc::raise(libc::SIGSTOP);
+            libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+            // Tell the parent why; the pipe closes by itself on a successful exec.
+            let errno = *libc::__errno_location();
+            libc::write(errno_write, (&errno as *const i32).cast(), 4);
+            libc::_exit(127);
+        }
+    }
+    // SAFETY: closing our copy of the write end, which we own.
+    unsafe { libc::close(errno_write) };
+    let result = wait_for_exec(pid);
+    let mut errno = 0i32;
+    // SAFETY: reads at most 4 bytes into `errno`; the fd is ours and closed right after.
+    let n = unsafe {
+        let n = libc::read(errno_read, (&mut errno as *mut i32).cast(), 4);
+        libc::close(errno_read);
+        n
+    };
+    if n == 4 {
+        // The child is gone or going; reap it.
+        let _ = ptrace::wait_for(pid);
+        return Err(SpawnError::Exec {
+            path: path.to_string_lossy().into_owned(),
+            source: std::io::Error::from_raw_os_error(errno),
+        });
+    }
+    result?;
+    Ok(pid)
+}
+
+fn wait_for_exec(pid: Pid) -> Result<(), TraceeError> {
+    let unexpected = |stop: WaitResult| TraceeError::Injection {
+        pid,
+        what: "start of the traced child".into(),
+        stop: format!("{stop:?}"),
+    };
+    match ptrace::wait_for(pid)? {
+        WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => {}
+        other => return Err(unexpected(other)),
+    }
+    ptrace::set_options(pid)?;
+    ptrace::resume(pid, Resume::Continue, 0)?;
+    loop {
+        match ptrace::wait_for(pid)? {
+            WaitResult::Stopped(_, Stop::Event { event, .. }) if event == libc::PTRACE_EVENT_EXEC => break,
+            WaitResult::Stopped(_, Stop::Signal(sig)) => ptrace::resume(pid, Resume::Continue, sig)?,
+            other => return Err(unexpected(other)),
+        }
+    }
+    // On to the exec's syscall-exit stop, where the new image is complete.
+    ptrace::resume(pid, Resume::Syscall, 0)?;
+    match ptrace::wait_for(pid)? {
+        WaitResult::Stopped(_, Stop::Syscall) => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn unsafe_zeroed_cpu_set() -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Pins the calling thread to one CPU.
+pub fn pin_current_thread(cpu: usize) -> Result<(), TraceeError> {
+    let mut set = unsafe_zeroed_cpu_set();
+    // SAFETY: CPU_SET writes one bit inside `set`; sched_setaffinity reads it.
+    let rc = unsafe {
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "sched_setaffinity",
+            pid: 0,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
+/// The CPU the calling thread is allowed on that has the lowest number.
+pub fn first_allowed_cpu() -> usize {
+    let mut set = unsafe_zeroed_cpu_set();
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc < 0 {
+        return 0;
+    }
+    // SAFETY: CPU_ISSET only reads `set`.
+    (0..libc::CPU_SETSIZE as usize)
+        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .unwrap_or(0)
+}

@@ -1,0 +1,66 @@
+//! `replay info`.
+
+use crate::exit::Status;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use trace::{TraceOutcome, TraceReader};
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn describe(outcome: Option<&TraceOutcome>) -> String {
+    match outcome {
+        Some(TraceOutcome::Exited { code }) => format!("exited with status {code}"),
+        Some(TraceOutcome::Signaled { signal, core_dumped }) => format!(
+            "killed by signal {signal}{}",
+            if *core_dumped { " (core dumped)" } else { "" }
+        ),
+        Some(TraceOutcome::Interrupted { reason }) => format!("recording stopped early: {reason}"),
+        None => "unknown (the recording did not finish)".into(),
+    }
+}
+
+pub fn run(trace: Option<PathBuf>) -> Result<Status> {
+    let root = trace::default_trace_root();
+    let dir = trace::resolve_trace(&root, trace.as_deref())?;
+    let reader = TraceReader::open(&dir)?;
+    let manifest = reader.manifest();
+    let header = &manifest.header;
+    let scan = reader.scan()?;
+    println!("trace:        {}", dir.display());
+    println!("command:      {}", header.command.join(" "));
+    println!("cwd:          {}", header.cwd);
+    println!("outcome:      {}", describe(manifest.outcome.as_ref()));
+    println!(
+        "complete:     {}",
+        match (&scan.truncation, manifest.complete) {
+            (None, true) => "yes".to_string(),
+            (Some(t), _) => format!(
+                "no: the {} stream ends inside chunk {} at byte {} ({}); replay stops there",
+                t.stream, t.chunk, t.offset, t.reason
+            ),
+            (None, false) => "no: the recording was interrupted; every chunk written is intact".to_string(),
+        }
+    );
+    println!("events:       {}", scan.events);
+    println!("processes:    {}", scan.processes);
+    println!("threads:      {}", scan.threads);
+    println!("duration:     {:.3} s", scan.last_time_ns as f64 / 1e9);
+    println!("data:         {} bytes of recorded memory", scan.data_bytes);
+    println!("size on disk: {} bytes", dir_size(&dir));
+    println!("ticks:        {}", header.tick_semantics);
+    println!("kernel:       {}", header.machine.kernel);
+    println!("cpu:          {} {}", header.machine.cpu_vendor, header.machine.cpu_model);
+    Ok(Status::Code(0))
+}

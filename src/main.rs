@@ -1,0 +1,59 @@
+//! `replay`: record a program once, replay it exactly as often as needed.
+//!
+//! This binary only parses the command line and presents results; the work
+//! is done by the crates under `crates/`.
+
+mod exit;
+mod info;
+mod record_cmd;
+mod replay_cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "replay", version, about = "Deterministic record and replay for Linux x86_64, without hardware performance counters")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program and record everything nondeterministic it does.
+    Record(record_cmd::RecordArgs),
+    /// Re-execute a recording exactly (the newest one by default).
+    Replay(replay_cmd::ReplayArgs),
+    /// Describe a recording: command, exit status, events, processes, size.
+    Info {
+        /// Trace directory or name (default: the newest recording).
+        trace: Option<PathBuf>,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REPLAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Record(args) => record_cmd::run(args),
+        Command::Replay(args) => replay_cmd::run(args),
+        Command::Info { trace } => info::run(trace),
+    };
+    match result {
+        Ok(status) => exit::exit_with(status),
+        Err(error) => {
+            eprintln!("replay: {error:#}");
+            std::process::exit(1);
+        }
+    }
+}

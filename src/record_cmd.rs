@@ -1,0 +1,86 @@
+//! `replay record`.
+
+use crate::exit::Status;
+use anyhow::{bail, Context, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Write the trace to this directory (must not exist, or be empty)
+    /// instead of a new `<exe>-<n>` directory in the trace root.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    /// The program to run, and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+/// Finds `program` the way execvp would, so a missing program is reported
+/// before anything is started.
+fn resolve_program(program: &str) -> Result<PathBuf> {
+    let is_executable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        if !path.exists() {
+            bail!("cannot record {program}: no such file");
+        }
+        if !is_executable(&path) {
+            bail!("cannot record {program}: not an executable file");
+        }
+        return Ok(path);
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+        .with_context(|| format!("cannot record {program}: command not found in PATH"))
+}
+
+pub fn run(args: RecordArgs) -> Result<Status> {
+    let program = resolve_program(&args.command[0])?;
+    let exe_name = program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into());
+    let root = trace::default_trace_root();
+    let trace_dir = match &args.output {
+        Some(dir) => {
+            if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+                bail!("cannot record into {}: it exists and is not an empty directory", dir.display());
+            }
+            dir.clone()
+        }
+        None => trace::allocate_trace_dir(&root, &exe_name)
+            .with_context(|| format!("cannot create a trace directory in {}", root.display()))?,
+    };
+    let env = std::env::vars_os()
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect();
+    let outcome = record::record(record::RecordOptions {
+        program,
+        argv: args.command.clone(),
+        env,
+        trace_dir: trace_dir.clone(),
+    })
+    .with_context(|| format!("recording failed; the partial trace is in {}", trace_dir.display()))?;
+    if args.output.is_none() {
+        if let Err(e) = trace::update_latest(&root, &trace_dir) {
+            tracing::warn!("could not update latest-trace: {e}");
+        }
+    }
+    if let Some(reason) = &outcome.stopped_early {
+        eprintln!(
+            "replay: recording stopped early: {reason}\nreplay: the trace up to that point ({} events) is in {}",
+            outcome.events,
+            trace_dir.display()
+        );
+        return Ok(Status::Code(1));
+    }
+    tracing::info!(events = outcome.events, dir = %trace_dir.display(), "recording saved");
+    Ok(Status::from(&outcome.outcome))
+}

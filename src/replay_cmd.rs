@@ -1,0 +1,35 @@
+//! `replay replay`.
+
+use crate::exit::Status;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Do not re-emit the program's stdout and stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Trace directory or name (default: the newest recording).
+    trace: Option<PathBuf>,
+}
+
+pub fn run(args: ReplayArgs) -> Result<Status> {
+    let root = trace::default_trace_root();
+    let trace_dir = trace::resolve_trace(&root, args.trace.as_deref())?;
+    let outcome = replayer::replay(&replayer::ReplayOptions {
+        trace_dir: trace_dir.clone(),
+        quiet: args.quiet,
+    })
+    .with_context(|| format!("cannot replay {}", trace_dir.display()))?;
+    if let Some(truncated) = &outcome.truncated {
+        eprintln!(
+            "replay: {truncated}; replayed the {} events recorded before that",
+            outcome.events
+        );
+        return Ok(Status::Code(1));
+    }
+    match &outcome.outcome {
+        Some(recorded) => Ok(Status::from(recorded)),
+        None => Ok(Status::Code(1)),
+    }
+}
