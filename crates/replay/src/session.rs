@@ -137,6 +137,7 @@ impl ReplaySession {
                     real_result: Some(0),
                 }),
                 child_tid_fixup: None,
+                clone_regs: None,
             },
         );
         let mut processes = HashMap::new();
@@ -635,7 +636,7 @@ impl ReplaySession {
                 ReplayProcess {
                     real_pid: child,
                     memory: ProcessMemory::open(child)?,
-                    scratch: if flags & libc::CLONE_VM as u64 != 0 { None } else { scratch },
+                    scratch,
                 },
             );
         }
@@ -649,6 +650,7 @@ impl ReplaySession {
                 pending_signal: 0,
                 syscall: None,
                 child_tid_fixup: fixup,
+                clone_regs: Some((nr as u64, *args)),
             },
         );
         Ok(regs::get(real)?.rax as i64)
@@ -701,6 +703,8 @@ impl ReplaySession {
         let mut next = regs::get(real)?;
         match extra {
             Some(SyscallExtra::Exec(info)) => next = info.regs,
+            // sigreturn just restored every register from the signal frame.
+            _ if nr == libc::SYS_rt_sigreturn as u64 => {}
             _ => {
                 next.rax = result as u64;
                 next.orig_rax = nr;
@@ -792,6 +796,12 @@ impl ReplaySession {
         }
         let task = self.task(event)?;
         task.state = ReplayState::Ready;
+        if let Some((nr, args)) = task.clone_regs.take() {
+            let mut child_regs = regs::get(real)?;
+            child_regs.orig_rax = nr;
+            regs::set_syscall_args(&mut child_regs, &args);
+            regs::set(real, &child_regs)?;
+        }
         if let Some(addr) = task.child_tid_fixup.take() {
             let rec_pid = task.rec_pid;
             self.process(rec_pid)?.memory.write(addr, &event.tid.to_le_bytes())?;

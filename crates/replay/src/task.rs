@@ -37,6 +37,10 @@ pub struct ReplayTask {
     /// Where CLONE_CHILD_SETTID made the kernel write the real tid; the
     /// recorded tid is written there when the task starts.
     pub child_tid_fixup: Option<u64>,
+    /// Syscall number and arguments the recorded clone had; replay may have
+    /// run a variant (vfork as clone), and the child inherits the registers
+    /// of what really ran, so they are put back when it starts.
+    pub clone_regs: Option<(u64, [u64; 6])>,
 }
 
 pub struct ReplayProcess {

@@ -148,6 +148,15 @@ pub(crate) fn outputs(
             request: request as u64,
         });
     };
+    let nobody_knew = is_err(ret, libc::ENOTTY) || is_err(ret, libc::EBADF);
+    if let Effect::Unsupported(what) = effect {
+        if !nobody_knew {
+            return Err(unsupported(
+                "ioctl",
+                format!("{what} (request {request:#x})"),
+            ));
+        }
+    }
     if failed(ret) {
         return Ok(());
     }
@@ -183,12 +192,7 @@ pub(crate) fn outputs(
                 out.add(arg, 24 + dest * 32);
             }
         }
-        Effect::Unsupported(what) => {
-            return Err(unsupported(
-                "ioctl",
-                format!("{what} (request {request:#x})"),
-            ));
-        }
+        Effect::Unsupported(_) => {}
     }
     Ok(())
 }

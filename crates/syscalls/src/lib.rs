@@ -18,16 +18,18 @@
 //!   (interrupted `poll`, `nanosleep`'s `rem`, `capget`'s header, ...).
 
 mod classes;
+pub mod decode;
 mod ioctl;
 mod misc;
 mod net;
 mod outputs;
 mod policy;
+mod quiet;
 mod table;
 
 pub use classes::Classes;
 pub use outputs::{is_modelled, outputs};
-pub use policy::{may_block, replay_policy};
+pub use policy::{may_block, replay_policy, uses_restart_block};
 pub use table::{classes, known_syscalls, name, nr, number};
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.

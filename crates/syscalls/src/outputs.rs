@@ -1,7 +1,7 @@
 //! `outputs()`: the memory each syscall writes, computed at syscall exit.
 
 use crate::table::nr as x;
-use crate::{ioctl, misc, net, MemRange, MemoryError, MemoryReader, ModelError};
+use crate::{ioctl, misc, net, quiet, MemRange, MemoryError, MemoryReader, ModelError};
 use libc as l;
 
 /// `sizeof(struct stat)` on x86_64.
@@ -213,6 +213,21 @@ fn model(
         return Err(unknown);
     };
     let name = crate::name(nr).unwrap_or("syscall");
+    if quiet::writes_nothing(n) {
+        return Ok(());
+    }
+    if quiet::not_implemented(n) {
+        if is_err(ret, l::ENOSYS) {
+            return Ok(());
+        }
+        return Err(unsupported(
+            name,
+            format!("this kernel implements it (returned {ret}); replay only knows it as ENOSYS"),
+        ));
+    }
+    if let Some(reason) = quiet::refused(n) {
+        return Err(unsupported(name, reason));
+    }
     match n {
         // ---- Reads into a buffer. ----
         l::SYS_read | l::SYS_pread64 => out.add(a[1], count(ret).min(a[2])),
@@ -381,7 +396,7 @@ fn model(
         l::SYS_sched_setattr => {
             // On E2BIG the kernel stores its struct size in attr->size.
             if is_err(ret, l::E2BIG) {
-                out.add(a[0], 4);
+                out.add(a[1], 4);
             }
         }
         l::SYS_getcpu => {
@@ -475,8 +490,10 @@ fn model(
             out.add(a[0], count(ret) * 8);
         }
         x::SYS_file_getattr => {
+            // file_getattr(dfd, path, ufattr, usize, at_flags): usize bytes
+            // (the tail beyond the kernel's struct is zeroed).
             if ok(ret) {
-                out.add(a[3], a[4]);
+                out.add(a[2], a[3]);
             }
         }
 

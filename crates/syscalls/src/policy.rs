@@ -136,3 +136,19 @@ pub fn may_block(nr: u64, args: &[u64; 6]) -> bool {
         _ => false,
     }
 }
+
+/// Syscalls that the kernel may continue through `restart_syscall` after a
+/// signal interrupted them (they return -ERESTART_RESTARTBLOCK, -516, at the
+/// exit stop). The restarted call keeps the original argument registers, so
+/// the recorder should model a `restart_syscall` with the number and
+/// arguments of the interrupted syscall: `outputs(restart_syscall, ..)`
+/// itself is `Unsupported`.
+pub fn uses_restart_block(nr: u64) -> bool {
+    let Ok(n) = i64::try_from(nr) else {
+        return false;
+    };
+    matches!(
+        n,
+        l::SYS_nanosleep | l::SYS_clock_nanosleep | l::SYS_poll | l::SYS_futex | x::SYS_futex_wait
+    )
+}

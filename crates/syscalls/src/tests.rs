@@ -591,3 +591,18 @@ fn classes_parse_and_print() {
     assert!(!Classes::FILE.contains(c));
     assert_eq!(Classes::all().names().len(), 10);
 }
+
+#[test]
+fn counts() {
+    let known = known_syscalls().count();
+    let refused = known_syscalls()
+        .filter(|n| {
+            matches!(
+                outputs(*n, &[0; 6], -(l::ENOSYS as i64), &EMPTY),
+                Err(ModelError::Unsupported { .. })
+            )
+        })
+        .count();
+    assert_eq!(known, 381);
+    assert_eq!(refused, 19, "syscalls refused whatever their arguments");
+}
