@@ -15,12 +15,14 @@ int main(int argc, char **argv) {
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGSEGV, &sa, 0);
-    volatile int *bad = (int *)(0x1000 + (time(0) % 16) * 8);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    volatile int *bad = (int *)(0x1000 + (ts.tv_nsec % 16) * 8);
     if (sigsetjmp(env, 1) == 0) {
         *bad = 1;
         printf("not reached\n");
     }
-    printf("recovered, time=%ld\n", (long)time(0));
+    printf("recovered, time=%ld.%09ld\n", (long)ts.tv_sec, ts.tv_nsec);
     fflush(stdout);
     if (argc > 1) abort();
     return 0;

@@ -165,6 +165,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         task.syscall = Some(InFlight {
             nr: libc::SYS_execve as u64,
             args: [0; 6],
+            model: (libc::SYS_execve as u64, [0; 6]),
             forced: None,
         });
         task.pending_stop = Some(Stop::Syscall);
@@ -387,9 +388,16 @@ impl Recorder {
         let mut entry_regs = regs::get(tid)?;
         let nr = entry_regs.orig_rax;
         let args = entry_regs.syscall_args();
-        let tgid = self.task(tid)?.tgid;
+        let (tgid, restartable) = {
+            let task = self.task(tid)?;
+            (task.tgid, task.restartable.take())
+        };
+        let model = match restartable {
+            Some(interrupted) if nr == libc::SYS_restart_syscall as u64 => interrupted,
+            _ => (nr, args),
+        };
         // Refuse what the model cannot describe before the kernel runs it.
-        let probe = syscall_model::outputs(nr, &args, -(libc::ENOSYS as i64), &Reader(self.memory(tgid)?));
+        let probe = syscall_model::outputs(model.0, &model.1, -(libc::ENOSYS as i64), &Reader(self.memory(tgid)?));
         if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe {
             return Err(self.refuse(tid, e));
         }
@@ -404,7 +412,12 @@ impl Recorder {
             ));
         }
         let task = self.task(tid)?;
-        task.syscall = Some(InFlight { nr, args, forced });
+        task.syscall = Some(InFlight {
+            nr,
+            args,
+            model,
+            forced,
+        });
         task.at_anchor = false;
         // A signal held back while the thread ran user code is re-sent now,
         // so the kernel delivers it right after this syscall: an anchor.
@@ -426,7 +439,13 @@ impl Recorder {
             let task = self.task(tid)?;
             (task.tgid, task.syscall.take())
         };
-        let Some(InFlight { nr, args, forced }) = inflight else {
+        let Some(InFlight {
+            nr,
+            args,
+            model,
+            forced,
+        }) = inflight
+        else {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
@@ -444,7 +463,7 @@ impl Recorder {
         let ranges = if is_exec {
             Vec::new()
         } else {
-            match syscall_model::outputs(nr, &args, result, &Reader(self.memory(tgid)?)) {
+            match syscall_model::outputs(model.0, &model.1, result, &Reader(self.memory(tgid)?)) {
                 Ok(r) => r,
                 Err(e) => return Err(self.refuse(tid, e)),
             }
@@ -474,7 +493,12 @@ impl Recorder {
             },
             payloads,
         )?;
-        self.task(tid)?.at_anchor = true;
+        let task = self.task(tid)?;
+        task.at_anchor = true;
+        const ERESTART_RESTARTBLOCK: i64 = -516;
+        if result == ERESTART_RESTARTBLOCK {
+            task.restartable = Some(model);
+        }
         self.resume_user(tid, 0)
     }
 

@@ -20,6 +20,9 @@ pub enum RunState {
 pub struct InFlight {
     pub nr: u64,
     pub args: [u64; 6],
+    /// The syscall whose memory effects this one has: itself, or for
+    /// `restart_syscall` the interrupted syscall it continues.
+    pub model: (u64, [u64; 6]),
     /// The recorder skipped the syscall and forces this result.
     pub forced: Option<(i64, &'static str)>,
 }
@@ -40,6 +43,9 @@ pub struct Task {
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
     /// A held signal re-sent with tgkill; its delivery stop gets this siginfo.
     pub reinjecting: Option<[u8; SIGINFO_SIZE]>,
+    /// The last syscall that returned -ERESTART_RESTARTBLOCK: a following
+    /// `restart_syscall` continues it.
+    pub restartable: Option<(u64, [u64; 6])>,
 }
 
 impl Task {
@@ -54,6 +60,7 @@ impl Task {
             at_anchor: false,
             held_signals: VecDeque::new(),
             reinjecting: None,
+            restartable: None,
         }
     }
 }

@@ -288,7 +288,10 @@ impl ChunkReader {
         if u64::from(h.seq) != self.next_seq {
             return Err(self.corrupt(
                 start,
-                format!("chunk sequence number {}, expected {}", h.seq, self.next_seq),
+                format!(
+                    "chunk sequence number {}, expected {}",
+                    h.seq, self.next_seq
+                ),
             ));
         }
         if h.compressed_len > MAX_COMPRESSED {
@@ -335,7 +338,10 @@ impl ChunkReader {
             };
             return Err(self.corrupt(
                 start,
-                format!("chunk {what} is {}, expected {expected_first}", h.first_item),
+                format!(
+                    "chunk {what} is {}, expected {expected_first}",
+                    h.first_item
+                ),
             ));
         }
 

@@ -77,7 +77,10 @@ fn create_private_dirs(path: &Path) -> Result<(), TraceError> {
             Ok(_) => {
                 return Err(TraceError::io(
                     p,
-                    io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a directory"),
+                    io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "exists and is not a directory",
+                    ),
                 ))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -254,7 +257,11 @@ mod tests {
         let no_passwd = || None;
         assert_eq!(
             trace_root_from(
-                env(&[("REPLAY_TRACE_DIR", "/t"), ("XDG_DATA_HOME", "/x"), ("HOME", "/h")]),
+                env(&[
+                    ("REPLAY_TRACE_DIR", "/t"),
+                    ("XDG_DATA_HOME", "/x"),
+                    ("HOME", "/h")
+                ]),
                 no_passwd
             ),
             PathBuf::from("/t")
@@ -265,7 +272,11 @@ mod tests {
         );
         assert_eq!(
             trace_root_from(
-                env(&[("REPLAY_TRACE_DIR", ""), ("XDG_DATA_HOME", "rel"), ("HOME", "/h")]),
+                env(&[
+                    ("REPLAY_TRACE_DIR", ""),
+                    ("XDG_DATA_HOME", "rel"),
+                    ("HOME", "/h")
+                ]),
                 no_passwd
             ),
             PathBuf::from("/h/.local/share/replay")
@@ -297,8 +308,14 @@ mod tests {
         assert_eq!(allocate_trace_dir(&root, "ls").unwrap(), d0);
         fs::create_dir(root.join("ls-2")).unwrap();
         assert_eq!(allocate_trace_dir(&root, "ls").unwrap(), root.join("ls-3"));
-        assert_eq!(allocate_trace_dir(&root, "/").unwrap(), root.join("trace-0"));
-        assert_eq!(allocate_trace_dir(&root, "..").unwrap(), root.join("trace-1"));
+        assert_eq!(
+            allocate_trace_dir(&root, "/").unwrap(),
+            root.join("trace-0")
+        );
+        assert_eq!(
+            allocate_trace_dir(&root, "..").unwrap(),
+            root.join("trace-1")
+        );
         assert_eq!(
             allocate_trace_dir(&root, "./my prog/").unwrap(),
             root.join("my_prog-0")

@@ -275,22 +275,46 @@ mod tests {
         assert!(!m.cpu_vendor.is_empty());
         assert!(m.cpuid_differences(&m.clone()).is_empty());
         // A second query (possibly on another core) must not differ.
-        assert_eq!(m.cpuid_differences(&MachineInfo::current()), Vec::<String>::new());
+        assert_eq!(
+            m.cpuid_differences(&MachineInfo::current()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn apic_ids_are_ignored_but_features_are_not() {
         let mut a = MachineInfo::current();
         a.cpuid = vec![
-            CpuidLeaf { leaf: 1, subleaf: 0, eax: 1, ebx: 0x0100_0800, ecx: 3, edx: 4 },
-            CpuidLeaf { leaf: 0xb, subleaf: 0, eax: 1, ebx: 2, ecx: 0x100, edx: 7 },
+            CpuidLeaf {
+                leaf: 1,
+                subleaf: 0,
+                eax: 1,
+                ebx: 0x0100_0800,
+                ecx: 3,
+                edx: 4,
+            },
+            CpuidLeaf {
+                leaf: 0xb,
+                subleaf: 0,
+                eax: 1,
+                ebx: 2,
+                ecx: 0x100,
+                edx: 7,
+            },
         ];
         let mut b = a.clone();
         b.cpuid[0].ebx = 0x0500_0800;
         b.cpuid[1].edx = 9;
         assert!(a.cpuid_differences(&b).is_empty());
         b.cpuid[0].ecx = 2;
-        b.cpuid.push(CpuidLeaf { leaf: 7, subleaf: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+        b.cpuid.push(CpuidLeaf {
+            leaf: 7,
+            subleaf: 0,
+            eax: 0,
+            ebx: 0,
+            ecx: 0,
+            edx: 0,
+        });
         b.xcr0 ^= 0x4;
         let d = a.cpuid_differences(&b);
         assert_eq!(d.len(), 3, "{d:?}");

@@ -171,7 +171,11 @@ impl FileStore {
             }
             return Ok(is_executable(&blob));
         }
-        let mode = if executable { EXEC_BLOB_MODE } else { BLOB_MODE };
+        let mode = if executable {
+            EXEC_BLOB_MODE
+        } else {
+            BLOB_MODE
+        };
         let result = set_mode(tmp, mode).and_then(|()| fs::rename(tmp, &blob).at(&blob));
         if result.is_err() {
             let _ = fs::remove_file(tmp);

@@ -86,7 +86,10 @@ impl TraceWriter {
         }
         set_mode(dir, 0o700)?;
         let files = dir.join(FILES_DIR);
-        fs::DirBuilder::new().mode(0o700).create(&files).at(&files)?;
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&files)
+            .at(&files)?;
         set_mode(&files, 0o700)?;
 
         let manifest = Manifest::new(header);
@@ -200,11 +203,10 @@ impl TraceWriter {
         }
 
         // Length prefix first, patched after encoding, to encode in place.
-        let frame = postcard::to_extend(&event, vec![0u8; 4]).map_err(|e| {
-            TraceError::WriterFailed {
+        let frame =
+            postcard::to_extend(&event, vec![0u8; 4]).map_err(|e| TraceError::WriterFailed {
                 detail: format!("cannot encode event {}: {e}", event.index),
-            }
-        })?;
+            })?;
         let body_len = frame.len() - 4;
         if frame.len() > MAX_UNCOMPRESSED as usize {
             return Err(TraceError::EventTooLarge {
@@ -245,7 +247,8 @@ impl TraceWriter {
         self.store.store_bytes(display_path, bytes, executable)
     }
 
-    /// Writes out every pending chunk before returning.
+    /// Writes every pending chunk to the stream files before returning (no
+    /// fsync: this protects against the recorder dying, not the machine).
     pub fn flush(&mut self) -> Result<(), TraceError> {
         self.check_failed()?;
         let (ack_tx, ack_rx) = mpsc::channel();
@@ -359,10 +362,7 @@ impl Drop for TraceWriter {
                         tracing::warn!("trace writer for {} failed: {e}", self.dir.display());
                     }
                 }
-                Err(_) => tracing::warn!(
-                    "trace writer thread for {} panicked",
-                    self.dir.display()
-                ),
+                Err(_) => tracing::warn!("trace writer thread for {} panicked", self.dir.display()),
             }
         }
     }
@@ -406,7 +406,10 @@ impl StreamOut {
         let body = compressor
             .compress(payload)
             .map_err(|e| TraceError::WriterFailed {
-                detail: format!("zstd compression of a {} chunk failed: {e}", self.kind.name()),
+                detail: format!(
+                    "zstd compression of a {} chunk failed: {e}",
+                    self.kind.name()
+                ),
             })?;
         if body.len() > MAX_COMPRESSED as usize || payload.len() > MAX_UNCOMPRESSED as usize {
             return Err(TraceError::WriterFailed {
@@ -549,14 +552,14 @@ impl Worker {
         if self.pending_data.is_empty() {
             return Ok(());
         }
-        let data = std::mem::take(&mut self.pending_data);
-        let info = self
-            .data
-            .write_chunk(&mut self.compressor, &data, 0, self.data_offset)?;
+        let info = self.data.write_chunk(
+            &mut self.compressor,
+            &self.pending_data,
+            0,
+            self.data_offset,
+        )?;
         self.chunks.push(info);
-        self.data_offset += data.len() as u64;
-        // Reuse the allocation for the next chunk.
-        self.pending_data = data;
+        self.data_offset += self.pending_data.len() as u64;
         self.pending_data.clear();
         Ok(())
     }

@@ -74,7 +74,10 @@ fn lying_lengths_do_not_allocate() {
             assert!(trunc.unwrap().reason.contains("inside a chunk body"));
         } else {
             let err = err.unwrap();
-            assert!(err.to_string().contains("more than the limit"), "{name}: {err}");
+            assert!(
+                err.to_string().contains("more than the limit"),
+                "{name}: {err}"
+            );
         }
     }
 

@@ -47,7 +47,9 @@ fn write_error_is_reported_and_prefix_stays_readable() {
     }
     assert!(err.to_string().contains("data"), "{err}");
     // Later calls keep failing instead of writing after a gap.
-    let again = w.push_event(simple_event(999, 0), vec![vec![]]).unwrap_err();
+    let again = w
+        .push_event(simple_event(999, 0), vec![vec![]])
+        .unwrap_err();
     assert!(matches!(again, TraceError::WriterFailed { .. }), "{again}");
     assert!(w.finish(TraceOutcome::Exited { code: 0 }).is_err());
     // SAFETY: as above.

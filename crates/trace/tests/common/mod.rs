@@ -52,8 +52,7 @@ fn file_ref(name: &str) -> FileRef {
     }
 }
 
-fn exec_event(i: u64, big: bool) -> EventKind {
-    let mapping_len = if big { 6 << 20 } else { 20_000 };
+fn exec_event(i: u64, mapping_len: u64) -> EventKind {
     EventKind::SyscallExit {
         nr: 59,
         result: 0,
@@ -113,17 +112,27 @@ fn exec_event(i: u64, big: bool) -> EventKind {
 /// `n` events of every kind; with `big`, a 5 MiB write and a 6 MiB mapping
 /// image so that payloads span several data chunks.
 pub fn gen_events(n: u64, big: bool) -> Vec<(Event, Vec<Vec<u8>>)> {
+    if big {
+        gen_events_sized(n, (5 << 20) + 1, 6 << 20)
+    } else {
+        gen_events_sized(n, 0, 20_000)
+    }
+}
+
+/// `n` events of every kind, event 100 an exec whose writable mapping image
+/// is `mapping_len` bytes, event 200 a read of `big_write` bytes (if not 0).
+pub fn gen_events_sized(n: u64, big_write: u64, mapping_len: u64) -> Vec<(Event, Vec<Vec<u8>>)> {
     (0..n)
         .map(|i| {
             let kind = if i == 100 {
-                exec_event(i, big)
-            } else if i == 200 && big {
+                exec_event(i, mapping_len)
+            } else if i == 200 && big_write > 0 {
                 EventKind::SyscallExit {
                     nr: 0,
-                    result: (5 << 20) + 1,
+                    result: big_write as i64,
                     writes: vec![MemWrite {
                         addr: 0x1000_0000,
-                        len: (5 << 20) + 1,
+                        len: big_write,
                     }],
                     extra: None,
                 }
@@ -166,7 +175,7 @@ pub fn gen_events(n: u64, big: bool) -> Vec<(Event, Vec<Vec<u8>>)> {
                             },
                             MemWrite {
                                 addr: 0x3000_1000,
-                                len: if i % 35 == 5 { 70_000 } else { 64 },
+                                len: if i % 350 == 5 { 70_000 } else { 64 },
                             },
                         ],
                         extra: Some(SyscallExtra::NewTask {
@@ -195,10 +204,7 @@ pub fn gen_events(n: u64, big: bool) -> Vec<(Event, Vec<Vec<u8>>)> {
         .collect()
 }
 
-pub fn write_trace(
-    dir: &Path,
-    events: &[(Event, Vec<Vec<u8>>)],
-) -> TraceSummary {
+pub fn write_trace(dir: &Path, events: &[(Event, Vec<Vec<u8>>)]) -> TraceSummary {
     let mut w = TraceWriter::create(dir, header()).unwrap();
     for (e, p) in events {
         w.push_event(e.clone(), p.clone()).unwrap();

@@ -1,0 +1,163 @@
+//! Helpers shared by the end-to-end tests: they drive the real `replay`
+//! binary on real programs and compare replay with recording.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+pub fn replay_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_replay")
+}
+
+/// A private trace root for one test, removed at the end.
+pub struct TraceRoot {
+    pub dir: tempfile::TempDir,
+}
+
+impl TraceRoot {
+    pub fn new() -> TraceRoot {
+        TraceRoot {
+            dir: tempfile::Builder::new().prefix("replay-test-").tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `replay` with this root as its trace directory.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(replay_bin());
+        c.env("REPLAY_TRACE_DIR", self.path());
+        c.env_remove("REPLAY_LOG");
+        c
+    }
+
+    pub fn trace(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    pub fn record(&self, name: &str, argv: &[&str]) -> Output {
+        let out = self
+            .cmd()
+            .arg("record")
+            .arg("-o")
+            .arg(self.trace(name))
+            .arg("--")
+            .args(argv)
+            .output()
+            .expect("run replay record");
+        out
+    }
+
+    pub fn replay(&self, name: &str) -> Output {
+        self.cmd()
+            .arg("replay")
+            .arg(self.trace(name))
+            .output()
+            .expect("run replay replay")
+    }
+}
+
+static COMPILE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Compiles `tests/programs/<name>.c` once per test binary run.
+pub fn program(name: &str) -> PathBuf {
+    let _guard = COMPILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-programs");
+    std::fs::create_dir_all(&out_dir).expect("create test-programs dir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs").join(format!("{name}.c"));
+    let exe = out_dir.join(name);
+    let fresh = match (exe.metadata(), src.metadata()) {
+        (Ok(e), Ok(s)) => e.modified().ok() >= s.modified().ok(),
+        _ => false,
+    };
+    if !fresh {
+        // Compile to a unique name and rename, so concurrent test binaries
+        // never run a half-written executable.
+        let tmp = out_dir.join(format!("{name}.{}.tmp", std::process::id()));
+        let status = Command::new("gcc")
+            .args(["-O1", "-g", "-pthread", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("gcc must be installed to build the test programs");
+        assert!(status.success(), "compiling {} failed", src.display());
+        std::fs::rename(&tmp, &exe).expect("install test program");
+    }
+    exe
+}
+
+pub fn run_native(argv: &[&str]) -> Output {
+    Command::new(argv[0]).args(&argv[1..]).output().expect("run program natively")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that two native runs print different things, so the program
+/// really exercises nondeterminism that recording must capture.
+pub fn assert_native_runs_differ(argv: &[&str]) {
+    let a = run_native(argv);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let b = run_native(argv);
+    assert_ne!(
+        a.stdout, b.stdout,
+        "two native runs of {argv:?} printed the same output, so the test would prove nothing:\n{}",
+        show(&a)
+    );
+}
+
+/// Records `argv`, replays it twice, and asserts that each replay prints
+/// exactly the recorded stdout and ends with the recorded status.
+/// Returns the recorded output.
+pub fn assert_replay_matches(root: &TraceRoot, name: &str, argv: &[&str]) -> Output {
+    let recorded = root.record(name, argv);
+    assert!(
+        !String::from_utf8_lossy(&recorded.stderr).contains("replay:"),
+        "recording {argv:?} reported a problem:\n{}",
+        show(&recorded)
+    );
+    for round in 0..2 {
+        let replayed = root.replay(name);
+        assert_eq!(
+            String::from_utf8_lossy(&replayed.stdout),
+            String::from_utf8_lossy(&recorded.stdout),
+            "replay {round} of {argv:?} printed something else\nrecorded: {}\nreplayed: {}",
+            show(&recorded),
+            show(&replayed)
+        );
+        assert_eq!(
+            replayed.status.code(),
+            recorded.status.code(),
+            "replay {round} of {argv:?} ended differently\nrecorded: {}\nreplayed: {}",
+            show(&recorded),
+            show(&replayed)
+        );
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&replayed.status),
+            std::os::unix::process::ExitStatusExt::signal(&recorded.status),
+            "replay {round} of {argv:?} died differently"
+        );
+    }
+    recorded
+}
+
+/// The whole check for a nondeterministic program: native runs differ, and
+/// replay reproduces the recording.
+pub fn check_program(name: &str, args: &[&str]) -> Output {
+    let exe = program(name);
+    let exe = exe.to_str().expect("utf-8 path");
+    let mut argv = vec![exe];
+    argv.extend_from_slice(args);
+    assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    assert_replay_matches(&root, name, &argv)
+}
