@@ -34,7 +34,10 @@ pub fn exit_with(status: Status) -> ! {
                 libc::sigaddset(&mut set, signal);
                 libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
                 // A core dump of `replay` itself would be misleading.
-                let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let no_core = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
                 libc::setrlimit(libc::RLIMIT_CORE, &no_core);
                 libc::raise(signal);
             }

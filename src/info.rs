@@ -22,7 +22,10 @@ fn dir_size(dir: &Path) -> u64 {
 fn describe(outcome: Option<&TraceOutcome>) -> String {
     match outcome {
         Some(TraceOutcome::Exited { code }) => format!("exited with status {code}"),
-        Some(TraceOutcome::Signaled { signal, core_dumped }) => format!(
+        Some(TraceOutcome::Signaled {
+            signal,
+            core_dumped,
+        }) => format!(
             "killed by signal {signal}{}",
             if *core_dumped { " (core dumped)" } else { "" }
         ),
@@ -50,7 +53,8 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
                 "no: the {} stream ends inside chunk {} at byte {} ({}); replay stops there",
                 t.stream, t.chunk, t.offset, t.reason
             ),
-            (None, false) => "no: the recording was interrupted; every chunk written is intact".to_string(),
+            (None, false) =>
+                "no: the recording was interrupted; every chunk written is intact".to_string(),
         }
     );
     println!("events:       {}", scan.events);
@@ -61,6 +65,9 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
     println!("size on disk: {} bytes", dir_size(&dir));
     println!("ticks:        {}", header.tick_semantics);
     println!("kernel:       {}", header.machine.kernel);
-    println!("cpu:          {} {}", header.machine.cpu_vendor, header.machine.cpu_model);
+    println!(
+        "cpu:          {} {}",
+        header.machine.cpu_vendor, header.machine.cpu_model
+    );
     Ok(Status::Code(0))
 }

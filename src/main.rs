@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "replay", version, about = "Deterministic record and replay for Linux x86_64, without hardware performance counters")]
+#[command(
+    name = "replay",
+    version,
+    about = "Deterministic record and replay for Linux x86_64, without hardware performance counters"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -50,8 +50,16 @@ pub fn run(args: RecordArgs) -> Result<Status> {
     let root = trace::default_trace_root();
     let trace_dir = match &args.output {
         Some(dir) => {
-            if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-                bail!("cannot record into {}: it exists and is not an empty directory", dir.display());
+            if dir.exists()
+                && dir
+                    .read_dir()
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                bail!(
+                    "cannot record into {}: it exists and is not an empty directory",
+                    dir.display()
+                );
             }
             dir.clone()
         }
@@ -59,7 +67,12 @@ pub fn run(args: RecordArgs) -> Result<Status> {
             .with_context(|| format!("cannot create a trace directory in {}", root.display()))?,
     };
     let env = std::env::vars_os()
-        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
         .collect();
     let outcome = record::record(record::RecordOptions {
         program,
@@ -67,7 +80,12 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         env,
         trace_dir: trace_dir.clone(),
     })
-    .with_context(|| format!("recording failed; the partial trace is in {}", trace_dir.display()))?;
+    .with_context(|| {
+        format!(
+            "recording failed; the partial trace is in {}",
+            trace_dir.display()
+        )
+    })?;
     if args.output.is_none() {
         if let Err(e) = trace::update_latest(&root, &trace_dir) {
             tracing::warn!("could not update latest-trace: {e}");

@@ -12,10 +12,19 @@ fn stderr(out: &Output) -> String {
 
 fn assert_clean_failure(out: &Output, expect: &str) {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
     assert!(!err.contains("panicked"), "replay panicked: {err}");
-    assert!(err.starts_with("replay: "), "error is not a clear replay message: {err}");
-    assert!(err.contains(expect), "error does not mention {expect:?}: {err}");
+    assert!(
+        err.starts_with("replay: "),
+        "error is not a clear replay message: {err}"
+    );
+    assert!(
+        err.contains(expect),
+        "error does not mention {expect:?}: {err}"
+    );
 }
 
 fn recorded_trace(root: &TraceRoot) -> std::path::PathBuf {
@@ -28,9 +37,17 @@ fn recorded_trace(root: &TraceRoot) -> std::path::PathBuf {
 #[test]
 fn nonexistent_program() {
     let root = TraceRoot::new();
-    let out = root.cmd().args(["record", "--", "/nonexistent/program"]).output().expect("run");
+    let out = root
+        .cmd()
+        .args(["record", "--", "/nonexistent/program"])
+        .output()
+        .expect("run");
     assert_clean_failure(&out, "/nonexistent/program");
-    let out = root.cmd().args(["record", "--", "no-such-command-xyz"]).output().expect("run");
+    let out = root
+        .cmd()
+        .args(["record", "--", "no-such-command-xyz"])
+        .output()
+        .expect("run");
     assert_clean_failure(&out, "not found");
 }
 
@@ -39,7 +56,11 @@ fn missing_trace() {
     let root = TraceRoot::new();
     let out = root.cmd().args(["replay"]).output().expect("run");
     assert_clean_failure(&out, "no recordings");
-    let out = root.cmd().args(["replay", "/nonexistent/trace"]).output().expect("run");
+    let out = root
+        .cmd()
+        .args(["replay", "/nonexistent/trace"])
+        .output()
+        .expect("run");
     assert_clean_failure(&out, "/nonexistent/trace");
     let out = root.cmd().args(["info", "nope"]).output().expect("run");
     assert_clean_failure(&out, "nope");
@@ -67,7 +88,10 @@ fn truncated_trace_is_an_error_when_the_manifest_says_complete() {
     let dir = recorded_trace(&root);
     let path = dir.join("events");
     let len = std::fs::metadata(&path).expect("stat").len();
-    let file = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
     file.set_len(len / 2).expect("truncate");
     let out = root.replay("t");
     assert_clean_failure(&out, "events");
@@ -100,12 +124,17 @@ fn missing_file_blob() {
 fn trace_is_private_and_latest_trace_points_at_it() {
     let root = TraceRoot::new();
     let exe = program("random");
-    let out = root.cmd().args(["record", "--", exe.to_str().expect("utf-8")]).output().expect("run");
+    let out = root
+        .cmd()
+        .args(["record", "--", exe.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let latest = root.path().join("latest-trace");
     let dir = std::fs::canonicalize(&latest).expect("latest-trace resolves");
     assert_eq!(dir.file_name().and_then(|n| n.to_str()), Some("random-0"));
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
     for name in ["manifest", "events", "data"] {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
@@ -118,7 +147,11 @@ fn trace_is_private_and_latest_trace_points_at_it() {
     let replayed = root.cmd().arg("replay").output().expect("run");
     assert_eq!(replayed.stdout, out.stdout);
     // A second recording of the same program gets the next number.
-    let out2 = root.cmd().args(["record", "--", exe.to_str().expect("utf-8")]).output().expect("run");
+    let out2 = root
+        .cmd()
+        .args(["record", "--", exe.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
     assert!(out2.status.success());
     assert!(root.path().join("random-1").is_dir());
 }
@@ -127,10 +160,22 @@ fn trace_is_private_and_latest_trace_points_at_it() {
 fn info_describes_a_trace() {
     let root = TraceRoot::new();
     recorded_trace(&root);
-    let out = root.cmd().args(["info"]).arg(root.trace("t")).output().expect("run");
+    let out = root
+        .cmd()
+        .args(["info"])
+        .arg(root.trace("t"))
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    for field in ["command:", "outcome:      exited with status 0", "complete:     yes", "events:", "processes:    1", "ticks:        anchors"] {
+    for field in [
+        "command:",
+        "outcome:      exited with status 0",
+        "complete:     yes",
+        "events:",
+        "processes:    1",
+        "ticks:        anchors",
+    ] {
         assert!(text.contains(field), "info lacks {field:?}:\n{text}");
     }
 }

@@ -52,13 +52,20 @@ fn stat_results_directory_listings_and_mmap_addresses_are_recorded() {
 #[test]
 fn synchronous_sigsegv_handled_with_siglongjmp() {
     let out = check_program("signals", &[]);
-    assert!(stdout(&out).contains("caught signal 11"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("caught signal 11"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn death_by_sigabrt_is_reproduced() {
     let out = check_program("signals", &["abort"]);
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(libc_sigabrt()));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc_sigabrt())
+    );
 }
 
 fn libc_sigabrt() -> i32 {
@@ -69,8 +76,16 @@ fn libc_sigabrt() -> i32 {
 fn fork_vfork_pipes_exec_and_exit_codes() {
     let out = check_program("procs", &[]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(stdout(&out).contains("exec from vfork child"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("vfork child exit=5"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("exec from vfork child"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("vfork child exit=5"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

@@ -16,7 +16,11 @@ fn shell_pipeline_with_date_and_random() {
     let out = check(
         "sh",
         // dash has no $RANDOM, so the pipeline runs in bash.
-        &["bash", "-c", "echo $RANDOM $RANDOM | tr ' ' '\\n' | sort -n; date +%s%N | cat; ls / | wc -l"],
+        &[
+            "bash",
+            "-c",
+            "echo $RANDOM $RANDOM | tr ' ' '\\n' | sort -n; date +%s%N | cat; ls / | wc -l",
+        ],
     );
     assert_eq!(out.lines().count(), 4, "{out}");
 }
@@ -51,7 +55,11 @@ fn git_commit_hash_depends_on_the_clock() {
 fn gcc_compiles_a_file() {
     let work = tempfile::tempdir().expect("temp dir");
     let src = work.path().join("x.c");
-    std::fs::write(&src, "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n").expect("write source");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n",
+    )
+    .expect("write source");
     let obj = work.path().join("x.o");
     // The object file's bytes are deterministic, so the printed line adds
     // the clock to prove the whole pipeline is nondeterministic.

@@ -18,7 +18,10 @@ pub struct TraceRoot {
 impl TraceRoot {
     pub fn new() -> TraceRoot {
         TraceRoot {
-            dir: tempfile::Builder::new().prefix("replay-test-").tempdir().expect("temp dir"),
+            dir: tempfile::Builder::new()
+                .prefix("replay-test-")
+                .tempdir()
+                .expect("temp dir"),
         }
     }
 
@@ -67,7 +70,9 @@ pub fn program(name: &str) -> PathBuf {
     let _guard = COMPILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-programs");
     std::fs::create_dir_all(&out_dir).expect("create test-programs dir");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/programs")
+        .join(format!("{name}.c"));
     let exe = out_dir.join(name);
     let fresh = match (exe.metadata(), src.metadata()) {
         (Ok(e), Ok(s)) => e.modified().ok() >= s.modified().ok(),
@@ -90,7 +95,10 @@ pub fn program(name: &str) -> PathBuf {
 }
 
 pub fn run_native(argv: &[&str]) -> Output {
-    Command::new(argv[0]).args(&argv[1..]).output().expect("run program natively")
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("run program natively")
 }
 
 fn show(out: &Output) -> String {
@@ -109,7 +117,8 @@ pub fn assert_native_runs_differ(argv: &[&str]) {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let b = run_native(argv);
     assert_ne!(
-        a.stdout, b.stdout,
+        a.stdout,
+        b.stdout,
         "two native runs of {argv:?} printed the same output, so the test would prove nothing:\n{}",
         show(&a)
     );

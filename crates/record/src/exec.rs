@@ -28,7 +28,11 @@ pub fn capture(
     writer: &mut TraceWriter,
     regs: Regs,
 ) -> Result<CapturedExec, RecordError> {
-    let (argv, env_count, auxv) = edit_and_parse_stack(mem, regs.rsp)?;
+    let InitialStack {
+        argv,
+        env_count,
+        auxv,
+    } = edit_and_parse_stack(mem, regs.rsp)?;
     let exe_link = std::fs::read_link(format!("/proc/{tid}/exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -69,8 +73,9 @@ pub fn capture(
             contents: content,
         });
     }
-    let stack_end = stack_end
-        .ok_or_else(|| RecordError::Setup(format!("task {tid} has no [stack] mapping after exec")))?;
+    let stack_end = stack_end.ok_or_else(|| {
+        RecordError::Setup(format!("task {tid} has no [stack] mapping after exec"))
+    })?;
     let stack = MemWrite {
         addr: regs.rsp,
         len: stack_end - regs.rsp,
@@ -107,13 +112,21 @@ fn store_mapped_file(
     Ok(file)
 }
 
+/// What the initial stack says about the new program.
+struct InitialStack {
+    argv: Vec<String>,
+    env_count: u64,
+    auxv: Vec<(u64, u64)>,
+}
+
 /// Walks argc/argv/envp/auxv at the initial stack pointer, turning
 /// `AT_SYSINFO_EHDR` into `AT_IGNORE` in the tracee's memory.
-fn edit_and_parse_stack(
-    mem: &ProcessMemory,
-    rsp: u64,
-) -> Result<(Vec<String>, u64, Vec<(u64, u64)>), RecordError> {
-    let damaged = || RecordError::Setup(format!("initial stack at {rsp:#x} is not laid out as the ELF ABI says"));
+fn edit_and_parse_stack(mem: &ProcessMemory, rsp: u64) -> Result<InitialStack, RecordError> {
+    let damaged = || {
+        RecordError::Setup(format!(
+            "initial stack at {rsp:#x} is not laid out as the ELF ABI says"
+        ))
+    };
     let argc = mem.read_u64(rsp)? as usize;
     if argc > MAX_STRINGS {
         return Err(damaged());
@@ -154,5 +167,9 @@ fn edit_and_parse_stack(
             break;
         }
     }
-    Ok((argv, env_count, auxv))
+    Ok(InitialStack {
+        argv,
+        env_count,
+        auxv,
+    })
 }

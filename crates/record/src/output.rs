@@ -46,7 +46,11 @@ impl OutputMatcher {
         let is_err = id == self.stderr;
         match (is_out, is_err) {
             // Both streams are the same file (a terminal): keep the tracee's choice.
-            (true, true) => Some(if fd == 2 { OutputStream::Stderr } else { OutputStream::Stdout }),
+            (true, true) => Some(if fd == 2 {
+                OutputStream::Stderr
+            } else {
+                OutputStream::Stdout
+            }),
             (true, false) => Some(OutputStream::Stdout),
             (false, true) => Some(OutputStream::Stderr),
             (false, false) => None,

@@ -101,7 +101,9 @@ struct Recorder {
 
 pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     let cstr = |s: &[u8]| {
-        CString::new(s).map_err(|_| RecordError::Setup("argument or environment string contains a NUL byte".into()))
+        CString::new(s).map_err(|_| {
+            RecordError::Setup("argument or environment string contains a NUL byte".into())
+        })
     };
     let path = cstr(options.program.as_os_str().as_bytes())?;
     let argv = options
@@ -130,7 +132,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The writer's compression thread starts before pinning, so it does not
     // compete with the tracee for the one CPU the tracee runs on.
     let writer = TraceWriter::create(&options.trace_dir, header)?;
-    let cpu = tracee::spawn::first_allowed_cpu();
+    let cpu = tracee::spawn::choose_cpu();
     tracee::spawn::pin_current_thread(cpu)?;
     install_signal_handlers();
     let pid = tracee::spawn::spawn_traced(
@@ -233,7 +235,9 @@ impl Recorder {
         if let std::collections::hash_map::Entry::Vacant(e) = self.memories.entry(tgid) {
             e.insert(ProcessMemory::open(tid)?);
         }
-        self.tasks.entry(tid).or_insert_with(|| Task::new(tid, tgid));
+        self.tasks
+            .entry(tid)
+            .or_insert_with(|| Task::new(tid, tgid));
         Ok(())
     }
 
@@ -244,12 +248,19 @@ impl Recorder {
     }
 
     fn memory(&self, tgid: Pid) -> Result<&ProcessMemory, RecordError> {
-        self.memories
-            .get(&tgid)
-            .ok_or_else(|| RecordError::Setup(format!("internal error: no memory handle for process {tgid}")))
+        self.memories.get(&tgid).ok_or_else(|| {
+            RecordError::Setup(format!(
+                "internal error: no memory handle for process {tgid}"
+            ))
+        })
     }
 
-    fn log(&mut self, tid: Pid, kind: EventKind, payloads: Vec<Vec<u8>>) -> Result<(), RecordError> {
+    fn log(
+        &mut self,
+        tid: Pid,
+        kind: EventKind,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<(), RecordError> {
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
         let event = Event {
             index: self.next_index,
@@ -397,11 +408,21 @@ impl Recorder {
             _ => (nr, args),
         };
         // Refuse what the model cannot describe before the kernel runs it.
-        let probe = syscall_model::outputs(model.0, &model.1, -(libc::ENOSYS as i64), &Reader(self.memory(tgid)?));
-        if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe {
+        let probe = syscall_model::outputs(
+            model.0,
+            &model.1,
+            -(libc::ENOSYS as i64),
+            &Reader(self.memory(tgid)?),
+        );
+        if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe
+        {
             return Err(self.refuse(tid, e));
         }
-        self.log(tid, EventKind::SyscallEntry { regs: entry_regs }, Vec::new())?;
+        self.log(
+            tid,
+            EventKind::SyscallEntry { regs: entry_regs },
+            Vec::new(),
+        )?;
         let mut forced = None;
         if nr == SYS_RSEQ {
             entry_regs.orig_rax = u64::MAX;
@@ -459,7 +480,8 @@ impl Recorder {
                 reason: reason.to_string(),
             });
         }
-        let is_exec = (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
+        let is_exec =
+            (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
         let ranges = if is_exec {
             Vec::new()
         } else {
@@ -520,16 +542,22 @@ impl Recorder {
         Ok(match nr {
             libc::SYS_execve | libc::SYS_execveat => {
                 let mem = self.memories.get(&tgid).ok_or_else(|| {
-                    RecordError::Setup(format!("internal error: no memory handle for process {tgid}"))
+                    RecordError::Setup(format!(
+                        "internal error: no memory handle for process {tgid}"
+                    ))
                 })?;
                 let captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
                 payloads.extend(captured.payloads);
                 Some(SyscallExtra::Exec(Box::new(captured.info)))
             }
-            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
-                self.mapped_file(tid, args[4] as i32)?.map(|file| SyscallExtra::MmapFile { file })
-            }
-            libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev | libc::SYS_pwritev2
+            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => self
+                .mapped_file(tid, args[4] as i32)?
+                .map(|file| SyscallExtra::MmapFile { file }),
+            libc::SYS_write
+            | libc::SYS_writev
+            | libc::SYS_pwrite64
+            | libc::SYS_pwritev
+            | libc::SYS_pwritev2
                 if result > 0 =>
             {
                 self.output
@@ -602,8 +630,10 @@ impl Recorder {
             ptrace::set_siginfo(tid, &original)?;
             return self.deliver(tid, sig, original, SignalOrigin::Asynchronous);
         }
-        let synchronous =
-            matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP) && code > 0;
+        let synchronous = matches!(
+            sig,
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+        ) && code > 0;
         if synchronous {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
@@ -616,7 +646,13 @@ impl Recorder {
         self.resume_user(tid, 0)
     }
 
-    fn deliver(&mut self, tid: Pid, sig: i32, info: [u8; SIGINFO_SIZE], origin: SignalOrigin) -> Step {
+    fn deliver(
+        &mut self,
+        tid: Pid,
+        sig: i32,
+        info: [u8; SIGINFO_SIZE],
+        origin: SignalOrigin,
+    ) -> Step {
         let regs = regs::get(tid)?;
         self.log(
             tid,

@@ -76,9 +76,9 @@ pub fn run_syscall(
 
 /// Writes a NUL-terminated path into the scratch page; returns its address.
 pub fn write_path(process: &ReplayProcess, path: &Path) -> Result<u64, ReplayError> {
-    let scratch = process
-        .scratch
-        .ok_or_else(|| ReplayError::Setup("internal error: no injection page in this process".into()))?;
+    let scratch = process.scratch.ok_or_else(|| {
+        ReplayError::Setup("internal error: no injection page in this process".into())
+    })?;
     let mut bytes = path.as_os_str().as_encoded_bytes().to_vec();
     if bytes.len() > MAX_PATH {
         return Err(ReplayError::Setup(format!(
@@ -91,18 +91,30 @@ pub fn write_path(process: &ReplayProcess, path: &Path) -> Result<u64, ReplayErr
     Ok(scratch + PATH_OFFSET)
 }
 
-/// Maps `len` bytes of a captured file at exactly `addr`, privately (a shared
-/// mapping would let the replay write into the trace's `files/`).
+/// A file-backed mapping to recreate.
+pub struct FileMapping<'a> {
+    pub file: &'a FileRef,
+    pub addr: u64,
+    pub len: u64,
+    pub prot: u64,
+    pub offset: u64,
+}
+
+/// Maps part of a captured file at exactly the recorded address, privately
+/// (a shared mapping would let the replay write into the trace's `files/`).
 pub fn map_file(
     tid: Pid,
     process: &ReplayProcess,
     reader: &TraceReader,
-    file: &FileRef,
-    addr: u64,
-    len: u64,
-    prot: u64,
-    offset: u64,
+    mapping: FileMapping<'_>,
 ) -> Result<(), ReplayError> {
+    let FileMapping {
+        file,
+        addr,
+        len,
+        prot,
+        offset,
+    } = mapping;
     let blob = reader.file_path(file)?;
     let path_addr = write_path(process, &blob)?;
     let fd = run_syscall(
@@ -144,7 +156,11 @@ pub fn map_file(
 }
 
 fn map_anonymous(tid: Pid, process: &ReplayProcess, m: &Mapping) -> Result<(), ReplayError> {
-    let share = if m.shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+    let share = if m.shared {
+        libc::MAP_SHARED
+    } else {
+        libc::MAP_PRIVATE
+    };
     let result = run_syscall(
         tid,
         process,
@@ -198,11 +214,13 @@ pub fn restore_exec_image(
                 tid,
                 process,
                 reader,
-                file,
-                m.start,
-                m.end - m.start,
-                m.prot as u64,
-                m.offset,
+                FileMapping {
+                    file,
+                    addr: m.start,
+                    len: m.end - m.start,
+                    prot: m.prot as u64,
+                    offset: m.offset,
+                },
             )?,
             None => map_anonymous(tid, process, m)?,
         }

@@ -75,9 +75,15 @@ pub fn summarize(event: &Event) -> String {
         EventKind::Signal { signo, origin, .. } => format!("signal {signo} ({origin:?})"),
         EventKind::Rdtsc { .. } => "rdtsc".to_string(),
         EventKind::TaskStart { parent, thread } => {
-            format!("{} started by {parent}", if *thread { "thread" } else { "process" })
+            format!(
+                "{} started by {parent}",
+                if *thread { "thread" } else { "process" }
+            )
         }
         EventKind::TaskExit { status } => format!("exit (status {status:#x})"),
     };
-    format!("#{} [pid {} tid {}] {what}", event.index, event.pid, event.tid)
+    format!(
+        "#{} [pid {} tid {}] {what}",
+        event.index, event.pid, event.tid
+    )
 }

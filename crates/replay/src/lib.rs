@@ -50,11 +50,6 @@ pub enum ReplayError {
 /// Replays a whole trace from start to end.
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
     let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
-    loop {
-        match session.step()? {
-            StepOutcome::Event(_) => {}
-            StepOutcome::End => break,
-        }
-    }
+    while let StepOutcome::Event(_) = session.step()? {}
     Ok(session.finish())
 }

@@ -38,8 +38,10 @@ fn is_error_result(result: i64) -> bool {
 }
 
 fn is_fault_signal(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
-    matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP)
-        && ptrace::siginfo_code(info) > 0
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+    ) && ptrace::siginfo_code(info) > 0
 }
 
 pub struct ReplaySession {
@@ -56,7 +58,11 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
-        let differences = reader.manifest().header.machine.cpuid_differences(&trace::MachineInfo::current());
+        let differences = reader
+            .manifest()
+            .header
+            .machine
+            .cpuid_differences(&trace::MachineInfo::current());
         if !differences.is_empty() {
             tracing::warn!(
                 "this CPU differs from the recording machine's ({}); replay may diverge",
@@ -87,7 +93,11 @@ impl ReplaySession {
         };
         let exe = reader.file_path(&info.exe)?;
         let header = &reader.manifest().header;
-        let cstr = |b: &[u8]| CString::new(b).map_err(|_| ReplayError::Setup("trace manifest holds a string with a NUL byte".into()));
+        let cstr = |b: &[u8]| {
+            CString::new(b).map_err(|_| {
+                ReplayError::Setup("trace manifest holds a string with a NUL byte".into())
+            })
+        };
         let path = cstr(exe.as_os_str().as_bytes())?;
         let argv = header
             .command
@@ -102,7 +112,7 @@ impl ReplaySession {
         // Orphans of replayed processes come back to us to be reaped.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let cpu = tracee::spawn::first_allowed_cpu();
+        let cpu = tracee::spawn::choose_cpu();
         tracee::spawn::pin_current_thread(cpu)?;
         let real = tracee::spawn::spawn_traced(
             &path,
@@ -181,13 +191,14 @@ impl ReplaySession {
 
     /// Ends the replay: kills what is left and reports the recorded outcome.
     pub fn finish(mut self) -> ReplayOutcome {
-        let truncated = if self.reader.is_complete() {
-            None
-        } else {
-            Some(self.events.truncation().unwrap_or_else(|| {
-                "the recording was interrupted before it finished".to_string()
-            }))
-        };
+        let truncated =
+            if self.reader.is_complete() {
+                None
+            } else {
+                Some(self.events.truncation().unwrap_or_else(|| {
+                    "the recording was interrupted before it finished".to_string()
+                }))
+            };
         self.kill_all();
         ReplayOutcome {
             outcome: self.reader.manifest().outcome.clone(),
@@ -213,7 +224,13 @@ impl ReplaySession {
         }
     }
 
-    fn divergence(&self, event: &Event, what: &str, expected: String, found: String) -> ReplayError {
+    fn divergence(
+        &self,
+        event: &Event,
+        what: &str,
+        expected: String,
+        found: String,
+    ) -> ReplayError {
         ReplayError::Divergence(Box::new(Divergence {
             event: event.index,
             tid: event.tid,
@@ -237,9 +254,11 @@ impl ReplaySession {
     }
 
     fn process(&self, rec_pid: i32) -> Result<&ReplayProcess, ReplayError> {
-        self.processes
-            .get(&rec_pid)
-            .ok_or_else(|| ReplayError::Setup(format!("internal error: no replayed process for pid {rec_pid}")))
+        self.processes.get(&rec_pid).ok_or_else(|| {
+            ReplayError::Setup(format!(
+                "internal error: no replayed process for pid {rec_pid}"
+            ))
+        })
     }
 
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ReplayError> {
@@ -289,7 +308,9 @@ impl ReplaySession {
                     };
                     match expect {
                         Expect::Signal(want) if want == sig => return Ok(()),
-                        Expect::Rdtsc if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 => {
+                        Expect::Rdtsc
+                            if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 =>
+                        {
                             return Ok(())
                         }
                         _ if is_fault_signal(sig, &info) => {
@@ -302,12 +323,17 @@ impl ReplaySession {
                             ));
                         }
                         _ => {
-                            tracing::debug!(sig, "dropping a signal the real kernel sent during replay");
+                            tracing::debug!(
+                                sig,
+                                "dropping a signal the real kernel sent during replay"
+                            );
                             ptrace::resume(real, Resume::Syscall, 0)?;
                         }
                     }
                 }
-                WaitResult::Stopped(_, Stop::Event { event: ev, .. }) if ev != libc::PTRACE_EVENT_EXIT => {
+                WaitResult::Stopped(_, Stop::Event { event: ev, .. })
+                    if ev != libc::PTRACE_EVENT_EXIT =>
+                {
                     ptrace::resume(real, Resume::Syscall, 0)?;
                 }
                 other => {
@@ -354,7 +380,8 @@ impl ReplaySession {
         loop {
             match ptrace::wait_for(real)? {
                 WaitResult::Stopped(_, Stop::Syscall) => return Ok(()),
-                WaitResult::Stopped(_, Stop::Signal(_)) | WaitResult::Stopped(_, Stop::Event { .. }) => {
+                WaitResult::Stopped(_, Stop::Signal(_))
+                | WaitResult::Stopped(_, Stop::Event { .. }) => {
                     ptrace::resume(real, Resume::Syscall, 0)?;
                 }
                 other => {
@@ -370,7 +397,12 @@ impl ReplaySession {
     }
 
     /// Makes the kernel skip the syscall at this entry stop.
-    fn skip_syscall(&mut self, event: &Event, real: Pid, mut current: Regs) -> Result<(), ReplayError> {
+    fn skip_syscall(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+    ) -> Result<(), ReplayError> {
         current.orig_rax = u64::MAX;
         regs::set(real, &current)?;
         self.run_to_exit(event, real)
@@ -439,10 +471,11 @@ impl ReplaySession {
         let exit = self.events.peek_exit(event.tid)?.cloned();
         let (result, extra) = match &exit {
             Some(RecordedEvent {
-                event: Event {
-                    kind: EventKind::SyscallExit { result, extra, .. },
-                    ..
-                },
+                event:
+                    Event {
+                        kind: EventKind::SyscallExit { result, extra, .. },
+                        ..
+                    },
                 ..
             }) => (*result, extra.clone()),
             _ => (-(libc::ENOSYS as i64), None),
@@ -463,16 +496,19 @@ impl ReplaySession {
                         real,
                         process,
                         &self.reader,
-                        file,
-                        result as u64,
-                        args[1],
-                        args[2],
-                        args[5],
+                        address_space::FileMapping {
+                            file,
+                            addr: result as u64,
+                            len: args[1],
+                            prot: args[2],
+                            offset: args[5],
+                        },
                     )?;
                     return Ok(Some(result));
                 }
                 current.rdi = result as u64;
-                let flags = (args[3] & !(libc::MAP_FIXED_NOREPLACE as u64)) | libc::MAP_FIXED as u64;
+                let flags =
+                    (args[3] & !(libc::MAP_FIXED_NOREPLACE as u64)) | libc::MAP_FIXED as u64;
                 current.r10 = flags;
                 if args[3] & libc::MAP_ANONYMOUS as u64 == 0 {
                     // /dev/zero: the same thing as anonymous memory.
@@ -497,7 +533,9 @@ impl ReplaySession {
                 self.replay_exec(event, real, current, nr_i, args, &exit)?;
                 Ok(Some(0))
             }
-            _ => self.replay_clone(event, real, current, nr_i, args, result).map(Some),
+            _ => self
+                .replay_clone(event, real, current, nr_i, args, result)
+                .map(Some),
         }
     }
 
@@ -537,12 +575,16 @@ impl ReplaySession {
         let mut saw_exec = false;
         loop {
             match ptrace::wait_for(real)? {
-                WaitResult::Stopped(_, Stop::Event { event: ev, .. }) if ev == libc::PTRACE_EVENT_EXEC => {
+                WaitResult::Stopped(_, Stop::Event { event: ev, .. })
+                    if ev == libc::PTRACE_EVENT_EXEC =>
+                {
                     saw_exec = true;
                     ptrace::resume(real, Resume::Syscall, 0)?;
                 }
                 WaitResult::Stopped(_, Stop::Syscall) if saw_exec => break,
-                WaitResult::Stopped(_, Stop::Signal(_)) => ptrace::resume(real, Resume::Syscall, 0)?,
+                WaitResult::Stopped(_, Stop::Signal(_)) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
                 other => {
                     return Err(self.divergence(
                         event,
@@ -553,14 +595,20 @@ impl ReplaySession {
                 }
             }
         }
-        let process = self
-            .processes
-            .get_mut(&event.pid)
-            .ok_or_else(|| ReplayError::Setup("internal error: exec in an unknown process".into()))?;
+        let process = self.processes.get_mut(&event.pid).ok_or_else(|| {
+            ReplayError::Setup("internal error: exec in an unknown process".into())
+        })?;
         process.memory = ProcessMemory::open(real)?;
         process.scratch = None;
         let (stack_bytes, contents) = exec_payloads(exit, writes.len())?;
-        address_space::restore_exec_image(real, process, &self.reader, info, stack_bytes, contents)?;
+        address_space::restore_exec_image(
+            real,
+            process,
+            &self.reader,
+            info,
+            stack_bytes,
+            contents,
+        )?;
         Ok(())
     }
 
@@ -592,12 +640,21 @@ impl ReplaySession {
                 let size = args[1].min(128) as usize;
                 let mut clone_args = process.memory.read(args[0], size)?;
                 if clone_args.len() < 24 {
-                    return Err(self.divergence(event, "clone3 with a short argument struct", "≥ 24 bytes".into(), format!("{size}")));
+                    return Err(self.divergence(
+                        event,
+                        "clone3 with a short argument struct",
+                        "≥ 24 bytes".into(),
+                        format!("{size}"),
+                    ));
                 }
                 let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
-                let child_tid = u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
-                clone_args[0..8].copy_from_slice(&(flags & !(libc::CLONE_VFORK as u64)).to_le_bytes());
-                let scratch = process.scratch.ok_or_else(|| ReplayError::Setup("internal error: no injection page".into()))?;
+                let child_tid =
+                    u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
+                clone_args[0..8]
+                    .copy_from_slice(&(flags & !(libc::CLONE_VFORK as u64)).to_le_bytes());
+                let scratch = process.scratch.ok_or_else(|| {
+                    ReplayError::Setup("internal error: no injection page".into())
+                })?;
                 let copy = scratch + SCRATCH_LEN - 256;
                 process.memory.write(copy, &clone_args)?;
                 current.rdi = copy;
@@ -609,22 +666,41 @@ impl ReplaySession {
         let mut child = None;
         loop {
             match ptrace::wait_for(real)? {
-                WaitResult::Stopped(_, Stop::Event { event: ev, message })
-                    if matches!(ev, libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE) =>
-                {
+                WaitResult::Stopped(
+                    _,
+                    Stop::Event {
+                        event:
+                            libc::PTRACE_EVENT_FORK
+                            | libc::PTRACE_EVENT_VFORK
+                            | libc::PTRACE_EVENT_CLONE,
+                        message,
+                    },
+                ) => {
                     child = Some(message as Pid);
                     ptrace::resume(real, Resume::Syscall, 0)?;
                 }
                 WaitResult::Stopped(_, Stop::Syscall) => break,
-                WaitResult::Stopped(_, Stop::Signal(_)) => ptrace::resume(real, Resume::Syscall, 0)?,
+                WaitResult::Stopped(_, Stop::Signal(_)) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
                 other => {
-                    return Err(self.divergence(event, "clone failed during replay", "a new task".into(), format!("{other:?}")))
+                    return Err(self.divergence(
+                        event,
+                        "clone failed during replay",
+                        "a new task".into(),
+                        format!("{other:?}"),
+                    ))
                 }
             }
         }
         let Some(child) = child else {
             let rax = regs::get(real)?.rax as i64;
-            return Err(self.divergence(event, "clone failed during replay", "a new task".into(), format!("result {rax}")));
+            return Err(self.divergence(
+                event,
+                "clone failed during replay",
+                "a new task".into(),
+                format!("result {rax}"),
+            ));
         };
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let recorded_child = recorded_child as i32;
@@ -640,7 +716,8 @@ impl ReplaySession {
                 },
             );
         }
-        let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0).then_some(child_tid_addr);
+        let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
+            .then_some(child_tid_addr);
         self.tasks.insert(
             recorded_child,
             ReplayTask {
@@ -678,12 +755,19 @@ impl ReplaySession {
             let nr_i = nr as i64;
             let tid_valued = matches!(
                 nr_i,
-                libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork | libc::SYS_set_tid_address
+                libc::SYS_clone
+                    | libc::SYS_clone3
+                    | libc::SYS_fork
+                    | libc::SYS_vfork
+                    | libc::SYS_set_tid_address
             );
             if !tid_valued && real_result != result {
                 return Err(self.divergence(
                     event,
-                    &format!("{} returned a different result when re-executed", syscall_name(nr)),
+                    &format!(
+                        "{} returned a different result when re-executed",
+                        syscall_name(nr)
+                    ),
                     format!("{result}"),
                     format!("{real_result}"),
                 ));
@@ -782,7 +866,12 @@ impl ReplaySession {
         let task = self.task(event)?;
         if task.state != ReplayState::New {
             let state = task.state;
-            return Err(self.divergence(event, "task start for a running task", "a new task".into(), format!("{state:?}")));
+            return Err(self.divergence(
+                event,
+                "task start for a running task",
+                "a new task".into(),
+                format!("{state:?}"),
+            ));
         }
         let real = task.real;
         loop {
@@ -790,7 +879,12 @@ impl ReplaySession {
                 WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => break,
                 WaitResult::Stopped(_, _) => ptrace::resume(real, Resume::Syscall, 0)?,
                 other => {
-                    return Err(self.divergence(event, "new task died before starting", "its first stop".into(), format!("{other:?}")))
+                    return Err(self.divergence(
+                        event,
+                        "new task died before starting",
+                        "its first stop".into(),
+                        format!("{other:?}"),
+                    ))
                 }
             }
         }
@@ -804,7 +898,9 @@ impl ReplaySession {
         }
         if let Some(addr) = task.child_tid_fixup.take() {
             let rec_pid = task.rec_pid;
-            self.process(rec_pid)?.memory.write(addr, &event.tid.to_le_bytes())?;
+            self.process(rec_pid)?
+                .memory
+                .write(addr, &event.tid.to_le_bytes())?;
         }
         Ok(())
     }
@@ -823,7 +919,9 @@ impl ReplaySession {
         }
         loop {
             match ptrace::wait_for(real) {
-                Ok(WaitResult::Stopped(_, Stop::Event { event: ev, .. })) if ev == libc::PTRACE_EVENT_EXIT => {
+                Ok(WaitResult::Stopped(_, Stop::Event { event: ev, .. }))
+                    if ev == libc::PTRACE_EVENT_EXIT =>
+                {
                     ptrace::resume(real, Resume::Continue, 0)?;
                     break;
                 }
@@ -839,7 +937,9 @@ impl ReplaySession {
                         format!("a {} syscall", syscall_name(nr)),
                     ));
                 }
-                Ok(WaitResult::Stopped(_, Stop::Event { .. })) => ptrace::resume(real, Resume::Syscall, 0)?,
+                Ok(WaitResult::Stopped(_, Stop::Event { .. })) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
                 Ok(WaitResult::Exited(..) | WaitResult::Signaled(..)) | Err(_) => break,
             }
         }
@@ -860,15 +960,19 @@ impl ReplaySession {
 /// The stack image and writable-mapping contents of an exec exit event,
 /// which follow its `writes` payloads.
 fn exec_payloads(exit: &RecordedEvent, writes: usize) -> Result<(&[u8], &[Vec<u8>]), ReplayError> {
-    let stack = exit
-        .payloads
-        .get(writes)
-        .ok_or_else(|| ReplayError::Setup("trace is inconsistent: exec without its stack image".into()))?;
+    let stack = exit.payloads.get(writes).ok_or_else(|| {
+        ReplayError::Setup("trace is inconsistent: exec without its stack image".into())
+    })?;
     Ok((stack, exit.payloads.get(writes + 1..).unwrap_or(&[])))
 }
 
 /// The bytes a write-family syscall sent, read back from replayed memory.
-fn output_bytes(mem: &ProcessMemory, nr: u64, args: &[u64; 6], result: i64) -> Result<Vec<u8>, ReplayError> {
+fn output_bytes(
+    mem: &ProcessMemory,
+    nr: u64,
+    args: &[u64; 6],
+    result: i64,
+) -> Result<Vec<u8>, ReplayError> {
     let len = result.max(0) as usize;
     match nr as i64 {
         libc::SYS_write | libc::SYS_pwrite64 => Ok(mem.read(args[1], len)?),
@@ -881,7 +985,8 @@ fn output_bytes(mem: &ProcessMemory, nr: u64, args: &[u64; 6], result: i64) -> R
                     break;
                 }
                 let base = u64::from_le_bytes(iov[0..8].try_into().unwrap_or_default());
-                let iov_len = u64::from_le_bytes(iov[8..16].try_into().unwrap_or_default()) as usize;
+                let iov_len =
+                    u64::from_le_bytes(iov[8..16].try_into().unwrap_or_default()) as usize;
                 let take = iov_len.min(len - out.len());
                 out.extend(mem.read(base, take)?);
             }

@@ -2,7 +2,7 @@
 //! recording finished.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -14,6 +14,9 @@ use crate::FORMAT_VERSION;
 
 pub const MANIFEST_NAME: &str = "manifest";
 const MANIFEST_TMP_NAME: &str = "manifest.trace-tmp";
+/// Far above any real manifest (a chunk entry is ~200 bytes), so a damaged
+/// or hostile file cannot make the reader allocate without bound.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// Top-level JSON document of a trace directory.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -97,8 +100,8 @@ impl Manifest {
     /// "upgrade replay" rather than as damage.
     pub fn load(dir: &Path) -> Result<Manifest, TraceError> {
         let path = dir.join(MANIFEST_NAME);
-        let text = match fs::read(&path) {
-            Ok(t) => t,
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(TraceError::ManifestMissing {
                     dir: dir.to_path_buf(),
@@ -110,6 +113,15 @@ impl Manifest {
             dir: dir.to_path_buf(),
             detail,
         };
+        let mut text = Vec::new();
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut text)
+            .at(&path)?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(invalid(format!(
+                "larger than the limit of {MAX_MANIFEST_BYTES} bytes"
+            )));
+        }
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
         let version = value

@@ -84,7 +84,10 @@ mod tests {
         assert!(e.executable && !e.writable && !e.shared);
         assert_eq!(e.offset, 0x1000);
         assert!(e.is_file());
-        let s = parse_line("7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]").unwrap();
+        let s = parse_line(
+            "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]",
+        )
+        .unwrap();
         assert_eq!(s.name, "[stack]");
         assert!(!s.is_file());
         let a = parse_line("7ffff7d00000-7ffff7d03000 rw-p 00000000 00:00 0 ").unwrap();

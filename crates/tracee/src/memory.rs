@@ -81,7 +81,9 @@ impl ProcessMemory {
         let mut done = 0;
         while done < bytes.len() {
             match self.file.write_at(&bytes[done..], addr + done as u64) {
-                Ok(0) => return Err(self.write_error(addr, bytes.len(), "address not mapped".into())),
+                Ok(0) => {
+                    return Err(self.write_error(addr, bytes.len(), "address not mapped".into()))
+                }
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.write_error(addr, bytes.len(), e.to_string())),

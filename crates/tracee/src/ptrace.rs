@@ -28,7 +28,9 @@ pub enum WaitResult {
 impl WaitResult {
     pub fn pid(&self) -> Pid {
         match *self {
-            WaitResult::Stopped(p, _) | WaitResult::Exited(p, _) | WaitResult::Signaled(p, _, _) => p,
+            WaitResult::Stopped(p, _)
+            | WaitResult::Exited(p, _)
+            | WaitResult::Signaled(p, _, _) => p,
         }
     }
 }
@@ -157,36 +159,38 @@ fn wait_raw(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
 /// Waits for any tracee; `Ok(None)` when a signal to the tracer interrupted
 /// the wait, so the caller can look at why.
 pub fn wait_any_interruptible() -> Result<Option<WaitResult>, TraceeError> {
-    wait_once(-1, 0)
+    match wait_once(-1, 0) {
+        Err(TraceeError::Wait(nix::Error::EINTR)) => Ok(None),
+        other => other,
+    }
 }
 
 fn wait_once(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
-    {
-        let mut status = 0;
-        // SAFETY: waitpid writes one int through the valid pointer.
-        let rc = unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL) };
-        if rc < 0 {
-            let err = nix::Error::last();
-            if err == nix::Error::EINTR && flags & libc::WNOHANG == 0 && pid == -1 {
-                return Ok(None);
-            }
-            return Err(TraceeError::Wait(err));
-        }
-        if rc == 0 {
-            return Ok(None);
-        }
-        return Ok(Some(decode(rc, status)));
+    let mut status = 0;
+    // SAFETY: waitpid writes one int through the valid pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL) };
+    if rc < 0 {
+        return Err(TraceeError::Wait(nix::Error::last()));
     }
+    if rc == 0 {
+        return Ok(None);
+    }
+    Ok(Some(decode(rc, status)))
 }
 
 /// Waits for the next state change of any tracee.
 pub fn wait_any() -> Result<WaitResult, TraceeError> {
-    wait_raw(-1, 0).map(|r| r.expect("blocking waitpid returns a pid"))
+    blocking(wait_raw(-1, 0))
 }
 
 /// Waits for the next state change of one tracee.
 pub fn wait_for(pid: Pid) -> Result<WaitResult, TraceeError> {
-    wait_raw(pid, 0).map(|r| r.expect("blocking waitpid returns a pid"))
+    blocking(wait_raw(pid, 0))
+}
+
+/// A blocking waitpid never returns 0; treat it as the error it would be.
+fn blocking(result: Result<Option<WaitResult>, TraceeError>) -> Result<WaitResult, TraceeError> {
+    result?.ok_or(TraceeError::Wait(nix::Error::ECHILD))
 }
 
 /// Sends a signal to one thread.

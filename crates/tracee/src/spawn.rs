@@ -17,7 +17,10 @@ pub struct SpawnOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     #[error("cannot execute {path}: {source}")]
-    Exec { path: String, source: std::io::Error },
+    Exec {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Tracee(#[from] TraceeError),
 }
@@ -72,7 +75,9 @@ pub fn spawn_traced(
                 libc::_exit(126);
             }
             let current = libc::personality(0xffff_ffff);
-            libc::personality((current as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+            libc::personality(
+                (current as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong,
+            );
             if options.trap_rdtsc {
                 libc::prctl(libc::PR_SET_TSC, libc::PR_TSC_SIGSEGV, 0, 0, 0);
             }
@@ -125,8 +130,14 @@ fn wait_for_exec(pid: Pid) -> Result<(), TraceeError> {
     ptrace::resume(pid, Resume::Continue, 0)?;
     loop {
         match ptrace::wait_for(pid)? {
-            WaitResult::Stopped(_, Stop::Event { event, .. }) if event == libc::PTRACE_EVENT_EXEC => break,
-            WaitResult::Stopped(_, Stop::Signal(sig)) => ptrace::resume(pid, Resume::Continue, sig)?,
+            WaitResult::Stopped(_, Stop::Event { event, .. })
+                if event == libc::PTRACE_EVENT_EXEC =>
+            {
+                break
+            }
+            WaitResult::Stopped(_, Stop::Signal(sig)) => {
+                ptrace::resume(pid, Resume::Continue, sig)?
+            }
             other => return Err(unexpected(other)),
         }
     }
@@ -161,16 +172,22 @@ pub fn pin_current_thread(cpu: usize) -> Result<(), TraceeError> {
     Ok(())
 }
 
-/// The CPU the calling thread is allowed on that has the lowest number.
-pub fn first_allowed_cpu() -> usize {
+/// One of the CPUs the calling thread may run on, chosen by pid so that
+/// several recordings at once (a parallel test run) spread over the CPUs.
+pub fn choose_cpu() -> usize {
     let mut set = unsafe_zeroed_cpu_set();
     // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if rc < 0 {
         return 0;
     }
     // SAFETY: CPU_ISSET only reads `set`.
-    (0..libc::CPU_SETSIZE as usize)
-        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .unwrap_or(0)
+    let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect();
+    if allowed.is_empty() {
+        return 0;
+    }
+    allowed[std::process::id() as usize % allowed.len()]
 }
