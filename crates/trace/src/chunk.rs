@@ -240,16 +240,15 @@ impl ChunkReader {
         });
     }
 
-    /// A stream of an incomplete trace that ends exactly on a chunk boundary
-    /// still ends early: the recording did not finish.
-    pub fn note_incomplete_end(&mut self) {
-        if !self.complete && self.truncation.is_none() {
+    /// Records why reading stopped at a chunk boundary, unless a partial
+    /// chunk already explains it.
+    pub fn note_stop(&mut self, reason: String) {
+        if self.truncation.is_none() {
             self.truncation = Some(Truncation {
                 stream: self.kind.name().to_string(),
                 chunk: self.next_seq,
                 offset: self.offset,
-                reason: "the recording did not finish; the stream ends after its last whole chunk"
-                    .into(),
+                reason,
             });
         }
     }

@@ -36,7 +36,8 @@ pub struct ScanReport {
     pub threads: u64,
     pub data_bytes: u64,
     pub last_time_ns: u64,
-    /// Where an incomplete trace ends; `None` for a complete one.
+    /// Where an incomplete trace stopped early (see
+    /// [`EventIter::truncation`]); `None` for a complete one.
     pub truncation: Option<Truncation>,
 }
 
@@ -212,7 +213,10 @@ enum Fill {
 }
 
 impl EventIter {
-    /// After the iterator returned `None`: where an incomplete trace stopped.
+    /// After the iterator returned `None`: where an incomplete trace stopped
+    /// early, i.e. a stream ends inside a chunk or an event's payload is
+    /// missing. `None` when every chunk written is whole and was read (for
+    /// an incomplete trace too: check `TraceReader::is_complete`).
     pub fn truncation(&self) -> Option<&Truncation> {
         self.truncation.as_ref()
     }
@@ -348,7 +352,8 @@ impl EventIter {
     /// Checks what a complete trace must satisfy once all events are read.
     fn check_clean_end(&mut self) -> Result<(), TraceError> {
         if !self.complete {
-            self.events.note_incomplete_end();
+            // Set only when the file ends inside a chunk: ending on a chunk
+            // boundary loses nothing that was written.
             self.truncation = self.events.take_truncation();
             return Ok(());
         }
@@ -413,7 +418,10 @@ impl EventIter {
             };
             if let Fill::Truncated = self.fill(r.len, out)? {
                 // Stop before an event whose bytes never reached the disk.
-                self.data.note_incomplete_end();
+                self.data.note_stop(format!(
+                    "the payload of event {} was never written; reading stops before it",
+                    event.index
+                ));
                 self.truncation = self.data.take_truncation();
                 return Ok(None);
             }

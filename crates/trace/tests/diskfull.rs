@@ -62,5 +62,10 @@ fn write_error_is_reported_and_prefix_stays_readable() {
     for (i, e) in evs.iter().enumerate() {
         assert_eq!(e.payloads, vec![pattern(i as u64, 256 << 10)]);
     }
-    assert!(trunc.is_some());
+    // The partial chunk is data that no written event refers to (data goes
+    // out before the events that use it), so nothing readable is lost.
+    assert!(
+        trunc.as_ref().is_none_or(|t| t.stream == "data"),
+        "{trunc:?}"
+    );
 }
