@@ -11,7 +11,7 @@ fn mutex_order_of_four_threads_replays_exactly() {
     let argv = [exe.to_str().expect("utf-8")];
     assert_native_runs_differ(&argv);
     let root = TraceRoot::new();
-    for round in 0..5 {
+    for round in 0..20 {
         let out = assert_replay_matches(&root, &format!("threads-{round}"), &argv);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 20);
     }

@@ -363,6 +363,13 @@ impl Recorder {
                 self.log(tid, EventKind::TaskExit { status }, Vec::new())?;
                 ptrace::resume(tid, Resume::Continue, 0)?;
                 self.task(tid)?.state = RunState::InKernel;
+                if tid != self.task(tid)?.tgid {
+                    // The kernel clears CLONE_CHILD_CLEARTID and wakes joiners
+                    // after this stop; let that finish before anyone else
+                    // runs, or pthread_join would race with it.
+                    let death = tracee::ptrace::wait_for_death(tid)?;
+                    self.on_wait(death)?;
+                }
                 return Ok(());
             }
             _ => {}

@@ -923,6 +923,11 @@ impl ReplaySession {
                     if ev == libc::PTRACE_EVENT_EXIT =>
                 {
                     ptrace::resume(real, Resume::Continue, 0)?;
+                    if event.tid != event.pid {
+                        // As during recording: the thread's tid word is
+                        // cleared before anything else runs.
+                        ptrace::wait_for_death(real)?;
+                    }
                     break;
                 }
                 Ok(WaitResult::Stopped(_, Stop::Signal(_))) => {

@@ -188,6 +188,17 @@ pub fn wait_for(pid: Pid) -> Result<WaitResult, TraceeError> {
     blocking(wait_raw(pid, 0))
 }
 
+/// Waits until a thread that was resumed after its exit event is gone,
+/// letting through any stop it still reports on the way.
+pub fn wait_for_death(tid: Pid) -> Result<WaitResult, TraceeError> {
+    loop {
+        match wait_for(tid)? {
+            WaitResult::Stopped(_, _) => resume(tid, Resume::Continue, 0)?,
+            death => return Ok(death),
+        }
+    }
+}
+
 /// A blocking waitpid never returns 0; treat it as the error it would be.
 fn blocking(result: Result<Option<WaitResult>, TraceeError>) -> Result<WaitResult, TraceeError> {
     result?.ok_or(TraceeError::Wait(nix::Error::ECHILD))
