@@ -425,10 +425,29 @@ impl Recorder {
         {
             return Err(self.refuse(tid, e));
         }
+        let (inputs, input_bytes) = {
+            let mem = self.memory(tgid)?;
+            let mut inputs = Vec::new();
+            let mut bytes = Vec::new();
+            for r in syscall_model::inputs(model.0, &model.1, &Reader(mem)) {
+                // The model saw it readable; a page unmapped since is simply skipped.
+                if let Ok(b) = mem.read(r.addr, r.len as usize) {
+                    inputs.push(MemWrite {
+                        addr: r.addr,
+                        len: r.len,
+                    });
+                    bytes.push(b);
+                }
+            }
+            (inputs, bytes)
+        };
         self.log(
             tid,
-            EventKind::SyscallEntry { regs: entry_regs },
-            Vec::new(),
+            EventKind::SyscallEntry {
+                regs: entry_regs,
+                inputs,
+            },
+            input_bytes,
         )?;
         let mut forced = None;
         if nr == SYS_RSEQ {

@@ -70,7 +70,7 @@ pub fn syscall_name(nr: u64) -> String {
 
 pub fn summarize(event: &Event) -> String {
     let what = match &event.kind {
-        EventKind::SyscallEntry { regs } => format!("{} entry", syscall_name(regs.orig_rax)),
+        EventKind::SyscallEntry { regs, .. } => format!("{} entry", syscall_name(regs.orig_rax)),
         EventKind::SyscallExit { nr, result, .. } => format!("{} = {result}", syscall_name(*nr)),
         EventKind::Signal { signo, origin, .. } => format!("signal {signo} ({origin:?})"),
         EventKind::Rdtsc { .. } => "rdtsc".to_string(),

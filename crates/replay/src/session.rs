@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use syscall_model::ReplayPolicy;
-use trace::event::{Event, EventKind, OutputStream, Regs, SignalOrigin, SyscallExtra};
+use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
 use trace::{RecordedEvent, TraceReader};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};
@@ -265,7 +265,7 @@ impl ReplaySession {
         let event = &recorded.event;
         tracing::debug!(event = %crate::divergence::summarize(event), "replaying");
         match &event.kind {
-            EventKind::SyscallEntry { regs } => self.syscall_entry(event, regs),
+            EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
             EventKind::SyscallExit {
                 nr, result, extra, ..
             } => self.syscall_exit(recorded, *nr, *result, extra.as_ref()),
@@ -374,6 +374,34 @@ impl ReplaySession {
         Err(self.divergence(event, "registers differ", expected, got))
     }
 
+    /// Compares the memory the syscall reads (paths, sent bytes…) with the
+    /// recording: a different argument is a divergence even when the
+    /// registers agree.
+    fn compare_inputs(
+        &self,
+        event: &Event,
+        inputs: &[MemWrite],
+        recorded: &[Vec<u8>],
+    ) -> Result<(), ReplayError> {
+        let memory = &self.process(event.pid)?.memory;
+        for (range, expected) in inputs.iter().zip(recorded) {
+            let found = memory
+                .read(range.addr, range.len as usize)
+                .unwrap_or_default();
+            if &found != expected {
+                let show =
+                    |b: &[u8]| format!("{:?}", String::from_utf8_lossy(&b[..b.len().min(64)]));
+                return Err(self.divergence(
+                    event,
+                    &format!("memory read by the syscall at {:#x} differs", range.addr),
+                    show(expected),
+                    show(&found),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the current syscall-entry stop to its exit stop.
     fn run_to_exit(&mut self, event: &Event, real: Pid) -> Result<(), ReplayError> {
         ptrace::resume(real, Resume::Syscall, 0)?;
@@ -408,10 +436,17 @@ impl ReplaySession {
         self.run_to_exit(event, real)
     }
 
-    fn syscall_entry(&mut self, event: &Event, recorded: &Regs) -> Result<(), ReplayError> {
+    fn syscall_entry(
+        &mut self,
+        recorded_event: &RecordedEvent,
+        recorded: &Regs,
+        inputs: &[MemWrite],
+    ) -> Result<(), ReplayError> {
+        let event = &recorded_event.event;
         self.advance(event, Expect::Syscall)?;
         let real = self.task(event)?.real;
         let current = self.compare_regs(event, recorded, real)?;
+        self.compare_inputs(event, inputs, &recorded_event.payloads)?;
         let nr = recorded.orig_rax;
         let args = recorded.syscall_args();
         let policy = if nr == SYS_RSEQ {

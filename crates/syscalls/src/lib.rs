@@ -19,6 +19,7 @@
 
 mod classes;
 pub mod decode;
+mod inputs;
 mod ioctl;
 mod misc;
 mod net;
@@ -28,6 +29,7 @@ mod quiet;
 mod table;
 
 pub use classes::Classes;
+pub use inputs::{inputs, INPUT_BUFFER_CAP};
 pub use outputs::{is_modelled, outputs};
 pub use policy::{may_block, replay_policy, uses_restart_block};
 pub use table::{classes, known_syscalls, name, nr, number};

@@ -182,7 +182,12 @@ pub enum SignalOrigin {
 pub enum EventKind {
     /// A syscall instruction stopped at entry. `regs.orig_rax` is the number;
     /// the arguments are `regs.syscall_args()`.
-    SyscallEntry { regs: Regs },
+    SyscallEntry {
+        regs: Regs,
+        /// Memory the syscall reads (paths, sent buffers up to 4 KiB,
+        /// socket addresses, argv…); bytes in `data`.
+        inputs: Vec<MemWrite>,
+    },
     /// The matching syscall returned.
     SyscallExit {
         nr: u64,
@@ -233,6 +238,7 @@ impl Event {
     /// in order.
     pub fn data_ranges(&self) -> Vec<MemWrite> {
         match &self.kind {
+            EventKind::SyscallEntry { inputs, .. } => inputs.clone(),
             EventKind::SyscallExit { writes, extra, .. } => {
                 let mut ranges = writes.clone();
                 if let Some(SyscallExtra::Exec(info)) = extra {

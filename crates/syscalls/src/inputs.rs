@@ -1,0 +1,263 @@
+//! The memory a syscall *reads* at entry: path strings, buffers it sends,
+//! socket addresses, argv, new signal actions, timeouts.
+//!
+//! The recorder stores these bytes so that the recording can be shown the way
+//! strace shows a live run (`openat(AT_FDCWD, "/etc/hostname", ...)`), and
+//! replay compares them with what the replayed program passes, which catches
+//! a divergence at the first wrong argument instead of much later.
+//!
+//! Buffers are capped: the trace keeps at most [`INPUT_BUFFER_CAP`] bytes of
+//! any one buffer, enough for display and for divergence checks.
+
+use crate::decode::{arg_kinds, ArgKind};
+use crate::{MemRange, MemoryReader};
+use libc as l;
+
+/// Largest prefix of a sent buffer kept in the trace.
+pub const INPUT_BUFFER_CAP: u64 = 4096;
+/// Longest path or string kept (PATH_MAX).
+const MAX_STRING: u64 = 4096;
+/// Most argv entries kept for exec.
+const MAX_ARGV: u64 = 256;
+/// Most iovecs followed for writev/sendmsg.
+const MAX_IOVECS: u64 = 64;
+
+/// Input ranges of syscall `nr` called with `args`. Memory that cannot be
+/// read (a bad pointer the kernel will reject with EFAULT) is skipped: the
+/// syscall's result says what happened.
+pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange> {
+    let mut out = Vec::new();
+    let Ok(n) = i64::try_from(nr) else {
+        return out;
+    };
+    for (i, kind) in arg_kinds(nr).iter().enumerate() {
+        if matches!(kind, ArgKind::Path | ArgKind::Str) {
+            push_string(&mut out, args[i], mem);
+        }
+    }
+    match n {
+        l::SYS_write | l::SYS_pwrite64 | l::SYS_sendto => {
+            push(&mut out, args[1], args[2].min(INPUT_BUFFER_CAP));
+            if n == l::SYS_sendto {
+                push(&mut out, args[4], args[5].min(128));
+            }
+        }
+        l::SYS_writev | l::SYS_pwritev | l::SYS_pwritev2 => {
+            push_iovecs(&mut out, args[1], args[2], mem)
+        }
+        l::SYS_sendmsg => {
+            // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+            if let Ok(hdr) = mem.read_bytes(args[1], 56) {
+                push(&mut out, args[1], 56);
+                let name = u64_at(&hdr, 0);
+                let namelen = u64_at(&hdr, 8) & 0xffff_ffff;
+                push(&mut out, name, namelen.min(128));
+                push_iovecs(&mut out, u64_at(&hdr, 16), u64_at(&hdr, 24), mem);
+            }
+        }
+        l::SYS_connect | l::SYS_bind => push(&mut out, args[1], args[2].min(128)),
+        l::SYS_execve | l::SYS_execveat => {
+            let argv = if n == l::SYS_execve { args[1] } else { args[2] };
+            push_string_array(&mut out, argv, mem);
+        }
+        l::SYS_rt_sigaction => push(&mut out, args[1], 32),
+        l::SYS_rt_sigprocmask => push(&mut out, args[1], args[3].min(128)),
+        l::SYS_nanosleep => push(&mut out, args[0], 16),
+        l::SYS_clock_nanosleep => push(&mut out, args[2], 16),
+        l::SYS_setitimer => push(&mut out, args[1], 32),
+        l::SYS_timer_settime | l::SYS_timerfd_settime => push(&mut out, args[2], 32),
+        l::SYS_poll | l::SYS_ppoll => push(&mut out, args[0], args[1].min(1024) * 8),
+        l::SYS_openat2 => push(&mut out, args[2], args[3].min(64)),
+        l::SYS_setsockopt => push(&mut out, args[3], args[4].min(256)),
+        _ => {}
+    }
+    out.retain(|r| r.addr != 0 && r.len != 0);
+    out
+}
+
+fn push(out: &mut Vec<MemRange>, addr: u64, len: u64) {
+    if addr != 0 && len != 0 {
+        out.push(MemRange { addr, len });
+    }
+}
+
+fn u64_at(bytes: &[u8], offset: usize) -> u64 {
+    bytes
+        .get(offset..offset + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+/// Length of the NUL-terminated string at `addr` including its NUL, reading
+/// page by page so that a string ending just before an unmapped page works.
+fn string_len(addr: u64, mem: &dyn MemoryReader) -> Option<u64> {
+    let mut len = 0u64;
+    while len < MAX_STRING {
+        let cur = addr + len;
+        let chunk = (4096 - cur % 4096).min(256).min(MAX_STRING - len);
+        let bytes = mem.read_bytes(cur, chunk as usize).ok()?;
+        if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+            return Some(len + pos as u64 + 1);
+        }
+        len += chunk;
+    }
+    Some(MAX_STRING)
+}
+
+fn push_string(out: &mut Vec<MemRange>, addr: u64, mem: &dyn MemoryReader) {
+    if addr == 0 {
+        return;
+    }
+    if let Some(len) = string_len(addr, mem) {
+        push(out, addr, len);
+    }
+}
+
+fn push_string_array(out: &mut Vec<MemRange>, array: u64, mem: &dyn MemoryReader) {
+    if array == 0 {
+        return;
+    }
+    let mut count = 0;
+    while count < MAX_ARGV {
+        let Ok(ptr) = mem.read_bytes(array + 8 * count, 8) else {
+            break;
+        };
+        let ptr = u64_at(&ptr, 0);
+        count += 1;
+        if ptr == 0 {
+            break;
+        }
+    }
+    push(out, array, 8 * count);
+    for i in 0..count {
+        if let Ok(ptr) = mem.read_bytes(array + 8 * i, 8) {
+            push_string(out, u64_at(&ptr, 0), mem);
+        }
+    }
+}
+
+fn push_iovecs(out: &mut Vec<MemRange>, iov: u64, count: u64, mem: &dyn MemoryReader) {
+    let count = count.min(MAX_IOVECS);
+    let Ok(table) = mem.read_bytes(iov, (count * 16) as usize) else {
+        return;
+    };
+    push(out, iov, count * 16);
+    let mut budget = INPUT_BUFFER_CAP;
+    for entry in table.chunks_exact(16) {
+        if budget == 0 {
+            break;
+        }
+        let len = u64_at(entry, 8).min(budget);
+        push(out, u64_at(entry, 0), len);
+        budget -= len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryError;
+    use std::collections::BTreeMap;
+
+    /// Flat fake memory: one byte per address in a map.
+    struct Fake(BTreeMap<u64, u8>);
+
+    impl Fake {
+        fn with(items: &[(u64, &[u8])]) -> Fake {
+            let mut m = BTreeMap::new();
+            for (addr, bytes) in items {
+                for (i, b) in bytes.iter().enumerate() {
+                    m.insert(addr + i as u64, *b);
+                }
+            }
+            Fake(m)
+        }
+    }
+
+    /// Like real memory, readability is per page: a page holding any
+    /// defined byte is mapped, and its other bytes read as zero.
+    impl MemoryReader for Fake {
+        fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemoryError> {
+            let mapped = |a: u64| self.0.range(a & !4095..(a & !4095) + 4096).next().is_some();
+            (0..len as u64)
+                .map(|i| mapped(addr + i).then(|| self.0.get(&(addr + i)).copied().unwrap_or(0)))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or(MemoryError {
+                    addr,
+                    len,
+                    detail: "unmapped".into(),
+                })
+        }
+    }
+
+    #[test]
+    fn openat_path_is_an_input() {
+        let mem = Fake::with(&[(0x1000, b"/etc/hostname\0")]);
+        let args = [(-100i64) as u64, 0x1000, 0, 0, 0, 0];
+        let r = inputs(l::SYS_openat as u64, &args, &mem);
+        assert_eq!(
+            r,
+            vec![MemRange {
+                addr: 0x1000,
+                len: 14
+            }]
+        );
+    }
+
+    #[test]
+    fn write_buffer_is_capped() {
+        let mem = Fake::with(&[]);
+        let r = inputs(l::SYS_write as u64, &[1, 0x2000, 1 << 20, 0, 0, 0], &mem);
+        assert_eq!(
+            r,
+            vec![MemRange {
+                addr: 0x2000,
+                len: INPUT_BUFFER_CAP
+            }]
+        );
+    }
+
+    #[test]
+    fn execve_argv_array_and_strings() {
+        let mut argv = Vec::new();
+        argv.extend_from_slice(&0x3000u64.to_le_bytes());
+        argv.extend_from_slice(&0x3010u64.to_le_bytes());
+        argv.extend_from_slice(&0u64.to_le_bytes());
+        let mem = Fake::with(&[
+            (0x2000, b"/bin/ls\0"),
+            (0x3000, b"ls\0"),
+            (0x3010, b"-l\0"),
+            (0x4000, &argv),
+        ]);
+        let r = inputs(l::SYS_execve as u64, &[0x2000, 0x4000, 0, 0, 0, 0], &mem);
+        assert_eq!(
+            r,
+            vec![
+                MemRange {
+                    addr: 0x2000,
+                    len: 8
+                },
+                MemRange {
+                    addr: 0x4000,
+                    len: 24
+                },
+                MemRange {
+                    addr: 0x3000,
+                    len: 3
+                },
+                MemRange {
+                    addr: 0x3010,
+                    len: 3
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_string_is_skipped() {
+        let mem = Fake::with(&[]);
+        let r = inputs(l::SYS_openat as u64, &[0, 0xdead, 0, 0, 0, 0], &mem);
+        assert!(r.is_empty());
+    }
+}
