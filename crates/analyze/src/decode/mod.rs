@@ -1,0 +1,494 @@
+//! strace-style rendering of one syscall record.
+//!
+//! Arguments the kernel read from tracee memory come from an
+//! [`InputSource`]; when it has nothing the raw pointer is printed, as
+//! strace does for unreadable memory. Memory the kernel wrote comes from
+//! the record's own payloads.
+
+pub mod fmt;
+pub mod structs;
+
+use syscall_model::decode::{arg_kinds, ArgKind};
+use trace::SyscallExtra;
+
+use crate::errno::{errno_message, errno_name, signal_name};
+use crate::fds::FdTable;
+use crate::inputs::InputSource;
+use crate::pairing::SyscallRecord;
+use fmt::*;
+
+/// Rendering options shared by every line.
+pub struct Decoder<'a> {
+    pub inputs: &'a dyn InputSource,
+    /// `-s`: longest string shown before `...`.
+    pub strsize: usize,
+    /// `-y`: descriptor paths, when known.
+    pub fds: Option<&'a FdTable>,
+}
+
+/// Syscalls whose return value strace prints in hex.
+fn returns_address(name: &str) -> bool {
+    matches!(name, "mmap" | "brk" | "mremap" | "shmat")
+}
+
+/// Syscalls returning a new descriptor (for `-y` on the result).
+fn returns_fd(name: &str) -> bool {
+    matches!(
+        name,
+        "open"
+            | "openat"
+            | "openat2"
+            | "creat"
+            | "dup"
+            | "dup2"
+            | "dup3"
+            | "socket"
+            | "accept"
+            | "accept4"
+            | "memfd_create"
+            | "eventfd2"
+            | "epoll_create1"
+            | "timerfd_create"
+            | "signalfd4"
+            | "inotify_init1"
+            | "pidfd_open"
+    )
+}
+
+const IOCTLS: &[(u64, &str)] = &[
+    (0x5401, "TCGETS"),
+    (0x5402, "TCSETS"),
+    (0x5403, "TCSETSW"),
+    (0x540f, "TIOCGPGRP"),
+    (0x5410, "TIOCSPGRP"),
+    (0x5413, "TIOCGWINSZ"),
+    (0x541b, "FIONREAD"),
+    (0x5421, "FIONBIO"),
+    (0x5451, "FIOCLEX"),
+];
+
+impl Decoder<'_> {
+    fn fd(&self, rec: &SyscallRecord, v: u64) -> String {
+        let fd = v as i32;
+        match self.fds.and_then(|t| t.path(rec.pid, fd)) {
+            Some(p) => format!("{fd}<{p}>"),
+            None => fd.to_string(),
+        }
+    }
+
+    fn path(&self, rec: &SyscallRecord, addr: u64) -> String {
+        if addr == 0 {
+            return "NULL".into();
+        }
+        match crate::inputs::lookup(self.inputs, rec, addr, 4096) {
+            // Paths are never cut by -s in strace.
+            Some(b) => quote_cstr(b, 4096),
+            None => ptr(addr),
+        }
+    }
+
+    fn string(&self, rec: &SyscallRecord, addr: u64) -> String {
+        match crate::inputs::lookup(self.inputs, rec, addr, self.strsize + 1) {
+            Some(b) => quote_cstr(b, self.strsize),
+            None => ptr(addr),
+        }
+    }
+
+    /// A data buffer: what the kernel wrote (read-like calls, `ret` bytes)
+    /// or what it read (write-like calls, `len` bytes).
+    fn buf(&self, rec: &SyscallRecord, addr: u64, len: u64) -> String {
+        if rec.errno().is_some() || addr == 0 {
+            return ptr(addr);
+        }
+        if let Some(b) = rec.written(addr, self.strsize) {
+            let n = rec.result.unwrap_or(0).max(0) as usize;
+            return quote_buf(b, n, self.strsize);
+        }
+        match crate::inputs::lookup(self.inputs, rec, addr, (len as usize).min(self.strsize)) {
+            Some(b) => quote_buf(b, len as usize, self.strsize),
+            None => ptr(addr),
+        }
+    }
+
+    /// A pointer to a struct the kernel fills in, rendered by `f` when the
+    /// call succeeded.
+    fn out(
+        &self,
+        rec: &SyscallRecord,
+        addr: u64,
+        len: usize,
+        f: impl Fn(&[u8]) -> Option<String>,
+    ) -> String {
+        if addr == 0 {
+            return "NULL".into();
+        }
+        if rec.errno().is_some() {
+            return ptr(addr);
+        }
+        rec.written(addr, len)
+            .and_then(f)
+            .unwrap_or_else(|| ptr(addr))
+    }
+
+    /// A pointer to a struct the kernel reads (needs input capture).
+    fn input_struct(
+        &self,
+        rec: &SyscallRecord,
+        addr: u64,
+        len: usize,
+        f: impl Fn(&[u8]) -> Option<String>,
+    ) -> String {
+        if addr == 0 {
+            return "NULL".into();
+        }
+        crate::inputs::lookup(self.inputs, rec, addr, len)
+            .and_then(f)
+            .unwrap_or_else(|| ptr(addr))
+    }
+
+    fn generic(&self, rec: &SyscallRecord, i: usize, kind: ArgKind) -> String {
+        let v = rec.args[i];
+        match kind {
+            ArgKind::Fd => self.fd(rec, v),
+            ArgKind::DirFd if v as i32 == -100 => "AT_FDCWD".into(),
+            ArgKind::DirFd => self.fd(rec, v),
+            ArgKind::Path => self.path(rec, v),
+            ArgKind::Str => self.string(rec, v),
+            ArgKind::Buf(len_idx) => self.buf(rec, v, rec.args[len_idx]),
+            ArgKind::Int | ArgKind::Pid => (v as i32).to_string(),
+            ArgKind::UInt => (v as u32).to_string(),
+            ArgKind::Size | ArgKind::Offset => v.to_string(),
+            ArgKind::Hex => {
+                if v == 0 {
+                    "0".into()
+                } else {
+                    format!("{v:#x}")
+                }
+            }
+            ArgKind::Ptr => ptr(v),
+            ArgKind::OpenFlags => open_flags(v),
+            ArgKind::AtFlags => flags(v, AT_FLAGS, "0"),
+            ArgKind::Mode => octal(v),
+            ArgKind::MmapProt => flags(v, PROT, "PROT_NONE"),
+            ArgKind::MmapFlags => mmap_flags(v),
+            ArgKind::Signal => {
+                if v == 0 {
+                    "0".into()
+                } else {
+                    signal_name(v as i32)
+                }
+            }
+            ArgKind::Whence => symbol(v, WHENCE),
+            ArgKind::IoctlRequest => match IOCTLS.iter().find(|(r, _)| *r == v & 0xffff_ffff) {
+                Some((_, n)) => n.to_string(),
+                None => format!("{v:#x}"),
+            },
+            ArgKind::FcntlCmd => symbol(v, FCNTL),
+            ArgKind::FutexOp => futex_op(v),
+            ArgKind::CloneFlags => clone_flags(v),
+            ArgKind::ClockId => symbol(v, CLOCKS),
+            ArgKind::PrctlOption => v.to_string(),
+        }
+    }
+
+    /// The decoded arguments, strace's way (some calls show fewer than
+    /// they take, e.g. openat without O_CREAT has no mode).
+    pub fn args(&self, rec: &SyscallRecord) -> Vec<String> {
+        let name = rec.name();
+        let a = rec.args;
+        let kinds = arg_kinds(rec.nr);
+        let mut out: Vec<String> = if kinds.is_empty() && syscall_model::name(rec.nr).is_none() {
+            a.iter().map(|v| ptr(*v)).collect()
+        } else {
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| self.generic(rec, i, *k))
+                .collect()
+        };
+        let set = |out: &mut Vec<String>, i: usize, s: String| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = s;
+            }
+        };
+        match name.as_str() {
+            "execve" | "execveat" => {
+                let base = usize::from(name == "execveat");
+                if let Some(SyscallExtra::Exec(info)) = &rec.extra {
+                    if crate::inputs::lookup(self.inputs, rec, a[base], 1).is_none() {
+                        set(&mut out, base, quote(info.exe.path.as_bytes(), false));
+                    }
+                    let argv: Vec<String> = info
+                        .argv
+                        .iter()
+                        .map(|s| quote_cstr(s.as_bytes(), self.strsize))
+                        .collect();
+                    set(&mut out, base + 1, format!("[{}]", argv.join(", ")));
+                    set(
+                        &mut out,
+                        base + 2,
+                        format!("{} /* {} vars */", ptr(a[base + 2]), info.env_count),
+                    );
+                }
+            }
+            "open" | "openat" => {
+                let fi = usize::from(name == "openat") + 1;
+                if a[fi] & 0o20100000 == 0 {
+                    out.truncate(fi + 1);
+                }
+            }
+            "fstat" | "stat" | "lstat" => set(&mut out, 1, self.out(rec, a[1], 144, structs::stat)),
+            "newfstatat" => set(&mut out, 2, self.out(rec, a[2], 144, structs::stat)),
+            "clock_gettime" | "clock_getres" => {
+                set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec))
+            }
+            "gettimeofday" => set(&mut out, 0, self.out(rec, a[0], 16, structs::timeval)),
+            "nanosleep" => {
+                set(
+                    &mut out,
+                    0,
+                    self.input_struct(rec, a[0], 16, structs::timespec),
+                );
+                set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec));
+            }
+            "clock_nanosleep" => {
+                set(
+                    &mut out,
+                    2,
+                    self.input_struct(rec, a[2], 16, structs::timespec),
+                );
+                set(&mut out, 3, self.out(rec, a[3], 16, structs::timespec));
+            }
+            "prlimit64" => {
+                set(&mut out, 1, symbol(a[1], RLIMITS));
+                set(
+                    &mut out,
+                    2,
+                    self.input_struct(rec, a[2], 16, structs::rlimit),
+                );
+                set(&mut out, 3, self.out(rec, a[3], 16, structs::rlimit));
+            }
+            "getrlimit" | "setrlimit" => {
+                set(&mut out, 0, symbol(a[0], RLIMITS));
+                let r = if name == "getrlimit" {
+                    self.out(rec, a[1], 16, structs::rlimit)
+                } else {
+                    self.input_struct(rec, a[1], 16, structs::rlimit)
+                };
+                set(&mut out, 1, r);
+            }
+            "rt_sigaction" => {
+                set(
+                    &mut out,
+                    1,
+                    self.input_struct(rec, a[1], 32, structs::sigaction),
+                );
+                set(&mut out, 2, self.out(rec, a[2], 32, structs::sigaction));
+            }
+            "rt_sigprocmask" => {
+                set(&mut out, 0, symbol(a[0], SIGPROCMASK_HOW));
+                let mask = |b: &[u8]| structs::u64_at(b, 0).map(sigset);
+                set(&mut out, 1, self.input_struct(rec, a[1], 8, mask));
+                set(&mut out, 2, self.out(rec, a[2], 8, mask));
+            }
+            "wait4" => set(
+                &mut out,
+                1,
+                self.out(rec, a[1], 4, |b| {
+                    Some(structs::wait_status(i32::from_ne_bytes(
+                        b.get(..4)?.try_into().ok()?,
+                    )))
+                }),
+            ),
+            "pipe" | "pipe2" => set(&mut out, 0, self.out(rec, a[0], 8, structs::int_pair)),
+            "socketpair" => set(&mut out, 3, self.out(rec, a[3], 8, structs::int_pair)),
+            "uname" => {
+                let max = self.strsize;
+                set(
+                    &mut out,
+                    0,
+                    self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
+                )
+            }
+            "getrandom" => set(&mut out, 2, flags(a[2], GRND, "0")),
+            "arch_prctl" => {
+                set(&mut out, 0, symbol(a[0], ARCH_PRCTL));
+                set(&mut out, 1, ptr(a[1]).replace("NULL", "0"));
+            }
+            "rseq" => {
+                set(&mut out, 1, format!("{:#x}", a[1]));
+                set(&mut out, 2, (a[2] as i32).to_string());
+            }
+            "mmap" => {
+                let off = if a[5] == 0 {
+                    "0".into()
+                } else {
+                    format!("{:#x}", a[5])
+                };
+                set(&mut out, 5, off);
+            }
+            "access" => set(&mut out, 1, access_mode(a[1])),
+            "faccessat" | "faccessat2" => set(&mut out, 2, access_mode(a[2])),
+            "socket" => {
+                set(&mut out, 0, symbol(a[0], AF));
+                set(&mut out, 1, socket_type(a[1]));
+                let proto = match a[2] {
+                    0 => "IPPROTO_IP".to_string(),
+                    6 => "IPPROTO_TCP".to_string(),
+                    17 => "IPPROTO_UDP".to_string(),
+                    p => p.to_string(),
+                };
+                set(&mut out, 2, proto);
+            }
+            "connect" | "bind" => set(
+                &mut out,
+                1,
+                self.input_struct(rec, a[1], a[2] as usize, structs::sockaddr),
+            ),
+            "sendto" => set(
+                &mut out,
+                4,
+                self.input_struct(rec, a[4], a[5] as usize, structs::sockaddr),
+            ),
+            "accept" | "accept4" | "getsockname" | "getpeername" => {
+                set(&mut out, 1, self.out(rec, a[1], 128, structs::sockaddr));
+                let len = self.out(rec, a[2], 4, |b| {
+                    Some(format!(
+                        "[{}]",
+                        u32::from_ne_bytes(b.get(..4)?.try_into().ok()?)
+                    ))
+                });
+                set(&mut out, 2, len);
+            }
+            "recvfrom" => {
+                set(&mut out, 1, self.buf(rec, a[1], a[2]));
+                set(&mut out, 4, self.out(rec, a[4], 128, structs::sockaddr));
+            }
+            "getdents64" | "getdents" => set(
+                &mut out,
+                1,
+                self.out(rec, a[1], usize::MAX, |b| {
+                    let n = rec.result.unwrap_or(0).max(0) as usize;
+                    let (mut off, mut count) = (0usize, 0);
+                    while off + 18 <= n.min(b.len()) {
+                        let reclen = u16::from_ne_bytes([b[off + 16], b[off + 17]]) as usize;
+                        if reclen == 0 {
+                            break;
+                        }
+                        off += reclen;
+                        count += 1;
+                    }
+                    Some(format!("{} /* {count} entries */", ptr(a[1])))
+                }),
+            ),
+            "futex" => {
+                let keep = match a[1] & 0x7f {
+                    1 => 3,
+                    0 => 4,
+                    _ => 6,
+                };
+                out.truncate(keep);
+            }
+            "clone" => {
+                out = vec![
+                    format!("child_stack={}", ptr(a[1])),
+                    format!("flags={}", clone_flags(a[0])),
+                ];
+                if a[0] & 0x100000 != 0 {
+                    out.push(format!("parent_tid={}", ptr(a[2])));
+                }
+                if a[0] & 0x1200000 != 0 {
+                    out.push(format!("child_tidptr={}", ptr(a[3])));
+                }
+                if a[0] & 0x80000 != 0 {
+                    out.push(format!("tls={}", ptr(a[4])));
+                }
+            }
+            "exit" | "exit_group" => {}
+            _ => {}
+        }
+        out
+    }
+
+    /// The return value without `= `: `3`, `-1 ENOENT (No such file or
+    /// directory)`, `0x7f...`, `?`.
+    pub fn ret(&self, rec: &SyscallRecord) -> String {
+        let Some(r) = rec.result else {
+            return "?".into();
+        };
+        let name = rec.name();
+        if let Some(e) = rec.errno() {
+            let ename = errno_name(e)
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string());
+            let lead = if e >= 512 { "?" } else { "-1" };
+            return format!("{lead} {ename} ({})", errno_message(e));
+        }
+        if returns_address(&name) {
+            return format!("{:#x}", r as u64);
+        }
+        if returns_fd(&name) {
+            return self.fd(rec, r as u64);
+        }
+        r.to_string()
+    }
+
+    pub fn call(&self, rec: &SyscallRecord) -> String {
+        format!("{}({})", rec.name(), self.args(rec).join(", "))
+    }
+}
+
+/// Pads `line` to strace's result column (40) before ` = `.
+pub fn with_result(prefix_len: usize, call: &str, ret: &str) -> String {
+    let used = prefix_len + call.chars().count();
+    let pad = 39usize.saturating_sub(used);
+    format!("{call}{} = {ret}", " ".repeat(pad))
+}
+
+/// `--- SIGCHLD {si_signo=SIGCHLD, si_code=1, si_pid=42, ...} ---`
+pub fn signal_line(signo: i32, siginfo: &[u8]) -> String {
+    let name = signal_name(signo);
+    let int = |off: usize| {
+        siginfo
+            .get(off..off + 4)
+            .map(|b| i32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
+    };
+    let code = int(8).unwrap_or(0);
+    let detail = match signo {
+        11 | 7 | 4 | 8 => format!(
+            ", si_addr={}",
+            ptr(siginfo
+                .get(16..24)
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                .unwrap_or(0))
+        ),
+        _ => format!(
+            ", si_pid={}, si_uid={}",
+            int(16).unwrap_or(0),
+            int(20).unwrap_or(0)
+        ),
+    };
+    let code_s = match code {
+        0 => "SI_USER".to_string(),
+        -6 => "SI_TKILL".to_string(),
+        -1 => "SI_QUEUE".to_string(),
+        0x80 => "SI_KERNEL".to_string(),
+        c => c.to_string(),
+    };
+    format!("--- {name} {{si_signo={name}, si_code={code_s}{detail}}} ---")
+}
+
+/// `+++ exited with 0 +++` / `+++ killed by SIGKILL +++`
+pub fn exit_line(status: i32) -> String {
+    let sig = status & 0x7f;
+    if sig == 0 {
+        format!("+++ exited with {} +++", (status >> 8) & 0xff)
+    } else {
+        let core = if status & 0x80 != 0 {
+            " (core dumped)"
+        } else {
+            ""
+        };
+        format!("+++ killed by {}{core} +++", signal_name(sig))
+    }
+}

@@ -1,0 +1,272 @@
+//! Structures the kernel wrote, rendered like strace's abbreviated output.
+
+use super::fmt::{flags, quote_cstr, sigset, symbol, AF};
+
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+pub fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+fn file_type(mode: u32) -> &'static str {
+    match mode & 0o170000 {
+        0o140000 => "S_IFSOCK",
+        0o120000 => "S_IFLNK",
+        0o100000 => "S_IFREG",
+        0o060000 => "S_IFBLK",
+        0o040000 => "S_IFDIR",
+        0o020000 => "S_IFCHR",
+        0o010000 => "S_IFIFO",
+        _ => "0",
+    }
+}
+
+/// `S_IFREG|0644` (with S_ISUID... spelled out like strace).
+pub fn mode_t(mode: u32) -> String {
+    let mut s = file_type(mode).to_string();
+    let extra = flags(
+        u64::from(mode & 0o7000),
+        &[
+            (0o4000, "S_ISUID"),
+            (0o2000, "S_ISGID"),
+            (0o1000, "S_ISVTX"),
+        ],
+        "",
+    );
+    if !extra.is_empty() {
+        s.push('|');
+        s.push_str(&extra);
+    }
+    s.push_str(&format!("|{:04o}", mode & 0o777));
+    s
+}
+
+fn makedev(dev: u64) -> String {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let hex = |v: u64| {
+        if v == 0 {
+            "0".into()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    format!("makedev({}, {})", hex(major), hex(minor))
+}
+
+/// Fields of an x86_64 `struct stat` that analysis needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub rdev: u64,
+    pub size: i64,
+}
+
+pub fn parse_stat(b: &[u8]) -> Option<Stat> {
+    Some(Stat {
+        dev: u64_at(b, 0)?,
+        ino: u64_at(b, 8)?,
+        mode: u32_at(b, 24)?,
+        rdev: u64_at(b, 40)?,
+        size: u64_at(b, 48)? as i64,
+    })
+}
+
+pub fn stat(b: &[u8]) -> Option<String> {
+    let st = parse_stat(b)?;
+    let kind = st.mode & 0o170000;
+    Some(if kind == 0o020000 || kind == 0o060000 {
+        format!(
+            "{{st_mode={}, st_rdev={}, ...}}",
+            mode_t(st.mode),
+            makedev(st.rdev)
+        )
+    } else {
+        format!("{{st_mode={}, st_size={}, ...}}", mode_t(st.mode), st.size)
+    })
+}
+
+pub fn timespec(b: &[u8]) -> Option<String> {
+    Some(format!(
+        "{{tv_sec={}, tv_nsec={}}}",
+        u64_at(b, 0)? as i64,
+        u64_at(b, 8)? as i64
+    ))
+}
+
+pub fn timeval(b: &[u8]) -> Option<String> {
+    Some(format!(
+        "{{tv_sec={}, tv_usec={}}}",
+        u64_at(b, 0)? as i64,
+        u64_at(b, 8)? as i64
+    ))
+}
+
+fn rlim(v: u64) -> String {
+    if v == u64::MAX {
+        "RLIM64_INFINITY".into()
+    } else if v != 0 && v % 1024 == 0 {
+        format!("{}*1024", v / 1024)
+    } else {
+        v.to_string()
+    }
+}
+
+pub fn rlimit(b: &[u8]) -> Option<String> {
+    Some(format!(
+        "{{rlim_cur={}, rlim_max={}}}",
+        rlim(u64_at(b, 0)?),
+        rlim(u64_at(b, 8)?)
+    ))
+}
+
+/// A parsed socket address, for display and for endpoint lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SockAddr {
+    Inet { ip: String, port: u16 },
+    Unix(String),
+    Other(u16),
+}
+
+impl std::fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SockAddr::Inet { ip, port } if ip.contains(':') => write!(f, "[{ip}]:{port}"),
+            SockAddr::Inet { ip, port } => write!(f, "{ip}:{port}"),
+            SockAddr::Unix(p) => write!(f, "unix:{p}"),
+            SockAddr::Other(fam) => write!(f, "family {fam}"),
+        }
+    }
+}
+
+pub fn parse_sockaddr(b: &[u8]) -> Option<SockAddr> {
+    let family = u16_at(b, 0)?;
+    match family {
+        2 => {
+            let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
+            let ip = b.get(4..8)?;
+            Some(SockAddr::Inet {
+                ip: format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]),
+                port,
+            })
+        }
+        10 => {
+            let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
+            let raw: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            Some(SockAddr::Inet {
+                ip: std::net::Ipv6Addr::from(raw).to_string(),
+                port,
+            })
+        }
+        1 => {
+            let path = b.get(2..).unwrap_or(&[]);
+            let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+            Some(SockAddr::Unix(
+                String::from_utf8_lossy(&path[..end]).into_owned(),
+            ))
+        }
+        f => Some(SockAddr::Other(f)),
+    }
+}
+
+pub fn sockaddr(b: &[u8]) -> Option<String> {
+    let family = u16_at(b, 0)?;
+    let fam = symbol(u64::from(family), AF);
+    Some(match parse_sockaddr(b)? {
+        SockAddr::Inet { ip, port } if family == 2 => format!(
+            "{{sa_family={fam}, sin_port=htons({port}), sin_addr=inet_addr(\"{ip}\")}}"
+        ),
+        SockAddr::Inet { ip, port } => format!(
+            "{{sa_family={fam}, sin6_port=htons({port}), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"{ip}\", &sin6_addr), sin6_scope_id=0}}"
+        ),
+        SockAddr::Unix(p) => format!("{{sa_family={fam}, sun_path=\"{p}\"}}"),
+        SockAddr::Other(_) => format!("{{sa_family={fam}, ...}}"),
+    })
+}
+
+const SA_FLAGS: &[(u64, &str)] = &[
+    (0x04000000, "SA_RESTORER"),
+    (0x10000000, "SA_RESTART"),
+    (0x08000000, "SA_ONSTACK"),
+    (0x40000000, "SA_NODEFER"),
+    (0x80000000, "SA_RESETHAND"),
+    (4, "SA_SIGINFO"),
+    (1, "SA_NOCLDSTOP"),
+    (2, "SA_NOCLDWAIT"),
+];
+
+/// The kernel's `struct sigaction` (handler, flags, restorer, mask).
+pub fn sigaction(b: &[u8]) -> Option<String> {
+    let handler = u64_at(b, 0)?;
+    let fl = u64_at(b, 8)?;
+    let restorer = u64_at(b, 16)?;
+    let mask = u64_at(b, 24)?;
+    let h = match handler {
+        0 => "SIG_DFL".to_string(),
+        1 => "SIG_IGN".to_string(),
+        h => format!("{h:#x}"),
+    };
+    let mut s = format!(
+        "{{sa_handler={h}, sa_mask={}, sa_flags={}",
+        sigset(mask),
+        flags(fl, SA_FLAGS, "0")
+    );
+    if fl & 0x04000000 != 0 {
+        s.push_str(&format!(", sa_restorer={restorer:#x}"));
+    }
+    s.push('}');
+    Some(s)
+}
+
+pub fn utsname(b: &[u8], max: usize) -> Option<String> {
+    let field = |i: usize| b.get(i * 65..(i + 1) * 65).map(|f| quote_cstr(f, max));
+    Some(format!(
+        "{{sysname={}, nodename={}, ...}}",
+        field(0)?,
+        field(1)?
+    ))
+}
+
+/// A wait status as strace writes it inside `[...]`.
+pub fn wait_status(status: i32) -> String {
+    let sig = status & 0x7f;
+    if sig == 0 {
+        format!(
+            "[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]",
+            (status >> 8) & 0xff
+        )
+    } else if sig == 0x7f {
+        format!(
+            "[{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}]",
+            crate::errno::signal_name((status >> 8) & 0xff)
+        )
+    } else {
+        let core = if status & 0x80 != 0 {
+            " && WCOREDUMP(s)"
+        } else {
+            ""
+        };
+        format!(
+            "[{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}]",
+            crate::errno::signal_name(sig)
+        )
+    }
+}
+
+pub fn int_pair(b: &[u8]) -> Option<String> {
+    Some(format!(
+        "[{}, {}]",
+        u32_at(b, 0)? as i32,
+        u32_at(b, 4)? as i32
+    ))
+}
+
+pub fn int_pair_values(b: &[u8]) -> Option<(i32, i32)> {
+    Some((u32_at(b, 0)? as i32, u32_at(b, 4)? as i32))
+}

@@ -1,0 +1,350 @@
+//! Entry/exit pairing: the recording as a stream of whole syscalls.
+//!
+//! Threads run one at a time during recording, so an entry is usually
+//! followed by its own exit. When another task's event comes in between
+//! (a blocking read in one thread while another runs), the call is split
+//! the way strace splits it: an [`Item::Unfinished`] when the interleaving
+//! is first seen, and the whole record, flagged `resumed`, at the exit.
+
+use std::collections::HashMap;
+
+use trace::{
+    EventKind, MemWrite, RecordedEvent, Regs, SignalOrigin, SyscallExtra, Tid, TraceReader,
+};
+
+use crate::Result;
+
+/// One syscall from entry to exit.
+#[derive(Debug, Clone)]
+pub struct SyscallRecord {
+    /// Index of the entry event; the record's identity ("event N").
+    pub index: u64,
+    /// Index of the exit event, when the call returned.
+    pub exit_index: Option<u64>,
+    pub tid: Tid,
+    pub pid: Tid,
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub regs: Regs,
+    pub entry_ns: u64,
+    pub exit_ns: Option<u64>,
+    /// Raw return value; `None` when the call never returned (exit,
+    /// exit_group, a successful exec seen from the old image, the end of an
+    /// interrupted recording).
+    pub result: Option<i64>,
+    /// Memory the kernel read (paths, sent buffers...), with its bytes.
+    pub inputs: Vec<(MemWrite, Vec<u8>)>,
+    /// Memory the kernel wrote, with its bytes.
+    pub writes: Vec<(MemWrite, Vec<u8>)>,
+    pub extra: Option<SyscallExtra>,
+}
+
+impl SyscallRecord {
+    pub fn name(&self) -> String {
+        syscall_model::name(self.nr)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("syscall_{}", self.nr))
+    }
+
+    /// `Some(errno)` when the call failed.
+    pub fn errno(&self) -> Option<i32> {
+        match self.result {
+            Some(r) if (-4095..0).contains(&r) => Some((-r) as i32),
+            _ => None,
+        }
+    }
+
+    pub fn duration_ns(&self) -> Option<u64> {
+        self.exit_ns.map(|e| e.saturating_sub(self.entry_ns))
+    }
+
+    /// Input bytes recorded at `addr` (or covering it), at most `len`.
+    pub fn input_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        slice_at(&self.inputs, addr, len)
+    }
+
+    /// Bytes the kernel wrote at exactly `addr` (or covering it), at most
+    /// `len` of them.
+    pub fn written(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        slice_at(&self.writes, addr, len)
+    }
+}
+
+fn slice_at(ranges: &[(MemWrite, Vec<u8>)], addr: u64, len: usize) -> Option<&[u8]> {
+    ranges.iter().find_map(|(w, bytes)| {
+        if addr >= w.addr && addr < w.addr.saturating_add(w.len) {
+            let start = (addr - w.addr) as usize;
+            let end = bytes.len().min(start.saturating_add(len));
+            bytes.get(start..end)
+        } else {
+            None
+        }
+    })
+}
+
+/// One element of the paired stream, in recording order.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A syscall whose exit is not next: strace's `<unfinished ...>`.
+    Unfinished(SyscallRecord),
+    /// A finished syscall (or one that never finishes: `result` is `None`).
+    /// `resumed` is true when an `Unfinished` for it was emitted before.
+    Syscall {
+        record: SyscallRecord,
+        resumed: bool,
+    },
+    Signal {
+        index: u64,
+        tid: Tid,
+        pid: Tid,
+        time_ns: u64,
+        signo: i32,
+        origin: SignalOrigin,
+        siginfo: Vec<u8>,
+    },
+    TaskStart {
+        index: u64,
+        tid: Tid,
+        pid: Tid,
+        time_ns: u64,
+        parent: Tid,
+        thread: bool,
+    },
+    TaskExit {
+        index: u64,
+        tid: Tid,
+        pid: Tid,
+        time_ns: u64,
+        status: i32,
+    },
+    Rdtsc {
+        index: u64,
+        tid: Tid,
+        pid: Tid,
+        time_ns: u64,
+    },
+}
+
+impl Item {
+    pub fn index(&self) -> u64 {
+        match self {
+            Item::Unfinished(r) | Item::Syscall { record: r, .. } => r.index,
+            Item::Signal { index, .. }
+            | Item::TaskStart { index, .. }
+            | Item::TaskExit { index, .. }
+            | Item::Rdtsc { index, .. } => *index,
+        }
+    }
+
+    pub fn pid(&self) -> Tid {
+        match self {
+            Item::Unfinished(r) | Item::Syscall { record: r, .. } => r.pid,
+            Item::Signal { pid, .. }
+            | Item::TaskStart { pid, .. }
+            | Item::TaskExit { pid, .. }
+            | Item::Rdtsc { pid, .. } => *pid,
+        }
+    }
+}
+
+struct Pending {
+    record: SyscallRecord,
+    announced: bool,
+}
+
+/// Streaming pairing state. Feed events in order with [`Pairing::push`],
+/// then call [`Pairing::finish`] for calls that never returned.
+#[derive(Default)]
+pub struct Pairing {
+    pending: HashMap<Tid, Pending>,
+}
+
+impl Pairing {
+    pub fn new() -> Pairing {
+        Pairing::default()
+    }
+
+    /// Consumes one event and appends what it completes to `out`.
+    pub fn push(&mut self, ev: RecordedEvent, out: &mut Vec<Item>) {
+        let RecordedEvent { event, payloads } = ev;
+        // A payload list shorter than its ranges (never in a valid trace)
+        // just leaves ranges out, never panics.
+        let tid = event.tid;
+        // Any event of another task splits the calls still open elsewhere.
+        for (other, p) in self.pending.iter_mut() {
+            if *other != tid && !p.announced {
+                p.announced = true;
+                out.push(Item::Unfinished(p.record.clone()));
+            }
+        }
+        match event.kind {
+            EventKind::SyscallEntry { regs, inputs } => {
+                // A new entry while one is pending means the old call never
+                // returned to this thread (exec from the old image).
+                if let Some(p) = self.pending.remove(&tid) {
+                    out.push(Item::Syscall {
+                        record: p.record,
+                        resumed: p.announced,
+                    });
+                }
+                let record = SyscallRecord {
+                    index: event.index,
+                    exit_index: None,
+                    tid,
+                    pid: event.pid,
+                    nr: regs.orig_rax,
+                    args: regs.syscall_args(),
+                    regs,
+                    entry_ns: event.time_ns,
+                    exit_ns: None,
+                    result: None,
+                    inputs: inputs.into_iter().zip(payloads).collect(),
+                    writes: Vec::new(),
+                    extra: None,
+                };
+                self.pending.insert(
+                    tid,
+                    Pending {
+                        record,
+                        announced: false,
+                    },
+                );
+            }
+            EventKind::SyscallExit {
+                nr,
+                result,
+                writes,
+                extra,
+            } => {
+                let (mut record, announced) = match self.pending.remove(&tid) {
+                    Some(p) => (p.record, p.announced),
+                    // An exit without entry: the first stop of a fork child
+                    // returning from clone. Keep it, with unknown arguments.
+                    None => (
+                        SyscallRecord {
+                            index: event.index,
+                            exit_index: None,
+                            tid,
+                            pid: event.pid,
+                            nr,
+                            args: [0; 6],
+                            regs: Regs::default(),
+                            entry_ns: event.time_ns,
+                            exit_ns: None,
+                            result: None,
+                            inputs: Vec::new(),
+                            writes: Vec::new(),
+                            extra: None,
+                        },
+                        false,
+                    ),
+                };
+                record.exit_index = Some(event.index);
+                record.exit_ns = Some(event.time_ns);
+                record.result = Some(result);
+                // The pid can change at exec (a thread exec'ing takes the
+                // group leader's id); the exit is authoritative.
+                record.pid = event.pid;
+                record.writes = writes.into_iter().zip(payloads).collect();
+                record.extra = extra;
+                out.push(Item::Syscall {
+                    record,
+                    resumed: announced,
+                });
+            }
+            EventKind::Signal {
+                signo,
+                origin,
+                siginfo,
+                ..
+            } => out.push(Item::Signal {
+                index: event.index,
+                tid,
+                pid: event.pid,
+                time_ns: event.time_ns,
+                signo,
+                origin,
+                siginfo,
+            }),
+            EventKind::Rdtsc { .. } => out.push(Item::Rdtsc {
+                index: event.index,
+                tid,
+                pid: event.pid,
+                time_ns: event.time_ns,
+            }),
+            EventKind::TaskStart { parent, thread } => out.push(Item::TaskStart {
+                index: event.index,
+                tid,
+                pid: event.pid,
+                time_ns: event.time_ns,
+                parent,
+                thread,
+            }),
+            EventKind::TaskExit { status } => {
+                // exit/exit_group never return: close them as "= ?".
+                if let Some(p) = self.pending.remove(&tid) {
+                    out.push(Item::Syscall {
+                        record: p.record,
+                        resumed: p.announced,
+                    });
+                }
+                out.push(Item::TaskExit {
+                    index: event.index,
+                    tid,
+                    pid: event.pid,
+                    time_ns: event.time_ns,
+                    status,
+                })
+            }
+        }
+    }
+
+    /// Calls still open at the end of the recording, in entry order.
+    pub fn finish(&mut self, out: &mut Vec<Item>) {
+        let mut rest: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        rest.sort_by_key(|p| p.record.index);
+        out.extend(rest.into_iter().map(|p| Item::Syscall {
+            record: p.record,
+            resumed: p.announced,
+        }));
+    }
+}
+
+/// Runs `f` on every paired item of the trace, in order.
+pub fn for_each_item(
+    reader: &TraceReader,
+    progress: Option<crate::Progress<'_>>,
+    mut f: impl FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    let mut pairing = Pairing::new();
+    let mut buf = Vec::new();
+    let mut progress = progress;
+    for ev in reader.events()? {
+        let ev = ev?;
+        let index = ev.event.index;
+        pairing.push(ev, &mut buf);
+        for item in buf.drain(..) {
+            f(item)?;
+        }
+        if let Some(p) = progress.as_mut() {
+            p(index);
+        }
+    }
+    pairing.finish(&mut buf);
+    for item in buf.drain(..) {
+        f(item)?;
+    }
+    Ok(())
+}
+
+/// Like [`for_each_item`], but whole syscalls only (no `Unfinished`).
+pub fn for_each_syscall(
+    reader: &TraceReader,
+    progress: Option<crate::Progress<'_>>,
+    mut f: impl FnMut(&SyscallRecord) -> Result<()>,
+) -> Result<()> {
+    for_each_item(reader, progress, |item| match item {
+        Item::Syscall { record, .. } => f(&record),
+        _ => Ok(()),
+    })
+}
