@@ -3,6 +3,7 @@
 //! This binary only parses the command line and presents results; the work
 //! is done by the crates under `crates/`.
 
+mod analyze_cmd;
 mod exit;
 mod info;
 mod record_cmd;
@@ -33,6 +34,12 @@ enum Command {
         /// Trace directory or name (default: the newest recording).
         trace: Option<PathBuf>,
     },
+    /// Print the recorded syscalls the way strace does.
+    Dump(analyze_cmd::DumpArgs),
+    /// Count calls, errors and time per syscall (strace -c), with percentiles.
+    Stats(analyze_cmd::StatsArgs),
+    /// Show the process tree: pids, parents, exit status, commands, threads.
+    Ps(analyze_cmd::PsArgs),
 }
 
 fn init_logging() {
@@ -52,6 +59,9 @@ fn main() {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Info { trace } => info::run(trace),
+        Command::Dump(args) => analyze_cmd::dump(args),
+        Command::Stats(args) => analyze_cmd::stats(args),
+        Command::Ps(args) => analyze_cmd::ps(args),
     };
     match result {
         Ok(status) => exit::exit_with(status),

@@ -8,8 +8,10 @@
 //! memory stays bounded by the number of live tasks and open descriptors,
 //! not by the length of the recording.
 
+pub mod context;
 pub mod decode;
 pub mod diff;
+pub mod dump;
 pub mod errno;
 pub mod export;
 pub mod extract;
@@ -44,3 +46,4 @@ pub type Result<T> = std::result::Result<T, AnalyzeError>;
 /// a front end can draw a progress bar without this crate knowing about
 /// terminals.
 pub type Progress<'a> = &'a mut dyn FnMut(u64);
+pub use syscall_model;
