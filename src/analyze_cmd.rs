@@ -202,3 +202,226 @@ pub fn ps(args: PsArgs) -> Result<Status> {
     out.flush()?;
     Ok(Status::Code(0))
 }
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Which report: security, performance or summary.
+    #[arg(long, default_value = "summary", value_parser = ["security", "performance", "summary"])]
+    report: String,
+    /// Trace directory or name (default: the newest recording).
+    trace: Option<PathBuf>,
+    /// JSON (security report only).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn analyze(args: AnalyzeArgs) -> Result<Status> {
+    let reader = open(args.trace.as_deref())?;
+    let mut out = stdout();
+    match args.report.as_str() {
+        "security" => {
+            let findings = analyze::report::security(&reader, &NoInputs)?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &findings)?;
+                writeln!(out)?;
+            } else {
+                analyze::report::print_security(&findings, &mut out)?;
+            }
+        }
+        "performance" => analyze::report::performance(&reader, &NoInputs, &mut out)?,
+        _ => analyze::report::summary(&reader, &NoInputs, &mut out)?,
+    }
+    out.flush()?;
+    Ok(Status::Code(0))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The reference recording.
+    baseline: PathBuf,
+    /// The recording to compare with it.
+    current: PathBuf,
+    /// JSON report.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Exit 0 when equivalent, 1 when different, 2 on error (like diff(1)).
+pub fn diff(args: DiffArgs) -> Result<Status> {
+    let run = || -> Result<bool> {
+        let base = open(Some(&args.baseline))?;
+        let cur = open(Some(&args.current))?;
+        let report = analyze::diff::diff(&base, &cur, &NoInputs)?;
+        let mut out = stdout();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            analyze::diff::print(&report, &mut out)?;
+        }
+        out.flush()?;
+        Ok(report.equivalent)
+    };
+    match run() {
+        Ok(true) => Ok(Status::Code(0)),
+        Ok(false) => Ok(Status::Code(1)),
+        Err(e) => {
+            eprintln!("replay: {e:#}");
+            Ok(Status::Code(2))
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+#[group(id = "what", required = true, multiple = false)]
+pub struct ExtractArgs {
+    /// Files accessed, with operations and bytes.
+    #[arg(long, group = "what")]
+    files: bool,
+    /// Network connections.
+    #[arg(long, group = "what")]
+    network: bool,
+    /// Processes with their command lines.
+    #[arg(long, group = "what")]
+    processes: bool,
+    /// The recorded environment.
+    #[arg(long, group = "what")]
+    env: bool,
+    /// Trace directory or name (default: the newest recording).
+    trace: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn extract(args: ExtractArgs) -> Result<Status> {
+    let reader = open(args.trace.as_deref())?;
+    let x = analyze::extract::extract(&reader, &NoInputs)?;
+    let mut out = stdout();
+    if args.files {
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &x.files)?;
+        } else {
+            writeln!(
+                out,
+                "{:<24} {:>10} {:>10} {:>6}  PATH",
+                "OPS", "READ", "WRITTEN", "CALLS"
+            )?;
+            for f in &x.files {
+                writeln!(
+                    out,
+                    "{:<24} {:>10} {:>10} {:>6}  {}",
+                    f.ops.join(","),
+                    f.bytes_read,
+                    f.bytes_written,
+                    f.calls,
+                    f.path
+                )?;
+            }
+        }
+    } else if args.network {
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &x.network)?;
+        } else {
+            writeln!(
+                out,
+                "{:>7} {:<10} {:<24} {:<24} {:>8} {:>8}",
+                "PID", "PROTO", "LOCAL", "REMOTE", "SENT", "RECV"
+            )?;
+            for c in &x.network {
+                let s = |a: &Option<String>| a.clone().unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "{:>7} {:<10} {:<24} {:<24} {:>8} {:>8}",
+                    c.pid,
+                    c.protocol,
+                    s(&c.local),
+                    s(&c.remote),
+                    c.bytes_sent,
+                    c.bytes_received
+                )?;
+            }
+        }
+    } else if args.processes {
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &x.processes)?;
+        } else {
+            for p in &x.processes {
+                writeln!(
+                    out,
+                    "{} {} {}",
+                    p.pid,
+                    p.ppid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    p.execs.join(" -> ")
+                )?;
+            }
+        }
+    } else if args.json {
+        serde_json::to_writer_pretty(&mut out, &x.env)?;
+    } else {
+        for (k, v) in &x.env {
+            writeln!(out, "{k}={v}")?;
+        }
+    }
+    if args.json {
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(Status::Code(0))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// json, jsonl, csv or chrome (Chrome/Perfetto trace-event JSON).
+    #[arg(long, value_parser = ["json", "jsonl", "csv", "chrome"])]
+    format: String,
+    /// Trace directory or name (default: the newest recording).
+    trace: Option<PathBuf>,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn export(args: ExportArgs) -> Result<Status> {
+    use analyze::export::Format;
+    let format = match args.format.as_str() {
+        "json" => Format::Json,
+        "jsonl" => Format::Jsonl,
+        "csv" => Format::Csv,
+        _ => Format::Chrome,
+    };
+    let reader = open(args.trace.as_deref())?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(stdout()),
+    };
+    with_progress(&reader, |p| {
+        analyze::export::export(&reader, &NoInputs, format, &mut out, p)
+    })?;
+    Ok(Status::Code(0))
+}
+
+/// A reader that went away (`| head`) is not an error.
+pub fn quiet_broken_pipe(result: Result<Status>) -> Result<Status> {
+    match result {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.to_string().contains("Broken pipe")
+            }) =>
+        {
+            Ok(Status::Code(0))
+        }
+        other => other,
+    }
+}

@@ -40,6 +40,14 @@ enum Command {
     Stats(analyze_cmd::StatsArgs),
     /// Show the process tree: pids, parents, exit status, commands, threads.
     Ps(analyze_cmd::PsArgs),
+    /// Reports: security findings, performance, or a one-screen summary.
+    Analyze(analyze_cmd::AnalyzeArgs),
+    /// Compare two recordings; exit 0 when equivalent, 1 when different, 2 on error.
+    Diff(analyze_cmd::DiffArgs),
+    /// List files, network connections, processes or the environment.
+    Extract(analyze_cmd::ExtractArgs),
+    /// Convert to json, jsonl, csv or Chrome/Perfetto trace events.
+    Export(analyze_cmd::ExportArgs),
 }
 
 fn init_logging() {
@@ -59,9 +67,13 @@ fn main() {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Info { trace } => info::run(trace),
-        Command::Dump(args) => analyze_cmd::dump(args),
-        Command::Stats(args) => analyze_cmd::stats(args),
-        Command::Ps(args) => analyze_cmd::ps(args),
+        Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
+        Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),
+        Command::Ps(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::ps(args)),
+        Command::Analyze(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::analyze(args)),
+        Command::Diff(args) => analyze_cmd::diff(args),
+        Command::Extract(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::extract(args)),
+        Command::Export(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::export(args)),
     };
     match result {
         Ok(status) => exit::exit_with(status),

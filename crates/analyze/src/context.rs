@@ -58,7 +58,10 @@ impl<'a> Context<'a> {
         for (i, kind) in arg_kinds(rec.nr).iter().enumerate() {
             match kind {
                 ArgKind::Path => {
-                    if let Some(p) = input_path(self.inputs, rec, rec.args[i]) {
+                    // "" (AT_EMPTY_PATH) names the descriptor, not a path.
+                    if let Some(p) =
+                        input_path(self.inputs, rec, rec.args[i]).filter(|p| !p.is_empty())
+                    {
                         t.paths.push(p);
                     }
                 }
