@@ -47,7 +47,7 @@ fn with_progress<T>(
     let result = match &bar {
         Some(b) => {
             let mut tick = |i: u64| {
-                if i % 4096 == 0 {
+                if i.is_multiple_of(4096) {
                     b.set_position(i);
                 }
             };

@@ -112,10 +112,10 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
             let n = pids.len();
             pids.entry(id).or_insert(n);
         }
-        if !seqs.contains_key(&pid) {
+        seqs.entry(pid).or_insert_with(|| {
             order.push(pid);
-            seqs.insert(pid, Vec::new());
-        }
+            Vec::new()
+        });
         if let Item::Syscall { record, .. } = &item {
             last = last.max(record.exit_ns.unwrap_or(record.entry_ns));
             let dec = Decoder {
@@ -123,7 +123,16 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
                 strsize: 32,
                 fds: None,
             };
-            let line = format!("{} = {}", dec.call(record), dec.ret(record));
+            let mut line = format!("{} = {}", dec.call(record), dec.ret(record));
+            // glibc seeds malloc and hash tables with non-blocking
+            // getrandom: different in every run of a deterministic program.
+            if record.name() == "getrandom" && record.args[2] & 1 != 0 {
+                line = format!(
+                    "getrandom(RANDOM, {}) = {}",
+                    record.args[1],
+                    dec.ret(record)
+                );
+            }
             seqs.get_mut(&pid)
                 .expect("inserted above")
                 .push(normalize(&line, &pids));

@@ -55,6 +55,7 @@ pub fn collect(reader: &TraceReader, command: &[String]) -> Result<Vec<Process>>
                 tid, pid, time_ns, ..
             } => (*tid, *pid, *time_ns),
         };
+        #[allow(clippy::map_entry)] // the new entry also goes into `order`
         if !procs.contains_key(&pid) {
             let ppid = match &item {
                 Item::TaskStart { parent, .. } => {

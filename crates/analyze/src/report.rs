@@ -215,7 +215,7 @@ pub fn performance(
             ));
             // Keep only the ten slowest: bounded memory.
             if slowest.len() > 64 {
-                slowest.sort_by(|a, b| b.0.cmp(&a.0));
+                slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
                 slowest.truncate(10);
             }
         }
@@ -243,7 +243,7 @@ pub fn performance(
             f.bytes_read, f.bytes_written, f.calls, f.path
         )?;
     }
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     writeln!(out, "slowest calls:")?;
     for (d, ev, pid, line) in slowest.iter().take(10) {
         writeln!(
@@ -285,7 +285,7 @@ pub fn summary(reader: &TraceReader, inputs: &dyn InputSource, out: &mut dyn Wri
     writeln!(out, "processes:   {}", ex.processes.len())?;
     writeln!(out, "syscalls:    {calls} ({errors} failed)")?;
     let mut top: Vec<_> = stats.iter().collect();
-    top.sort_by(|a, b| b.1.calls.cmp(&a.1.calls));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1.calls));
     let top: Vec<String> = top
         .iter()
         .take(5)

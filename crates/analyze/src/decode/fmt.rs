@@ -378,9 +378,9 @@ pub fn sigset(mask: u64) -> String {
         (1..=64)
             .filter(|s| m & (1u64 << (s - 1)) != 0)
             .map(|s| {
-                let n = crate::errno::signal_name(s as i32);
+                let n = crate::errno::signal_name(s);
                 match n.strip_prefix("SIGRT_") {
-                    Some(r) if r == "0" => "RTMIN".to_string(),
+                    Some("0") => "RTMIN".to_string(),
                     Some(r) => format!("RT_{r}"),
                     None => n.trim_start_matches("SIG").to_string(),
                 }

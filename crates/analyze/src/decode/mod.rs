@@ -233,7 +233,7 @@ impl Decoder<'_> {
             }
             "open" | "openat" => {
                 let fi = usize::from(name == "openat") + 1;
-                if a[fi] & 0o20100000 == 0 {
+                if a[fi] & 0o100 == 0 && a[fi] & 0o20200000 != 0o20200000 {
                     out.truncate(fi + 1);
                 }
             }
@@ -310,7 +310,10 @@ impl Decoder<'_> {
                     self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
                 )
             }
-            "getrandom" => set(&mut out, 2, flags(a[2], GRND, "0")),
+            "getrandom" => {
+                set(&mut out, 0, self.buf(rec, a[0], a[1]));
+                set(&mut out, 2, flags(a[2], GRND, "0"));
+            }
             "arch_prctl" => {
                 set(&mut out, 0, symbol(a[0], ARCH_PRCTL));
                 set(&mut out, 1, ptr(a[1]).replace("NULL", "0"));
