@@ -90,8 +90,9 @@ pub fn ptr(value: u64) -> String {
     }
 }
 
+/// strace's `%#03o`: a leading 0, at least three digits (`0644`, `000`).
 pub fn octal(value: u64) -> String {
-    format!("{value:#05o}").replace("0o", "0")
+    format!("0{value:02o}")
 }
 
 pub const OPEN_FLAGS: &[(u64, &str)] = &[
