@@ -29,6 +29,13 @@ pub fn run(args: ReplayArgs) -> Result<Status> {
         return Ok(Status::Code(1));
     }
     match &outcome.outcome {
+        Some(trace::TraceOutcome::Interrupted { reason }) => {
+            eprintln!(
+                "replay: the recording stopped early ({reason}); replayed the {} events recorded before that",
+                outcome.events
+            );
+            Ok(Status::Code(1))
+        }
         Some(recorded) => Ok(Status::from(recorded)),
         None => Ok(Status::Code(1)),
     }

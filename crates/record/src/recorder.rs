@@ -298,16 +298,29 @@ impl Recorder {
                     let tgid = proc_ids(tid).map(|(tgid, _)| tgid).unwrap_or(tid);
                     self.add_task(tid, tgid)?;
                 }
-                if self.running == Some(tid) {
+                let was_running = self.running == Some(tid);
+                if was_running {
                     self.running = None;
                 }
                 match stop {
-                    Stop::Event { event, message } => self.on_ptrace_event(tid, event, message),
+                    // An exiting thread clears its tid word and wakes joiners
+                    // once resumed: a memory effect, so it waits its turn like
+                    // a syscall exit instead of racing with the running thread.
+                    Stop::Event { event, message } if event != libc::PTRACE_EVENT_EXIT => {
+                        self.on_ptrace_event(tid, event, message)
+                    }
                     _ => {
                         let task = self.task(tid)?;
                         task.state = RunState::Stopped;
                         task.pending_stop = Some(stop);
-                        self.ready.push_back(tid);
+                        // Replay runs a thread's user code just before its
+                        // next event, so that event must be logged before
+                        // anything that completed while the code ran.
+                        if was_running {
+                            self.ready.push_front(tid);
+                        } else {
+                            self.ready.push_back(tid);
+                        }
                         Ok(())
                     }
                 }
@@ -331,7 +344,7 @@ impl Recorder {
         Ok(())
     }
 
-    /// Event stops happen inside the kernel, so they never conflict with the
+    /// Event stops happen inside the kernel, so most never conflict with the
     /// thread that runs user code and are handled at once.
     fn on_ptrace_event(&mut self, tid: Pid, event: i32, message: u64) -> Step {
         match event {

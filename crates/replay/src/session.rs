@@ -213,13 +213,16 @@ impl ReplaySession {
             unsafe { libc::kill(process.real_pid, libc::SIGKILL) };
         }
         self.processes.clear();
-        // Reap everything: our children, and orphans handed to us as subreaper.
+        // Reap everything: our children, and orphans handed to us as
+        // subreaper. A killed tracee still stops at PTRACE_EVENT_EXIT and
+        // waits there to be resumed.
         loop {
-            let mut status = 0;
-            // SAFETY: waitpid writes one int.
-            let rc = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-            if rc <= 0 {
-                break;
+            match ptrace::wait_any() {
+                Ok(WaitResult::Stopped(pid, _)) => {
+                    let _ = ptrace::resume(pid, Resume::Continue, 0);
+                }
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
     }
@@ -941,8 +944,19 @@ impl ReplaySession {
     }
 
     fn task_exit(&mut self, event: &Event) -> Result<(), ReplayError> {
+        let EventKind::TaskExit { status } = event.kind else {
+            unreachable!("task_exit is only called for TaskExit events")
+        };
         let task = self.task(event)?;
-        let real = task.real;
+        let (real, rec_pid) = (task.real, task.rec_pid);
+        let parked = matches!(task.state, ReplayState::Ready | ReplayState::InSyscall);
+        if parked && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
+            // A SIGKILL from outside the recording has no delivery stop to
+            // replay; deliver the same death now.
+            let tgid = self.process(rec_pid)?.real_pid;
+            ptrace::tgkill(tgid, real, libc::SIGKILL)?;
+        }
+        let task = self.task(event)?;
         match task.state {
             ReplayState::Dead => return Ok(()),
             ReplayState::Ready => {

@@ -138,7 +138,10 @@ pub fn gen_events_sized(n: u64, big_write: u64, mapping_len: u64) -> Vec<(Event,
                 }
             } else {
                 match i % 7 {
-                    0 => EventKind::SyscallEntry { regs: regs(i) },
+                    0 => EventKind::SyscallEntry {
+                        regs: regs(i),
+                        inputs: Vec::new(),
+                    },
                     1 => EventKind::SyscallExit {
                         nr: i % 300,
                         result: -(i as i64 % 40),

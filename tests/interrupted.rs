@@ -1,0 +1,187 @@
+//! A recording that ends early stays replayable up to where it ended, and no
+//! tracee outlives the recorder.
+
+mod common;
+
+use common::{program, TraceRoot};
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Starts recording the ticker, waits until it has printed `lines` lines,
+/// sends `signal` to the recorder, and returns what the tracee printed and
+/// the tracee's pid.
+fn record_and_interrupt(root: &TraceRoot, signal: i32, lines: usize) -> (String, i32) {
+    let exe = program("ticker");
+    let mut child = root
+        .cmd()
+        .args(["record", "-o"])
+        .arg(root.trace("t"))
+        .arg("--")
+        .arg(&exe)
+        .arg("500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start recorder");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
+    for _ in 0..lines {
+        reader.read_line(&mut printed).expect("read tracee output");
+    }
+    let pid: i32 = printed
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("pid "))
+        .and_then(|p| p.parse().ok())
+        .expect("ticker prints its pid first");
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc_kill(child.id() as i32, signal) };
+    let _ = child.wait();
+    let mut rest = String::new();
+    let _ = reader.read_to_string(&mut rest);
+    printed.push_str(&rest);
+    (printed, pid)
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+fn assert_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.contains(") Z ") || state.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tracee {pid} outlived its recorder: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_replays_a_prefix(root: &TraceRoot, recorded: &str) {
+    let info = root
+        .cmd()
+        .arg("info")
+        .arg(root.trace("t"))
+        .output()
+        .expect("run info");
+    assert!(info.status.success(), "{}", stderr(&info));
+    let info_text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info_text.contains("complete:     no") || info_text.contains("stopped early"),
+        "{info_text}"
+    );
+    let replayed = root.replay("t");
+    let out = String::from_utf8_lossy(&replayed.stdout);
+    assert!(
+        !replayed.status.success(),
+        "an interrupted replay must not claim success"
+    );
+    assert!(
+        out.starts_with("pid "),
+        "replay printed nothing of the prefix: {out:?} / {}",
+        stderr(&replayed)
+    );
+    assert!(
+        recorded.starts_with(&*out),
+        "replay is not a prefix of the recording:\n{out}\n---\n{recorded}"
+    );
+    let err = stderr(&replayed);
+    assert!(
+        err.starts_with("replay: ") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(
+        err.contains("interrupted") || err.contains("stopped early"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sigkill_of_the_recorder() {
+    let root = TraceRoot::new();
+    let (recorded, pid) = record_and_interrupt(&root, 9, 20);
+    assert_gone(pid);
+    assert_replays_a_prefix(&root, &recorded);
+}
+
+#[test]
+fn sigterm_to_the_recorder() {
+    let root = TraceRoot::new();
+    let (recorded, pid) = record_and_interrupt(&root, 15, 10);
+    assert_gone(pid);
+    assert_replays_a_prefix(&root, &recorded);
+}
+
+#[test]
+fn tracee_killed_by_sigkill() {
+    let root = TraceRoot::new();
+    let exe = program("ticker");
+    let mut child = root
+        .cmd()
+        .args(["record", "-o"])
+        .arg(root.trace("t"))
+        .arg("--")
+        .arg(&exe)
+        .arg("500")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start recorder");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("read");
+    let pid: i32 = first
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .expect("pid line");
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: killing the tracee, a descendant of this test.
+    unsafe { libc_kill(pid, 9) };
+    let status = child.wait().expect("recorder ends");
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).expect("read");
+    let recorded = first + &rest;
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "record re-raises SIGKILL"
+    );
+    let replayed = root.replay("t");
+    assert_eq!(String::from_utf8_lossy(&replayed.stdout), recorded);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&replayed.status),
+        Some(9)
+    );
+}
+
+#[test]
+fn unknown_ioctl_stops_recording_with_its_name() {
+    let exe = program("unknown_ioctl");
+    let root = TraceRoot::new();
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("ioctl request 0x894c"), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("after"),
+        "the unknown ioctl must not complete"
+    );
+    let replayed = root.replay("t");
+    assert_eq!(String::from_utf8_lossy(&replayed.stdout), "before\n");
+    assert!(
+        stderr(&replayed).contains("stopped early"),
+        "{}",
+        stderr(&replayed)
+    );
+}
