@@ -1,0 +1,159 @@
+//! Replaying signals, trapped rdtsc, and the start and end of threads.
+
+use super::*;
+
+impl ReplaySession {
+    pub(super) fn signal(
+        &mut self,
+        event: &Event,
+        signo: i32,
+        origin: SignalOrigin,
+        siginfo: &[u8],
+        recorded: &Regs,
+    ) -> Result<(), ReplayError> {
+        let (real, rec_pid) = {
+            let task = self.task(event)?;
+            (task.real, task.rec_pid)
+        };
+        if origin == SignalOrigin::Asynchronous {
+            let tgid = self.process(rec_pid)?.real_pid;
+            ptrace::tgkill(tgid, real, signo)?;
+        }
+        self.advance(event, Expect::Signal(signo))?;
+        if origin == SignalOrigin::Asynchronous {
+            let mut info = [0u8; SIGINFO_SIZE];
+            let n = siginfo.len().min(SIGINFO_SIZE);
+            info[..n].copy_from_slice(&siginfo[..n]);
+            ptrace::set_siginfo(real, &info)?;
+        }
+        self.compare_regs(event, recorded, real)?;
+        self.task(event)?.pending_signal = signo;
+        Ok(())
+    }
+
+    pub(super) fn rdtsc(&mut self, event: &Event, recorded: &Regs) -> Result<(), ReplayError> {
+        self.advance(event, Expect::Rdtsc)?;
+        let real = self.task(event)?.real;
+        let found = regs::get(real)?;
+        if found.rip + 2 != recorded.rip && found.rip + 3 != recorded.rip {
+            return Err(self.divergence(
+                event,
+                "rdtsc at a different place",
+                format!("rip {:#x}", recorded.rip),
+                format!("rip {:#x}", found.rip),
+            ));
+        }
+        regs::set(real, recorded)?;
+        Ok(())
+    }
+
+    pub(super) fn task_start(&mut self, event: &Event) -> Result<(), ReplayError> {
+        let task = self.task(event)?;
+        if task.state != ReplayState::New {
+            let state = task.state;
+            return Err(self.divergence(
+                event,
+                "task start for a running task",
+                "a new task".into(),
+                format!("{state:?}"),
+            ));
+        }
+        let real = task.real;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => break,
+                WaitResult::Stopped(_, _) => ptrace::resume(real, Resume::Syscall, 0)?,
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "new task died before starting",
+                        "its first stop".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+        let task = self.task(event)?;
+        task.state = ReplayState::Ready;
+        if let Some((nr, args)) = task.clone_regs.take() {
+            let mut child_regs = regs::get(real)?;
+            child_regs.orig_rax = nr;
+            regs::set_syscall_args(&mut child_regs, &args);
+            regs::set(real, &child_regs)?;
+        }
+        if let Some(addr) = task.child_tid_fixup.take() {
+            let rec_pid = task.rec_pid;
+            self.process(rec_pid)?
+                .memory
+                .write(addr, &event.tid.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn task_exit(&mut self, event: &Event) -> Result<(), ReplayError> {
+        let EventKind::TaskExit { status } = event.kind else {
+            unreachable!("task_exit is only called for TaskExit events")
+        };
+        let task = self.task(event)?;
+        let (real, rec_pid) = (task.real, task.rec_pid);
+        let parked = matches!(task.state, ReplayState::Ready | ReplayState::InSyscall);
+        if parked && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
+            // A SIGKILL from outside the recording has no delivery stop to
+            // replay; deliver the same death now.
+            let tgid = self.process(rec_pid)?.real_pid;
+            ptrace::tgkill(tgid, real, libc::SIGKILL)?;
+        }
+        let task = self.task(event)?;
+        match task.state {
+            ReplayState::Dead => return Ok(()),
+            ReplayState::Ready => {
+                let signal = std::mem::take(&mut task.pending_signal);
+                ptrace::resume(real, Resume::Syscall, signal)?;
+            }
+            // Parked threads are woken by the SIGKILL of an exit_group or exec.
+            _ => {}
+        }
+        loop {
+            match ptrace::wait_for(real) {
+                Ok(WaitResult::Stopped(_, Stop::Event { event: ev, .. }))
+                    if ev == libc::PTRACE_EVENT_EXIT =>
+                {
+                    ptrace::resume(real, Resume::Continue, 0)?;
+                    if event.tid != event.pid {
+                        // As during recording: the thread's tid word is
+                        // cleared before anything else runs.
+                        ptrace::wait_for_death(real)?;
+                    }
+                    break;
+                }
+                Ok(WaitResult::Stopped(_, Stop::Signal(_))) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                Ok(WaitResult::Stopped(_, Stop::Syscall)) => {
+                    let nr = regs::get(real).map(|r| r.orig_rax).unwrap_or(u64::MAX);
+                    return Err(self.divergence(
+                        event,
+                        "the replayed thread kept running where the recorded one exited",
+                        "thread exit".into(),
+                        format!("a {} syscall", syscall_name(nr)),
+                    ));
+                }
+                Ok(WaitResult::Stopped(_, Stop::Event { .. })) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
+                Ok(WaitResult::Exited(..) | WaitResult::Signaled(..)) | Err(_) => break,
+            }
+        }
+        let task = self.task(event)?;
+        task.state = ReplayState::Dead;
+        let rec_pid = task.rec_pid;
+        let group_alive = self
+            .tasks
+            .values()
+            .any(|t| t.rec_pid == rec_pid && t.state != ReplayState::Dead);
+        if !group_alive {
+            self.processes.remove(&rec_pid);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,439 @@
+//! A replay in progress, advanced one recorded event at a time.
+
+mod lifecycle;
+mod syscalls;
+
+use syscalls::exec_payloads;
+
+use crate::address_space::{self, SCRATCH_LEN};
+use crate::divergence::{syscall_name, RecentEvents};
+use crate::lookahead::Lookahead;
+use crate::task::{InSyscall, ReplayProcess, ReplayState, ReplayTask};
+use crate::{Divergence, ReplayError, ReplayOutcome};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use syscall_model::ReplayPolicy;
+use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
+use trace::{RecordedEvent, TraceReader};
+use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::{regs, Pid, ProcessMemory};
+
+const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
+
+/// A live thread of the replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// Recorded thread id (what the program saw).
+    pub tid: i32,
+    /// Recorded process id.
+    pub pid: i32,
+    /// Thread id of the replayed thread on this machine now.
+    pub real_tid: Pid,
+    /// False until the thread's start event has been replayed.
+    pub started: bool,
+}
+
+pub enum StepOutcome {
+    /// One more event was replayed.
+    Event(Box<Event>),
+    /// The trace has no more events.
+    End,
+}
+
+/// What the next stop of a resumed thread must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Syscall,
+    Signal(i32),
+    Rdtsc,
+}
+
+fn is_error_result(result: i64) -> bool {
+    (-4095..0).contains(&result)
+}
+
+fn is_fault_signal(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+    ) && ptrace::siginfo_code(info) > 0
+}
+
+pub struct ReplaySession {
+    reader: TraceReader,
+    events: Lookahead,
+    tasks: HashMap<i32, ReplayTask>,
+    processes: HashMap<i32, ReplayProcess>,
+    recent: RecentEvents,
+    replayed: u64,
+    quiet: bool,
+    ended: bool,
+}
+
+impl ReplaySession {
+    pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
+        let reader = TraceReader::open(trace_dir)?;
+        let differences = reader
+            .manifest()
+            .header
+            .machine
+            .cpuid_differences(&trace::MachineInfo::current());
+        if !differences.is_empty() {
+            tracing::warn!(
+                "this CPU differs from the recording machine's ({}); replay may diverge",
+                differences.join(", ")
+            );
+        }
+        let mut events = Lookahead::new(reader.events()?);
+        let first = match events.peek_first()? {
+            Some(e) => e.clone(),
+            None => {
+                return Err(ReplayError::Setup(format!(
+                    "trace {} holds no events; nothing to replay",
+                    trace_dir.display()
+                )))
+            }
+        };
+        let (initial_tid, initial_pid) = (first.event.tid, first.event.pid);
+        let EventKind::SyscallExit {
+            writes,
+            extra: Some(SyscallExtra::Exec(info)),
+            ..
+        } = &first.event.kind
+        else {
+            return Err(ReplayError::Setup(format!(
+                "trace {} does not start with the program's exec; it was not written by this version of replay",
+                trace_dir.display()
+            )));
+        };
+        let exe = reader.file_path(&info.exe)?;
+        let header = &reader.manifest().header;
+        let cstr = |b: &[u8]| {
+            CString::new(b).map_err(|_| {
+                ReplayError::Setup("trace manifest holds a string with a NUL byte".into())
+            })
+        };
+        let path = cstr(exe.as_os_str().as_bytes())?;
+        let argv = header
+            .command
+            .iter()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envp = header
+            .env
+            .iter()
+            .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Orphans of replayed processes come back to us to be reaped.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let cpu = tracee::spawn::choose_cpu();
+        tracee::spawn::pin_current_thread(cpu)?;
+        let real = tracee::spawn::spawn_traced(
+            &path,
+            &argv,
+            &envp,
+            tracee::spawn::SpawnOptions {
+                trap_rdtsc: true,
+                cpu: Some(cpu),
+            },
+        )
+        .map_err(|e| match e {
+            tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
+            e @ tracee::spawn::SpawnError::Exec { .. } => ReplayError::Setup(e.to_string()),
+        })?;
+        let mut process = ReplayProcess {
+            real_pid: real,
+            memory: ProcessMemory::open(real)?,
+            scratch: None,
+        };
+        let (stack, contents) = exec_payloads(&first, writes.len())?;
+        address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;
+        let mut tasks = HashMap::new();
+        tasks.insert(
+            initial_tid,
+            ReplayTask {
+                real,
+                rec_pid: initial_pid,
+                state: ReplayState::InSyscall,
+                pending_signal: 0,
+                syscall: Some(InSyscall {
+                    regs: info.regs,
+                    real_result: Some(0),
+                }),
+                child_tid_fixup: None,
+                clone_regs: None,
+            },
+        );
+        let mut processes = HashMap::new();
+        processes.insert(initial_pid, process);
+        Ok(ReplaySession {
+            reader,
+            events,
+            tasks,
+            processes,
+            recent: RecentEvents::new(),
+            replayed: 0,
+            quiet,
+            ended: false,
+        })
+    }
+
+    pub fn reader(&self) -> &TraceReader {
+        &self.reader
+    }
+
+    /// The threads of the replay that are still alive, by recorded ids.
+    pub fn threads(&self) -> Vec<ThreadInfo> {
+        let mut threads: Vec<ThreadInfo> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state != ReplayState::Dead)
+            .map(|(&tid, t)| ThreadInfo {
+                tid,
+                pid: t.rec_pid,
+                real_tid: t.real,
+                started: t.state != ReplayState::New,
+            })
+            .collect();
+        threads.sort_by_key(|t| t.tid);
+        threads
+    }
+
+    /// Registers of a thread (recorded tid) as the replayed thread has them now.
+    pub fn regs(&self, tid: i32) -> Result<Regs, ReplayError> {
+        let task = self
+            .tasks
+            .get(&tid)
+            .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
+            .ok_or_else(|| {
+                ReplayError::Setup(format!(
+                    "thread {tid} is not alive at this point of the replay"
+                ))
+            })?;
+        Ok(regs::get(task.real)?)
+    }
+
+    /// Memory of a process (recorded pid) as the replay has it now.
+    pub fn read_memory(&self, pid: i32, addr: u64, len: usize) -> Result<Vec<u8>, ReplayError> {
+        Ok(self.process(pid)?.memory.read(addr, len)?)
+    }
+
+    /// The replayed process's address space. Mappings of captured files
+    /// name their `files/<sha256>` blob.
+    pub fn mappings(&self, pid: i32) -> Result<Vec<tracee::maps::MapEntry>, ReplayError> {
+        Ok(tracee::maps::read(self.process(pid)?.real_pid)?)
+    }
+
+    /// Number of events replayed so far.
+    pub fn position(&self) -> u64 {
+        self.replayed
+    }
+
+    /// Replays the next recorded event.
+    pub fn step(&mut self) -> Result<StepOutcome, ReplayError> {
+        if self.ended {
+            return Ok(StepOutcome::End);
+        }
+        let Some(next) = self.events.next() else {
+            self.ended = true;
+            return Ok(StepOutcome::End);
+        };
+        let recorded = next?;
+        self.apply(&recorded)?;
+        self.recent.push(&recorded.event);
+        self.replayed += 1;
+        Ok(StepOutcome::Event(Box::new(recorded.event)))
+    }
+
+    /// Ends the replay: kills what is left and reports the recorded outcome.
+    pub fn finish(mut self) -> ReplayOutcome {
+        let truncated =
+            if self.reader.is_complete() {
+                None
+            } else {
+                Some(self.events.truncation().unwrap_or_else(|| {
+                    "the recording was interrupted before it finished".to_string()
+                }))
+            };
+        self.kill_all();
+        ReplayOutcome {
+            outcome: self.reader.manifest().outcome.clone(),
+            events: self.replayed,
+            truncated,
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for process in self.processes.values() {
+            // SAFETY: plain kill(2) of a process this replay started.
+            unsafe { libc::kill(process.real_pid, libc::SIGKILL) };
+        }
+        self.processes.clear();
+        // Reap everything: our children, and orphans handed to us as
+        // subreaper. A killed tracee still stops at PTRACE_EVENT_EXIT and
+        // waits there to be resumed.
+        loop {
+            match ptrace::wait_any() {
+                Ok(WaitResult::Stopped(pid, _)) => {
+                    let _ = ptrace::resume(pid, Resume::Continue, 0);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn divergence(
+        &self,
+        event: &Event,
+        what: &str,
+        expected: String,
+        found: String,
+    ) -> ReplayError {
+        ReplayError::Divergence(Box::new(Divergence {
+            event: event.index,
+            tid: event.tid,
+            what: what.to_string(),
+            expected,
+            found,
+            recent: self.recent.snapshot(),
+        }))
+    }
+
+    fn task(&mut self, event: &Event) -> Result<&mut ReplayTask, ReplayError> {
+        if !self.tasks.contains_key(&event.tid) {
+            return Err(self.divergence(
+                event,
+                "event for a thread replay does not know",
+                format!("thread {} to exist", event.tid),
+                "no such thread in the replay".into(),
+            ));
+        }
+        Ok(self.tasks.get_mut(&event.tid).expect("checked above"))
+    }
+
+    fn process(&self, rec_pid: i32) -> Result<&ReplayProcess, ReplayError> {
+        self.processes.get(&rec_pid).ok_or_else(|| {
+            ReplayError::Setup(format!(
+                "internal error: no replayed process for pid {rec_pid}"
+            ))
+        })
+    }
+
+    fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ReplayError> {
+        let event = &recorded.event;
+        tracing::debug!(event = %crate::divergence::summarize(event), "replaying");
+        match &event.kind {
+            EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
+            EventKind::SyscallExit {
+                nr, result, extra, ..
+            } => self.syscall_exit(recorded, *nr, *result, extra.as_ref()),
+            EventKind::Signal {
+                signo,
+                origin,
+                siginfo,
+                regs,
+            } => self.signal(event, *signo, *origin, siginfo, regs),
+            EventKind::Rdtsc { regs } => self.rdtsc(event, regs),
+            EventKind::TaskStart { .. } => self.task_start(event),
+            EventKind::TaskExit { .. } => self.task_exit(event),
+        }
+    }
+
+    /// Resumes a ready thread until its next stop, which must be `expect`.
+    /// Signals the real kernel sends during replay are dropped: the log says
+    /// which signals to deliver and where.
+    fn advance(&mut self, event: &Event, expect: Expect) -> Result<(), ReplayError> {
+        let task = self.task(event)?;
+        if task.state != ReplayState::Ready {
+            let state = task.state;
+            return Err(self.divergence(
+                event,
+                "thread is not where the recording says it is",
+                "a thread ready to run".into(),
+                format!("{state:?}"),
+            ));
+        }
+        let real = task.real;
+        let signal = std::mem::take(&mut task.pending_signal);
+        ptrace::resume(real, Resume::Syscall, signal)?;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => return Ok(()),
+                WaitResult::Stopped(_, Stop::Signal(sig)) => {
+                    let Some(info) = ptrace::get_siginfo(real)? else {
+                        ptrace::resume(real, Resume::Syscall, 0)?;
+                        continue;
+                    };
+                    match expect {
+                        Expect::Signal(want) if want == sig => return Ok(()),
+                        Expect::Rdtsc
+                            if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 =>
+                        {
+                            return Ok(())
+                        }
+                        _ if is_fault_signal(sig, &info) => {
+                            let rip = regs::get(real).map(|r| r.rip).unwrap_or(0);
+                            return Err(self.divergence(
+                                event,
+                                "the replayed program faulted where the recorded one did not",
+                                format!("{expect:?}"),
+                                format!("signal {sig} at rip {rip:#x}"),
+                            ));
+                        }
+                        _ => {
+                            tracing::debug!(
+                                sig,
+                                "dropping a signal the real kernel sent during replay"
+                            );
+                            ptrace::resume(real, Resume::Syscall, 0)?;
+                        }
+                    }
+                }
+                WaitResult::Stopped(_, Stop::Event { event: ev, .. })
+                    if ev != libc::PTRACE_EVENT_EXIT =>
+                {
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                other => {
+                    let found = match other {
+                        WaitResult::Stopped(_, Stop::Syscall) => {
+                            let nr = regs::get(real).map(|r| r.orig_rax).unwrap_or(u64::MAX);
+                            format!("a {} syscall", syscall_name(nr))
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    return Err(self.divergence(
+                        event,
+                        "the replayed thread stopped somewhere else",
+                        format!("{expect:?}"),
+                        found,
+                    ));
+                }
+            }
+        }
+    }
+
+    fn compare_regs(&self, event: &Event, recorded: &Regs, real: Pid) -> Result<Regs, ReplayError> {
+        let found = regs::get(real)?;
+        let diffs = regs::differences(recorded, &found);
+        if diffs.is_empty() {
+            return Ok(found);
+        }
+        let expected = diffs
+            .iter()
+            .map(|(n, e, _)| format!("{n}={e:#x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let got = diffs
+            .iter()
+            .map(|(n, _, f)| format!("{n}={f:#x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Err(self.divergence(event, "registers differ", expected, got))
+    }
+}

@@ -1,0 +1,526 @@
+//! Replaying syscalls: emulated ones from the log, and the few that shape
+//! the address space or task state for real, adjusted to the recording.
+
+use super::*;
+
+impl ReplaySession {
+    /// Compares the memory the syscall reads (paths, sent bytes…) with the
+    /// recording: a different argument is a divergence even when the
+    /// registers agree.
+    pub(super) fn compare_inputs(
+        &self,
+        event: &Event,
+        inputs: &[MemWrite],
+        recorded: &[Vec<u8>],
+    ) -> Result<(), ReplayError> {
+        let memory = &self.process(event.pid)?.memory;
+        for (range, expected) in inputs.iter().zip(recorded) {
+            let found = memory
+                .read(range.addr, range.len as usize)
+                .unwrap_or_default();
+            if &found != expected {
+                let show =
+                    |b: &[u8]| format!("{:?}", String::from_utf8_lossy(&b[..b.len().min(64)]));
+                return Err(self.divergence(
+                    event,
+                    &format!("memory read by the syscall at {:#x} differs", range.addr),
+                    show(expected),
+                    show(&found),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the current syscall-entry stop to its exit stop.
+    pub(super) fn run_to_exit(&mut self, event: &Event, real: Pid) -> Result<(), ReplayError> {
+        ptrace::resume(real, Resume::Syscall, 0)?;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(_, Stop::Syscall) => return Ok(()),
+                WaitResult::Stopped(_, Stop::Signal(_))
+                | WaitResult::Stopped(_, Stop::Event { .. }) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "the replayed thread died inside a syscall",
+                        "the syscall to return".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Makes the kernel skip the syscall at this entry stop.
+    pub(super) fn skip_syscall(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+    ) -> Result<(), ReplayError> {
+        current.orig_rax = u64::MAX;
+        regs::set(real, &current)?;
+        self.run_to_exit(event, real)
+    }
+
+    pub(super) fn syscall_entry(
+        &mut self,
+        recorded_event: &RecordedEvent,
+        recorded: &Regs,
+        inputs: &[MemWrite],
+    ) -> Result<(), ReplayError> {
+        let event = &recorded_event.event;
+        self.advance(event, Expect::Syscall)?;
+        let real = self.task(event)?.real;
+        let current = self.compare_regs(event, recorded, real)?;
+        self.compare_inputs(event, inputs, &recorded_event.payloads)?;
+        let nr = recorded.orig_rax;
+        let args = recorded.syscall_args();
+        let policy = if nr == SYS_RSEQ {
+            ReplayPolicy::Emulate
+        } else {
+            syscall_model::replay_policy(nr, &args)
+        };
+        let mut real_result = None;
+        match policy {
+            ReplayPolicy::Emulate => self.skip_syscall(event, real, current)?,
+            ReplayPolicy::Execute => {
+                real_result = self.execute(event, real, current, nr, &args)?;
+            }
+        }
+        let task = self.task(event)?;
+        task.syscall = Some(InSyscall {
+            regs: *recorded,
+            real_result,
+        });
+        if task.state == ReplayState::Ready {
+            task.state = ReplayState::InSyscall;
+        }
+        Ok(())
+    }
+
+    /// Runs a syscall that shapes the address space or task state for real,
+    /// adjusted so that it produces the recorded effect. Returns its result.
+    pub(super) fn execute(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Result<Option<i64>, ReplayError> {
+        let nr_i = nr as i64;
+        if nr_i == libc::SYS_exit || nr_i == libc::SYS_exit_group {
+            ptrace::resume(real, Resume::Syscall, 0)?;
+            self.task(event)?.state = ReplayState::Exiting;
+            return Ok(None);
+        }
+        let needs_exit = matches!(
+            nr_i,
+            libc::SYS_mmap
+                | libc::SYS_mremap
+                | libc::SYS_execve
+                | libc::SYS_execveat
+                | libc::SYS_clone
+                | libc::SYS_clone3
+                | libc::SYS_fork
+                | libc::SYS_vfork
+        );
+        if !needs_exit {
+            self.run_to_exit(event, real)?;
+            return Ok(Some(regs::get(real)?.rax as i64));
+        }
+        let exit = self.events.peek_exit(event.tid)?.cloned();
+        let (result, extra) = match &exit {
+            Some(RecordedEvent {
+                event:
+                    Event {
+                        kind: EventKind::SyscallExit { result, extra, .. },
+                        ..
+                    },
+                ..
+            }) => (*result, extra.clone()),
+            _ => (-(libc::ENOSYS as i64), None),
+        };
+        tracing::debug!(result, ?extra, "look-ahead to the exit");
+        // A failure (or a syscall the recording never saw return) is not
+        // re-created: its result comes from the log.
+        if is_error_result(result) || exit.is_none() {
+            self.skip_syscall(event, real, current)?;
+            return Ok(None);
+        }
+        match nr_i {
+            libc::SYS_mmap => {
+                if let Some(SyscallExtra::MmapFile { file }) = &extra {
+                    self.skip_syscall(event, real, current)?;
+                    let process = self.process(event.pid)?;
+                    address_space::map_file(
+                        real,
+                        process,
+                        &self.reader,
+                        address_space::FileMapping {
+                            file,
+                            addr: result as u64,
+                            len: args[1],
+                            prot: args[2],
+                            offset: args[5],
+                        },
+                    )?;
+                    return Ok(Some(result));
+                }
+                current.rdi = result as u64;
+                let flags =
+                    (args[3] & !(libc::MAP_FIXED_NOREPLACE as u64)) | libc::MAP_FIXED as u64;
+                current.r10 = flags;
+                if args[3] & libc::MAP_ANONYMOUS as u64 == 0 {
+                    // /dev/zero: the same thing as anonymous memory.
+                    current.r10 |= libc::MAP_ANONYMOUS as u64;
+                    current.r8 = u64::MAX;
+                }
+                regs::set(real, &current)?;
+                self.run_to_exit(event, real)?;
+                Ok(Some(regs::get(real)?.rax as i64))
+            }
+            libc::SYS_mremap => {
+                if result as u64 != args[0] {
+                    current.r10 = args[3] | (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
+                    current.r8 = result as u64;
+                    regs::set(real, &current)?;
+                }
+                self.run_to_exit(event, real)?;
+                Ok(Some(regs::get(real)?.rax as i64))
+            }
+            libc::SYS_execve | libc::SYS_execveat => {
+                let exit = exit.expect("checked above");
+                self.replay_exec(event, real, current, nr_i, args, &exit)?;
+                Ok(Some(0))
+            }
+            _ => self
+                .replay_clone(event, real, current, nr_i, args, result)
+                .map(Some),
+        }
+    }
+
+    pub(super) fn replay_exec(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+        nr: i64,
+        args: &[u64; 6],
+        exit: &RecordedEvent,
+    ) -> Result<(), ReplayError> {
+        let EventKind::SyscallExit {
+            writes,
+            extra: Some(SyscallExtra::Exec(info)),
+            ..
+        } = &exit.event.kind
+        else {
+            return Err(self.divergence(
+                event,
+                "exec without a recorded image",
+                "an exec record".into(),
+                "none".into(),
+            ));
+        };
+        let blob = self.reader.file_path(&info.exe)?;
+        let path = address_space::write_path(self.process(event.pid)?, &blob)?;
+        if nr == libc::SYS_execveat {
+            current.orig_rax = libc::SYS_execve as u64;
+            current.rsi = args[2];
+            current.rdx = args[3];
+        }
+        current.rdi = path;
+        regs::set(real, &current)?;
+        // Entry stop -> PTRACE_EVENT_EXEC -> exit stop.
+        ptrace::resume(real, Resume::Syscall, 0)?;
+        let mut saw_exec = false;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(_, Stop::Event { event: ev, .. })
+                    if ev == libc::PTRACE_EVENT_EXEC =>
+                {
+                    saw_exec = true;
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                WaitResult::Stopped(_, Stop::Syscall) if saw_exec => break,
+                WaitResult::Stopped(_, Stop::Signal(_)) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "exec failed during replay",
+                        format!("{} to start", info.exe.path),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+        let process = self.processes.get_mut(&event.pid).ok_or_else(|| {
+            ReplayError::Setup("internal error: exec in an unknown process".into())
+        })?;
+        process.memory = ProcessMemory::open(real)?;
+        process.scratch = None;
+        let (stack_bytes, contents) = exec_payloads(exit, writes.len())?;
+        address_space::restore_exec_image(
+            real,
+            process,
+            &self.reader,
+            info,
+            stack_bytes,
+            contents,
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn replay_clone(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+        nr: i64,
+        args: &[u64; 6],
+        recorded_child: i64,
+    ) -> Result<i64, ReplayError> {
+        // vfork would block the parent until the child execs, but replay
+        // decides when each task runs; sharing memory is what matters.
+        let (flags, child_tid_addr) = match nr {
+            libc::SYS_vfork => {
+                current.orig_rax = libc::SYS_clone as u64;
+                current.rdi = (libc::CLONE_VM | libc::SIGCHLD) as u64;
+                current.rsi = 0;
+                (libc::CLONE_VM as u64, 0)
+            }
+            libc::SYS_fork => (0, 0),
+            libc::SYS_clone => {
+                current.rdi = args[0] & !(libc::CLONE_VFORK as u64);
+                (args[0], args[3])
+            }
+            _ => {
+                let process = self.process(event.pid)?;
+                let size = args[1].min(128) as usize;
+                let mut clone_args = process.memory.read(args[0], size)?;
+                if clone_args.len() < 24 {
+                    return Err(self.divergence(
+                        event,
+                        "clone3 with a short argument struct",
+                        "≥ 24 bytes".into(),
+                        format!("{size}"),
+                    ));
+                }
+                let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
+                let child_tid =
+                    u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
+                clone_args[0..8]
+                    .copy_from_slice(&(flags & !(libc::CLONE_VFORK as u64)).to_le_bytes());
+                let scratch = process.scratch.ok_or_else(|| {
+                    ReplayError::Setup("internal error: no injection page".into())
+                })?;
+                let copy = scratch + SCRATCH_LEN - 256;
+                process.memory.write(copy, &clone_args)?;
+                current.rdi = copy;
+                (flags, child_tid)
+            }
+        };
+        regs::set(real, &current)?;
+        ptrace::resume(real, Resume::Syscall, 0)?;
+        let mut child = None;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(
+                    _,
+                    Stop::Event {
+                        event:
+                            libc::PTRACE_EVENT_FORK
+                            | libc::PTRACE_EVENT_VFORK
+                            | libc::PTRACE_EVENT_CLONE,
+                        message,
+                    },
+                ) => {
+                    child = Some(message as Pid);
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                WaitResult::Stopped(_, Stop::Syscall) => break,
+                WaitResult::Stopped(_, Stop::Signal(_)) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "clone failed during replay",
+                        "a new task".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+        let Some(child) = child else {
+            let rax = regs::get(real)?.rax as i64;
+            return Err(self.divergence(
+                event,
+                "clone failed during replay",
+                "a new task".into(),
+                format!("result {rax}"),
+            ));
+        };
+        let thread = flags & libc::CLONE_THREAD as u64 != 0;
+        let recorded_child = recorded_child as i32;
+        let child_pid = if thread { event.pid } else { recorded_child };
+        if !thread {
+            let scratch = self.process(event.pid)?.scratch;
+            self.processes.insert(
+                recorded_child,
+                ReplayProcess {
+                    real_pid: child,
+                    memory: ProcessMemory::open(child)?,
+                    scratch,
+                },
+            );
+        }
+        let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
+            .then_some(child_tid_addr);
+        self.tasks.insert(
+            recorded_child,
+            ReplayTask {
+                real: child,
+                rec_pid: child_pid,
+                state: ReplayState::New,
+                pending_signal: 0,
+                syscall: None,
+                child_tid_fixup: fixup,
+                clone_regs: Some((nr as u64, *args)),
+            },
+        );
+        Ok(regs::get(real)?.rax as i64)
+    }
+
+    pub(super) fn syscall_exit(
+        &mut self,
+        recorded: &RecordedEvent,
+        nr: u64,
+        result: i64,
+        extra: Option<&SyscallExtra>,
+    ) -> Result<(), ReplayError> {
+        let event = &recorded.event;
+        let task = self.task(event)?;
+        let (state, inflight, real) = (task.state, task.syscall.take(), task.real);
+        let Some(inflight) = inflight.filter(|_| state == ReplayState::InSyscall) else {
+            return Err(self.divergence(
+                event,
+                "syscall exit without a replayed entry",
+                format!("thread inside {}", syscall_name(nr)),
+                format!("{state:?}"),
+            ));
+        };
+        if let Some(real_result) = inflight.real_result {
+            let nr_i = nr as i64;
+            let tid_valued = matches!(
+                nr_i,
+                libc::SYS_clone
+                    | libc::SYS_clone3
+                    | libc::SYS_fork
+                    | libc::SYS_vfork
+                    | libc::SYS_set_tid_address
+            );
+            if !tid_valued && real_result != result {
+                return Err(self.divergence(
+                    event,
+                    &format!(
+                        "{} returned a different result when re-executed",
+                        syscall_name(nr)
+                    ),
+                    format!("{result}"),
+                    format!("{real_result}"),
+                ));
+            }
+        }
+        let EventKind::SyscallExit { writes, .. } = &event.kind else {
+            unreachable!("syscall_exit is only called for SyscallExit events")
+        };
+        let process = self.process(event.pid)?;
+        for (w, bytes) in writes.iter().zip(&recorded.payloads) {
+            process.memory.write(w.addr, bytes)?;
+        }
+        if let Some(SyscallExtra::Output { stream }) = extra {
+            let bytes = output_bytes(&process.memory, nr, &inflight.regs.syscall_args(), result)?;
+            self.emit(*stream, &bytes);
+        }
+        let mut next = regs::get(real)?;
+        match extra {
+            Some(SyscallExtra::Exec(info)) => next = info.regs,
+            // sigreturn just restored every register from the signal frame.
+            _ if nr == libc::SYS_rt_sigreturn as u64 => {}
+            _ => {
+                next.rax = result as u64;
+                next.orig_rax = nr;
+                let a = inflight.regs.syscall_args();
+                regs::set_syscall_args(&mut next, &a);
+            }
+        }
+        regs::set(real, &next)?;
+        self.task(event)?.state = ReplayState::Ready;
+        Ok(())
+    }
+
+    pub(super) fn emit(&self, stream: OutputStream, bytes: &[u8]) {
+        if self.quiet {
+            return;
+        }
+        // Output errors (a closed pipe) must not stop the replay itself.
+        let _ = match stream {
+            OutputStream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|_| out.flush())
+            }
+            OutputStream::Stderr => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(bytes).and_then(|_| err.flush())
+            }
+        };
+    }
+}
+
+/// The stack image and writable-mapping contents of an exec exit event,
+/// which follow its `writes` payloads.
+pub(super) fn exec_payloads(
+    exit: &RecordedEvent,
+    writes: usize,
+) -> Result<(&[u8], &[Vec<u8>]), ReplayError> {
+    let stack = exit.payloads.get(writes).ok_or_else(|| {
+        ReplayError::Setup("trace is inconsistent: exec without its stack image".into())
+    })?;
+    Ok((stack, exit.payloads.get(writes + 1..).unwrap_or(&[])))
+}
+
+/// The bytes a write-family syscall sent, read back from replayed memory.
+fn output_bytes(
+    mem: &ProcessMemory,
+    nr: u64,
+    args: &[u64; 6],
+    result: i64,
+) -> Result<Vec<u8>, ReplayError> {
+    let len = result.max(0) as usize;
+    match nr as i64 {
+        libc::SYS_write | libc::SYS_pwrite64 => Ok(mem.read(args[1], len)?),
+        _ => {
+            let count = args[2].min(1024) as usize;
+            let iovecs = mem.read(args[1], count * 16)?;
+            let mut out = Vec::with_capacity(len);
+            for iov in iovecs.chunks_exact(16) {
+                if out.len() >= len {
+                    break;
+                }
+                let base = u64::from_le_bytes(iov[0..8].try_into().unwrap_or_default());
+                let iov_len =
+                    u64::from_le_bytes(iov[8..16].try_into().unwrap_or_default()) as usize;
+                let take = iov_len.min(len - out.len());
+                out.extend(mem.read(base, take)?);
+            }
+            Ok(out)
+        }
+    }
+}
