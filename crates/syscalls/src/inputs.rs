@@ -45,6 +45,11 @@ pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange>
         l::SYS_writev | l::SYS_pwritev | l::SYS_pwritev2 => {
             push_iovecs(&mut out, args[1], args[2], mem)
         }
+        // Only the iovec array: the buffers are outputs. Kept so that the
+        // recording can show readv's iovecs the way strace does.
+        l::SYS_readv | l::SYS_preadv | l::SYS_preadv2 => {
+            push(&mut out, args[1], args[2].min(MAX_IOVECS) * 16)
+        }
         l::SYS_sendmsg => {
             // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
             if let Ok(hdr) = mem.read_bytes(args[1], 56) {

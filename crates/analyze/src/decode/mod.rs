@@ -130,6 +130,50 @@ impl Decoder<'_> {
             .unwrap_or_else(|| ptr(addr))
     }
 
+    /// An iovec array, strace's way:
+    /// `[{iov_base="hello", iov_len=5}, ...]`. The array itself comes from
+    /// the recorded input memory; the buffers from the input capture
+    /// (writev: what was sent) or from the kernel's writes (readv: the
+    /// first `ret` bytes, spread over the buffers in order).
+    fn iovecs(&self, rec: &SyscallRecord, addr: u64, count: u64, filled: bool) -> String {
+        if addr == 0 {
+            return "NULL".into();
+        }
+        // Records capture at most 64 iovecs; strace also elides long arrays.
+        let shown = count.min(64) as usize;
+        let Some(table) = crate::inputs::lookup(self.inputs, rec, addr, shown * 16) else {
+            return ptr(addr);
+        };
+        if (filled && rec.errno().is_some()) || table.len() < shown * 16 {
+            return ptr(addr);
+        }
+        let mut left = rec.result.unwrap_or(0).max(0) as u64;
+        let mut items = Vec::with_capacity(shown);
+        for entry in table.chunks_exact(16) {
+            let word = |o: usize| u64::from_ne_bytes(entry[o..o + 8].try_into().unwrap_or([0; 8]));
+            let (base, len) = (word(0), word(8));
+            let data = if filled {
+                let n = len.min(left);
+                left -= n;
+                if n == 0 {
+                    Some("\"\"".to_string())
+                } else {
+                    rec.written(base, (n as usize).min(self.strsize))
+                        .map(|b| quote_buf(b, n as usize, self.strsize))
+                }
+            } else {
+                crate::inputs::lookup(self.inputs, rec, base, (len as usize).min(self.strsize))
+                    .map(|b| quote_buf(b, len as usize, self.strsize))
+            };
+            let data = data.unwrap_or_else(|| ptr(base));
+            items.push(format!("{{iov_base={data}, iov_len={len}}}"));
+        }
+        if count as usize > shown {
+            items.push("...".into());
+        }
+        format!("[{}]", items.join(", "))
+    }
+
     /// A pointer to a struct the kernel reads (needs input capture).
     fn input_struct(
         &self,
@@ -407,6 +451,10 @@ impl Decoder<'_> {
                     out.push(format!("tls={}", ptr(a[4])));
                 }
             }
+            "writev" | "pwritev" | "pwritev2" => {
+                set(&mut out, 1, self.iovecs(rec, a[1], a[2], false))
+            }
+            "readv" | "preadv" | "preadv2" => set(&mut out, 1, self.iovecs(rec, a[1], a[2], true)),
             "exit" | "exit_group" => {}
             _ => {}
         }
