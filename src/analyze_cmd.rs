@@ -19,6 +19,22 @@ pub struct Common {
     color: String,
 }
 
+impl Common {
+    /// Whether to colour stdout: `always` and `never` are explicit and win
+    /// over the environment (as no-color.org suggests for flags); `auto`
+    /// colours only a terminal, and only when `NO_COLOR` is unset or empty.
+    fn colored(&self) -> bool {
+        match self.color.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
 fn open(trace: Option<&Path>) -> Result<TraceReader> {
     let root = trace::default_trace_root();
     let dir = trace::resolve_trace(&root, trace)?;
@@ -138,6 +154,7 @@ pub fn dump(args: DumpArgs) -> Result<Status> {
         strsize: args.strsize,
         pid: args.pid,
         json: args.json,
+        color: args.common.colored(),
         ..DumpOptions::default()
     };
     parse_qualifiers(&args.expr, &mut opts)?;

@@ -38,7 +38,13 @@ pub struct DumpOptions {
     pub pid: Option<Tid>,
     pub filter: Option<Filter>,
     pub json: bool,
+    /// ANSI colour: syscall names bold, failed results red.
+    pub color: bool,
 }
+
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
 
 impl Default for DumpOptions {
     fn default() -> DumpOptions {
@@ -53,6 +59,7 @@ impl Default for DumpOptions {
             pid: None,
             filter: None,
             json: false,
+            color: false,
         }
     }
 }
@@ -108,6 +115,18 @@ impl Dumper<'_, '_> {
         p
     }
 
+    /// `call` with the first occurrence of `name` in bold, when colouring.
+    fn bold_name(&self, call: &str, name: &str) -> String {
+        match call.find(name) {
+            Some(i) if self.opts.color => format!(
+                "{}{BOLD}{name}{RESET}{}",
+                &call[..i],
+                &call[i + name.len()..]
+            ),
+            _ => call.to_string(),
+        }
+    }
+
     fn line(&mut self, prefix: &str, body: &str) -> Result<()> {
         writeln!(self.out, "{prefix}{body}")?;
         Ok(())
@@ -158,7 +177,7 @@ impl Dumper<'_, '_> {
                 let mut call = dec.call(rec);
                 // strace ends the split line after the last input argument.
                 call.pop();
-                let body = format!("{call} <unfinished ...>");
+                let body = format!("{} <unfinished ...>", self.bold_name(&call, &rec.name()));
                 self.line(&p, &body)?;
             }
             Item::Syscall { record: rec, .. } => {
@@ -176,7 +195,19 @@ impl Dumper<'_, '_> {
                 } else {
                     dec.call(rec)
                 };
-                let mut body = with_result(p.chars().count(), &call, &dec.ret(rec));
+                let ret = dec.ret(rec);
+                let mut body = with_result(p.chars().count(), &call, &ret);
+                if self.opts.color {
+                    // Padding was computed on the plain text, so escapes
+                    // do not shift the result column.
+                    let tail = body[call.len()..body.len() - ret.len()].to_string();
+                    let ret = if rec.errno().is_some() {
+                        format!("{RED}{ret}{RESET}")
+                    } else {
+                        ret
+                    };
+                    body = format!("{}{tail}{ret}", self.bold_name(&call, &rec.name()));
+                }
                 if self.opts.durations {
                     if let Some(d) = rec.duration_ns() {
                         body.push_str(&format!(
