@@ -6,6 +6,7 @@
 mod analyze_cmd;
 mod exit;
 mod info;
+mod interactive_cmd;
 mod record_cmd;
 mod replay_cmd;
 

@@ -9,6 +9,17 @@ pub struct ReplayArgs {
     /// Do not re-emit the program's stdout and stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// Step through the recording at a prompt (docs/interactive.md).
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// With --interactive: stop where SPEC matches (replay dump --filter grammar); repeatable.
+    #[arg(
+        short = 'b',
+        long = "breakpoint",
+        value_name = "SPEC",
+        requires = "interactive"
+    )]
+    breakpoints: Vec<String>,
     /// Trace directory or name (default: the newest recording).
     trace: Option<PathBuf>,
 }
@@ -16,6 +27,9 @@ pub struct ReplayArgs {
 pub fn run(args: ReplayArgs) -> Result<Status> {
     let root = trace::default_trace_root();
     let trace_dir = trace::resolve_trace(&root, args.trace.as_deref())?;
+    if args.interactive {
+        return crate::interactive_cmd::run(trace_dir, args.breakpoints);
+    }
     let outcome = replayer::replay(&replayer::ReplayOptions {
         trace_dir: trace_dir.clone(),
         quiet: args.quiet,
