@@ -45,7 +45,7 @@ fn session(root: &TraceRoot, args: &[&str], script: &str) -> (bool, String) {
         !stderr.contains("panicked"),
         "replay panicked:\n{stdout}\n{stderr}"
     );
-    (out.status.success(), format!("{stdout}"))
+    (out.status.success(), stdout)
 }
 
 /// The stop lines (`event N [pid P tid T] ...`) of a transcript.
@@ -258,7 +258,7 @@ mod pty {
             }
         });
         let mut seen = Vec::new();
-        let mut wait_for = |what: &str, seen: &mut Vec<u8>| {
+        let wait_for = |what: &str, seen: &mut Vec<u8>| {
             let deadline = Instant::now() + Duration::from_secs(60);
             while !String::from_utf8_lossy(seen).contains(what) {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -290,7 +290,7 @@ mod pty {
 
     fn open_pty() -> (std::fs::File, OwnedFd) {
         let (mut master, mut slave) = (0, 0);
-        let mut size = libc::winsize {
+        let size = libc::winsize {
             ws_row: 24,
             ws_col: 120,
             ws_xpixel: 0,
@@ -304,7 +304,7 @@ mod pty {
                 &mut slave,
                 std::ptr::null_mut(),
                 std::ptr::null(),
-                &mut size,
+                &size,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
