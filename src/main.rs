@@ -5,6 +5,7 @@
 
 mod analyze_cmd;
 mod exit;
+mod gdb_cmd;
 mod info;
 mod interactive_cmd;
 mod record_cmd;
@@ -34,6 +35,14 @@ enum Command {
     Info {
         /// Trace directory or name (default: the newest recording).
         trace: Option<PathBuf>,
+    },
+    /// Replay under gdb: serve the replay and start gdb connected to it.
+    Debug {
+        /// Trace directory or name (default: the newest recording).
+        trace: Option<PathBuf>,
+        /// Extra arguments for gdb (after --), e.g. -- -ex 'break main'.
+        #[arg(last = true)]
+        gdb_args: Vec<String>,
     },
     /// Print the recorded syscalls the way strace does.
     Dump(analyze_cmd::DumpArgs),
@@ -68,6 +77,7 @@ fn main() {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Info { trace } => info::run(trace),
+        Command::Debug { trace, gdb_args } => gdb_cmd::debug(trace, gdb_args),
         Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
         Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),
         Command::Ps(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::ps(args)),

@@ -191,6 +191,8 @@ pub fn restore_exec_image(
     contents: &[Vec<u8>],
 ) -> Result<(), ReplayError> {
     process.scratch = Some(create_scratch(tid, &process.memory)?);
+    process.auxv = info.auxv.clone();
+    process.exe = Some(reader.file_path(&info.exe)?);
     let scratch = process.scratch.unwrap_or_default();
     for entry in maps::read(tid)? {
         if is_special(&entry.name) || entry.start == scratch {

@@ -16,7 +16,7 @@ mod task;
 use std::path::PathBuf;
 
 pub use divergence::Divergence;
-pub use session::{ReplaySession, StepOutcome, ThreadInfo};
+pub use session::{DebugStep, ReplaySession, RunStop, StepOutcome, ThreadInfo, WatchKind};
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {

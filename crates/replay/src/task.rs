@@ -41,6 +41,12 @@ pub struct ReplayTask {
     /// run a variant (vfork as clone), and the child inherits the registers
     /// of what really ran, so they are put back when it starts.
     pub clone_regs: Option<(u64, [u64; 6])>,
+    /// A stop the thread already reached while a debugger stepped it; the
+    /// next advance takes it instead of resuming.
+    pub prefetched: Option<tracee::WaitResult>,
+    /// The asynchronous signal of the event being replayed was already sent
+    /// (the event was interrupted by a breakpoint and is being finished).
+    pub signal_sent: bool,
 }
 
 pub struct ReplayProcess {
@@ -49,4 +55,9 @@ pub struct ReplayProcess {
     /// A page replay maps into each process for syscall injection (a
     /// `syscall` instruction and room for paths).
     pub scratch: Option<u64>,
+    /// The auxv of the program's last exec, as recorded (debuggers need it
+    /// to find the loader and relocate a PIE binary).
+    pub auxv: Vec<(u64, u64)>,
+    /// The binary of the last exec, in the trace's `files/`.
+    pub exe: Option<std::path::PathBuf>,
 }

@@ -117,3 +117,18 @@ pub fn differences(expected: &Regs, found: &Regs) -> Vec<(&'static str, u64, u64
         })
         .collect()
 }
+
+/// The FXSAVE image of the thread's x87/SSE state (512 bytes).
+pub fn get_fpregs(pid: Pid) -> Result<[u8; 512], TraceeError> {
+    let mut area = [0u8; 512];
+    // SAFETY: GETFPREGS writes one user_fpregs_struct (512 bytes) into `area`.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, pid, 0usize, area.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "GETFPREGS",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(area)
+}

@@ -10,16 +10,23 @@ impl ReplaySession {
         origin: SignalOrigin,
         siginfo: &[u8],
         recorded: &Regs,
-    ) -> Result<(), ReplayError> {
-        let (real, rec_pid) = {
+    ) -> Result<Applied, ReplayError> {
+        let (real, rec_pid, sent) = {
             let task = self.task(event)?;
-            (task.real, task.rec_pid)
+            (
+                task.real,
+                task.rec_pid,
+                std::mem::replace(&mut task.signal_sent, true),
+            )
         };
-        if origin == SignalOrigin::Asynchronous {
+        if origin == SignalOrigin::Asynchronous && !sent {
             let tgid = self.process(rec_pid)?.real_pid;
             ptrace::tgkill(tgid, real, signo)?;
         }
-        self.advance(event, Expect::Signal(signo))?;
+        if self.advance(event, Expect::Signal(signo))? == Applied::Interrupted {
+            return Ok(Applied::Interrupted);
+        }
+        self.task(event)?.signal_sent = false;
         if origin == SignalOrigin::Asynchronous {
             let mut info = [0u8; SIGINFO_SIZE];
             let n = siginfo.len().min(SIGINFO_SIZE);
@@ -28,11 +35,13 @@ impl ReplaySession {
         }
         self.compare_regs(event, recorded, real)?;
         self.task(event)?.pending_signal = signo;
-        Ok(())
+        Ok(Applied::Done)
     }
 
-    pub(super) fn rdtsc(&mut self, event: &Event, recorded: &Regs) -> Result<(), ReplayError> {
-        self.advance(event, Expect::Rdtsc)?;
+    pub(super) fn rdtsc(&mut self, event: &Event, recorded: &Regs) -> Result<Applied, ReplayError> {
+        if self.advance(event, Expect::Rdtsc)? == Applied::Interrupted {
+            return Ok(Applied::Interrupted);
+        }
         let real = self.task(event)?.real;
         let found = regs::get(real)?;
         if found.rip + 2 != recorded.rip && found.rip + 3 != recorded.rip {
@@ -44,7 +53,7 @@ impl ReplaySession {
             ));
         }
         regs::set(real, recorded)?;
-        Ok(())
+        Ok(Applied::Done)
     }
 
     pub(super) fn task_start(&mut self, event: &Event) -> Result<(), ReplayError> {

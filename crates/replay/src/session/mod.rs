@@ -1,7 +1,10 @@
 //! A replay in progress, advanced one recorded event at a time.
 
+mod debug;
 mod lifecycle;
 mod syscalls;
+
+pub use debug::{DebugStep, RunStop, WatchKind};
 
 use syscalls::exec_payloads;
 
@@ -43,6 +46,13 @@ pub enum StepOutcome {
     End,
 }
 
+/// Whether an event was fully replayed or a debugger stop interrupted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Done,
+    Interrupted,
+}
+
 /// What the next stop of a resumed thread must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -68,6 +78,10 @@ pub struct ReplaySession {
     tasks: HashMap<i32, ReplayTask>,
     processes: HashMap<i32, ReplayProcess>,
     recent: RecentEvents,
+    /// Breakpoints, watchpoints and the stop a debugger run ended with.
+    debug: debug::DebugState,
+    /// An event whose replay a breakpoint interrupted; it is finished first.
+    interrupted: Option<RecordedEvent>,
     replayed: u64,
     quiet: bool,
     ended: bool,
@@ -149,6 +163,8 @@ impl ReplaySession {
             real_pid: real,
             memory: ProcessMemory::open(real)?,
             scratch: None,
+            auxv: Vec::new(),
+            exe: None,
         };
         let (stack, contents) = exec_payloads(&first, writes.len())?;
         address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;
@@ -166,6 +182,8 @@ impl ReplaySession {
                 }),
                 child_tid_fixup: None,
                 clone_regs: None,
+                prefetched: None,
+                signal_sent: false,
             },
         );
         let mut processes = HashMap::new();
@@ -176,6 +194,8 @@ impl ReplaySession {
             tasks,
             processes,
             recent: RecentEvents::new(),
+            debug: debug::DebugState::default(),
+            interrupted: None,
             replayed: 0,
             quiet,
             ended: false,
@@ -217,6 +237,30 @@ impl ReplaySession {
         Ok(regs::get(task.real)?)
     }
 
+    /// The x87/SSE state (FXSAVE layout) of a thread.
+    pub fn fpregs(&self, tid: i32) -> Result<[u8; 512], ReplayError> {
+        let task = self
+            .tasks
+            .get(&tid)
+            .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
+            .ok_or_else(|| {
+                ReplayError::Setup(format!(
+                    "thread {tid} is not alive at this point of the replay"
+                ))
+            })?;
+        Ok(regs::get_fpregs(task.real)?)
+    }
+
+    /// The recorded auxv of a process's last exec.
+    pub fn auxv(&self, pid: i32) -> Result<Vec<(u64, u64)>, ReplayError> {
+        Ok(self.process(pid)?.auxv.clone())
+    }
+
+    /// The binary a process is running, as stored in the trace's `files/`.
+    pub fn exe(&self, pid: i32) -> Result<Option<std::path::PathBuf>, ReplayError> {
+        Ok(self.process(pid)?.exe.clone())
+    }
+
     /// Memory of a process (recorded pid) as the replay has it now.
     pub fn read_memory(&self, pid: i32, addr: u64, len: usize) -> Result<Vec<u8>, ReplayError> {
         Ok(self.process(pid)?.memory.read(addr, len)?)
@@ -235,18 +279,39 @@ impl ReplaySession {
 
     /// Replays the next recorded event.
     pub fn step(&mut self) -> Result<StepOutcome, ReplayError> {
-        if self.ended {
-            return Ok(StepOutcome::End);
+        match self.step_debug()? {
+            DebugStep::Event(e) => Ok(StepOutcome::Event(e)),
+            DebugStep::End => Ok(StepOutcome::End),
+            DebugStep::Stopped(stop) => Err(ReplayError::Setup(format!(
+                "internal error: {stop:?} while no debugger is attached"
+            ))),
         }
-        let Some(next) = self.events.next() else {
-            self.ended = true;
-            return Ok(StepOutcome::End);
+    }
+
+    /// Replays the next recorded event, or stops early at a breakpoint or
+    /// watchpoint; the interrupted event is finished by the next call.
+    pub fn step_debug(&mut self) -> Result<DebugStep, ReplayError> {
+        if self.ended {
+            return Ok(DebugStep::End);
+        }
+        let recorded = match self.interrupted.take() {
+            Some(e) => e,
+            None => match self.events.next() {
+                Some(next) => next?,
+                None => {
+                    self.ended = true;
+                    return Ok(DebugStep::End);
+                }
+            },
         };
-        let recorded = next?;
-        self.apply(&recorded)?;
+        if self.apply(&recorded)? == Applied::Interrupted {
+            let stop = self.debug.stop.take().unwrap_or(RunStop::End);
+            self.interrupted = Some(recorded);
+            return Ok(DebugStep::Stopped(stop));
+        }
         self.recent.push(&recorded.event);
         self.replayed += 1;
-        Ok(StepOutcome::Event(Box::new(recorded.event)))
+        Ok(DebugStep::Event(Box::new(recorded.event)))
     }
 
     /// Ends the replay: kills what is left and reports the recorded outcome.
@@ -273,16 +338,30 @@ impl ReplaySession {
             unsafe { libc::kill(process.real_pid, libc::SIGKILL) };
         }
         self.processes.clear();
-        // Reap everything: our children, and orphans handed to us as
-        // subreaper. A killed tracee still stops at PTRACE_EVENT_EXIT and
-        // waits there to be resumed.
+        // Wait for this session's own threads only: other sessions in this
+        // process (a debugger's probes) have live tracees too. Leaders last,
+        // because the kernel reports a leader's death after its threads'.
+        let mut threads: Vec<(bool, Pid)> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state != ReplayState::Dead)
+            .map(|(&tid, t)| (tid == t.rec_pid, t.real))
+            .collect();
+        threads.sort();
+        for (_, real) in threads {
+            // A killed tracee still stops at PTRACE_EVENT_EXIT and waits there.
+            while let Ok(WaitResult::Stopped(pid, _)) = ptrace::wait_for(real) {
+                let _ = ptrace::resume(pid, Resume::Continue, 0);
+            }
+        }
+        self.tasks.clear();
+        // Orphans handed to us as subreaper: reap whatever is already dead.
         loop {
-            match ptrace::wait_any() {
-                Ok(WaitResult::Stopped(pid, _)) => {
-                    let _ = ptrace::resume(pid, Resume::Continue, 0);
-                }
-                Ok(_) => {}
-                Err(_) => break,
+            let mut status = 0;
+            // SAFETY: waitpid writes one int.
+            let rc = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+            if rc <= 0 {
+                break;
             }
         }
     }
@@ -324,14 +403,16 @@ impl ReplaySession {
         })
     }
 
-    fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ReplayError> {
+    fn apply(&mut self, recorded: &RecordedEvent) -> Result<Applied, ReplayError> {
         let event = &recorded.event;
         tracing::debug!(event = %crate::divergence::summarize(event), "replaying");
         match &event.kind {
             EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
             EventKind::SyscallExit {
                 nr, result, extra, ..
-            } => self.syscall_exit(recorded, *nr, *result, extra.as_ref()),
+            } => self
+                .syscall_exit(recorded, *nr, *result, extra.as_ref())
+                .map(|_| Applied::Done),
             EventKind::Signal {
                 signo,
                 origin,
@@ -339,15 +420,15 @@ impl ReplaySession {
                 regs,
             } => self.signal(event, *signo, *origin, siginfo, regs),
             EventKind::Rdtsc { regs } => self.rdtsc(event, regs),
-            EventKind::TaskStart { .. } => self.task_start(event),
-            EventKind::TaskExit { .. } => self.task_exit(event),
+            EventKind::TaskStart { .. } => self.task_start(event).map(|_| Applied::Done),
+            EventKind::TaskExit { .. } => self.task_exit(event).map(|_| Applied::Done),
         }
     }
 
     /// Resumes a ready thread until its next stop, which must be `expect`.
     /// Signals the real kernel sends during replay are dropped: the log says
     /// which signals to deliver and where.
-    fn advance(&mut self, event: &Event, expect: Expect) -> Result<(), ReplayError> {
+    fn advance(&mut self, event: &Event, expect: Expect) -> Result<Applied, ReplayError> {
         let task = self.task(event)?;
         if task.state != ReplayState::Ready {
             let state = task.state;
@@ -359,22 +440,42 @@ impl ReplaySession {
             ));
         }
         let real = task.real;
+        let pid = task.rec_pid;
         let signal = std::mem::take(&mut task.pending_signal);
-        ptrace::resume(real, Resume::Syscall, signal)?;
+        if task.prefetched.is_none() {
+            self.resume_user_code(real, pid, signal)?;
+        }
         loop {
-            match ptrace::wait_for(real)? {
-                WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => return Ok(()),
+            let prefetched = self
+                .tasks
+                .get_mut(&event.tid)
+                .and_then(|t| t.prefetched.take());
+            let stop = match prefetched {
+                Some(stop) => stop,
+                None => ptrace::wait_for(real)?,
+            };
+            self.remove_breakpoints();
+            match stop {
+                WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => {
+                    return Ok(Applied::Done)
+                }
                 WaitResult::Stopped(_, Stop::Signal(sig)) => {
                     let Some(info) = ptrace::get_siginfo(real)? else {
                         ptrace::resume(real, Resume::Syscall, 0)?;
                         continue;
                     };
+                    if sig == libc::SIGTRAP {
+                        if let Some(stop) = self.debug_trap(event.tid, real, &info)? {
+                            self.debug.stop = Some(stop);
+                            return Ok(Applied::Interrupted);
+                        }
+                    }
                     match expect {
-                        Expect::Signal(want) if want == sig => return Ok(()),
+                        Expect::Signal(want) if want == sig => return Ok(Applied::Done),
                         Expect::Rdtsc
                             if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 =>
                         {
-                            return Ok(())
+                            return Ok(Applied::Done)
                         }
                         _ if is_fault_signal(sig, &info) => {
                             let rip = regs::get(real).map(|r| r.rip).unwrap_or(0);
@@ -390,7 +491,7 @@ impl ReplaySession {
                                 sig,
                                 "dropping a signal the real kernel sent during replay"
                             );
-                            ptrace::resume(real, Resume::Syscall, 0)?;
+                            self.resume_user_code(real, pid, 0)?;
                         }
                     }
                 }

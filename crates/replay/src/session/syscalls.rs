@@ -71,9 +71,11 @@ impl ReplaySession {
         recorded_event: &RecordedEvent,
         recorded: &Regs,
         inputs: &[MemWrite],
-    ) -> Result<(), ReplayError> {
+    ) -> Result<Applied, ReplayError> {
         let event = &recorded_event.event;
-        self.advance(event, Expect::Syscall)?;
+        if self.advance(event, Expect::Syscall)? == Applied::Interrupted {
+            return Ok(Applied::Interrupted);
+        }
         let real = self.task(event)?.real;
         let current = self.compare_regs(event, recorded, real)?;
         self.compare_inputs(event, inputs, &recorded_event.payloads)?;
@@ -99,7 +101,7 @@ impl ReplaySession {
         if task.state == ReplayState::Ready {
             task.state = ReplayState::InSyscall;
         }
-        Ok(())
+        Ok(Applied::Done)
     }
 
     /// Runs a syscall that shapes the address space or task state for real,
@@ -371,13 +373,17 @@ impl ReplaySession {
         let recorded_child = recorded_child as i32;
         let child_pid = if thread { event.pid } else { recorded_child };
         if !thread {
-            let scratch = self.process(event.pid)?.scratch;
+            // A forked child runs the parent's program until it execs.
+            let parent = self.process(event.pid)?;
+            let (scratch, auxv, exe) = (parent.scratch, parent.auxv.clone(), parent.exe.clone());
             self.processes.insert(
                 recorded_child,
                 ReplayProcess {
                     real_pid: child,
                     memory: ProcessMemory::open(child)?,
                     scratch,
+                    auxv,
+                    exe,
                 },
             );
         }
@@ -393,6 +399,8 @@ impl ReplaySession {
                 syscall: None,
                 child_tid_fixup: fixup,
                 clone_regs: Some((nr as u64, *args)),
+                prefetched: None,
+                signal_sent: false,
             },
         );
         Ok(regs::get(real)?.rax as i64)

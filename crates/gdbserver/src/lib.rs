@@ -1,0 +1,127 @@
+//! A gdb remote-protocol server over a replay: breakpoints, stepping,
+//! watchpoints, and reverse execution, all on the recorded execution.
+
+mod arch;
+mod conn;
+mod target;
+mod timeline;
+
+use gdbstub::common::Signal;
+use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
+use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
+use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
+use gdbstub::target::ext::breakpoints::WatchKind;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use target::{Outcome, ReplayTarget};
+
+pub use target::Pending;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GdbServerError {
+    #[error(transparent)]
+    Replay(#[from] replayer::ReplayError),
+    #[error("cannot listen on {addr}: {source}; pick another port (for example --gdb 127.0.0.1:0 picks a free one)")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("gdb connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("gdb protocol error: {0}")]
+    Protocol(String),
+    #[error("reverse execution failed: {0}")]
+    Reverse(String),
+}
+
+struct EventLoop;
+
+impl BlockingEventLoop for EventLoop {
+    type Target = ReplayTarget;
+    type Connection = conn::BufferedTcp;
+    type StopReason = MultiThreadStopReason<u64>;
+
+    fn wait_for_stop_reason(
+        target: &mut ReplayTarget,
+        _conn: &mut conn::BufferedTcp,
+    ) -> Result<Event<Self::StopReason>, WaitForStopReasonError<GdbServerError, std::io::Error>>
+    {
+        let outcome = target
+            .run_pending()
+            .map_err(WaitForStopReasonError::Target)?;
+        let tid = |t: i32| {
+            gdbstub::common::Tid::new(t as usize)
+                .unwrap_or(gdbstub::common::Tid::new(1).expect("1 is not zero"))
+        };
+        let reason = match outcome {
+            Outcome::Breakpoint(t) => MultiThreadStopReason::SwBreak(tid(t)),
+            Outcome::Watch(t, addr, read) => MultiThreadStopReason::Watch {
+                tid: tid(t),
+                kind: if read {
+                    WatchKind::ReadWrite
+                } else {
+                    WatchKind::Write
+                },
+                addr,
+            },
+            Outcome::Stepped(t) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(t),
+                signal: Signal::SIGTRAP,
+            },
+            Outcome::End(t) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(t),
+                signal: Signal::SIGKILL,
+            },
+            Outcome::Start(t) => MultiThreadStopReason::ReplayLog {
+                tid: Some(tid(t)),
+                pos: ReplayLogPosition::Begin,
+            },
+        };
+        Ok(Event::TargetStopped(reason))
+    }
+
+    fn on_interrupt(
+        _target: &mut ReplayTarget,
+    ) -> Result<Option<Self::StopReason>, GdbServerError> {
+        Ok(Some(MultiThreadStopReason::Signal(Signal::SIGINT)))
+    }
+}
+
+/// Binds `addr`, calls `listening` with the bound address (so the caller can
+/// print how to connect), then serves one gdb connection over a replay of
+/// `trace_dir` until gdb detaches, kills, or disconnects.
+pub fn serve(
+    trace_dir: &Path,
+    addr: &str,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), GdbServerError> {
+    let listener = TcpListener::bind(addr).map_err(|source| GdbServerError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let mut target = ReplayTarget::new(trace_dir)?;
+    listening(listener.local_addr()?);
+    let (stream, peer) = listener.accept()?;
+    tracing::info!(%peer, "gdb connected");
+    let connection = conn::BufferedTcp::new(stream)?;
+    let stub = GdbStub::new(connection);
+    match stub.run_blocking::<EventLoop>(&mut target) {
+        Ok(DisconnectReason::Disconnect | DisconnectReason::Kill) => Ok(()),
+        Ok(reason) => {
+            tracing::info!(?reason, "gdb session ended");
+            Ok(())
+        }
+        Err(e) => {
+            if e.is_connection_error() {
+                // A client that disconnects or sends garbage just ends the session.
+                tracing::info!("gdb connection closed: {e}");
+                return Ok(());
+            }
+            let text = e.to_string();
+            match e.into_target_error() {
+                Some(target_error) => Err(target_error),
+                None => Err(GdbServerError::Protocol(text)),
+            }
+        }
+    }
+}

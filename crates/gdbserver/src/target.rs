@@ -1,0 +1,460 @@
+//! The gdbstub target: gdb's view of a replay.
+
+use crate::arch::{X86_64Linux, X86_64Regs};
+use crate::timeline::{Config, Here, Op, Timeline};
+use crate::GdbServerError;
+use gdbstub::common::{Signal, Tid};
+use gdbstub::target::ext::auxv::{Auxv, AuxvOps};
+use gdbstub::target::ext::base::multithread::{
+    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
+    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
+};
+use gdbstub::target::ext::base::reverse_exec::{
+    ReverseCont, ReverseContOps, ReverseStep, ReverseStepOps,
+};
+use gdbstub::target::ext::base::BaseOps;
+use gdbstub::target::ext::breakpoints::{
+    Breakpoints, BreakpointsOps, HwWatchpoint, HwWatchpointOps, SwBreakpoint, SwBreakpointOps,
+    WatchKind,
+};
+use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
+use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps};
+use gdbstub::target::{Target, TargetError, TargetResult};
+use replayer::RunStop;
+use std::path::Path;
+
+/// What gdb asked the next resume to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    Continue,
+    Step(i32),
+    ReverseContinue,
+    ReverseStep(i32),
+}
+
+/// What the last resume ended with, in gdb's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Breakpoint(i32),
+    Watch(i32, u64, bool),
+    Stepped(i32),
+    /// The end of the recording: gdb sees a SIGKILL it can reverse from.
+    End(i32),
+    /// Reverse execution reached the start of the recording.
+    Start(i32),
+}
+
+pub struct ReplayTarget {
+    pub timeline: Timeline,
+    config: Config,
+    pub pending: Pending,
+    /// Thread gdb last stopped in.
+    pub current: i32,
+}
+
+fn tid_of(tid: Tid) -> i32 {
+    tid.get() as i32
+}
+
+fn gdb_tid(tid: i32) -> Option<Tid> {
+    Tid::new(tid as usize)
+}
+
+impl ReplayTarget {
+    pub fn new(trace_dir: &Path) -> Result<ReplayTarget, GdbServerError> {
+        let mut timeline = Timeline::start(trace_dir)?;
+        let current = timeline
+            .session
+            .threads()
+            .first()
+            .map(|t| t.tid)
+            .unwrap_or(1);
+        // Park at the first instruction of the program: after its exec.
+        timeline.forward(Op::ToEvent(1))?;
+        Ok(ReplayTarget {
+            timeline,
+            config: Config::default(),
+            pending: Pending::Continue,
+            current,
+        })
+    }
+
+    fn pid_of(&self, tid: i32) -> Option<i32> {
+        let threads = self.timeline.session.threads();
+        threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .or_else(|| threads.first())
+            .map(|t| t.pid)
+    }
+
+    fn here(&mut self) -> Here {
+        let tid = self.current;
+        self.timeline.here(Some(tid))
+    }
+
+    fn outcome_of(&mut self, stop: RunStop) -> Outcome {
+        match stop {
+            RunStop::Breakpoint { tid } => {
+                self.current = tid;
+                Outcome::Breakpoint(tid)
+            }
+            RunStop::Watchpoint { tid, addr } => {
+                self.current = tid;
+                let read = self.config.watchpoints.iter().any(|w| w.0 == addr && w.2);
+                Outcome::Watch(tid, addr, read)
+            }
+            RunStop::Stepped { tid } => {
+                self.current = tid;
+                Outcome::Stepped(tid)
+            }
+            RunStop::End => {
+                if let Some(t) = self.timeline.session.threads().first() {
+                    self.current = t.tid;
+                }
+                Outcome::End(self.current)
+            }
+        }
+    }
+
+    /// Carries out what gdb asked for with its last resume.
+    pub fn run_pending(&mut self) -> Result<Outcome, GdbServerError> {
+        match self.pending {
+            Pending::Continue => {
+                let stop = self.timeline.forward(Op::Run(self.config.clone()))?;
+                Ok(self.outcome_of(stop))
+            }
+            Pending::Step(tid) => {
+                let tid = if self.timeline.session.regs(tid).is_ok() {
+                    tid
+                } else {
+                    self.current
+                };
+                let stop = self.timeline.forward(Op::Step(tid))?;
+                Ok(self.outcome_of(stop))
+            }
+            Pending::ReverseContinue => {
+                let here = self.here();
+                match self.timeline.reverse_continue(&self.config, &here)? {
+                    Some(stop) => Ok(self.outcome_of(stop)),
+                    None => Ok(self.at_start()),
+                }
+            }
+            Pending::ReverseStep(tid) => {
+                let here = self.timeline.here(Some(tid));
+                if self.timeline.reverse_step(tid, &here)? {
+                    self.current = tid;
+                    Ok(Outcome::Stepped(tid))
+                } else {
+                    self.timeline.reverse_continue(&Config::default(), &here)?;
+                    Ok(self.at_start())
+                }
+            }
+        }
+    }
+
+    fn at_start(&mut self) -> Outcome {
+        // The first event is the exec; stop right after it, at the program's
+        // first instruction.
+        let _ = self.timeline.forward(Op::ToEvent(1));
+        if let Some(t) = self.timeline.session.threads().first() {
+            self.current = t.tid;
+        }
+        Outcome::Start(self.current)
+    }
+}
+
+impl Target for ReplayTarget {
+    type Arch = X86_64Linux;
+    type Error = GdbServerError;
+
+    fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
+        BaseOps::MultiThread(self)
+    }
+
+    fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_monitor_cmd(&mut self) -> Option<MonitorCmdOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
+        true
+    }
+
+    fn support_auxv(&mut self) -> Option<AuxvOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+/// Copies the part of `data` at `offset` into `buf`, as qXfer reads want.
+fn xfer(data: &[u8], offset: u64, length: usize, buf: &mut [u8]) -> usize {
+    let start = (offset as usize).min(data.len());
+    let n = (data.len() - start).min(length).min(buf.len());
+    buf[..n].copy_from_slice(&data[start..start + n]);
+    n
+}
+
+impl Auxv for ReplayTarget {
+    fn get_auxv(&self, offset: u64, length: usize, buf: &mut [u8]) -> TargetResult<usize, Self> {
+        let pid = self.pid_of(self.current).ok_or(TargetError::NonFatal)?;
+        let auxv = self
+            .timeline
+            .session
+            .auxv(pid)
+            .map_err(|_| TargetError::NonFatal)?;
+        let bytes: Vec<u8> = auxv
+            .iter()
+            .flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+            .collect();
+        Ok(xfer(&bytes, offset, length, buf))
+    }
+}
+
+impl ExecFile for ReplayTarget {
+    fn get_exec_file(
+        &self,
+        _pid: Option<gdbstub::common::Pid>,
+        offset: u64,
+        length: usize,
+        buf: &mut [u8],
+    ) -> TargetResult<usize, Self> {
+        let pid = self.pid_of(self.current).ok_or(TargetError::NonFatal)?;
+        let exe = self
+            .timeline
+            .session
+            .exe(pid)
+            .ok()
+            .flatten()
+            .ok_or(TargetError::NonFatal)?;
+        Ok(xfer(
+            exe.as_os_str().as_encoded_bytes(),
+            offset,
+            length,
+            buf,
+        ))
+    }
+}
+
+impl MultiThreadBase for ReplayTarget {
+    fn read_registers(&mut self, regs: &mut X86_64Regs, tid: Tid) -> TargetResult<(), Self> {
+        let tid = tid_of(tid);
+        let session = &self.timeline.session;
+        regs.gprs = session.regs(tid).map_err(|_| TargetError::NonFatal)?;
+        regs.fxsave = session.fpregs(tid).unwrap_or([0; 512]);
+        Ok(())
+    }
+
+    fn write_registers(&mut self, regs: &X86_64Regs, tid: Tid) -> TargetResult<(), Self> {
+        // A replay cannot be changed. gdb writes orig_rax = -1 on its own
+        // when it resumes after a syscall; that one is accepted and ignored.
+        let current = self
+            .timeline
+            .session
+            .regs(tid_of(tid))
+            .map_err(|_| TargetError::NonFatal)?;
+        let mut proposed = current;
+        proposed.orig_rax = regs.gprs.orig_rax;
+        if regs.gprs == proposed {
+            return Ok(());
+        }
+        Err(TargetError::Errno(libc::EPERM as u8))
+    }
+
+    fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
+        let Some(pid) = self.pid_of(tid_of(tid)) else {
+            return Err(TargetError::NonFatal);
+        };
+        // Read page by page so a range running into unmapped memory still
+        // returns its readable part, as gdb expects.
+        let mut done = 0;
+        while done < data.len() {
+            let addr = start + done as u64;
+            let chunk = ((4096 - addr % 4096) as usize).min(data.len() - done);
+            match self.timeline.session.read_memory(pid, addr, chunk) {
+                Ok(bytes) => {
+                    data[done..done + chunk].copy_from_slice(&bytes);
+                    done += chunk;
+                }
+                Err(_) => break,
+            }
+        }
+        if done == 0 {
+            return Err(TargetError::NonFatal);
+        }
+        Ok(done)
+    }
+
+    fn write_addrs(&mut self, _start: u64, _data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
+        Err(TargetError::Errno(libc::EPERM as u8))
+    }
+
+    fn list_active_threads(
+        &mut self,
+        thread_is_active: &mut dyn FnMut(Tid),
+    ) -> Result<(), Self::Error> {
+        for t in self.timeline.session.threads() {
+            if let Some(tid) = gdb_tid(t.tid) {
+                thread_is_active(tid);
+            }
+        }
+        Ok(())
+    }
+
+    fn support_resume(&mut self) -> Option<MultiThreadResumeOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl MultiThreadResume for ReplayTarget {
+    fn resume(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn clear_resume_actions(&mut self) -> Result<(), Self::Error> {
+        self.pending = Pending::Continue;
+        Ok(())
+    }
+
+    fn set_resume_action_continue(
+        &mut self,
+        _tid: Tid,
+        _signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_reverse_cont(&mut self) -> Option<ReverseContOps<'_, Tid, Self>> {
+        Some(self)
+    }
+
+    fn support_reverse_step(&mut self) -> Option<ReverseStepOps<'_, Tid, Self>> {
+        Some(self)
+    }
+}
+
+impl MultiThreadSingleStep for ReplayTarget {
+    fn set_resume_action_step(
+        &mut self,
+        tid: Tid,
+        _signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
+        self.pending = Pending::Step(tid_of(tid));
+        Ok(())
+    }
+}
+
+impl MultiThreadSchedulerLocking for ReplayTarget {
+    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), Self::Error> {
+        // Threads always run in the recorded order; running one thread alone
+        // would leave the recording. The request is accepted and the replay
+        // keeps its order, which is what gdb observes anyway.
+        Ok(())
+    }
+}
+
+impl ReverseCont<Tid> for ReplayTarget {
+    fn reverse_cont(&mut self) -> Result<(), Self::Error> {
+        self.pending = Pending::ReverseContinue;
+        Ok(())
+    }
+}
+
+impl ReverseStep<Tid> for ReplayTarget {
+    fn reverse_step(&mut self, tid: Tid) -> Result<(), Self::Error> {
+        self.pending = Pending::ReverseStep(tid_of(tid));
+        Ok(())
+    }
+}
+
+impl Breakpoints for ReplayTarget {
+    fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl SwBreakpoint for ReplayTarget {
+    fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        self.config.breakpoints.insert(addr);
+        Ok(true)
+    }
+
+    fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        Ok(self.config.breakpoints.remove(&addr))
+    }
+}
+
+impl HwWatchpoint for ReplayTarget {
+    fn add_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        let usable = self.config.watchpoints.len() < 4
+            && matches!(len, 1 | 2 | 4 | 8)
+            && addr.is_multiple_of(len);
+        if !usable {
+            return Ok(false);
+        }
+        self.config
+            .watchpoints
+            .push((addr, len, !matches!(kind, WatchKind::Write)));
+        Ok(true)
+    }
+
+    fn remove_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        _kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        let before = self.config.watchpoints.len();
+        self.config
+            .watchpoints
+            .retain(|w| !(w.0 == addr && w.1 == len));
+        Ok(before != self.config.watchpoints.len())
+    }
+}
+
+impl MonitorCmd for ReplayTarget {
+    fn handle_monitor_cmd(
+        &mut self,
+        cmd: &[u8],
+        mut out: ConsoleOutput<'_>,
+    ) -> Result<(), Self::Error> {
+        let cmd = String::from_utf8_lossy(cmd);
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        match words.as_slice() {
+            ["when"] => {
+                let position = self.timeline.session.position();
+                gdbstub::outputln!(out, "Current event: {position}");
+            }
+            ["help"] | [] => {
+                gdbstub::outputln!(out, "monitor when        print the current event number");
+            }
+            _ => {
+                gdbstub::outputln!(out, "unknown monitor command {cmd:?}; try `monitor help`");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,400 @@
+//! Debugger run control over a replay: software breakpoints (int3),
+//! hardware watchpoints (DR0–DR3), instruction stepping, and running until
+//! one of them fires.
+//!
+//! Breakpoint bytes are only in memory while a thread runs user code; at
+//! every stop they are taken out again, so whoever reads memory (gdb, the
+//! divergence checks, syscall injection) sees the program's own bytes.
+
+use super::*;
+use std::collections::BTreeSet;
+
+/// Offset of `u_debugreg` in the kernel's `struct user` on x86_64.
+const DEBUGREG_OFFSET: usize = 848;
+const INT3: u8 = 0xcc;
+/// `si_code` values of SIGTRAP.
+const TRAP_TRACE: i32 = 2;
+const TRAP_HWBKPT: i32 = 4;
+const SI_KERNEL: i32 = 0x80;
+
+/// Why a debugger-driven run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStop {
+    /// A software breakpoint; the thread's rip is at the breakpoint address.
+    Breakpoint { tid: i32 },
+    /// A hardware watchpoint fired after the access at `addr`.
+    Watchpoint { tid: i32, addr: u64 },
+    /// One instruction (or one whole syscall) of `tid` was executed.
+    Stepped { tid: i32 },
+    /// The recording has no more events.
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    Write,
+    ReadWrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Watchpoint {
+    addr: u64,
+    len: u64,
+    kind: WatchKind,
+}
+
+#[derive(Default)]
+pub(super) struct DebugState {
+    breakpoints: BTreeSet<u64>,
+    watchpoints: Vec<Watchpoint>,
+    /// int3 bytes now in tracee memory: (recorded pid, address, original byte).
+    inserted: Vec<(i32, u64, u8)>,
+    /// Why the last interrupted advance stopped.
+    pub(super) stop: Option<RunStop>,
+    /// The last thread waits at its final exit syscall, not executed.
+    parked_at_exit: bool,
+}
+
+impl DebugState {
+    pub(super) fn active(&self) -> bool {
+        !self.breakpoints.is_empty() || !self.watchpoints.is_empty()
+    }
+}
+
+fn dr7_for(watchpoints: &[Watchpoint]) -> u64 {
+    let mut dr7 = 0u64;
+    for (i, w) in watchpoints.iter().enumerate() {
+        let rw = match w.kind {
+            WatchKind::Write => 0b01,
+            WatchKind::ReadWrite => 0b11,
+        };
+        let len = match w.len {
+            1 => 0b00,
+            2 => 0b01,
+            8 => 0b10,
+            _ => 0b11,
+        };
+        dr7 |= 1 << (2 * i);
+        dr7 |= (rw | (len << 2)) << (16 + 4 * i);
+    }
+    dr7
+}
+
+fn poke_debugreg(real: Pid, index: usize, value: u64) -> Result<(), ReplayError> {
+    // SAFETY: POKEUSER writes one word of the tracee's debug registers; no
+    // memory of ours is touched.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_POKEUSER,
+            real,
+            DEBUGREG_OFFSET + 8 * index,
+            value as usize,
+        )
+    };
+    if rc < 0 {
+        return Err(ReplayError::Setup(format!(
+            "cannot set debug register {index} of thread {real}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+fn peek_debugreg(real: Pid, index: usize) -> u64 {
+    // SAFETY: PEEKUSER reads one word of the tracee's user area.
+    unsafe { libc::ptrace(libc::PTRACE_PEEKUSER, real, DEBUGREG_OFFSET + 8 * index, 0) as u64 }
+}
+
+impl ReplaySession {
+    pub fn set_breakpoint(&mut self, addr: u64) {
+        self.debug.breakpoints.insert(addr);
+    }
+
+    pub fn remove_breakpoint(&mut self, addr: u64) -> bool {
+        self.debug.breakpoints.remove(&addr)
+    }
+
+    /// Adds a hardware watchpoint; x86_64 has four debug registers.
+    pub fn set_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
+        if self.debug.watchpoints.len() >= 4
+            || !matches!(len, 1 | 2 | 4 | 8)
+            || !addr.is_multiple_of(len)
+        {
+            return false;
+        }
+        self.debug.watchpoints.push(Watchpoint { addr, len, kind });
+        true
+    }
+
+    pub fn remove_watchpoint(&mut self, addr: u64, len: u64) -> bool {
+        let before = self.debug.watchpoints.len();
+        self.debug
+            .watchpoints
+            .retain(|w| !(w.addr == addr && w.len == len));
+        before != self.debug.watchpoints.len()
+    }
+
+    /// True when the next event ends the last process (its exit_group, or
+    /// the exit of its last thread): a debugger stops there, with the
+    /// program still alive to inspect and reverse from, as rr does.
+    pub fn at_final_exit(&mut self) -> Result<bool, ReplayError> {
+        if self.interrupted.is_some() {
+            return Ok(false);
+        }
+        let Some(next) = self.events.peek_first()? else {
+            return Ok(true);
+        };
+        let EventKind::SyscallEntry { regs, .. } = &next.event.kind else {
+            return Ok(false);
+        };
+        let nr = regs.orig_rax as i64;
+        let pid = next.event.pid;
+        let live: Vec<&ReplayTask> = self
+            .tasks
+            .values()
+            .filter(|t| t.state != ReplayState::Dead)
+            .collect();
+        let only_this_process = live.iter().all(|t| t.rec_pid == pid);
+        Ok(only_this_process
+            && (nr == libc::SYS_exit_group || (nr == libc::SYS_exit && live.len() == 1)))
+    }
+
+    /// Runs the last thread up to its final exit syscall and parks it there,
+    /// not executed, so a debugger can still look at the program.
+    fn park_at_final_exit(&mut self) -> Result<RunStop, ReplayError> {
+        if self.debug.parked_at_exit {
+            return Ok(RunStop::End);
+        }
+        let Some(next) = self.events.next() else {
+            return Ok(RunStop::End);
+        };
+        let next = next?;
+        let event = next.event.clone();
+        if self.advance(&event, Expect::Syscall)? == Applied::Interrupted {
+            self.interrupted = Some(next);
+            return Ok(self.debug.stop.take().unwrap_or(RunStop::End));
+        }
+        if let Some(task) = self.tasks.get_mut(&event.tid) {
+            task.prefetched = Some(WaitResult::Stopped(task.real, Stop::Syscall));
+        }
+        self.interrupted = Some(next);
+        self.debug.parked_at_exit = true;
+        Ok(RunStop::End)
+    }
+
+    /// Replays events until a breakpoint or watchpoint fires, or the end
+    /// (parked at the last process's exit).
+    pub fn run(&mut self) -> Result<RunStop, ReplayError> {
+        loop {
+            if self.debug.parked_at_exit || self.at_final_exit()? {
+                return self.park_at_final_exit();
+            }
+            match self.step_debug()? {
+                DebugStep::Event(_) => {}
+                DebugStep::Stopped(stop) => return Ok(stop),
+                DebugStep::End => return Ok(RunStop::End),
+            }
+        }
+    }
+
+    /// The thread whose event comes next in the recording.
+    pub fn next_event_thread(&mut self) -> Result<Option<i32>, ReplayError> {
+        if let Some(pending) = &self.interrupted {
+            return Ok(Some(pending.event.tid));
+        }
+        Ok(self.events.peek_first()?.map(|e| e.event.tid))
+    }
+
+    /// Executes one instruction of `tid` (a whole syscall if it is at one),
+    /// first replaying the events that the recording has before that
+    /// thread's turn. Breakpoints elsewhere may stop it earlier.
+    pub fn step_instruction(&mut self, tid: i32) -> Result<RunStop, ReplayError> {
+        // Replay up to the thread's turn: its code runs just before its next event.
+        loop {
+            let ready = self.tasks.get(&tid).map(|t| t.state) == Some(ReplayState::Ready);
+            let next = self.next_event_thread()?;
+            if ready && (next == Some(tid) || next.is_none()) {
+                break;
+            }
+            if next.is_none() || self.debug.parked_at_exit {
+                return Ok(RunStop::End);
+            }
+            if self.at_final_exit()? {
+                return self.park_at_final_exit();
+            }
+            match self.step_debug()? {
+                DebugStep::Event(_) => {}
+                DebugStep::Stopped(stop) => return Ok(stop),
+                DebugStep::End => return Ok(RunStop::End),
+            }
+        }
+        let (real, pid) = {
+            let t = self.tasks.get(&tid).expect("checked ready above");
+            (t.real, t.rec_pid)
+        };
+        let rip = regs::get(real)?.rip;
+        let code = self.process(pid)?.memory.read(rip, 3).unwrap_or_default();
+        let at_event = matches!(
+            code.as_slice(),
+            [0x0f, 0x05, _] | [0x0f, 0x31, _] | [0x0f, 0x01, 0xf9]
+        );
+        if at_event && (self.debug.parked_at_exit || self.at_final_exit()?) {
+            return self.park_at_final_exit();
+        }
+        if at_event || self.tasks.get(&tid).map(|t| t.prefetched.is_some()) == Some(true) {
+            // A syscall or trapped rdtsc: the step is the recorded event(s)
+            // that make the thread ready to run user code again.
+            loop {
+                match self.step_debug()? {
+                    DebugStep::Event(e) if e.tid == tid => {
+                        if self.tasks.get(&tid).map(|t| t.state) != Some(ReplayState::InSyscall) {
+                            return Ok(RunStop::Stepped { tid });
+                        }
+                    }
+                    DebugStep::Event(_) => {}
+                    DebugStep::Stopped(stop) => return Ok(stop),
+                    DebugStep::End => return Ok(RunStop::End),
+                }
+            }
+        }
+        let signal = self
+            .tasks
+            .get_mut(&tid)
+            .map(|t| std::mem::take(&mut t.pending_signal))
+            .unwrap_or(0);
+        self.set_watch_registers(real)?;
+        ptrace::resume(real, Resume::SingleStep, signal)?;
+        let stop = ptrace::wait_for(real)?;
+        let is_trap = matches!(stop, WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)))
+            && ptrace::get_siginfo(real)?
+                .map(|i| matches!(ptrace::siginfo_code(&i), TRAP_TRACE | TRAP_HWBKPT))
+                .unwrap_or(false);
+        if is_trap {
+            if let Some(addr) = self.watch_hit(real) {
+                return Ok(RunStop::Watchpoint { tid, addr });
+            }
+        } else if let Some(task) = self.tasks.get_mut(&tid) {
+            // Something recorded happened on this instruction (a fault, a
+            // signal): the next advance picks it up as its stop.
+            task.prefetched = Some(stop);
+        }
+        Ok(RunStop::Stepped { tid })
+    }
+
+    /// Resumes a ready thread toward its next event with breakpoints and
+    /// watchpoints armed. Returns false when the thread is already stopped
+    /// again (its stop is prefetched).
+    pub(super) fn resume_user_code(
+        &mut self,
+        real: Pid,
+        pid: i32,
+        signal: i32,
+    ) -> Result<(), ReplayError> {
+        if !self.debug.active() {
+            ptrace::resume(real, Resume::Syscall, signal)?;
+            return Ok(());
+        }
+        let mut signal = signal;
+        let rip = regs::get(real)?.rip;
+        if self.debug.breakpoints.contains(&rip) {
+            // Execute the instruction under the breakpoint first, unpatched.
+            ptrace::resume(real, Resume::SingleStep, signal)?;
+            signal = 0;
+            let stop = ptrace::wait_for(real)?;
+            let stepped = matches!(stop, WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)))
+                && ptrace::get_siginfo(real)?
+                    .map(|i| ptrace::siginfo_code(&i) == TRAP_TRACE)
+                    .unwrap_or(false);
+            if !stepped {
+                if let Some(task) = self.tasks.values_mut().find(|t| t.real == real) {
+                    task.prefetched = Some(stop);
+                }
+                return Ok(());
+            }
+        }
+        self.insert_breakpoints(pid)?;
+        self.set_watch_registers(real)?;
+        ptrace::resume(real, Resume::Syscall, signal)?;
+        Ok(())
+    }
+
+    fn insert_breakpoints(&mut self, pid: i32) -> Result<(), ReplayError> {
+        let memory = &self.process(pid)?.memory;
+        let mut inserted = Vec::new();
+        for &addr in &self.debug.breakpoints {
+            if let Ok(original) = memory.read(addr, 1) {
+                if memory.write(addr, &[INT3]).is_ok() {
+                    inserted.push((pid, addr, original[0]));
+                }
+            }
+        }
+        self.debug.inserted.extend(inserted);
+        Ok(())
+    }
+
+    /// Takes every inserted int3 out of memory again.
+    pub(super) fn remove_breakpoints(&mut self) {
+        for (pid, addr, original) in std::mem::take(&mut self.debug.inserted) {
+            if let Some(process) = self.processes.get(&pid) {
+                let _ = process.memory.write(addr, &[original]);
+            }
+        }
+    }
+
+    fn set_watch_registers(&self, real: Pid) -> Result<(), ReplayError> {
+        if self.debug.watchpoints.is_empty() {
+            return Ok(());
+        }
+        for (i, w) in self.debug.watchpoints.iter().enumerate() {
+            poke_debugreg(real, i, w.addr)?;
+        }
+        poke_debugreg(real, 7, dr7_for(&self.debug.watchpoints))
+    }
+
+    /// The watched address whose debug register fired, clearing DR6.
+    fn watch_hit(&self, real: Pid) -> Option<u64> {
+        let dr6 = peek_debugreg(real, 6);
+        let _ = poke_debugreg(real, 6, 0);
+        self.debug
+            .watchpoints
+            .iter()
+            .enumerate()
+            .find(|(i, _)| dr6 & (1 << i) != 0)
+            .map(|(_, w)| w.addr)
+    }
+
+    /// Recognises a SIGTRAP that a breakpoint or watchpoint of ours caused.
+    /// For a breakpoint, rewinds rip onto the breakpoint address.
+    pub(super) fn debug_trap(
+        &mut self,
+        tid: i32,
+        real: Pid,
+        info: &[u8; SIGINFO_SIZE],
+    ) -> Result<Option<RunStop>, ReplayError> {
+        let code = ptrace::siginfo_code(info);
+        if code == SI_KERNEL {
+            let mut r = regs::get(real)?;
+            let addr = r.rip.wrapping_sub(1);
+            // The int3 bytes are already out of memory again; the set says
+            // whether one of ours was at that address.
+            if self.debug.breakpoints.contains(&addr) {
+                r.rip = addr;
+                regs::set(real, &r)?;
+                return Ok(Some(RunStop::Breakpoint { tid }));
+            }
+        }
+        if code == TRAP_HWBKPT {
+            if let Some(addr) = self.watch_hit(real) {
+                return Ok(Some(RunStop::Watchpoint { tid, addr }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// One step of a debugger-driven replay.
+pub enum DebugStep {
+    Event(Box<Event>),
+    Stopped(RunStop),
+    End,
+}
