@@ -120,7 +120,12 @@ pub fn serve(
             let text = e.to_string();
             match e.into_target_error() {
                 Some(target_error) => Err(target_error),
-                None => Err(GdbServerError::Protocol(text)),
+                None => {
+                    // A client speaking something other than the gdb protocol
+                    // ends its session; it does not make the replay fail.
+                    eprintln!("replay: ended the gdb session: {text}");
+                    Ok(())
+                }
             }
         }
     }

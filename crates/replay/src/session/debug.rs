@@ -53,6 +53,9 @@ pub(super) struct DebugState {
     pub(super) stop: Option<RunStop>,
     /// The last thread waits at its final exit syscall, not executed.
     parked_at_exit: bool,
+    /// Threads whose debug registers hold watchpoints; disarmed once the
+    /// debugger deletes them all.
+    armed: std::collections::HashSet<Pid>,
 }
 
 impl DebugState {
@@ -282,8 +285,8 @@ impl ReplaySession {
     }
 
     /// Resumes a ready thread toward its next event with breakpoints and
-    /// watchpoints armed. Returns false when the thread is already stopped
-    /// again (its stop is prefetched).
+    /// watchpoints armed. When stepping over a breakpoint already produced
+    /// the thread's next stop, that stop is prefetched instead.
     pub(super) fn resume_user_code(
         &mut self,
         real: Pid,
@@ -291,6 +294,9 @@ impl ReplaySession {
         signal: i32,
     ) -> Result<(), ReplayError> {
         if !self.debug.active() {
+            if !self.debug.armed.is_empty() {
+                self.set_watch_registers(real)?;
+            }
             ptrace::resume(real, Resume::Syscall, signal)?;
             return Ok(());
         }
@@ -341,13 +347,17 @@ impl ReplaySession {
         }
     }
 
-    fn set_watch_registers(&self, real: Pid) -> Result<(), ReplayError> {
+    fn set_watch_registers(&mut self, real: Pid) -> Result<(), ReplayError> {
         if self.debug.watchpoints.is_empty() {
+            if self.debug.armed.remove(&real) {
+                poke_debugreg(real, 7, 0)?;
+            }
             return Ok(());
         }
         for (i, w) in self.debug.watchpoints.iter().enumerate() {
             poke_debugreg(real, i, w.addr)?;
         }
+        self.debug.armed.insert(real);
         poke_debugreg(real, 7, dr7_for(&self.debug.watchpoints))
     }
 

@@ -1,0 +1,295 @@
+//! Debugging a replay with the real gdb, in batch mode: every assertion is
+//! on what gdb printed.
+
+mod common;
+
+use common::{program, TraceRoot};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The recorded values `debugme` printed.
+struct Recorded {
+    time: String,
+    random: String,
+}
+
+fn record_debugme(root: &TraceRoot) -> Recorded {
+    let exe = program("debugme");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name}= in {text:?}"))
+            .to_string()
+    };
+    Recorded {
+        time: field("time"),
+        random: field("random"),
+    }
+}
+
+/// Starts `replay replay --gdb 127.0.0.1:0` and returns it with its port.
+fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
+    let mut server = root
+        .cmd()
+        .args(["replay", "--gdb", "127.0.0.1:0"])
+        .arg(root.trace(trace))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start gdb server");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    lines
+        .read_line(&mut line)
+        .expect("server prints where it listens");
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    // Keep draining stderr so the server never blocks on it, and keep it
+    // for failure messages.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(line));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
+        if let Ok(mut l) = sink.lock() {
+            l.push_str(&rest);
+        }
+    });
+    (Server { child: server, log }, port)
+}
+
+struct Server {
+    child: Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+fn gdb(port: u16, exe: &std::path::Path, commands: &[&str]) -> String {
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-q", "-batch", "-nx"]);
+    cmd.arg("-ex")
+        .arg(format!("target extended-remote 127.0.0.1:{port}"));
+    for c in commands {
+        cmd.arg("-ex").arg(c);
+    }
+    cmd.arg(exe);
+    let out = cmd.output().expect("gdb must be installed");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text
+}
+
+fn finish(mut server: Server) {
+    let status = server.child.wait().expect("server ends after gdb detaches");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let log = server.log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(status.success(), "gdb server failed: {status:?}\n{log}");
+}
+
+#[test]
+fn breakpoints_prints_backtrace_finish_watchpoint_and_end() {
+    let root = TraceRoot::new();
+    let recorded = record_debugme(&root);
+    let (server, port) = serve(&root, "t");
+    let exe = program("debugme");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "break compute",
+            "continue",
+            "print seed_time",
+            "print seed_random",
+            "print x",
+            "bt",
+            "finish",
+            "delete",
+            "watch counter",
+            "continue",
+            "delete",
+            "break write",
+            "continue",
+            "bt",
+            "delete",
+            "continue",
+            "info registers rip",
+        ],
+    );
+    finish(server);
+    assert!(out.contains("Breakpoint 1, compute (x="), "{out}");
+    assert!(
+        out.contains(&format!("$1 = {}", recorded.time)),
+        "time() must be the recorded one:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("$2 = {}", recorded.random)),
+        "getrandom must be the recorded one:\n{out}"
+    );
+    assert!(out.contains("#1  ") && out.contains("in main ()"), "{out}");
+    assert!(out.contains("Value returned is"), "{out}");
+    assert!(
+        out.contains("Hardware watchpoint")
+            && out.contains("Old value")
+            && out.contains("New value"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Breakpoint 3, ") && out.contains("write"),
+        "libc breakpoint: {out}"
+    );
+    assert!(
+        out.contains("Program received signal SIGKILL"),
+        "end of the recording: {out}"
+    );
+    assert!(
+        out.contains("_exit"),
+        "the program is parked in its exit: {out}"
+    );
+}
+
+#[test]
+fn reverse_continue_next_stepi_finish_and_back_to_the_start() {
+    let root = TraceRoot::new();
+    record_debugme(&root);
+    let (server, port) = serve(&root, "t");
+    let exe = program("debugme");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "break compute",
+            "continue",
+            "print x",
+            "continue",
+            "continue",
+            "reverse-continue",
+            "print x",
+            "next",
+            "next",
+            "reverse-next",
+            "print doubled == x * 2",
+            "info registers rip",
+            "reverse-stepi",
+            "info registers rip",
+            "reverse-finish",
+            "delete",
+            "reverse-continue",
+            "continue",
+        ],
+    );
+    finish(server);
+    let value = |n: usize| -> i64 {
+        let tag = format!("${n} = ");
+        out.split(&tag)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {tag} in:\n{out}"))
+    };
+    let first_x = value(1);
+    // Three calls forward, one back: the second call, whose x is first_x + 1.
+    assert_eq!(
+        value(2),
+        first_x + 1,
+        "reverse-continue must reach the previous hit:\n{out}"
+    );
+    assert_eq!(
+        value(3),
+        1,
+        "reverse-next lands after the assignment:\n{out}"
+    );
+    let rips: Vec<u64> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("rip"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .collect();
+    assert_eq!(rips.len(), 2, "{out}");
+    assert!(
+        rips[1] < rips[0] && rips[0] - rips[1] <= 15,
+        "reverse-stepi goes back one instruction: {rips:x?}\n{out}"
+    );
+    let after_finish = out.split("reverse-finish").last().unwrap_or(&out);
+    assert!(
+        after_finish.contains("in main ()"),
+        "reverse-finish returns to the caller: {out}"
+    );
+    assert!(
+        out.contains("No more reverse-execution history"),
+        "back to the start: {out}"
+    );
+    assert!(
+        out.contains("Program received signal SIGKILL"),
+        "forward again to the end: {out}"
+    );
+}
+
+#[test]
+fn info_threads_on_a_threaded_recording() {
+    let root = TraceRoot::new();
+    let exe = program("threads");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let (server, port) = serve(&root, "t");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "break worker",
+            "continue",
+            "continue",
+            "info threads",
+            "monitor when",
+        ],
+    );
+    finish(server);
+    assert!(
+        out.contains("Thread 1.") && out.matches("Thread ").count() >= 2,
+        "{out}"
+    );
+    assert!(out.contains("worker"), "{out}");
+    assert!(out.contains("Current event:"), "{out}");
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_error() {
+    let root = TraceRoot::new();
+    record_debugme(&root);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let out = root
+        .cmd()
+        .args(["replay", "--gdb", &port.to_string()])
+        .arg(root.trace("t"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("replay: ") && err.contains("cannot listen on 127.0.0.1:"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_client_sending_garbage_ends_the_session_cleanly() {
+    use std::io::Write;
+    let root = TraceRoot::new();
+    record_debugme(&root);
+    let (server, port) = serve(&root, "t");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(b"$zzz#00garbage\x00\xff").expect("send");
+    drop(stream);
+    finish(server);
+}
