@@ -33,7 +33,7 @@ fn recorded_exe(trace_dir: &Path) -> Option<PathBuf> {
     }
 }
 
-pub fn serve(trace_dir: PathBuf, spec: &str) -> Result<Status> {
+pub fn serve(trace_dir: PathBuf, spec: &str, start: gdbserver::StartAt) -> Result<Status> {
     let addr = listen_address(spec);
     if let Ok(socket) = addr.parse::<SocketAddr>() {
         if !socket.ip().is_loopback() {
@@ -44,7 +44,7 @@ pub fn serve(trace_dir: PathBuf, spec: &str) -> Result<Status> {
         }
     }
     let exe = recorded_exe(&trace_dir);
-    gdbserver::serve(&trace_dir, &addr, |bound| {
+    gdbserver::serve(&trace_dir, &addr, start, |bound| {
         eprintln!("replay: gdb server listening on {bound}; connect with:");
         eprintln!("  {}", connect_hint(bound, exe.as_deref()));
     })
@@ -61,9 +61,14 @@ pub fn debug(trace: Option<PathBuf>, gdb_args: Vec<String>) -> Result<Status> {
     let (tx, rx) = std::sync::mpsc::channel();
     let server_dir = trace_dir.clone();
     let server = std::thread::spawn(move || {
-        gdbserver::serve(&server_dir, "127.0.0.1:0", |bound| {
-            let _ = tx.send(bound);
-        })
+        gdbserver::serve(
+            &server_dir,
+            "127.0.0.1:0",
+            gdbserver::StartAt::default(),
+            |bound| {
+                let _ = tx.send(bound);
+            },
+        )
     });
     let Ok(bound) = rx.recv() else {
         return match server.join() {

@@ -25,6 +25,12 @@ pub struct ReplayArgs {
     /// is given; port 0 picks a free one) and print the command to connect.
     #[arg(long, value_name = "[ADDR:]PORT", conflicts_with = "interactive")]
     gdb: Option<String>,
+    /// With --gdb: start the session after this many recorded events.
+    #[arg(long, value_name = "EVENT", requires = "gdb")]
+    goto: Option<u64>,
+    /// With --gdb: stop in this recorded process of a multi-process recording.
+    #[arg(long, value_name = "PID", requires = "gdb")]
+    pid: Option<i32>,
     /// Trace directory or name (default: the newest recording).
     trace: Option<PathBuf>,
 }
@@ -40,7 +46,11 @@ pub fn run(args: ReplayArgs) -> Result<Status> {
         }
     }
     if let Some(spec) = &args.gdb {
-        return crate::gdb_cmd::serve(trace_dir, spec);
+        let start = gdbserver::StartAt {
+            events: args.goto.unwrap_or(0),
+            pid: args.pid,
+        };
+        return crate::gdb_cmd::serve(trace_dir, spec, start);
     }
     if args.interactive {
         return crate::interactive_cmd::run(trace_dir, args.breakpoints);

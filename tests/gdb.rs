@@ -293,3 +293,107 @@ fn a_client_sending_garbage_ends_the_session_cleanly() {
     drop(stream);
     finish(server);
 }
+
+#[test]
+fn goto_starts_later_and_checkpoints_restart() {
+    let root = TraceRoot::new();
+    record_debugme(&root);
+    let exe = program("debugme");
+    // Event 60 is past the program's startup: the session starts there.
+    let mut server = root
+        .cmd()
+        .args(["replay", "--gdb", "127.0.0.1:0", "--goto", "60"])
+        .arg(root.trace("t"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdb server");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        lines
+            .read_line(&mut line)
+            .expect("server says where it listens");
+    }
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "monitor when",
+            "break compute",
+            "continue",
+            "monitor checkpoint",
+            "print x",
+            "continue",
+            "print x",
+            "monitor restart 1",
+            "stepi",
+            "print x",
+        ],
+    );
+    assert!(server.wait().expect("server ends").success());
+    assert!(out.contains("Current event: 60"), "{out}");
+    assert!(out.contains("Checkpoint 1 at event"), "{out}");
+    let values: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split(" = ").nth(1).filter(|_| l.starts_with('$')))
+        .collect();
+    assert_eq!(values.len(), 3, "{out}");
+    assert_ne!(
+        values[0], values[1],
+        "the second hit is a later call:\n{out}"
+    );
+    assert_eq!(
+        values[2], values[0],
+        "restart 1 returns to the checkpoint's call:\n{out}"
+    );
+}
+
+#[test]
+fn interactive_prompt_hands_its_event_to_gdb() {
+    use std::io::Write;
+    let root = TraceRoot::new();
+    let recorded = record_debugme(&root);
+    let mut prompt = root
+        .cmd()
+        .args(["replay", "--interactive"])
+        .arg(root.trace("t"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start interactive replay");
+    let mut stdin = prompt.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"break syscall:write\ncontinue\ngdb\n")
+        .expect("commands");
+    let mut lines = BufReader::new(prompt.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(
+            lines.read_line(&mut line).expect("read") > 0,
+            "prompt ended before serving gdb"
+        );
+    }
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let out = gdb(port, &program("debugme"), &["bt", "print seed_time"]);
+    stdin.write_all(b"quit\n").expect("quit");
+    drop(stdin);
+    assert!(prompt.wait().expect("prompt ends").success());
+    assert!(
+        out.contains("write") && out.contains("in main ()"),
+        "gdb sees the program inside write:\n{out}"
+    );
+    assert!(out.contains(&format!("$1 = {}", recorded.time)), "{out}");
+}

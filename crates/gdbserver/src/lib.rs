@@ -32,6 +32,8 @@ pub enum GdbServerError {
     Protocol(String),
     #[error("reverse execution failed: {0}")]
     Reverse(String),
+    #[error("{0}")]
+    Start(String),
 }
 
 struct EventLoop;
@@ -87,19 +89,29 @@ impl BlockingEventLoop for EventLoop {
     }
 }
 
+/// Where a gdb session starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartAt {
+    /// Replay this many events first (`--goto`); 0 means the program's first instruction.
+    pub events: u64,
+    /// Stop in this recorded process (`--pid`).
+    pub pid: Option<i32>,
+}
+
 /// Binds `addr`, calls `listening` with the bound address (so the caller can
 /// print how to connect), then serves one gdb connection over a replay of
 /// `trace_dir` until gdb detaches, kills, or disconnects.
 pub fn serve(
     trace_dir: &Path,
     addr: &str,
+    start: StartAt,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), GdbServerError> {
     let listener = TcpListener::bind(addr).map_err(|source| GdbServerError::Bind {
         addr: addr.to_string(),
         source,
     })?;
-    let mut target = ReplayTarget::new(trace_dir)?;
+    let mut target = ReplayTarget::new(trace_dir, start.events, start.pid)?;
     listening(listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     tracing::info!(%peer, "gdb connected");

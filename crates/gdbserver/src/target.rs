@@ -50,6 +50,8 @@ pub struct ReplayTarget {
     pub pending: Pending,
     /// Thread gdb last stopped in.
     pub current: i32,
+    /// `monitor checkpoint`: saved positions, as the operations that reach them.
+    checkpoints: Vec<Vec<Op>>,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -61,21 +63,35 @@ fn gdb_tid(tid: i32) -> Option<Tid> {
 }
 
 impl ReplayTarget {
-    pub fn new(trace_dir: &Path) -> Result<ReplayTarget, GdbServerError> {
+    /// A target parked after `events` recorded events (at least the exec, so
+    /// that gdb starts at the program's first instruction), in the main
+    /// thread of process `pid` when given.
+    pub fn new(
+        trace_dir: &Path,
+        events: u64,
+        pid: Option<i32>,
+    ) -> Result<ReplayTarget, GdbServerError> {
         let mut timeline = Timeline::start(trace_dir)?;
-        let current = timeline
-            .session
-            .threads()
-            .first()
-            .map(|t| t.tid)
-            .unwrap_or(1);
-        // Park at the first instruction of the program: after its exec.
-        timeline.forward(Op::ToEvent(1))?;
+        timeline.forward(Op::ToEvent(events.max(1)))?;
+        let threads = timeline.session.threads();
+        let current = match pid {
+            Some(p) => match threads.iter().find(|t| t.pid == p && t.tid == p) {
+                Some(t) => t.tid,
+                None => {
+                    return Err(GdbServerError::Start(format!(
+                        "process {p} is not alive at event {}; `replay ps` shows when it runs",
+                        timeline.session.position()
+                    )))
+                }
+            },
+            None => threads.first().map(|t| t.tid).unwrap_or(1),
+        };
         Ok(ReplayTarget {
             timeline,
             config: Config::default(),
             pending: Pending::Continue,
             current,
+            checkpoints: Vec::new(),
         })
     }
 
@@ -448,8 +464,40 @@ impl MonitorCmd for ReplayTarget {
                 let position = self.timeline.session.position();
                 gdbstub::outputln!(out, "Current event: {position}");
             }
+            ["checkpoint"] => {
+                self.checkpoints.push(self.timeline.path.clone());
+                let id = self.checkpoints.len();
+                let at = self.timeline.session.position();
+                gdbstub::outputln!(out, "Checkpoint {id} at event {at}");
+            }
+            ["restart", n] => {
+                let saved = n
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| self.checkpoints.get(i))
+                    .cloned();
+                match saved {
+                    Some(path) => {
+                        self.timeline.restore(path)?;
+                        let at = self.timeline.session.position();
+                        gdbstub::outputln!(out, "Restarted at checkpoint {n} (event {at}); gdb's frame view refreshes on the next stepi or continue");
+                    }
+                    None => {
+                        gdbstub::outputln!(
+                            out,
+                            "no checkpoint {n}; `monitor checkpoint` makes one"
+                        );
+                    }
+                }
+            }
             ["help"] | [] => {
-                gdbstub::outputln!(out, "monitor when        print the current event number");
+                gdbstub::outputln!(out, "monitor when          print the current event number");
+                gdbstub::outputln!(out, "monitor checkpoint    remember this point");
+                gdbstub::outputln!(
+                    out,
+                    "monitor restart N     go back (or forward) to checkpoint N"
+                );
             }
             _ => {
                 gdbstub::outputln!(out, "unknown monitor command {cmd:?}; try `monitor help`");

@@ -130,6 +130,11 @@ impl Timeline {
         Ok(last)
     }
 
+    /// Goes to the position `path` describes (a `monitor checkpoint`).
+    pub fn restore(&mut self, path: Vec<Op>) -> Result<(), GdbServerError> {
+        self.rebuild(path).map(|_| ())
+    }
+
     pub fn here(&mut self, tid: Option<i32>) -> Here {
         let events = self.session.position();
         let ended = self.session.next_event_thread().ok().flatten().is_none();

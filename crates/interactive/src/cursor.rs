@@ -126,6 +126,11 @@ impl Cursor {
         })
     }
 
+    /// The trace being replayed.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn session(&self) -> Option<&ReplaySession> {
         self.session.as_ref()
     }

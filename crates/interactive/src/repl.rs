@@ -240,9 +240,19 @@ impl Repl {
             "bt" | "backtrace" | "where-stack" => self.backtrace(&args)?,
             "ps" => self.ps()?,
             "gdb" => {
-                return Err(
-                    "gdb hand-off needs the gdb server, which this build does not have yet".into(),
-                )
+                // A second replay, positioned at exactly this event, is served
+                // to gdb; this prompt's own replay stays where it is.
+                let events = self.cursor.current().map(|c| c + 1).unwrap_or(0);
+                let dir = self.cursor.dir().to_path_buf();
+                gdbserver::serve(&dir, "127.0.0.1:0", gdbserver::StartAt { events, pid: None }, |bound| {
+                    println!("gdb server for event {events} listening on {bound}; in another terminal run:");
+                    println!("  gdb -ex 'target extended-remote {bound}'");
+                    println!("(this prompt returns when gdb detaches)");
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                })
+                .map_err(|e| e.to_string())?;
+                println!("gdb detached; back at event {events}");
             }
             other => return Err(format!("unknown command {other:?} (help lists them)")),
         }
