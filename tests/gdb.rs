@@ -397,3 +397,35 @@ fn interactive_prompt_hands_its_event_to_gdb() {
     );
     assert!(out.contains(&format!("$1 = {}", recorded.time)), "{out}");
 }
+
+#[test]
+fn symbols_come_from_the_trace_when_the_binary_is_gone() {
+    let root = TraceRoot::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("debugme");
+    std::fs::copy(program("debugme"), &copy).expect("copy program");
+    let out = root.record("t", &[copy.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    std::fs::remove_file(&copy).expect("delete the recorded binary");
+    let (server, port) = serve(&root, "t");
+    // No file for gdb: it asks the server for the executable and libraries.
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-q", "-batch", "-nx"]);
+    for c in [
+        format!("target extended-remote 127.0.0.1:{port}"),
+        "break compute".into(),
+        "continue".into(),
+        "info sharedlibrary".into(),
+    ] {
+        cmd.arg("-ex").arg(c);
+    }
+    let out = cmd.output().expect("gdb");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    finish(server);
+    assert!(text.contains("Breakpoint 1, compute (x="), "{text}");
+    assert!(
+        text.contains("target:/lib/x86_64-linux-gnu/libc.so.6"),
+        "{text}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod arch;
 mod conn;
+mod host_io;
 mod target;
 mod timeline;
 

@@ -14,8 +14,8 @@ use gdbstub::target::ext::base::reverse_exec::{
 };
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
-    Breakpoints, BreakpointsOps, HwWatchpoint, HwWatchpointOps, SwBreakpoint, SwBreakpointOps,
-    WatchKind,
+    Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
+    SwBreakpoint, SwBreakpointOps, WatchKind,
 };
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
 use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps};
@@ -52,6 +52,8 @@ pub struct ReplayTarget {
     pub current: i32,
     /// `monitor checkpoint`: saved positions, as the operations that reach them.
     checkpoints: Vec<Vec<Op>>,
+    /// Files gdb opened through host I/O.
+    pub open_files: crate::host_io::OpenFiles,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -92,6 +94,7 @@ impl ReplayTarget {
             pending: Pending::Continue,
             current,
             checkpoints: Vec::new(),
+            open_files: Default::default(),
         })
     }
 
@@ -205,6 +208,10 @@ impl Target for ReplayTarget {
     }
 
     fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_host_io(&mut self) -> Option<gdbstub::target::ext::host_io::HostIoOps<'_, Self>> {
         Some(self)
     }
 }
@@ -404,6 +411,23 @@ impl Breakpoints for ReplayTarget {
 
     fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
         Some(self)
+    }
+
+    fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+/// `hbreak`: gdb never sees the breakpoint bytes (they are only in memory
+/// while replayed code runs), so an int3 behaves exactly like a debug
+/// register and keeps DR0–DR3 free for watchpoints.
+impl HwBreakpoint for ReplayTarget {
+    fn add_hw_breakpoint(&mut self, addr: u64, kind: usize) -> TargetResult<bool, Self> {
+        self.add_sw_breakpoint(addr, kind)
+    }
+
+    fn remove_hw_breakpoint(&mut self, addr: u64, kind: usize) -> TargetResult<bool, Self> {
+        self.remove_sw_breakpoint(addr, kind)
     }
 }
 

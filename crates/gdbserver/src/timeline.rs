@@ -130,6 +130,10 @@ impl Timeline {
         Ok(last)
     }
 
+    pub fn trace_dir(&self) -> &Path {
+        &self.trace_dir
+    }
+
     /// Goes to the position `path` describes (a `monitor checkpoint`).
     pub fn restore(&mut self, path: Vec<Op>) -> Result<(), GdbServerError> {
         self.rebuild(path).map(|_| ())
