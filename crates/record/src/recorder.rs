@@ -73,6 +73,9 @@ impl MemoryReader for Reader<'_> {
 /// Recording ends early with this reason; the trace stays valid.
 struct StopRecording(String);
 
+/// auxv key set to 1 when an exec gained privileges.
+const AT_SECURE: u64 = 23;
+
 enum Failure {
     Stop(StopRecording),
     Fatal(RecordError),
@@ -586,6 +589,25 @@ impl Recorder {
                     ))
                 })?;
                 let captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                // A setuid/setgid or file-capability exec (AT_SECURE): the
+                // kernel drops ADDR_NO_RANDOMIZE for it, so its randomized
+                // layout could not be recreated on replay. Refuse it.
+                if captured
+                    .info
+                    .auxv
+                    .iter()
+                    .any(|&(k, v)| k == AT_SECURE && v != 0)
+                {
+                    return Err(Failure::Stop(StopRecording(format!(
+                        "{} of {} gained privileges (setuid/setgid or file capabilities): \
+                         the kernel randomizes its address space, which replay cannot \
+                         reproduce; recording stopped so that the trace is never silently \
+                         wrong (process {tgid}, thread {tid}, after event {})",
+                        syscall_model::name(nr as u64).unwrap_or("execve"),
+                        captured.info.exe.path,
+                        self.next_index
+                    ))));
+                }
                 payloads.extend(captured.payloads);
                 Some(SyscallExtra::Exec(Box::new(captured.info)))
             }
