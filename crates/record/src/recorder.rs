@@ -764,6 +764,11 @@ impl Recorder {
             // SAFETY: plain kill(2) of a process we trace.
             unsafe { libc::kill(tgid, libc::SIGKILL) };
         }
+        // Stops already reported but not yet processed get no new report: a
+        // task held at its exit stop would wait there forever, SIGKILL or not.
+        for task in self.tasks.values().filter(|t| t.state == RunState::Stopped) {
+            let _ = ptrace::resume(task.tid, Resume::Continue, 0);
+        }
         // Reap so that nothing outlives the recorder.
         while !self.tasks.is_empty() {
             match ptrace::wait_any() {

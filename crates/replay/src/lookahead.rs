@@ -62,6 +62,31 @@ impl Lookahead {
             .filter(|e| matches!(e.event.kind, EventKind::SyscallExit { .. })))
     }
 
+    /// The event of thread `tid` that follows its next one.
+    pub fn peek_second(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+        let mut seen = 0;
+        let mut index = 0;
+        loop {
+            while index >= self.buffer.len() && self.buffer.len() < MAX_LOOKAHEAD {
+                match self.iter.next() {
+                    Some(Ok(e)) => self.buffer.push_back(e),
+                    Some(Err(err)) => return Err(err),
+                    None => return Ok(None),
+                }
+            }
+            let Some(e) = self.buffer.get(index) else {
+                return Ok(None);
+            };
+            if e.event.tid == tid {
+                seen += 1;
+                if seen == 2 {
+                    return Ok(self.buffer.get(index));
+                }
+            }
+            index += 1;
+        }
+    }
+
     pub fn truncation(&self) -> Option<String> {
         self.iter.truncation().map(|t| {
             format!(

@@ -44,6 +44,13 @@ pub struct ReplayTask {
     /// A stop the thread already reached while a debugger stepped it; the
     /// next advance takes it instead of resuming.
     pub prefetched: Option<tracee::WaitResult>,
+    /// The thread waits at the entry of exit (false) or exit_group (true),
+    /// not yet executed: during recording the other threads went on briefly
+    /// while the kernel tore the process down, so it runs when the log
+    /// reaches the first resulting thread exit.
+    pub pending_exit: Option<bool>,
+    /// Head of the thread's robust futex list (set_robust_list).
+    pub robust_list: Option<u64>,
     /// The asynchronous signal of the event being replayed was already sent
     /// (the event was interrupted by a breakpoint and is being finished).
     pub signal_sent: bool,

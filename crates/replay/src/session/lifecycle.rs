@@ -112,6 +112,29 @@ impl ReplaySession {
             let tgid = self.process(rec_pid)?.real_pid;
             ptrace::tgkill(tgid, real, libc::SIGKILL)?;
         }
+        // Release the parked exit this death comes from: the thread's own
+        // exit or exit_group when it has one, else (it was killed) its
+        // process's exit_group.
+        let own = self
+            .tasks
+            .get(&event.tid)
+            .and_then(|t| t.pending_exit)
+            .is_some();
+        let releases: Vec<i32> = if own {
+            vec![event.tid]
+        } else {
+            self.tasks
+                .iter()
+                .filter(|(_, t)| t.rec_pid == rec_pid && t.pending_exit == Some(true))
+                .map(|(&tid, _)| tid)
+                .collect()
+        };
+        for tid in releases {
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.pending_exit = None;
+                ptrace::resume(t.real, Resume::Syscall, 0)?;
+            }
+        }
         let task = self.task(event)?;
         match task.state {
             ReplayState::Dead => return Ok(()),
@@ -153,6 +176,7 @@ impl ReplaySession {
                 Ok(WaitResult::Exited(..) | WaitResult::Signaled(..)) | Err(_) => break,
             }
         }
+        self.mark_robust_futexes_dead(event)?;
         let task = self.task(event)?;
         task.state = ReplayState::Dead;
         let rec_pid = task.rec_pid;
@@ -162,6 +186,56 @@ impl ReplaySession {
             .any(|t| t.rec_pid == rec_pid && t.state != ReplayState::Dead);
         if !group_alive {
             self.processes.remove(&rec_pid);
+        }
+        Ok(())
+    }
+
+    /// Does what the kernel does with a dying thread's robust futexes: each
+    /// one the thread still holds gets FUTEX_OWNER_DIED. The kernel recognises
+    /// them by the thread's tid, and during replay the words hold the
+    /// recorded tid, not the real one, so the kernel's own walk finds none.
+    fn mark_robust_futexes_dead(&mut self, event: &Event) -> Result<(), ReplayError> {
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        const MAX_ENTRIES: usize = 2048;
+        let Some(head) = self.task(event)?.robust_list else {
+            return Ok(());
+        };
+        let Some(process) = self.processes.get(&event.pid) else {
+            return Ok(());
+        };
+        let memory = &process.memory;
+        let read_u64 = |addr: u64| memory.read_u64(addr).ok();
+        let (Some(mut entry), Some(offset), Some(pending)) =
+            (read_u64(head), read_u64(head + 8), read_u64(head + 16))
+        else {
+            return Ok(());
+        };
+        let tid = event.tid as u32;
+        let mark = |entry: u64| {
+            let addr = (entry & !1).wrapping_add(offset);
+            if let Ok(bytes) = memory.read(addr, 4) {
+                let word = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                if word & FUTEX_TID_MASK == tid {
+                    let _ = memory.write(
+                        addr,
+                        &((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED).to_le_bytes(),
+                    );
+                }
+            }
+        };
+        let mut seen = 0;
+        while entry != head && entry != 0 && seen < MAX_ENTRIES {
+            mark(entry);
+            let Some(next) = read_u64(entry & !1) else {
+                break;
+            };
+            entry = next;
+            seen += 1;
+        }
+        if pending != 0 {
+            mark(pending);
         }
         Ok(())
     }

@@ -184,6 +184,8 @@ impl ReplaySession {
                 clone_regs: None,
                 prefetched: None,
                 signal_sent: false,
+                robust_list: None,
+                pending_exit: None,
             },
         );
         let mut processes = HashMap::new();

@@ -4,6 +4,46 @@
 use super::*;
 
 impl ReplaySession {
+    /// For a syscall that waits under a temporary signal mask, the signal
+    /// that interrupted it in the recording, if the log says one did.
+    fn signal_interrupting_mask_wait(
+        &mut self,
+        event: &Event,
+        nr: u64,
+    ) -> Result<Option<i32>, ReplayError> {
+        let swaps_mask = matches!(
+            nr as i64,
+            libc::SYS_rt_sigsuspend
+                | libc::SYS_ppoll
+                | libc::SYS_pselect6
+                | libc::SYS_epoll_pwait
+                | libc::SYS_epoll_pwait2
+        );
+        if !swaps_mask {
+            return Ok(None);
+        }
+        let interrupted = matches!(
+            self.events.peek_exit(event.tid)?.map(|e| &e.event.kind),
+            Some(EventKind::SyscallExit {
+                result: -4 | -512 | -513 | -514 | -516,
+                ..
+            })
+        );
+        if !interrupted {
+            return Ok(None);
+        }
+        Ok(
+            match self.events.peek_second(event.tid)?.map(|e| &e.event.kind) {
+                Some(EventKind::Signal {
+                    signo,
+                    origin: SignalOrigin::Asynchronous,
+                    ..
+                }) => Some(*signo),
+                _ => None,
+            },
+        )
+    }
+
     /// Compares the memory the syscall reads (paths, sent bytes…) with the
     /// recording: a different argument is a divergence even when the
     /// registers agree.
@@ -86,6 +126,31 @@ impl ReplaySession {
         } else {
             syscall_model::replay_policy(nr, &args)
         };
+        if let Some(signo) = self.signal_interrupting_mask_wait(event, nr)? {
+            // The recorded wait swapped in a temporary signal mask and was
+            // interrupted by `signo`. Only the real syscall reproduces the
+            // mask the kernel saves for the handler, so queue the signal and
+            // let it run.
+            let (rec_pid, real) = {
+                let task = self.task(event)?;
+                task.signal_sent = true;
+                (task.rec_pid, task.real)
+            };
+            let tgid = self.process(rec_pid)?.real_pid;
+            ptrace::tgkill(tgid, real, signo)?;
+            self.run_to_exit(event, real)?;
+            let real_result = Some(regs::get(real)?.rax as i64);
+            let task = self.task(event)?;
+            task.syscall = Some(InSyscall {
+                regs: *recorded,
+                real_result,
+            });
+            task.state = ReplayState::InSyscall;
+            return Ok(Applied::Done);
+        }
+        if nr == libc::SYS_set_robust_list as u64 {
+            self.task(event)?.robust_list = Some(args[0]);
+        }
         let mut real_result = None;
         match policy {
             ReplayPolicy::Emulate => self.skip_syscall(event, real, current)?,
@@ -115,9 +180,21 @@ impl ReplaySession {
         args: &[u64; 6],
     ) -> Result<Option<i64>, ReplayError> {
         let nr_i = nr as i64;
+        if matches!(nr_i, libc::SYS_execve | libc::SYS_execveat) && event.tid != event.pid {
+            // The kernel hands the leader's tid to the exec'ing thread and
+            // kills the leader first; replay cannot re-create that yet.
+            let exit = self.events.peek_exit(event.tid)?.map(|e| e.event.clone());
+            if exit.is_none() {
+                return Err(ReplayError::Setup(format!(
+                    "event {}: thread {} of process {} execs, and replaying an exec from a thread other than the main one is not supported yet; events before it replay (use --interactive or --gdb with --goto)",
+                    event.index, event.tid, event.pid
+                )));
+            }
+        }
         if nr_i == libc::SYS_exit || nr_i == libc::SYS_exit_group {
-            ptrace::resume(real, Resume::Syscall, 0)?;
-            self.task(event)?.state = ReplayState::Exiting;
+            let task = self.task(event)?;
+            task.state = ReplayState::Exiting;
+            task.pending_exit = Some(nr_i == libc::SYS_exit_group);
             return Ok(None);
         }
         let needs_exit = matches!(
@@ -401,6 +478,8 @@ impl ReplaySession {
                 clone_regs: Some((nr as u64, *args)),
                 prefetched: None,
                 signal_sent: false,
+                robust_list: None,
+                pending_exit: None,
             },
         );
         Ok(regs::get(real)?.rax as i64)
