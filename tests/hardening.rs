@@ -219,9 +219,10 @@ fn count_stdout(mut cmd: Command, limit: Duration, what: &str) -> (u64, Output) 
     (counter.join().expect("counter"), out)
 }
 
-/// Size of the big-output test: 256 MiB by default, because 1 GiB takes
-/// about 32 s to record and as long to replay in a debug build (over the
-/// 60 s budget); `REPLAY_BIG_OUTPUT_MIB=1024` runs the full 1 GiB.
+/// Size of the big-output test: 256 MiB by default, because 256 MiB took
+/// 8 s to record and 7 s to replay in a debug build, so 1 GiB would take
+/// about a minute (over the 60 s budget);
+/// `REPLAY_BIG_OUTPUT_MIB=1024` runs the full 1 GiB.
 fn big_output_bytes() -> u64 {
     std::env::var("REPLAY_BIG_OUTPUT_MIB")
         .ok()
