@@ -193,12 +193,8 @@ fn newer_format_version_says_upgrade_replay() {
 /// Altering a blob's content (same size, so only the hash can tell):
 /// replay must refuse to run altered code.
 ///
-/// Ignored until crates/replay verifies blobs: it maps them through
-/// `TraceReader::file_path` (existence only) in address_space.rs and
-/// session/{mod,syscalls}.rs instead of `verify_file` (sha256) once per
-/// blob, so today an altered binary replays silently.
+/// Replay checks each blob's sha256 the first time it maps it.
 #[test]
-#[ignore = "replay does not verify blob hashes yet (see docs/hardening.md)"]
 fn altered_blob_is_detected() {
     let root = TraceRoot::new();
     let dir = recorded(&root);

@@ -115,7 +115,7 @@ pub fn map_file(
         prot,
         offset,
     } = mapping;
-    let blob = reader.file_path(file)?;
+    let blob = reader.verified_file(file)?;
     let path_addr = write_path(process, &blob)?;
     let fd = run_syscall(
         tid,
@@ -192,7 +192,7 @@ pub fn restore_exec_image(
 ) -> Result<(), ReplayError> {
     process.scratch = Some(create_scratch(tid, &process.memory)?);
     process.auxv = info.auxv.clone();
-    process.exe = Some(reader.file_path(&info.exe)?);
+    process.exe = Some(reader.verified_file(&info.exe)?);
     let scratch = process.scratch.unwrap_or_default();
     for entry in maps::read(tid)? {
         if is_special(&entry.name) || entry.start == scratch {

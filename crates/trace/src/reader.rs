@@ -16,6 +16,8 @@ use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
 pub struct TraceReader {
     dir: PathBuf,
     manifest: Manifest,
+    /// Blobs whose sha256 `verified_file` has already checked.
+    verified: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// One event with its payload bytes, one `Vec` per `event.data_ranges()`
@@ -57,6 +59,7 @@ impl TraceReader {
         let reader = TraceReader {
             dir: dir.to_path_buf(),
             manifest,
+            verified: Default::default(),
         };
         // Header checks happen in open() so a bad trace fails early.
         reader.stream(StreamKind::Events)?;
@@ -135,6 +138,25 @@ impl TraceReader {
             }),
             Err(e) => Err(TraceError::io(p, e)),
         }
+    }
+
+    /// Like `verify_file`, but hashes each blob only the first time: replay
+    /// maps the same libraries again and again, and must still never run a
+    /// blob that was altered after recording.
+    pub fn verified_file(&self, file: &FileRef) -> Result<PathBuf, TraceError> {
+        let known = self
+            .verified
+            .lock()
+            .map(|v| v.contains(&file.sha256))
+            .unwrap_or(false);
+        if known {
+            return self.file_path(file);
+        }
+        let path = self.verify_file(file)?;
+        if let Ok(mut v) = self.verified.lock() {
+            v.insert(file.sha256.clone());
+        }
+        Ok(path)
     }
 
     /// Re-hashes the blob and compares it with the reference.

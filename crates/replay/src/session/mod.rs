@@ -123,7 +123,7 @@ impl ReplaySession {
                 trace_dir.display()
             )));
         };
-        let exe = reader.file_path(&info.exe)?;
+        let exe = reader.verified_file(&info.exe)?;
         let header = &reader.manifest().header;
         let cstr = |b: &[u8]| {
             CString::new(b).map_err(|_| {

@@ -305,7 +305,7 @@ impl ReplaySession {
                 "none".into(),
             ));
         };
-        let blob = self.reader.file_path(&info.exe)?;
+        let blob = self.reader.verified_file(&info.exe)?;
         let path = address_space::write_path(self.process(event.pid)?, &blob)?;
         if nr == libc::SYS_execveat {
             current.orig_rax = libc::SYS_execve as u64;
