@@ -5,8 +5,6 @@ use crate::output::OutputMatcher;
 use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
 use std::collections::{HashMap, VecDeque};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
@@ -103,22 +101,6 @@ struct Recorder {
 }
 
 pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
-    let cstr = |s: &[u8]| {
-        CString::new(s).map_err(|_| {
-            RecordError::Setup("argument or environment string contains a NUL byte".into())
-        })
-    };
-    let path = cstr(options.program.as_os_str().as_bytes())?;
-    let argv = options
-        .argv
-        .iter()
-        .map(|a| cstr(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let envp = options
-        .env
-        .iter()
-        .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
     let header = TraceHeader {
         command: options.argv.clone(),
         env: options.env.clone(),
@@ -135,22 +117,13 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The writer's compression thread starts before pinning, so it does not
     // compete with the tracee for the one CPU the tracee runs on.
     let writer = TraceWriter::create(&options.trace_dir, header)?;
-    let cpu = tracee::spawn::choose_cpu();
-    tracee::spawn::pin_current_thread(cpu)?;
     install_signal_handlers();
-    let pid = tracee::spawn::spawn_traced(
-        &path,
-        &argv,
-        &envp,
-        tracee::spawn::SpawnOptions {
-            trap_rdtsc: true,
-            cpu: Some(cpu),
+    let pid = tracee::spawn::spawn_pinned(&options.program, &options.argv, &options.env).map_err(
+        |e| match e {
+            tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
+            other => RecordError::Setup(other.to_string()),
         },
-    )
-    .map_err(|e| match e {
-        tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
-        e @ tracee::spawn::SpawnError::Exec { .. } => RecordError::Setup(e.to_string()),
-    })?;
+    )?;
     let mut recorder = Recorder {
         writer,
         tasks: HashMap::new(),

@@ -67,4 +67,7 @@ pub struct ReplayProcess {
     pub auxv: Vec<(u64, u64)>,
     /// The binary of the last exec, in the trace's `files/`.
     pub exe: Option<std::path::PathBuf>,
+    /// Its exit_group has run: threads may vanish under events the
+    /// recording logged while the kernel was still tearing it down.
+    pub exiting: bool,
 }

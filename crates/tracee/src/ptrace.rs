@@ -72,10 +72,16 @@ pub fn resume(pid: Pid, how: Resume, signal: i32) -> Result<(), TraceeError> {
     // SAFETY: a resume request takes no pointer; `data` carries the signal number.
     let rc = unsafe { libc::ptrace(request, pid, 0usize, signal as usize) };
     if rc < 0 {
+        let err = nix::Error::last();
+        if err == nix::Error::ESRCH {
+            // Killed while stopped (SIGKILL, a sibling's exit_group): it is
+            // gone or going, and waitpid still reports how it ended.
+            return Ok(());
+        }
         return Err(TraceeError::Ptrace {
             request: "resume",
             pid,
-            source: nix::Error::last(),
+            source: err,
         });
     }
     Ok(())

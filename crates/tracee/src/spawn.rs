@@ -16,6 +16,8 @@ pub struct SpawnOptions {
 /// Why a traced program could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
+    #[error("cannot pass {what} to the program: it contains a NUL byte")]
+    Nul { what: &'static str },
     #[error("cannot execute {path}: {source}")]
     Exec {
         path: String,
@@ -190,4 +192,36 @@ pub fn choose_cpu() -> usize {
         return 0;
     }
     allowed[std::process::id() as usize % allowed.len()]
+}
+
+/// What record and replay both do to start their program: pin this thread
+/// and the child to one CPU (chosen so parallel runs spread out), make rdtsc
+/// trap, and run `path` with `argv` and `env` to the exit of its exec.
+pub fn spawn_pinned(
+    path: &std::path::Path,
+    argv: &[String],
+    env: &[(String, String)],
+) -> Result<Pid, SpawnError> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |bytes: &[u8], what| CString::new(bytes).map_err(|_| SpawnError::Nul { what });
+    let path = cstr(path.as_os_str().as_bytes(), "the program path")?;
+    let argv = argv
+        .iter()
+        .map(|a| cstr(a.as_bytes(), "an argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = env
+        .iter()
+        .map(|(k, v)| cstr(format!("{k}={v}").as_bytes(), "an environment variable"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cpu = choose_cpu();
+    pin_current_thread(cpu)?;
+    spawn_traced(
+        &path,
+        &argv,
+        &envp,
+        SpawnOptions {
+            trap_rdtsc: true,
+            cpu: Some(cpu),
+        },
+    )
 }

@@ -130,15 +130,24 @@ impl ReplaySession {
                 .collect()
         };
         for tid in releases {
-            if let Some(t) = self.tasks.get_mut(&tid) {
-                t.pending_exit = None;
-                ptrace::resume(t.real, Resume::Syscall, 0)?;
+            let Some(t) = self.tasks.get_mut(&tid) else {
+                continue;
+            };
+            let group = t.pending_exit.take() == Some(true);
+            ptrace::resume(t.real, Resume::Syscall, 0)?;
+            if group {
+                if let Some(process) = self.processes.get_mut(&rec_pid) {
+                    process.exiting = true;
+                }
             }
         }
+        let exiting = self.processes.get(&rec_pid).is_some_and(|p| p.exiting);
         let task = self.task(event)?;
         match task.state {
             ReplayState::Dead => return Ok(()),
-            ReplayState::Ready => {
+            // The group exit kills it where it stands; running it further
+            // would let it reach events the recording never saw.
+            ReplayState::Ready if !exiting => {
                 let signal = std::mem::take(&mut task.pending_signal);
                 ptrace::resume(real, Resume::Syscall, signal)?;
             }

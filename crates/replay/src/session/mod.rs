@@ -14,9 +14,7 @@ use crate::lookahead::Lookahead;
 use crate::task::{InSyscall, ReplayProcess, ReplayState, ReplayTask};
 use crate::{Divergence, ReplayError, ReplayOutcome};
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use syscall_model::ReplayPolicy;
 use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
@@ -125,46 +123,22 @@ impl ReplaySession {
         };
         let exe = reader.verified_file(&info.exe)?;
         let header = &reader.manifest().header;
-        let cstr = |b: &[u8]| {
-            CString::new(b).map_err(|_| {
-                ReplayError::Setup("trace manifest holds a string with a NUL byte".into())
-            })
-        };
-        let path = cstr(exe.as_os_str().as_bytes())?;
-        let argv = header
-            .command
-            .iter()
-            .map(|a| cstr(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envp = header
-            .env
-            .iter()
-            .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
         // Orphans of replayed processes come back to us to be reaped.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let cpu = tracee::spawn::choose_cpu();
-        tracee::spawn::pin_current_thread(cpu)?;
-        let real = tracee::spawn::spawn_traced(
-            &path,
-            &argv,
-            &envp,
-            tracee::spawn::SpawnOptions {
-                trap_rdtsc: true,
-                cpu: Some(cpu),
+        let real = tracee::spawn::spawn_pinned(&exe, &header.command, &header.env).map_err(
+            |e| match e {
+                tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
+                other => ReplayError::Setup(other.to_string()),
             },
-        )
-        .map_err(|e| match e {
-            tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
-            e @ tracee::spawn::SpawnError::Exec { .. } => ReplayError::Setup(e.to_string()),
-        })?;
+        )?;
         let mut process = ReplayProcess {
             real_pid: real,
             memory: ProcessMemory::open(real)?,
             scratch: None,
             auxv: Vec::new(),
             exe: None,
+            exiting: false,
         };
         let (stack, contents) = exec_payloads(&first, writes.len())?;
         address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;
@@ -225,32 +199,27 @@ impl ReplaySession {
         threads
     }
 
-    /// Registers of a thread (recorded tid) as the replayed thread has them now.
-    pub fn regs(&self, tid: i32) -> Result<Regs, ReplayError> {
-        let task = self
-            .tasks
+    /// The real tid of a thread (recorded tid) that is alive now.
+    fn live_thread(&self, tid: i32) -> Result<Pid, ReplayError> {
+        self.tasks
             .get(&tid)
             .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
+            .map(|t| t.real)
             .ok_or_else(|| {
                 ReplayError::Setup(format!(
                     "thread {tid} is not alive at this point of the replay"
                 ))
-            })?;
-        Ok(regs::get(task.real)?)
+            })
+    }
+
+    /// Registers of a thread (recorded tid) as the replayed thread has them now.
+    pub fn regs(&self, tid: i32) -> Result<Regs, ReplayError> {
+        Ok(regs::get(self.live_thread(tid)?)?)
     }
 
     /// The x87/SSE state (FXSAVE layout) of a thread.
     pub fn fpregs(&self, tid: i32) -> Result<[u8; 512], ReplayError> {
-        let task = self
-            .tasks
-            .get(&tid)
-            .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
-            .ok_or_else(|| {
-                ReplayError::Setup(format!(
-                    "thread {tid} is not alive at this point of the replay"
-                ))
-            })?;
-        Ok(regs::get_fpregs(task.real)?)
+        Ok(regs::get_fpregs(self.live_thread(tid)?)?)
     }
 
     /// The recorded auxv of a process's last exec.
@@ -412,9 +381,20 @@ impl ReplaySession {
             EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
             EventKind::SyscallExit {
                 nr, result, extra, ..
-            } => self
-                .syscall_exit(recorded, *nr, *result, extra.as_ref())
-                .map(|_| Applied::Done),
+            } => match self.syscall_exit(recorded, *nr, *result, extra.as_ref()) {
+                // The kernel was already killing the process when this exit
+                // was logged; the thread is gone now, as it was soon after then.
+                Err(ReplayError::Tracee(_))
+                    if self.processes.get(&event.pid).is_some_and(|p| p.exiting) =>
+                {
+                    if let Some(task) = self.tasks.get_mut(&event.tid) {
+                        task.syscall = None;
+                        task.state = ReplayState::Exiting;
+                    }
+                    Ok(Applied::Done)
+                }
+                other => other.map(|_| Applied::Done),
+            },
             EventKind::Signal {
                 signo,
                 origin,

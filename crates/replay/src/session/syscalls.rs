@@ -461,6 +461,7 @@ impl ReplaySession {
                     scratch,
                     auxv,
                     exe,
+                    exiting: false,
                 },
             );
         }
