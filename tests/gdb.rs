@@ -34,6 +34,15 @@ fn record_debugme(root: &TraceRoot) -> Recorded {
     }
 }
 
+/// The port in a "listening on 127.0.0.1:PORT" line.
+fn port_in(line: &str) -> u16 {
+    line.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
 /// Starts `replay replay --gdb 127.0.0.1:0` and returns it with its port.
 fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
     let mut server = root
@@ -49,12 +58,7 @@ fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
     lines
         .read_line(&mut line)
         .expect("server prints where it listens");
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port = port_in(&line);
     // Keep draining stderr so the server never blocks on it, and keep it
     // for failure messages.
     let log = std::sync::Arc::new(std::sync::Mutex::new(line));
@@ -315,12 +319,7 @@ fn goto_starts_later_and_checkpoints_restart() {
             .read_line(&mut line)
             .expect("server says where it listens");
     }
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let port = port_in(&line);
     let out = gdb(
         port,
         &exe,
@@ -381,12 +380,7 @@ fn interactive_prompt_hands_its_event_to_gdb() {
             "prompt ended before serving gdb"
         );
     }
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let port = port_in(&line);
     let out = gdb(port, &program("debugme"), &["bt", "print seed_time"]);
     stdin.write_all(b"quit\n").expect("quit");
     drop(stdin);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{program, TraceRoot};
+use common::{program, start_recording_ticker, TraceRoot};
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -126,25 +126,8 @@ fn sigterm_to_the_recorder() {
 #[test]
 fn tracee_killed_by_sigkill() {
     let root = TraceRoot::new();
-    let exe = program("ticker");
-    let mut child = root
-        .cmd()
-        .args(["record", "-o"])
-        .arg(root.trace("t"))
-        .arg("--")
-        .arg(&exe)
-        .arg("500")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start recorder");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("read");
-    let pid: i32 = first
-        .trim()
-        .strip_prefix("pid ")
-        .and_then(|p| p.parse().ok())
-        .expect("pid line");
+    let (mut child, pid, mut reader) = start_recording_ticker(&root, 500);
+    let first = format!("pid {pid}\n");
     std::thread::sleep(Duration::from_millis(100));
     // SAFETY: killing the tracee, a descendant of this test.
     unsafe { libc_kill(pid, 9) };

@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{assert_native_runs_differ, assert_replay_matches, program, TraceRoot};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use common::{
+    assert_native_runs_differ, assert_replay_matches, program, start_recording_ticker, TraceRoot,
+};
+use std::io::BufRead;
 
 fn check_many(name: &str, argv: &[&str], rounds: usize) -> String {
     assert_native_runs_differ(argv);
@@ -78,35 +79,6 @@ fn sort_parallel_and_xz_two_threads() {
     assert_eq!(out.lines().count(), 2, "{out}");
 }
 
-fn start_ticker(
-    root: &TraceRoot,
-) -> (
-    std::process::Child,
-    i32,
-    BufReader<std::process::ChildStdout>,
-) {
-    let exe = program("ticker");
-    let mut child = root
-        .cmd()
-        .args(["record", "-o"])
-        .arg(root.trace("t"))
-        .arg("--")
-        .arg(&exe)
-        .arg("40")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start recorder");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("pid line");
-    let pid = first
-        .trim()
-        .strip_prefix("pid ")
-        .and_then(|p| p.parse().ok())
-        .expect("pid");
-    (child, pid, reader)
-}
-
 extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
 }
@@ -117,7 +89,7 @@ extern "C" {
 /// death.
 fn external_signal_kills_and_replays(signal: i32) {
     let root = TraceRoot::new();
-    let (mut child, pid, mut reader) = start_ticker(&root);
+    let (mut child, pid, mut reader) = start_recording_ticker(&root, 40);
     let mut line = String::new();
     for _ in 0..5 {
         line.clear();

@@ -170,3 +170,37 @@ pub fn check_program(name: &str, args: &[&str]) -> Output {
     let root = TraceRoot::new();
     assert_replay_matches(&root, name, &argv)
 }
+
+/// Starts recording the `ticker` program (`ticks` lines, 20 ms apart) into
+/// trace "t" and returns the recorder, the tracee's pid (its first line),
+/// and a reader over the rest of its output.
+pub fn start_recording_ticker(
+    root: &TraceRoot,
+    ticks: u32,
+) -> (
+    std::process::Child,
+    i32,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    let exe = program("ticker");
+    let mut child = root
+        .cmd()
+        .args(["record", "-o"])
+        .arg(root.trace("t"))
+        .arg("--")
+        .arg(&exe)
+        .arg(ticks.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start recorder");
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("pid line");
+    let pid = first
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .expect("ticker prints its pid first");
+    (child, pid, reader)
+}
