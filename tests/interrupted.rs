@@ -4,8 +4,7 @@
 mod common;
 
 use common::{program, start_recording_ticker, TraceRoot};
-use std::io::{BufRead, BufReader, Read};
-use std::process::Stdio;
+use std::io::{BufRead, Read};
 use std::time::{Duration, Instant};
 
 fn stderr(out: &std::process::Output) -> String {
@@ -16,29 +15,11 @@ fn stderr(out: &std::process::Output) -> String {
 /// sends `signal` to the recorder, and returns what the tracee printed and
 /// the tracee's pid.
 fn record_and_interrupt(root: &TraceRoot, signal: i32, lines: usize) -> (String, i32) {
-    let exe = program("ticker");
-    let mut child = root
-        .cmd()
-        .args(["record", "-o"])
-        .arg(root.trace("t"))
-        .arg("--")
-        .arg(&exe)
-        .arg("500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start recorder");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut printed = String::new();
-    for _ in 0..lines {
+    let (mut child, pid, mut reader) = start_recording_ticker(root, 500);
+    let mut printed = format!("pid {pid}\n");
+    for _ in 1..lines {
         reader.read_line(&mut printed).expect("read tracee output");
     }
-    let pid: i32 = printed
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("pid "))
-        .and_then(|p| p.parse().ok())
-        .expect("ticker prints its pid first");
     // SAFETY: sending a signal to our own child process.
     unsafe { libc_kill(child.id() as i32, signal) };
     let _ = child.wait();

@@ -424,21 +424,7 @@ impl Cursor {
         if let Some(rec) = &stop.record {
             if let Some(r) = rec.result.filter(|r| *r >= 0) {
                 let name = rec.name();
-                if matches!(
-                    name.as_str(),
-                    "open"
-                        | "openat"
-                        | "openat2"
-                        | "creat"
-                        | "dup"
-                        | "dup2"
-                        | "dup3"
-                        | "socket"
-                        | "accept"
-                        | "accept4"
-                        | "memfd_create"
-                        | "fcntl"
-                ) {
+                if analyze::decode::returns_fd(&name) {
                     stop.ret_path = self.ctx.fds.path(rec.pid, r as i32).map(str::to_string);
                 }
             }

@@ -31,8 +31,9 @@ fn returns_address(name: &str) -> bool {
     matches!(name, "mmap" | "brk" | "mremap" | "shmat")
 }
 
-/// Syscalls returning a new descriptor (for `-y` on the result).
-fn returns_fd(name: &str) -> bool {
+/// Syscalls returning a new descriptor (for `-y` on the result, and the
+/// fd path the interactive prompt shows).
+pub fn returns_fd(name: &str) -> bool {
     matches!(
         name,
         "open"
