@@ -11,6 +11,20 @@ pub struct RecordArgs {
     /// instead of a new `<exe>-<n>` directory in the trace root.
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    /// CPU time (microseconds) a thread runs user code before the recorder
+    /// checks whether another thread should run. Shorter slices switch
+    /// threads more often; replay cost does not depend on it.
+    #[arg(long = "timeslice-us", value_name = "MICROSECONDS", default_value_t = record::DEFAULT_TIMESLICE_NS / 1000,
+          value_parser = clap::value_parser!(u64).range(10..=10_000_000))]
+    timeslice_us: u64,
+    /// Chaos mode: random time slices, random choices among ready threads
+    /// and random preemption points, so that rare interleavings show up.
+    /// The recording replays exactly like any other.
+    #[arg(long)]
+    chaos: bool,
+    /// Seed for --chaos (default: from the clock). Printed when chaos is on.
+    #[arg(long, value_name = "SEED", requires = "chaos")]
+    chaos_seed: Option<u64>,
     /// The program to run, and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -43,6 +57,17 @@ fn resolve_program(program: &str) -> Result<PathBuf> {
 
 pub fn run(args: RecordArgs) -> Result<Status> {
     let program = resolve_program(&args.command[0])?;
+    let chaos_seed = args.chaos.then(|| {
+        args.chaos_seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+    });
+    if let Some(seed) = chaos_seed {
+        eprintln!("replay: chaos mode, seed {seed}");
+    }
     let exe_name = program
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -79,6 +104,8 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         argv: args.command.clone(),
         env,
         trace_dir: trace_dir.clone(),
+        timeslice_ns: args.timeslice_us * 1000,
+        chaos_seed,
     })
     .with_context(|| {
         format!(

@@ -150,14 +150,15 @@ impl<'a> Context<'a> {
             Item::Signal { signo, .. } => ViewKind::Signal(*signo),
             Item::TaskStart { .. } => ViewKind::TaskStart,
             Item::TaskExit { status, .. } => ViewKind::TaskExit(*status),
-            Item::Rdtsc { .. } => ViewKind::Other,
+            Item::Rdtsc { .. } | Item::Preempt { .. } => ViewKind::Other,
         };
         let (tid, pid) = match item {
             Item::Unfinished(r) | Item::Syscall { record: r, .. } => (r.tid, r.pid),
             Item::Signal { tid, pid, .. }
             | Item::TaskStart { tid, pid, .. }
             | Item::TaskExit { tid, pid, .. }
-            | Item::Rdtsc { tid, pid, .. } => (*tid, *pid),
+            | Item::Rdtsc { tid, pid, .. }
+            | Item::Preempt { tid, pid, .. } => (*tid, *pid),
         };
         EventView {
             index: item.index(),

@@ -101,12 +101,17 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
     let mut pids: HashMap<i32, usize> = HashMap::new();
     let mut last = 0;
     for_each_item(reader, None, |item| {
+        // Where the scheduler switched threads is not behaviour to compare.
+        if matches!(item, Item::Preempt { .. }) {
+            return Ok(());
+        }
         let (tid, pid) = match &item {
             Item::Syscall { record: r, .. } | Item::Unfinished(r) => (r.tid, r.pid),
             Item::TaskStart { tid, pid, .. }
             | Item::TaskExit { tid, pid, .. }
             | Item::Signal { tid, pid, .. }
-            | Item::Rdtsc { tid, pid, .. } => (*tid, *pid),
+            | Item::Rdtsc { tid, pid, .. }
+            | Item::Preempt { tid, pid, .. } => (*tid, *pid),
         };
         for id in [pid, tid] {
             let n = pids.len();

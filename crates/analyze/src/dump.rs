@@ -255,7 +255,7 @@ impl Dumper<'_, '_> {
             Item::TaskStart { tid, .. } => {
                 self.tasks.insert(*tid);
             }
-            Item::Rdtsc { .. } => {}
+            Item::Rdtsc { .. } | Item::Preempt { .. } => {}
         }
         Ok(())
     }

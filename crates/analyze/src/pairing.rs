@@ -123,6 +123,16 @@ pub enum Item {
         pid: Tid,
         time_ns: u64,
     },
+    /// The recorder switched away from a thread in the middle of its user
+    /// code (rr's time-slice "SCHED" events), or delivered a signal there.
+    Preempt {
+        index: u64,
+        tid: Tid,
+        pid: Tid,
+        time_ns: u64,
+        rip: u64,
+        reason: trace::event::PreemptReason,
+    },
 }
 
 impl Item {
@@ -132,7 +142,8 @@ impl Item {
             Item::Signal { index, .. }
             | Item::TaskStart { index, .. }
             | Item::TaskExit { index, .. }
-            | Item::Rdtsc { index, .. } => *index,
+            | Item::Rdtsc { index, .. }
+            | Item::Preempt { index, .. } => *index,
         }
     }
 
@@ -142,7 +153,8 @@ impl Item {
             Item::Signal { pid, .. }
             | Item::TaskStart { pid, .. }
             | Item::TaskExit { pid, .. }
-            | Item::Rdtsc { pid, .. } => *pid,
+            | Item::Rdtsc { pid, .. }
+            | Item::Preempt { pid, .. } => *pid,
         }
     }
 }
@@ -265,6 +277,14 @@ impl Pairing {
                 signo,
                 origin,
                 siginfo,
+            }),
+            EventKind::Preempt { regs, reason, .. } => out.push(Item::Preempt {
+                index: event.index,
+                tid,
+                pid: event.pid,
+                time_ns: event.time_ns,
+                rip: regs.rip,
+                reason,
             }),
             EventKind::Rdtsc { .. } => out.push(Item::Rdtsc {
                 index: event.index,

@@ -53,6 +53,9 @@ pub fn collect(reader: &TraceReader, command: &[String]) -> Result<Vec<Process>>
             }
             | Item::Rdtsc {
                 tid, pid, time_ns, ..
+            }
+            | Item::Preempt {
+                tid, pid, time_ns, ..
             } => (*tid, *pid, *time_ns),
         };
         #[allow(clippy::map_entry)] // the new entry also goes into `order`

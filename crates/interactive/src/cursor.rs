@@ -415,6 +415,16 @@ impl Cursor {
                 (stop.tid, stop.pid) = (*tid, *pid);
                 stop.line = format!("event {event}");
             }
+            Item::Preempt {
+                tid,
+                pid,
+                rip,
+                reason,
+                ..
+            } => {
+                (stop.tid, stop.pid) = (*tid, *pid);
+                stop.line = format!("preempted at {rip:#x} ({reason:?})");
+            }
         }
         stop
     }

@@ -8,7 +8,9 @@
 
 mod exec;
 mod output;
+mod preempt;
 mod recorder;
+mod schedule;
 mod task;
 
 use std::path::PathBuf;
@@ -25,7 +27,17 @@ pub struct RecordOptions {
     pub env: Vec<(String, String)>,
     /// An existing, empty directory for the trace.
     pub trace_dir: PathBuf,
+    /// CPU time a thread runs user code before the recorder looks whether
+    /// another thread should run instead.
+    pub timeslice_ns: u64,
+    /// `--chaos`: random time slices and random choices among ready
+    /// threads and preemption points, from this seed.
+    pub chaos_seed: Option<u64>,
 }
+
+/// The time slice when none is given: short enough that a thread spinning
+/// on a flag lets the thread that will set it run soon.
+pub const DEFAULT_TIMESLICE_NS: u64 = 2_000_000;
 
 /// How the recording ended.
 #[derive(Debug, Clone)]

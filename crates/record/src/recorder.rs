@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 use syscall_model::{MemoryError, MemoryReader, ModelError};
-use trace::event::{Event, EventKind, MemWrite, Regs, SignalOrigin, SyscallExtra};
+use trace::event::{Event, EventKind, MemWrite, PreemptReason, Regs, SignalOrigin, SyscallExtra};
 use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceWriter};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};
@@ -69,12 +69,12 @@ impl MemoryReader for Reader<'_> {
 }
 
 /// Recording ends early with this reason; the trace stays valid.
-struct StopRecording(String);
+pub(crate) struct StopRecording(String);
 
 /// auxv key set to 1 when an exec gained privileges.
 const AT_SECURE: u64 = 23;
 
-enum Failure {
+pub(crate) enum Failure {
     Stop(StopRecording),
     Fatal(RecordError),
 }
@@ -85,14 +85,19 @@ impl<E: Into<RecordError>> From<E> for Failure {
     }
 }
 
-type Step<T = ()> = Result<T, Failure>;
+pub(crate) type Step<T = ()> = Result<T, Failure>;
 
-struct Recorder {
-    writer: TraceWriter,
-    tasks: HashMap<Pid, Task>,
-    memories: HashMap<Pid, ProcessMemory>,
-    ready: VecDeque<Pid>,
-    running: Option<Pid>,
+pub(crate) struct Recorder {
+    pub(crate) writer: TraceWriter,
+    pub(crate) tasks: HashMap<Pid, Task>,
+    pub(crate) memories: HashMap<Pid, ProcessMemory>,
+    pub(crate) ready: VecDeque<Pid>,
+    /// The front of `ready` is the stop of the thread that ran user code
+    /// last, and must be logged before anything else.
+    pub(crate) front_pinned: bool,
+    pub(crate) running: Option<Pid>,
+    pub(crate) timeslice_ns: u64,
+    pub(crate) chaos: Option<crate::schedule::Chaos>,
     next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -129,7 +134,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         tasks: HashMap::new(),
         memories: HashMap::new(),
         ready: VecDeque::new(),
+        front_pinned: false,
         running: None,
+        timeslice_ns: options.timeslice_ns,
+        chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         next_index: 0,
         start: Instant::now(),
         initial_pid: pid,
@@ -137,6 +145,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         output: OutputMatcher::new(),
     };
     recorder.add_task(pid, pid)?;
+    recorder.open_timer(pid);
     // The child waits at the exit of its exec: the first event logged.
     if let Some(task) = recorder.tasks.get_mut(&pid) {
         task.started = true;
@@ -190,7 +199,7 @@ impl Recorder {
                 ))));
             }
             if self.running.is_none() {
-                if let Some(tid) = self.ready.pop_front() {
+                if let Some(tid) = self.next_ready() {
                     self.process(tid)?;
                     continue;
                 }
@@ -217,13 +226,13 @@ impl Recorder {
         Ok(())
     }
 
-    fn task(&mut self, tid: Pid) -> Result<&mut Task, RecordError> {
+    pub(crate) fn task(&mut self, tid: Pid) -> Result<&mut Task, RecordError> {
         self.tasks
             .get_mut(&tid)
             .ok_or_else(|| RecordError::Setup(format!("internal error: unknown task {tid}")))
     }
 
-    fn memory(&self, tgid: Pid) -> Result<&ProcessMemory, RecordError> {
+    pub(crate) fn memory(&self, tgid: Pid) -> Result<&ProcessMemory, RecordError> {
         self.memories.get(&tgid).ok_or_else(|| {
             RecordError::Setup(format!(
                 "internal error: no memory handle for process {tgid}"
@@ -231,7 +240,7 @@ impl Recorder {
         })
     }
 
-    fn log(
+    pub(crate) fn log(
         &mut self,
         tid: Pid,
         kind: EventKind,
@@ -250,14 +259,15 @@ impl Recorder {
         Ok(())
     }
 
-    fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
+    pub(crate) fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
+        self.new_slice(tid);
         ptrace::resume(tid, Resume::Syscall, signal)?;
         self.task(tid)?.state = RunState::Running;
         self.running = Some(tid);
         Ok(())
     }
 
-    fn on_wait(&mut self, w: WaitResult) -> Step {
+    pub(crate) fn on_wait(&mut self, w: WaitResult) -> Step {
         match w {
             WaitResult::Exited(tid, code) => self.on_death(tid, TraceOutcome::Exited { code }),
             WaitResult::Signaled(tid, signal, core_dumped) => self.on_death(
@@ -294,6 +304,7 @@ impl Recorder {
                         // anything that completed while the code ran.
                         if was_running {
                             self.ready.push_front(tid);
+                            self.front_pinned = true;
                         } else {
                             self.ready.push_back(tid);
                         }
@@ -346,6 +357,8 @@ impl Recorder {
                 }
                 let tgid = self.task(tid)?.tgid;
                 self.memories.insert(tgid, ProcessMemory::open(tid)?);
+                // The kernel removed the old timer with the old image.
+                self.open_timer(tid);
             }
             libc::PTRACE_EVENT_EXIT => {
                 let status = message as i32;
@@ -372,6 +385,9 @@ impl Recorder {
         let Some(task) = self.tasks.get_mut(&tid) else {
             return Ok(());
         };
+        if std::mem::take(&mut task.preempted) {
+            return self.resume_user(tid, 0);
+        }
         let Some(stop) = task.pending_stop.take() else {
             return Ok(());
         };
@@ -454,7 +470,7 @@ impl Recorder {
             model,
             forced,
         });
-        task.at_anchor = false;
+        task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,
         // so the kernel delivers it right after this syscall: an anchor.
         if task.reinjecting.is_none() {
@@ -531,7 +547,7 @@ impl Recorder {
             payloads,
         )?;
         let task = self.task(tid)?;
-        task.at_anchor = true;
+        task.anchor_regs = Some(exit_regs);
         const ERESTART_RESTARTBLOCK: i64 = -516;
         if result == ERESTART_RESTARTBLOCK {
             task.restartable = Some(model);
@@ -652,6 +668,9 @@ impl Recorder {
         }
         let code = ptrace::siginfo_code(&info);
         let tgid = self.task(tid)?.tgid;
+        if sig == libc::SIGTRAP && code == tracee::perf::TRAP_PERF {
+            return self.on_slice_end(tid);
+        }
         if sig == libc::SIGSEGV && code == 0x80 {
             if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
                 return self.emulate_rdtsc(tid, len);
@@ -671,16 +690,21 @@ impl Recorder {
         if synchronous {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
-        if task.at_anchor {
-            return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
+        if let Some(anchor) = task.anchor_regs {
+            let now = regs::get(tid)?;
+            if (Regs { orig_rax: anchor.orig_rax, ..now }) == anchor {
+                return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
+            }
         }
+        let task = self.task(tid)?;
         // Arrived while user code ran: its position cannot be reproduced
-        // without a PMU, so hold it until the thread's next syscall.
+        // without a PMU, so it is held and delivered at a state-matched
+        // point, or at the thread's next syscall if none is found.
         task.held_signals.push_back(info);
-        self.resume_user(tid, 0)
+        self.preempt(tid, PreemptReason::Signal)
     }
 
-    fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         tid: Pid,
         sig: i32,
@@ -698,7 +722,7 @@ impl Recorder {
             },
             Vec::new(),
         )?;
-        self.task(tid)?.at_anchor = false;
+        self.task(tid)?.anchor_regs = None;
         self.resume_user(tid, sig)
     }
 
@@ -713,6 +737,7 @@ impl Recorder {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
         self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
+        self.open_timer(tid);
         self.resume_user(tid, 0)
     }
 
@@ -727,7 +752,7 @@ impl Recorder {
         r.rip += len;
         regs::set(tid, &r)?;
         self.log(tid, EventKind::Rdtsc { regs: r }, Vec::new())?;
-        self.task(tid)?.at_anchor = false;
+        self.task(tid)?.anchor_regs = None;
         self.resume_user(tid, 0)
     }
 

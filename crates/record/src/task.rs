@@ -35,9 +35,11 @@ pub struct Task {
     pub syscall: Option<InFlight>,
     /// The initial SIGSTOP of a new task has been consumed.
     pub started: bool,
-    /// No user instruction has run since the last logged event of this
-    /// thread, so a signal delivered now lands at a deterministic point.
-    pub at_anchor: bool,
+    /// Registers at the thread's last logged point (a syscall exit or a
+    /// preemption point). A signal stop with exactly these registers comes
+    /// before any user instruction ran, so the signal lands at that
+    /// deterministic point; with other registers, user code ran meanwhile.
+    pub anchor_regs: Option<trace::event::Regs>,
     /// Asynchronous signals that arrived while the thread ran user code,
     /// held back until its next anchor.
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
@@ -46,6 +48,11 @@ pub struct Task {
     /// The last syscall that returned -ERESTART_RESTARTBLOCK: a following
     /// `restart_syscall` continues it.
     pub restartable: Option<(u64, [u64; 6])>,
+    /// The time slice that makes the recorder look at the thread while it
+    /// runs user code.
+    pub timer: Option<tracee::perf::SliceTimer>,
+    /// Stopped at a logged preemption point; resuming runs user code.
+    pub preempted: bool,
 }
 
 impl Task {
@@ -57,10 +64,12 @@ impl Task {
             pending_stop: None,
             syscall: None,
             started: false,
-            at_anchor: false,
+            anchor_regs: None,
             held_signals: VecDeque::new(),
             reinjecting: None,
             restartable: None,
+            timer: None,
+            preempted: false,
         }
     }
 }

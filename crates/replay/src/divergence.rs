@@ -74,6 +74,9 @@ pub fn summarize(event: &Event) -> String {
         EventKind::SyscallExit { nr, result, .. } => format!("{} = {result}", syscall_name(*nr)),
         EventKind::Signal { signo, origin, .. } => format!("signal {signo} ({origin:?})"),
         EventKind::Rdtsc { .. } => "rdtsc".to_string(),
+        EventKind::Preempt { regs, reason, .. } => {
+            format!("preempted at {:#x} ({reason:?})", regs.rip)
+        }
         EventKind::TaskStart { parent, thread } => {
             format!(
                 "{} started by {parent}",

@@ -54,6 +54,8 @@ pub struct ReplayTask {
     /// The asynchronous signal of the event being replayed was already sent
     /// (the event was interrupted by a breakpoint and is being finished).
     pub signal_sent: bool,
+    /// The probe planted for the thread's next preemption point.
+    pub probe: Option<crate::session::ActiveProbe>,
 }
 
 pub struct ReplayProcess {

@@ -177,6 +177,25 @@ pub enum SignalOrigin {
     Asynchronous,
 }
 
+/// A word of memory that a preempted loop writes, and its value at the
+/// preemption point.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchedWord {
+    pub addr: u64,
+    /// 1, 2, 4 or 8 bytes.
+    pub len: u8,
+    pub value: u64,
+}
+
+/// Why the recorder stopped a thread in the middle of its user code.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreemptReason {
+    /// Its time slice ran out while another thread was ready to run.
+    Timeslice,
+    /// An asynchronous signal arrived; it is delivered at this point.
+    Signal,
+}
+
 /// The kind of thing that happened.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub enum EventKind {
@@ -209,6 +228,23 @@ pub enum EventKind {
     Rdtsc {
         /// Registers after emulation (rip advanced past the instruction).
         regs: Regs,
+    },
+    /// The recorder stopped the thread at a point in user code that no
+    /// anchor marks (a loop that makes no syscalls). Replay finds the point
+    /// again as the first time the thread is at `regs.rip` with exactly
+    /// these registers, SSE registers and watched memory.
+    Preempt {
+        regs: Regs,
+        /// xmm0–xmm15 as FXSAVE stores them (256 bytes).
+        xmm: Vec<u8>,
+        mxcsr: u32,
+        /// Memory the loop around the point writes, with its values there.
+        memory: Vec<WatchedWord>,
+        /// Bytes from `regs.rip` that replay may overwrite with a jump to
+        /// its probe: whole instructions that no jump the recorder saw lands
+        /// inside. 0 when no such bytes exist there.
+        patch_len: u8,
+        reason: PreemptReason,
     },
     /// A new thread or process appeared (first stop of the child).
     TaskStart { parent: Tid, thread: bool },

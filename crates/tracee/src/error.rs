@@ -36,4 +36,6 @@ pub enum TraceeError {
         what: String,
         stop: String,
     },
+    #[error("perf_event_open for task {pid} failed: {source}")]
+    Perf { pid: Pid, source: std::io::Error },
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod inject;
 pub mod maps;
 pub mod memory;
+pub mod perf;
 pub mod ptrace;
 pub mod regs;
 pub mod spawn;

@@ -194,6 +194,27 @@ pub fn wait_for(pid: Pid) -> Result<WaitResult, TraceeError> {
     blocking(wait_raw(pid, 0))
 }
 
+/// Waits for one tracee's next state change for at most `limit`; `None`
+/// when it is still running then. Polls, backing off from 20 µs to 2 ms, so
+/// a quick stop costs little extra latency.
+pub fn wait_for_within(
+    pid: Pid,
+    limit: std::time::Duration,
+) -> Result<Option<WaitResult>, TraceeError> {
+    let deadline = std::time::Instant::now() + limit;
+    let mut pause = std::time::Duration::from_micros(20);
+    loop {
+        if let Some(w) = wait_raw(pid, libc::WNOHANG)? {
+            return Ok(Some(w));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Waits until a thread that was resumed after its exit event is gone,
 /// letting through any stop it still reports on the way.
 pub fn wait_for_death(tid: Pid) -> Result<WaitResult, TraceeError> {

@@ -328,6 +328,9 @@ impl ReplaySession {
         let memory = &self.process(pid)?.memory;
         let mut inserted = Vec::new();
         for &addr in &self.debug.breakpoints {
+            if self.inside_probe(pid, addr) {
+                continue;
+            }
             if let Ok(original) = memory.read(addr, 1) {
                 if memory.write(addr, &[INT3]).is_ok() {
                     inserted.push((pid, addr, original[0]));

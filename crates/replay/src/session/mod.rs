@@ -2,9 +2,11 @@
 
 mod debug;
 mod lifecycle;
+mod preempt;
 mod syscalls;
 
 pub use debug::{DebugStep, RunStop, WatchKind};
+pub use preempt::ActiveProbe;
 
 use syscalls::exec_payloads;
 
@@ -57,6 +59,8 @@ enum Expect {
     Syscall,
     Signal(i32),
     Rdtsc,
+    /// The `int3` of a preemption probe, at this address.
+    Probe(u64),
 }
 
 fn is_error_result(result: i64) -> bool {
@@ -160,6 +164,7 @@ impl ReplaySession {
                 signal_sent: false,
                 robust_list: None,
                 pending_exit: None,
+                probe: None,
             },
         );
         let mut processes = HashMap::new();
@@ -234,7 +239,9 @@ impl ReplaySession {
 
     /// Memory of a process (recorded pid) as the replay has it now.
     pub fn read_memory(&self, pid: i32, addr: u64, len: usize) -> Result<Vec<u8>, ReplayError> {
-        Ok(self.process(pid)?.memory.read(addr, len)?)
+        let mut bytes = self.process(pid)?.memory.read(addr, len)?;
+        self.hide_probes(pid, addr, &mut bytes);
+        Ok(bytes)
     }
 
     /// The replayed process's address space. Mappings of captured files
@@ -402,6 +409,23 @@ impl ReplaySession {
                 regs,
             } => self.signal(event, *signo, *origin, siginfo, regs),
             EventKind::Rdtsc { regs } => self.rdtsc(event, regs),
+            EventKind::Preempt {
+                regs,
+                xmm,
+                mxcsr,
+                memory,
+                patch_len,
+                ..
+            } => self.preempt(
+                event,
+                preempt::PointState {
+                    regs,
+                    xmm,
+                    mxcsr: *mxcsr,
+                    memory,
+                    patch_len: *patch_len,
+                },
+            ),
             EventKind::TaskStart { .. } => self.task_start(event).map(|_| Applied::Done),
             EventKind::TaskExit { .. } => self.task_exit(event).map(|_| Applied::Done),
         }
@@ -432,11 +456,28 @@ impl ReplaySession {
                 .tasks
                 .get_mut(&event.tid)
                 .and_then(|t| t.prefetched.take());
-            let stop = match prefetched {
-                Some(stop) => stop,
-                None => ptrace::wait_for(real)?,
+            let stop = match (prefetched, expect) {
+                (Some(stop), _) => stop,
+                (None, Expect::Probe(_)) => {
+                    match ptrace::wait_for_within(real, preempt::PREEMPT_LIMIT)? {
+                        Some(stop) => stop,
+                        None => {
+                            return Err(self.divergence(
+                                event,
+                                "the thread never reached its recorded preemption point",
+                                "the recorded registers and memory at that point".into(),
+                                format!(
+                                    "no match after {} s of running",
+                                    preempt::PREEMPT_LIMIT.as_secs()
+                                ),
+                            ))
+                        }
+                    }
+                }
+                (None, _) => ptrace::wait_for(real)?,
             };
             self.remove_breakpoints();
+            tracing::trace!(?stop, ?expect, rip = regs::get(real).map(|r| r.rip).unwrap_or(0), "replayed thread stopped");
             match stop {
                 WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => {
                     return Ok(Applied::Done)
@@ -456,6 +497,12 @@ impl ReplaySession {
                         Expect::Signal(want) if want == sig => return Ok(Applied::Done),
                         Expect::Rdtsc
                             if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 =>
+                        {
+                            return Ok(Applied::Done)
+                        }
+                        Expect::Probe(hit)
+                            if sig == libc::SIGTRAP
+                                && regs::get(real).is_ok_and(|r| r.rip == hit + 1) =>
                         {
                             return Ok(Applied::Done)
                         }

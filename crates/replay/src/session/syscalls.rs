@@ -481,6 +481,7 @@ impl ReplaySession {
                 signal_sent: false,
                 robust_list: None,
                 pending_exit: None,
+                probe: None,
             },
         );
         Ok(regs::get(real)?.rax as i64)

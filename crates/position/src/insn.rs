@@ -1,0 +1,216 @@
+//! One instruction as the recorder single-steps it: how long it is, whether
+//! it changes control flow or would reach an anchor, and which memory it
+//! writes given the registers it runs with.
+
+use iced_x86::{
+    Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
+    OpAccess, Register,
+};
+use trace::event::Regs;
+
+/// The longest x86 instruction.
+pub const MAX_INSN_LEN: usize = 15;
+
+/// What an instruction means to the search for a preemption point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsnKind {
+    /// Runs straight through to the next instruction.
+    Sequential,
+    /// May continue elsewhere (jumps, conditional branches, returns).
+    Branch,
+    /// Pushes a return address: never relocated into a probe, because the
+    /// return address would point into the probe page.
+    Call,
+    /// Reaches an anchor by itself (syscall, trapped rdtsc, a trap or fault
+    /// instruction): the thread needs no preemption, it stops there anyway.
+    Anchor,
+    /// Not decodable: nothing is inferred from it.
+    Invalid,
+}
+
+/// A memory range an instruction writes, at most 8 bytes long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Written {
+    pub addr: u64,
+    pub len: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub len: u8,
+    pub kind: InsnKind,
+    /// True for `rep`/`repe`/`repne` string instructions: single-stepping
+    /// stops after each iteration with rip unchanged.
+    pub repeats: bool,
+    pub writes: Vec<Written>,
+}
+
+/// Writes larger than this are only partly watched; the first bytes move
+/// with every pass of a loop as much as the rest do.
+const MAX_WATCHED_PER_WRITE: u64 = 32;
+
+/// Decodes the instruction at `rip` from `bytes` (up to 15 bytes read there).
+pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
+    let mut decoder = Decoder::with_ip(64, bytes, rip, DecoderOptions::NONE);
+    let insn = decoder.decode();
+    if insn.is_invalid() {
+        return Decoded {
+            len: 0,
+            kind: InsnKind::Invalid,
+            repeats: false,
+            writes: Vec::new(),
+        };
+    }
+    Decoded {
+        len: insn.len() as u8,
+        kind: classify(&insn),
+        repeats: insn.has_rep_prefix() || insn.has_repne_prefix(),
+        writes: writes(&insn, regs),
+    }
+}
+
+fn classify(insn: &Instruction) -> InsnKind {
+    let anchor = matches!(
+        insn.mnemonic(),
+        Mnemonic::Syscall
+            | Mnemonic::Sysenter
+            | Mnemonic::Int
+            | Mnemonic::Int1
+            | Mnemonic::Int3
+            | Mnemonic::Into
+            | Mnemonic::Rdtsc
+            | Mnemonic::Rdtscp
+            | Mnemonic::Ud0
+            | Mnemonic::Ud1
+            | Mnemonic::Ud2
+            | Mnemonic::Hlt
+            | Mnemonic::Xbegin
+    );
+    if anchor {
+        return InsnKind::Anchor;
+    }
+    match insn.flow_control() {
+        FlowControl::Next => InsnKind::Sequential,
+        FlowControl::Call | FlowControl::IndirectCall => InsnKind::Call,
+        FlowControl::Interrupt | FlowControl::Exception | FlowControl::XbeginXabortXend => {
+            InsnKind::Anchor
+        }
+        _ => InsnKind::Branch,
+    }
+}
+
+fn register_value(regs: &Regs, register: Register) -> Option<u64> {
+    let full = register.full_register();
+    let value = match full {
+        Register::RAX => regs.rax,
+        Register::RBX => regs.rbx,
+        Register::RCX => regs.rcx,
+        Register::RDX => regs.rdx,
+        Register::RSI => regs.rsi,
+        Register::RDI => regs.rdi,
+        Register::RBP => regs.rbp,
+        Register::RSP => regs.rsp,
+        Register::R8 => regs.r8,
+        Register::R9 => regs.r9,
+        Register::R10 => regs.r10,
+        Register::R11 => regs.r11,
+        Register::R12 => regs.r12,
+        Register::R13 => regs.r13,
+        Register::R14 => regs.r14,
+        Register::R15 => regs.r15,
+        Register::RIP => regs.rip,
+        Register::FS => return Some(regs.fs_base),
+        Register::GS => return Some(regs.gs_base),
+        Register::ES | Register::CS | Register::SS | Register::DS => return Some(0),
+        _ => return None,
+    };
+    Some(match register.size() {
+        4 => value & 0xffff_ffff,
+        2 => value & 0xffff,
+        1 => value & 0xff,
+        _ => value,
+    })
+}
+
+fn writes(insn: &Instruction, regs: &Regs) -> Vec<Written> {
+    let mut factory = InstructionInfoFactory::new();
+    let info = factory.info(insn);
+    let mut out = Vec::new();
+    for used in info.used_memory() {
+        let writes = matches!(
+            used.access(),
+            OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite | OpAccess::ReadCondWrite
+        );
+        if !writes {
+            continue;
+        }
+        let Some(addr) = used.virtual_address(0, |reg, _, _| register_value(regs, reg)) else {
+            continue;
+        };
+        let size = (used.memory_size().size() as u64).clamp(1, MAX_WATCHED_PER_WRITE);
+        let mut offset = 0;
+        while offset < size {
+            let len = (size - offset).min(8);
+            out.push(Written {
+                addr: addr.wrapping_add(offset),
+                len: len as u8,
+            });
+            offset += len;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_through_rip_relative_operand_is_a_write() {
+        // mov [rip+0x10], eax  at 0x1000 -> writes 0x1016, 4 bytes.
+        let bytes = [0x89, 0x05, 0x10, 0x00, 0x00, 0x00];
+        let d = decode(0x1000, &bytes, &Regs::default());
+        assert_eq!(d.len, 6);
+        assert_eq!(d.kind, InsnKind::Sequential);
+        assert_eq!(
+            d.writes,
+            vec![Written {
+                addr: 0x1016,
+                len: 4
+            }]
+        );
+    }
+
+    #[test]
+    fn push_writes_below_rsp_and_call_is_a_call() {
+        let regs = Regs {
+            rsp: 0x8000,
+            rbx: 7,
+            ..Regs::default()
+        };
+        let push = decode(0x1000, &[0x53], &regs); // push rbx
+        assert_eq!(push.writes, vec![Written { addr: 0x7ff8, len: 8 }]);
+        let call = decode(0x1000, &[0xe8, 0, 0, 0, 0], &regs);
+        assert_eq!(call.kind, InsnKind::Call);
+    }
+
+    #[test]
+    fn syscall_and_rdtsc_are_anchors_and_jumps_are_branches() {
+        let r = Regs::default();
+        assert_eq!(decode(0, &[0x0f, 0x05], &r).kind, InsnKind::Anchor);
+        assert_eq!(decode(0, &[0x0f, 0x31], &r).kind, InsnKind::Anchor);
+        assert_eq!(decode(0, &[0x75, 0xfe], &r).kind, InsnKind::Branch);
+        assert_eq!(decode(0, &[0xc3], &r).kind, InsnKind::Branch);
+    }
+
+    #[test]
+    fn lock_add_to_memory_is_watched() {
+        // lock add qword [rbx], 1
+        let regs = Regs {
+            rbx: 0x4000,
+            ..Regs::default()
+        };
+        let d = decode(0, &[0xf0, 0x48, 0x83, 0x03, 0x01], &regs);
+        assert_eq!(d.writes, vec![Written { addr: 0x4000, len: 8 }]);
+    }
+}

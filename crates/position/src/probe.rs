@@ -1,0 +1,248 @@
+//! The probe replay plants at a state-matched point.
+//!
+//! A breakpoint there would stop the thread on every pass of the loop, and a
+//! ptrace stop costs about 20 µs on these machines (a hardware breakpoint
+//! handled in the kernel still costs 3.7 µs). A spinning loop makes millions
+//! of passes in a time slice. So the comparison runs inside the tracee: the
+//! first bytes at the point become a `jmp` to a page of generated code that
+//! compares every general register, the arithmetic flags and the watched
+//! memory words with the recorded values. Only a full match executes an
+//! `int3`; otherwise the displaced instructions run (relocated) and the code
+//! jumps back. The probe uses no stack (the red zone and anything the loop
+//! wrote below rsp stay untouched) and keeps its scratch words in its page.
+
+use crate::pass::PATCH_MIN;
+use iced_x86::code_asm::*;
+use iced_x86::{BlockEncoderOptions, Decoder, DecoderOptions, IcedError};
+use trace::event::{Regs, WatchedWord};
+
+/// Arithmetic flags `lahf` + `seto` capture: SF ZF AF PF CF and OF.
+const LAHF_FLAGS: u64 = 0xd5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("the {len} bytes at {at:#x} do not decode as whole instructions")]
+    Undecodable { at: u64, len: usize },
+    #[error("cannot assemble the probe for {at:#x}: {source}")]
+    Assemble { at: u64, source: IcedError },
+    #[error("the probe page at {page:#x} is out of jump range of {at:#x}")]
+    OutOfRange { at: u64, page: u64 },
+}
+
+/// Generated code for one point, to be written at `page`.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub code: Vec<u8>,
+    /// Address of the `int3` a full match executes.
+    pub hit: u64,
+    /// Where to resume after a hit the tracer rejects (state the probe does
+    /// not compare, such as SSE registers, differed): the displaced
+    /// instructions, with registers and flags already restored.
+    pub resume_miss: u64,
+    /// The bytes that replace the point's first `patch_len` bytes: a `jmp`
+    /// to the page, then `int3` filler that nothing should reach.
+    pub patch: Vec<u8>,
+}
+
+/// Value `lahf; seto al` leaves in ax for these flags.
+fn flags_snapshot(eflags: u64) -> u16 {
+    let high = (eflags & LAHF_FLAGS) | 0x02;
+    let overflow = (eflags >> 11) & 1;
+    ((high << 8) | overflow) as u16
+}
+
+/// Builds the probe for the point `at`, whose first bytes (`original`, the
+/// patch window the recorder chose) it displaces.
+pub fn build(
+    at: u64,
+    original: &[u8],
+    page: u64,
+    target: &Regs,
+    words: &[WatchedWord],
+) -> Result<Probe, ProbeError> {
+    let asm_err = |source| ProbeError::Assemble { at, source };
+    let rel = page.wrapping_sub(at.wrapping_add(PATCH_MIN)) as i64;
+    if i32::try_from(rel).is_err() {
+        return Err(ProbeError::OutOfRange { at, page });
+    }
+    let mut displaced = Vec::new();
+    let mut decoder = Decoder::with_ip(64, original, at, DecoderOptions::NONE);
+    let mut covered = 0usize;
+    while covered < original.len() {
+        let insn = decoder.decode();
+        if insn.is_invalid() {
+            return Err(ProbeError::Undecodable {
+                at,
+                len: original.len(),
+            });
+        }
+        covered += insn.len();
+        displaced.push(insn);
+    }
+
+    let mut a = CodeAssembler::new(64).map_err(asm_err)?;
+    let mut save_rax = a.create_label();
+    let mut save_rbx = a.create_label();
+    let mut save_flags = a.create_label();
+    let mut miss = a.create_label();
+    let mut miss_rbx = a.create_label();
+    let mut hit = a.create_label();
+    let mut resume = a.create_label();
+
+    (|| -> Result<(), IcedError> {
+        a.mov(qword_ptr(save_rax), rax)?;
+        a.lahf()?;
+        a.seto(al)?;
+        a.mov(word_ptr(save_flags), ax)?;
+        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
+        a.jne(miss)?;
+        let others = [
+            (rbx, target.rbx),
+            (rcx, target.rcx),
+            (rdx, target.rdx),
+            (rsi, target.rsi),
+            (rdi, target.rdi),
+            (rbp, target.rbp),
+            (rsp, target.rsp),
+            (r8, target.r8),
+            (r9, target.r9),
+            (r10, target.r10),
+            (r11, target.r11),
+            (r12, target.r12),
+            (r13, target.r13),
+            (r14, target.r14),
+            (r15, target.r15),
+        ];
+        for (reg, value) in others {
+            a.mov(rax, value)?;
+            a.cmp(reg, rax)?;
+            a.jne(miss)?;
+        }
+        a.mov(rax, target.rax)?;
+        a.cmp(rax, qword_ptr(save_rax))?;
+        a.jne(miss)?;
+        if !words.is_empty() {
+            a.mov(qword_ptr(save_rbx), rbx)?;
+            for w in words {
+                a.mov(rax, w.addr)?;
+                match w.len {
+                    1 => a.movzx(eax, byte_ptr(rax))?,
+                    2 => a.movzx(eax, word_ptr(rax))?,
+                    4 => a.mov(eax, dword_ptr(rax))?,
+                    _ => a.mov(rax, qword_ptr(rax))?,
+                }
+                let mask = match w.len {
+                    1 => 0xff,
+                    2 => 0xffff,
+                    4 => 0xffff_ffff,
+                    _ => u64::MAX,
+                };
+                a.mov(rbx, w.value & mask)?;
+                a.cmp(rax, rbx)?;
+                a.jne(miss_rbx)?;
+            }
+            a.mov(rbx, qword_ptr(save_rbx))?;
+        }
+        restore(&mut a, save_flags, save_rax)?;
+        a.set_label(&mut hit)?;
+        a.int3()?;
+        a.set_label(&mut miss_rbx)?;
+        a.mov(rbx, qword_ptr(save_rbx))?;
+        a.set_label(&mut miss)?;
+        restore(&mut a, save_flags, save_rax)?;
+        a.set_label(&mut resume)?;
+        for insn in &displaced {
+            a.add_instruction(*insn)?;
+        }
+        a.jmp(at + original.len() as u64)?;
+        a.set_label(&mut save_rax)?;
+        a.dq(&[0])?;
+        a.set_label(&mut save_rbx)?;
+        a.dq(&[0])?;
+        a.set_label(&mut save_flags)?;
+        a.dq(&[0])?;
+        Ok(())
+    })()
+    .map_err(asm_err)?;
+
+    let result = a
+        .assemble_options(page, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
+        .map_err(asm_err)?;
+    let hit = result.label_ip(&hit).map_err(asm_err)?;
+    let resume_miss = result.label_ip(&resume).map_err(asm_err)?;
+    let mut patch = vec![0xe9];
+    patch.extend_from_slice(&(rel as i32).to_le_bytes());
+    patch.resize(original.len(), 0xcc);
+    Ok(Probe {
+        code: result.inner.code_buffer,
+        hit,
+        resume_miss,
+        patch,
+    })
+}
+
+/// Puts ax (the flags snapshot) and rax back: `add al, 0x7f` sets OF exactly
+/// when al was 1, and `sahf` restores the rest from ah.
+fn restore(a: &mut CodeAssembler, flags: CodeLabel, saved_rax: CodeLabel) -> Result<(), IcedError> {
+    a.mov(ax, word_ptr(flags))?;
+    a.add(al, 0x7f)?;
+    a.sahf()?;
+    a.mov(rax, qword_ptr(saved_rax))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_snapshot_matches_lahf_layout() {
+        // CF|ZF|OF
+        let eflags = 0x1 | 0x40 | 0x800 | 0x202;
+        assert_eq!(flags_snapshot(eflags), 0x4301);
+    }
+
+    #[test]
+    fn probe_jumps_to_its_page_and_relocates_rip_relative_code() {
+        // mov eax, [rip+0x100] (6 bytes) at 0x40_1000
+        let original = [0x8b, 0x05, 0x00, 0x01, 0x00, 0x00];
+        let page = 0x40_0000;
+        let probe = build(0x40_1000, &original, page, &Regs::default(), &[]).unwrap();
+        assert_eq!(probe.patch[0], 0xe9);
+        assert_eq!(probe.patch.len(), 6);
+        assert_eq!(probe.patch[5], 0xcc);
+        let rel = i32::from_le_bytes(probe.patch[1..5].try_into().unwrap());
+        assert_eq!(0x40_1005i64 + i64::from(rel), page as i64);
+        assert!(probe.hit > page && probe.resume_miss > probe.hit);
+        // The relocated load still reads 0x40_1106.
+        let offset = (probe.resume_miss - page) as usize;
+        let tail = &probe.code[offset..];
+        let mut found = false;
+        let mut decoder = Decoder::with_ip(64, tail, probe.resume_miss, DecoderOptions::NONE);
+        for insn in decoder.iter() {
+            if insn.is_ip_rel_memory_operand() {
+                assert_eq!(insn.ip_rel_memory_address(), 0x40_1106);
+                found = true;
+            }
+        }
+        assert!(found, "relocated instruction present");
+    }
+
+    #[test]
+    fn a_page_beyond_two_gib_is_refused() {
+        let r = build(0x1000, &[0x90; 5], 0x1_0000_0000, &Regs::default(), &[]);
+        assert!(matches!(r, Err(ProbeError::OutOfRange { .. })));
+    }
+}
+#[cfg(test)]
+mod dump_probe {
+    #[test]
+    fn dump() {
+        use trace::event::{Regs, WatchedWord};
+        let regs = Regs { rax: 368424, rdx: 2631576, eflags: 0x202, rsp: 0x7fff_0000, ..Regs::default() };
+        let words = [WatchedWord { addr: 0x555555558030, len: 8, value: 368424 }];
+        let original = [0x48, 0x83, 0xc0, 0x01, 0x48, 0x89, 0x05, 0x46, 0x2e, 0x00, 0x00];
+        let p = super::build(0x5555555551df, &original, 0x555555553000, &regs, &words).unwrap();
+        std::fs::write("/tmp/exp/probe.bin", &p.code).unwrap();
+        eprintln!("hit {:#x} miss {:#x} patch {:02x?}", p.hit, p.resume_miss, p.patch);
+    }
+}

@@ -1,0 +1,174 @@
+//! Choosing the point where a thread that runs user code is preempted.
+//!
+//! The time slice only says *when* to look. From wherever the thread was
+//! interrupted, the recorder single-steps it until it comes back to an
+//! instruction it already ran: one pass of the loop it is in. It then picks a
+//! point on that loop where replay can plant its probe, steps to it, and
+//! logs the state there: registers, SSE registers, and every memory word the
+//! walk wrote. Replay stops at the first time that whole state recurs.
+
+use crate::RecordError;
+use position::insn::{self, InsnKind, Written, MAX_INSN_LEN};
+use position::pass::StepLog;
+use std::collections::VecDeque;
+use trace::event::{Regs, WatchedWord};
+use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::{regs, Pid, ProcessMemory};
+
+/// Single steps cost about 26 µs here; a loop longer than this is left to
+/// reach its next anchor or the next slice.
+const STEP_BUDGET: usize = 2_000;
+
+/// Memory words compared at the point, most recently written first kept.
+const MAX_WORDS: usize = 48;
+
+const TRAP_BRKPT: i32 = 1;
+const TRAP_TRACE: i32 = 2;
+
+/// A preemption point and the state that names it.
+pub struct Point {
+    pub regs: Regs,
+    pub xmm: Vec<u8>,
+    pub mxcsr: u32,
+    pub memory: Vec<WatchedWord>,
+    pub patch_len: u8,
+}
+
+pub enum Search {
+    Found(Point),
+    /// The next instruction reaches an anchor by itself (a syscall, rdtsc, a
+    /// trap): no preemption is needed.
+    AtAnchor,
+    /// No loop closed within the step budget.
+    NoLoop,
+    /// The thread stopped for a reason of its own (a fault, an exit) while
+    /// being stepped; that stop is its next event.
+    Stopped(WaitResult),
+}
+
+/// Which of the loop's possible points to take.
+#[derive(Debug, Clone, Copy)]
+pub enum Choice {
+    /// The first one from where the slice ran out: as close as possible to
+    /// where the kernel would have preempted.
+    Nearest,
+    /// The n-th (modulo how many there are): `--chaos`.
+    Nth(usize),
+}
+
+fn read_insn(mem: &ProcessMemory, rip: u64) -> Vec<u8> {
+    // An instruction near the end of a mapping cannot be read 15 bytes long.
+    let mut len = MAX_INSN_LEN;
+    loop {
+        if let Ok(bytes) = mem.read(rip, len) {
+            return bytes;
+        }
+        if len == 1 {
+            return Vec::new();
+        }
+        len = (len / 2).max(1);
+    }
+}
+
+/// Steps `tid` (stopped in user code) to a state-matched point. Asynchronous
+/// signals that arrive meanwhile are added to `held`.
+pub fn search(
+    tid: Pid,
+    mem: &ProcessMemory,
+    held: &mut VecDeque<[u8; SIGINFO_SIZE]>,
+    choice: Choice,
+) -> Result<Search, RecordError> {
+    let mut log = StepLog::new();
+    let mut written: VecDeque<Written> = VecDeque::new();
+    let mut target: Option<(u64, u8)> = None;
+    let mut last_rip = None;
+    for _ in 0..STEP_BUDGET {
+        let r = regs::get(tid)?;
+        if let Some((at, len)) = target {
+            if r.rip == at && last_rip != Some(at) {
+                return Ok(Search::Found(point_here(tid, mem, r, &written, len)?));
+            }
+        }
+        let bytes = read_insn(mem, r.rip);
+        let decoded = insn::decode(r.rip, &bytes, &r);
+        if matches!(decoded.kind, InsnKind::Anchor | InsnKind::Invalid) {
+            return Ok(Search::AtAnchor);
+        }
+        let closure = log.arrive(r.rip, &decoded);
+        if let (None, Some(closure)) = (target, closure) {
+            let points = log.patch_points(closure);
+            target = match choice {
+                _ if points.is_empty() => None,
+                Choice::Nearest => Some(points[0]),
+                Choice::Nth(n) => Some(points[n % points.len()]),
+            };
+            if let Some((at, len)) = target {
+                if at == r.rip {
+                    return Ok(Search::Found(point_here(tid, mem, r, &written, len)?));
+                }
+            }
+        }
+        for w in decoded.writes {
+            written.retain(|x| *x != w);
+            written.push_back(w);
+            if written.len() > MAX_WORDS {
+                written.pop_front();
+            }
+        }
+        last_rip = Some(r.rip);
+        ptrace::resume(tid, Resume::SingleStep, 0)?;
+        let stop = ptrace::wait_for(tid)?;
+        let WaitResult::Stopped(_, Stop::Signal(sig)) = stop else {
+            return Ok(Search::Stopped(stop));
+        };
+        let Some(info) = ptrace::get_siginfo(tid)? else {
+            return Ok(Search::Stopped(stop));
+        };
+        let code = ptrace::siginfo_code(&info);
+        let synchronous = matches!(
+            sig,
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+        ) && code > 0;
+        match (sig, code) {
+            (libc::SIGTRAP, TRAP_TRACE | TRAP_BRKPT | tracee::perf::TRAP_PERF) => {}
+            _ if synchronous => return Ok(Search::Stopped(stop)),
+            // The step did not run: the signal stop came first. The signal
+            // waits for the point like any other.
+            _ => {
+                held.push_back(info);
+                last_rip = None;
+            }
+        }
+    }
+    Ok(Search::NoLoop)
+}
+
+fn point_here(
+    tid: Pid,
+    mem: &ProcessMemory,
+    regs: Regs,
+    written: &VecDeque<Written>,
+    patch_len: u8,
+) -> Result<Point, RecordError> {
+    let fp = regs::get_fpregs(tid)?;
+    let memory = written
+        .iter()
+        .filter_map(|w| {
+            let bytes = mem.read(w.addr, usize::from(w.len)).ok()?;
+            let mut value = [0u8; 8];
+            value[..bytes.len()].copy_from_slice(&bytes);
+            Some(WatchedWord {
+                addr: w.addr,
+                len: w.len,
+                value: u64::from_le_bytes(value),
+            })
+        })
+        .collect();
+    Ok(Point {
+        regs,
+        xmm: fp[160..416].to_vec(),
+        mxcsr: u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]),
+        memory,
+        patch_len,
+    })
+}

@@ -1,0 +1,154 @@
+//! The single-core scheduler's decisions: which ready thread goes next,
+//! when a thread running user code is preempted, and where.
+//!
+//! Nothing here needs to be reproducible: replay follows the log and never
+//! decides anything, so `--chaos` may draw from any random source.
+
+use crate::preempt::{self, Choice, Search};
+use crate::recorder::{Recorder, Step};
+use trace::event::{EventKind, PreemptReason};
+use tracee::ptrace;
+use tracee::Pid;
+
+/// A small xorshift generator: the choices need variety, not quality.
+pub struct Chaos {
+    state: u64,
+}
+
+impl Chaos {
+    pub fn new(seed: u64) -> Chaos {
+        Chaos {
+            state: seed | 1,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// Slices from 50 µs to about 6.5 ms, spread over orders of magnitude so
+    /// that both very short and long runs between switches happen.
+    fn slice_ns(&mut self) -> u64 {
+        50_000 << self.below(8)
+    }
+}
+
+impl Recorder {
+    /// The thread whose stop is processed next.
+    pub(crate) fn next_ready(&mut self) -> Option<Pid> {
+        let pinned = std::mem::take(&mut self.front_pinned);
+        match &mut self.chaos {
+            Some(chaos) if !pinned && self.ready.len() > 1 => {
+                let i = chaos.below(self.ready.len());
+                self.ready.remove(i)
+            }
+            _ => self.ready.pop_front(),
+        }
+    }
+
+    /// Gives a new task (or a task after exec) its time slice. Without a
+    /// timer the recording still works; threads that spin without syscalls
+    /// then wait for their own next anchor.
+    pub(crate) fn open_timer(&mut self, tid: Pid) {
+        let period = self.timeslice_ns;
+        match tracee::perf::SliceTimer::open(tid, period) {
+            Ok(timer) => {
+                if let Ok(task) = self.task(tid) {
+                    task.timer = Some(timer);
+                }
+            }
+            Err(e) => tracing::warn!("no time slice for thread {tid}: {e}"),
+        }
+    }
+
+    /// Called whenever a thread is resumed into user code.
+    pub(crate) fn new_slice(&mut self, tid: Pid) {
+        let Some(chaos) = &mut self.chaos else {
+            return;
+        };
+        let period = chaos.slice_ns();
+        if let Some(timer) = self.tasks.get(&tid).and_then(|t| t.timer.as_ref()) {
+            timer.set_period(period);
+        }
+    }
+
+    /// The thread used up its slice while running user code.
+    pub(crate) fn on_slice_end(&mut self, tid: Pid) -> Step {
+        let waiting = !self.ready.is_empty() || !self.task(tid)?.held_signals.is_empty();
+        if !waiting {
+            return self.resume_user(tid, 0);
+        }
+        self.preempt(tid, PreemptReason::Timeslice)
+    }
+
+    /// Moves `tid`, stopped in user code, to a state-matched point and logs
+    /// it. A held signal is then delivered there; otherwise the thread goes
+    /// to the back of the ready queue.
+    pub(crate) fn preempt(&mut self, tid: Pid, reason: PreemptReason) -> Step {
+        let choice = match &mut self.chaos {
+            Some(chaos) => Choice::Nth(chaos.below(64)),
+            None => Choice::Nearest,
+        };
+        let tgid = self.task(tid)?.tgid;
+        let mut held = std::mem::take(&mut self.task(tid)?.held_signals);
+        if let Some(timer) = &self.task(tid)?.timer {
+            timer.pause();
+        }
+        let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice);
+        let task = self.task(tid)?;
+        task.held_signals = held;
+        if let Some(timer) = &task.timer {
+            timer.restart();
+        }
+        let point = match search? {
+            Search::Found(point) => point,
+            // A thread about to make a syscall reaches its anchor by itself;
+            // one in a loop too long to step waits for its next slice.
+            Search::AtAnchor | Search::NoLoop => return self.resume_user(tid, 0),
+            Search::Stopped(stop) => {
+                self.running = Some(tid);
+                return self.on_wait(stop);
+            }
+        };
+        let regs = point.regs;
+        self.log(
+            tid,
+            EventKind::Preempt {
+                regs: point.regs,
+                xmm: point.xmm,
+                mxcsr: point.mxcsr,
+                memory: point.memory,
+                patch_len: point.patch_len,
+                reason,
+            },
+            Vec::new(),
+        )?;
+        tracing::debug!(tid, rip = regs.rip, ?reason, "preempted");
+        let task = self.task(tid)?;
+        task.anchor_regs = Some(regs);
+        if task.reinjecting.is_none() {
+            if let Some(info) = task.held_signals.pop_front() {
+                // Delivered right here: the thread's next stop is this
+                // signal's delivery, at the logged point.
+                let signo = i32::from_le_bytes([info[0], info[1], info[2], info[3]]);
+                task.reinjecting = Some(info);
+                ptrace::tgkill(tgid, tid, signo)?;
+                return self.resume_user(tid, 0);
+            }
+        }
+        task.preempted = true;
+        task.state = crate::task::RunState::Stopped;
+        self.running = None;
+        self.ready.push_back(tid);
+        Ok(())
+    }
+}

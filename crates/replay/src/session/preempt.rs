@@ -1,0 +1,343 @@
+//! Replaying a preemption: running a thread's user code up to the first
+//! point where its whole state equals the recorded one.
+//!
+//! The recorder logged the registers, SSE registers and the memory words the
+//! loop writes. Replay plants an in-process probe at the point (see
+//! `position::probe`), runs the thread, and takes the probe's `int3` as the
+//! point once the SSE registers match too. A syscall, a fault, or no match
+//! within the time limit is a divergence, never a hang.
+
+use super::{Applied, Expect, ReplaySession};
+use crate::address_space;
+use crate::task::ReplayState;
+use crate::ReplayError;
+use std::time::Duration;
+use trace::event::{Event, Regs, WatchedWord};
+use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::{maps, regs, Pid};
+
+/// How long a thread may run without reaching its recorded point. Replay of
+/// a loop runs close to native speed, so this only ends runs that diverged.
+pub(super) const PREEMPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Flags that decide what code does next: CF PF AF ZF SF DF OF.
+const STATE_FLAGS: u64 = 0xcd5;
+
+const PAGE: u64 = 4096;
+
+/// A probe planted in a replayed process.
+#[derive(Debug, Clone)]
+pub struct ActiveProbe {
+    pub at: u64,
+    pub original: Vec<u8>,
+    pub page: u64,
+    pub hit: u64,
+    pub resume_miss: u64,
+}
+
+/// The recorded state at a preemption point.
+pub(super) struct PointState<'a> {
+    pub regs: &'a Regs,
+    pub xmm: &'a [u8],
+    pub mxcsr: u32,
+    pub memory: &'a [WatchedWord],
+    pub patch_len: u8,
+}
+
+impl ReplaySession {
+    pub(super) fn preempt(
+        &mut self,
+        event: &Event,
+        point: PointState<'_>,
+    ) -> Result<Applied, ReplayError> {
+        let (real, pid, state, prefetched) = {
+            let task = self.task(event)?;
+            (
+                task.real,
+                task.rec_pid,
+                task.state,
+                task.prefetched.is_some(),
+            )
+        };
+        if state != ReplayState::Ready {
+            return Err(self.divergence(
+                event,
+                "thread is not where the recording says it is",
+                "a thread running user code".into(),
+                format!("{state:?}"),
+            ));
+        }
+        if !prefetched && self.at_point(real, pid, &point, false)? {
+            return self.finish_preempt(event, real, pid, point.regs);
+        }
+        tracing::debug!(target_regs = ?point.regs, words = ?point.memory, "seeking preemption point");
+        if self.tasks.get(&event.tid).is_some_and(|t| t.probe.is_none()) {
+            if self.step_out_of_window(event, real, &point)? {
+                return self.finish_preempt(event, real, pid, point.regs);
+            }
+            let probe = self.plant_probe(event, real, pid, &point)?;
+            self.task(event)?.probe = Some(probe);
+        }
+        loop {
+            let (hit, resume_miss) = {
+                let probe = self.task(event)?.probe.as_ref().expect("planted above");
+                (probe.hit, probe.resume_miss)
+            };
+            let advanced = self.advance(event, Expect::Probe(hit));
+            if advanced.is_err() {
+                tracing::debug!(found = ?regs::get(real), "preemption point missed");
+            }
+            if advanced? == Applied::Interrupted {
+                return Ok(Applied::Interrupted);
+            }
+            if self.at_point(real, pid, &point, true)? {
+                return self.finish_preempt(event, real, pid, point.regs);
+            }
+            // The probe compares general registers and memory only; the
+            // SSE registers differed, so this pass is not the point.
+            let mut r = regs::get(real)?;
+            r.rip = resume_miss;
+            regs::set(real, &r)?;
+        }
+    }
+
+    /// A thread that resumes inside the bytes the probe would replace (a
+    /// signal handler returned there) is first stepped past them, one
+    /// instruction at a time, so it never runs half a jump. Returns true if
+    /// it reached the point on the way.
+    fn step_out_of_window(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        point: &PointState<'_>,
+    ) -> Result<bool, ReplayError> {
+        let at = point.regs.rip;
+        let end = at + u64::from(point.patch_len);
+        let pid = event.pid;
+        if self.task(event)?.pending_signal != 0 {
+            // A signal is delivered first; its handler starts elsewhere.
+            return Ok(false);
+        }
+        for _ in 0..64 {
+            let rip = regs::get(real)?.rip;
+            if rip == at && self.at_point(real, pid, point, false)? {
+                return Ok(true);
+            }
+            if rip <= at || rip >= end {
+                return Ok(false);
+            }
+            ptrace::resume(real, Resume::SingleStep, 0)?;
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)) => {}
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "the thread stopped while stepping toward its preemption point",
+                        "a single step".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+        Err(self.divergence(
+            event,
+            "the thread did not leave the bytes of its preemption point",
+            format!("rip outside {at:#x}..{end:#x}"),
+            "still inside after 64 steps".into(),
+        ))
+    }
+
+    fn finish_preempt(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        pid: i32,
+        recorded: &Regs,
+    ) -> Result<Applied, ReplayError> {
+        if let Some(probe) = self.task(event)?.probe.take() {
+            self.remove_probe(real, pid, &probe)?;
+        }
+        let current = regs::get(real)?;
+        // Only the kernel's bookkeeping (orig_rax, RF, TF) may differ here.
+        regs::set(
+            real,
+            &Regs {
+                orig_rax: current.orig_rax,
+                ..*recorded
+            },
+        )?;
+        Ok(Applied::Done)
+    }
+
+    /// Whether the thread's state equals the recorded point. At the probe's
+    /// `int3` (`in_probe`), rip is the probe's and stands for the point.
+    fn at_point(
+        &self,
+        real: Pid,
+        pid: i32,
+        point: &PointState<'_>,
+        in_probe: bool,
+    ) -> Result<bool, ReplayError> {
+        let found = regs::get(real)?;
+        let recorded = point.regs;
+        if !in_probe && found.rip != recorded.rip {
+            return Ok(false);
+        }
+        let same = Regs {
+            rip: recorded.rip,
+            orig_rax: recorded.orig_rax,
+            eflags: (found.eflags & STATE_FLAGS) | (recorded.eflags & !STATE_FLAGS),
+            ..found
+        } == *recorded;
+        if !same {
+            return Ok(false);
+        }
+        let fp = regs::get_fpregs(real)?;
+        let mxcsr = u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]);
+        if mxcsr != point.mxcsr || fp[160..416] != *point.xmm {
+            tracing::debug!(mxcsr, recorded_mxcsr = point.mxcsr, "SSE state differs at a probe hit");
+            return Ok(false);
+        }
+        let memory = &self.process(pid)?.memory;
+        for word in point.memory {
+            let Ok(bytes) = memory.read(word.addr, usize::from(word.len)) else {
+                return Ok(false);
+            };
+            let mut value = [0u8; 8];
+            value[..bytes.len()].copy_from_slice(&bytes);
+            if u64::from_le_bytes(value) != word.value {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn plant_probe(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        pid: i32,
+        point: &PointState<'_>,
+    ) -> Result<ActiveProbe, ReplayError> {
+        let at = point.regs.rip;
+        let process = self.process(pid)?;
+        let patch_len = usize::from(point.patch_len);
+        if patch_len < position::pass::PATCH_MIN as usize {
+            return Err(self.divergence(
+                event,
+                "preemption point without room for a probe",
+                "a patchable point".into(),
+                format!("{patch_len} bytes at {at:#x}"),
+            ));
+        }
+        let page = probe_page(process.real_pid, at).ok_or_else(|| {
+            self.divergence(
+                event,
+                "no free page within 2 GiB of a preemption point",
+                format!("room for a probe near {at:#x}"),
+                "an address space full around it".into(),
+            )
+        })?;
+        let prot = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+        let mapped = address_space::run_syscall(
+            real,
+            process,
+            libc::SYS_mmap,
+            [page, PAGE, prot, flags, u64::MAX, 0],
+        )?;
+        if mapped as u64 != page {
+            return Err(self.divergence(
+                event,
+                "could not map the probe page for a preemption point",
+                format!("a page at {page:#x}"),
+                format!("mmap returned {mapped}"),
+            ));
+        }
+        let original = process.memory.read(at, patch_len)?;
+        let probe = position::probe::build(at, &original, page, point.regs, point.memory)
+            .map_err(|e| {
+                self.divergence(
+                    event,
+                    "cannot build the probe for a preemption point",
+                    "relocatable instructions".into(),
+                    e.to_string(),
+                )
+            })?;
+        process.memory.write(page, &probe.code)?;
+        process.memory.write(at, &probe.patch)?;
+        tracing::debug!(at, page, words = point.memory.len(), "probe planted");
+        Ok(ActiveProbe {
+            at,
+            original,
+            page,
+            hit: probe.hit,
+            resume_miss: probe.resume_miss,
+        })
+    }
+
+    fn remove_probe(&self, real: Pid, pid: i32, probe: &ActiveProbe) -> Result<(), ReplayError> {
+        let process = self.process(pid)?;
+        process.memory.write(probe.at, &probe.original)?;
+        address_space::run_syscall(
+            real,
+            process,
+            libc::SYS_munmap,
+            [probe.page, PAGE, 0, 0, 0, 0],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces probe bytes in `bytes` (read at `addr` in process `pid`)
+    /// with the program's own, so that debuggers never see a probe.
+    pub(super) fn hide_probes(&self, pid: i32, addr: u64, bytes: &mut [u8]) {
+        for probe in self
+            .tasks
+            .values()
+            .filter(|t| t.rec_pid == pid)
+            .filter_map(|t| t.probe.as_ref())
+        {
+            for (i, &b) in probe.original.iter().enumerate() {
+                let a = probe.at + i as u64;
+                if a >= addr && a < addr + bytes.len() as u64 {
+                    bytes[(a - addr) as usize] = b;
+                }
+            }
+        }
+    }
+
+    /// Whether a breakpoint at `addr` would land inside a planted probe's
+    /// jump (the probe's first byte may carry one: it is executed as is).
+    pub(super) fn inside_probe(&self, pid: i32, addr: u64) -> bool {
+        self.tasks
+            .values()
+            .filter(|t| t.rec_pid == pid)
+            .filter_map(|t| t.probe.as_ref())
+            .any(|p| addr > p.at && addr < p.at + p.original.len() as u64)
+    }
+}
+
+/// A free page within jump range of `at`, as close to it as possible.
+fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
+    const REACH: u64 = (1 << 31) - 2 * PAGE;
+    const LOWEST: u64 = 0x10000;
+    const HIGHEST: u64 = 0x7fff_ffff_f000;
+    let mut maps = maps::read(real_pid).ok()?;
+    maps.sort_by_key(|m| m.start);
+    let mut gaps = Vec::new();
+    let mut previous_end = LOWEST;
+    for m in &maps {
+        if m.start > previous_end {
+            gaps.push((previous_end, m.start));
+        }
+        previous_end = previous_end.max(m.end);
+    }
+    if previous_end < HIGHEST {
+        gaps.push((previous_end, HIGHEST));
+    }
+    gaps.iter()
+        .filter(|(start, end)| end - start >= PAGE)
+        .flat_map(|&(start, end)| [start, end - PAGE])
+        .filter(|&page| page.abs_diff(at) < REACH)
+        .min_by_key(|&page| page.abs_diff(at))
+}
