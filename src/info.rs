@@ -64,6 +64,18 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
     println!("data:         {} bytes of recorded memory", scan.data_bytes);
     println!("size on disk: {} bytes", dir_size(&dir));
     println!("ticks:        {}", header.tick_semantics);
+    println!(
+        "pmu:          {}",
+        header
+            .pmu
+            .as_deref()
+            .unwrap_or("none (positions need none)")
+    );
+    println!(
+        "preemptions:  {} in user code ({} to deliver a signal)",
+        scan.preemptions + scan.signal_preemptions,
+        scan.signal_preemptions
+    );
     println!("kernel:       {}", header.machine.kernel);
     println!(
         "cpu:          {} {}",

@@ -20,6 +20,7 @@ fn template() -> &'static (tempfile::TempDir, PathBuf) {
             start_unix_ns: 0,
             machine: MachineInfo::current(),
             tick_semantics: "anchors".into(),
+            pmu: None,
         };
         TraceWriter::create(&dir, header)
             .expect("create")

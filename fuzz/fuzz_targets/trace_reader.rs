@@ -25,6 +25,7 @@ fn templates() -> &'static (tempfile::TempDir, [PathBuf; 2]) {
             start_unix_ns: 0,
             machine: MachineInfo::current(),
             tick_semantics: "anchors".into(),
+            pmu: None,
         };
         let partial = root.path().join("partial");
         // Dropping an unfinished writer leaves an incomplete manifest.

@@ -42,9 +42,15 @@ impl TraceRoot {
     }
 
     pub fn record(&self, name: &str, argv: &[&str]) -> Output {
+        self.record_with(name, &[], argv)
+    }
+
+    /// `replay record` with extra options (`--chaos`, `--timeslice-us`…).
+    pub fn record_with(&self, name: &str, options: &[&str], argv: &[&str]) -> Output {
         let out = self
             .cmd()
             .arg("record")
+            .args(options)
             .arg("-o")
             .arg(self.trace(name))
             .arg("--")
@@ -128,9 +134,24 @@ pub fn assert_native_runs_differ(argv: &[&str]) {
 /// exactly the recorded stdout and ends with the recorded status.
 /// Returns the recorded output.
 pub fn assert_replay_matches(root: &TraceRoot, name: &str, argv: &[&str]) -> Output {
-    let recorded = root.record(name, argv);
+    assert_replay_matches_with(root, name, &[], argv)
+}
+
+/// [`assert_replay_matches`] with extra `replay record` options. Lines the
+/// recorder prints about its options (`replay: chaos mode, seed N`) are fine.
+pub fn assert_replay_matches_with(
+    root: &TraceRoot,
+    name: &str,
+    options: &[&str],
+    argv: &[&str],
+) -> Output {
+    let recorded = root.record_with(name, options, argv);
+    let problems = String::from_utf8_lossy(&recorded.stderr)
+        .lines()
+        .filter(|l| l.starts_with("replay:") && !l.starts_with("replay: chaos mode"))
+        .count();
     assert!(
-        !String::from_utf8_lossy(&recorded.stderr).contains("replay:"),
+        problems == 0,
         "recording {argv:?} reported a problem:\n{}",
         show(&recorded)
     );

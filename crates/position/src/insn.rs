@@ -3,8 +3,8 @@
 //! writes given the registers it runs with.
 
 use iced_x86::{
-    Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
-    OpAccess, Register,
+    Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
+    Register,
 };
 use trace::event::Regs;
 
@@ -189,7 +189,13 @@ mod tests {
             ..Regs::default()
         };
         let push = decode(0x1000, &[0x53], &regs); // push rbx
-        assert_eq!(push.writes, vec![Written { addr: 0x7ff8, len: 8 }]);
+        assert_eq!(
+            push.writes,
+            vec![Written {
+                addr: 0x7ff8,
+                len: 8
+            }]
+        );
         let call = decode(0x1000, &[0xe8, 0, 0, 0, 0], &regs);
         assert_eq!(call.kind, InsnKind::Call);
     }
@@ -211,6 +217,12 @@ mod tests {
             ..Regs::default()
         };
         let d = decode(0, &[0xf0, 0x48, 0x83, 0x03, 0x01], &regs);
-        assert_eq!(d.writes, vec![Written { addr: 0x4000, len: 8 }]);
+        assert_eq!(
+            d.writes,
+            vec![Written {
+                addr: 0x4000,
+                len: 8
+            }]
+        );
     }
 }

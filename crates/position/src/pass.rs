@@ -183,10 +183,26 @@ mod tests {
     #[test]
     fn a_jump_into_the_window_moves_the_patch_point() {
         let pass = [
-            Step { rip: 0x2000, len: 3, kind: InsnKind::Sequential },
-            Step { rip: 0x2003, len: 4, kind: InsnKind::Sequential },
-            Step { rip: 0x2007, len: 6, kind: InsnKind::Sequential },
-            Step { rip: 0x200d, len: 2, kind: InsnKind::Branch },
+            Step {
+                rip: 0x2000,
+                len: 3,
+                kind: InsnKind::Sequential,
+            },
+            Step {
+                rip: 0x2003,
+                len: 4,
+                kind: InsnKind::Sequential,
+            },
+            Step {
+                rip: 0x2007,
+                len: 6,
+                kind: InsnKind::Sequential,
+            },
+            Step {
+                rip: 0x200d,
+                len: 2,
+                kind: InsnKind::Branch,
+            },
         ];
         let none = HashSet::new();
         assert_eq!(window_at(&pass, 0, &none), Some((0x2000, 7)));

@@ -233,16 +233,3 @@ mod tests {
         assert!(matches!(r, Err(ProbeError::OutOfRange { .. })));
     }
 }
-#[cfg(test)]
-mod dump_probe {
-    #[test]
-    fn dump() {
-        use trace::event::{Regs, WatchedWord};
-        let regs = Regs { rax: 368424, rdx: 2631576, eflags: 0x202, rsp: 0x7fff_0000, ..Regs::default() };
-        let words = [WatchedWord { addr: 0x555555558030, len: 8, value: 368424 }];
-        let original = [0x48, 0x83, 0xc0, 0x01, 0x48, 0x89, 0x05, 0x46, 0x2e, 0x00, 0x00];
-        let p = super::build(0x5555555551df, &original, 0x555555553000, &regs, &words).unwrap();
-        std::fs::write("/tmp/exp/probe.bin", &p.code).unwrap();
-        eprintln!("hit {:#x} miss {:#x} patch {:02x?}", p.hit, p.resume_miss, p.patch);
-    }
-}

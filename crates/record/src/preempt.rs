@@ -35,7 +35,7 @@ pub struct Point {
 }
 
 pub enum Search {
-    Found(Point),
+    Found(Box<Point>),
     /// The next instruction reaches an anchor by itself (a syscall, rdtsc, a
     /// trap): no preemption is needed.
     AtAnchor,
@@ -86,7 +86,9 @@ pub fn search(
         let r = regs::get(tid)?;
         if let Some((at, len)) = target {
             if r.rip == at && last_rip != Some(at) {
-                return Ok(Search::Found(point_here(tid, mem, r, &written, len)?));
+                return Ok(Search::Found(Box::new(point_here(
+                    tid, mem, r, &written, len,
+                )?)));
             }
         }
         let bytes = read_insn(mem, r.rip);
@@ -104,7 +106,9 @@ pub fn search(
             };
             if let Some((at, len)) = target {
                 if at == r.rip {
-                    return Ok(Search::Found(point_here(tid, mem, r, &written, len)?));
+                    return Ok(Search::Found(Box::new(point_here(
+                        tid, mem, r, &written, len,
+                    )?)));
                 }
             }
         }

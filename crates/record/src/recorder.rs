@@ -117,7 +117,8 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
         machine: MachineInfo::current(),
-        tick_semantics: "anchors".into(),
+        tick_semantics: trace::TICKS_STATE_MATCH.into(),
+        pmu: tracee::perf::branch_counter().map(str::to_string),
     };
     // The writer's compression thread starts before pinning, so it does not
     // compete with the tracee for the one CPU the tracee runs on.
@@ -692,7 +693,11 @@ impl Recorder {
         }
         if let Some(anchor) = task.anchor_regs {
             let now = regs::get(tid)?;
-            if (Regs { orig_rax: anchor.orig_rax, ..now }) == anchor {
+            if (Regs {
+                orig_rax: anchor.orig_rax,
+                ..now
+            }) == anchor
+            {
                 return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
             }
         }

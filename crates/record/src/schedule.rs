@@ -17,9 +17,7 @@ pub struct Chaos {
 
 impl Chaos {
     pub fn new(seed: u64) -> Chaos {
-        Chaos {
-            state: seed | 1,
-        }
+        Chaos { state: seed | 1 }
     }
 
     fn next(&mut self) -> u64 {

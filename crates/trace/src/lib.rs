@@ -25,7 +25,10 @@ pub use error::TraceError;
 pub use event::*;
 pub use location::{allocate_trace_dir, default_trace_root, resolve_trace, update_latest};
 pub use machine::{CpuidLeaf, MachineInfo};
-pub use manifest::{ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary};
+pub use manifest::{
+    check_tick_semantics, ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary,
+    TICKS_ANCHORS, TICKS_STATE_MATCH,
+};
 pub use reader::{EventIter, RecordedEvent, ScanReport, TraceReader};
 pub use writer::TraceWriter;
 

@@ -40,9 +40,35 @@ pub struct TraceHeader {
     pub cwd: String,
     pub start_unix_ns: u64,
     pub machine: MachineInfo,
-    /// `"anchors"` or `"pmu-rcb"`: how asynchronous event positions were
-    /// measured, so a replayer refuses a trace it cannot position.
+    /// How positions in user code are named (see [`TICKS_STATE_MATCH`]), so
+    /// a replayer refuses a trace it cannot position.
     pub tick_semantics: String,
+    /// The hardware branch counter the recording machine offered, if any
+    /// (informational: positions never depend on it today).
+    #[serde(default)]
+    pub pmu: Option<String>,
+}
+
+/// Events happen only at anchors; no position inside user code is logged.
+/// Traces written before preemption existed say this.
+pub const TICKS_ANCHORS: &str = "anchors";
+
+/// Anchors, plus preemption points named by the full register and memory
+/// state there (no PMU). Every x86_64 machine with the same CPU features
+/// can reproduce these.
+pub const TICKS_STATE_MATCH: &str = "anchors+state-match";
+
+/// Whether this version of replay can position the events of a trace whose
+/// header says `semantics`; the error says why not.
+pub fn check_tick_semantics(semantics: &str) -> Result<(), String> {
+    match semantics {
+        TICKS_ANCHORS | TICKS_STATE_MATCH => Ok(()),
+        other => Err(format!(
+            "the trace positions events with \"{other}\", which this version of replay \
+             cannot reproduce (it knows \"{TICKS_ANCHORS}\" and \"{TICKS_STATE_MATCH}\"); \
+             replay it with the version of replay that recorded it"
+        )),
+    }
 }
 
 /// How the recorded program ended.

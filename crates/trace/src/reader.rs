@@ -38,6 +38,10 @@ pub struct ScanReport {
     pub threads: u64,
     pub data_bytes: u64,
     pub last_time_ns: u64,
+    /// Threads preempted in user code for another thread (time slice).
+    pub preemptions: u64,
+    /// Asynchronous signals delivered at a preemption point in user code.
+    pub signal_preemptions: u64,
     /// Where an incomplete trace stopped early (see
     /// [`EventIter::truncation`]); `None` for a complete one.
     pub truncation: Option<Truncation>,
@@ -182,6 +186,8 @@ impl TraceReader {
             threads: 1,
             data_bytes: 0,
             last_time_ns: 0,
+            preemptions: 0,
+            signal_preemptions: 0,
             truncation: None,
         };
         for item in &mut it {
@@ -189,11 +195,18 @@ impl TraceReader {
             r.events += 1;
             r.last_time_ns = ev.time_ns;
             r.data_bytes += ev.data_ranges().iter().map(|m| m.len).sum::<u64>();
-            if let EventKind::TaskStart { thread, .. } = ev.kind {
-                r.threads += 1;
-                if !thread {
-                    r.processes += 1;
+            match ev.kind {
+                EventKind::TaskStart { thread, .. } => {
+                    r.threads += 1;
+                    if !thread {
+                        r.processes += 1;
+                    }
                 }
+                EventKind::Preempt { reason, .. } => match reason {
+                    crate::event::PreemptReason::Timeslice => r.preemptions += 1,
+                    crate::event::PreemptReason::Signal => r.signal_preemptions += 1,
+                },
+                _ => {}
             }
         }
         r.truncation = it.truncation().cloned();

@@ -92,6 +92,8 @@ fn round_trip_with_large_payloads() {
             threads: summary.threads,
             data_bytes: total,
             last_time_ns: 9_999_000,
+            preemptions: 0,
+            signal_preemptions: 0,
             truncation: None,
         }
     );

@@ -37,7 +37,13 @@ impl SliceTimer {
         // SAFETY: attr is a valid, fully initialised perf_event_attr that
         // outlives the call; the returned fd is owned below.
         let fd = unsafe {
-            sys::perf_event_open(&mut attr, tid, -1, -1, sys::bindings::PERF_FLAG_FD_CLOEXEC as _)
+            sys::perf_event_open(
+                &mut attr,
+                tid,
+                -1,
+                -1,
+                sys::bindings::PERF_FLAG_FD_CLOEXEC as _,
+            )
         };
         if fd < 0 {
             return Err(TraceeError::Perf {
@@ -100,7 +106,15 @@ pub fn branch_counter() -> Option<&'static str> {
     attr.set_exclude_kernel(1);
     attr.set_exclude_hv(1);
     // SAFETY: attr is valid for the call; a returned fd is closed at once.
-    let fd = unsafe { sys::perf_event_open(&mut attr, 0, -1, -1, sys::bindings::PERF_FLAG_FD_CLOEXEC as _) };
+    let fd = unsafe {
+        sys::perf_event_open(
+            &mut attr,
+            0,
+            -1,
+            -1,
+            sys::bindings::PERF_FLAG_FD_CLOEXEC as _,
+        )
+    };
     if fd < 0 {
         return None;
     }

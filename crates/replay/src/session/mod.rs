@@ -92,6 +92,8 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
+        trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
+            .map_err(ReplayError::Setup)?;
         let differences = reader
             .manifest()
             .header
@@ -477,7 +479,12 @@ impl ReplaySession {
                 (None, _) => ptrace::wait_for(real)?,
             };
             self.remove_breakpoints();
-            tracing::trace!(?stop, ?expect, rip = regs::get(real).map(|r| r.rip).unwrap_or(0), "replayed thread stopped");
+            tracing::trace!(
+                ?stop,
+                ?expect,
+                rip = regs::get(real).map(|r| r.rip).unwrap_or(0),
+                "replayed thread stopped"
+            );
             match stop {
                 WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => {
                     return Ok(Applied::Done)

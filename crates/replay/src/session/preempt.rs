@@ -71,7 +71,11 @@ impl ReplaySession {
             return self.finish_preempt(event, real, pid, point.regs);
         }
         tracing::debug!(target_regs = ?point.regs, words = ?point.memory, "seeking preemption point");
-        if self.tasks.get(&event.tid).is_some_and(|t| t.probe.is_none()) {
+        if self
+            .tasks
+            .get(&event.tid)
+            .is_some_and(|t| t.probe.is_none())
+        {
             if self.step_out_of_window(event, real, &point)? {
                 return self.finish_preempt(event, real, pid, point.regs);
             }
@@ -195,7 +199,11 @@ impl ReplaySession {
         let fp = regs::get_fpregs(real)?;
         let mxcsr = u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]);
         if mxcsr != point.mxcsr || fp[160..416] != *point.xmm {
-            tracing::debug!(mxcsr, recorded_mxcsr = point.mxcsr, "SSE state differs at a probe hit");
+            tracing::debug!(
+                mxcsr,
+                recorded_mxcsr = point.mxcsr,
+                "SSE state differs at a probe hit"
+            );
             return Ok(false);
         }
         let memory = &self.process(pid)?.memory;
@@ -255,8 +263,8 @@ impl ReplaySession {
             ));
         }
         let original = process.memory.read(at, patch_len)?;
-        let probe = position::probe::build(at, &original, page, point.regs, point.memory)
-            .map_err(|e| {
+        let probe =
+            position::probe::build(at, &original, page, point.regs, point.memory).map_err(|e| {
                 self.divergence(
                     event,
                     "cannot build the probe for a preemption point",

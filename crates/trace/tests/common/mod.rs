@@ -16,6 +16,7 @@ pub fn header() -> TraceHeader {
         start_unix_ns: 1_700_000_000_000_000_000,
         machine: MachineInfo::current(),
         tick_semantics: "anchors".into(),
+        pmu: None,
     }
 }
 
