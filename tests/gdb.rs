@@ -423,3 +423,45 @@ fn symbols_come_from_the_trace_when_the_binary_is_gone() {
         "{text}"
     );
 }
+
+/// A recording whose threads were preempted inside a loop without syscalls:
+/// gdb runs to the final printf through every preemption point (with its
+/// breakpoints planted), reads the recorded total, goes back to the start
+/// and forward again to the same total.
+#[test]
+fn preempted_threads_under_gdb_forward_and_reverse() {
+    let root = TraceRoot::new();
+    let exe = program("racy_counter");
+    let out = root.record_with(
+        "t",
+        &["--timeslice-us", "300"],
+        &[exe.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success());
+    let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
+    let total = recorded
+        .split_whitespace()
+        .nth(1)
+        .expect("counter N of M")
+        .to_string();
+    let (server, port) = serve(&root, "t");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "break printf",
+            "continue",
+            "print counter",
+            "reverse-continue",
+            "continue",
+            "print counter",
+        ],
+    );
+    finish(server);
+    assert_eq!(
+        out.matches(&format!("= {total}")).count(),
+        2,
+        "gdb printed the recorded total twice:\n{out}"
+    );
+    assert!(out.contains("No more reverse-execution history"), "{out}");
+}
