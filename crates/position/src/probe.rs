@@ -16,6 +16,12 @@ use iced_x86::code_asm::*;
 use iced_x86::{BlockEncoderOptions, Decoder, DecoderOptions, IcedError};
 use trace::event::{Regs, WatchedWord};
 
+/// The probe's scratch page comes first; its code starts one page in.
+pub const DATA_LEN: u64 = 4096;
+
+/// Bytes replay maps for a probe: the scratch page and the code after it.
+pub const PROBE_LEN: u64 = 3 * 4096;
+
 /// Arithmetic flags `lahf` + `seto` capture: SF ZF AF PF CF and OF.
 const LAHF_FLAGS: u64 = 0xd5;
 
@@ -29,7 +35,8 @@ pub enum ProbeError {
     OutOfRange { at: u64, page: u64 },
 }
 
-/// Generated code for one point, to be written at `page`.
+/// Generated code for one point, to be written at `page` (a mapping of
+/// [`PROBE_LEN`] bytes): scratch words, then the code.
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub code: Vec<u8>,
@@ -61,7 +68,8 @@ pub fn build(
     words: &[WatchedWord],
 ) -> Result<Probe, ProbeError> {
     let asm_err = |source| ProbeError::Assemble { at, source };
-    let rel = page.wrapping_sub(at.wrapping_add(PATCH_MIN)) as i64;
+    let entry = page + DATA_LEN;
+    let rel = entry.wrapping_sub(at.wrapping_add(PATCH_MIN)) as i64;
     if i32::try_from(rel).is_err() {
         return Err(ProbeError::OutOfRange { at, page });
     }
@@ -90,37 +98,46 @@ pub fn build(
     let mut resume = a.create_label();
 
     (|| -> Result<(), IcedError> {
+        // Scratch words on their own page: stores next to code being run
+        // would make the CPU flush its pipeline on every pass.
+        a.set_label(&mut save_rax)?;
+        a.dq(&[0])?;
+        a.set_label(&mut save_rbx)?;
+        a.dq(&[0])?;
+        a.set_label(&mut save_flags)?;
+        a.dq(&[0])?;
+        a.db(&[0u8; DATA_LEN as usize - 24])?;
         a.mov(qword_ptr(save_rax), rax)?;
         a.lahf()?;
         a.seto(al)?;
         a.mov(word_ptr(save_flags), ax)?;
-        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
-        a.jne(miss)?;
-        let others = [
-            (rbx, target.rbx),
-            (rcx, target.rcx),
-            (rdx, target.rdx),
-            (rsi, target.rsi),
-            (rdi, target.rdi),
-            (rbp, target.rbp),
-            (rsp, target.rsp),
-            (r8, target.r8),
-            (r9, target.r9),
-            (r10, target.r10),
-            (r11, target.r11),
-            (r12, target.r12),
-            (r13, target.r13),
-            (r14, target.r14),
-            (r15, target.r15),
-        ];
-        for (reg, value) in others {
-            a.mov(rax, value)?;
-            a.cmp(reg, rax)?;
-            a.jne(miss)?;
-        }
+        // Loop variables usually live in caller-saved registers or in the
+        // watched memory, so those are compared first: most passes miss
+        // after two or three instructions.
         a.mov(rax, target.rax)?;
         a.cmp(rax, qword_ptr(save_rax))?;
         a.jne(miss)?;
+        let compare = |a: &mut CodeAssembler, regs: &[(AsmRegister64, u64)]| {
+            for &(reg, value) in regs {
+                a.mov(rax, value)?;
+                a.cmp(reg, rax)?;
+                a.jne(miss)?;
+            }
+            Ok::<(), IcedError>(())
+        };
+        compare(
+            &mut a,
+            &[
+                (rcx, target.rcx),
+                (rdx, target.rdx),
+                (rsi, target.rsi),
+                (rdi, target.rdi),
+                (r8, target.r8),
+                (r9, target.r9),
+                (r10, target.r10),
+                (r11, target.r11),
+            ],
+        )?;
         if !words.is_empty() {
             a.mov(qword_ptr(save_rbx), rbx)?;
             for w in words {
@@ -143,6 +160,21 @@ pub fn build(
             }
             a.mov(rbx, qword_ptr(save_rbx))?;
         }
+        compare(
+            &mut a,
+            &[
+                (rbx, target.rbx),
+                (rbp, target.rbp),
+                (r12, target.r12),
+                (r13, target.r13),
+                (r14, target.r14),
+                (r15, target.r15),
+                (rsp, target.rsp),
+            ],
+        )?;
+        a.mov(ax, word_ptr(save_flags))?;
+        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
+        a.jne(miss)?;
         restore(&mut a, save_flags, save_rax)?;
         a.set_label(&mut hit)?;
         a.int3()?;
@@ -155,12 +187,6 @@ pub fn build(
             a.add_instruction(*insn)?;
         }
         a.jmp(at + original.len() as u64)?;
-        a.set_label(&mut save_rax)?;
-        a.dq(&[0])?;
-        a.set_label(&mut save_rbx)?;
-        a.dq(&[0])?;
-        a.set_label(&mut save_flags)?;
-        a.dq(&[0])?;
         Ok(())
     })()
     .map_err(asm_err)?;
@@ -211,8 +237,9 @@ mod tests {
         assert_eq!(probe.patch.len(), 6);
         assert_eq!(probe.patch[5], 0xcc);
         let rel = i32::from_le_bytes(probe.patch[1..5].try_into().unwrap());
-        assert_eq!(0x40_1005i64 + i64::from(rel), page as i64);
-        assert!(probe.hit > page && probe.resume_miss > probe.hit);
+        assert_eq!(0x40_1005i64 + i64::from(rel), (page + DATA_LEN) as i64);
+        assert!(probe.hit > page + DATA_LEN && probe.resume_miss > probe.hit);
+        assert!((probe.code.len() as u64) < PROBE_LEN);
         // The relocated load still reads 0x40_1106.
         let offset = (probe.resume_miss - page) as usize;
         let tail = &probe.code[offset..];

@@ -252,7 +252,7 @@ impl ReplaySession {
             real,
             process,
             libc::SYS_mmap,
-            [page, PAGE, prot, flags, u64::MAX, 0],
+            [page, position::probe::PROBE_LEN, prot, flags, u64::MAX, 0],
         )?;
         if mapped as u64 != page {
             return Err(self.divergence(
@@ -291,7 +291,7 @@ impl ReplaySession {
             real,
             process,
             libc::SYS_munmap,
-            [probe.page, PAGE, 0, 0, 0, 0],
+            [probe.page, position::probe::PROBE_LEN, 0, 0, 0, 0],
         )?;
         Ok(())
     }
@@ -330,8 +330,12 @@ fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
     const REACH: u64 = (1 << 31) - 2 * PAGE;
     const LOWEST: u64 = 0x10000;
     const HIGHEST: u64 = 0x7fff_ffff_f000;
+    // The main stack grows down into the gap below it, and the kernel keeps
+    // a 1 MiB guard there: a probe inside it would stop the stack growing.
+    const STACK_GUARD: u64 = 1 << 20;
     let mut maps = maps::read(real_pid).ok()?;
     maps.sort_by_key(|m| m.start);
+    let stack = maps.iter().find(|m| m.name == "[stack]").map(|m| m.start);
     let mut gaps = Vec::new();
     let mut previous_end = LOWEST;
     for m in &maps {
@@ -344,8 +348,11 @@ fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
         gaps.push((previous_end, HIGHEST));
     }
     gaps.iter()
-        .filter(|(start, end)| end - start >= PAGE)
-        .flat_map(|&(start, end)| [start, end - PAGE])
+        .filter(|(start, end)| end - start >= position::probe::PROBE_LEN)
+        .flat_map(|&(start, end)| [start, end - position::probe::PROBE_LEN])
         .filter(|&page| page.abs_diff(at) < REACH)
+        .filter(|&page| {
+            stack.is_none_or(|s| page >= s || page + position::probe::PROBE_LEN + STACK_GUARD <= s)
+        })
         .min_by_key(|&page| page.abs_diff(at))
 }
