@@ -1,8 +1,15 @@
-/* A non-main thread execs while the main thread is blocked. */
+/* A non-main thread execs while the main thread and another thread are
+ * blocked. The exec'd echo prints a time stamp taken just before. */
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
+static void *sleeper(void *arg) {
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
 static void *execer(void *arg) {
     (void)arg;
     struct timespec ts;
@@ -15,7 +22,8 @@ static void *execer(void *arg) {
 int main(void) {
     printf("main pid %d\n", getpid());
     fflush(stdout);
-    pthread_t t;
+    pthread_t s, t;
+    pthread_create(&s, 0, sleeper, 0);
     pthread_create(&t, 0, execer, 0);
     pause();
     return 1;

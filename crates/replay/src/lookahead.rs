@@ -41,13 +41,17 @@ impl Lookahead {
         Ok(self.buffer.front())
     }
 
-    /// The next event of thread `tid` if it is a syscall exit.
-    pub fn peek_exit(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
-        let mut position = self.buffer.iter().position(|e| e.event.tid == tid);
+    /// Position of the first buffered or upcoming event that `wanted`
+    /// accepts, reading ahead at most [`MAX_LOOKAHEAD`] events.
+    fn find(
+        &mut self,
+        wanted: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Option<usize>, TraceError> {
+        let mut position = self.buffer.iter().position(&wanted);
         while position.is_none() && self.buffer.len() < MAX_LOOKAHEAD {
             match self.iter.next() {
                 Some(Ok(e)) => {
-                    let is_match = e.event.tid == tid;
+                    let is_match = wanted(&e);
                     self.buffer.push_back(e);
                     if is_match {
                         position = Some(self.buffer.len() - 1);
@@ -57,9 +61,25 @@ impl Lookahead {
                 None => break,
             }
         }
+        Ok(position)
+    }
+
+    /// The next event of thread `tid` if it is a syscall exit.
+    pub fn peek_exit(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+        let position = self.find(|e| e.event.tid == tid)?;
         Ok(position
             .and_then(|p| self.buffer.get(p))
             .filter(|e| matches!(e.event.kind, EventKind::SyscallExit { .. })))
+    }
+
+    /// The next syscall exit logged for `tid`, past its own exit event: an
+    /// exec from another thread kills the leader (logged first), then
+    /// returns in the leader's name.
+    pub fn peek_exit_past_death(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+        let position = self.find(|e| {
+            e.event.tid == tid && matches!(e.event.kind, EventKind::SyscallExit { .. })
+        })?;
+        Ok(position.and_then(|p| self.buffer.get(p)))
     }
 
     /// The event of thread `tid` that follows its next one.

@@ -54,6 +54,10 @@ pub struct ReplayTask {
     /// The asynchronous signal of the event being replayed was already sent
     /// (the event was interrupted by a breakpoint and is being finished).
     pub signal_sent: bool,
+    /// This thread exec'd from outside the main thread and took over the
+    /// group leader's tid, which the recording names it by from the exec's
+    /// exit on.
+    pub renamed_to: Option<i32>,
     /// The probe planted for the thread's next preemption point.
     pub probe: Option<crate::session::ActiveProbe>,
 }

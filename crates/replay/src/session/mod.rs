@@ -167,6 +167,7 @@ impl ReplaySession {
                 robust_list: None,
                 pending_exit: None,
                 probe: None,
+                renamed_to: None,
             },
         );
         let mut processes = HashMap::new();

@@ -180,17 +180,6 @@ impl ReplaySession {
         args: &[u64; 6],
     ) -> Result<Option<i64>, ReplayError> {
         let nr_i = nr as i64;
-        if matches!(nr_i, libc::SYS_execve | libc::SYS_execveat) && event.tid != event.pid {
-            // The kernel hands the leader's tid to the exec'ing thread and
-            // kills the leader first; replay cannot re-create that yet.
-            let exit = self.events.peek_exit(event.tid)?.map(|e| e.event.clone());
-            if exit.is_none() {
-                return Err(ReplayError::Setup(format!(
-                    "event {}: thread {} of process {} execs, and replaying an exec from a thread other than the main one is not supported yet; events before it replay (use --interactive or --gdb with --goto)",
-                    event.index, event.tid, event.pid
-                )));
-            }
-        }
         if nr_i == libc::SYS_exit || nr_i == libc::SYS_exit_group {
             let task = self.task(event)?;
             task.state = ReplayState::Exiting;
@@ -212,7 +201,14 @@ impl ReplaySession {
             self.run_to_exit(event, real)?;
             return Ok(Some(regs::get(real)?.rax as i64));
         }
-        let exit = self.events.peek_exit(event.tid)?.cloned();
+        let from_thread =
+            matches!(nr_i, libc::SYS_execve | libc::SYS_execveat) && event.tid != event.pid;
+        // An exec from another thread returns in the group leader's name.
+        let exit = if from_thread {
+            self.events.peek_exit_past_death(event.pid)?.cloned()
+        } else {
+            self.events.peek_exit(event.tid)?.cloned()
+        };
         let (result, extra) = match &exit {
             Some(RecordedEvent {
                 event:
@@ -307,6 +303,9 @@ impl ReplaySession {
         };
         let blob = self.reader.verified_file(&info.exe)?;
         let path = address_space::write_path(self.process(event.pid)?, &blob)?;
+        let leader = (event.tid != event.pid)
+            .then(|| self.tasks.get(&event.pid).map(|t| (t.real, t.state)))
+            .flatten();
         if nr == libc::SYS_execveat {
             current.orig_rax = libc::SYS_execve as u64;
             current.rsi = args[2];
@@ -316,6 +315,12 @@ impl ReplaySession {
         regs::set(real, &current)?;
         // Entry stop -> PTRACE_EVENT_EXEC -> exit stop.
         ptrace::resume(real, Resume::Syscall, 0)?;
+        let real = match leader {
+            Some((leader_real, leader_state)) => {
+                self.reap_for_exec(event, leader_real, leader_state)?
+            }
+            None => real,
+        };
         let mut saw_exec = false;
         loop {
             match ptrace::wait_for(real)? {
@@ -354,6 +359,53 @@ impl ReplaySession {
             contents,
         )?;
         Ok(())
+    }
+
+    /// An exec from a thread other than the leader: the kernel kills every
+    /// other thread (each stops at its exit event first), and the exec'ing
+    /// thread takes over the leader's tid. Returns that tid, where the exec
+    /// goes on. The recording names the thread by the leader's tid from the
+    /// exec's exit on; the other threads' exit events are already done.
+    fn reap_for_exec(
+        &mut self,
+        event: &Event,
+        leader_real: Pid,
+        leader_state: ReplayState,
+    ) -> Result<Pid, ReplayError> {
+        let others: Vec<(i32, Pid)> = self
+            .tasks
+            .iter()
+            .filter(|(&tid, t)| {
+                t.rec_pid == event.pid
+                    && tid != event.tid
+                    && tid != event.pid
+                    && !matches!(t.state, ReplayState::Dead | ReplayState::New)
+            })
+            .map(|(&tid, t)| (tid, t.real))
+            .collect();
+        for (tid, real) in others {
+            if let Ok(WaitResult::Stopped(_, Stop::Event { .. })) = ptrace::wait_for(real) {
+                ptrace::resume(real, Resume::Continue, 0)?;
+            }
+            let _ = ptrace::wait_for_death(real);
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.state = ReplayState::Dead;
+            }
+        }
+        if leader_state != ReplayState::Dead {
+            // The leader stops at its exit event; its death is never
+            // reported, because its tid lives on in the exec'ing thread.
+            if let Ok(WaitResult::Stopped(_, Stop::Event { .. })) = ptrace::wait_for(leader_real) {
+                ptrace::resume(leader_real, Resume::Continue, 0)?;
+            }
+        }
+        if let Some(leader) = self.tasks.get_mut(&event.pid) {
+            leader.state = ReplayState::Dead;
+        }
+        let task = self.task(event)?;
+        task.real = leader_real;
+        task.renamed_to = Some(event.pid);
+        Ok(leader_real)
     }
 
     pub(super) fn replay_clone(
@@ -482,9 +534,34 @@ impl ReplaySession {
                 robust_list: None,
                 pending_exit: None,
                 probe: None,
+                renamed_to: None,
             },
         );
         Ok(regs::get(real)?.rax as i64)
+    }
+
+    /// From the exit of an exec from a non-main thread on, the recording
+    /// calls that thread by the leader's tid.
+    fn take_over_renamed(&mut self, tid: i32) {
+        if self
+            .tasks
+            .get(&tid)
+            .is_some_and(|t| t.state != ReplayState::Dead)
+        {
+            return;
+        }
+        let Some(old) = self
+            .tasks
+            .iter()
+            .find(|(_, t)| t.renamed_to == Some(tid))
+            .map(|(&old, _)| old)
+        else {
+            return;
+        };
+        if let Some(mut task) = self.tasks.remove(&old) {
+            task.renamed_to = None;
+            self.tasks.insert(tid, task);
+        }
     }
 
     pub(super) fn syscall_exit(
@@ -495,6 +572,7 @@ impl ReplaySession {
         extra: Option<&SyscallExtra>,
     ) -> Result<(), ReplayError> {
         let event = &recorded.event;
+        self.take_over_renamed(event.tid);
         let task = self.task(event)?;
         let (state, inflight, real) = (task.state, task.syscall.take(), task.real);
         let Some(inflight) = inflight.filter(|_| state == ReplayState::InSyscall) else {
