@@ -11,6 +11,7 @@ mod output;
 mod preempt;
 mod recorder;
 mod schedule;
+mod signals;
 mod task;
 
 use std::path::PathBuf;

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 use syscall_model::{MemoryError, MemoryReader, ModelError};
-use trace::event::{Event, EventKind, MemWrite, PreemptReason, Regs, SignalOrigin, SyscallExtra};
+use trace::event::{Event, EventKind, MemWrite, Regs, SyscallExtra};
 use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceWriter};
-use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
 /// Signal that asked the recorder to stop (SIGTERM, SIGHUP), or 0.
@@ -130,6 +130,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             other => RecordError::Setup(other.to_string()),
         },
     )?;
+    raise_fd_limit();
     let mut recorder = Recorder {
         writer,
         tasks: HashMap::new(),
@@ -658,80 +659,7 @@ impl Recorder {
         ))))
     }
 
-    fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
-        let Some(info) = ptrace::get_siginfo(tid)? else {
-            // Group-stop (job control): keep the tracee going.
-            return self.resume_user(tid, 0);
-        };
-        let started = self.task(tid)?.started;
-        if !started && sig == libc::SIGSTOP {
-            return self.start_task(tid);
-        }
-        let code = ptrace::siginfo_code(&info);
-        let tgid = self.task(tid)?.tgid;
-        if sig == libc::SIGTRAP && code == tracee::perf::TRAP_PERF {
-            return self.on_slice_end(tid);
-        }
-        if sig == libc::SIGSEGV && code == 0x80 {
-            if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
-                return self.emulate_rdtsc(tid, len);
-            }
-        }
-        let task = self.task(tid)?;
-        let reinjected = task.reinjecting.filter(|re| signal_number(re) == sig);
-        if let Some(original) = reinjected {
-            task.reinjecting = None;
-            ptrace::set_siginfo(tid, &original)?;
-            return self.deliver(tid, sig, original, SignalOrigin::Asynchronous);
-        }
-        let synchronous = matches!(
-            sig,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-        ) && code > 0;
-        if synchronous {
-            return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
-        }
-        if let Some(anchor) = task.anchor_regs {
-            let now = regs::get(tid)?;
-            if (Regs {
-                orig_rax: anchor.orig_rax,
-                ..now
-            }) == anchor
-            {
-                return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
-            }
-        }
-        let task = self.task(tid)?;
-        // Arrived while user code ran: its position cannot be reproduced
-        // without a PMU, so it is held and delivered at a state-matched
-        // point, or at the thread's next syscall if none is found.
-        task.held_signals.push_back(info);
-        self.preempt(tid, PreemptReason::Signal)
-    }
-
-    pub(crate) fn deliver(
-        &mut self,
-        tid: Pid,
-        sig: i32,
-        info: [u8; SIGINFO_SIZE],
-        origin: SignalOrigin,
-    ) -> Step {
-        let regs = regs::get(tid)?;
-        self.log(
-            tid,
-            EventKind::Signal {
-                signo: sig,
-                origin,
-                siginfo: info.to_vec(),
-                regs,
-            },
-            Vec::new(),
-        )?;
-        self.task(tid)?.anchor_regs = None;
-        self.resume_user(tid, sig)
-    }
-
-    fn start_task(&mut self, tid: Pid) -> Step {
+    pub(crate) fn start_task(&mut self, tid: Pid) -> Step {
         let task = self.task(tid)?;
         task.started = true;
         let tgid = task.tgid;
@@ -743,21 +671,6 @@ impl Recorder {
         };
         self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
         self.open_timer(tid);
-        self.resume_user(tid, 0)
-    }
-
-    fn emulate_rdtsc(&mut self, tid: Pid, len: u64) -> Step {
-        let mut r = regs::get(tid)?;
-        let (tsc, aux) = read_tsc(len == 3);
-        r.rax = tsc & 0xffff_ffff;
-        r.rdx = tsc >> 32;
-        if len == 3 {
-            r.rcx = aux as u64;
-        }
-        r.rip += len;
-        regs::set(tid, &r)?;
-        self.log(tid, EventKind::Rdtsc { regs: r }, Vec::new())?;
-        self.task(tid)?.anchor_regs = None;
         self.resume_user(tid, 0)
     }
 
@@ -787,31 +700,20 @@ impl Recorder {
     }
 }
 
-fn signal_number(info: &[u8; SIGINFO_SIZE]) -> i32 {
-    i32::from_le_bytes([info[0], info[1], info[2], info[3]])
-}
-
-/// Length of the rdtsc (2) or rdtscp (3) instruction at the thread's rip.
-fn rdtsc_length(mem: &ProcessMemory, tid: Pid) -> Result<Option<u64>, RecordError> {
-    let rip = regs::get(tid)?.rip;
-    let Ok(bytes) = mem.read(rip, 3) else {
-        return Ok(None);
+/// Each traced thread holds one time-slice fd in the recorder; a program
+/// with a thousand threads would exhaust the usual soft limit of 1024. The
+/// tracee was spawned already, so its own limits stay as they were.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    Ok(match bytes.as_slice() {
-        [0x0f, 0x31, _] => Some(2),
-        [0x0f, 0x01, 0xf9] => Some(3),
-        _ => None,
-    })
-}
-
-fn read_tsc(with_aux: bool) -> (u64, u32) {
-    if with_aux {
-        let mut aux = 0u32;
-        // SAFETY: rdtscp is available on every x86_64 CPU this runs on and only writes `aux`.
-        let tsc = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
-        (tsc, aux)
-    } else {
-        // SAFETY: rdtsc has no memory effects.
-        (unsafe { core::arch::x86_64::_rdtsc() }, 0)
+    // SAFETY: getrlimit/setrlimit read and write one rlimit struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
     }
 }

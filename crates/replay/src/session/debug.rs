@@ -231,12 +231,21 @@ impl ReplaySession {
                 DebugStep::End => return Ok(RunStop::End),
             }
         }
+        if self.at_next_preemption_point(tid)? {
+            // The recording switched threads here: replay that first, then
+            // step once it is this thread's turn again.
+            return match self.step_debug()? {
+                DebugStep::Event(_) => self.step_instruction(tid),
+                DebugStep::Stopped(stop) => Ok(stop),
+                DebugStep::End => Ok(RunStop::End),
+            };
+        }
         let (real, pid) = {
             let t = self.tasks.get(&tid).expect("checked ready above");
             (t.real, t.rec_pid)
         };
         let rip = regs::get(real)?.rip;
-        let code = self.process(pid)?.memory.read(rip, 3).unwrap_or_default();
+        let code = self.read_memory(pid, rip, 3).unwrap_or_default();
         let at_event = matches!(
             code.as_slice(),
             [0x0f, 0x05, _] | [0x0f, 0x31, _] | [0x0f, 0x01, 0xf9]
@@ -266,8 +275,16 @@ impl ReplaySession {
             .map(|t| std::mem::take(&mut t.pending_signal))
             .unwrap_or(0);
         self.set_watch_registers(real)?;
+        // A single step runs the program's own instruction, not a probe's jump.
+        let probe = self.tasks.get(&tid).and_then(|t| t.probe.clone());
+        if let Some(p) = &probe {
+            self.process(pid)?.memory.write(p.at, &p.original)?;
+        }
         ptrace::resume(real, Resume::SingleStep, signal)?;
         let stop = ptrace::wait_for(real)?;
+        if let Some(p) = &probe {
+            self.process(pid)?.memory.write(p.at, &p.patch)?;
+        }
         let is_trap = matches!(stop, WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)))
             && ptrace::get_siginfo(real)?
                 .map(|i| matches!(ptrace::siginfo_code(&i), TRAP_TRACE | TRAP_HWBKPT))

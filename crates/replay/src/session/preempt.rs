@@ -12,7 +12,7 @@ use crate::address_space;
 use crate::task::ReplayState;
 use crate::ReplayError;
 use std::time::Duration;
-use trace::event::{Event, Regs, WatchedWord};
+use trace::event::{Event, EventKind, Regs, WatchedWord};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{maps, regs, Pid};
 
@@ -33,6 +33,8 @@ pub struct ActiveProbe {
     pub page: u64,
     pub hit: u64,
     pub resume_miss: u64,
+    /// The jump written over `original`.
+    pub patch: Vec<u8>,
 }
 
 /// The recorded state at a preemption point.
@@ -149,6 +151,40 @@ impl ReplaySession {
             format!("rip outside {at:#x}..{end:#x}"),
             "still inside after 64 steps".into(),
         ))
+    }
+
+    /// Whether `tid`'s next event is a preemption whose point the thread is
+    /// at now (a debugger stepped it there).
+    pub(super) fn at_next_preemption_point(&mut self, tid: i32) -> Result<bool, ReplayError> {
+        let next = match &self.interrupted {
+            Some(e) => Some(e.event.clone()),
+            None => self.events.peek_first()?.map(|e| e.event.clone()),
+        };
+        let Some(event) = next.filter(|e| e.tid == tid) else {
+            return Ok(false);
+        };
+        let EventKind::Preempt {
+            regs,
+            xmm,
+            mxcsr,
+            memory,
+            patch_len,
+            ..
+        } = &event.kind
+        else {
+            return Ok(false);
+        };
+        let Some(task) = self.tasks.get(&tid) else {
+            return Ok(false);
+        };
+        let point = PointState {
+            regs,
+            xmm,
+            mxcsr: *mxcsr,
+            memory,
+            patch_len: *patch_len,
+        };
+        self.at_point(task.real, task.rec_pid, &point, false)
     }
 
     fn finish_preempt(
@@ -281,6 +317,7 @@ impl ReplaySession {
             page,
             hit: probe.hit,
             resume_miss: probe.resume_miss,
+            patch: probe.patch,
         })
     }
 

@@ -1,0 +1,128 @@
+//! Signal stops: asynchronous signals held for a state-matched point or an
+//! anchor, synchronous faults, the time slice's own SIGTRAP, and the
+//! trapped `rdtsc` the recorder emulates.
+
+use crate::recorder::{Recorder, Step};
+use crate::RecordError;
+use trace::event::{EventKind, PreemptReason, Regs, SignalOrigin};
+use tracee::ptrace::{self, SIGINFO_SIZE};
+use tracee::{regs, Pid, ProcessMemory};
+
+impl Recorder {
+    pub(crate) fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
+        let Some(info) = ptrace::get_siginfo(tid)? else {
+            // Group-stop (job control): keep the tracee going.
+            return self.resume_user(tid, 0);
+        };
+        let started = self.task(tid)?.started;
+        if !started && sig == libc::SIGSTOP {
+            return self.start_task(tid);
+        }
+        let code = ptrace::siginfo_code(&info);
+        let tgid = self.task(tid)?.tgid;
+        if sig == libc::SIGTRAP && code == tracee::perf::TRAP_PERF {
+            return self.on_slice_end(tid);
+        }
+        if sig == libc::SIGSEGV && code == 0x80 {
+            if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
+                return self.emulate_rdtsc(tid, len);
+            }
+        }
+        let task = self.task(tid)?;
+        let reinjected = task.reinjecting.filter(|re| signal_number(re) == sig);
+        if let Some(original) = reinjected {
+            task.reinjecting = None;
+            ptrace::set_siginfo(tid, &original)?;
+            return self.deliver(tid, sig, original, SignalOrigin::Asynchronous);
+        }
+        let synchronous = matches!(
+            sig,
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+        ) && code > 0;
+        if synchronous {
+            return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
+        }
+        if let Some(anchor) = task.anchor_regs {
+            let now = regs::get(tid)?;
+            if (Regs {
+                orig_rax: anchor.orig_rax,
+                ..now
+            }) == anchor
+            {
+                return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
+            }
+        }
+        let task = self.task(tid)?;
+        // Arrived while user code ran: its position cannot be reproduced
+        // without a PMU, so it is held and delivered at a state-matched
+        // point, or at the thread's next syscall if none is found.
+        task.held_signals.push_back(info);
+        self.preempt(tid, PreemptReason::Signal)
+    }
+
+    pub(crate) fn deliver(
+        &mut self,
+        tid: Pid,
+        sig: i32,
+        info: [u8; SIGINFO_SIZE],
+        origin: SignalOrigin,
+    ) -> Step {
+        let regs = regs::get(tid)?;
+        self.log(
+            tid,
+            EventKind::Signal {
+                signo: sig,
+                origin,
+                siginfo: info.to_vec(),
+                regs,
+            },
+            Vec::new(),
+        )?;
+        self.task(tid)?.anchor_regs = None;
+        self.resume_user(tid, sig)
+    }
+
+    fn emulate_rdtsc(&mut self, tid: Pid, len: u64) -> Step {
+        let mut r = regs::get(tid)?;
+        let (tsc, aux) = read_tsc(len == 3);
+        r.rax = tsc & 0xffff_ffff;
+        r.rdx = tsc >> 32;
+        if len == 3 {
+            r.rcx = aux as u64;
+        }
+        r.rip += len;
+        regs::set(tid, &r)?;
+        self.log(tid, EventKind::Rdtsc { regs: r }, Vec::new())?;
+        self.task(tid)?.anchor_regs = None;
+        self.resume_user(tid, 0)
+    }
+}
+
+fn signal_number(info: &[u8; SIGINFO_SIZE]) -> i32 {
+    i32::from_le_bytes([info[0], info[1], info[2], info[3]])
+}
+
+/// Length of the rdtsc (2) or rdtscp (3) instruction at the thread's rip.
+fn rdtsc_length(mem: &ProcessMemory, tid: Pid) -> Result<Option<u64>, RecordError> {
+    let rip = regs::get(tid)?.rip;
+    let Ok(bytes) = mem.read(rip, 3) else {
+        return Ok(None);
+    };
+    Ok(match bytes.as_slice() {
+        [0x0f, 0x31, _] => Some(2),
+        [0x0f, 0x01, 0xf9] => Some(3),
+        _ => None,
+    })
+}
+
+fn read_tsc(with_aux: bool) -> (u64, u32) {
+    if with_aux {
+        let mut aux = 0u32;
+        // SAFETY: rdtscp is available on every x86_64 CPU this runs on and only writes `aux`.
+        let tsc = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
+        (tsc, aux)
+    } else {
+        // SAFETY: rdtsc has no memory effects.
+        (unsafe { core::arch::x86_64::_rdtsc() }, 0)
+    }
+}
