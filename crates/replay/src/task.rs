@@ -58,6 +58,9 @@ pub struct ReplayTask {
     /// group leader's tid, which the recording names it by from the exec's
     /// exit on.
     pub renamed_to: Option<i32>,
+    /// Killed by another thread's exec: events the recording logged for it
+    /// while the kernel tore it down are already done.
+    pub killed_by_exec: bool,
     /// The probe planted for the thread's next preemption point.
     pub probe: Option<crate::session::ActiveProbe>,
 }

@@ -168,6 +168,7 @@ impl ReplaySession {
                 pending_exit: None,
                 probe: None,
                 renamed_to: None,
+                killed_by_exec: false,
             },
         );
         let mut processes = HashMap::new();
@@ -387,6 +388,17 @@ impl ReplaySession {
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<Applied, ReplayError> {
         let event = &recorded.event;
         tracing::debug!(event = %crate::divergence::summarize(event), "replaying");
+        if self.tasks.get(&event.tid).is_some_and(|t| t.killed_by_exec) {
+            let exec_returns = matches!(
+                event.kind,
+                EventKind::SyscallExit { nr, .. }
+                    if nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64
+            ) && self.tasks.values().any(|t| t.renamed_to == Some(event.tid));
+            if !exec_returns {
+                // Logged while the exec tore the thread down; it is gone.
+                return Ok(Applied::Done);
+            }
+        }
         match &event.kind {
             EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
             EventKind::SyscallExit {

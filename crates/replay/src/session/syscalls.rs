@@ -390,6 +390,7 @@ impl ReplaySession {
             let _ = ptrace::wait_for_death(real);
             if let Some(t) = self.tasks.get_mut(&tid) {
                 t.state = ReplayState::Dead;
+                t.killed_by_exec = true;
             }
         }
         if leader_state != ReplayState::Dead {
@@ -401,6 +402,7 @@ impl ReplaySession {
         }
         if let Some(leader) = self.tasks.get_mut(&event.pid) {
             leader.state = ReplayState::Dead;
+            leader.killed_by_exec = true;
         }
         let task = self.task(event)?;
         task.real = leader_real;
@@ -535,6 +537,7 @@ impl ReplaySession {
                 pending_exit: None,
                 probe: None,
                 renamed_to: None,
+                killed_by_exec: false,
             },
         );
         Ok(regs::get(real)?.rax as i64)
