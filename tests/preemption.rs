@@ -155,3 +155,39 @@ fn unknown_tick_semantics_are_refused_clearly() {
         "{err}"
     );
 }
+
+/// RDRAND cannot be trapped, so a loop that spins on its value runs
+/// differently on replay and never reaches the recorded preemption point:
+/// replay must stop with one divergence report, not hang.
+#[test]
+fn an_unreachable_preemption_point_is_a_divergence_not_a_hang() {
+    let exe = program("rdrand_spin");
+    let argv = [exe.to_str().expect("utf-8")];
+    assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    let rec = root.record("t", &argv);
+    assert!(
+        rec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+    assert!(
+        preemptions(&root, "t").0 > 0,
+        "the spinning worker was preempted"
+    );
+    let started = std::time::Instant::now();
+    let out = root
+        .cmd()
+        .env("REPLAY_PREEMPT_TIMEOUT_S", "2")
+        .arg("replay")
+        .arg(root.trace("t"))
+        .output()
+        .expect("run replay");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("never reached its recorded preemption point"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

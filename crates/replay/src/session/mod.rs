@@ -474,17 +474,15 @@ impl ReplaySession {
             let stop = match (prefetched, expect) {
                 (Some(stop), _) => stop,
                 (None, Expect::Probe(_)) => {
-                    match ptrace::wait_for_within(real, preempt::PREEMPT_LIMIT)? {
+                    let limit = preempt::preempt_limit();
+                    match ptrace::wait_for_within(real, limit)? {
                         Some(stop) => stop,
                         None => {
                             return Err(self.divergence(
                                 event,
                                 "the thread never reached its recorded preemption point",
                                 "the recorded registers and memory at that point".into(),
-                                format!(
-                                    "no match after {} s of running",
-                                    preempt::PREEMPT_LIMIT.as_secs()
-                                ),
+                                format!("no match after {} s of running", limit.as_secs()),
                             ))
                         }
                     }

@@ -18,7 +18,14 @@ use tracee::{maps, regs, Pid};
 
 /// How long a thread may run without reaching its recorded point. Replay of
 /// a loop runs close to native speed, so this only ends runs that diverged.
-pub(super) const PREEMPT_LIMIT: Duration = Duration::from_secs(60);
+/// `REPLAY_PREEMPT_TIMEOUT_S` overrides it.
+pub(super) fn preempt_limit() -> Duration {
+    let seconds = std::env::var("REPLAY_PREEMPT_TIMEOUT_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(seconds)
+}
 
 /// Flags that decide what code does next: CF PF AF ZF SF DF OF.
 const STATE_FLAGS: u64 = 0xcd5;
