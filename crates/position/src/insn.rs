@@ -26,6 +26,9 @@ pub enum InsnKind {
     Anchor,
     /// Not decodable: nothing is inferred from it.
     Invalid,
+    /// Behaves differently under single-stepping: `pushf` would store the
+    /// trap flag the stepping set. The recorder does not step over it.
+    Unsteppable,
 }
 
 /// A memory range an instruction writes, at most 8 bytes long.
@@ -88,6 +91,12 @@ fn classify(insn: &Instruction) -> InsnKind {
     );
     if anchor {
         return InsnKind::Anchor;
+    }
+    if matches!(
+        insn.mnemonic(),
+        Mnemonic::Pushf | Mnemonic::Pushfd | Mnemonic::Pushfq
+    ) {
+        return InsnKind::Unsteppable;
     }
     match insn.flow_control() {
         FlowControl::Next => InsnKind::Sequential,
@@ -207,6 +216,7 @@ mod tests {
         assert_eq!(decode(0, &[0x0f, 0x31], &r).kind, InsnKind::Anchor);
         assert_eq!(decode(0, &[0x75, 0xfe], &r).kind, InsnKind::Branch);
         assert_eq!(decode(0, &[0xc3], &r).kind, InsnKind::Branch);
+        assert_eq!(decode(0, &[0x9c], &r).kind, InsnKind::Unsteppable);
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn window_at(pass: &[Step], k: usize, branch_targets: &HashSet<u64>) -> Option<(
         let step = pass[(k + m) % n];
         if matches!(
             step.kind,
-            InsnKind::Call | InsnKind::Anchor | InsnKind::Invalid
+            InsnKind::Call | InsnKind::Anchor | InsnKind::Invalid | InsnKind::Unsteppable
         ) || step.len == 0
         {
             return None;

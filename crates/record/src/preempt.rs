@@ -93,8 +93,10 @@ pub fn search(
         }
         let bytes = read_insn(mem, r.rip);
         let decoded = insn::decode(r.rip, &bytes, &r);
-        if matches!(decoded.kind, InsnKind::Anchor | InsnKind::Invalid) {
-            return Ok(Search::AtAnchor);
+        match decoded.kind {
+            InsnKind::Anchor | InsnKind::Invalid => return Ok(Search::AtAnchor),
+            InsnKind::Unsteppable => return Ok(Search::NoLoop),
+            _ => {}
         }
         let closure = log.arrive(r.rip, &decoded);
         if let (None, Some(closure)) = (target, closure) {
