@@ -131,10 +131,7 @@ pub fn search(
             return Ok(Search::Stopped(stop));
         };
         let code = ptrace::siginfo_code(&info);
-        let synchronous = matches!(
-            sig,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-        ) && code > 0;
+        let synchronous = ptrace::is_synchronous(sig, &info);
         match (sig, code) {
             (libc::SIGTRAP, TRAP_TRACE | TRAP_BRKPT | tracee::perf::TRAP_PERF) => {}
             _ if synchronous => return Ok(Search::Stopped(stop)),

@@ -147,7 +147,6 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         output: OutputMatcher::new(),
     };
     recorder.add_task(pid, pid)?;
-    recorder.open_timer(pid);
     // The child waits at the exit of its exec: the first event logged.
     if let Some(task) = recorder.tasks.get_mut(&pid) {
         task.started = true;
@@ -309,6 +308,7 @@ impl Recorder {
                             self.front_pinned = true;
                         } else {
                             self.ready.push_back(tid);
+                            self.someone_waits();
                         }
                         Ok(())
                     }
@@ -360,7 +360,7 @@ impl Recorder {
                 let tgid = self.task(tid)?.tgid;
                 self.memories.insert(tgid, ProcessMemory::open(tid)?);
                 // The kernel removed the old timer with the old image.
-                self.open_timer(tid);
+                self.task(tid)?.timer = None;
             }
             libc::PTRACE_EVENT_EXIT => {
                 let status = message as i32;
@@ -477,7 +477,7 @@ impl Recorder {
         // so the kernel delivers it right after this syscall: an anchor.
         if task.reinjecting.is_none() {
             if let Some(info) = task.held_signals.pop_front() {
-                let signo = i32::from_le_bytes([info[0], info[1], info[2], info[3]]);
+                let signo = ptrace::siginfo_signo(&info);
                 task.reinjecting = Some(info);
                 ptrace::tgkill(tgid, tid, signo)?;
             }
@@ -670,7 +670,6 @@ impl Recorder {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
         self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
-        self.open_timer(tid);
         self.resume_user(tid, 0)
     }
 

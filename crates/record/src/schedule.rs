@@ -53,29 +53,53 @@ impl Recorder {
         }
     }
 
-    /// Gives a new task (or a task after exec) its time slice. Without a
-    /// timer the recording still works; threads that spin without syscalls
-    /// then wait for their own next anchor.
-    pub(crate) fn open_timer(&mut self, tid: Pid) {
+    /// The thread's time slice, opened the first time it runs while another
+    /// task exists: even a disabled perf event costs about 7% on every
+    /// ptrace stop, so a recording with one task never gets one. Without a
+    /// timer the recording still works; a thread that spins without
+    /// syscalls then waits for its own next anchor.
+    fn timer(&mut self, tid: Pid) -> Option<&tracee::perf::SliceTimer> {
         let period = self.timeslice_ns;
-        match tracee::perf::SliceTimer::open(tid, period) {
-            Ok(timer) => {
-                if let Ok(task) = self.task(tid) {
-                    task.timer = Some(timer);
+        let task = self.tasks.get_mut(&tid)?;
+        if task.timer.is_none() && !task.timer_failed {
+            match tracee::perf::SliceTimer::open(tid, period) {
+                Ok(timer) => task.timer = Some(timer),
+                Err(e) => {
+                    task.timer_failed = true;
+                    tracing::warn!("no time slice for thread {tid}: {e}");
                 }
             }
-            Err(e) => tracing::warn!("no time slice for thread {tid}: {e}"),
+        }
+        task.timer.as_ref()
+    }
+
+    /// Called whenever a thread is resumed into user code. Its slice runs
+    /// whenever another task exists: that task's stops reach the recorder
+    /// only when it gets the CPU, which the running thread holds.
+    pub(crate) fn new_slice(&mut self, tid: Pid) {
+        let others = self.tasks.len() > 1;
+        let period = self.chaos.as_mut().map(Chaos::slice_ns);
+        if !others {
+            if let Some(timer) = self.tasks.get(&tid).and_then(|t| t.timer.as_ref()) {
+                timer.disarm();
+            }
+            return;
+        }
+        if let Some(timer) = self.timer(tid) {
+            if let Some(period) = period {
+                timer.set_period(period);
+            }
+            timer.arm();
         }
     }
 
-    /// Called whenever a thread is resumed into user code.
-    pub(crate) fn new_slice(&mut self, tid: Pid) {
-        let Some(chaos) = &mut self.chaos else {
-            return;
-        };
-        let period = chaos.slice_ns();
-        if let Some(timer) = self.tasks.get(&tid).and_then(|t| t.timer.as_ref()) {
-            timer.set_period(period);
+    /// A stop reached the ready queue while a thread runs user code (a new
+    /// task, say): from now on the running thread's slice counts.
+    pub(crate) fn someone_waits(&mut self) {
+        if let Some(running) = self.running {
+            if let Some(timer) = self.timer(running) {
+                timer.arm();
+            }
         }
     }
 
@@ -99,14 +123,10 @@ impl Recorder {
         let tgid = self.task(tid)?.tgid;
         let mut held = std::mem::take(&mut self.task(tid)?.held_signals);
         if let Some(timer) = &self.task(tid)?.timer {
-            timer.pause();
+            timer.disarm();
         }
         let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice);
-        let task = self.task(tid)?;
-        task.held_signals = held;
-        if let Some(timer) = &task.timer {
-            timer.restart();
-        }
+        self.task(tid)?.held_signals = held;
         let point = match search? {
             Search::Found(point) => point,
             // A thread about to make a syscall reaches its anchor by itself;
@@ -137,7 +157,7 @@ impl Recorder {
             if let Some(info) = task.held_signals.pop_front() {
                 // Delivered right here: the thread's next stop is this
                 // signal's delivery, at the logged point.
-                let signo = i32::from_le_bytes([info[0], info[1], info[2], info[3]]);
+                let signo = ptrace::siginfo_signo(&info);
                 task.reinjecting = Some(info);
                 ptrace::tgkill(tgid, tid, signo)?;
                 return self.resume_user(tid, 0);

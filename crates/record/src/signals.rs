@@ -29,17 +29,15 @@ impl Recorder {
             }
         }
         let task = self.task(tid)?;
-        let reinjected = task.reinjecting.filter(|re| signal_number(re) == sig);
+        let reinjected = task
+            .reinjecting
+            .filter(|re| ptrace::siginfo_signo(re) == sig);
         if let Some(original) = reinjected {
             task.reinjecting = None;
             ptrace::set_siginfo(tid, &original)?;
             return self.deliver(tid, sig, original, SignalOrigin::Asynchronous);
         }
-        let synchronous = matches!(
-            sig,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-        ) && code > 0;
-        if synchronous {
+        if ptrace::is_synchronous(sig, &info) {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
         if let Some(anchor) = task.anchor_regs {
@@ -96,10 +94,6 @@ impl Recorder {
         self.task(tid)?.anchor_regs = None;
         self.resume_user(tid, 0)
     }
-}
-
-fn signal_number(info: &[u8; SIGINFO_SIZE]) -> i32 {
-    i32::from_le_bytes([info[0], info[1], info[2], info[3]])
 }
 
 /// Length of the rdtsc (2) or rdtscp (3) instruction at the thread's rip.

@@ -51,6 +51,8 @@ pub struct Task {
     /// The time slice that makes the recorder look at the thread while it
     /// runs user code.
     pub timer: Option<tracee::perf::SliceTimer>,
+    /// Opening the timer failed once (warned); it is not tried again.
+    pub timer_failed: bool,
     /// Stopped at a logged preemption point; resuming runs user code.
     pub preempted: bool,
 }
@@ -69,6 +71,7 @@ impl Task {
             reinjecting: None,
             restartable: None,
             timer: None,
+            timer_failed: false,
             preempted: false,
         }
     }

@@ -79,8 +79,5 @@ fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
 }
 
 fn is_droppable(sig: i32) -> bool {
-    !matches!(
-        sig,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-    )
+    !ptrace::is_fault_kind(sig)
 }

@@ -14,9 +14,14 @@ pub const TRAP_PERF: i32 = 6;
 /// user code (`exclude_kernel`), so it never interrupts a syscall. The
 /// signal is forced: the tracee cannot block it, and the recorder swallows
 /// it at its signal-delivery stop.
+///
+/// A timer starts disarmed: an enabled perf event costs something at every
+/// context switch of its thread, and every ptrace stop is two of them, so
+/// the recorder arms it only while another thread is waiting to run.
 #[derive(Debug)]
 pub struct SliceTimer {
     fd: OwnedFd,
+    armed: std::cell::Cell<bool>,
 }
 
 impl SliceTimer {
@@ -28,6 +33,7 @@ impl SliceTimer {
             ..Default::default()
         };
         attr.__bindgen_anon_1.sample_period = period_ns.max(10_000);
+        attr.set_disabled(1);
         attr.set_exclude_kernel(1);
         attr.set_exclude_hv(1);
         attr.set_sigtrap(1);
@@ -54,6 +60,7 @@ impl SliceTimer {
         // SAFETY: fd was just returned by perf_event_open and is not owned elsewhere.
         Ok(SliceTimer {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            armed: std::cell::Cell::new(false),
         })
     }
 
@@ -67,18 +74,22 @@ impl SliceTimer {
         unsafe { sys::ioctls::PERIOD(self.fd.as_raw_fd(), arg) };
     }
 
-    /// Stops the timer while the recorder single-steps the thread.
-    pub fn pause(&self) {
-        // SAFETY: DISABLE takes no pointer argument.
-        unsafe { sys::ioctls::DISABLE(self.fd.as_raw_fd(), 0) };
+    /// Stops the timer (nobody waits, or the recorder single-steps).
+    pub fn disarm(&self) {
+        if self.armed.replace(false) {
+            // SAFETY: DISABLE takes no pointer argument.
+            unsafe { sys::ioctls::DISABLE(self.fd.as_raw_fd(), 0) };
+        }
     }
 
-    /// Starts it again with a fresh slice.
-    pub fn restart(&self) {
-        // SAFETY: RESET and ENABLE take no pointer argument.
-        unsafe {
-            sys::ioctls::RESET(self.fd.as_raw_fd(), 0);
-            sys::ioctls::ENABLE(self.fd.as_raw_fd(), 0);
+    /// Starts it with a fresh slice, unless it already runs.
+    pub fn arm(&self) {
+        if !self.armed.replace(true) {
+            // SAFETY: RESET and ENABLE take no pointer argument.
+            unsafe {
+                sys::ioctls::RESET(self.fd.as_raw_fd(), 0);
+                sys::ioctls::ENABLE(self.fd.as_raw_fd(), 0);
+            }
         }
     }
 }

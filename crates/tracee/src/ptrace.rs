@@ -134,6 +134,25 @@ pub fn siginfo_code(info: &[u8; SIGINFO_SIZE]) -> i32 {
     i32::from_le_bytes([info[8], info[9], info[10], info[11]])
 }
 
+/// `si_signo` of a raw siginfo.
+pub fn siginfo_signo(info: &[u8; SIGINFO_SIZE]) -> i32 {
+    i32::from_le_bytes([info[0], info[1], info[2], info[3]])
+}
+
+/// Signals that can be raised by an instruction (a fault or trap).
+pub fn is_fault_kind(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+    )
+}
+
+/// A signal the instruction at rip raised (positive `si_code`), as opposed
+/// to one sent by a process, a timer or the kernel.
+pub fn is_synchronous(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
+    is_fault_kind(sig) && siginfo_code(info) > 0
+}
+
 fn decode(pid: Pid, status: i32) -> WaitResult {
     if libc::WIFEXITED(status) {
         return WaitResult::Exited(pid, libc::WEXITSTATUS(status));

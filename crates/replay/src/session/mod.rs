@@ -68,10 +68,7 @@ fn is_error_result(result: i64) -> bool {
 }
 
 fn is_fault_signal(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
-    matches!(
-        sig,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-    ) && ptrace::siginfo_code(info) > 0
+    ptrace::is_synchronous(sig, info)
 }
 
 pub struct ReplaySession {
