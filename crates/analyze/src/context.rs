@@ -150,7 +150,8 @@ impl<'a> Context<'a> {
             Item::Signal { signo, .. } => ViewKind::Signal(*signo),
             Item::TaskStart { .. } => ViewKind::TaskStart,
             Item::TaskExit { status, .. } => ViewKind::TaskExit(*status),
-            Item::Rdtsc { .. } | Item::Preempt { .. } => ViewKind::Other,
+            Item::Preempt { .. } => ViewKind::Preempt,
+            Item::Rdtsc { .. } => ViewKind::Other,
         };
         let (tid, pid) = match item {
             Item::Unfinished(r) | Item::Syscall { record: r, .. } => (r.tid, r.pid),

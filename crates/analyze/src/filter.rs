@@ -41,6 +41,8 @@ pub enum ViewKind<'a> {
     Signal(i32),
     TaskStart,
     TaskExit(i32),
+    /// The recorder preempted the thread in user code.
+    Preempt,
     Other,
 }
 
@@ -73,6 +75,7 @@ enum Clause {
     Pid(i32),
     Exec,
     Exit,
+    Preempt,
     Comm(String),
     Cond(Operand, Op, i64),
 }
@@ -198,6 +201,7 @@ fn parse_clause(text: &str) -> Result<Clause, String> {
         "comm" => Ok(Clause::Comm(need(key, value)?.to_string())),
         "exec" if value.is_none() => Ok(Clause::Exec),
         "exit" if value.is_none() => Ok(Clause::Exit),
+        "preempt" if value.is_none() => Ok(Clause::Preempt),
         _ if value.is_some() => Err(format!("unknown filter kind {key:?}")),
         bare if bare.starts_with('%') => Classes::from_name(bare)
             .map(Clause::Classes)
@@ -291,6 +295,7 @@ fn clause_matches(clause: &Clause, v: &EventView<'_>) -> bool {
             matches!(v.kind, ViewKind::TaskExit(_))
                 || rec.is_some_and(|r| matches!(r.name().as_str(), "exit" | "exit_group"))
         }
+        Clause::Preempt => matches!(v.kind, ViewKind::Preempt),
         Clause::Comm(name) => v.comm == Some(name.as_str()),
         Clause::Cond(operand, op, value) => {
             let Some(r) = rec else { return false };
@@ -330,6 +335,7 @@ mod tests {
             "pid:7",
             "exec",
             "exit",
+            "preempt",
             "comm:ls",
             "syscall:read if ret > 1024",
             "arg3 > 1024",

@@ -91,7 +91,7 @@ pub struct Cursor {
 fn is_stop_item(item: &Item) -> bool {
     matches!(
         item,
-        Item::Syscall { .. } | Item::Signal { .. } | Item::TaskExit { .. }
+        Item::Syscall { .. } | Item::Signal { .. } | Item::TaskExit { .. } | Item::Preempt { .. }
     )
 }
 

@@ -92,9 +92,15 @@ impl ReplaySession {
             self.task(event)?.probe = Some(probe);
         }
         loop {
-            let (hit, resume_miss) = {
-                let probe = self.task(event)?.probe.as_ref().expect("planted above");
-                (probe.hit, probe.resume_miss)
+            let Some((hit, resume_miss)) = self
+                .task(event)?
+                .probe
+                .as_ref()
+                .map(|p| (p.hit, p.resume_miss))
+            else {
+                return Err(ReplayError::Setup(
+                    "internal error: no probe planted for a preemption point".into(),
+                ));
             };
             let advanced = self.advance(event, Expect::Probe(hit));
             if advanced.is_err() {
