@@ -56,7 +56,7 @@ fn check_rounds(name: &str, rounds: usize) -> Vec<(String, (u64, u64))> {
 
 #[test]
 fn racy_counter_replays_its_lost_updates() {
-    let runs = check_rounds("racy_counter", 10);
+    let runs = check_rounds("racy_counter", 20);
     assert!(
         runs.iter().step_by(2).all(|(_, (n, _))| *n > 0),
         "every recording with short slices switched threads in user code: {runs:?}"
@@ -72,7 +72,7 @@ fn racy_counter_replays_its_lost_updates() {
 
 #[test]
 fn spinning_worker_replays_its_exact_count() {
-    let runs = check_rounds("atomic_spin", 10);
+    let runs = check_rounds("atomic_spin", 20);
     assert!(
         runs.iter().all(|(_, (n, _))| *n > 0),
         "the spinning worker was preempted for the sleeping main thread: {runs:?}"
@@ -86,7 +86,7 @@ fn spinning_worker_replays_its_exact_count() {
 
 #[test]
 fn itimer_signals_land_inside_a_loop_without_syscalls() {
-    let runs = check_rounds("itimer_compute", 6);
+    let runs = check_rounds("itimer_compute", 10);
     for (out, (_, for_signals)) in &runs {
         assert_eq!(out.lines().count(), 20, "{out}");
         assert!(
@@ -98,7 +98,7 @@ fn itimer_signals_land_inside_a_loop_without_syscalls() {
 
 #[test]
 fn sigchld_ends_a_busy_wait() {
-    let runs = check_rounds("sigchld_busywait", 6);
+    let runs = check_rounds("sigchld_busywait", 10);
     for (out, (preempted, _)) in &runs {
         assert!(out.starts_with("child exited 7 after "), "{out}");
         // The loop makes no syscalls: only a preemption point lets the
