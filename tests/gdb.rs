@@ -465,3 +465,34 @@ fn preempted_threads_under_gdb_forward_and_reverse() {
     );
     assert!(out.contains("No more reverse-execution history"), "{out}");
 }
+
+/// Single-stepping a thread onto the point where the recorder preempted it
+/// replays the switch: the main thread runs (and sets the flag) before the
+/// stepped thread goes on, as in the recording.
+#[test]
+fn stepping_onto_a_preemption_point_lets_the_other_thread_run() {
+    let root = TraceRoot::new();
+    let exe = program("spin_flag");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let (server, port) = serve(&root, "t");
+    let out = gdb(
+        port,
+        &exe,
+        &[
+            "break spin",
+            "continue",
+            "print flag",
+            "delete",
+            "stepi 12",
+            "print flag",
+            "continue",
+        ],
+    );
+    finish(server);
+    let values: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(_, v)| v.trim()))
+        .collect();
+    assert_eq!(values, ["0", "1"], "{out}");
+}
