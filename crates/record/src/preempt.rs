@@ -22,9 +22,6 @@ const STEP_BUDGET: usize = 2_000;
 /// Memory words compared at the point, most recently written first kept.
 const MAX_WORDS: usize = 48;
 
-const TRAP_BRKPT: i32 = 1;
-const TRAP_TRACE: i32 = 2;
-
 /// A preemption point and the state that names it.
 pub struct Point {
     pub regs: Regs,
@@ -133,7 +130,7 @@ pub fn search(
         let code = ptrace::siginfo_code(&info);
         let synchronous = ptrace::is_synchronous(sig, &info);
         match (sig, code) {
-            (libc::SIGTRAP, TRAP_TRACE | TRAP_BRKPT | tracee::perf::TRAP_PERF) => {}
+            (libc::SIGTRAP, ptrace::TRAP_TRACE | ptrace::TRAP_BRKPT | tracee::perf::TRAP_PERF) => {}
             _ if synchronous => return Ok(Search::Stopped(stop)),
             // The step did not run: the signal stop came first. The signal
             // waits for the point like any other.

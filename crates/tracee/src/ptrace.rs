@@ -134,6 +134,14 @@ pub fn siginfo_code(info: &[u8; SIGINFO_SIZE]) -> i32 {
     i32::from_le_bytes([info[8], info[9], info[10], info[11]])
 }
 
+/// SIGTRAP `si_code`s: an `int3`-style breakpoint, a single step, a
+/// hardware breakpoint or watchpoint, and anything the kernel raised itself
+/// (an `int3` executed by the program).
+pub const TRAP_BRKPT: i32 = 1;
+pub const TRAP_TRACE: i32 = 2;
+pub const TRAP_HWBKPT: i32 = 4;
+pub const SI_KERNEL: i32 = 0x80;
+
 /// `si_signo` of a raw siginfo.
 pub fn siginfo_signo(info: &[u8; SIGINFO_SIZE]) -> i32 {
     i32::from_le_bytes([info[0], info[1], info[2], info[3]])

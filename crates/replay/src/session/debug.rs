@@ -8,14 +8,11 @@
 
 use super::*;
 use std::collections::BTreeSet;
+use tracee::ptrace::{SI_KERNEL, TRAP_HWBKPT, TRAP_TRACE};
 
 /// Offset of `u_debugreg` in the kernel's `struct user` on x86_64.
 const DEBUGREG_OFFSET: usize = 848;
 const INT3: u8 = 0xcc;
-/// `si_code` values of SIGTRAP.
-const TRAP_TRACE: i32 = 2;
-const TRAP_HWBKPT: i32 = 4;
-const SI_KERNEL: i32 = 0x80;
 
 /// Why a debugger-driven run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
