@@ -100,6 +100,24 @@ fn finish(mut server: Server) {
     assert!(status.success(), "gdb server failed: {status:?}\n{log}");
 }
 
+/// Records the test program `name` (with `options`) and runs gdb with
+/// `commands` against its replay. Returns what the program printed when
+/// recorded, and what gdb printed.
+fn record_and_debug(name: &str, options: &[&str], commands: &[&str]) -> (String, String) {
+    let root = TraceRoot::new();
+    let exe = program(name);
+    let out = root.record_with("t", options, &[exe.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (server, port) = serve(&root, "t");
+    let text = gdb(port, &exe, commands);
+    finish(server);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), text)
+}
+
 #[test]
 fn breakpoints_prints_backtrace_finish_watchpoint_and_end() {
     let root = TraceRoot::new();
@@ -240,14 +258,9 @@ fn reverse_continue_next_stepi_finish_and_back_to_the_start() {
 
 #[test]
 fn info_threads_on_a_threaded_recording() {
-    let root = TraceRoot::new();
-    let exe = program("threads");
-    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
-    assert!(out.status.success());
-    let (server, port) = serve(&root, "t");
-    let out = gdb(
-        port,
-        &exe,
+    let (_, out) = record_and_debug(
+        "threads",
+        &[],
         &[
             "break worker",
             "continue",
@@ -256,7 +269,6 @@ fn info_threads_on_a_threaded_recording() {
             "monitor when",
         ],
     );
-    finish(server);
     assert!(
         out.contains("Thread 1.") && out.matches("Thread ").count() >= 2,
         "{out}"
@@ -430,24 +442,9 @@ fn symbols_come_from_the_trace_when_the_binary_is_gone() {
 /// and forward again to the same total.
 #[test]
 fn preempted_threads_under_gdb_forward_and_reverse() {
-    let root = TraceRoot::new();
-    let exe = program("racy_counter");
-    let out = root.record_with(
-        "t",
+    let (recorded, out) = record_and_debug(
+        "racy_counter",
         &["--timeslice-us", "300"],
-        &[exe.to_str().expect("utf-8")],
-    );
-    assert!(out.status.success());
-    let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
-    let total = recorded
-        .split_whitespace()
-        .nth(1)
-        .expect("counter N of M")
-        .to_string();
-    let (server, port) = serve(&root, "t");
-    let out = gdb(
-        port,
-        &exe,
         &[
             "break printf",
             "continue",
@@ -457,7 +454,11 @@ fn preempted_threads_under_gdb_forward_and_reverse() {
             "print counter",
         ],
     );
-    finish(server);
+    let total = recorded
+        .split_whitespace()
+        .nth(1)
+        .expect("counter N of M")
+        .to_string();
     assert_eq!(
         out.matches(&format!("= {total}")).count(),
         2,
@@ -471,14 +472,9 @@ fn preempted_threads_under_gdb_forward_and_reverse() {
 /// stepped thread goes on, as in the recording.
 #[test]
 fn stepping_onto_a_preemption_point_lets_the_other_thread_run() {
-    let root = TraceRoot::new();
-    let exe = program("spin_flag");
-    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
-    assert!(out.status.success());
-    let (server, port) = serve(&root, "t");
-    let out = gdb(
-        port,
-        &exe,
+    let (_, out) = record_and_debug(
+        "spin_flag",
+        &[],
         &[
             "break spin",
             "continue",
@@ -489,7 +485,6 @@ fn stepping_onto_a_preemption_point_lets_the_other_thread_run() {
             "continue",
         ],
     );
-    finish(server);
     let values: Vec<&str> = out
         .lines()
         .filter_map(|l| l.split_once(" = ").map(|(_, v)| v.trim()))
