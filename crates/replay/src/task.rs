@@ -65,6 +65,28 @@ pub struct ReplayTask {
     pub probe: Option<crate::session::ActiveProbe>,
 }
 
+impl ReplayTask {
+    /// A thread in `state`, with nothing pending.
+    pub fn new(real: Pid, rec_pid: i32, state: ReplayState) -> ReplayTask {
+        ReplayTask {
+            real,
+            rec_pid,
+            state,
+            pending_signal: 0,
+            syscall: None,
+            child_tid_fixup: None,
+            clone_regs: None,
+            prefetched: None,
+            pending_exit: None,
+            robust_list: None,
+            signal_sent: false,
+            renamed_to: None,
+            killed_by_exec: false,
+            probe: None,
+        }
+    }
+}
+
 pub struct ReplayProcess {
     pub real_pid: Pid,
     pub memory: ProcessMemory,

@@ -149,23 +149,11 @@ impl ReplaySession {
         tasks.insert(
             initial_tid,
             ReplayTask {
-                real,
-                rec_pid: initial_pid,
-                state: ReplayState::InSyscall,
-                pending_signal: 0,
                 syscall: Some(InSyscall {
                     regs: info.regs,
                     real_result: Some(0),
                 }),
-                child_tid_fixup: None,
-                clone_regs: None,
-                prefetched: None,
-                signal_sent: false,
-                robust_list: None,
-                pending_exit: None,
-                probe: None,
-                renamed_to: None,
-                killed_by_exec: false,
+                ..ReplayTask::new(real, initial_pid, ReplayState::InSyscall)
             },
         );
         let mut processes = HashMap::new();

@@ -524,20 +524,9 @@ impl ReplaySession {
         self.tasks.insert(
             recorded_child,
             ReplayTask {
-                real: child,
-                rec_pid: child_pid,
-                state: ReplayState::New,
-                pending_signal: 0,
-                syscall: None,
                 child_tid_fixup: fixup,
                 clone_regs: Some((nr as u64, *args)),
-                prefetched: None,
-                signal_sent: false,
-                robust_list: None,
-                pending_exit: None,
-                probe: None,
-                renamed_to: None,
-                killed_by_exec: false,
+                ..ReplayTask::new(child, child_pid, ReplayState::New)
             },
         );
         Ok(regs::get(real)?.rax as i64)
