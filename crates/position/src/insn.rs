@@ -42,9 +42,6 @@ pub struct Written {
 pub struct Decoded {
     pub len: u8,
     pub kind: InsnKind,
-    /// True for `rep`/`repe`/`repne` string instructions: single-stepping
-    /// stops after each iteration with rip unchanged.
-    pub repeats: bool,
     pub writes: Vec<Written>,
 }
 
@@ -60,14 +57,12 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
         return Decoded {
             len: 0,
             kind: InsnKind::Invalid,
-            repeats: false,
             writes: Vec::new(),
         };
     }
     Decoded {
         len: insn.len() as u8,
         kind: classify(&insn),
-        repeats: insn.has_rep_prefix() || insn.has_repne_prefix(),
         writes: writes(&insn, regs),
     }
 }

@@ -38,14 +38,6 @@ impl StepLog {
         StepLog::default()
     }
 
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
     /// Notes the instruction about to run at `rip`. Returns the loop it
     /// closes, if the thread arrived here before.
     pub fn arrive(&mut self, rip: u64, decoded: &Decoded) -> Option<Closure> {
@@ -89,16 +81,12 @@ impl StepLog {
         pass
     }
 
-    /// A point in the pass where replay can plant its probe: the first
-    /// instruction (the loop head first) from which whole instructions,
-    /// run one after the other, cover at least [`PATCH_MIN`] bytes with no
-    /// call, no anchor, no branch before the last one, and no address the
-    /// thread jumped to inside them. Returns the address and the length.
-    pub fn patch_point(&self, closure: Closure) -> Option<(u64, u8)> {
-        self.patch_points(closure).first().copied()
-    }
-
-    /// Every such point of the pass, in the order the thread ran them.
+    /// The points in the pass where replay can plant its probe, in the
+    /// order the thread ran them (the loop head first): instructions from
+    /// which whole instructions, run one after the other, cover at least
+    /// [`PATCH_MIN`] bytes with no call, no anchor, no branch before the last
+    /// one, and no address the thread jumped to inside them. Each comes
+    /// with the length it covers.
     pub fn patch_points(&self, closure: Closure) -> Vec<(u64, u8)> {
         let pass = self.pass(closure);
         (0..pass.len())
@@ -146,7 +134,6 @@ mod tests {
         Decoded {
             len,
             kind,
-            repeats: false,
             writes: Vec::new(),
         }
     }
@@ -177,7 +164,7 @@ mod tests {
         log.arrive(0x905, &insn(2, InsnKind::Branch));
         let closure = run_counter_loop(&mut log, 0x1000).expect("loop closes");
         assert_eq!(closure, Closure { start: 2, end: 6 });
-        assert_eq!(log.patch_point(closure), Some((0x1000, 6)));
+        assert_eq!(log.patch_points(closure).first(), Some(&(0x1000, 6)));
     }
 
     #[test]
@@ -216,18 +203,13 @@ mod tests {
     #[test]
     fn rep_iterations_are_not_loops_and_calls_are_never_patched() {
         let mut log = StepLog::new();
-        let rep = Decoded {
-            len: 2,
-            kind: InsnKind::Sequential,
-            repeats: true,
-            writes: Vec::new(),
-        };
+        let rep = insn(2, InsnKind::Sequential);
         assert!(log.arrive(0x10, &rep).is_none());
         assert!(log.arrive(0x10, &rep).is_none());
         let mut log = StepLog::new();
         log.arrive(0x100, &insn(5, InsnKind::Call));
         log.arrive(0x200, &insn(1, InsnKind::Branch));
         let c = log.arrive(0x100, &insn(5, InsnKind::Call)).expect("closes");
-        assert_eq!(log.patch_point(c), None);
+        assert!(log.patch_points(c).is_empty());
     }
 }
