@@ -287,7 +287,7 @@ pub fn diff(args: DiffArgs) -> Result<Status> {
         Ok(true) => Ok(Status::Code(0)),
         Ok(false) => Ok(Status::Code(1)),
         Err(e) => {
-            eprintln!("replay: {e:#}");
+            eprintln!("replay: {}", crate::exit::describe(&e));
             Ok(Status::Code(2))
         }
     }

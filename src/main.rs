@@ -89,7 +89,7 @@ fn main() {
     match result {
         Ok(status) => exit::exit_with(status),
         Err(error) => {
-            eprintln!("replay: {error:#}");
+            eprintln!("replay: {}", exit::describe(&error));
             std::process::exit(1);
         }
     }

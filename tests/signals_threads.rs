@@ -45,6 +45,15 @@ fn many_short_lived_threads_robust_mutex_detached_and_exit_group() {
     );
 }
 
+/// exit_group kills threads whose syscall or preemption stops are still
+/// waiting to be processed; the recorder must let them go, not fail.
+#[test]
+fn exit_group_while_other_threads_call_and_spin() {
+    let exe = program("exit_while_busy");
+    let out = check_many("exit-busy", &[exe.to_str().expect("utf-8")], 8);
+    assert!(out.starts_with("calls="), "{out}");
+}
+
 /// A thread execs while the main thread and a third thread block: the
 /// kernel kills both and hands the leader's tid to the exec'ing thread.
 /// Replay does the same exec for real and follows the rename.

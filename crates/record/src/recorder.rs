@@ -209,7 +209,10 @@ impl Recorder {
                 return Ok(());
             }
             match ptrace::wait_any_interruptible() {
-                Ok(Some(w)) => self.on_wait(w)?,
+                Ok(Some(w)) => {
+                    let handled = self.on_wait(w);
+                    self.unless_killed(handled)?
+                }
                 Ok(None) => continue,
                 Err(tracee::TraceeError::Wait(nix::Error::ECHILD)) => return Ok(()),
                 Err(e) => return Err(e.into()),
@@ -387,18 +390,43 @@ impl Recorder {
         let Some(task) = self.tasks.get_mut(&tid) else {
             return Ok(());
         };
-        if std::mem::take(&mut task.preempted) {
-            return self.resume_user(tid, 0);
-        }
-        let Some(stop) = task.pending_stop.take() else {
-            return Ok(());
+        let handled = if std::mem::take(&mut task.preempted) {
+            self.resume_user(tid, 0)
+        } else {
+            let Some(stop) = task.pending_stop.take() else {
+                return Ok(());
+            };
+            match stop {
+                Stop::Syscall if task.syscall.is_none() => self.syscall_entry(tid),
+                Stop::Syscall => self.syscall_exit(tid),
+                Stop::Signal(sig) => self.signal_stop(tid, sig),
+                Stop::Event { event, message } => self.on_ptrace_event(tid, event, message),
+            }
         };
-        match stop {
-            Stop::Syscall if task.syscall.is_none() => self.syscall_entry(tid),
-            Stop::Syscall => self.syscall_exit(tid),
-            Stop::Signal(sig) => self.signal_stop(tid, sig),
-            Stop::Event { event, message } => self.on_ptrace_event(tid, event, message),
+        self.unless_killed(handled)
+    }
+
+    /// A task can be killed while its stop waits in the queue (another
+    /// thread called exit_group, or SIGKILL came from outside): ptrace then
+    /// answers ESRCH. What it was doing never completes, and its exit is
+    /// logged when wait reports it.
+    fn unless_killed(&mut self, handled: Step) -> Step {
+        let gone = match &handled {
+            Err(Failure::Fatal(RecordError::Tracee(e))) => e.gone_task(),
+            _ => None,
+        };
+        let Some(tid) = gone.filter(|tid| self.tasks.contains_key(tid)) else {
+            return handled;
+        };
+        tracing::debug!(tid, "task was killed while stopped");
+        if self.running == Some(tid) {
+            self.running = None;
         }
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.state = RunState::InKernel;
+            task.preempted = false;
+        }
+        Ok(())
     }
 
     fn refuse(&self, tid: Pid, error: ModelError) -> Failure {

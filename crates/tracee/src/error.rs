@@ -39,3 +39,19 @@ pub enum TraceeError {
     #[error("perf_event_open for task {pid} failed: {source}")]
     Perf { pid: Pid, source: std::io::Error },
 }
+
+impl TraceeError {
+    /// The task a ptrace request found no longer in a ptrace stop (ESRCH):
+    /// a SIGKILL (from `exit_group` in another thread, or from outside) woke
+    /// it, and its exit will be reported by wait.
+    pub fn gone_task(&self) -> Option<Pid> {
+        match self {
+            TraceeError::Ptrace {
+                source: nix::Error::ESRCH,
+                pid,
+                ..
+            } => Some(*pid),
+            _ => None,
+        }
+    }
+}
