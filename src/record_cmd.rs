@@ -25,6 +25,10 @@ pub struct RecordArgs {
     /// Seed for --chaos (default: from the clock). Printed when chaos is on.
     #[arg(long, value_name = "SEED", requires = "chaos")]
     chaos_seed: Option<u64>,
+    /// Record every syscall through ptrace instead of buffering the common
+    /// ones inside the process (slower; for comparison and as a fallback).
+    #[arg(long = "no-syscall-buffer")]
+    no_syscall_buffer: bool,
     /// The program to run, and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -106,6 +110,11 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         trace_dir: trace_dir.clone(),
         timeslice_ns: args.timeslice_us * 1000,
         chaos_seed,
+        syscall_buffer: if args.no_syscall_buffer {
+            None
+        } else {
+            preload_library()
+        },
     })
     .with_context(|| {
         format!(
@@ -128,4 +137,24 @@ pub fn run(args: RecordArgs) -> Result<Status> {
     }
     tracing::info!(events = outcome.events, dir = %trace_dir.display(), "recording saved");
     Ok(Status::from(&outcome.outcome))
+}
+
+/// The syscall buffer's library: `REPLAY_PRELOAD` if set, else next to this
+/// binary (where cargo builds it). Without it, recording still works, every
+/// syscall through ptrace.
+fn preload_library() -> Option<PathBuf> {
+    const NAME: &str = "libreplay_preload.so";
+    let path = match std::env::var_os("REPLAY_PRELOAD") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe().ok()?.parent()?.join(NAME),
+    };
+    if path.is_file() {
+        return Some(path);
+    }
+    eprintln!(
+        "replay: warning: {} not found, recording without the syscall buffer (slower); \
+         build it with `cargo build --workspace` or set REPLAY_PRELOAD",
+        path.display()
+    );
+    None
 }

@@ -7,7 +7,14 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 pub fn replay_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_replay")
+    let bin = env!("CARGO_BIN_EXE_replay");
+    let library = Path::new(bin).with_file_name("libreplay_preload.so");
+    assert!(
+        library.is_file(),
+        "{} is missing: run `cargo build --workspace` (scripts/test does) so that recordings use the syscall buffer",
+        library.display()
+    );
+    bin
 }
 
 /// A private trace root for one test, removed at the end.

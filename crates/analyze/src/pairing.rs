@@ -300,6 +300,60 @@ impl Pairing {
                 parent,
                 thread,
             }),
+            EventKind::Buffered { outputs, .. } => {
+                let bytes = payloads.into_iter().next().unwrap_or_default();
+                for (i, record) in syscallbuf::records(&bytes).enumerate() {
+                    // A damaged trace would have failed its checksum first;
+                    // what parses is shown.
+                    let Ok(record) = record else { break };
+                    let range = |addr: u64, bytes: &[u8]| {
+                        (!bytes.is_empty()).then(|| {
+                            (
+                                MemWrite {
+                                    addr,
+                                    len: bytes.len() as u64,
+                                },
+                                bytes.to_vec(),
+                            )
+                        })
+                    };
+                    let head = record.head;
+                    let [rdi, rsi, rdx, r10, r8, r9] = head.args;
+                    let regs = Regs {
+                        orig_rax: head.nr as u64,
+                        rax: head.result as u64,
+                        rdi,
+                        rsi,
+                        rdx,
+                        r10,
+                        r8,
+                        r9,
+                        ..Regs::default()
+                    };
+                    let stream = outputs.iter().find(|(k, _)| *k as usize == i);
+                    out.push(Item::Syscall {
+                        record: SyscallRecord {
+                            index: event.index,
+                            exit_index: Some(event.index),
+                            tid,
+                            pid: event.pid,
+                            nr: head.nr as u64,
+                            args: head.args,
+                            regs,
+                            entry_ns: event.time_ns,
+                            exit_ns: Some(event.time_ns),
+                            result: Some(head.result),
+                            inputs: range(head.input_addr, record.input).into_iter().collect(),
+                            writes: range(head.output_addr, record.output).into_iter().collect(),
+                            extra: stream
+                                .map(|(_, stream)| SyscallExtra::Output { stream: *stream }),
+                        },
+                        resumed: false,
+                    });
+                }
+            }
+            // Code the recorder rewrote is no part of what the program did.
+            EventKind::CodePatch { .. } => {}
             EventKind::TaskExit { status } => {
                 // exit/exit_group never return: close them as "= ?".
                 if let Some(p) = self.pending.remove(&tid) {

@@ -11,7 +11,11 @@
 //! - [`pass`] follows the recorder's single steps until a loop closes and
 //!   picks a point where replay can plant its probe.
 //! - [`probe`] generates the in-process comparison replay plants there.
+//! - [`syscall_hook`] generates the patch that sends a libc syscall
+//!   instruction to the syscall buffer (the same decode-and-relocate
+//!   machinery, for recording speed rather than positions).
 
 pub mod insn;
 pub mod pass;
 pub mod probe;
+pub mod syscall_hook;

@@ -12,6 +12,7 @@ mod preempt;
 mod recorder;
 mod schedule;
 mod signals;
+mod syscallbuf;
 mod task;
 
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub struct RecordOptions {
     /// `--chaos`: random time slices and random choices among ready
     /// threads and preemption points, from this seed.
     pub chaos_seed: Option<u64>,
+    /// The preload library of the in-process syscall buffer; `None` records
+    /// every syscall through ptrace (`--no-syscall-buffer`).
+    pub syscall_buffer: Option<PathBuf>,
 }
 
 /// The time slice when none is given: short enough that a thread spinning

@@ -74,6 +74,7 @@ pub fn search(
     mem: &ProcessMemory,
     held: &mut VecDeque<[u8; SIGINFO_SIZE]>,
     choice: Choice,
+    in_syscall_hook: &dyn Fn(u64) -> bool,
 ) -> Result<Search, RecordError> {
     let mut log = StepLog::new();
     let mut written: VecDeque<Written> = VecDeque::new();
@@ -81,6 +82,11 @@ pub fn search(
     let mut last_rip = None;
     for _ in 0..STEP_BUDGET {
         let r = regs::get(tid)?;
+        if in_syscall_hook(r.rip) {
+            // The hook runs other code on replay; the thread reaches a
+            // traced syscall soon enough (a full buffer makes one).
+            return Ok(Search::AtAnchor);
+        }
         if let Some((at, len)) = target {
             if r.rip == at && last_rip != Some(at) {
                 return Ok(Search::Found(Box::new(point_here(

@@ -98,17 +98,25 @@ pub(crate) struct Recorder {
     pub(crate) running: Option<Pid>,
     pub(crate) timeslice_ns: u64,
     pub(crate) chaos: Option<crate::schedule::Chaos>,
+    /// The syscall buffer is on: threads run under PTRACE_CONT and traced
+    /// syscalls arrive as seccomp stops.
+    pub(crate) buffering: bool,
+    pub(crate) hooks: HashMap<Pid, crate::syscallbuf::HookState>,
+    pub(crate) output: OutputMatcher,
     next_index: u64,
     start: Instant,
     initial_pid: Pid,
     initial_outcome: Option<TraceOutcome>,
-    output: OutputMatcher,
 }
 
 pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
+    let mut env = options.env.clone();
+    if let Some(library) = &options.syscall_buffer {
+        preload(&mut env, library);
+    }
     let header = TraceHeader {
         command: options.argv.clone(),
-        env: options.env.clone(),
+        env: env.clone(),
         cwd: std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
@@ -124,12 +132,15 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // compete with the tracee for the one CPU the tracee runs on.
     let writer = TraceWriter::create(&options.trace_dir, header)?;
     install_signal_handlers();
-    let pid = tracee::spawn::spawn_pinned(&options.program, &options.argv, &options.env).map_err(
-        |e| match e {
+    let untraced_ip = options
+        .syscall_buffer
+        .as_ref()
+        .map(|_| syscallbuf::UNTRACED_RETURN);
+    let pid = tracee::spawn::spawn_pinned(&options.program, &options.argv, &env, untraced_ip)
+        .map_err(|e| match e {
             tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
             other => RecordError::Setup(other.to_string()),
-        },
-    )?;
+        })?;
     raise_fd_limit();
     let mut recorder = Recorder {
         writer,
@@ -140,11 +151,13 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         running: None,
         timeslice_ns: options.timeslice_ns,
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
+        buffering: untraced_ip.is_some(),
+        hooks: HashMap::new(),
+        output: OutputMatcher::new(),
         next_index: 0,
         start: Instant::now(),
         initial_pid: pid,
         initial_outcome: None,
-        output: OutputMatcher::new(),
     };
     recorder.add_task(pid, pid)?;
     // The child waits at the exit of its exec: the first event logged.
@@ -152,6 +165,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         task.started = true;
         task.syscall = Some(InFlight {
             nr: libc::SYS_execve as u64,
+            rip: 0,
             args: [0; 6],
             model: (libc::SYS_execve as u64, [0; 6]),
             forced: None,
@@ -250,6 +264,16 @@ impl Recorder {
         kind: EventKind,
         payloads: Vec<Vec<u8>>,
     ) -> Result<(), RecordError> {
+        if !matches!(kind, EventKind::Buffered { .. }) {
+            // What the thread did through its buffer came before this.
+            match self.flush_buffer(tid) {
+                Ok(()) => {}
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Stop(StopRecording(reason))) => {
+                    return Err(RecordError::Setup(reason))
+                }
+            }
+        }
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
         let event = Event {
             index: self.next_index,
@@ -265,7 +289,12 @@ impl Recorder {
 
     pub(crate) fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
         self.new_slice(tid);
-        ptrace::resume(tid, Resume::Syscall, signal)?;
+        let how = if self.buffering {
+            Resume::Continue
+        } else {
+            Resume::Syscall
+        };
+        ptrace::resume(tid, how, signal)?;
         self.task(tid)?.state = RunState::Running;
         self.running = Some(tid);
         Ok(())
@@ -292,6 +321,18 @@ impl Recorder {
                 if was_running {
                     self.running = None;
                 }
+                let stop = match stop {
+                    Stop::Event { event, .. } if event == libc::PTRACE_EVENT_SECCOMP => {
+                        if self.task(tid)?.syscall.is_some() {
+                            // Its entry stop came first (it ran under
+                            // PTRACE_SYSCALL); the exit stop follows.
+                            ptrace::resume(tid, Resume::Syscall, 0)?;
+                            return Ok(());
+                        }
+                        Stop::Syscall
+                    }
+                    other => other,
+                };
                 match stop {
                     // An exiting thread clears its tid word and wakes joiners
                     // once resumed: a memory effect, so it waits its turn like
@@ -350,6 +391,7 @@ impl Recorder {
                     };
                     self.add_task(child, tgid)?;
                 }
+                self.inherit_buffer(tid, child, event == libc::PTRACE_EVENT_FORK);
             }
             libc::PTRACE_EVENT_EXEC => {
                 let former = message as Pid;
@@ -439,6 +481,13 @@ impl Recorder {
 
     fn syscall_entry(&mut self, tid: Pid) -> Step {
         let mut entry_regs = regs::get(tid)?;
+        if self.buffering && entry_regs.rip == syscallbuf::UNTRACED_RETURN {
+            // The buffer's own syscall, seen only because the thread ran
+            // under PTRACE_SYSCALL: it is the library's to record.
+            ptrace::resume(tid, Resume::Continue, 0)?;
+            self.task(tid)?.state = RunState::InKernel;
+            return Ok(());
+        }
         let nr = entry_regs.orig_rax;
         let args = entry_regs.syscall_args();
         let (tgid, restartable) = {
@@ -485,7 +534,12 @@ impl Recorder {
             input_bytes,
         )?;
         let mut forced = None;
-        if nr == SYS_RSEQ {
+        if nr == syscallbuf::CONTROL_SYSCALL {
+            let answer = self.control(tid, tgid, &args)?;
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((answer, "answered by the recorder (syscall buffer control)"));
+        } else if nr == SYS_RSEQ {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
             forced = Some((
@@ -496,6 +550,7 @@ impl Recorder {
         let task = self.task(tid)?;
         task.syscall = Some(InFlight {
             nr,
+            rip: entry_regs.rip,
             args,
             model,
             forced,
@@ -526,6 +581,7 @@ impl Recorder {
             args,
             model,
             forced,
+            ..
         }) = inflight
         else {
             return Ok(());
@@ -576,6 +632,9 @@ impl Recorder {
             },
             payloads,
         )?;
+        if !is_error_result(result) {
+            self.patch_site(tid, nr, &mut exit_regs)?;
+        }
         let task = self.task(tid)?;
         task.anchor_regs = Some(exit_regs);
         const ERESTART_RESTARTBLOCK: i64 = -516;
@@ -602,6 +661,12 @@ impl Recorder {
         let nr = nr as i64;
         Ok(match nr {
             libc::SYS_execve | libc::SYS_execveat => {
+                if self.buffering {
+                    self.map_untraced_page(tid, tgid)?;
+                }
+                for task in self.tasks.values_mut().filter(|t| t.tgid == tgid) {
+                    task.buffer = None;
+                }
                 let mem = self.memories.get(&tgid).ok_or_else(|| {
                     RecordError::Setup(format!(
                         "internal error: no memory handle for process {tgid}"
@@ -742,5 +807,15 @@ fn raise_fd_limit() {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
+    }
+}
+
+/// Puts the syscall buffer's library first in `LD_PRELOAD`.
+fn preload(env: &mut Vec<(String, String)>, library: &Path) {
+    let library = library.to_string_lossy().into_owned();
+    match env.iter_mut().find(|(k, _)| k == "LD_PRELOAD") {
+        Some((_, value)) if !value.is_empty() => *value = format!("{library}:{value}"),
+        Some((_, value)) => *value = library,
+        None => env.push(("LD_PRELOAD".into(), library)),
     }
 }

@@ -125,7 +125,9 @@ impl Recorder {
         if let Some(timer) = &self.task(tid)?.timer {
             timer.disarm();
         }
-        let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice);
+        let hook_code = self.hooks.get(&tgid).map(|h| h.hook_code());
+        let in_hook = |rip: u64| hook_code.iter().flatten().any(|range| range.contains(&rip));
+        let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice, &in_hook);
         self.task(tid)?.held_signals = held;
         let point = match search? {
             Search::Found(point) => point,

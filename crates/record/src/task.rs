@@ -19,6 +19,8 @@ pub enum RunState {
 #[derive(Debug, Clone)]
 pub struct InFlight {
     pub nr: u64,
+    /// Where the thread returns to (just after its syscall instruction).
+    pub rip: u64,
     pub args: [u64; 6],
     /// The syscall whose memory effects this one has: itself, or for
     /// `restart_syscall` the interrupted syscall it continues.
@@ -55,6 +57,8 @@ pub struct Task {
     pub timer_failed: bool,
     /// Stopped at a logged preemption point; resuming runs user code.
     pub preempted: bool,
+    /// The thread's syscall buffer, once the preload library registered it.
+    pub buffer: Option<u64>,
 }
 
 impl Task {
@@ -73,6 +77,7 @@ impl Task {
             timer: None,
             timer_failed: false,
             preempted: false,
+            buffer: None,
         }
     }
 }

@@ -84,6 +84,12 @@ pub fn summarize(event: &Event) -> String {
             )
         }
         EventKind::TaskExit { status } => format!("exit (status {status:#x})"),
+        EventKind::Buffered { records, .. } => {
+            format!("{} bytes of buffered syscalls", records.len)
+        }
+        EventKind::CodePatch { resume_from, .. } => {
+            format!("syscall site at {:#x} patched", resume_from - 2)
+        }
     };
     format!(
         "#{} [pid {} tid {}] {what}",

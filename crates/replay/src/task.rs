@@ -63,6 +63,12 @@ pub struct ReplayTask {
     pub killed_by_exec: bool,
     /// The probe planted for the thread's next preemption point.
     pub probe: Option<crate::session::ActiveProbe>,
+    /// The thread's syscall buffer (registered by the preload library, or
+    /// inherited from a forking parent).
+    pub buffer: Option<u64>,
+    /// Records were put into the buffer for the thread's next stretch of
+    /// user code; all must be consumed by its next stop.
+    pub buffer_filled: bool,
 }
 
 impl ReplayTask {
@@ -83,6 +89,8 @@ impl ReplayTask {
             renamed_to: None,
             killed_by_exec: false,
             probe: None,
+            buffer: None,
+            buffer_filled: false,
         }
     }
 }

@@ -26,6 +26,10 @@ pub mod nr {
     pub const SYS_open_tree_attr: libc::c_long = 467;
     pub const SYS_file_getattr: libc::c_long = 468;
     pub const SYS_file_setattr: libc::c_long = 469;
+    /// Not a kernel syscall: the syscall buffer's preload library talks to
+    /// the tracer with it (`replay-syscallbuf`'s `CONTROL_SYSCALL`); the
+    /// tracer answers it and the kernel never runs it.
+    pub const SYS_replay_control: libc::c_long = 0x7270;
 }
 
 const NONE: u16 = 0;
@@ -520,6 +524,7 @@ pub(crate) static TABLE: &[Entry] = &[
     e(nr::SYS_open_tree_attr as u64, "open_tree_attr", DESC | FILE),
     e(nr::SYS_file_getattr as u64, "file_getattr", DESC | FILE),
     e(nr::SYS_file_setattr as u64, "file_setattr", DESC | FILE),
+    e(nr::SYS_replay_control as u64, "replay_control", NONE),
 ];
 
 fn entry(nr: u64) -> Option<&'static Entry> {

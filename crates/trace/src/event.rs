@@ -253,6 +253,25 @@ pub enum EventKind {
         /// Raw wait status the kernel will report for this thread.
         status: i32,
     },
+    /// Syscalls the thread made through the in-process syscall buffer since
+    /// its last event, logged just before its next one. The payload is the
+    /// buffer's records as the preload library wrote them (see the
+    /// `replay-syscallbuf` crate); replay puts them back into the buffer at
+    /// `records.addr` for the library to return.
+    Buffered {
+        records: MemWrite,
+        /// Records (by position) that wrote to the recorder's stdout or
+        /// stderr, which replay re-emits.
+        outputs: Vec<(u32, OutputStream)>,
+    },
+    /// The recorder rewrote code at a syscall site so that it calls the
+    /// syscall buffer. A thread stopped at `resume_from` (just after the
+    /// old syscall instruction) continues at `resume_to`.
+    CodePatch {
+        writes: Vec<MemWrite>,
+        resume_from: u64,
+        resume_to: u64,
+    },
 }
 
 /// One frame of the events stream.
@@ -283,6 +302,8 @@ impl Event {
                 }
                 ranges
             }
+            EventKind::Buffered { records, .. } => vec![*records],
+            EventKind::CodePatch { writes, .. } => writes.clone(),
             _ => Vec::new(),
         }
     }

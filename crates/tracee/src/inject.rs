@@ -63,6 +63,13 @@ fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
     loop {
         match ptrace::wait_for(pid)? {
             WaitResult::Stopped(_, Stop::Syscall) => return Ok(()),
+            // Under the syscall buffer's seccomp filter the injected syscall
+            // also reports a seccomp stop between entry and exit.
+            WaitResult::Stopped(_, Stop::Event { event, .. })
+                if event == libc::PTRACE_EVENT_SECCOMP =>
+            {
+                ptrace::resume(pid, Resume::Syscall, 0)?;
+            }
             WaitResult::Stopped(_, Stop::Signal(sig)) if is_droppable(sig) => {
                 tracing::debug!(pid, sig, "dropping signal during injection");
                 ptrace::resume(pid, Resume::Syscall, 0)?;

@@ -52,6 +52,7 @@ pub fn options() -> Options {
         | Options::PTRACE_O_TRACECLONE
         | Options::PTRACE_O_TRACEEXEC
         | Options::PTRACE_O_TRACEEXIT
+        | Options::PTRACE_O_TRACESECCOMP
         | Options::PTRACE_O_EXITKILL
 }
 

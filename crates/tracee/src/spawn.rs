@@ -11,6 +11,43 @@ pub struct SpawnOptions {
     pub trap_rdtsc: bool,
     /// CPU to pin the child to (inherited by everything it starts).
     pub cpu: Option<usize>,
+    /// Install a seccomp filter that lets only syscalls made from this
+    /// address (the kernel's view: just after the instruction) run without
+    /// a ptrace stop. It is inherited by every descendant and survives exec.
+    pub untraced_syscall_ip: Option<u64>,
+}
+
+/// The filter described at [`SpawnOptions::untraced_syscall_ip`].
+fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    // Offsets in struct seccomp_data.
+    const ARCH: u32 = 4;
+    const IP_LOW: u32 = 8;
+    const IP_HIGH: u32 = 12;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    [
+        stmt(load, ARCH),
+        jump_eq(AUDIT_ARCH_X86_64, 0, 5),
+        stmt(load, IP_LOW),
+        jump_eq(ip as u32, 0, 3),
+        stmt(load, IP_HIGH),
+        jump_eq((ip >> 32) as u32, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ret, libc::SECCOMP_RET_TRACE),
+    ]
 }
 
 /// Why a traced program could not be started.
@@ -52,6 +89,11 @@ pub fn spawn_traced(
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
+    let filter = options.untraced_syscall_ip.map(untraced_ip_filter);
+    let program = filter.as_ref().map(|f| libc::sock_fprog {
+        len: f.len() as u16,
+        filter: f.as_ptr().cast_mut(),
+    });
     let mut cpu_set: libc::cpu_set_t = unsafe_zeroed_cpu_set();
     if let Some(cpu) = options.cpu {
         // SAFETY: CPU_SET writes one bit inside the cpu_set_t it is given.
@@ -89,6 +131,21 @@ pub fn spawn_traced(
             // Die with the tracer even before PTRACE_O_EXITKILL is set.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             libc::raise(libc::SIGSTOP);
+            // After the stop, so that the tracer has asked for seccomp
+            // stops: without that, a traced syscall would fail with ENOSYS.
+            if let Some(program) = &program {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
+                    || libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        program as *const libc::sock_fprog,
+                    ) < 0
+                {
+                    let errno = *libc::__errno_location();
+                    libc::write(errno_write, (&errno as *const i32).cast(), 4);
+                    libc::_exit(127);
+                }
+            }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
             // Tell the parent why; the pipe closes by itself on a successful exec.
             let errno = *libc::__errno_location();
@@ -139,6 +196,12 @@ fn wait_for_exec(pid: Pid) -> Result<(), TraceeError> {
             }
             WaitResult::Stopped(_, Stop::Signal(sig)) => {
                 ptrace::resume(pid, Resume::Continue, sig)?
+            }
+            // The execve itself, under the filter.
+            WaitResult::Stopped(_, Stop::Event { event, .. })
+                if event == libc::PTRACE_EVENT_SECCOMP =>
+            {
+                ptrace::resume(pid, Resume::Continue, 0)?
             }
             other => return Err(unexpected(other)),
         }
@@ -201,6 +264,7 @@ pub fn spawn_pinned(
     path: &std::path::Path,
     argv: &[String],
     env: &[(String, String)],
+    untraced_syscall_ip: Option<u64>,
 ) -> Result<Pid, SpawnError> {
     use std::os::unix::ffi::OsStrExt;
     let cstr = |bytes: &[u8], what| CString::new(bytes).map_err(|_| SpawnError::Nul { what });
@@ -222,6 +286,7 @@ pub fn spawn_pinned(
         SpawnOptions {
             trap_rdtsc: true,
             cpu: Some(cpu),
+            untraced_syscall_ip,
         },
     )
 }

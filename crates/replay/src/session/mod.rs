@@ -3,6 +3,7 @@
 mod debug;
 mod lifecycle;
 mod preempt;
+mod syscallbuf;
 mod syscalls;
 
 pub use debug::{DebugStep, RunStop, WatchKind};
@@ -129,12 +130,13 @@ impl ReplaySession {
         // Orphans of replayed processes come back to us to be reaped.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let real = tracee::spawn::spawn_pinned(&exe, &header.command, &header.env).map_err(
-            |e| match e {
-                tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
-                other => ReplayError::Setup(other.to_string()),
-            },
-        )?;
+        let real =
+            tracee::spawn::spawn_pinned(&exe, &header.command, &header.env, None).map_err(|e| {
+                match e {
+                    tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
+                    other => ReplayError::Setup(other.to_string()),
+                }
+            })?;
         let mut process = ReplayProcess {
             real_pid: real,
             memory: ProcessMemory::open(real)?,
@@ -428,6 +430,12 @@ impl ReplaySession {
             ),
             EventKind::TaskStart { .. } => self.task_start(event).map(|_| Applied::Done),
             EventKind::TaskExit { .. } => self.task_exit(event).map(|_| Applied::Done),
+            EventKind::Buffered { records, outputs } => self.buffered(recorded, records, outputs),
+            EventKind::CodePatch {
+                writes,
+                resume_from,
+                resume_to,
+            } => self.code_patch(recorded, writes, *resume_from, *resume_to),
         }
     }
 
@@ -435,6 +443,14 @@ impl ReplaySession {
     /// Signals the real kernel sends during replay are dropped: the log says
     /// which signals to deliver and where.
     fn advance(&mut self, event: &Event, expect: Expect) -> Result<Applied, ReplayError> {
+        let applied = self.run_until_stop(event, expect)?;
+        if applied == Applied::Done {
+            self.check_buffer_drained(event)?;
+        }
+        Ok(applied)
+    }
+
+    fn run_until_stop(&mut self, event: &Event, expect: Expect) -> Result<Applied, ReplayError> {
         let task = self.task(event)?;
         if task.state != ReplayState::Ready {
             let state = task.state;

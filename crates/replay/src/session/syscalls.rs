@@ -349,6 +349,13 @@ impl ReplaySession {
         })?;
         process.memory = ProcessMemory::open(real)?;
         process.scratch = None;
+        for task in self.tasks.values_mut().filter(|t| t.rec_pid == event.pid) {
+            task.buffer = None;
+            task.buffer_filled = false;
+        }
+        let process = self.processes.get_mut(&event.pid).ok_or_else(|| {
+            ReplayError::Setup("internal error: exec in an unknown process".into())
+        })?;
         let (stack_bytes, contents) = exec_payloads(exit, writes.len())?;
         address_space::restore_exec_image(
             real,
@@ -521,11 +528,19 @@ impl ReplaySession {
         }
         let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
             .then_some(child_tid_addr);
+        // A new process keeps the thread's buffer (its copy, or the shared
+        // one after vfork); a new thread gets its own.
+        let buffer = if thread {
+            None
+        } else {
+            self.tasks.get(&event.tid).and_then(|t| t.buffer)
+        };
         self.tasks.insert(
             recorded_child,
             ReplayTask {
                 child_tid_fixup: fixup,
                 clone_regs: Some((nr as u64, *args)),
+                buffer,
                 ..ReplayTask::new(child, child_pid, ReplayState::New)
             },
         );
@@ -608,6 +623,11 @@ impl ReplaySession {
             let bytes = output_bytes(&process.memory, nr, &inflight.regs.syscall_args(), result)?;
             self.emit(*stream, &bytes);
         }
+        let result = if nr == ::syscallbuf::CONTROL_SYSCALL {
+            self.control_syscall(event, &inflight.regs.syscall_args(), result)?
+        } else {
+            result
+        };
         let mut next = regs::get(real)?;
         match extra {
             Some(SyscallExtra::Exec(info)) => next = info.regs,

@@ -1,0 +1,659 @@
+//! The syscall buffer's in-process half, preloaded into every recorded
+//! program (`LD_PRELOAD`).
+//!
+//! The tracer patches libc's syscall instructions, once each, into jumps to
+//! stubs it writes into [`replay_stub_area`]; a stub calls
+//! `replay_hook_entry`, which hands the syscall to [`replay_syscall_hook`].
+//! While recording, the hook makes the syscall from the untraced page
+//! (the seccomp filter lets it through without a ptrace stop) and appends
+//! a record of its result and the memory it wrote to the thread's buffer;
+//! the tracer moves the records into the trace at the thread's next traced
+//! event. While replaying, the tracer has put those records back into the
+//! buffer and the hook returns them without entering the kernel.
+//!
+//! Calls that could block (a read from an empty pipe), that do not fit the
+//! buffer, or that the hook does not know take the traced path, exactly as
+//! without the library. The code allocates nothing and takes no locks, so
+//! it is safe in any context a syscall is.
+
+use core::arch::{asm, global_asm};
+use core::cell::Cell;
+use core::sync::atomic::{AtomicI64, Ordering};
+use syscallbuf::{
+    record_size, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN, MODE_RECORD,
+    MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN, UNTRACED_PAGE,
+};
+
+/// Room for the stubs the tracer writes, in this library's text so that
+/// they are within a 32-bit jump of libc.
+const STUB_AREA_LEN: u64 = 64 * 1024;
+
+global_asm!(
+    ".pushsection .text.replay_stubs,\"ax\",@progbits",
+    ".p2align 12",
+    ".globl replay_stub_area",
+    ".hidden replay_stub_area",
+    "replay_stub_area:",
+    ".fill 65536, 1, 0xcc",
+    ".popsection",
+    // The one traced syscall instruction in this library; the tracer is
+    // told its address so that it never patches it.
+    ".globl replay_traced_syscall",
+    ".hidden replay_traced_syscall",
+    "replay_traced_syscall:",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "mov r10, r8",
+    "mov r8, r9",
+    "mov r9, [rsp + 8]",
+    "syscall",
+    ".globl replay_traced_syscall_return",
+    ".hidden replay_traced_syscall_return",
+    "replay_traced_syscall_return:",
+    "ret",
+    // Entered from a stub with the syscall's registers, 128 bytes below the
+    // caller's stack pointer (its red zone). Everything but rax survives, as
+    // it would across a syscall; the SSE registers too, since the Rust code
+    // may use them. The hook answers TAKE_TRACED_PATH when the call must
+    // stop for the tracer.
+    ".globl replay_hook_entry",
+    ".hidden replay_hook_entry",
+    "replay_hook_entry:",
+    "push rax",
+    "pushfq",
+    "push rbx",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push rdi",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "mov rbx, rsp",
+    "and rsp, -16",
+    "sub rsp, 256",
+    "movdqu [rsp + 0], xmm0",
+    "movdqu [rsp + 16], xmm1",
+    "movdqu [rsp + 32], xmm2",
+    "movdqu [rsp + 48], xmm3",
+    "movdqu [rsp + 64], xmm4",
+    "movdqu [rsp + 80], xmm5",
+    "movdqu [rsp + 96], xmm6",
+    "movdqu [rsp + 112], xmm7",
+    "movdqu [rsp + 128], xmm8",
+    "movdqu [rsp + 144], xmm9",
+    "movdqu [rsp + 160], xmm10",
+    "movdqu [rsp + 176], xmm11",
+    "movdqu [rsp + 192], xmm12",
+    "movdqu [rsp + 208], xmm13",
+    "movdqu [rsp + 224], xmm14",
+    "movdqu [rsp + 240], xmm15",
+    "mov rsi, rax",
+    "mov rdi, rbx",
+    "call {hook}",
+    "movdqu xmm0, [rsp + 0]",
+    "movdqu xmm1, [rsp + 16]",
+    "movdqu xmm2, [rsp + 32]",
+    "movdqu xmm3, [rsp + 48]",
+    "movdqu xmm4, [rsp + 64]",
+    "movdqu xmm5, [rsp + 80]",
+    "movdqu xmm6, [rsp + 96]",
+    "movdqu xmm7, [rsp + 112]",
+    "movdqu xmm8, [rsp + 128]",
+    "movdqu xmm9, [rsp + 144]",
+    "movdqu xmm10, [rsp + 160]",
+    "movdqu xmm11, [rsp + 176]",
+    "movdqu xmm12, [rsp + 192]",
+    "movdqu xmm13, [rsp + 208]",
+    "movdqu xmm14, [rsp + 224]",
+    "movdqu xmm15, [rsp + 240]",
+    "mov rsp, rbx",
+    "movabs rcx, 0x8000000000000000",
+    "cmp rax, rcx",
+    "je 2f",
+    // The result goes where rax was saved.
+    "mov [rsp + 80], rax",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "popfq",
+    "pop rax",
+    "ret",
+    // The traced path: the syscall the program made, with every register
+    // as the program left it, so that recording and replay stop here in
+    // the same state whatever the hook did.
+    "2:",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "popfq",
+    "pop rax",
+    "syscall",
+    "ret",
+    hook = sym replay_syscall_hook,
+);
+
+extern "C" {
+    static replay_stub_area: u8;
+    static replay_traced_syscall_return: u8;
+    fn replay_traced_syscall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
+    fn replay_hook_entry();
+}
+
+/// The argument registers `replay_hook_entry` saved, lowest address first
+/// (rcx, rbx, the flags and rax follow).
+#[repr(C)]
+struct Saved {
+    _r11: u64,
+    r10: u64,
+    r9: u64,
+    r8: u64,
+    rdi: u64,
+    rsi: u64,
+    rdx: u64,
+}
+
+/// What the hook returns when the entry code must make the syscall itself
+/// (traced). No buffered syscall can return it: results are -4095..-1 or
+/// non-negative.
+const TAKE_TRACED_PATH: i64 = i64::MIN;
+
+/// 0 until the tracer answered the hello: no tracer, no buffering.
+static MODE: AtomicI64 = AtomicI64::new(0);
+
+/// Buffer states besides an address.
+const NO_BUFFER: usize = 0;
+const BUFFER_FAILED: usize = 1;
+
+thread_local! {
+    static BUFFER: Cell<usize> = const { Cell::new(NO_BUFFER) };
+}
+
+fn traced(nr: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: a plain syscall with the program's own arguments, as the
+    // patched instruction would have made it.
+    unsafe { replay_traced_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
+}
+
+fn untraced(nr: u64, a: [u64; 6]) -> i64 {
+    let ret: i64;
+    // SAFETY: the page holds `syscall; ret` (mapped by the tracer before
+    // the hello succeeded); the registers follow the syscall ABI and the
+    // kernel clobbers only rcx and r11.
+    unsafe {
+        asm!(
+            "call {page}",
+            page = in(reg) UNTRACED_PAGE,
+            inlateout("rax") nr as i64 => ret,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
+            in("r9") a[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    ret
+}
+
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = hello;
+
+extern "C" fn hello() {
+    let stubs = &raw const replay_stub_area as u64;
+    let traced_return = &raw const replay_traced_syscall_return as u64;
+    let entry = replay_hook_entry as *const () as u64;
+    let mode = traced(
+        CONTROL_SYSCALL,
+        [OP_HELLO, entry, stubs, STUB_AREA_LEN, traced_return, 0],
+    );
+    if mode == MODE_RECORD || mode == MODE_REPLAY {
+        MODE.store(mode, Ordering::Relaxed);
+    }
+}
+
+/// This thread's buffer, mapped and registered on first use. A forked
+/// child keeps its parent's (the tracer knows); a new thread starts
+/// without one.
+fn thread_buffer() -> Option<*mut u8> {
+    let current = BUFFER.with(Cell::get);
+    match current {
+        BUFFER_FAILED => return None,
+        NO_BUFFER => {}
+        addr => return Some(addr as *mut u8),
+    }
+    let prot = (libc_consts::PROT_READ | libc_consts::PROT_WRITE) as u64;
+    let flags = (libc_consts::MAP_PRIVATE | libc_consts::MAP_ANONYMOUS) as u64;
+    let addr = traced(
+        libc_consts::SYS_MMAP,
+        [0, BUFFER_LEN as u64, prot, flags, u64::MAX, 0],
+    );
+    let registered = addr > 0
+        && traced(
+            CONTROL_SYSCALL,
+            [OP_REGISTER, addr as u64, BUFFER_LEN as u64, 0, 0, 0],
+        ) == 0;
+    if !registered {
+        BUFFER.with(|b| b.set(BUFFER_FAILED));
+        return None;
+    }
+    BUFFER.with(|b| b.set(addr as usize));
+    Some(addr as *mut u8)
+}
+
+/// Called by `replay_hook_entry` for every syscall at a patched site.
+///
+/// # Safety
+/// `saved` points at the registers the entry code pushed.
+unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
+    // SAFETY: the entry code passes its own stack frame.
+    let s = unsafe { &*saved };
+    let args = [s.rdi, s.rsi, s.rdx, s.r10, s.r8, s.r9];
+    let Some(plan) = plan(nr, &args) else {
+        return TAKE_TRACED_PATH;
+    };
+    // Before the mode is read: the buffer's traced mmap must stop with the
+    // same registers whether recording or replaying.
+    let Some(buffer) = thread_buffer() else {
+        return TAKE_TRACED_PATH;
+    };
+    let mode = MODE.load(Ordering::Relaxed);
+    let header = buffer.cast::<Header>();
+    // SAFETY: the buffer is this thread's own mapping, BUFFER_LEN long and
+    // starting with a Header; a signal handler on this thread is the only
+    // other user, and `busy` keeps it out.
+    unsafe {
+        if mode == 0 || core::ptr::read_volatile(&raw const (*header).busy) != 0 {
+            return TAKE_TRACED_PATH;
+        }
+        core::ptr::write_volatile(&raw mut (*header).busy, 1);
+        let result = if mode == MODE_RECORD {
+            record(buffer, nr, args, plan)
+        } else {
+            replay(buffer, nr, args)
+        };
+        core::ptr::write_volatile(&raw mut (*header).busy, 0);
+        result
+    }
+}
+
+/// Constants from the kernel ABI, kept here so the library needs no libc
+/// crate.
+mod libc_consts {
+    pub const SYS_MMAP: u64 = 9;
+    pub const SYS_FSTAT: u64 = 5;
+    pub const SYS_NEWFSTATAT: u64 = 262;
+    pub const SYS_READ: u64 = 0;
+    pub const SYS_WRITE: u64 = 1;
+    pub const SYS_PREAD64: u64 = 17;
+    pub const SYS_PWRITE64: u64 = 18;
+    pub const SYS_PREADV2: u64 = 327;
+    pub const SYS_PWRITEV2: u64 = 328;
+    pub const PROT_READ: i32 = 1;
+    pub const PROT_WRITE: i32 = 2;
+    pub const MAP_PRIVATE: i32 = 2;
+    pub const MAP_ANONYMOUS: i32 = 0x20;
+    pub const RWF_NOWAIT: u64 = 8;
+    pub const EFAULT: i64 = 14;
+    pub const ENOENT: i64 = 2;
+    pub const O_CREAT: u64 = 0o100;
+    pub const O_DIRECTORY: u64 = 0o200000;
+    pub const O_PATH: u64 = 0o10000000;
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFREG: u32 = 0o100000;
+    pub const S_IFDIR: u32 = 0o040000;
+    pub const S_IFBLK: u32 = 0o060000;
+    pub const STAT_LEN: usize = 144;
+    pub const STAT_MODE_OFFSET: usize = 24;
+}
+use libc_consts::*;
+
+/// What a buffered call reads and writes.
+#[derive(Clone, Copy)]
+struct Plan {
+    input: Input,
+    output: Output,
+    /// Upper bound of the bytes the record carries.
+    max_bytes: usize,
+    how: How,
+}
+
+#[derive(Clone, Copy)]
+enum Input {
+    None,
+    /// A NUL-terminated path.
+    Path(u64),
+    /// `result` bytes at this address (what write sent).
+    Sent(u64),
+}
+
+#[derive(Clone, Copy)]
+enum Output {
+    None,
+    /// This many bytes at this address when the call succeeds.
+    Fixed(u64, usize),
+    /// `result` bytes at this address.
+    Received(u64),
+}
+
+/// How the call is made without ever blocking the thread indefinitely.
+#[derive(Clone, Copy)]
+enum How {
+    Plain,
+    /// read/pread: try without waiting; a pipe or socket with no data
+    /// takes the traced path, a regular file is read normally.
+    ReadNoWait {
+        offset: Option<u64>,
+    },
+    WriteNoWait {
+        offset: Option<u64>,
+    },
+    /// openat: only files and directories, which never block on open.
+    Open,
+}
+
+const PATH_MAX: usize = 4096;
+
+fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
+    let p = |input, output, max_bytes, how| {
+        Some(Plan {
+            input,
+            output,
+            max_bytes,
+            how,
+        })
+    };
+    let n = |len: u64| usize::try_from(len).ok();
+    match nr {
+        0 => p(
+            Input::None,
+            Output::Received(a[1]),
+            n(a[2])?,
+            How::ReadNoWait { offset: None },
+        ),
+        1 => p(
+            Input::Sent(a[1]),
+            Output::None,
+            n(a[2])?,
+            How::WriteNoWait { offset: None },
+        ),
+        17 => p(
+            Input::None,
+            Output::Received(a[1]),
+            n(a[2])?,
+            How::ReadNoWait { offset: Some(a[3]) },
+        ),
+        18 => p(
+            Input::Sent(a[1]),
+            Output::None,
+            n(a[2])?,
+            How::WriteNoWait { offset: Some(a[3]) },
+        ),
+        3 | 8 | 39 | 102 | 104 | 107 | 108 | 110 | 186 => {
+            p(Input::None, Output::None, 0, How::Plain)
+        }
+        4 | 6 => p(
+            Input::Path(a[0]),
+            Output::Fixed(a[1], STAT_LEN),
+            PATH_MAX + STAT_LEN,
+            How::Plain,
+        ),
+        5 => p(
+            Input::None,
+            Output::Fixed(a[1], STAT_LEN),
+            STAT_LEN,
+            How::Plain,
+        ),
+        16 => match a[1] {
+            // TCGETS, FIONREAD
+            0x5401 => p(Input::None, Output::Fixed(a[2], 60), 60, How::Plain),
+            0x541b => p(Input::None, Output::Fixed(a[2], 4), 4, How::Plain),
+            _ => None,
+        },
+        21 => p(Input::Path(a[0]), Output::None, PATH_MAX, How::Plain),
+        63 => p(Input::None, Output::Fixed(a[0], 390), 390, How::Plain),
+        // F_GETFD, F_SETFD, F_GETFL
+        72 if matches!(a[1], 1..=3) => p(Input::None, Output::None, 0, How::Plain),
+        79 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
+        89 => p(
+            Input::Path(a[0]),
+            Output::Received(a[1]),
+            PATH_MAX + n(a[2])?,
+            How::Plain,
+        ),
+        96 if a[1] == 0 => p(Input::None, Output::Fixed(a[0], 16), 16, How::Plain),
+        201 => p(Input::None, Output::Fixed(a[0], 8), 8, How::Plain),
+        217 => p(Input::None, Output::Received(a[1]), n(a[2])?, How::Plain),
+        228 => p(Input::None, Output::Fixed(a[1], 16), 16, How::Plain),
+        257 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Open),
+        262 => p(
+            Input::Path(a[1]),
+            Output::Fixed(a[2], STAT_LEN),
+            PATH_MAX + STAT_LEN,
+            How::Plain,
+        ),
+        267 => p(
+            Input::Path(a[1]),
+            Output::Received(a[2]),
+            PATH_MAX + n(a[3])?,
+            How::Plain,
+        ),
+        269 | 439 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Plain),
+        318 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
+        332 => p(
+            Input::Path(a[1]),
+            Output::Fixed(a[4], 256),
+            PATH_MAX + 256,
+            How::Plain,
+        ),
+        _ => None,
+    }
+}
+
+/// The file type bits of `fd`, from an untraced fstat.
+fn file_type(fd: u64) -> Option<u32> {
+    let mut stat = [0u8; STAT_LEN];
+    let r = untraced(SYS_FSTAT, [fd, stat.as_mut_ptr() as u64, 0, 0, 0, 0]);
+    if r != 0 {
+        return None;
+    }
+    let mut mode = [0u8; 4];
+    mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
+    Some(u32::from_le_bytes(mode) & S_IFMT)
+}
+
+fn is_disk(kind: Option<u32>) -> bool {
+    matches!(kind, Some(S_IFREG | S_IFBLK))
+}
+
+/// Makes the call without blocking on anything but the disk; `None` means
+/// it must take the traced path.
+fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
+    match how {
+        How::Plain => Some(untraced(nr, a)),
+        How::ReadNoWait { offset } | How::WriteNoWait { offset } => {
+            let reading = matches!(how, How::ReadNoWait { .. });
+            let iov = [a[1], a[2]];
+            let pos = offset.unwrap_or(u64::MAX);
+            let vectored = if reading { SYS_PREADV2 } else { SYS_PWRITEV2 };
+            let r = untraced(vectored, [a[0], iov.as_ptr() as u64, 1, pos, 0, RWF_NOWAIT]);
+            let complete = r >= 0 && (r as u64 == a[2] || r == 0 || !reading);
+            if complete {
+                return Some(r);
+            }
+            if r > 0 && !is_disk(file_type(a[0])) {
+                // A short read from a pipe or socket is what the program
+                // would have seen too.
+                return Some(r);
+            }
+            if !is_disk(file_type(a[0])) {
+                return None;
+            }
+            // A file whose pages are not all cached: finish it normally.
+            let done = r.max(0) as u64;
+            let plain = match (reading, offset) {
+                (true, None) => SYS_READ,
+                (true, Some(_)) => SYS_PREAD64,
+                (false, None) => SYS_WRITE,
+                (false, Some(_)) => SYS_PWRITE64,
+            };
+            let rest = untraced(
+                plain,
+                [
+                    a[0],
+                    a[1] + done,
+                    a[2] - done,
+                    offset.map_or(0, |o| o + done),
+                    0,
+                    0,
+                ],
+            );
+            Some(if rest < 0 {
+                if done > 0 {
+                    done as i64
+                } else {
+                    rest
+                }
+            } else {
+                done as i64 + rest
+            })
+        }
+        How::Open => {
+            let flags = a[2];
+            if flags & (O_DIRECTORY | O_PATH) == 0 {
+                let mut stat = [0u8; STAT_LEN];
+                let r = untraced(
+                    SYS_NEWFSTATAT,
+                    [a[0], a[1], stat.as_mut_ptr() as u64, 0, 0, 0],
+                );
+                let mut mode = [0u8; 4];
+                mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
+                let kind = u32::from_le_bytes(mode) & S_IFMT;
+                let safe = (r == 0 && (kind == S_IFREG || kind == S_IFDIR))
+                    || (r == -ENOENT && flags & O_CREAT != 0);
+                if !safe {
+                    return None;
+                }
+            }
+            Some(untraced(nr, a))
+        }
+    }
+}
+
+fn c_strlen(addr: u64, max: usize) -> usize {
+    let mut len = 0;
+    // SAFETY: the kernel just read this path successfully (the call did not
+    // fail with EFAULT), so the bytes up to its NUL, at most PATH_MAX, are
+    // readable.
+    unsafe {
+        while len < max && *((addr + len as u64) as *const u8) != 0 {
+            len += 1;
+        }
+    }
+    len
+}
+
+/// Recording: make the call and append its record.
+///
+/// # Safety
+/// `buffer` is this thread's buffer, marked busy.
+unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
+    let header = buffer.cast::<Header>();
+    // SAFETY: see the caller.
+    let used = unsafe { core::ptr::read_volatile(&raw const (*header).used) } as usize;
+    let room = BUFFER_LEN - HEADER_LEN - used;
+    if record_size(plan.max_bytes, 0) > room {
+        // Full: the traced call makes the tracer drain the buffer.
+        return TAKE_TRACED_PATH;
+    }
+    let Some(result) = perform(nr, args, plan.how) else {
+        return TAKE_TRACED_PATH;
+    };
+    let (input_addr, input_len) = match plan.input {
+        Input::Path(addr) if result != -EFAULT && addr != 0 => (addr, c_strlen(addr, PATH_MAX)),
+        Input::Sent(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
+        _ => (0, 0),
+    };
+    let (output_addr, output_len) = match plan.output {
+        Output::Fixed(addr, len) if result >= 0 && addr != 0 => (addr, len),
+        Output::Received(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
+        _ => (0, 0),
+    };
+    let size = record_size(input_len, output_len);
+    let head = RecordHead {
+        size: size as u32,
+        nr: nr as u32,
+        result,
+        args,
+        input_addr,
+        input_len: input_len as u32,
+        output_len: output_len as u32,
+        output_addr,
+    };
+    // SAFETY: `size` fits in `room` (bounded by max_bytes above); the
+    // input and output ranges were just read or written by the kernel.
+    unsafe {
+        let at = buffer.add(HEADER_LEN + used);
+        core::ptr::write_unaligned(at.cast::<RecordHead>(), head);
+        let data = at.add(RECORD_HEAD_LEN);
+        core::ptr::copy_nonoverlapping(input_addr as *const u8, data, input_len);
+        core::ptr::copy_nonoverlapping(output_addr as *const u8, data.add(input_len), output_len);
+        // Committed only now: the tracer reads up to `used`.
+        core::ptr::write_volatile(&raw mut (*header).used, (used + size) as u32);
+    }
+    result
+}
+
+/// Replaying: return the next recorded result and restore what the call
+/// wrote, or make the call traced where the recording did.
+///
+/// # Safety
+/// `buffer` is this thread's buffer, marked busy, filled by the tracer.
+unsafe fn replay(buffer: *mut u8, nr: u64, args: [u64; 6]) -> i64 {
+    let header = buffer.cast::<Header>();
+    // SAFETY: see the caller; the tracer keeps `used` within the buffer.
+    unsafe {
+        let used = core::ptr::read_volatile(&raw const (*header).used) as usize;
+        let consumed = core::ptr::read_volatile(&raw const (*header).consumed) as usize;
+        if consumed >= used || used > BUFFER_LEN - HEADER_LEN {
+            // Every record is used: the recording made this call traced
+            // (the buffer was full, or the call would have blocked), which
+            // is why the tracer logged the records before it.
+            return TAKE_TRACED_PATH;
+        }
+        let at = buffer.add(HEADER_LEN + consumed);
+        let head = core::ptr::read_unaligned(at.cast::<RecordHead>());
+        let size = head.size as usize;
+        let fits = size == record_size(head.input_len as usize, head.output_len as usize)
+            && consumed + size <= used;
+        if !fits || head.nr as u64 != nr || head.args != args {
+            return traced(CONTROL_SYSCALL, [OP_DIVERGED, nr, head.nr as u64, 0, 0, 0]);
+        }
+        let output = at.add(RECORD_HEAD_LEN + head.input_len as usize);
+        core::ptr::copy_nonoverlapping(
+            output,
+            head.output_addr as *mut u8,
+            head.output_len as usize,
+        );
+        core::ptr::write_volatile(&raw mut (*header).consumed, (consumed + size) as u32);
+        head.result
+    }
+}

@@ -1,0 +1,293 @@
+//! The recorder's half of the in-process syscall buffer (see the
+//! `replay-preload` crate and docs/decisions/0009-syscall-buffer.md).
+//!
+//! After every exec the recorder maps the untraced-syscall page; when the
+//! preload library says hello it learns where the hook and the stub area
+//! are; at the exit of a bufferable syscall made from a libc site it
+//! patches that site to call the hook; and before logging any event of a
+//! thread it moves the records in the thread's buffer into the trace.
+
+use crate::recorder::{Recorder, Step};
+use crate::task::RunState;
+use crate::RecordError;
+use std::collections::HashSet;
+use syscallbuf::{Header, HEADER_LEN};
+use trace::event::{EventKind, MemWrite, Regs};
+use tracee::inject::{self, SyscallSite};
+use tracee::{maps, regs, Pid};
+
+/// What the preload library told the recorder about one process.
+#[derive(Debug, Clone)]
+pub struct HookState {
+    entry: u64,
+    stub_area: u64,
+    stub_len: u64,
+    stub_used: u64,
+    /// The library's own traced syscall; never patched.
+    traced_return: u64,
+    library: (u64, u64),
+    patched: HashSet<u64>,
+    refused: HashSet<u64>,
+}
+
+impl HookState {
+    fn contains(&self, rip: u64) -> bool {
+        (self.library.0..self.library.1).contains(&rip)
+    }
+
+    /// The library's code and the stubs: a thread there must not be
+    /// preempted, because replay runs other code at those addresses.
+    pub fn hook_code(&self) -> [std::ops::Range<u64>; 2] {
+        [
+            self.library.0..self.library.1,
+            self.stub_area..self.stub_area + self.stub_len,
+        ]
+    }
+}
+
+impl Recorder {
+    /// Maps the page whose syscall instruction the seccomp filter lets
+    /// through, right after an exec (the kernel dropped the old one).
+    pub(crate) fn map_untraced_page(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
+        self.hooks.remove(&tgid);
+        let mem = self.memory(tgid)?;
+        let prot = (libc::PROT_READ | libc::PROT_EXEC) as u64;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+        let addr = inject::syscall(
+            tid,
+            mem,
+            SyscallSite::PatchRip,
+            libc::SYS_mmap,
+            [syscallbuf::UNTRACED_PAGE, 4096, prot, flags, u64::MAX, 0],
+        )?;
+        if addr as u64 != syscallbuf::UNTRACED_PAGE {
+            // Without the page the library's hello is refused, and every
+            // syscall takes the traced path.
+            tracing::warn!(tid, addr, "cannot map the untraced syscall page");
+            return Ok(());
+        }
+        mem.write(syscallbuf::UNTRACED_PAGE, &syscallbuf::UNTRACED_CODE)?;
+        Ok(())
+    }
+
+    /// Answers the preload library's control syscall.
+    pub(crate) fn control(&mut self, tid: Pid, tgid: Pid, args: &[u64; 6]) -> Step<i64> {
+        let enosys = -(libc::ENOSYS as i64);
+        match args[0] {
+            syscallbuf::OP_HELLO if self.buffering => {
+                let page_mapped = maps::read(tid)?
+                    .iter()
+                    .any(|m| m.start == syscallbuf::UNTRACED_PAGE);
+                let library = maps::read(tid)?
+                    .iter()
+                    .find(|m| (m.start..m.end).contains(&args[1]))
+                    .map(|m| (m.start, m.end));
+                let (true, Some(library)) = (page_mapped, library) else {
+                    return Ok(enosys);
+                };
+                self.hooks.insert(
+                    tgid,
+                    HookState {
+                        entry: args[1],
+                        stub_area: args[2],
+                        stub_len: args[3],
+                        stub_used: 0,
+                        traced_return: args[4],
+                        library,
+                        patched: HashSet::new(),
+                        refused: HashSet::new(),
+                    },
+                );
+                Ok(syscallbuf::MODE_RECORD)
+            }
+            syscallbuf::OP_REGISTER
+                if self.hooks.contains_key(&tgid) && args[2] == syscallbuf::BUFFER_LEN as u64 =>
+            {
+                self.task(tid)?.buffer = Some(args[1]);
+                Ok(0)
+            }
+            _ => Ok(enosys),
+        }
+    }
+
+    /// Logs the records in `tid`'s buffer and empties it.
+    pub(crate) fn flush_buffer(&mut self, tid: Pid) -> Step {
+        let Some(task) = self.tasks.get(&tid) else {
+            return Ok(());
+        };
+        let (Some(addr), tgid) = (task.buffer, task.tgid) else {
+            return Ok(());
+        };
+        let mem = self.memory(tgid)?;
+        let mut raw = [0u8; HEADER_LEN];
+        raw.copy_from_slice(&mem.read(addr, HEADER_LEN)?);
+        let header = Header::from_bytes(&raw);
+        if header.used == 0 {
+            return Ok(());
+        }
+        if header.used as usize > syscallbuf::BUFFER_LEN - HEADER_LEN {
+            return Err(RecordError::Setup(format!(
+                "the syscall buffer of thread {tid} claims {} bytes; it is damaged",
+                header.used
+            ))
+            .into());
+        }
+        let data_addr = addr + HEADER_LEN as u64;
+        let bytes = mem.read(data_addr, header.used as usize)?;
+        let mut outputs = Vec::new();
+        for (i, record) in syscallbuf::records(&bytes).enumerate() {
+            let record = record.map_err(|bad| {
+                RecordError::Setup(format!(
+                    "the syscall buffer of thread {tid} is damaged at byte {}",
+                    bad.offset
+                ))
+            })?;
+            let writes = matches!(record.head.nr as i64, libc::SYS_write | libc::SYS_pwrite64);
+            if writes && record.head.result > 0 {
+                if let Some(stream) = self.output.classify(tid, record.head.args[0] as i64) {
+                    outputs.push((i as u32, stream));
+                }
+            }
+        }
+        let emptied = Header { used: 0, ..header };
+        mem.write(addr, &emptied.to_bytes())?;
+        let records = MemWrite {
+            addr: data_addr,
+            len: bytes.len() as u64,
+        };
+        self.log(tid, EventKind::Buffered { records, outputs }, vec![bytes])?;
+        Ok(())
+    }
+
+    /// After a bufferable syscall returned to `regs.rip`, rewrites its site
+    /// to call the hook, and moves the thread onto the stub's copy of the
+    /// instructions it was about to run.
+    pub(crate) fn patch_site(&mut self, tid: Pid, nr: u64, regs: &mut Regs) -> Step {
+        if !self.buffering || !syscallbuf::is_buffered(nr) {
+            return Ok(());
+        }
+        let tgid = self.task(tid)?.tgid;
+        let site = regs.rip.wrapping_sub(2);
+        let Some(hook) = self.hooks.get(&tgid) else {
+            return Ok(());
+        };
+        if hook.patched.contains(&site) || hook.refused.contains(&site) {
+            return Ok(());
+        }
+        if regs.rip == hook.traced_return || hook.contains(site) {
+            self.refuse_site(tgid, site);
+            return Ok(());
+        }
+        if !self.site_is_idle(tid, tgid, site)? {
+            return Ok(());
+        }
+        let hook = self.hooks.get(&tgid).cloned().expect("checked above");
+        let mem = self.memory(tgid)?;
+        let mut code = Vec::new();
+        for len in [position::syscall_hook::SITE_READ_LEN, 16, 8] {
+            if let Ok(bytes) = mem.read(site, len) {
+                code = bytes;
+                break;
+            }
+        }
+        let before = mem.read(site - 5, 5).unwrap_or_default();
+        let stub = hook.stub_area + hook.stub_used;
+        let patch = match position::syscall_hook::build(site, &before, &code, stub, hook.entry) {
+            Ok(patch) => patch,
+            Err(e) => {
+                tracing::debug!(tid, "syscall site not patched: {e}");
+                self.refuse_site(tgid, site);
+                return Ok(());
+            }
+        };
+        let stub_room = (patch.stub.len() as u64 + 15) & !15;
+        if hook.stub_used + stub_room > hook.stub_len {
+            self.refuse_site(tgid, site);
+            return Ok(());
+        }
+        mem.write(stub, &patch.stub)?;
+        mem.write(patch.start, &patch.site_bytes)?;
+        if let Some(state) = self.hooks.get_mut(&tgid) {
+            state.stub_used += stub_room;
+            state.patched.insert(site);
+        }
+        let resume_from = regs.rip;
+        regs.rip = patch.resume;
+        regs::set(tid, regs)?;
+        tracing::debug!(tid, site, stub, "patched a syscall site");
+        let writes = vec![
+            MemWrite {
+                addr: stub,
+                len: patch.stub.len() as u64,
+            },
+            MemWrite {
+                addr: patch.start,
+                len: patch.site_bytes.len() as u64,
+            },
+        ];
+        self.log(
+            tid,
+            EventKind::CodePatch {
+                writes,
+                resume_from,
+                resume_to: patch.resume,
+            },
+            vec![patch.stub, patch.site_bytes],
+        )?;
+        Ok(())
+    }
+
+    fn refuse_site(&mut self, tgid: Pid, site: u64) {
+        if let Some(state) = self.hooks.get_mut(&tgid) {
+            state.refused.insert(site);
+        }
+    }
+
+    /// No other thread of the process may be about to return into the
+    /// bytes the patch replaces; if one might, the site is tried again at
+    /// a later call.
+    fn site_is_idle(&mut self, tid: Pid, tgid: Pid, site: u64) -> Result<bool, RecordError> {
+        let window = site - 4..site + 16;
+        let others: Vec<(Pid, RunState, Option<u64>)> = self
+            .tasks
+            .values()
+            .filter(|t| t.tgid == tgid && t.tid != tid)
+            .map(|t| (t.tid, t.state, t.syscall.as_ref().map(|s| s.rip)))
+            .collect();
+        for (other, state, in_syscall) in others {
+            let rip = match (state, in_syscall) {
+                (_, Some(rip)) => rip,
+                (RunState::Stopped, None) => match regs::get(other) {
+                    Ok(r) => r.rip,
+                    Err(_) => return Ok(false),
+                },
+                _ => return Ok(false),
+            };
+            if window.contains(&rip) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A forked child has a copy of its parent's patched code and buffer.
+    pub(crate) fn inherit_buffer(&mut self, parent: Pid, child: Pid, copy_of_memory: bool) {
+        let Some(parent_task) = self.tasks.get(&parent) else {
+            return;
+        };
+        let (buffer, parent_tgid) = (parent_task.buffer, parent_task.tgid);
+        let Some(child_task) = self.tasks.get_mut(&child) else {
+            return;
+        };
+        if child_task.tgid == parent_tgid {
+            return;
+        }
+        child_task.buffer = buffer;
+        let child_tgid = child_task.tgid;
+        if copy_of_memory {
+            if let Some(state) = self.hooks.get(&parent_tgid).cloned() {
+                self.hooks.insert(child_tgid, state);
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Replaying the in-process syscall buffer: the recorded records go back
+//! into the thread's buffer before it runs, the preload library returns
+//! them without entering the kernel, and by the thread's next stop every
+//! one must have been used.
+
+use super::*;
+use ::syscallbuf::{Header, CONTROL_SYSCALL, HEADER_LEN, OP_DIVERGED};
+
+impl ReplaySession {
+    /// The answer replay gives the library's control syscall.
+    pub(super) fn control_syscall(
+        &mut self,
+        event: &Event,
+        args: &[u64; 6],
+        recorded: i64,
+    ) -> Result<i64, ReplayError> {
+        match args[0] {
+            ::syscallbuf::OP_HELLO if recorded == ::syscallbuf::MODE_RECORD => {
+                Ok(::syscallbuf::MODE_REPLAY)
+            }
+            ::syscallbuf::OP_REGISTER if recorded == 0 => {
+                self.task(event)?.buffer = Some(args[1]);
+                Ok(0)
+            }
+            _ => Ok(recorded),
+        }
+    }
+
+    pub(super) fn buffered(
+        &mut self,
+        recorded: &RecordedEvent,
+        records: &MemWrite,
+        outputs: &[(u32, OutputStream)],
+    ) -> Result<Applied, ReplayError> {
+        let event = &recorded.event;
+        let task = self.task(event)?;
+        let buffer = task.buffer;
+        let expected = buffer.map(|b| b + HEADER_LEN as u64);
+        if expected != Some(records.addr) {
+            return Err(self.divergence(
+                event,
+                "buffered syscalls for a thread whose buffer is elsewhere",
+                format!("a buffer at {:#x}", records.addr),
+                buffer.map_or("no buffer".into(), |b| format!("{b:#x}")),
+            ));
+        }
+        let bytes = recorded.payloads.first().map(Vec::as_slice).unwrap_or(&[]);
+        let header = Header {
+            used: bytes.len() as u32,
+            ..Header::default()
+        };
+        let memory = &self.process(event.pid)?.memory;
+        memory.write(records.addr, bytes)?;
+        memory.write(records.addr - HEADER_LEN as u64, &header.to_bytes())?;
+        for (i, record) in ::syscallbuf::records(bytes).enumerate() {
+            let Ok(record) = record else {
+                break;
+            };
+            if let Some((_, stream)) = outputs.iter().find(|(k, _)| *k as usize == i) {
+                self.emit(*stream, record.input);
+            }
+        }
+        self.task(event)?.buffer_filled = true;
+        Ok(Applied::Done)
+    }
+
+    /// Called when a thread stopped at its next event after running user
+    /// code: it must have used every record put into its buffer.
+    pub(super) fn check_buffer_drained(&mut self, event: &Event) -> Result<(), ReplayError> {
+        let Some(task) = self.tasks.get(&event.tid) else {
+            return Ok(());
+        };
+        let real = task.real;
+        if let Ok(r) = regs::get(real) {
+            if r.orig_rax == CONTROL_SYSCALL && r.rdi == OP_DIVERGED {
+                return Err(self.divergence(
+                    event,
+                    "the program made another buffered syscall than the recording",
+                    format!("a buffered {}", syscall_name(r.rdx)),
+                    format!("a buffered {}", syscall_name(r.rsi)),
+                ));
+            }
+        }
+        let (Some(buffer), true) = (task.buffer, task.buffer_filled) else {
+            return Ok(());
+        };
+        let memory = &self.process(event.pid)?.memory;
+        let mut raw = [0u8; HEADER_LEN];
+        raw.copy_from_slice(&memory.read(buffer, HEADER_LEN)?);
+        let header = Header::from_bytes(&raw);
+        if header.consumed != header.used {
+            return Err(self.divergence(
+                event,
+                "the thread made fewer buffered syscalls than the recording",
+                format!("{} bytes of records used", header.used),
+                format!("{} bytes used", header.consumed),
+            ));
+        }
+        memory.write(buffer, &Header::default().to_bytes())?;
+        if let Some(task) = self.tasks.get_mut(&event.tid) {
+            task.buffer_filled = false;
+        }
+        Ok(())
+    }
+
+    /// The recorder patched a syscall site; the same bytes go in here, and
+    /// the thread that just returned from that syscall moves onto the stub.
+    pub(super) fn code_patch(
+        &mut self,
+        recorded: &RecordedEvent,
+        writes: &[MemWrite],
+        resume_from: u64,
+        resume_to: u64,
+    ) -> Result<Applied, ReplayError> {
+        let event = &recorded.event;
+        let real = self.task(event)?.real;
+        let memory = &self.process(event.pid)?.memory;
+        for (w, bytes) in writes.iter().zip(&recorded.payloads) {
+            memory.write(w.addr, bytes)?;
+        }
+        let mut r = regs::get(real)?;
+        if r.rip == resume_from {
+            r.rip = resume_to;
+            regs::set(real, &r)?;
+        }
+        Ok(Applied::Done)
+    }
+}

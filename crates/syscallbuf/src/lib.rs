@@ -1,0 +1,258 @@
+//! The syscall buffer's protocol, shared by the preload library (which
+//! fills the buffer while recording and drains it while replaying) and the
+//! tracer. `no_std` and allocation-free so that the preload library can use
+//! it from inside any syscall of any program.
+//!
+//! A thread's buffer is one anonymous mapping: a [`Header`], then records
+//! packed one after another. Each record is a [`RecordHead`], the bytes the
+//! syscall read from memory (`input_len`), the bytes it wrote
+//! (`output_len`), padded to 8 bytes.
+
+#![no_std]
+
+/// The one syscall number the library uses to talk to the tracer. Linux
+/// does not define it, so without a tracer it fails with ENOSYS and the
+/// library stays out of the way.
+pub const CONTROL_SYSCALL: u64 = 0x7270;
+/// `control(OP_HELLO, hook_entry, stub_area, stub_area_len, traced_return)`:
+/// the library is loaded in this process. Answers [`MODE_RECORD`] or
+/// [`MODE_REPLAY`].
+pub const OP_HELLO: u64 = 1;
+/// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
+pub const OP_REGISTER: u64 = 2;
+/// `control(OP_DIVERGED, nr, expected_nr)`: replay ran out of recorded
+/// records or found another syscall than the recording made.
+pub const OP_DIVERGED: u64 = 3;
+
+pub const MODE_RECORD: i64 = 1;
+pub const MODE_REPLAY: i64 = 2;
+
+/// A page the tracer maps at this fixed address after every exec, holding
+/// `syscall; ret`. The seccomp filter lets syscalls made from it run
+/// without stopping; every other syscall instruction stops for the tracer.
+/// The address must be the same in every process image because a seccomp
+/// filter cannot be changed after exec.
+pub const UNTRACED_PAGE: u64 = 0x7000_0000;
+/// What the kernel reports as the instruction pointer of that syscall.
+pub const UNTRACED_RETURN: u64 = UNTRACED_PAGE + 2;
+pub const UNTRACED_CODE: [u8; 3] = [0x0f, 0x05, 0xc3];
+
+pub const BUFFER_LEN: usize = 256 * 1024;
+pub const HEADER_LEN: usize = core::mem::size_of::<Header>();
+pub const RECORD_HEAD_LEN: usize = core::mem::size_of::<RecordHead>();
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Header {
+    /// Recording: bytes of complete records. Replay: bytes the tracer put
+    /// there for the thread to consume.
+    pub used: u32,
+    /// Replay: bytes consumed so far.
+    pub consumed: u32,
+    /// The hook is running on this thread; a syscall made meanwhile (from a
+    /// signal handler) takes the traced path.
+    pub busy: u32,
+    pub reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordHead {
+    /// This record's length, padding included.
+    pub size: u32,
+    pub nr: u32,
+    pub result: i64,
+    pub args: [u64; 6],
+    /// Memory the syscall read (a path, written bytes): for display and
+    /// for output re-emitted on replay.
+    pub input_addr: u64,
+    pub input_len: u32,
+    /// Memory the syscall wrote, restored on replay.
+    pub output_len: u32,
+    pub output_addr: u64,
+}
+
+impl Header {
+    pub fn to_bytes(self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[0..4].copy_from_slice(&self.used.to_le_bytes());
+        out[4..8].copy_from_slice(&self.consumed.to_le_bytes());
+        out[8..12].copy_from_slice(&self.busy.to_le_bytes());
+        out[12..16].copy_from_slice(&self.reserved.to_le_bytes());
+        out
+    }
+
+    pub fn from_bytes(b: &[u8; HEADER_LEN]) -> Header {
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Header {
+            used: word(0),
+            consumed: word(4),
+            busy: word(8),
+            reserved: word(12),
+        }
+    }
+}
+
+/// The padded size of a record with these payloads.
+pub const fn record_size(input_len: usize, output_len: usize) -> usize {
+    (RECORD_HEAD_LEN + input_len + output_len + 7) & !7
+}
+
+/// One record, borrowed from a buffer's bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub head: RecordHead,
+    pub input: &'a [u8],
+    pub output: &'a [u8],
+}
+
+/// What is wrong with a run of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed {
+    pub offset: usize,
+}
+
+/// Walks the records in `bytes`; yields `Err` once at the first record that
+/// does not fit, then stops.
+pub struct Records<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+pub fn records(bytes: &[u8]) -> Records<'_> {
+    Records { bytes, offset: 0 }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.offset >= self.bytes.len() {
+            return None;
+        }
+        let rest = &self.bytes[self.offset..];
+        let bad = Malformed {
+            offset: self.offset,
+        };
+        if rest.len() < RECORD_HEAD_LEN {
+            self.offset = self.bytes.len();
+            return Some(Err(bad));
+        }
+        let u32_at =
+            |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&rest[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        let mut args = [0u64; 6];
+        for (k, a) in args.iter_mut().enumerate() {
+            *a = u64_at(16 + 8 * k);
+        }
+        let head = RecordHead {
+            size: u32_at(0),
+            nr: u32_at(4),
+            result: u64_at(8) as i64,
+            args,
+            input_addr: u64_at(64),
+            input_len: u32_at(72),
+            output_len: u32_at(76),
+            output_addr: u64_at(80),
+        };
+        let size = head.size as usize;
+        let needed = record_size(head.input_len as usize, head.output_len as usize);
+        if size != needed || size > rest.len() {
+            self.offset = self.bytes.len();
+            return Some(Err(bad));
+        }
+        let input_end = RECORD_HEAD_LEN + head.input_len as usize;
+        let record = Record {
+            head,
+            input: &rest[RECORD_HEAD_LEN..input_end],
+            output: &rest[input_end..input_end + head.output_len as usize],
+        };
+        self.offset += size;
+        Some(Ok(record))
+    }
+}
+
+/// Syscalls the library can buffer; the tracer patches only the sites of
+/// these. Anything else at a patched site takes the traced path.
+pub const BUFFERED: &[u64] = &[
+    0,   // read
+    1,   // write
+    3,   // close
+    4,   // stat
+    5,   // fstat
+    6,   // lstat
+    8,   // lseek
+    16,  // ioctl (TCGETS, FIONREAD)
+    17,  // pread64
+    18,  // pwrite64
+    21,  // access
+    39,  // getpid
+    63,  // uname
+    72,  // fcntl (F_GETFD, F_GETFL, F_SETFD)
+    79,  // getcwd
+    89,  // readlink
+    96,  // gettimeofday
+    102, // getuid
+    104, // getgid
+    107, // geteuid
+    108, // getegid
+    110, // getppid
+    186, // gettid
+    201, // time
+    217, // getdents64
+    228, // clock_gettime
+    257, // openat
+    262, // newfstatat
+    267, // readlinkat
+    269, // faccessat
+    318, // getrandom
+    332, // statx
+    439, // faccessat2
+];
+
+pub fn is_buffered(nr: u64) -> bool {
+    BUFFERED.contains(&nr)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn push(buf: &mut Vec<u8>, nr: u32, input: &[u8], output: &[u8]) {
+        let size = record_size(input.len(), output.len());
+        let start = buf.len();
+        buf.resize(start + size, 0);
+        let r = &mut buf[start..];
+        r[0..4].copy_from_slice(&(size as u32).to_le_bytes());
+        r[4..8].copy_from_slice(&nr.to_le_bytes());
+        r[8..16].copy_from_slice(&(-2i64).to_le_bytes());
+        r[72..76].copy_from_slice(&(input.len() as u32).to_le_bytes());
+        r[76..80].copy_from_slice(&(output.len() as u32).to_le_bytes());
+        r[RECORD_HEAD_LEN..RECORD_HEAD_LEN + input.len()].copy_from_slice(input);
+        let o = RECORD_HEAD_LEN + input.len();
+        r[o..o + output.len()].copy_from_slice(output);
+    }
+
+    #[test]
+    fn records_round_trip_and_truncation_is_reported() {
+        assert_eq!(RECORD_HEAD_LEN, 88);
+        let mut buf = Vec::new();
+        push(&mut buf, 1, b"hello", b"");
+        push(&mut buf, 0, b"", b"abc");
+        let all: Vec<_> = records(&buf).collect();
+        assert_eq!(all.len(), 2);
+        let first = all[0].unwrap();
+        assert_eq!((first.head.nr, first.head.result), (1, -2));
+        assert_eq!(first.input, b"hello");
+        assert_eq!(all[1].unwrap().output, b"abc");
+        let cut = &buf[..buf.len() - 3];
+        let last = records(cut).last().unwrap();
+        assert!(last.is_err());
+    }
+}
