@@ -111,6 +111,13 @@ pub(crate) struct Recorder {
 
 pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     let mut env = options.env.clone();
+    let mut options = options;
+    if is_set_id(&options.program) {
+        // The buffer's seccomp filter needs no_new_privs, under which the
+        // kernel would run this program without its privileges; without
+        // the buffer the exec is refused below, as it must be.
+        options.syscall_buffer = None;
+    }
     if let Some(library) = &options.syscall_buffer {
         preload(&mut env, library);
     }
@@ -534,6 +541,18 @@ impl Recorder {
             input_bytes,
         )?;
         let mut forced = None;
+        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+        if self.buffering && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
+            return Err(Failure::Stop(StopRecording(format!(
+                "{} of a setuid/setgid program would gain privileges, which the syscall \
+                 buffer's no_new_privs filter silently prevents; recording stopped so that \
+                 the trace is never silently wrong (process {tgid}, thread {tid}, after \
+                 event {}); record with --no-syscall-buffer to have the exec refused at \
+                 its exit instead",
+                syscall_model::name(nr).unwrap_or("execve"),
+                self.next_index
+            ))));
+        }
         if nr == syscallbuf::CONTROL_SYSCALL {
             let answer = self.control(tid, tgid, &args)?;
             entry_regs.orig_rax = u64::MAX;
@@ -817,5 +836,41 @@ fn preload(env: &mut Vec<(String, String)>, library: &Path) {
         Some((_, value)) if !value.is_empty() => *value = format!("{library}:{value}"),
         Some((_, value)) => *value = library,
         None => env.push(("LD_PRELOAD".into(), library)),
+    }
+}
+
+/// A setuid or setgid file: executing it would gain privileges.
+fn is_set_id(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|m| m.permissions().mode() & (libc::S_ISUID | libc::S_ISGID) != 0)
+}
+
+impl Recorder {
+    /// Whether the exec at this entry names a setuid/setgid file (relative
+    /// paths resolved against the tracee's cwd or dirfd).
+    fn execs_set_id(&self, tid: Pid, tgid: Pid, nr: u64, args: &[u64; 6]) -> bool {
+        let (dirfd, path_arg) = if nr == libc::SYS_execveat as u64 {
+            (args[0] as i32, args[1])
+        } else {
+            (libc::AT_FDCWD, args[0])
+        };
+        let Ok(mem) = self.memory(tgid) else {
+            return false;
+        };
+        let Ok(path) = mem.read_cstring(path_arg, 4096) else {
+            return false;
+        };
+        let base = if dirfd == libc::AT_FDCWD {
+            format!("/proc/{tid}/cwd")
+        } else {
+            format!("/proc/{tid}/fd/{dirfd}")
+        };
+        let full = if path.starts_with('/') {
+            std::path::PathBuf::from(&path)
+        } else {
+            Path::new(&base).join(&path)
+        };
+        is_set_id(&full)
     }
 }
