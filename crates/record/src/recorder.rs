@@ -102,6 +102,9 @@ pub(crate) struct Recorder {
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
     pub(crate) hooks: HashMap<Pid, crate::syscallbuf::HookState>,
+    /// New tasks whose fork event was seen: the forking thread, and whether
+    /// the child has a copy of its memory (a plain fork).
+    pub(crate) forked_by: HashMap<Pid, (Pid, bool)>,
     pub(crate) output: OutputMatcher,
     next_index: u64,
     start: Instant,
@@ -160,6 +163,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
         hooks: HashMap::new(),
+        forked_by: HashMap::new(),
         output: OutputMatcher::new(),
         next_index: 0,
         start: Instant::now(),
@@ -398,7 +402,8 @@ impl Recorder {
                     };
                     self.add_task(child, tgid)?;
                 }
-                self.inherit_buffer(tid, child, event == libc::PTRACE_EVENT_FORK);
+                self.forked_by
+                    .insert(child, (tid, event == libc::PTRACE_EVENT_FORK));
             }
             libc::PTRACE_EVENT_EXEC => {
                 let former = message as Pid;
@@ -781,6 +786,10 @@ impl Recorder {
         } else {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
+        let forked_by = self.forked_by.remove(&tid);
+        if !thread {
+            self.inherit_buffer(parent, tid, forked_by);
+        }
         self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
         self.resume_user(tid, 0)
     }

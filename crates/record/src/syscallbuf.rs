@@ -270,20 +270,54 @@ impl Recorder {
         Ok(true)
     }
 
-    /// A forked child has a copy of its parent's patched code and buffer.
-    pub(crate) fn inherit_buffer(&mut self, parent: Pid, child: Pid, copy_of_memory: bool) {
-        let Some(parent_task) = self.tasks.get(&parent) else {
+    /// A new process starts with the buffer of the thread that forked it
+    /// (its copy, or after vfork the same memory), and after a real fork
+    /// with a copy of its parent's patched code. Done at the child's first
+    /// stop, before it runs: the parent's fork event may come later.
+    pub(crate) fn inherit_buffer(
+        &mut self,
+        parent_tgid: Pid,
+        child: Pid,
+        forked_by: Option<(Pid, bool)>,
+    ) {
+        let (forking, copy_of_memory) = match forked_by {
+            Some((tid, copy)) => (self.tasks.get(&tid), copy),
+            // The fork event has not been seen yet, so the forking thread
+            // is still inside its fork.
+            None => {
+                let forking = self.tasks.values().find(|t| {
+                    t.tgid == parent_tgid
+                        && t.syscall.as_ref().is_some_and(|s| {
+                            matches!(
+                                s.nr as i64,
+                                libc::SYS_clone
+                                    | libc::SYS_clone3
+                                    | libc::SYS_fork
+                                    | libc::SYS_vfork
+                            )
+                        })
+                });
+                // clone3 keeps its flags in memory: treated as sharing (no
+                // copy of the patch bookkeeping; the child patches nothing).
+                let copy =
+                    forking
+                        .and_then(|t| t.syscall.as_ref())
+                        .is_some_and(|s| match s.nr as i64 {
+                            libc::SYS_fork => true,
+                            libc::SYS_clone => s.args[0] & libc::CLONE_VM as u64 == 0,
+                            _ => false,
+                        });
+                (forking, copy)
+            }
+        };
+        let Some(forking) = forking else {
             return;
         };
-        let (buffer, parent_tgid) = (parent_task.buffer, parent_task.tgid);
-        let Some(child_task) = self.tasks.get_mut(&child) else {
-            return;
-        };
-        if child_task.tgid == parent_tgid {
-            return;
+        let buffer = forking.buffer;
+        if let Some(task) = self.tasks.get_mut(&child) {
+            task.buffer = buffer;
         }
-        child_task.buffer = buffer;
-        let child_tgid = child_task.tgid;
+        let child_tgid = self.tasks.get(&child).map_or(child, |t| t.tgid);
         if copy_of_memory {
             if let Some(state) = self.hooks.get(&parent_tgid).cloned() {
                 self.hooks.insert(child_tgid, state);
