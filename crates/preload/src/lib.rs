@@ -18,7 +18,7 @@
 
 use core::arch::{asm, global_asm};
 use core::cell::Cell;
-use core::sync::atomic::{AtomicI64, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use syscallbuf::{
     record_size, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN, MODE_RECORD,
     MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN, UNTRACED_PAGE,
@@ -173,6 +173,12 @@ struct Saved {
 /// non-negative.
 const TAKE_TRACED_PATH: i64 = i64::MIN;
 
+/// (device, inode) of the recorder's stdout and stderr, written by the
+/// tracer at hello. Writes there take the traced path, so that replay
+/// re-emits them exactly as without the buffer (an fd can be closed before
+/// the tracer sees the record).
+static OUTPUT_FILES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
 /// 0 until the tracer answered the hello: no tracer, no buffering.
 static MODE: AtomicI64 = AtomicI64::new(0);
 
@@ -223,7 +229,14 @@ extern "C" fn hello() {
     let entry = replay_hook_entry as *const () as u64;
     let mode = traced(
         CONTROL_SYSCALL,
-        [OP_HELLO, entry, stubs, STUB_AREA_LEN, traced_return, 0],
+        [
+            OP_HELLO,
+            entry,
+            stubs,
+            STUB_AREA_LEN,
+            traced_return,
+            OUTPUT_FILES.as_ptr() as u64,
+        ],
     );
     if mode == MODE_RECORD || mode == MODE_REPLAY {
         MODE.store(mode, Ordering::Relaxed);
@@ -480,6 +493,21 @@ fn file_type(fd: u64) -> Option<u32> {
     Some(u32::from_le_bytes(mode) & S_IFMT)
 }
 
+fn writes_to_recorder_output(fd: u64) -> bool {
+    let mut stat = [0u8; STAT_LEN];
+    if untraced(SYS_FSTAT, [fd, stat.as_mut_ptr() as u64, 0, 0, 0, 0]) != 0 {
+        return false;
+    }
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&stat[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let (dev, ino) = (word(0), word(8));
+    let ids: [u64; 4] = core::array::from_fn(|i| OUTPUT_FILES[i].load(Ordering::Relaxed));
+    (ino != 0 && ids[0] == dev && ids[1] == ino) || (ino != 0 && ids[2] == dev && ids[3] == ino)
+}
+
 fn is_disk(kind: Option<u32>) -> bool {
     matches!(kind, Some(S_IFREG | S_IFBLK))
 }
@@ -582,6 +610,9 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let room = BUFFER_LEN - HEADER_LEN - used;
     if record_size(plan.max_bytes, 0) > room {
         // Full: the traced call makes the tracer drain the buffer.
+        return TAKE_TRACED_PATH;
+    }
+    if matches!(plan.how, How::WriteNoWait { .. }) && writes_to_recorder_output(args[0]) {
         return TAKE_TRACED_PATH;
     }
     let Some(result) = perform(nr, args, plan.how) else {

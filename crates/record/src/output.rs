@@ -25,6 +25,15 @@ fn fd_id(fd: i32) -> Option<FileId> {
 }
 
 impl OutputMatcher {
+    /// (device, inode) of stdout then stderr, zeros for a missing one: what
+    /// the syscall buffer's library compares its writes with.
+    pub fn identities(&self) -> [u64; 4] {
+        let pair = |id: Option<FileId>| id.map_or((0, 0), |f| (f.dev, f.ino));
+        let (a, b) = pair(self.stdout);
+        let (c, d) = pair(self.stderr);
+        [a, b, c, d]
+    }
+
     pub fn new() -> OutputMatcher {
         OutputMatcher {
             stdout: fd_id(1),

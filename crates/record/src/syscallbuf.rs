@@ -85,6 +85,15 @@ impl Recorder {
                 let (true, Some(library)) = (page_mapped, library) else {
                     return Ok(enosys);
                 };
+                if args[5] != 0 {
+                    let ids: Vec<u8> = self
+                        .output
+                        .identities()
+                        .iter()
+                        .flat_map(|w| w.to_le_bytes())
+                        .collect();
+                    self.memory(tgid)?.write(args[5], &ids)?;
+                }
                 self.hooks.insert(
                     tgid,
                     HookState {
