@@ -36,8 +36,8 @@ fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
         jf,
         k,
     };
-    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     [
         stmt(load, ARCH),
         jump_eq(AUDIT_ARCH_X86_64, 0, 5),
