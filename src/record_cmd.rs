@@ -25,8 +25,12 @@ pub struct RecordArgs {
     /// Seed for --chaos (default: from the clock). Printed when chaos is on.
     #[arg(long, value_name = "SEED", requires = "chaos")]
     chaos_seed: Option<u64>,
-    /// Record every syscall through ptrace instead of buffering the common
-    /// ones inside the process (slower; for comparison and as a fallback).
+    /// Record libc's common syscalls inside the process (the syscall
+    /// buffer) instead of through ptrace: much faster for syscall-heavy
+    /// programs. Experimental: see docs/decisions/0009-syscall-buffer.md.
+    #[arg(long = "syscall-buffer", conflicts_with = "no_syscall_buffer")]
+    syscall_buffer: bool,
+    /// Record every syscall through ptrace (the default for now).
     #[arg(long = "no-syscall-buffer")]
     no_syscall_buffer: bool,
     /// The program to run, and its arguments.
@@ -110,10 +114,10 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         trace_dir: trace_dir.clone(),
         timeslice_ns: args.timeslice_us * 1000,
         chaos_seed,
-        syscall_buffer: if args.no_syscall_buffer {
-            None
-        } else {
+        syscall_buffer: if args.syscall_buffer {
             preload_library()
+        } else {
+            None
         },
     })
     .with_context(|| {

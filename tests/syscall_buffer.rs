@@ -1,0 +1,69 @@
+//! The in-process syscall buffer (issue: record at near-native speed):
+//! recordings made with it (`--syscall-buffer`) and without it both replay
+//! exactly, and the buffer really takes calls off the ptrace path.
+
+mod common;
+
+use common::{assert_native_runs_differ, assert_replay_matches_with, program, TraceRoot};
+
+/// The `events:` line of `replay info`.
+fn events(root: &TraceRoot, name: &str) -> u64 {
+    let out = root
+        .cmd()
+        .arg("info")
+        .arg(root.trace(name))
+        .output()
+        .expect("run replay info");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("events:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no events line in:\n{text}"))
+}
+
+#[test]
+fn buffered_calls_with_signals_and_a_blocking_pipe_replay_with_and_without_the_buffer() {
+    let exe = program("buffered_mix");
+    let argv = [exe.to_str().expect("utf-8")];
+    assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    for round in 0..2 {
+        let on = format!("on-{round}");
+        let off = format!("off-{round}");
+        let buffered = assert_replay_matches_with(&root, &on, &["--syscall-buffer"], &argv);
+        let traced = assert_replay_matches_with(&root, &off, &["--no-syscall-buffer"], &argv);
+        let out = String::from_utf8_lossy(&buffered.stdout);
+        assert!(
+            out.contains("piped=500") && out.contains("alarms=1"),
+            "{out}"
+        );
+        assert!(String::from_utf8_lossy(&traced.stdout).contains("piped=500"));
+        // 50000 iterations of clock_gettime + getppid: through ptrace each
+        // is two events; buffered, a few hundred events remain.
+        let (with, without) = (events(&root, &on), events(&root, &off));
+        assert!(
+            with * 10 < without,
+            "buffering removed most events: {with} with the buffer, {without} without"
+        );
+    }
+}
+
+#[test]
+fn real_programs_replay_with_the_buffer() {
+    let root = TraceRoot::new();
+    for (name, argv) in [
+        (
+            "python",
+            vec![
+                "python3",
+                "-c",
+                "import random,time,os; print(random.random(), time.time(), os.getpid())",
+            ],
+        ),
+        ("sort", vec!["sh", "-c", "date +%N; sort -r /etc/passwd | head -3"]),
+    ] {
+        let out = assert_replay_matches_with(&root, name, &["--syscall-buffer"], &argv);
+        assert!(events(&root, name) > 0, "{name} was recorded");
+        assert!(!out.stdout.is_empty(), "{name} printed something");
+    }
+}
