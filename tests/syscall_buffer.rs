@@ -60,7 +60,10 @@ fn real_programs_replay_with_the_buffer() {
                 "import random,time,os; print(random.random(), time.time(), os.getpid())",
             ],
         ),
-        ("sort", vec!["sh", "-c", "date +%N; sort -r /etc/passwd | head -3"]),
+        (
+            "sort",
+            vec!["sh", "-c", "date +%N; sort -r /etc/passwd | head -3"],
+        ),
     ] {
         let out = assert_replay_matches_with(&root, name, &["--syscall-buffer"], &argv);
         assert!(events(&root, name) > 0, "{name} was recorded");
