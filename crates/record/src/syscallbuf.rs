@@ -128,8 +128,13 @@ impl Recorder {
             return Ok(());
         };
         let mem = self.memory(tgid)?;
+        let Ok(header_bytes) = mem.read(addr, HEADER_LEN) else {
+            // The address space is already gone (the task is exiting after
+            // exit_group flushed it): nothing more can be in the buffer.
+            return Ok(());
+        };
         let mut raw = [0u8; HEADER_LEN];
-        raw.copy_from_slice(&mem.read(addr, HEADER_LEN)?);
+        raw.copy_from_slice(&header_bytes);
         let header = Header::from_bytes(&raw);
         if header.used == 0 {
             return Ok(());
