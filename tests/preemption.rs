@@ -11,17 +11,7 @@ use common::{assert_native_runs_differ, assert_replay_matches_with, program, Tra
 
 /// The `preemptions:` line of `replay info`: (all, for signals).
 fn preemptions(root: &TraceRoot, name: &str) -> (u64, u64) {
-    let out = root
-        .cmd()
-        .arg("info")
-        .arg(root.trace(name))
-        .output()
-        .expect("run replay info");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("preemptions:"))
-        .unwrap_or_else(|| panic!("no preemptions line in:\n{text}"));
+    let line = root.info_field(name, "preemptions");
     let numbers: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())

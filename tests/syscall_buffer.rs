@@ -8,17 +8,10 @@ use common::{assert_native_runs_differ, assert_replay_matches_with, program, Tra
 
 /// The `events:` line of `replay info`.
 fn events(root: &TraceRoot, name: &str) -> u64 {
-    let out = root
-        .cmd()
-        .arg("info")
-        .arg(root.trace(name))
-        .output()
-        .expect("run replay info");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix("events:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no events line in:\n{text}"))
+    let value = root.info_field(name, "events");
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("events is not a number: {value}"))
 }
 
 #[test]

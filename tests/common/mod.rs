@@ -67,6 +67,21 @@ impl TraceRoot {
         out
     }
 
+    /// The value of `key:` in `replay info` of trace `name`.
+    pub fn info_field(&self, name: &str, key: &str) -> String {
+        let out = self
+            .cmd()
+            .arg("info")
+            .arg(self.trace(name))
+            .output()
+            .expect("run replay info");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {key} line in:\n{text}"))
+    }
+
     pub fn replay(&self, name: &str) -> Output {
         self.cmd()
             .arg("replay")
