@@ -64,6 +64,59 @@ fn exec_from_a_non_main_thread() {
     assert!(out.contains("exec from a thread"), "{out}");
 }
 
+/// Kills the CPU hog when the test ends, however it ends.
+struct Hog(std::process::Child);
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A thread starts six threads and execs at once. With a busy loop pinned
+/// to the same CPU, some of those threads often never run before the exec
+/// kills them; replay must reap them too (it used to wait for the exec
+/// forever). Rounds go on until several recordings had such a thread.
+#[test]
+fn exec_kills_threads_that_never_ran() {
+    let exe = program("exec_beside_new_thread");
+    let exe = exe.to_str().expect("utf-8");
+    assert_native_runs_differ(&[exe]);
+    let _hog = Hog(std::process::Command::new("taskset")
+        .args(["-c", "0", "sh", "-c", "while :; do :; done"])
+        .spawn()
+        .expect("taskset (util-linux) runs a busy loop"));
+    let root = TraceRoot::new();
+    let mut unstarted_rounds = 0;
+    let mut rounds = 0;
+    while unstarted_rounds < 3 && rounds < 40 {
+        let name = format!("exec-new-{rounds}");
+        let out = assert_replay_matches(&root, &name, &["taskset", "-c", "0", exe]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("exec beside new threads"),
+            "{out:?}"
+        );
+        // Seven threads and the exec'd echo each register a robust list
+        // first thing; fewer means a thread died before its first syscall.
+        let dump = root.cmd().arg("dump").arg(root.trace(&name)).output();
+        let dump = String::from_utf8_lossy(&dump.expect("replay dump").stdout).into_owned();
+        let started: std::collections::BTreeSet<&str> = dump
+            .lines()
+            .filter(|l| l.contains("] set_robust_list("))
+            .filter_map(|l| l.split(']').next())
+            .collect();
+        if started.len() < 8 {
+            unstarted_rounds += 1;
+        }
+        rounds += 1;
+    }
+    assert!(
+        unstarted_rounds > 0,
+        "in {rounds} recordings every thread ran before the exec, so the case was not tested"
+    );
+}
+
 #[test]
 fn python_threads_appending_to_one_list() {
     let script = "import threading,time\nout=[]\ndef w(i):\n    for k in range(300):\n        out.append(i)\n        if k % 50 == 0: time.sleep(0.0005)\nts=[threading.Thread(target=w,args=(i,)) for i in range(4)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(len(out), hash(tuple(out)), time.time())";

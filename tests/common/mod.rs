@@ -2,9 +2,58 @@
 //! binary on real programs and compare replay with recording.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Longer than any command of the suite takes on a loaded two-core machine;
+/// a command still running then is hung, and the test says so instead of
+/// stalling the whole run until CI gives up.
+const HANG_LIMIT: Duration = Duration::from_secs(300);
+
+/// `Command::output`, but a command that runs past [`HANG_LIMIT`] is killed
+/// and the test fails naming it and showing what it printed so far.
+pub fn output_within_limit(command: &mut Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for command") {
+            break status;
+        }
+        if started.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            panic!(
+                "{command:?} hung: still running after {}s; its stderr:\n{}",
+                HANG_LIMIT.as_secs(),
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
 
 pub fn replay_bin() -> &'static str {
     let bin = env!("CARGO_BIN_EXE_replay");
@@ -54,17 +103,15 @@ impl TraceRoot {
 
     /// `replay record` with extra options (`--chaos`, `--timeslice-us`…).
     pub fn record_with(&self, name: &str, options: &[&str], argv: &[&str]) -> Output {
-        let out = self
-            .cmd()
-            .arg("record")
-            .args(options)
-            .arg("-o")
-            .arg(self.trace(name))
-            .arg("--")
-            .args(argv)
-            .output()
-            .expect("run replay record");
-        out
+        output_within_limit(
+            self.cmd()
+                .arg("record")
+                .args(options)
+                .arg("-o")
+                .arg(self.trace(name))
+                .arg("--")
+                .args(argv),
+        )
     }
 
     /// The value of `key:` in `replay info` of trace `name`.
@@ -83,11 +130,7 @@ impl TraceRoot {
     }
 
     pub fn replay(&self, name: &str) -> Output {
-        self.cmd()
-            .arg("replay")
-            .arg(self.trace(name))
-            .output()
-            .expect("run replay replay")
+        output_within_limit(self.cmd().arg("replay").arg(self.trace(name)))
     }
 }
 
@@ -123,10 +166,7 @@ pub fn program(name: &str) -> PathBuf {
 }
 
 pub fn run_native(argv: &[&str]) -> Output {
-    Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .expect("run program natively")
+    output_within_limit(Command::new(argv[0]).args(&argv[1..]))
 }
 
 fn show(out: &Output) -> String {

@@ -386,14 +386,13 @@ impl ReplaySession {
                 t.rec_pid == event.pid
                     && tid != event.tid
                     && tid != event.pid
-                    && !matches!(t.state, ReplayState::Dead | ReplayState::New)
+                    && t.state != ReplayState::Dead
             })
             .map(|(&tid, t)| (tid, t.real))
             .collect();
+        // A thread that never ran (still New, its first stop unreported) dies
+        // too, and the exec waits until it has been reaped like the others.
         for (tid, real) in others {
-            if let Ok(WaitResult::Stopped(_, Stop::Event { .. })) = ptrace::wait_for(real) {
-                ptrace::resume(real, Resume::Continue, 0)?;
-            }
             let _ = ptrace::wait_for_death(real);
             if let Some(t) = self.tasks.get_mut(&tid) {
                 t.state = ReplayState::Dead;
