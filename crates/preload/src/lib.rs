@@ -28,6 +28,9 @@ use syscallbuf::{
 /// they are within a 32-bit jump of libc.
 const STUB_AREA_LEN: u64 = 64 * 1024;
 
+/// The hook's own stack, mapped right after each thread's buffer.
+const HOOK_STACK_LEN: usize = 64 * 1024;
+
 global_asm!(
     ".pushsection .text.replay_stubs,\"ax\",@progbits",
     ".p2align 12",
@@ -58,6 +61,13 @@ global_asm!(
     // it would across a syscall; the SSE registers too, since the Rust code
     // may use them. The hook answers TAKE_TRACED_PATH when the call must
     // stop for the tracer.
+    //
+    // The registers are saved on the program's stack (the same bytes in
+    // recording and replay), but the hook itself runs on this thread's hook
+    // stack: recording makes syscalls and fills locals that replay does
+    // not, and what that leaves below the program's stack pointer could
+    // otherwise reach the program (uninitialised locals passed to a
+    // syscall). It also keeps the hook off small signal stacks.
     ".globl replay_hook_entry",
     ".hidden replay_hook_entry",
     "replay_hook_entry:",
@@ -74,7 +84,8 @@ global_asm!(
     "push r11",
     "mov rbx, rsp",
     "and rsp, -16",
-    "sub rsp, 256",
+    // The SSE registers, then the hook stack's top if this call took it.
+    "sub rsp, 272",
     "movdqu [rsp + 0], xmm0",
     "movdqu [rsp + 16], xmm1",
     "movdqu [rsp + 32], xmm2",
@@ -91,9 +102,30 @@ global_asm!(
     "movdqu [rsp + 208], xmm13",
     "movdqu [rsp + 224], xmm14",
     "movdqu [rsp + 240], xmm15",
-    "mov rsi, rax",
+    "mov qword ptr [rsp + 256], 0",
+    "call {stack}",
+    "test rax, rax",
+    "jz 3f",
+    // The word at the top says the hook stack is in use: a signal handler
+    // that interrupted the hook and makes a syscall of its own stays on
+    // its own stack instead of overwriting the interrupted frames.
+    "cmp qword ptr [rax - 8], 0",
+    "jne 3f",
+    "mov qword ptr [rax - 8], 1",
+    "mov [rsp + 256], rax",
+    "lea rsp, [rax - 16]",
+    "3:",
     "mov rdi, rbx",
+    "mov rsi, [rbx + 80]",
     "call {hook}",
+    "mov rsp, rbx",
+    "and rsp, -16",
+    "sub rsp, 272",
+    "mov rcx, [rsp + 256]",
+    "test rcx, rcx",
+    "jz 5f",
+    "mov qword ptr [rcx - 8], 0",
+    "5:",
     "movdqu xmm0, [rsp + 0]",
     "movdqu xmm1, [rsp + 16]",
     "movdqu xmm2, [rsp + 32]",
@@ -146,6 +178,7 @@ global_asm!(
     "syscall",
     "ret",
     hook = sym replay_syscall_hook,
+    stack = sym replay_hook_stack,
 );
 
 extern "C" {
@@ -257,7 +290,14 @@ fn thread_buffer() -> Option<*mut u8> {
     let flags = (libc_consts::MAP_PRIVATE | libc_consts::MAP_ANONYMOUS) as u64;
     let addr = traced(
         libc_consts::SYS_MMAP,
-        [0, BUFFER_LEN as u64, prot, flags, u64::MAX, 0],
+        [
+            0,
+            (BUFFER_LEN + HOOK_STACK_LEN) as u64,
+            prot,
+            flags,
+            u64::MAX,
+            0,
+        ],
     );
     let registered = addr > 0
         && traced(
@@ -272,6 +312,15 @@ fn thread_buffer() -> Option<*mut u8> {
     Some(addr as *mut u8)
 }
 
+/// Called by `replay_hook_entry`, on the program's stack, for the top of
+/// this thread's hook stack (0: none, the hook runs where it is). It does
+/// the same in recording and replay, so it leaves the same bytes behind.
+extern "C" fn replay_hook_stack() -> u64 {
+    thread_buffer().map_or(0, |buffer| {
+        (buffer as u64) + (BUFFER_LEN + HOOK_STACK_LEN) as u64
+    })
+}
+
 /// Called by `replay_hook_entry` for every syscall at a patched site.
 ///
 /// # Safety
@@ -283,8 +332,7 @@ unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
     let Some(plan) = plan(nr, &args) else {
         return TAKE_TRACED_PATH;
     };
-    // Before the mode is read: the buffer's traced mmap must stop with the
-    // same registers whether recording or replaying.
+    // Mapped already by `replay_hook_stack` unless that failed.
     let Some(buffer) = thread_buffer() else {
         return TAKE_TRACED_PATH;
     };
