@@ -87,11 +87,18 @@ impl StepLog {
     /// [`PATCH_MIN`] bytes with no call, no anchor, no branch before the last
     /// one, and no address the thread jumped to inside them. Each comes
     /// with the length it covers.
+    ///
+    /// Points whose window is one instruction come first, in that order,
+    /// then the others: a jump the walk never saw (into the loop from
+    /// before it) can land on an instruction boundary inside a window of
+    /// several, in the middle of the probe's jump, and only a window of
+    /// one instruction has no such boundary.
     pub fn patch_points(&self, closure: Closure) -> Vec<(u64, u8)> {
         let pass = self.pass(closure);
-        (0..pass.len())
-            .filter_map(|k| window_at(&pass, k, &self.branch_targets))
-            .collect()
+        let (single, several): (Vec<_>, Vec<_>) = (0..pass.len())
+            .filter_map(|k| window_at(&pass, k, &self.branch_targets).map(|w| (k, w)))
+            .partition(|&(k, (_, len))| len == pass[k].len);
+        single.into_iter().chain(several).map(|(_, w)| w).collect()
     }
 }
 
@@ -165,6 +172,25 @@ mod tests {
         let closure = run_counter_loop(&mut log, 0x1000).expect("loop closes");
         assert_eq!(closure, Closure { start: 2, end: 6 });
         assert_eq!(log.patch_points(closure).first(), Some(&(0x1000, 6)));
+    }
+
+    #[test]
+    fn windows_of_one_instruction_come_before_windows_of_several() {
+        let mut log = StepLog::new();
+        let body = [
+            (0x3000, 3, InsnKind::Sequential),
+            (0x3003, 3, InsnKind::Sequential),
+            (0x3006, 5, InsnKind::Sequential),
+            (0x300b, 2, InsnKind::Branch),
+        ];
+        let mut closure = None;
+        for _ in 0..2 {
+            for (rip, len, kind) in body {
+                closure = closure.or(log.arrive(rip, &insn(len, kind)));
+            }
+        }
+        let points = log.patch_points(closure.expect("loop closes"));
+        assert_eq!(points, vec![(0x3006, 5), (0x3000, 6), (0x3003, 8)]);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl ReplaySession {
                 format!("{state:?}"),
             ));
         }
-        if !prefetched && self.at_point(real, pid, &point, false)? {
+        if !prefetched && self.at_point(event.tid, real, pid, &point, false)? {
             return self.finish_preempt(event, real, pid, point.regs);
         }
         tracing::debug!(target_regs = ?point.regs, words = ?point.memory, "seeking preemption point");
@@ -109,7 +109,7 @@ impl ReplaySession {
             if advanced? == Applied::Interrupted {
                 return Ok(Applied::Interrupted);
             }
-            if self.at_point(real, pid, &point, true)? {
+            if self.at_point(event.tid, real, pid, &point, true)? {
                 return self.finish_preempt(event, real, pid, point.regs);
             }
             // The probe compares general registers and memory only; the
@@ -139,7 +139,7 @@ impl ReplaySession {
         }
         for _ in 0..64 {
             let rip = regs::get(real)?.rip;
-            if rip == at && self.at_point(real, pid, point, false)? {
+            if rip == at && self.at_point(event.tid, real, pid, point, false)? {
                 return Ok(true);
             }
             if rip <= at || rip >= end {
@@ -197,7 +197,7 @@ impl ReplaySession {
             memory,
             patch_len: *patch_len,
         };
-        self.at_point(task.real, task.rec_pid, &point, false)
+        self.at_point(tid, task.real, task.rec_pid, &point, false)
     }
 
     fn finish_preempt(
@@ -210,6 +210,7 @@ impl ReplaySession {
         if let Some(probe) = self.task(event)?.probe.take() {
             self.remove_probe(real, pid, &probe)?;
         }
+        self.check_buffer_drained(event)?;
         let current = regs::get(real)?;
         // Only the kernel's bookkeeping (orig_rax, RF, TF) may differ here.
         regs::set(
@@ -226,6 +227,7 @@ impl ReplaySession {
     /// `int3` (`in_probe`), rip is the probe's and stands for the point.
     fn at_point(
         &self,
+        tid: i32,
         real: Pid,
         pid: i32,
         point: &PointState<'_>,
@@ -242,7 +244,7 @@ impl ReplaySession {
             eflags: (found.eflags & STATE_FLAGS) | (recorded.eflags & !STATE_FLAGS),
             ..found
         } == *recorded;
-        if !same {
+        if !same || !self.buffer_used_up(tid, pid)? {
             return Ok(false);
         }
         let fp = regs::get_fpregs(real)?;

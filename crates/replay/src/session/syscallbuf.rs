@@ -103,6 +103,25 @@ impl ReplaySession {
         Ok(())
     }
 
+    /// Whether `tid` has used every buffered record put back for it. A
+    /// preemption point's state can recur between two buffered syscalls
+    /// (the recorder saw no anchor there): only the pass after the last
+    /// record is the recorded one.
+    pub(super) fn buffer_used_up(&self, tid: i32, pid: i32) -> Result<bool, ReplayError> {
+        let Some(buffer) = self
+            .tasks
+            .get(&tid)
+            .filter(|t| t.buffer_filled)
+            .and_then(|t| t.buffer)
+        else {
+            return Ok(true);
+        };
+        let mut raw = [0u8; HEADER_LEN];
+        raw.copy_from_slice(&self.process(pid)?.memory.read(buffer, HEADER_LEN)?);
+        let header = Header::from_bytes(&raw);
+        Ok(header.consumed == header.used)
+    }
+
     /// The recorder patched a syscall site; the same bytes go in here, and
     /// the thread that just returned from that syscall moves onto the stub.
     pub(super) fn code_patch(
