@@ -114,7 +114,9 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         trace_dir: trace_dir.clone(),
         timeslice_ns: args.timeslice_us * 1000,
         chaos_seed,
-        syscall_buffer: if args.syscall_buffer {
+        syscall_buffer: if args.syscall_buffer
+            || (!args.no_syscall_buffer && std::env::var_os("REPLAY_TMP_BUF").is_some())
+        {
             preload_library()
         } else {
             None

@@ -66,10 +66,15 @@ impl Lookahead {
 
     /// The next event of thread `tid` if it is a syscall exit.
     pub fn peek_exit(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
-        let position = self.find(|e| e.event.tid == tid)?;
-        Ok(position
-            .and_then(|p| self.buffer.get(p))
+        Ok(self
+            .peek_next(tid)?
             .filter(|e| matches!(e.event.kind, EventKind::SyscallExit { .. })))
+    }
+
+    /// The next event logged for `tid`.
+    pub fn peek_next(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+        let position = self.find(|e| e.event.tid == tid)?;
+        Ok(position.and_then(|p| self.buffer.get(p)))
     }
 
     /// The next syscall exit logged for `tid`, past its own exit event: an

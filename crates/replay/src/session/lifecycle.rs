@@ -33,6 +33,20 @@ impl ReplaySession {
             info[..n].copy_from_slice(&siginfo[..n]);
             ptrace::set_siginfo(real, &info)?;
         }
+        let found = regs::get(real)?;
+        if recorded.orig_rax == u64::MAX && found.orig_rax != u64::MAX {
+            // Recorded just after a syscall returned, by an interrupt before
+            // the next instruction; here the signal comes on the syscall's
+            // way out. Leaving the syscall behind (as the recording had)
+            // keeps the kernel from treating it as one to restart.
+            regs::set(
+                real,
+                &Regs {
+                    orig_rax: u64::MAX,
+                    ..found
+                },
+            )?;
+        }
         self.compare_regs(event, recorded, real)?;
         self.task(event)?.pending_signal = signo;
         Ok(Applied::Done)

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// The kernel's internal restart codes, as a syscall-exit stop shows them.
+const ERESTARTSYS: i64 = -512;
+const ERESTARTNOINTR: i64 = -513;
+const ERESTARTNOHAND: i64 = -514;
+const ERESTART_RESTARTBLOCK: i64 = -516;
+/// `syscall` is 0f 05.
+const SYSCALL_INSN_LEN: u64 = 2;
+
 impl ReplaySession {
     /// For a syscall that waits under a temporary signal mask, the signal
     /// that interrupted it in the recording, if the log says one did.
@@ -25,7 +33,7 @@ impl ReplaySession {
         let interrupted = matches!(
             self.events.peek_exit(event.tid)?.map(|e| &e.event.kind),
             Some(EventKind::SyscallExit {
-                result: -4 | -512 | -513 | -514 | -516,
+                result: -4 | ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK,
                 ..
             })
         );
@@ -637,11 +645,43 @@ impl ReplaySession {
                 next.orig_rax = nr;
                 let a = inflight.regs.syscall_args();
                 regs::set_syscall_args(&mut next, &a);
+                if self.restarted_without_signal(event, result)? {
+                    // The recorded thread was woken for a signal another
+                    // thread took, and the kernel made the same call again
+                    // on its way out. Nothing is pending here, so replay
+                    // does what the kernel did.
+                    next.rax = if result == ERESTART_RESTARTBLOCK {
+                        libc::SYS_restart_syscall as u64
+                    } else {
+                        nr
+                    };
+                    next.rip -= SYSCALL_INSN_LEN;
+                }
             }
         }
         regs::set(real, &next)?;
         self.task(event)?.state = ReplayState::Ready;
         Ok(())
+    }
+
+    /// Whether a syscall that ended with a restart code was made again at
+    /// once: the thread's next event is not the signal that would have
+    /// decided otherwise.
+    fn restarted_without_signal(
+        &mut self,
+        event: &Event,
+        result: i64,
+    ) -> Result<bool, ReplayError> {
+        if !matches!(
+            result,
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK
+        ) {
+            return Ok(false);
+        }
+        Ok(!matches!(
+            self.events.peek_next(event.tid)?.map(|e| &e.event.kind),
+            Some(EventKind::Signal { .. }) | None
+        ))
     }
 
     pub(super) fn emit(&self, stream: OutputStream, bytes: &[u8]) {
