@@ -67,3 +67,36 @@ fn real_programs_replay_with_the_buffer() {
         assert!(!out.stdout.is_empty(), "{name} printed something");
     }
 }
+
+/// A periodic itimer during a loop of syscalls, alone and with a second
+/// thread blocked in a pipe read, with the buffer on and off. Each of these
+/// diverged before: a signal taken just after a syscall returned, a read
+/// the kernel restarted after a signal went to the other thread, and a
+/// handler that ran while its thread mapped its buffer.
+#[test]
+fn periodic_itimer_with_a_blocked_thread_replays_with_and_without_the_buffer() {
+    let exe = program("itimer_syscalls");
+    let exe = exe.to_str().expect("utf-8");
+    assert_native_runs_differ(&[exe]);
+    let root = TraceRoot::new();
+    for round in 0..3 {
+        for (what, threaded) in [("alone", "no"), ("reader", "thread")] {
+            // Through ptrace, each iteration costs two stops.
+            for (buffer, iterations) in [
+                ("--syscall-buffer", "30000"),
+                ("--no-syscall-buffer", "6000"),
+            ] {
+                let name = format!("{what}{buffer}-{round}");
+                let argv = [exe, threaded, iterations];
+                let out = assert_replay_matches_with(&root, &name, &[buffer], &argv);
+                let out = String::from_utf8_lossy(&out.stdout);
+                let piped = if threaded == "thread" {
+                    "piped=100"
+                } else {
+                    "piped=0"
+                };
+                assert!(out.contains("ticks>0=1") && out.contains(piped), "{out}");
+            }
+        }
+    }
+}

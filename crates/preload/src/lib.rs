@@ -218,6 +218,10 @@ static MODE: AtomicI64 = AtomicI64::new(0);
 /// Buffer states besides an address.
 const NO_BUFFER: usize = 0;
 const BUFFER_FAILED: usize = 1;
+/// Being mapped and registered: a signal handler that runs meanwhile (the
+/// signal came at the mmap) takes the traced path instead of mapping a
+/// second buffer that the tracer would then forget.
+const BUFFER_PENDING: usize = 2;
 
 thread_local! {
     static BUFFER: Cell<usize> = const { Cell::new(NO_BUFFER) };
@@ -282,10 +286,11 @@ extern "C" fn hello() {
 fn thread_buffer() -> Option<*mut u8> {
     let current = BUFFER.with(Cell::get);
     match current {
-        BUFFER_FAILED => return None,
+        BUFFER_FAILED | BUFFER_PENDING => return None,
         NO_BUFFER => {}
         addr => return Some(addr as *mut u8),
     }
+    BUFFER.with(|b| b.set(BUFFER_PENDING));
     let prot = (libc_consts::PROT_READ | libc_consts::PROT_WRITE) as u64;
     let flags = (libc_consts::MAP_PRIVATE | libc_consts::MAP_ANONYMOUS) as u64;
     let addr = traced(
