@@ -236,6 +236,23 @@ impl Decoder<'_> {
         }
     }
 
+    /// A NULL-terminated array of strings (execve's argv) from the bytes
+    /// captured at entry, each quoted.
+    fn string_array(&self, rec: &SyscallRecord, array: u64) -> Option<Vec<String>> {
+        let mut strings = Vec::new();
+        for i in 0.. {
+            let slot = crate::inputs::lookup(self.inputs, rec, array + 8 * i, 8)?;
+            let at = u64::from_le_bytes(slot.try_into().ok()?);
+            if at == 0 {
+                return Some(strings);
+            }
+            let bytes = crate::inputs::lookup(self.inputs, rec, at, 4096)?;
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            strings.push(quote_cstr(&bytes[..end], self.strsize));
+        }
+        None
+    }
+
     /// The decoded arguments, strace's way (some calls show fewer than
     /// they take, e.g. openat without O_CREAT has no mode).
     pub fn args(&self, rec: &SyscallRecord) -> Vec<String> {
@@ -274,6 +291,10 @@ impl Decoder<'_> {
                         base + 2,
                         format!("{} /* {} vars */", ptr(a[base + 2]), info.env_count),
                     );
+                } else if let Some(argv) = self.string_array(rec, a[base + 1]) {
+                    // An `<unfinished ...>` line: the exit (and its exec
+                    // image) comes later; the argv captured at entry shows.
+                    set(&mut out, base + 1, format!("[{}]", argv.join(", ")));
                 }
             }
             "open" | "openat" => {
@@ -542,5 +563,61 @@ pub fn exit_line(status: i32) -> String {
             ""
         };
         format!("+++ killed by {}{core} +++", signal_name(sig))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::NoInputs;
+    use trace::event::{MemWrite, Regs};
+
+    /// An execve split by another task's event has no exit (and no exec
+    /// image) yet when its `<unfinished ...>` line is written: the argv
+    /// comes from the bytes captured at entry.
+    #[test]
+    fn unfinished_execve_shows_argv_from_entry_inputs() {
+        let (path, argv, s0, s1) = (0x1000u64, 0x2000u64, 0x3000u64, 0x3010u64);
+        let mut array = Vec::new();
+        for p in [s0, s1, 0] {
+            array.extend_from_slice(&p.to_le_bytes());
+        }
+        let range = |addr: u64, bytes: &[u8]| {
+            (
+                MemWrite {
+                    addr,
+                    len: bytes.len() as u64,
+                },
+                bytes.to_vec(),
+            )
+        };
+        let rec = SyscallRecord {
+            index: 5,
+            exit_index: None,
+            tid: 10,
+            pid: 10,
+            nr: libc::SYS_execve as u64,
+            args: [path, argv, 0x4000, 0, 0, 0],
+            regs: Regs::default(),
+            entry_ns: 0,
+            exit_ns: None,
+            result: None,
+            inputs: vec![
+                range(path, b"/bin/sh\0"),
+                range(argv, &array),
+                range(s0, b"sh\0"),
+                range(s1, b"exit 3\0"),
+            ],
+            writes: Vec::new(),
+            extra: None,
+        };
+        let decoder = Decoder {
+            inputs: &NoInputs,
+            strsize: 32,
+            fds: None,
+        };
+        let args = decoder.args(&rec);
+        assert_eq!(args[0], "\"/bin/sh\"");
+        assert_eq!(args[1], "[\"sh\", \"exit 3\"]");
     }
 }
