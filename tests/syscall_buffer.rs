@@ -100,3 +100,33 @@ fn periodic_itimer_with_a_blocked_thread_replays_with_and_without_the_buffer() {
         }
     }
 }
+
+/// poll, epoll_wait and recv that find data ready are buffered (the ones
+/// that must wait go through ptrace); the stream and how often data was
+/// ready replay exactly, with the buffer on and off.
+#[test]
+fn poll_epoll_and_recv_on_a_socket_replay_with_and_without_the_buffer() {
+    let exe = program("buffered_net");
+    let argv = [exe.to_str().expect("utf-8")];
+    assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    for round in 0..3 {
+        for buffer in ["--syscall-buffer", "--no-syscall-buffer"] {
+            let name = format!("net{buffer}-{round}");
+            let out = assert_replay_matches_with(&root, &name, &[buffer], &argv);
+            let out = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.starts_with("total=") && out.contains(" ready="),
+                "{out}"
+            );
+        }
+        let (with, without) = (
+            events(&root, &format!("net--syscall-buffer-{round}")),
+            events(&root, &format!("net--no-syscall-buffer-{round}")),
+        );
+        assert!(
+            with < without,
+            "ready polls and recvs were buffered: {with} events with the buffer, {without} without"
+        );
+    }
+}

@@ -387,6 +387,13 @@ mod libc_consts {
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFBLK: u32 = 0o060000;
+    pub const EAGAIN: i64 = 11;
+    pub const MSG_DONTWAIT: u64 = 0x40;
+    pub const MSG_WAITALL: u64 = 0x100;
+    pub const POLLFD_LEN: usize = 8;
+    pub const EPOLL_EVENT_LEN: usize = 12;
+    /// More descriptors than this go through ptrace (the record must fit).
+    pub const MAX_POLL_FDS: u64 = 4096;
     pub const STAT_LEN: usize = 144;
     pub const STAT_MODE_OFFSET: usize = 24;
 }
@@ -418,6 +425,8 @@ enum Output {
     Fixed(u64, usize),
     /// `result` bytes at this address.
     Received(u64),
+    /// `result` items of this size at this address (epoll events).
+    Items(u64, usize),
 }
 
 /// How the call is made without ever blocking the thread indefinitely.
@@ -434,6 +443,14 @@ enum How {
     },
     /// openat: only files and directories, which never block on open.
     Open,
+    /// recvfrom: with MSG_DONTWAIT added; nothing to read takes the traced
+    /// path unless the program asked not to wait.
+    RecvNoWait,
+    /// poll/epoll_wait: first with a zero timeout; nothing ready takes the
+    /// traced path unless the program's timeout was zero.
+    PollNoWait {
+        timeout_arg: usize,
+    },
 }
 
 const PATH_MAX: usize = 4096;
@@ -524,6 +541,26 @@ fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         ),
         269 | 439 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Plain),
         318 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
+        // poll: the pollfd array comes back with revents filled in.
+        7 if a[1] <= MAX_POLL_FDS => p(
+            Input::None,
+            Output::Fixed(a[0], n(a[1])? * POLLFD_LEN),
+            n(a[1])? * POLLFD_LEN,
+            How::PollNoWait { timeout_arg: 2 },
+        ),
+        // recvfrom without a source address (recv), not waiting for all.
+        45 if a[4] == 0 && a[3] & MSG_WAITALL == 0 => p(
+            Input::None,
+            Output::Received(a[1]),
+            n(a[2])?,
+            How::RecvNoWait,
+        ),
+        232 if a[2] <= MAX_POLL_FDS => p(
+            Input::None,
+            Output::Items(a[1], EPOLL_EVENT_LEN),
+            n(a[2])? * EPOLL_EVENT_LEN,
+            How::PollNoWait { timeout_arg: 3 },
+        ),
         332 => p(
             Input::Path(a[1]),
             Output::Fixed(a[4], 256),
@@ -636,6 +673,18 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             }
             Some(untraced(nr, a))
         }
+        How::RecvNoWait => {
+            let mut now = a;
+            now[3] |= MSG_DONTWAIT;
+            let r = untraced(nr, now);
+            (r != -EAGAIN || a[3] & MSG_DONTWAIT != 0).then_some(r)
+        }
+        How::PollNoWait { timeout_arg } => {
+            let mut now = a;
+            now[timeout_arg] = 0;
+            let r = untraced(nr, now);
+            (r != 0 || a[timeout_arg] == 0).then_some(r)
+        }
     }
 }
 
@@ -679,6 +728,9 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let (output_addr, output_len) = match plan.output {
         Output::Fixed(addr, len) if result >= 0 && addr != 0 => (addr, len),
         Output::Received(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
+        Output::Items(addr, each) if result > 0 => {
+            (addr, (result as usize * each).min(plan.max_bytes))
+        }
         _ => (0, 0),
     };
     let size = record_size(input_len, output_len);

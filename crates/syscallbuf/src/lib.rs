@@ -185,12 +185,14 @@ pub const BUFFERED: &[u64] = &[
     4,   // stat
     5,   // fstat
     6,   // lstat
+    7,   // poll
     8,   // lseek
     16,  // ioctl (TCGETS, FIONREAD)
     17,  // pread64
     18,  // pwrite64
     21,  // access
     39,  // getpid
+    45,  // recvfrom (no source address)
     63,  // uname
     72,  // fcntl (F_GETFD, F_GETFL, F_SETFD)
     79,  // getcwd
@@ -205,6 +207,7 @@ pub const BUFFERED: &[u64] = &[
     201, // time
     217, // getdents64
     228, // clock_gettime
+    232, // epoll_wait
     257, // openat
     262, // newfstatat
     267, // readlinkat

@@ -1,0 +1,61 @@
+/* poll, epoll_wait and recv on a socket pair fed by a forked child at its
+ * own pace: how often each call finds data ready, and what it reads,
+ * depend on timing. With the syscall buffer, calls that find data ready
+ * are buffered; the ones that must wait go through ptrace. */
+#include <poll.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(void) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        close(sv[0]);
+        for (int i = 0; i < 400; i++) {
+            unsigned char chunk[32];
+            getrandom(chunk, sizeof chunk, 0);
+            send(sv[1], chunk, 1 + chunk[0] % 31, 0);
+            if (i % 40 == 0) {
+                struct timespec pause = {0, 200000};
+                nanosleep(&pause, 0);
+            }
+        }
+        return 0;
+    }
+    close(sv[1]);
+    int ep = epoll_create1(0);
+    struct epoll_event want = {.events = EPOLLIN, .data.u32 = 7};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &want);
+    unsigned long sum = 0, total = 0, ready_at_once = 0, rounds = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
+        int n = poll(&pfd, 1, 0);
+        ready_at_once += n > 0;
+        if (rounds % 2 == 0) {
+            poll(&pfd, 1, 1000);
+        } else {
+            struct epoll_event got;
+            epoll_wait(ep, &got, 1, 1000);
+            if (got.data.u32 != 7)
+                return 2;
+        }
+        unsigned char buf[64];
+        ssize_t r = recv(sv[0], buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            sum = sum * 131 + buf[i];
+        total += r;
+        rounds++;
+    }
+    waitpid(child, 0, 0);
+    printf("total=%lu sum=%lx rounds=%lu ready=%lu\n", total, sum, rounds, ready_at_once);
+    return 0;
+}
