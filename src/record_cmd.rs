@@ -27,10 +27,11 @@ pub struct RecordArgs {
     chaos_seed: Option<u64>,
     /// Record libc's common syscalls inside the process (the syscall
     /// buffer) instead of through ptrace: much faster for syscall-heavy
-    /// programs. Experimental: see docs/decisions/0009-syscall-buffer.md.
+    /// programs. The default; see docs/decisions/0009-syscall-buffer.md.
     #[arg(long = "syscall-buffer", conflicts_with = "no_syscall_buffer")]
     syscall_buffer: bool,
-    /// Record every syscall through ptrace (the default for now).
+    /// Record every syscall through ptrace, without the preload library
+    /// (slower; the program's environment then has no LD_PRELOAD).
     #[arg(long = "no-syscall-buffer")]
     no_syscall_buffer: bool,
     /// The program to run, and its arguments.
@@ -114,9 +115,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         trace_dir: trace_dir.clone(),
         timeslice_ns: args.timeslice_us * 1000,
         chaos_seed,
-        syscall_buffer: if args.syscall_buffer
-            || (!args.no_syscall_buffer && std::env::var_os("REPLAY_TMP_BUF").is_some())
-        {
+        syscall_buffer: if args.syscall_buffer || !args.no_syscall_buffer {
             preload_library()
         } else {
             None

@@ -102,10 +102,16 @@ impl TraceRoot {
     }
 
     /// `replay record` with extra options (`--chaos`, `--timeslice-us`…).
+    /// With `REPLAY_TEST_SYSCALL_BUFFER=off` (scripts/test's second pass),
+    /// recordings that do not choose leave the syscall buffer off.
     pub fn record_with(&self, name: &str, options: &[&str], argv: &[&str]) -> Output {
+        let chosen = options.iter().any(|o| o.ends_with("syscall-buffer"));
+        let buffer_off =
+            !chosen && std::env::var("REPLAY_TEST_SYSCALL_BUFFER").is_ok_and(|v| v == "off");
         output_within_limit(
             self.cmd()
                 .arg("record")
+                .args(buffer_off.then_some("--no-syscall-buffer"))
                 .args(options)
                 .arg("-o")
                 .arg(self.trace(name))
