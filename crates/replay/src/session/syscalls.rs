@@ -58,15 +58,23 @@ impl ReplaySession {
     pub(super) fn compare_inputs(
         &self,
         event: &Event,
+        regs: &Regs,
         inputs: &[MemWrite],
         recorded: &[Vec<u8>],
     ) -> Result<(), ReplayError> {
         let memory = &self.process(event.pid)?.memory;
+        let pollfds =
+            matches!(regs.orig_rax as i64, libc::SYS_poll | libc::SYS_ppoll).then_some(regs.rdi);
         for (range, expected) in inputs.iter().zip(recorded) {
             let found = memory
                 .read(range.addr, range.len as usize)
                 .unwrap_or_default();
-            if &found != expected {
+            let same = if pollfds == Some(range.addr) {
+                same_pollfds(&found, expected)
+            } else {
+                &found == expected
+            };
+            if !same {
                 let show =
                     |b: &[u8]| format!("{:?}", String::from_utf8_lossy(&b[..b.len().min(64)]));
                 return Err(self.divergence(
@@ -126,7 +134,7 @@ impl ReplaySession {
         }
         let real = self.task(event)?.real;
         let current = self.compare_regs(event, recorded, real)?;
-        self.compare_inputs(event, inputs, &recorded_event.payloads)?;
+        self.compare_inputs(event, recorded, inputs, &recorded_event.payloads)?;
         let nr = recorded.orig_rax;
         let args = recorded.syscall_args();
         let policy = if nr == SYS_RSEQ {
@@ -702,6 +710,19 @@ impl ReplaySession {
     }
 }
 
+/// Whether two `struct pollfd` arrays ask the same: `revents` is written by
+/// the kernel, never read, and the syscall buffer's zero-timeout attempt
+/// clears it in recording before a poll that must wait goes through ptrace.
+fn same_pollfds(found: &[u8], expected: &[u8]) -> bool {
+    const POLLFD_LEN: usize = 8;
+    const REVENTS_AT: usize = 6;
+    found.len() == expected.len()
+        && found
+            .chunks(POLLFD_LEN)
+            .zip(expected.chunks(POLLFD_LEN))
+            .all(|(f, e)| f[..REVENTS_AT.min(f.len())] == e[..REVENTS_AT.min(e.len())])
+}
+
 /// The stack image and writable-mapping contents of an exec exit event,
 /// which follow its `writes` payloads.
 pub(super) fn exec_payloads(
@@ -740,5 +761,26 @@ fn output_bytes(
             }
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_pollfds;
+
+    #[test]
+    fn pollfds_compare_fd_and_events_but_not_revents() {
+        let recorded = [3, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0];
+        let mut stale = recorded;
+        stale[6] = 0x5a;
+        stale[15] = 0x01;
+        assert!(same_pollfds(&stale, &recorded));
+        let mut other_fd = recorded;
+        other_fd[8] = 5;
+        assert!(!same_pollfds(&other_fd, &recorded));
+        let mut other_events = recorded;
+        other_events[4] = 4;
+        assert!(!same_pollfds(&other_events, &recorded));
+        assert!(!same_pollfds(&recorded[..8], &recorded));
     }
 }
