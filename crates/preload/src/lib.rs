@@ -387,6 +387,12 @@ mod libc_consts {
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFBLK: u32 = 0o060000;
+    pub const SYS_IOCTL: u64 = 16;
+    pub const SYS_FCNTL: u64 = 72;
+    pub const F_GETPIPE_SZ: u64 = 1032;
+    pub const FIONREAD: u64 = 0x541b;
+    pub const S_IFIFO: u32 = 0o010000;
+    pub const S_IFSOCK: u32 = 0o140000;
     pub const EAGAIN: i64 = 11;
     pub const MSG_DONTWAIT: u64 = 0x40;
     pub const MSG_WAITALL: u64 = 0x100;
@@ -583,11 +589,34 @@ fn file_type(fd: u64) -> Option<u32> {
     Some(u32::from_le_bytes(mode) & S_IFMT)
 }
 
-fn writes_to_recorder_output(fd: u64) -> bool {
+/// Whether a write of `len` bytes to `fd` can be made in process: not to
+/// the recorder's own stdout/stderr (replay re-emits those from traced
+/// writes), not to a socket, and to a pipe only when it all fits now. A
+/// write that does not wait could otherwise return short where the
+/// program's blocking write would have written everything.
+fn write_can_be_buffered(fd: u64, len: u64) -> bool {
     let mut stat = [0u8; STAT_LEN];
     if untraced(SYS_FSTAT, [fd, stat.as_mut_ptr() as u64, 0, 0, 0, 0]) != 0 {
+        return true;
+    }
+    if writes_to_recorder_output(&stat) {
         return false;
     }
+    let mut mode = [0u8; 4];
+    mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
+    match u32::from_le_bytes(mode) & S_IFMT {
+        S_IFSOCK => false,
+        S_IFIFO => {
+            let capacity = untraced(SYS_FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
+            let mut unread = 0i32;
+            let r = untraced(SYS_IOCTL, [fd, FIONREAD, (&raw mut unread) as u64, 0, 0, 0]);
+            capacity > 0 && r == 0 && len <= (capacity - i64::from(unread)).max(0) as u64
+        }
+        _ => true,
+    }
+}
+
+fn writes_to_recorder_output(stat: &[u8; STAT_LEN]) -> bool {
     let word = |at: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&stat[at..at + 8]);
@@ -714,7 +743,7 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         // Full: the traced call makes the tracer drain the buffer.
         return TAKE_TRACED_PATH;
     }
-    if matches!(plan.how, How::WriteNoWait { .. }) && writes_to_recorder_output(args[0]) {
+    if matches!(plan.how, How::WriteNoWait { .. }) && !write_can_be_buffered(args[0], args[2]) {
         return TAKE_TRACED_PATH;
     }
     let Some(result) = perform(nr, args, plan.how) else {
