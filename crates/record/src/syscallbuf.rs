@@ -148,21 +148,18 @@ impl Recorder {
         }
         let data_addr = addr + HEADER_LEN as u64;
         let bytes = mem.read(data_addr, header.used as usize)?;
-        let mut outputs = Vec::new();
-        for (i, record) in syscallbuf::records(&bytes).enumerate() {
-            let record = record.map_err(|bad| {
-                RecordError::Setup(format!(
-                    "the syscall buffer of thread {tid} is damaged at byte {}",
-                    bad.offset
-                ))
-            })?;
-            let writes = matches!(record.head.nr as i64, libc::SYS_write | libc::SYS_pwrite64);
-            if writes && record.head.result > 0 {
-                if let Some(stream) = self.output.classify(tid, record.head.args[0] as i64) {
-                    outputs.push((i as u32, stream));
-                }
-            }
+        if let Some(Err(bad)) = syscallbuf::records(&bytes).find(Result::is_err) {
+            return Err(RecordError::Setup(format!(
+                "the syscall buffer of thread {tid} is damaged at byte {}",
+                bad.offset
+            ))
+            .into());
         }
+        // No record writes to the recorder's stdout or stderr: the library
+        // (told their identities at hello) sends those writes through
+        // ptrace, where they are classified like any other. Checking each
+        // buffered write here cost a /proc lookup apiece.
+        let outputs = Vec::new();
         let emptied = Header { used: 0, ..header };
         mem.write(addr, &emptied.to_bytes())?;
         let records = MemWrite {
