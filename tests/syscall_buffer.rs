@@ -130,3 +130,21 @@ fn poll_epoll_and_recv_on_a_socket_replay_with_and_without_the_buffer() {
         );
     }
 }
+
+/// `ls -l` asks every file for its ACL and security label (getxattr,
+/// lgetxattr) and nearly every call fails: failing calls are buffered too,
+/// and their sites are patched although the calls that reach the tracer
+/// fail. With the buffer most of the recording's events are gone.
+#[test]
+fn ls_long_listing_buffers_its_failing_xattr_calls() {
+    let root = TraceRoot::new();
+    let argv = ["ls", "-lR", "/usr/include/linux"];
+    let with = assert_replay_matches_with(&root, "on", &["--syscall-buffer"], &argv);
+    let without = assert_replay_matches_with(&root, "off", &["--no-syscall-buffer"], &argv);
+    assert_eq!(with.stdout, without.stdout);
+    let (on, off) = (events(&root, "on"), events(&root, "off"));
+    assert!(
+        on * 5 < off,
+        "{on} events with the buffer, {off} without: the xattr calls were not buffered"
+    );
+}

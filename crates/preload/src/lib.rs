@@ -433,6 +433,9 @@ enum Output {
     Received(u64),
     /// `result` items of this size at this address (epoll events).
     Items(u64, usize),
+    /// `result` bytes at this address, at most this many: with a size of 0
+    /// the xattr calls return the size they would need and write nothing.
+    Bounded(u64, usize),
 }
 
 /// How the call is made without ever blocking the thread indefinitely.
@@ -547,6 +550,32 @@ fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         ),
         269 | 439 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Plain),
         318 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
+        // getxattr, lgetxattr (ls -l asks for ACLs and labels per file).
+        191 | 192 => p(
+            Input::Path(a[0]),
+            Output::Bounded(a[2], n(a[3])?),
+            PATH_MAX + n(a[3])?,
+            How::Plain,
+        ),
+        193 => p(
+            Input::None,
+            Output::Bounded(a[2], n(a[3])?),
+            n(a[3])?,
+            How::Plain,
+        ),
+        // listxattr, llistxattr, flistxattr
+        194 | 195 => p(
+            Input::Path(a[0]),
+            Output::Bounded(a[1], n(a[2])?),
+            PATH_MAX + n(a[2])?,
+            How::Plain,
+        ),
+        196 => p(
+            Input::None,
+            Output::Bounded(a[1], n(a[2])?),
+            n(a[2])?,
+            How::Plain,
+        ),
         // poll: the pollfd array comes back with revents filled in.
         7 if a[1] <= MAX_POLL_FDS => p(
             Input::None,
@@ -757,6 +786,7 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let (output_addr, output_len) = match plan.output {
         Output::Fixed(addr, len) if result >= 0 && addr != 0 => (addr, len),
         Output::Received(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
+        Output::Bounded(addr, cap) if result > 0 && addr != 0 => (addr, (result as usize).min(cap)),
         Output::Items(addr, each) if result > 0 => {
             (addr, (result as usize * each).min(plan.max_bytes))
         }

@@ -204,6 +204,12 @@ pub const BUFFERED: &[u64] = &[
     108, // getegid
     110, // getppid
     186, // gettid
+    191, // getxattr
+    192, // lgetxattr
+    193, // fgetxattr
+    194, // listxattr
+    195, // llistxattr
+    196, // flistxattr
     201, // time
     217, // getdents64
     228, // clock_gettime
