@@ -387,6 +387,7 @@ mod libc_consts {
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFBLK: u32 = 0o060000;
+    pub const PIPE_BUF: u64 = 4096;
     pub const SYS_IOCTL: u64 = 16;
     pub const SYS_FCNTL: u64 = 72;
     pub const F_GETPIPE_SZ: u64 = 1032;
@@ -635,6 +636,8 @@ fn write_can_be_buffered(fd: u64, len: u64) -> bool {
     mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
     match u32::from_le_bytes(mode) & S_IFMT {
         S_IFSOCK => false,
+        // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
+        S_IFIFO if len <= PIPE_BUF => true,
         S_IFIFO => {
             let capacity = untraced(SYS_FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
             let mut unread = 0i32;
