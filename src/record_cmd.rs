@@ -120,6 +120,9 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         } else {
             None
         },
+        link_cache: trace::link_cache_dir(&root)
+            .inspect_err(|e| tracing::warn!("stored files will be copied, not linked: {e}"))
+            .ok(),
     })
     .with_context(|| {
         format!(

@@ -38,6 +38,9 @@ pub struct RecordOptions {
     /// The preload library of the in-process syscall buffer; `None` records
     /// every syscall through ptrace (`--no-syscall-buffer`).
     pub syscall_buffer: Option<PathBuf>,
+    /// Where recordings of the same trace root share stored files by hard
+    /// link (`None`: every file is copied).
+    pub link_cache: Option<PathBuf>,
 }
 
 /// The time slice when none is given: short enough that a thread spinning

@@ -140,7 +140,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     };
     // The writer's compression thread starts before pinning, so it does not
     // compete with the tracee for the one CPU the tracee runs on.
-    let writer = TraceWriter::create(&options.trace_dir, header)?;
+    let mut writer = TraceWriter::create(&options.trace_dir, header)?;
+    if let Some(dir) = &options.link_cache {
+        writer.set_link_cache(dir.clone());
+    }
     install_signal_handlers();
     let untraced_ip = options
         .syscall_buffer

@@ -23,7 +23,9 @@ mod writer;
 pub use chunk::{Truncation, MAX_COMPRESSED, MAX_UNCOMPRESSED};
 pub use error::TraceError;
 pub use event::*;
-pub use location::{allocate_trace_dir, default_trace_root, resolve_trace, update_latest};
+pub use location::{
+    allocate_trace_dir, default_trace_root, link_cache_dir, resolve_trace, update_latest,
+};
 pub use machine::{CpuidLeaf, MachineInfo};
 pub use manifest::{
     check_tick_semantics, ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary,

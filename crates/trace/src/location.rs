@@ -128,6 +128,13 @@ fn trace_basename(exe: &str) -> String {
 /// Creates `root` if needed and a new empty directory
 /// `root/<exe basename>-<n>` for the smallest free `n`, race-free against
 /// concurrent recorders because `mkdir` either creates or fails.
+/// The trace root's cache of stored files that later recordings hard-link
+/// (`.file-links`, private like the root, which is created if needed).
+pub fn link_cache_dir(root: &Path) -> Result<PathBuf, TraceError> {
+    create_private_dirs(root)?;
+    Ok(root.join(".file-links"))
+}
+
 pub fn allocate_trace_dir(root: &Path, exe: &str) -> Result<PathBuf, TraceError> {
     create_private_dirs(root)?;
     let base = trace_basename(exe);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,6 +32,28 @@ struct StatKey {
     ino: u64,
     size: u64,
     mtime_ns: i128,
+    /// Changed by every write and by `touch -d` alike, unlike mtime alone.
+    ctime_ns: i128,
+}
+
+impl StatKey {
+    fn of(md: &fs::Metadata) -> StatKey {
+        StatKey {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            ctime_ns: i128::from(md.ctime()) * 1_000_000_000 + i128::from(md.ctime_nsec()),
+        }
+    }
+
+    /// The link cache's directory name for this key.
+    fn name(&self) -> String {
+        format!(
+            "{:x}-{:x}-{:x}-{:x}-{:x}",
+            self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +66,10 @@ struct Stored {
 pub struct FileStore {
     dir: PathBuf,
     cache: HashMap<StatKey, Stored>,
+    /// Shared by the recordings of one trace root: `<key>/<sha256>` is a
+    /// hard link to a blob an earlier recording stored, so an unchanged
+    /// libc or cc1 is linked instead of hashed and copied again.
+    link_cache: Option<PathBuf>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -53,18 +79,60 @@ impl FileStore {
         FileStore {
             dir,
             cache: HashMap::new(),
+            link_cache: None,
+        }
+    }
+
+    /// Uses (and fills) the link cache in `dir`, created private if needed.
+    /// Blobs are linked only within one filesystem; anything else copies.
+    pub fn set_link_cache(&mut self, dir: PathBuf) {
+        self.link_cache = Some(dir);
+    }
+
+    /// A blob an earlier recording stored for the same unchanged file,
+    /// hard-linked into this trace. Every failure means "copy instead".
+    fn link_from_cache(&self, key: &StatKey, executable: bool) -> Option<String> {
+        let entry = self.link_cache.as_ref()?.join(key.name());
+        let sha = fs::read_dir(&entry)
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find(|name| is_valid_sha(name))?;
+        let cached = entry.join(&sha);
+        let blob = self.dir.join(&sha);
+        if !blob_matches(&blob, key.size) {
+            // Our own copy, private like every blob; the trace records its
+            // sha256, which replay checks, so a damaged link is caught.
+            let md = fs::symlink_metadata(&cached).ok()?;
+            if !md.is_file() || md.len() != key.size || md.permissions().mode() & 0o077 != 0 {
+                return None;
+            }
+            fs::hard_link(&cached, &blob).ok()?;
+        }
+        if executable && !is_executable(&blob) {
+            set_mode(&blob, EXEC_BLOB_MODE).ok()?;
+        }
+        Some(sha)
+    }
+
+    /// Remembers a freshly stored blob for later recordings; best effort.
+    fn add_to_link_cache(&self, key: &StatKey, sha256: &str) {
+        let Some(cache) = &self.link_cache else {
+            return;
+        };
+        let entry = cache.join(key.name());
+        let created = fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&entry);
+        if created.is_ok() {
+            let _ = fs::hard_link(self.dir.join(sha256), entry.join(sha256));
         }
     }
 
     pub fn store_file(&mut self, path: &Path, executable: bool) -> Result<FileRef, TraceError> {
         let mut f = File::open(path).at(path)?;
         let md = f.metadata().at(path)?;
-        let key = StatKey {
-            dev: md.dev(),
-            ino: md.ino(),
-            size: md.size(),
-            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-        };
+        let key = StatKey::of(&md);
         let display = path.to_string_lossy().into_owned();
         if let Some(s) = self.cache.get(&key).cloned() {
             let blob = self.dir.join(&s.sha256);
@@ -82,6 +150,21 @@ impl FileStore {
                 });
             }
         }
+        if let Some(sha256) = self.link_from_cache(&key, executable) {
+            self.cache.insert(
+                key,
+                Stored {
+                    sha256: sha256.clone(),
+                    size: key.size,
+                    executable,
+                },
+            );
+            return Ok(FileRef {
+                path: display,
+                sha256,
+                size: key.size,
+            });
+        }
         let (tmp, mut out) = self.temp_file()?;
         let copied = copy_hashing(&mut f, &mut out, path, &tmp);
         drop(out);
@@ -93,6 +176,7 @@ impl FileStore {
             }
         };
         let executable = self.install(&tmp, &sha256, size, executable)?;
+        self.add_to_link_cache(&key, &sha256);
         self.cache.insert(
             key,
             Stored {

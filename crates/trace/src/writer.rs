@@ -139,6 +139,12 @@ impl TraceWriter {
         &self.dir
     }
 
+    /// Links unchanged files stored by earlier recordings instead of
+    /// copying them (see [`FileStore::set_link_cache`]).
+    pub fn set_link_cache(&mut self, dir: PathBuf) {
+        self.store.set_link_cache(dir);
+    }
+
     /// Number of events pushed so far, which is also the index the next
     /// event must carry.
     pub fn event_count(&self) -> u64 {
