@@ -46,7 +46,10 @@ fn unchanged_files_are_linked_changed_ones_stored_again() {
     assert_replay_matches(&root, "third", &argv);
     let third = blob_with(&root.trace("third"), &changed);
     assert_ne!(third.ino(), first.ino());
-    assert_eq!(blob_with(&root.trace("first"), &original).ino(), first.ino());
+    assert_eq!(
+        blob_with(&root.trace("first"), &original).ino(),
+        first.ino()
+    );
     for name in ["first", "second"] {
         let replayed = root.replay(name);
         assert!(replayed.status.success(), "{name} still replays");

@@ -18,6 +18,7 @@ mod machine;
 mod manifest;
 mod reader;
 mod store;
+mod verify;
 mod writer;
 
 pub use chunk::{Truncation, MAX_COMPRESSED, MAX_UNCOMPRESSED};

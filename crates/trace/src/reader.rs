@@ -16,8 +16,8 @@ use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
 pub struct TraceReader {
     dir: PathBuf,
     manifest: Manifest,
-    /// Blobs whose sha256 `verified_file` has already checked.
-    verified: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Blobs whose sha256 `verified_file` has checked, or is checking.
+    checks: std::sync::Arc<crate::verify::BlobChecks>,
 }
 
 /// One event with its payload bytes, one `Vec` per `event.data_ranges()`
@@ -63,7 +63,7 @@ impl TraceReader {
         let reader = TraceReader {
             dir: dir.to_path_buf(),
             manifest,
-            verified: Default::default(),
+            checks: Default::default(),
         };
         // Header checks happen in open() so a bad trace fails early.
         reader.stream(StreamKind::Events)?;
@@ -148,19 +148,21 @@ impl TraceReader {
     /// maps the same libraries again and again, and must still never run a
     /// blob that was altered after recording.
     pub fn verified_file(&self, file: &FileRef) -> Result<PathBuf, TraceError> {
-        let known = self
-            .verified
-            .lock()
-            .map(|v| v.contains(&file.sha256))
-            .unwrap_or(false);
-        if known {
-            return self.file_path(file);
+        let path = self.file_path(file)?;
+        match self.checks.check(&file.sha256, &path)? {
+            Some(size) if size == file.size => Ok(path),
+            _ => Err(TraceError::FileCorrupt {
+                sha: file.sha256.clone(),
+                path: file.path.clone(),
+            }),
         }
-        let path = self.verify_file(file)?;
-        if let Ok(mut v) = self.verified.lock() {
-            v.insert(file.sha256.clone());
-        }
-        Ok(path)
+    }
+
+    /// Starts checking every stored blob on a background thread, so that
+    /// `verified_file` seldom has to hash one while the caller waits.
+    pub fn verify_files_in_background(&self) {
+        self.checks
+            .check_all_in_background(self.dir.join(FILES_DIR));
     }
 
     /// Re-hashes the blob and compares it with the reference.

@@ -90,6 +90,7 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
+        reader.verify_files_in_background();
         trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
             .map_err(ReplayError::Setup)?;
         let differences = reader
