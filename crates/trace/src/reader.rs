@@ -11,6 +11,9 @@ use crate::manifest::Manifest;
 use crate::store::{hash_file, is_valid_sha, FILES_DIR};
 use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
 
+/// Blobs replay has hashed and found good, with what stat said of them.
+pub const VERIFIED_FILES: &str = "verified-files";
+
 /// An open trace directory.
 #[derive(Debug)]
 pub struct TraceReader {
@@ -63,7 +66,9 @@ impl TraceReader {
         let reader = TraceReader {
             dir: dir.to_path_buf(),
             manifest,
-            checks: Default::default(),
+            checks: std::sync::Arc::new(crate::verify::BlobChecks::remembered_in(
+                dir.join(VERIFIED_FILES),
+            )),
         };
         // Header checks happen in open() so a bad trace fails early.
         reader.stream(StreamKind::Events)?;

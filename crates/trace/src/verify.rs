@@ -4,7 +4,9 @@
 //! the replayed program execs it, on the other CPU.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -19,13 +21,90 @@ enum Check {
     Done { size: u64, matches: bool },
 }
 
+/// What stat says of a blob: any write to it, and any new link, changes
+/// its ctime, which nobody can set back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let md = fs::symlink_metadata(path).ok()?;
+        Some(Stamp {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+            ctime_ns: i128::from(md.ctime()) * 1_000_000_000 + i128::from(md.ctime_nsec()),
+        })
+    }
+
+    fn line(&self, sha: &str) -> String {
+        format!(
+            "{sha} {} {} {} {} {}\n",
+            self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns
+        )
+    }
+
+    fn parse(line: &str) -> Option<(String, Stamp)> {
+        let mut f = line.split(' ');
+        let sha = f.next().filter(|s| is_valid_sha(s))?.to_string();
+        let stamp = Stamp {
+            dev: f.next()?.parse().ok()?,
+            ino: f.next()?.parse().ok()?,
+            size: f.next()?.parse().ok()?,
+            mtime_ns: f.next()?.parse().ok()?,
+            ctime_ns: f.next()?.parse().ok()?,
+        };
+        f.next().is_none().then_some((sha, stamp))
+    }
+}
+
 #[derive(Default, Debug)]
 pub(crate) struct BlobChecks {
     state: Mutex<HashMap<String, Check>>,
     finished: Condvar,
+    /// Blobs an earlier replay hashed, as stat saw them then (the trace's
+    /// `verified-files`): unchanged since, they need no hashing again.
+    memo: HashMap<String, Stamp>,
+    memo_path: Option<PathBuf>,
 }
 
 impl BlobChecks {
+    /// Checks that remember good blobs in `memo_path` across replays.
+    pub(crate) fn remembered_in(memo_path: PathBuf) -> BlobChecks {
+        let memo = fs::read_to_string(&memo_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(Stamp::parse)
+            .collect();
+        BlobChecks {
+            memo,
+            memo_path: Some(memo_path),
+            ..BlobChecks::default()
+        }
+    }
+
+    /// Best effort: a read-only trace is simply hashed every time.
+    fn remember(&self, sha: &str, stamp: Stamp) {
+        let Some(path) = &self.memo_path else {
+            return;
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path);
+        if let Ok(mut file) = file {
+            let _ = file.write_all(stamp.line(sha).as_bytes());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Check>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -44,6 +123,17 @@ impl BlobChecks {
                 None => break,
             }
         }
+        let stamp = Stamp::of(path);
+        if let Some(stamp) = stamp.filter(|s| self.memo.get(sha) == Some(s)) {
+            state.insert(
+                sha.to_string(),
+                Check::Done {
+                    size: stamp.size,
+                    matches: true,
+                },
+            );
+            return Ok(Some(stamp.size));
+        }
         state.insert(sha.to_string(), Check::Running);
         drop(state);
         let hashed = hash_file(path);
@@ -58,6 +148,10 @@ impl BlobChecks {
                         matches,
                     },
                 );
+                // Stamped before hashing: a write meanwhile changes ctime.
+                if let Some(stamp) = stamp.filter(|s| matches && s.size == *size) {
+                    self.remember(sha, stamp);
+                }
                 Ok(matches.then_some(*size))
             }
             Err(_) => {
@@ -121,5 +215,33 @@ mod tests {
         assert_eq!(checks.check(&sha, &good).expect("cached"), Some(11));
         let missing = dir.path().join("0".repeat(64));
         assert!(checks.check(&"0".repeat(64), &missing).is_err());
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// A later reader trusts a blob stat says is unchanged since it was
+    /// hashed good, and hashes it again once it was written to.
+    #[test]
+    fn a_good_blob_is_remembered_until_it_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let content = b"library";
+        let sha = hex::encode(Sha256::digest(content));
+        let blob = dir.path().join(&sha);
+        fs::write(&blob, content).expect("write blob");
+        let memo = dir.path().join("verified-files");
+        let first = BlobChecks::remembered_in(memo.clone());
+        assert_eq!(first.check(&sha, &blob).expect("hash"), Some(7));
+        assert!(fs::read_to_string(&memo).expect("memo").starts_with(&sha));
+
+        // Same size, other bytes: only a hash can tell, and the write
+        // changed the blob's ctime, so the memo no longer vouches for it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&blob, b"LIBRARY").expect("alter blob");
+        let second = BlobChecks::remembered_in(memo.clone());
+        assert_eq!(second.check(&sha, &blob).expect("hash"), None);
     }
 }
