@@ -8,15 +8,25 @@ use common::{assert_replay_matches, TraceRoot};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-/// The blob of `trace`'s files/ store holding `content`, with its metadata.
-fn blob_with(trace: &Path, content: &[u8]) -> std::fs::Metadata {
+/// The blob of `trace`'s files/ store holding `content`.
+fn blob_entry(trace: &Path, content: &[u8]) -> std::fs::DirEntry {
     std::fs::read_dir(trace.join("files"))
         .expect("files/")
         .flatten()
         .find(|e| std::fs::read(e.path()).is_ok_and(|b| b == content))
         .unwrap_or_else(|| panic!("no blob in {} holds the program", trace.display()))
-        .metadata()
-        .expect("stat blob")
+}
+
+fn blob_with(trace: &Path, content: &[u8]) -> std::fs::Metadata {
+    blob_entry(trace, content).metadata().expect("stat blob")
+}
+
+/// Its name: the content's sha256.
+fn blob_name_with(trace: &Path, content: &[u8]) -> String {
+    blob_entry(trace, content)
+        .file_name()
+        .into_string()
+        .expect("hex name")
 }
 
 #[test]
@@ -36,6 +46,15 @@ fn unchanged_files_are_linked_changed_ones_stored_again() {
         "the second recording linked the first one's blob"
     );
     assert!(second.nlink() >= 3, "two traces and the cache share it");
+    // Both traces say the blob was hashed good (the recorder hashed it as
+    // it wrote it; the link cache vouches for it unchanged since), so
+    // their first replays need not hash it again.
+    let sha = blob_name_with(&root.trace("first"), &original);
+    for name in ["first", "second"] {
+        let memo = std::fs::read_to_string(root.trace(name).join("verified-files"))
+            .expect("verified-files");
+        assert!(memo.lines().any(|l| l.starts_with(&sha)), "{name}: {memo}");
+    }
     assert_eq!(second.permissions().mode() & 0o077, 0, "blobs stay private");
 
     // A changed program (same inode, new content) is stored again, and the

@@ -9,10 +9,8 @@ use crate::error::TraceError;
 use crate::event::{Event, EventKind, FileRef};
 use crate::manifest::Manifest;
 use crate::store::{hash_file, is_valid_sha, FILES_DIR};
+use crate::verify::VERIFIED_FILES;
 use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
-
-/// Blobs replay has hashed and found good, with what stat said of them.
-pub const VERIFIED_FILES: &str = "verified-files";
 
 /// An open trace directory.
 #[derive(Debug)]

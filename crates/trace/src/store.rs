@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, TraceError};
 use crate::event::FileRef;
+use crate::verify::{append_memo, read_memo, Stamp, VERIFIED_FILES};
 
 pub const FILES_DIR: &str = "files";
 
@@ -70,7 +71,12 @@ pub struct FileStore {
     /// hard link to a blob an earlier recording stored, so an unchanged
     /// libc or cc1 is linked instead of hashed and copied again.
     link_cache: Option<PathBuf>,
+    /// The link cache's `verified` lines, read when first needed.
+    cache_memo: Option<HashMap<String, Stamp>>,
 }
+
+/// The link cache's list of blobs known good (see [`crate::verify`]).
+const CACHE_MEMO: &str = "verified";
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -80,6 +86,46 @@ impl FileStore {
             dir,
             cache: HashMap::new(),
             link_cache: None,
+            cache_memo: None,
+        }
+    }
+
+    /// The trace's `verified-files`, next to `files/`.
+    fn trace_memo(&self) -> Option<PathBuf> {
+        Some(self.dir.parent()?.join(VERIFIED_FILES))
+    }
+
+    /// Notes a blob whose content this recording just hashed as it wrote
+    /// it, in the trace (so replay need not hash it again) and in the link
+    /// cache (so recordings that link it can say the same).
+    fn vouch_for_written(&self, sha256: &str) {
+        let Some(stamp) = Stamp::of(&self.dir.join(sha256)) else {
+            return;
+        };
+        if let Some(memo) = self.trace_memo() {
+            append_memo(&memo, sha256, stamp);
+        }
+        if let Some(cache) = &self.link_cache {
+            append_memo(&cache.join(CACHE_MEMO), sha256, stamp);
+        }
+    }
+
+    /// Notes a linked blob in the trace's memo if the link cache vouches
+    /// for it unchanged since it was written.
+    fn vouch_for_linked(&mut self, sha256: &str) {
+        let Some(cache) = &self.link_cache else {
+            return;
+        };
+        let memo = self
+            .cache_memo
+            .get_or_insert_with(|| read_memo(&cache.join(CACHE_MEMO)));
+        let Some(known) = memo.get(sha256).copied() else {
+            return;
+        };
+        if Stamp::of(&self.dir.join(sha256)) == Some(known) {
+            if let Some(trace_memo) = self.trace_memo() {
+                append_memo(&trace_memo, sha256, known);
+            }
         }
     }
 
@@ -151,6 +197,7 @@ impl FileStore {
             }
         }
         if let Some(sha256) = self.link_from_cache(&key, executable) {
+            self.vouch_for_linked(&sha256);
             self.cache.insert(
                 key,
                 Stored {
@@ -175,8 +222,12 @@ impl FileStore {
                 return Err(e);
             }
         };
+        let existed = blob_matches(&self.dir.join(&sha256), size);
         let executable = self.install(&tmp, &sha256, size, executable)?;
         self.add_to_link_cache(&key, &sha256);
+        if !existed {
+            self.vouch_for_written(&sha256);
+        }
         self.cache.insert(
             key,
             Stored {
@@ -214,6 +265,7 @@ impl FileStore {
                 return Err(e);
             }
             self.install(&tmp, &sha256, size, executable)?;
+            self.vouch_for_written(&sha256);
         }
         Ok(FileRef {
             path: display_path.to_string(),

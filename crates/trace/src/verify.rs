@@ -21,33 +21,37 @@ enum Check {
     Done { size: u64, matches: bool },
 }
 
-/// What stat says of a blob: any write to it, and any new link, changes
-/// its ctime, which nobody can set back.
+/// The trace's list of blobs known good: `<sha256> <dev> <ino> <size>
+/// <mtime_ns>` lines, written by the recorder for blobs it hashed as it
+/// wrote them and by replay for blobs it hashed.
+pub const VERIFIED_FILES: &str = "verified-files";
+
+/// What stat says of a blob: a write through the filesystem changes its
+/// mtime. (Not ctime: every new hard link to a blob, which is how later
+/// recordings share it, changes that.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
     mtime_ns: i128,
-    ctime_ns: i128,
 }
 
 impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         let md = fs::symlink_metadata(path).ok()?;
         Some(Stamp {
             dev: md.dev(),
             ino: md.ino(),
             size: md.size(),
             mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-            ctime_ns: i128::from(md.ctime()) * 1_000_000_000 + i128::from(md.ctime_nsec()),
         })
     }
 
     fn line(&self, sha: &str) -> String {
         format!(
-            "{sha} {} {} {} {} {}\n",
-            self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns
+            "{sha} {} {} {} {}\n",
+            self.dev, self.ino, self.size, self.mtime_ns
         )
     }
 
@@ -59,9 +63,30 @@ impl Stamp {
             ino: f.next()?.parse().ok()?,
             size: f.next()?.parse().ok()?,
             mtime_ns: f.next()?.parse().ok()?,
-            ctime_ns: f.next()?.parse().ok()?,
         };
         f.next().is_none().then_some((sha, stamp))
+    }
+}
+
+/// A file of `<sha256> <dev> <ino> <size> <mtime_ns>` lines: blobs known to
+/// hash to their name as long as stat still says the same of them.
+pub(crate) fn read_memo(path: &Path) -> HashMap<String, Stamp> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(Stamp::parse)
+        .collect()
+}
+
+/// Appends one line; best effort (a read-only trace is hashed every time).
+pub(crate) fn append_memo(path: &Path, sha: &str, stamp: Stamp) {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(stamp.line(sha).as_bytes());
     }
 }
 
@@ -69,39 +94,20 @@ impl Stamp {
 pub(crate) struct BlobChecks {
     state: Mutex<HashMap<String, Check>>,
     finished: Condvar,
-    /// Blobs an earlier replay hashed, as stat saw them then (the trace's
-    /// `verified-files`): unchanged since, they need no hashing again.
+    /// Blobs hashed good before, by the recorder or an earlier replay, as
+    /// stat saw them then (the trace's `verified-files`): unchanged since,
+    /// they need no hashing again.
     memo: HashMap<String, Stamp>,
     memo_path: Option<PathBuf>,
 }
 
 impl BlobChecks {
-    /// Checks that remember good blobs in `memo_path` across replays.
+    /// Checks that trust, and add to, the good blobs listed in `memo_path`.
     pub(crate) fn remembered_in(memo_path: PathBuf) -> BlobChecks {
-        let memo = fs::read_to_string(&memo_path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(Stamp::parse)
-            .collect();
         BlobChecks {
-            memo,
+            memo: read_memo(&memo_path),
             memo_path: Some(memo_path),
             ..BlobChecks::default()
-        }
-    }
-
-    /// Best effort: a read-only trace is simply hashed every time.
-    fn remember(&self, sha: &str, stamp: Stamp) {
-        let Some(path) = &self.memo_path else {
-            return;
-        };
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path);
-        if let Ok(mut file) = file {
-            let _ = file.write_all(stamp.line(sha).as_bytes());
         }
     }
 
@@ -148,9 +154,9 @@ impl BlobChecks {
                         matches,
                     },
                 );
-                // Stamped before hashing: a write meanwhile changes ctime.
-                if let Some(stamp) = stamp.filter(|s| matches && s.size == *size) {
-                    self.remember(sha, stamp);
+                // Stamped before hashing: a write meanwhile changes mtime.
+                if let (Some(stamp), Some(memo), true) = (stamp, &self.memo_path, matches) {
+                    append_memo(memo, sha, stamp);
                 }
                 Ok(matches.then_some(*size))
             }
@@ -238,7 +244,7 @@ mod memo_tests {
         assert!(fs::read_to_string(&memo).expect("memo").starts_with(&sha));
 
         // Same size, other bytes: only a hash can tell, and the write
-        // changed the blob's ctime, so the memo no longer vouches for it.
+        // changed the blob's mtime, so the memo no longer vouches for it.
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(&blob, b"LIBRARY").expect("alter blob");
         let second = BlobChecks::remembered_in(memo.clone());

@@ -47,7 +47,11 @@ fn trace_files_are_private_even_with_permissive_umask() {
         .collect();
     let mut names = names;
     names.sort();
-    assert_eq!(names, ["data", "events", "files", "manifest"]);
+    assert_eq!(
+        names,
+        ["data", "events", "files", "manifest", "verified-files"]
+    );
+    assert_eq!(mode(&dir.join("verified-files")), 0o600);
 
     // A directory made by create() itself.
     let d2 = tmp.path().join("direct");
