@@ -662,7 +662,7 @@ impl Recorder {
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.
-        if !(-516..=-512).contains(&result) {
+        if !syscall_model::is_restart_code(result) {
             self.patch_site(tid, nr, &mut exit_regs)?;
         }
         let task = self.task(tid)?;

@@ -31,7 +31,10 @@ mod table;
 pub use classes::Classes;
 pub use inputs::{inputs, INPUT_BUFFER_CAP};
 pub use outputs::{is_modelled, outputs};
-pub use policy::{may_block, replay_policy, uses_restart_block};
+pub use policy::{
+    is_restart_code, may_block, replay_policy, uses_restart_block, ERESTARTNOHAND, ERESTARTNOINTR,
+    ERESTARTSYS, ERESTART_RESTARTBLOCK,
+};
 pub use table::{classes, known_syscalls, name, nr, number};
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.

@@ -152,3 +152,19 @@ pub fn uses_restart_block(nr: u64) -> bool {
         l::SYS_nanosleep | l::SYS_clock_nanosleep | l::SYS_poll | l::SYS_futex | x::SYS_futex_wait
     )
 }
+
+/// The kernel's internal restart codes, as a syscall-exit stop shows them
+/// (never returned to the program): on its way out the kernel makes the
+/// call again, moving rip back over the `syscall`, unless a signal handler
+/// decides otherwise.
+pub const ERESTARTSYS: i64 = -512;
+pub const ERESTARTNOINTR: i64 = -513;
+pub const ERESTARTNOHAND: i64 = -514;
+pub const ERESTART_RESTARTBLOCK: i64 = -516;
+
+pub fn is_restart_code(result: i64) -> bool {
+    matches!(
+        result,
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK
+    )
+}

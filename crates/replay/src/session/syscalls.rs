@@ -3,11 +3,7 @@
 
 use super::*;
 
-/// The kernel's internal restart codes, as a syscall-exit stop shows them.
-const ERESTARTSYS: i64 = -512;
-const ERESTARTNOINTR: i64 = -513;
-const ERESTARTNOHAND: i64 = -514;
-const ERESTART_RESTARTBLOCK: i64 = -516;
+use syscall_model::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
 
@@ -680,10 +676,7 @@ impl ReplaySession {
         event: &Event,
         result: i64,
     ) -> Result<bool, ReplayError> {
-        if !matches!(
-            result,
-            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK
-        ) {
+        if !syscall_model::is_restart_code(result) {
             return Ok(false);
         }
         Ok(!matches!(
