@@ -200,16 +200,20 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
+    /// Writes `content` into `dir` under the sha256 of `named_for`; returns
+    /// that name and the path.
+    fn blob(dir: &Path, named_for: &[u8], content: &[u8]) -> (String, PathBuf) {
+        let sha = hex::encode(Sha256::digest(named_for));
+        let path = dir.join(&sha);
+        fs::write(&path, content).expect("write blob");
+        (sha, path)
+    }
+
     #[test]
     fn a_blob_is_good_only_when_its_content_hashes_to_its_name() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let content = b"stored file";
-        let sha = hex::encode(Sha256::digest(content));
-        let good = dir.path().join(&sha);
-        fs::write(&good, content).expect("write blob");
-        let other_sha = hex::encode(Sha256::digest(b"something else"));
-        let altered = dir.path().join(&other_sha);
-        fs::write(&altered, content).expect("write blob");
+        let (sha, good) = blob(dir.path(), b"stored file", b"stored file");
+        let (other_sha, altered) = blob(dir.path(), b"something else", b"stored file");
 
         let checks = Arc::new(BlobChecks::default());
         checks.check_all_in_background(dir.path().to_path_buf());
@@ -222,32 +226,23 @@ mod tests {
         let missing = dir.path().join("0".repeat(64));
         assert!(checks.check(&"0".repeat(64), &missing).is_err());
     }
-}
-
-#[cfg(test)]
-mod memo_tests {
-    use super::*;
-    use sha2::{Digest, Sha256};
 
     /// A later reader trusts a blob stat says is unchanged since it was
     /// hashed good, and hashes it again once it was written to.
     #[test]
     fn a_good_blob_is_remembered_until_it_changes() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let content = b"library";
-        let sha = hex::encode(Sha256::digest(content));
-        let blob = dir.path().join(&sha);
-        fs::write(&blob, content).expect("write blob");
-        let memo = dir.path().join("verified-files");
+        let (sha, path) = blob(dir.path(), b"library", b"library");
+        let memo = dir.path().join(VERIFIED_FILES);
         let first = BlobChecks::remembered_in(memo.clone());
-        assert_eq!(first.check(&sha, &blob).expect("hash"), Some(7));
+        assert_eq!(first.check(&sha, &path).expect("hash"), Some(7));
         assert!(fs::read_to_string(&memo).expect("memo").starts_with(&sha));
 
         // Same size, other bytes: only a hash can tell, and the write
         // changed the blob's mtime, so the memo no longer vouches for it.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        fs::write(&blob, b"LIBRARY").expect("alter blob");
+        fs::write(&path, b"LIBRARY").expect("alter blob");
         let second = BlobChecks::remembered_in(memo.clone());
-        assert_eq!(second.check(&sha, &blob).expect("hash"), None);
+        assert_eq!(second.check(&sha, &path).expect("hash"), None);
     }
 }
