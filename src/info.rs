@@ -1,7 +1,9 @@
 //! `replay info`.
 
 use crate::exit::Status;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use trace::{TraceOutcome, TraceReader};
 
@@ -41,11 +43,15 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
     let manifest = reader.manifest();
     let header = &manifest.header;
     let scan = reader.scan()?;
-    println!("trace:        {}", dir.display());
-    println!("command:      {}", header.command.join(" "));
-    println!("cwd:          {}", header.cwd);
-    println!("outcome:      {}", describe(manifest.outcome.as_ref()));
-    println!(
+    // Built first and written at once, so that `replay info | head` ends
+    // quietly instead of panicking in println! on the closed pipe.
+    let mut out = String::new();
+    writeln!(out, "trace:        {}", dir.display())?;
+    writeln!(out, "command:      {}", header.command.join(" "))?;
+    writeln!(out, "cwd:          {}", header.cwd)?;
+    writeln!(out, "outcome:      {}", describe(manifest.outcome.as_ref()))?;
+    writeln!(
+        out,
         "complete:     {}",
         match (&scan.truncation, manifest.complete) {
             (None, true) => "yes".to_string(),
@@ -56,30 +62,40 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
             (None, false) =>
                 "no: the recording was interrupted; every chunk written is intact".to_string(),
         }
-    );
-    println!("events:       {}", scan.events);
-    println!("processes:    {}", scan.processes);
-    println!("threads:      {}", scan.threads);
-    println!("duration:     {:.3} s", scan.last_time_ns as f64 / 1e9);
-    println!("data:         {} bytes of recorded memory", scan.data_bytes);
-    println!("size on disk: {} bytes", dir_size(&dir));
-    println!("ticks:        {}", header.tick_semantics);
-    println!(
+    )?;
+    writeln!(out, "events:       {}", scan.events)?;
+    writeln!(out, "processes:    {}", scan.processes)?;
+    writeln!(out, "threads:      {}", scan.threads)?;
+    writeln!(out, "duration:     {:.3} s", scan.last_time_ns as f64 / 1e9)?;
+    writeln!(
+        out,
+        "data:         {} bytes of recorded memory",
+        scan.data_bytes
+    )?;
+    writeln!(out, "size on disk: {} bytes", dir_size(&dir))?;
+    writeln!(out, "ticks:        {}", header.tick_semantics)?;
+    writeln!(
+        out,
         "pmu:          {}",
         header
             .pmu
             .as_deref()
             .unwrap_or("none (positions need none)")
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "preemptions:  {} in user code ({} to deliver a signal)",
         scan.preemptions + scan.signal_preemptions,
         scan.signal_preemptions
-    );
-    println!("kernel:       {}", header.machine.kernel);
-    println!(
+    )?;
+    writeln!(out, "kernel:       {}", header.machine.kernel)?;
+    writeln!(
+        out,
         "cpu:          {} {}",
         header.machine.cpu_vendor, header.machine.cpu_model
-    );
+    )?;
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .context("cannot write to stdout")?;
     Ok(Status::Code(0))
 }

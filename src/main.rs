@@ -76,7 +76,7 @@ fn main() {
     let result = match cli.command {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
-        Command::Info { trace } => info::run(trace),
+        Command::Info { trace } => analyze_cmd::quiet_broken_pipe(info::run(trace)),
         Command::Debug { trace, gdb_args } => gdb_cmd::debug(trace, gdb_args),
         Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
         Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),

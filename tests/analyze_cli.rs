@@ -267,3 +267,26 @@ fn exports_parse() {
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
+
+/// `replay info | head -1` and friends: the reader going away is the end of
+/// the listing, not an error, and never a panic.
+#[test]
+fn listings_end_quietly_when_the_reader_closes_the_pipe() {
+    let root = TraceRoot::new();
+    let t = record_files(&root);
+    for command in ["info", "dump", "stats", "ps"] {
+        let mut child = root
+            .cmd()
+            .args([command, t.as_str()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run replay");
+        // Closed before the listing is written: its first write gets EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for replay");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "replay {command}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "replay {command}: {stderr}");
+    }
+}
