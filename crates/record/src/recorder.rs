@@ -138,8 +138,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         tick_semantics: trace::TICKS_STATE_MATCH.into(),
         pmu: tracee::perf::branch_counter().map(str::to_string),
     };
-    // The writer's compression thread starts before pinning, so it does not
-    // compete with the tracee for the one CPU the tracee runs on.
+    // The writer's compression thread starts before this thread is pinned
+    // to the tracee's CPU, and off it, so that the two never take turns.
+    let cpu = tracee::spawn::choose_cpu();
+    tracee::spawn::avoid_cpu(cpu);
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {
         writer.set_link_cache(dir.clone());
@@ -149,7 +151,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         .syscall_buffer
         .as_ref()
         .map(|_| syscallbuf::UNTRACED_RETURN);
-    let pid = tracee::spawn::spawn_pinned(&options.program, &options.argv, &env, untraced_ip)
+    let pid = tracee::spawn::spawn_pinned(&options.program, &options.argv, &env, untraced_ip, cpu)
         .map_err(|e| match e {
             tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
             other => RecordError::Setup(other.to_string()),

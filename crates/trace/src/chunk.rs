@@ -240,19 +240,6 @@ impl ChunkReader {
         });
     }
 
-    /// Records why reading stopped at a chunk boundary, unless a partial
-    /// chunk already explains it.
-    pub fn note_stop(&mut self, reason: String) {
-        if self.truncation.is_none() {
-            self.truncation = Some(Truncation {
-                stream: self.kind.name().to_string(),
-                chunk: self.next_seq,
-                offset: self.offset,
-                reason,
-            });
-        }
-    }
-
     /// Next whole chunk, `Ok(None)` at the end of the readable stream.
     /// `expected_first` is the event index or data offset the chunk must
     /// start at.

@@ -13,9 +13,11 @@
 mod chunk;
 mod error;
 pub mod event;
+mod handoff;
 pub mod location;
 mod machine;
 mod manifest;
+mod read_ahead;
 mod reader;
 mod store;
 mod verify;

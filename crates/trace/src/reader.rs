@@ -8,6 +8,7 @@ use crate::chunk::{Chunk, ChunkReader, StreamKind, Truncation};
 use crate::error::TraceError;
 use crate::event::{Event, EventKind, FileRef};
 use crate::manifest::Manifest;
+use crate::read_ahead::ReadAhead;
 use crate::store::{hash_file, is_valid_sha, FILES_DIR};
 use crate::verify::VERIFIED_FILES;
 use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
@@ -86,12 +87,13 @@ impl TraceReader {
         self.manifest.complete
     }
 
-    fn stream(&self, kind: StreamKind) -> Result<ChunkReader, TraceError> {
+    fn stream(&self, kind: StreamKind) -> Result<ReadAhead, TraceError> {
         let name = match kind {
             StreamKind::Events => EVENTS_NAME,
             StreamKind::Data => DATA_NAME,
         };
-        ChunkReader::open(&self.dir.join(name), kind, self.manifest.complete)
+        let reader = ChunkReader::open(&self.dir.join(name), kind, self.manifest.complete)?;
+        Ok(ReadAhead::start(reader, kind))
     }
 
     /// Streaming iterator over events in order, each with its payloads.
@@ -222,8 +224,8 @@ impl TraceReader {
 /// Streaming iterator over a trace's events. Holds at most one chunk of
 /// each stream plus the current event's payloads.
 pub struct EventIter {
-    events: ChunkReader,
-    data: ChunkReader,
+    events: ReadAhead,
+    data: ReadAhead,
     complete: bool,
     /// (events, data bytes) from a complete manifest, to catch a stream
     /// that lost whole chunks at its end.

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use crate::chunk::{
 };
 use crate::error::{IoContext, TraceError};
 use crate::event::{Event, EventKind, FileRef};
+use crate::handoff;
 use crate::manifest::{ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary};
 use crate::store::{set_mode, FileStore, FILES_DIR};
 use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
@@ -26,9 +27,6 @@ use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
 /// Longest time an event may sit in memory before it reaches the file, so
 /// that a recorder killed by SIGKILL loses at most this much.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
-/// Messages in flight before `push_event` blocks: backpressure when the
-/// disk or the compressor cannot keep up.
-const CHANNEL_BOUND: usize = 1024;
 /// Fast enough to keep up with a busy tracee; traces compress well anyway.
 const ZSTD_LEVEL: i32 = 1;
 
@@ -48,7 +46,7 @@ enum Msg {
 pub struct TraceWriter {
     dir: PathBuf,
     manifest: Manifest,
-    tx: Option<mpsc::SyncSender<Msg>>,
+    tx: Option<handoff::Sender<Msg>>,
     worker: Option<JoinHandle<Result<Vec<ChunkInfo>, ()>>>,
     failure: FailureSlot,
     /// Set once an error was reported, so later calls fail too instead of
@@ -98,7 +96,7 @@ impl TraceWriter {
         let data = StreamOut::create(&dir.join(DATA_NAME), StreamKind::Data)?;
 
         let failure: FailureSlot = Arc::new(Mutex::new(None));
-        let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
+        let (tx, rx) = handoff::handoff();
         let slot = Arc::clone(&failure);
         let worker = std::thread::Builder::new()
             .name("replay-trace-writer".into())
@@ -224,7 +222,8 @@ impl TraceWriter {
         let mut frame = frame;
         frame[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
 
-        self.send(Msg::Event { frame, payloads })?;
+        let weight = frame.len() + payloads.iter().map(Vec::len).sum::<usize>();
+        self.send(Msg::Event { frame, payloads }, weight)?;
         self.next_index += 1;
         self.data_bytes += total;
         self.last_time_ns = event.time_ns;
@@ -258,7 +257,7 @@ impl TraceWriter {
     pub fn flush(&mut self) -> Result<(), TraceError> {
         self.check_failed()?;
         let (ack_tx, ack_rx) = mpsc::channel();
-        self.send(Msg::Flush(ack_tx))?;
+        self.send(Msg::Flush(ack_tx), 0)?;
         if ack_rx.recv().is_err() {
             return Err(self.worker_gone());
         }
@@ -271,7 +270,7 @@ impl TraceWriter {
         self.check_failed()?;
         if let Some(tx) = self.tx.take() {
             // A failed send means the worker already stopped; join says why.
-            let _ = tx.send(Msg::Finish);
+            let _ = tx.send(Msg::Finish, 0, true);
         }
         let chunks = self.join_worker()?;
         let summary = TraceSummary {
@@ -290,9 +289,11 @@ impl TraceWriter {
         Ok(summary)
     }
 
-    fn send(&mut self, msg: Msg) -> Result<(), TraceError> {
+    /// Events wait for a batch; anything else wakes the writer at once.
+    fn send(&mut self, msg: Msg, weight: usize) -> Result<(), TraceError> {
+        let urgent = !matches!(msg, Msg::Event { .. });
         let sent = match &self.tx {
-            Some(tx) => tx.send(msg).is_ok(),
+            Some(tx) => tx.send(msg, weight, urgent).is_ok(),
             None => false,
         };
         if sent {
@@ -357,7 +358,7 @@ impl TraceWriter {
 
 impl Drop for TraceWriter {
     fn drop(&mut self) {
-        // Closing the channel makes the worker write what it holds; the
+        // Dropping the sender makes the worker write what it holds; the
         // manifest stays incomplete, which is what marks a cut-off trace.
         self.tx = None;
         if let Some(h) = self.worker.take() {
@@ -487,42 +488,46 @@ impl Worker {
         })
     }
 
-    fn run(&mut self, rx: mpsc::Receiver<Msg>) -> Result<(), TraceError> {
+    fn run(&mut self, mut rx: handoff::Receiver<Msg>) -> Result<(), TraceError> {
         loop {
-            let msg = match self.pending_since {
-                Some(since) => {
-                    match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
-                        Ok(m) => Some(m),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => return self.flush_all(),
+            let deadline = self.pending_since.map(|since| since + FLUSH_INTERVAL);
+            match rx.recv_until(deadline) {
+                Ok(msg) => {
+                    if self.handle(msg)? {
+                        return Ok(());
                     }
                 }
-                None => match rx.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => return self.flush_all(),
-                },
-            };
-            match msg {
-                None => self.flush_all()?,
-                Some(Msg::Event { frame, payloads }) => self.add_event(frame, payloads)?,
-                Some(Msg::Flush(ack)) => {
+                Err(handoff::RecvError::Timeout) => {
+                    // What was queued while waiting is as old as what is
+                    // pending: it goes out with it.
+                    while let Some(msg) = rx.try_recv() {
+                        if self.handle(msg)? {
+                            return Ok(());
+                        }
+                    }
                     self.flush_all()?;
-                    let _ = ack.send(());
                 }
-                Some(Msg::Finish) => {
-                    self.flush_all()?;
-                    self.events.file.sync_all().at(&self.events.path)?;
-                    self.data.file.sync_all().at(&self.data.path)?;
-                    return Ok(());
-                }
-            }
-            if self
-                .pending_since
-                .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
-            {
-                self.flush_all()?;
+                Err(handoff::RecvError::Disconnected) => return self.flush_all(),
             }
         }
+    }
+
+    /// Returns whether the trace is finished.
+    fn handle(&mut self, msg: Msg) -> Result<bool, TraceError> {
+        match msg {
+            Msg::Event { frame, payloads } => self.add_event(frame, payloads)?,
+            Msg::Flush(ack) => {
+                self.flush_all()?;
+                let _ = ack.send(());
+            }
+            Msg::Finish => {
+                self.flush_all()?;
+                self.events.file.sync_all().at(&self.events.path)?;
+                self.data.file.sync_all().at(&self.data.path)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn add_event(&mut self, frame: Vec<u8>, payloads: Vec<Vec<u8>>) -> Result<(), TraceError> {

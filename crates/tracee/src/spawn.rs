@@ -237,6 +237,29 @@ pub fn pin_current_thread(cpu: usize) -> Result<(), TraceeError> {
     Ok(())
 }
 
+/// Keeps the calling thread, and the threads it starts from now on, off
+/// `cpu` (when any other CPU is allowed): background work (compressing,
+/// hashing, reading ahead) then runs beside the tracee instead of taking
+/// turns with it on the one CPU it is pinned to.
+pub fn avoid_cpu(cpu: usize) {
+    let mut set = unsafe_zeroed_cpu_set();
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: CPU_ISSET only reads `set`.
+    let others = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| c != cpu && unsafe { libc::CPU_ISSET(c, &set) })
+        .count();
+    if rc < 0 || others == 0 {
+        return;
+    }
+    // SAFETY: CPU_CLR clears one bit inside `set`; sched_setaffinity reads it.
+    unsafe {
+        libc::CPU_CLR(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// One of the CPUs the calling thread may run on, chosen by pid so that
 /// several recordings at once (a parallel test run) spread over the CPUs.
 pub fn choose_cpu() -> usize {
@@ -258,13 +281,15 @@ pub fn choose_cpu() -> usize {
 }
 
 /// What record and replay both do to start their program: pin this thread
-/// and the child to one CPU (chosen so parallel runs spread out), make rdtsc
-/// trap, and run `path` with `argv` and `env` to the exit of its exec.
+/// and the child to `cpu` (from [`choose_cpu`], so parallel runs spread
+/// out), make rdtsc trap, and run `path` with `argv` and `env` to the exit
+/// of its exec.
 pub fn spawn_pinned(
     path: &std::path::Path,
     argv: &[String],
     env: &[(String, String)],
     untraced_syscall_ip: Option<u64>,
+    cpu: usize,
 ) -> Result<Pid, SpawnError> {
     use std::os::unix::ffi::OsStrExt;
     let cstr = |bytes: &[u8], what| CString::new(bytes).map_err(|_| SpawnError::Nul { what });
@@ -277,7 +302,6 @@ pub fn spawn_pinned(
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}").as_bytes(), "an environment variable"))
         .collect::<Result<Vec<_>, _>>()?;
-    let cpu = choose_cpu();
     pin_current_thread(cpu)?;
     spawn_traced(
         &path,

@@ -90,6 +90,10 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
+        // Blob hashing (and any thread started later) stays off the CPU the
+        // tracee and this thread take turns on.
+        let cpu = tracee::spawn::choose_cpu();
+        tracee::spawn::avoid_cpu(cpu);
         reader.verify_files_in_background();
         trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
             .map_err(ReplayError::Setup)?;
@@ -131,12 +135,10 @@ impl ReplaySession {
         // Orphans of replayed processes come back to us to be reaped.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let real =
-            tracee::spawn::spawn_pinned(&exe, &header.command, &header.env, None).map_err(|e| {
-                match e {
-                    tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
-                    other => ReplayError::Setup(other.to_string()),
-                }
+        let real = tracee::spawn::spawn_pinned(&exe, &header.command, &header.env, None, cpu)
+            .map_err(|e| match e {
+                tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
+                other => ReplayError::Setup(other.to_string()),
             })?;
         let mut process = ReplayProcess {
             real_pid: real,
