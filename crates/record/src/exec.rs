@@ -28,11 +28,6 @@ pub fn capture(
     writer: &mut TraceWriter,
     regs: Regs,
 ) -> Result<CapturedExec, RecordError> {
-    let InitialStack {
-        argv,
-        env_count,
-        auxv,
-    } = edit_and_parse_stack(mem, regs.rsp)?;
     let exe_link = std::fs::read_link(format!("/proc/{tid}/exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -80,7 +75,15 @@ pub fn capture(
         addr: regs.rsp,
         len: stack_end - regs.rsp,
     };
-    payloads.push(mem.read(stack.addr, stack.len as usize)?);
+    // One read of the whole initial stack, parsed here: word by word it
+    // was a /proc read per pointer, a few hundred per exec.
+    let mut stack_bytes = mem.read(stack.addr, stack.len as usize)?;
+    let InitialStack {
+        argv,
+        env_count,
+        auxv,
+    } = edit_and_parse_stack(mem, regs.rsp, &mut stack_bytes)?;
+    payloads.push(stack_bytes);
     payloads.extend(contents);
     Ok(CapturedExec {
         info: ExecInfo {
@@ -119,22 +122,45 @@ struct InitialStack {
     auxv: Vec<(u64, u64)>,
 }
 
-/// Walks argc/argv/envp/auxv at the initial stack pointer, turning
-/// `AT_SYSINFO_EHDR` into `AT_IGNORE` in the tracee's memory.
-fn edit_and_parse_stack(mem: &ProcessMemory, rsp: u64) -> Result<InitialStack, RecordError> {
+/// Walks argc/argv/envp/auxv in `stack` (the bytes from the initial stack
+/// pointer `rsp` to the stack's end), turning `AT_SYSINFO_EHDR` into
+/// `AT_IGNORE` both there and in the tracee's memory.
+fn edit_and_parse_stack(
+    mem: &ProcessMemory,
+    rsp: u64,
+    stack: &mut [u8],
+) -> Result<InitialStack, RecordError> {
     let damaged = || {
         RecordError::Setup(format!(
             "initial stack at {rsp:#x} is not laid out as the ELF ABI says"
         ))
     };
-    let argc = mem.read_u64(rsp)? as usize;
+    let offset_of = |addr: u64| usize::try_from(addr.checked_sub(rsp)?).ok();
+    let word = |stack: &[u8], addr: u64| -> Result<u64, RecordError> {
+        let bytes = offset_of(addr)
+            .and_then(|at| stack.get(at..at.checked_add(8)?))
+            .ok_or_else(damaged)?;
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(raw))
+    };
+    let argc = word(stack, rsp)? as usize;
     if argc > MAX_STRINGS {
         return Err(damaged());
     }
     let mut argv = Vec::with_capacity(argc);
     for i in 0..argc {
-        let ptr = mem.read_u64(rsp + 8 + 8 * i as u64)?;
-        argv.push(mem.read_cstring(ptr, 1 << 17)?);
+        let ptr = word(stack, rsp + 8 + 8 * i as u64)?;
+        // The strings normally sit higher up on the same stack.
+        let inside = offset_of(ptr).and_then(|at| {
+            let rest = stack.get(at..)?;
+            let len = rest.iter().position(|&b| b == 0)?;
+            Some(String::from_utf8_lossy(&rest[..len]).into_owned())
+        });
+        argv.push(match inside {
+            Some(arg) => arg,
+            None => mem.read_cstring(ptr, 1 << 17)?,
+        });
     }
     let mut cursor = rsp + 8 + 8 * argc as u64 + 8;
     let mut env_count = 0u64;
@@ -142,7 +168,7 @@ fn edit_and_parse_stack(mem: &ProcessMemory, rsp: u64) -> Result<InitialStack, R
         if env_count as usize > MAX_STRINGS {
             return Err(damaged());
         }
-        let ptr = mem.read_u64(cursor)?;
+        let ptr = word(stack, cursor)?;
         cursor += 8;
         if ptr == 0 {
             break;
@@ -154,10 +180,13 @@ fn edit_and_parse_stack(mem: &ProcessMemory, rsp: u64) -> Result<InitialStack, R
         if auxv.len() > MAX_AUXV {
             return Err(damaged());
         }
-        let key = mem.read_u64(cursor)?;
-        let value = mem.read_u64(cursor + 8)?;
+        let key = word(stack, cursor)?;
+        let value = word(stack, cursor + 8)?;
         if key == AT_SYSINFO_EHDR {
             mem.write(cursor, &AT_IGNORE.to_le_bytes())?;
+            if let Some(at) = offset_of(cursor) {
+                stack[at..at + 8].copy_from_slice(&AT_IGNORE.to_le_bytes());
+            }
             auxv.push((AT_IGNORE, value));
         } else {
             auxv.push((key, value));

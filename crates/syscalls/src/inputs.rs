@@ -123,22 +123,29 @@ fn push_string_array(out: &mut Vec<MemRange>, array: u64, mem: &dyn MemoryReader
     if array == 0 {
         return;
     }
-    let mut count = 0;
-    while count < MAX_ARGV {
-        let Ok(ptr) = mem.read_bytes(array + 8 * count, 8) else {
+    // The pointers a page at a time (a read apiece was two /proc reads per
+    // argument), stopping at the page end in case the next is unmapped.
+    let mut pointers = Vec::new();
+    let mut cursor = array;
+    'array: while (pointers.len() as u64) < MAX_ARGV {
+        let words = ((4096 - cursor % 4096) / 8)
+            .max(1)
+            .min(MAX_ARGV - pointers.len() as u64);
+        let Ok(block) = mem.read_bytes(cursor, (words * 8) as usize) else {
             break;
         };
-        let ptr = u64_at(&ptr, 0);
-        count += 1;
-        if ptr == 0 {
-            break;
+        for word in block.chunks_exact(8) {
+            let ptr = u64_at(word, 0);
+            pointers.push(ptr);
+            if ptr == 0 {
+                break 'array;
+            }
         }
+        cursor += words * 8;
     }
-    push(out, array, 8 * count);
-    for i in 0..count {
-        if let Ok(ptr) = mem.read_bytes(array + 8 * i, 8) {
-            push_string(out, u64_at(&ptr, 0), mem);
-        }
+    push(out, array, 8 * pointers.len() as u64);
+    for ptr in pointers {
+        push_string(out, ptr, mem);
     }
 }
 

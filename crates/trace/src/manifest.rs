@@ -167,8 +167,9 @@ impl Manifest {
     }
 
     /// Writes `dir/manifest` through a temporary file and a rename, so a
-    /// reader (or a crash) never sees half a manifest.
-    pub(crate) fn store(&self, dir: &Path, sync: bool) -> Result<(), TraceError> {
+    /// reader (or the recorder dying) never sees half a manifest. No fsync:
+    /// see decision 0010.
+    pub(crate) fn store(&self, dir: &Path) -> Result<(), TraceError> {
         let tmp = dir.join(MANIFEST_TMP_NAME);
         let path = dir.join(MANIFEST_NAME);
         let mut text = serde_json::to_vec_pretty(self).map_err(|e| TraceError::WriterFailed {
@@ -185,15 +186,8 @@ impl Manifest {
         f.set_permissions(fs::Permissions::from_mode(0o600))
             .at(&tmp)?;
         f.write_all(&text).at(&tmp)?;
-        if sync {
-            f.sync_all().at(&tmp)?;
-        }
         drop(f);
         fs::rename(&tmp, &path).at(&path)?;
-        if sync {
-            // Makes the rename itself durable.
-            fs::File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
-        }
         Ok(())
     }
 }

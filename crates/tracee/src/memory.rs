@@ -1,4 +1,5 @@
-//! Tracee memory through `/proc/<pid>/mem`.
+//! Tracee memory through `/proc/<pid>/mem` (large transfers first try
+//! process_vm_readv/writev, which copy once instead of twice).
 //!
 //! `/proc/<pid>/mem` is used for both directions because it writes through
 //! read-only mappings (replay patches code and restores loader data) and it
@@ -8,6 +9,15 @@
 use crate::{Pid, TraceeError};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
+
+/// Transfers at least this long go through process_vm_readv/writev first.
+const BULK: usize = 4096;
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
 
 pub struct ProcessMemory {
     pid: Pid,
@@ -37,7 +47,11 @@ impl ProcessMemory {
     }
 
     pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), TraceeError> {
-        let mut done = 0;
+        let mut done = if buf.len() >= BULK {
+            self.bulk_transfer(addr, buf.as_mut_ptr(), buf.len(), Direction::Read)
+        } else {
+            0
+        };
         while done < buf.len() {
             match self.file.read_at(&mut buf[done..], addr + done as u64) {
                 Ok(0) => {
@@ -78,7 +92,13 @@ impl ProcessMemory {
     }
 
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), TraceeError> {
-        let mut done = 0;
+        let mut done = if bytes.len() >= BULK {
+            // process_vm_writev only reads `bytes`, whatever the cast says.
+            let ptr = bytes.as_ptr().cast_mut();
+            self.bulk_transfer(addr, ptr, bytes.len(), Direction::Write)
+        } else {
+            0
+        };
         while done < bytes.len() {
             match self.file.write_at(&bytes[done..], addr + done as u64) {
                 Ok(0) => {
@@ -90,6 +110,32 @@ impl ProcessMemory {
             }
         }
         Ok(())
+    }
+
+    /// Copies what it can of a large range in one step, without the page
+    /// by page bounce buffer of `/proc/<pid>/mem` (about twice as fast).
+    /// Returns the bytes done; the caller finishes through the file, which
+    /// also reaches what this cannot (read-only or PROT_NONE pages, an
+    /// address space whose thread `pid` is gone).
+    fn bulk_transfer(&self, addr: u64, local: *mut u8, len: usize, direction: Direction) -> usize {
+        let local = libc::iovec {
+            iov_base: local.cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: `local` covers a buffer of `len` bytes the caller owns
+        // (written only for Read, where the caller passed it as &mut);
+        // the kernel checks `remote` against the tracee's address space.
+        let n = unsafe {
+            match direction {
+                Direction::Read => libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0),
+                Direction::Write => libc::process_vm_writev(self.pid, &local, 1, &remote, 1, 0),
+            }
+        };
+        usize::try_from(n).unwrap_or(0)
     }
 
     fn read_error(&self, addr: u64, len: usize, detail: String) -> TraceeError {

@@ -174,7 +174,13 @@ fn decode(pid: Pid, status: i32) -> WaitResult {
     if sig == (libc::SIGTRAP | 0x80) {
         WaitResult::Stopped(pid, Stop::Syscall)
     } else if event != 0 {
-        let message = event_message(pid).unwrap_or(0);
+        // A seccomp stop's message is the filter's return data, which ours
+        // never sets: one ptrace call saved per traced syscall.
+        let message = if event == libc::PTRACE_EVENT_SECCOMP {
+            0
+        } else {
+            event_message(pid).unwrap_or(0)
+        };
         WaitResult::Stopped(pid, Stop::Event { event, message })
     } else {
         WaitResult::Stopped(pid, Stop::Signal(sig))
