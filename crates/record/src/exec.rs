@@ -107,7 +107,13 @@ fn store_mapped_file(
     // map_files names the exact file that is mapped, even if its path has
     // since been replaced or deleted.
     let exact = format!("/proc/{tid}/map_files/{:x}-{:x}", entry.start, entry.end);
-    let mut file = match writer.store_file(Path::new(&exact), false) {
+    // Each file is mapped several times (text, data, bss): after the first,
+    // its metadata finds the blob without opening the file again.
+    let stored = match std::fs::metadata(&exact) {
+        Ok(md) => writer.store_file_with_metadata(Path::new(&exact), &md, false),
+        Err(_) => writer.store_file(Path::new(&exact), false),
+    };
+    let mut file = match stored {
         Ok(f) => f,
         Err(_) => writer.store_file(Path::new(&entry.name), false)?,
     };

@@ -772,7 +772,9 @@ impl Recorder {
             )))
         })?;
         if meta.is_file() {
-            let mut file = self.writer.store_file(Path::new(&proc_path), false)?;
+            let mut file =
+                self.writer
+                    .store_file_with_metadata(Path::new(&proc_path), &meta, false)?;
             file.path = target;
             return Ok(Some(file));
         }

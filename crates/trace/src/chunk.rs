@@ -149,6 +149,8 @@ pub struct ChunkReader {
     /// short file is damage or just the end of what was recorded.
     complete: bool,
     offset: u64,
+    /// The file's length when opened (a capacity hint only).
+    file_len: u64,
     next_seq: u64,
     truncation: Option<Truncation>,
     done: bool,
@@ -158,12 +160,14 @@ impl ChunkReader {
     /// Opens the stream file and validates its header.
     pub fn open(path: &Path, kind: StreamKind, complete: bool) -> Result<ChunkReader, TraceError> {
         let file = File::open(path).at(path)?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut r = ChunkReader {
             kind,
             path: path.to_path_buf(),
             file: io::BufReader::with_capacity(256 << 10, file),
             complete,
             offset: 0,
+            file_len,
             next_seq: 0,
             truncation: None,
             done: false,
@@ -331,10 +335,12 @@ impl ChunkReader {
             ));
         }
 
-        // Grows with what is actually in the file, so a lying length in a
-        // truncated file costs no more memory than the file holds.
+        // Sized by what the file holds past this header, so a lying length
+        // in a truncated file costs no more memory than the file has, and a
+        // true one is read without growing (and copying) the buffer.
         let want = u64::from(h.compressed_len);
-        let mut body = Vec::new();
+        let in_file = self.file_len.saturating_sub(start + CHUNK_HEADER_LEN as u64);
+        let mut body = Vec::with_capacity(usize::try_from(want.min(in_file)).unwrap_or(0));
         (&mut self.file)
             .take(want)
             .read_to_end(&mut body)

@@ -175,26 +175,54 @@ impl FileStore {
         }
     }
 
+    /// Like [`FileStore::store_file`] for a file whose metadata the caller
+    /// has already: a file this trace stored before (a library mapped by
+    /// every process) is then not opened at all.
+    pub fn store_file_with_metadata(
+        &mut self,
+        path: &Path,
+        md: &fs::Metadata,
+        executable: bool,
+    ) -> Result<FileRef, TraceError> {
+        match self.stored_before(&StatKey::of(md), path, executable)? {
+            Some(file) => Ok(file),
+            None => self.store_file(path, executable),
+        }
+    }
+
+    fn stored_before(
+        &mut self,
+        key: &StatKey,
+        path: &Path,
+        executable: bool,
+    ) -> Result<Option<FileRef>, TraceError> {
+        let Some(s) = self.cache.get(key).cloned() else {
+            return Ok(None);
+        };
+        let blob = self.dir.join(&s.sha256);
+        if !blob.exists() {
+            return Ok(None);
+        }
+        if executable && !s.executable {
+            set_mode(&blob, EXEC_BLOB_MODE)?;
+            if let Some(e) = self.cache.get_mut(key) {
+                e.executable = true;
+            }
+        }
+        Ok(Some(FileRef {
+            path: path.to_string_lossy().into_owned(),
+            sha256: s.sha256,
+            size: s.size,
+        }))
+    }
+
     pub fn store_file(&mut self, path: &Path, executable: bool) -> Result<FileRef, TraceError> {
         let mut f = File::open(path).at(path)?;
         let md = f.metadata().at(path)?;
         let key = StatKey::of(&md);
         let display = path.to_string_lossy().into_owned();
-        if let Some(s) = self.cache.get(&key).cloned() {
-            let blob = self.dir.join(&s.sha256);
-            if blob.exists() {
-                if executable && !s.executable {
-                    set_mode(&blob, EXEC_BLOB_MODE)?;
-                    if let Some(e) = self.cache.get_mut(&key) {
-                        e.executable = true;
-                    }
-                }
-                return Ok(FileRef {
-                    path: display,
-                    sha256: s.sha256,
-                    size: s.size,
-                });
-            }
+        if let Some(file) = self.stored_before(&key, path, executable)? {
+            return Ok(file);
         }
         if let Some(sha256) = self.link_from_cache(&key, executable) {
             self.vouch_for_linked(&sha256);

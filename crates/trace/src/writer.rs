@@ -242,6 +242,17 @@ impl TraceWriter {
         self.store.store_file(path, executable)
     }
 
+    /// [`TraceWriter::store_file`] for a file whose metadata the caller has
+    /// already, which spares the open when this trace stored it before.
+    pub fn store_file_with_metadata(
+        &mut self,
+        path: &Path,
+        md: &fs::Metadata,
+        executable: bool,
+    ) -> Result<FileRef, TraceError> {
+        self.store.store_file_with_metadata(path, md, executable)
+    }
+
     /// Like [`TraceWriter::store_file`] for bytes already in memory.
     pub fn store_bytes(
         &mut self,
