@@ -365,7 +365,6 @@ unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
 /// crate.
 mod libc_consts {
     pub const SYS_MMAP: u64 = 9;
-    pub const SYS_FSTAT: u64 = 5;
     pub const SYS_NEWFSTATAT: u64 = 262;
     pub const SYS_READ: u64 = 0;
     pub const SYS_WRITE: u64 = 1;
@@ -403,6 +402,15 @@ mod libc_consts {
     pub const MAX_POLL_FDS: u64 = 4096;
     pub const STAT_LEN: usize = 144;
     pub const STAT_MODE_OFFSET: usize = 24;
+    pub const SYS_STATX: u64 = 332;
+    pub const AT_EMPTY_PATH: u64 = 0x1000;
+    pub const STATX_TYPE: u64 = 0x1;
+    pub const STATX_INO: u64 = 0x100;
+    pub const STATX_LEN: usize = 256;
+    pub const STATX_MODE_OFFSET: usize = 0x1c;
+    pub const STATX_INO_OFFSET: usize = 0x20;
+    pub const STATX_DEV_MAJOR_OFFSET: usize = 0x88;
+    pub const STATX_DEV_MINOR_OFFSET: usize = 0x8c;
 }
 use libc_consts::*;
 
@@ -607,54 +615,98 @@ fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
     }
 }
 
-/// The file type bits of `fd`, from an untraced fstat.
-fn file_type(fd: u64) -> Option<u32> {
-    let mut stat = [0u8; STAT_LEN];
-    let r = untraced(SYS_FSTAT, [fd, stat.as_mut_ptr() as u64, 0, 0, 0, 0]);
+/// What the hook needs to know about an fd: its type and identity.
+struct FdKind {
+    file_type: u32,
+    dev: u64,
+    ino: u64,
+}
+
+/// The type and identity of `fd`, from an untraced statx that asks for
+/// nothing else. fstat would also read the timestamps, and on kernels with
+/// fine-grained timestamps a file whose times were read gets its inode
+/// dirtied by the next write: a stat before every small write made the
+/// writes three times slower.
+fn fd_kind(fd: u64) -> Option<FdKind> {
+    let mut statx = [0u8; STATX_LEN];
+    let r = untraced(
+        SYS_STATX,
+        [
+            fd,
+            c"".as_ptr() as u64,
+            AT_EMPTY_PATH,
+            STATX_TYPE | STATX_INO,
+            statx.as_mut_ptr() as u64,
+            0,
+        ],
+    );
     if r != 0 {
         return None;
     }
-    let mut mode = [0u8; 4];
-    mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
-    Some(u32::from_le_bytes(mode) & S_IFMT)
+    let u32_at =
+        |at: usize| u32::from_le_bytes([statx[at], statx[at + 1], statx[at + 2], statx[at + 3]]);
+    let mut ino = [0u8; 8];
+    ino.copy_from_slice(&statx[STATX_INO_OFFSET..STATX_INO_OFFSET + 8]);
+    let mode = u32::from(u16::from_le_bytes([
+        statx[STATX_MODE_OFFSET],
+        statx[STATX_MODE_OFFSET + 1],
+    ]));
+    Some(FdKind {
+        file_type: mode & S_IFMT,
+        dev: makedev(
+            u32_at(STATX_DEV_MAJOR_OFFSET),
+            u32_at(STATX_DEV_MINOR_OFFSET),
+        ),
+        ino: u64::from_le_bytes(ino),
+    })
 }
 
-/// Whether a write of `len` bytes to `fd` can be made in process: not to
-/// the recorder's own stdout/stderr (replay re-emits those from traced
-/// writes), not to a socket, and to a pipe only when it all fits now. A
-/// write that does not wait could otherwise return short where the
+/// glibc's encoding of a device number, as `st_dev` carries it.
+fn makedev(major: u32, minor: u32) -> u64 {
+    let (major, minor) = (u64::from(major), u64::from(minor));
+    ((major & 0xffff_f000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffff_ff00) << 12)
+        | (minor & 0xff)
+}
+
+/// The file type bits of `fd`.
+fn file_type(fd: u64) -> Option<u32> {
+    fd_kind(fd).map(|k| k.file_type)
+}
+
+/// How a write of `len` bytes to `fd` is made in process, if it can be:
+/// not to the recorder's own stdout/stderr (replay re-emits those from
+/// traced writes), not to a socket, and to a pipe only when it all fits
+/// now. A write that does not wait could otherwise return short where the
 /// program's blocking write would have written everything.
-fn write_can_be_buffered(fd: u64, len: u64) -> bool {
-    let mut stat = [0u8; STAT_LEN];
-    if untraced(SYS_FSTAT, [fd, stat.as_mut_ptr() as u64, 0, 0, 0, 0]) != 0 {
-        return true;
+fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<How> {
+    let Some(kind) = fd_kind(fd) else {
+        return Some(no_wait);
+    };
+    if writes_to_recorder_output(kind.dev, kind.ino) {
+        return None;
     }
-    if writes_to_recorder_output(&stat) {
-        return false;
-    }
-    let mut mode = [0u8; 4];
-    mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
-    match u32::from_le_bytes(mode) & S_IFMT {
-        S_IFSOCK => false,
+    match kind.file_type {
+        S_IFSOCK => None,
+        // A file waits only for the disk: written as the program asked,
+        // without a no-wait attempt that ext4 refuses for most appends.
+        S_IFREG | S_IFBLK => Some(How::Plain),
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
-        S_IFIFO if len <= PIPE_BUF => true,
+        S_IFIFO if len <= PIPE_BUF => Some(no_wait),
         S_IFIFO => {
             let capacity = untraced(SYS_FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
             let mut unread = 0i32;
             let r = untraced(SYS_IOCTL, [fd, FIONREAD, (&raw mut unread) as u64, 0, 0, 0]);
-            capacity > 0 && r == 0 && len <= (capacity - i64::from(unread)).max(0) as u64
+            let fits =
+                capacity > 0 && r == 0 && len <= (capacity - i64::from(unread)).max(0) as u64;
+            fits.then_some(no_wait)
         }
-        _ => true,
+        _ => Some(no_wait),
     }
 }
 
-fn writes_to_recorder_output(stat: &[u8; STAT_LEN]) -> bool {
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&stat[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let (dev, ino) = (word(0), word(8));
+fn writes_to_recorder_output(dev: u64, ino: u64) -> bool {
     let ids: [u64; 4] = core::array::from_fn(|i| OUTPUT_FILES[i].load(Ordering::Relaxed));
     (ino != 0 && ids[0] == dev && ids[1] == ino) || (ino != 0 && ids[2] == dev && ids[3] == ino)
 }
@@ -775,10 +827,14 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         // Full: the traced call makes the tracer drain the buffer.
         return TAKE_TRACED_PATH;
     }
-    if matches!(plan.how, How::WriteNoWait { .. }) && !write_can_be_buffered(args[0], args[2]) {
-        return TAKE_TRACED_PATH;
-    }
-    let Some(result) = perform(nr, args, plan.how) else {
+    let how = match plan.how {
+        How::WriteNoWait { .. } => match write_plan(args[0], args[2], plan.how) {
+            Some(how) => how,
+            None => return TAKE_TRACED_PATH,
+        },
+        how => how,
+    };
+    let Some(result) = perform(nr, args, how) else {
         return TAKE_TRACED_PATH;
     };
     let (input_addr, input_len) = match plan.input {

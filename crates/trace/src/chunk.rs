@@ -339,7 +339,9 @@ impl ChunkReader {
         // in a truncated file costs no more memory than the file has, and a
         // true one is read without growing (and copying) the buffer.
         let want = u64::from(h.compressed_len);
-        let in_file = self.file_len.saturating_sub(start + CHUNK_HEADER_LEN as u64);
+        let in_file = self
+            .file_len
+            .saturating_sub(start + CHUNK_HEADER_LEN as u64);
         let mut body = Vec::with_capacity(usize::try_from(want.min(in_file)).unwrap_or(0));
         (&mut self.file)
             .take(want)
