@@ -380,6 +380,11 @@ mod libc_consts {
     pub const EFAULT: i64 = 14;
     pub const ENOENT: i64 = 2;
     pub const O_CREAT: u64 = 0o100;
+    pub const O_NONBLOCK: u64 = 0o4000;
+    pub const ENXIO: i64 = 6;
+    pub const SYS_CLOSE: u64 = 3;
+    pub const F_GETFL: u64 = 3;
+    pub const F_SETFL: u64 = 4;
     pub const O_DIRECTORY: u64 = 0o200000;
     pub const O_PATH: u64 = 0o10000000;
     pub const S_IFMT: u32 = 0o170000;
@@ -711,6 +716,40 @@ fn writes_to_recorder_output(dev: u64, ino: u64) -> bool {
     (ino != 0 && ids[0] == dev && ids[1] == ino) || (ino != 0 && ids[2] == dev && ids[3] == ino)
 }
 
+/// openat of a path that did not exist a moment ago: a compiler's include
+/// search makes dozens of these, and each was a ptrace stop. Opened without
+/// waiting, in case a FIFO or device appeared there meanwhile: such a file
+/// is closed again and opened on the traced path, where the open may wait
+/// as the program's would; anything else is what the program asked for.
+fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
+    let flags = a[2];
+    let mut no_wait = a;
+    no_wait[2] = flags | O_NONBLOCK;
+    let fd = untraced(nr, no_wait);
+    if fd < 0 {
+        return (fd != -ENXIO).then_some(fd);
+    }
+    let fd_u = fd as u64;
+    match fd_kind(fd_u).map(|k| k.file_type) {
+        Some(S_IFREG | S_IFDIR) => {
+            if flags & O_NONBLOCK == 0 {
+                let status = untraced(SYS_FCNTL, [fd_u, F_GETFL, 0, 0, 0, 0]);
+                if status >= 0 {
+                    untraced(
+                        SYS_FCNTL,
+                        [fd_u, F_SETFL, status as u64 & !O_NONBLOCK, 0, 0, 0],
+                    );
+                }
+            }
+            Some(fd)
+        }
+        _ => {
+            untraced(SYS_CLOSE, [fd_u, 0, 0, 0, 0, 0]);
+            None
+        }
+    }
+}
+
 fn is_disk(kind: Option<u32>) -> bool {
     matches!(kind, Some(S_IFREG | S_IFBLK))
 }
@@ -778,6 +817,9 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                 let mut mode = [0u8; 4];
                 mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
                 let kind = u32::from_le_bytes(mode) & S_IFMT;
+                if r == -ENOENT && flags & O_CREAT == 0 {
+                    return open_missing(nr, a);
+                }
                 let safe = (r == 0 && (kind == S_IFREG || kind == S_IFDIR))
                     || (r == -ENOENT && flags & O_CREAT != 0);
                 if !safe {

@@ -100,11 +100,15 @@ pub struct FileMapping<'a> {
     pub offset: u64,
 }
 
+/// Descriptors of blobs a process keeps open, at most; past this each
+/// mapping opens and closes its blob again.
+const MAX_BLOB_FDS: usize = 128;
+
 /// Maps part of a captured file at exactly the recorded address, privately
 /// (a shared mapping would let the replay write into the trace's `files/`).
 pub fn map_file(
     tid: Pid,
-    process: &ReplayProcess,
+    process: &mut ReplayProcess,
     reader: &TraceReader,
     mapping: FileMapping<'_>,
 ) -> Result<(), ReplayError> {
@@ -115,22 +119,32 @@ pub fn map_file(
         prot,
         offset,
     } = mapping;
-    let blob = reader.verified_file(file)?;
-    let path_addr = write_path(process, &blob)?;
-    let fd = run_syscall(
-        tid,
-        process,
-        libc::SYS_openat,
-        [
-            libc::AT_FDCWD as u64,
-            path_addr,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
-            0,
-            0,
-            0,
-        ],
-    )?;
-    let fd = check(&format!("open {} to map it", blob.display()), fd)?;
+    let (fd, keep) = match process.blob_fds.get(&file.sha256) {
+        Some(&fd) => (fd, true),
+        None => {
+            let blob = reader.verified_file(file)?;
+            let path_addr = write_path(process, &blob)?;
+            let fd = run_syscall(
+                tid,
+                process,
+                libc::SYS_openat,
+                [
+                    libc::AT_FDCWD as u64,
+                    path_addr,
+                    (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            )?;
+            let fd = check(&format!("open {} to map it", blob.display()), fd)?;
+            let keep = process.blob_fds.len() < MAX_BLOB_FDS;
+            if keep {
+                process.blob_fds.insert(file.sha256.clone(), fd);
+            }
+            (fd, keep)
+        }
+    };
     let mapped = run_syscall(
         tid,
         process,
@@ -144,7 +158,9 @@ pub fn map_file(
             offset,
         ],
     );
-    run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    if !keep {
+        run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    }
     let mapped = check(&format!("map {} at {addr:#x}", file.path), mapped?)?;
     if mapped != addr {
         return Err(ReplayError::Setup(format!(
@@ -191,6 +207,8 @@ pub fn restore_exec_image(
     contents: &[Vec<u8>],
 ) -> Result<(), ReplayError> {
     process.scratch = Some(create_scratch(tid, &process.memory)?);
+    // The exec closed them (close-on-exec).
+    process.blob_fds.clear();
     process.auxv = info.auxv.clone();
     process.exe = Some(reader.verified_file(&info.exe)?);
     let scratch = process.scratch.unwrap_or_default();

@@ -109,4 +109,8 @@ pub struct ReplayProcess {
     /// Its exit_group has run: threads may vanish under events the
     /// recording logged while the kernel was still tearing it down.
     pub exiting: bool,
+    /// Blobs from `files/` the process holds open (close-on-exec), by
+    /// sha256: a library is mapped four or five times by the loader, and
+    /// each open and close in the tracee costs two ptrace stops.
+    pub blob_fds: std::collections::HashMap<String, u64>,
 }

@@ -147,6 +147,7 @@ impl ReplaySession {
             auxv: Vec::new(),
             exe: None,
             exiting: false,
+            blob_fds: HashMap::new(),
         };
         let (stack, contents) = exec_payloads(&first, writes.len())?;
         address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;
@@ -368,11 +369,9 @@ impl ReplaySession {
     }
 
     fn process(&self, rec_pid: i32) -> Result<&ReplayProcess, ReplayError> {
-        self.processes.get(&rec_pid).ok_or_else(|| {
-            ReplayError::Setup(format!(
-                "internal error: no replayed process for pid {rec_pid}"
-            ))
-        })
+        self.processes
+            .get(&rec_pid)
+            .ok_or_else(|| no_process(rec_pid))
     }
 
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<Applied, ReplayError> {
@@ -590,4 +589,10 @@ impl ReplaySession {
             .join(" ");
         Err(self.divergence(event, "registers differ", expected, got))
     }
+}
+
+fn no_process(rec_pid: i32) -> ReplayError {
+    ReplayError::Setup(format!(
+        "internal error: no replayed process for pid {rec_pid}"
+    ))
 }

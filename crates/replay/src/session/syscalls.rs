@@ -242,8 +242,22 @@ impl ReplaySession {
         match nr_i {
             libc::SYS_mmap => {
                 if let Some(SyscallExtra::MmapFile { file }) = &extra {
+                    let open_blob = self.process(event.pid)?.blob_fds.get(&file.sha256).copied();
+                    if let Some(fd) = open_blob {
+                        // The program's own mmap, aimed at the blob it
+                        // already holds: no injection at all.
+                        current.rdi = result as u64;
+                        current.r10 = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+                        current.r8 = fd;
+                        regs::set(real, &current)?;
+                        self.run_to_exit(event, real)?;
+                        return Ok(Some(regs::get(real)?.rax as i64));
+                    }
                     self.skip_syscall(event, real, current)?;
-                    let process = self.process(event.pid)?;
+                    let process = self
+                        .processes
+                        .get_mut(&event.pid)
+                        .ok_or_else(|| super::no_process(event.pid))?;
                     address_space::map_file(
                         real,
                         process,
@@ -525,6 +539,8 @@ impl ReplaySession {
             // A forked child runs the parent's program until it execs.
             let parent = self.process(event.pid)?;
             let (scratch, auxv, exe) = (parent.scratch, parent.auxv.clone(), parent.exe.clone());
+            // The child has copies of the parent's descriptors, blobs too.
+            let blob_fds = parent.blob_fds.clone();
             self.processes.insert(
                 recorded_child,
                 ReplayProcess {
@@ -534,6 +550,7 @@ impl ReplaySession {
                     auxv,
                     exe,
                     exiting: false,
+                    blob_fds,
                 },
             );
         }
