@@ -407,6 +407,11 @@ mod libc_consts {
     pub const MAX_POLL_FDS: u64 = 4096;
     pub const STAT_LEN: usize = 144;
     pub const STAT_MODE_OFFSET: usize = 24;
+    /// The kernel's struct sigaction with an 8-byte mask.
+    pub const KERNEL_SIGACTION_LEN: usize = 32;
+    pub const RLIMIT_LEN: usize = 16;
+    pub const RUSAGE_LEN: usize = 144;
+    pub const SYSINFO_LEN: usize = 112;
     pub const SYS_STATX: u64 = 332;
     pub const AT_EMPTY_PATH: u64 = 0x1000;
     pub const STATX_TYPE: u64 = 0x1;
@@ -536,6 +541,41 @@ fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         },
         21 => p(Input::Path(a[0]), Output::None, PATH_MAX, How::Plain),
         63 => p(Input::None, Output::Fixed(a[0], 390), 390, How::Plain),
+        // Queries only: with no new action or mask they change nothing that
+        // replay would have to recreate (Python asks for every signal's
+        // handler at startup). Setting calls take the traced path.
+        13 if a[1] == 0 => p(
+            Input::None,
+            Output::Fixed(a[2], KERNEL_SIGACTION_LEN),
+            KERNEL_SIGACTION_LEN,
+            How::Plain,
+        ),
+        14 if a[1] == 0 => p(Input::None, Output::Fixed(a[2], 8), 8, How::Plain),
+        // getrlimit, getrusage, sysinfo; prlimit64 without a new limit.
+        97 => p(
+            Input::None,
+            Output::Fixed(a[1], RLIMIT_LEN),
+            RLIMIT_LEN,
+            How::Plain,
+        ),
+        98 => p(
+            Input::None,
+            Output::Fixed(a[1], RUSAGE_LEN),
+            RUSAGE_LEN,
+            How::Plain,
+        ),
+        99 => p(
+            Input::None,
+            Output::Fixed(a[0], SYSINFO_LEN),
+            SYSINFO_LEN,
+            How::Plain,
+        ),
+        302 if a[2] == 0 => p(
+            Input::None,
+            Output::Fixed(a[3], RLIMIT_LEN),
+            RLIMIT_LEN,
+            How::Plain,
+        ),
         // F_GETFD, F_SETFD, F_GETFL
         72 if matches!(a[1], 1..=3) => p(Input::None, Output::None, 0, How::Plain),
         79 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),

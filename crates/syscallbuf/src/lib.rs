@@ -187,6 +187,8 @@ pub const BUFFERED: &[u64] = &[
     6,   // lstat
     7,   // poll
     8,   // lseek
+    13,  // rt_sigaction (queries)
+    14,  // rt_sigprocmask (queries)
     16,  // ioctl (TCGETS, FIONREAD)
     17,  // pread64
     18,  // pwrite64
@@ -198,6 +200,9 @@ pub const BUFFERED: &[u64] = &[
     79,  // getcwd
     89,  // readlink
     96,  // gettimeofday
+    97,  // getrlimit
+    98,  // getrusage
+    99,  // sysinfo
     102, // getuid
     104, // getgid
     107, // geteuid
@@ -218,6 +223,7 @@ pub const BUFFERED: &[u64] = &[
     262, // newfstatat
     267, // readlinkat
     269, // faccessat
+    302, // prlimit64 (queries)
     318, // getrandom
     332, // statx
     439, // faccessat2
