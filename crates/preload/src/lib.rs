@@ -21,7 +21,8 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use syscallbuf::{
     record_size, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN, MODE_RECORD,
-    MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN, UNTRACED_PAGE,
+    MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR, OUTPUT_MARK_STDOUT,
+    RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
 
 /// Room for the stubs the tracer writes, in this library's text so that
@@ -207,9 +208,10 @@ struct Saved {
 const TAKE_TRACED_PATH: i64 = i64::MIN;
 
 /// (device, inode) of the recorder's stdout and stderr, written by the
-/// tracer at hello. Writes there take the traced path, so that replay
-/// re-emits them exactly as without the buffer (an fd can be closed before
-/// the tracer sees the record).
+/// tracer at hello. A buffered write there is marked with its stream
+/// (`OUTPUT_MARK_*` in the record), so that replay prints what it wrote;
+/// the mark is made here because the fd may be closed before the tracer
+/// sees the record.
 static OUTPUT_FILES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
 /// 0 until the tracer answered the hello: no tracer, no buffering.
@@ -420,6 +422,10 @@ mod libc_consts {
     pub const STATX_MODE_OFFSET: usize = 0x1c;
     pub const STATX_INO_OFFSET: usize = 0x20;
     pub const STATX_DEV_MAJOR_OFFSET: usize = 0x88;
+    pub const STATX_RDEV_MAJOR_OFFSET: usize = 0x80;
+    pub const STATX_RDEV_MINOR_OFFSET: usize = 0x84;
+    pub const S_IFCHR: u32 = 0o020000;
+    pub const DEV_NULL: (u32, u32) = (1, 3);
     pub const STATX_DEV_MINOR_OFFSET: usize = 0x8c;
 }
 use libc_consts::*;
@@ -665,6 +671,8 @@ struct FdKind {
     file_type: u32,
     dev: u64,
     ino: u64,
+    /// (major, minor) of a device file.
+    rdev: (u32, u32),
 }
 
 /// The type and identity of `fd`, from an untraced statx that asks for
@@ -703,6 +711,10 @@ fn fd_kind(fd: u64) -> Option<FdKind> {
             u32_at(STATX_DEV_MINOR_OFFSET),
         ),
         ino: u64::from_le_bytes(ino),
+        rdev: (
+            u32_at(STATX_RDEV_MAJOR_OFFSET),
+            u32_at(STATX_RDEV_MINOR_OFFSET),
+        ),
     })
 }
 
@@ -720,23 +732,22 @@ fn file_type(fd: u64) -> Option<u32> {
     fd_kind(fd).map(|k| k.file_type)
 }
 
-/// How a write of `len` bytes to `fd` is made in process, if it can be:
-/// not to the recorder's own stdout/stderr (replay re-emits those from
-/// traced writes), not to a socket, and to a pipe only when it all fits
-/// now. A write that does not wait could otherwise return short where the
-/// program's blocking write would have written everything.
-fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<How> {
+/// How a write of `len` bytes to `fd` is made in process, if it can be,
+/// and the output mark of its record: not to a socket, and to a pipe only
+/// when it all fits now. A write that does not wait could otherwise return
+/// short where the program's blocking write would have written everything.
+fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
     let Some(kind) = fd_kind(fd) else {
-        return Some(no_wait);
+        return Some((no_wait, 0));
     };
-    if writes_to_recorder_output(kind.dev, kind.ino) {
-        return None;
-    }
-    match kind.file_type {
+    let mark = recorder_output_mark(fd, kind.dev, kind.ino);
+    let how = match kind.file_type {
         S_IFSOCK => None,
         // A file waits only for the disk: written as the program asked,
         // without a no-wait attempt that ext4 refuses for most appends.
+        // /dev/null never waits (and refuses no-wait writes).
         S_IFREG | S_IFBLK => Some(How::Plain),
+        S_IFCHR if kind.rdev == DEV_NULL => Some(How::Plain),
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
         S_IFIFO if len <= PIPE_BUF => Some(no_wait),
         S_IFIFO => {
@@ -748,12 +759,23 @@ fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<How> {
             fits.then_some(no_wait)
         }
         _ => Some(no_wait),
-    }
+    };
+    how.map(|how| (how, mark))
 }
 
-fn writes_to_recorder_output(dev: u64, ino: u64) -> bool {
+/// `OUTPUT_MARK_STDOUT`/`_STDERR` when the file is the recorder's stdout or
+/// stderr (both the same file, a terminal: the program's fd decides, as
+/// the tracer does for traced writes), else 0.
+fn recorder_output_mark(fd: u64, dev: u64, ino: u64) -> u64 {
     let ids: [u64; 4] = core::array::from_fn(|i| OUTPUT_FILES[i].load(Ordering::Relaxed));
-    (ino != 0 && ids[0] == dev && ids[1] == ino) || (ino != 0 && ids[2] == dev && ids[3] == ino)
+    let is_out = ino != 0 && ids[0] == dev && ids[1] == ino;
+    let is_err = ino != 0 && ids[2] == dev && ids[3] == ino;
+    match (is_out, is_err) {
+        (true, true) if fd == 2 => OUTPUT_MARK_STDERR,
+        (true, _) => OUTPUT_MARK_STDOUT,
+        (false, true) => OUTPUT_MARK_STDERR,
+        (false, false) => 0,
+    }
 }
 
 /// openat of a path that did not exist a moment ago: a compiler's include
@@ -909,12 +931,12 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         // Full: the traced call makes the tracer drain the buffer.
         return TAKE_TRACED_PATH;
     }
-    let how = match plan.how {
+    let (how, output_mark) = match plan.how {
         How::WriteNoWait { .. } => match write_plan(args[0], args[2], plan.how) {
-            Some(how) => how,
+            Some(planned) => planned,
             None => return TAKE_TRACED_PATH,
         },
-        how => how,
+        how => (how, 0),
     };
     let Some(result) = perform(nr, args, how) else {
         return TAKE_TRACED_PATH;
@@ -931,7 +953,9 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         Output::Items(addr, each) if result > 0 => {
             (addr, (result as usize * each).min(plan.max_bytes))
         }
-        _ => (0, 0),
+        // A write to the recorder's stdout/stderr wrote no memory: the
+        // address says which stream replay prints its input to.
+        _ => (output_mark, 0),
     };
     let size = record_size(input_len, output_len);
     let head = RecordHead {
@@ -984,11 +1008,14 @@ unsafe fn replay(buffer: *mut u8, nr: u64, args: [u64; 6]) -> i64 {
             return traced(CONTROL_SYSCALL, [OP_DIVERGED, nr, head.nr as u64, 0, 0, 0]);
         }
         let output = at.add(RECORD_HEAD_LEN + head.input_len as usize);
-        core::ptr::copy_nonoverlapping(
-            output,
-            head.output_addr as *mut u8,
-            head.output_len as usize,
-        );
+        // A write's output address may be an output mark, not memory.
+        if head.output_len > 0 {
+            core::ptr::copy_nonoverlapping(
+                output,
+                head.output_addr as *mut u8,
+                head.output_len as usize,
+            );
+        }
         core::ptr::write_volatile(&raw mut (*header).consumed, (consumed + size) as u32);
         head.result
     }

@@ -12,9 +12,13 @@ use crate::task::RunState;
 use crate::RecordError;
 use std::collections::HashSet;
 use syscallbuf::{Header, HEADER_LEN};
-use trace::event::{EventKind, MemWrite, Regs};
+use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
 use tracee::{maps, regs, Pid};
+
+/// Buffered syscalls that can write to the recorder's stdout or stderr:
+/// write and pwrite64.
+const WRITES: [u32; 2] = [1, 18];
 
 /// What the preload library told the recorder about one process.
 #[derive(Debug, Clone)]
@@ -155,11 +159,22 @@ impl Recorder {
             ))
             .into());
         }
-        // No record writes to the recorder's stdout or stderr: the library
-        // (told their identities at hello) sends those writes through
-        // ptrace, where they are classified like any other. Checking each
+        // The library (told the identities of the recorder's stdout and
+        // stderr at hello) marks the writes that went there; checking each
         // buffered write here cost a /proc lookup apiece.
-        let outputs = Vec::new();
+        let outputs = syscallbuf::records(&bytes)
+            .enumerate()
+            .filter_map(|(i, record)| {
+                let head = record.ok()?.head;
+                let stream = match head.output_addr {
+                    _ if head.output_len != 0 || !WRITES.contains(&head.nr) => return None,
+                    syscallbuf::OUTPUT_MARK_STDOUT => OutputStream::Stdout,
+                    syscallbuf::OUTPUT_MARK_STDERR => OutputStream::Stderr,
+                    _ => return None,
+                };
+                Some((u32::try_from(i).ok()?, stream))
+            })
+            .collect();
         let emptied = Header { used: 0, ..header };
         mem.write(addr, &emptied.to_bytes())?;
         let records = MemWrite {

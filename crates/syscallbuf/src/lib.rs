@@ -37,6 +37,12 @@ pub const UNTRACED_PAGE: u64 = 0x7000_0000;
 pub const UNTRACED_RETURN: u64 = UNTRACED_PAGE + 2;
 pub const UNTRACED_CODE: [u8; 3] = [0x0f, 0x05, 0xc3];
 
+/// A write record whose `output_addr` is one of these (with no output
+/// bytes) went to the recorder's stdout or stderr: replay prints its input
+/// there. Real output addresses are never this low.
+pub const OUTPUT_MARK_STDOUT: u64 = 1;
+pub const OUTPUT_MARK_STDERR: u64 = 2;
+
 pub const BUFFER_LEN: usize = 256 * 1024;
 pub const HEADER_LEN: usize = core::mem::size_of::<Header>();
 pub const RECORD_HEAD_LEN: usize = core::mem::size_of::<RecordHead>();
