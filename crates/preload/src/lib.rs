@@ -422,11 +422,11 @@ mod libc_consts {
     pub const STATX_MODE_OFFSET: usize = 0x1c;
     pub const STATX_INO_OFFSET: usize = 0x20;
     pub const STATX_DEV_MAJOR_OFFSET: usize = 0x88;
+    pub const STATX_DEV_MINOR_OFFSET: usize = 0x8c;
     pub const STATX_RDEV_MAJOR_OFFSET: usize = 0x80;
     pub const STATX_RDEV_MINOR_OFFSET: usize = 0x84;
     pub const S_IFCHR: u32 = 0o020000;
     pub const DEV_NULL: (u32, u32) = (1, 3);
-    pub const STATX_DEV_MINOR_OFFSET: usize = 0x8c;
 }
 use libc_consts::*;
 
