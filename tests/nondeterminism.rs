@@ -104,3 +104,35 @@ fn input_file_deleted_between_record_and_replay() {
     assert_eq!(replayed.stdout, recorded.stdout);
     assert!(replayed.status.success());
 }
+
+/// CPUID cannot be trapped here, and its leaf 1 names the executing CPU
+/// (the APIC id): replay runs on the CPU the recording ran on. Recordings
+/// land on different CPUs (the recorder picks one by its pid), so several
+/// recordings each replayed twice cover both cases.
+#[test]
+fn cpuid_apic_id_replays_on_the_recording_cpu() {
+    let exe = program("cpu_apic");
+    let argv = [exe.to_str().expect("utf-8")];
+    let root = TraceRoot::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for round in 0..8 {
+        let name = format!("apic-{round}");
+        let out = common::assert_replay_matches(&root, &name, &argv);
+        let text = stdout(&out);
+        let id = text
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        ids.insert(id);
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus > 1 {
+        assert!(
+            ids.len() > 1,
+            "eight recordings all ran on one CPU ({ids:?}): the test proved nothing"
+        );
+    } else {
+        eprintln!("one CPU only: the recordings cannot differ in APIC id ({ids:?})");
+    }
+}

@@ -124,6 +124,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     if let Some(library) = &options.syscall_buffer {
         preload(&mut env, library);
     }
+    let cpu = tracee::spawn::choose_cpu();
     let header = TraceHeader {
         command: options.argv.clone(),
         env: env.clone(),
@@ -137,10 +138,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         machine: MachineInfo::current(),
         tick_semantics: trace::TICKS_STATE_MATCH.into(),
         pmu: tracee::perf::branch_counter().map(str::to_string),
+        cpu: u32::try_from(cpu).ok(),
     };
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
-    let cpu = tracee::spawn::choose_cpu();
     tracee::spawn::avoid_cpu(cpu);
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {

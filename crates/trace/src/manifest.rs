@@ -47,6 +47,12 @@ pub struct TraceHeader {
     /// (informational: positions never depend on it today).
     #[serde(default)]
     pub pmu: Option<String>,
+    /// The CPU the recording ran on. Replay runs there too when it can:
+    /// CPUID (which no machine here can trap) reports the executing CPU's
+    /// APIC id, and a program that keeps it in a register or memory only
+    /// replays exactly on the same CPU. None in older traces.
+    #[serde(default)]
+    pub cpu: Option<u32>,
 }
 
 /// Events happen only at anchors; no position inside user code is logged.

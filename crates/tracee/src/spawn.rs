@@ -260,6 +260,16 @@ pub fn avoid_cpu(cpu: usize) {
     }
 }
 
+/// Whether the calling thread may run on `cpu`.
+pub fn cpu_allowed(cpu: usize) -> bool {
+    let mut set = unsafe_zeroed_cpu_set();
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: CPU_ISSET only reads `set`.
+    rc == 0 && cpu < libc::CPU_SETSIZE as usize && unsafe { libc::CPU_ISSET(cpu, &set) }
+}
+
 /// One of the CPUs the calling thread may run on, chosen by pid so that
 /// several recordings at once (a parallel test run) spread over the CPUs.
 pub fn choose_cpu() -> usize {

@@ -90,9 +90,9 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
+        let cpu = replay_cpu(reader.manifest().header.cpu);
         // Blob hashing (and any thread started later) stays off the CPU the
         // tracee and this thread take turns on.
-        let cpu = tracee::spawn::choose_cpu();
         tracee::spawn::avoid_cpu(cpu);
         reader.verify_files_in_background();
         trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
@@ -595,4 +595,20 @@ fn no_process(rec_pid: i32) -> ReplayError {
     ReplayError::Setup(format!(
         "internal error: no replayed process for pid {rec_pid}"
     ))
+}
+
+/// The recording's CPU when this replay may use it (CPUID tells a program
+/// which CPU it runs on), else one chosen as for a recording.
+fn replay_cpu(recorded: Option<u32>) -> usize {
+    match recorded.and_then(|c| usize::try_from(c).ok()) {
+        Some(cpu) if tracee::spawn::cpu_allowed(cpu) => cpu,
+        Some(cpu) => {
+            tracing::warn!(
+                "the recording ran on CPU {cpu}, which this replay may not use; a program \
+                 that reads its CPU's APIC id with CPUID may diverge"
+            );
+            tracee::spawn::choose_cpu()
+        }
+        None => tracee::spawn::choose_cpu(),
+    }
 }

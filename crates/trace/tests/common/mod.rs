@@ -17,6 +17,7 @@ pub fn header() -> TraceHeader {
         machine: MachineInfo::current(),
         tick_semantics: "anchors".into(),
         pmu: None,
+        cpu: None,
     }
 }
 
