@@ -86,6 +86,14 @@ impl ReplaySession {
             match ptrace::wait_for(real)? {
                 WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => break,
                 WaitResult::Stopped(_, _) => ptrace::resume(real, Resume::Syscall, 0)?,
+                WaitResult::Exited(..) | WaitResult::Signaled(..) if self.group_exiting(event) => {
+                    // Its process's exit_group already ran here: the kernel
+                    // killed the thread before its first stop, which the
+                    // recording happened to see first. Nothing of it is
+                    // left to replay but its exit.
+                    self.task(event)?.state = ReplayState::Dead;
+                    return Ok(());
+                }
                 other => {
                     return Err(self.divergence(
                         event,
@@ -111,6 +119,14 @@ impl ReplaySession {
                 .write(addr, &event.tid.to_le_bytes())?;
         }
         Ok(())
+    }
+
+    /// Whether the exit_group of `event`'s process has been released.
+    fn group_exiting(&self, event: &Event) -> bool {
+        self.tasks
+            .get(&event.tid)
+            .and_then(|t| self.processes.get(&t.rec_pid))
+            .is_some_and(|p| p.exiting)
     }
 
     pub(super) fn task_exit(&mut self, event: &Event) -> Result<(), ReplayError> {
