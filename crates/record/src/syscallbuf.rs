@@ -152,29 +152,33 @@ impl Recorder {
         }
         let data_addr = addr + HEADER_LEN as u64;
         let bytes = mem.read(data_addr, header.used as usize)?;
-        if let Some(Err(bad)) = syscallbuf::records(&bytes).find(Result::is_err) {
-            return Err(RecordError::Setup(format!(
-                "the syscall buffer of thread {tid} is damaged at byte {}",
-                bad.offset
-            ))
-            .into());
+        // One pass checks the records and collects the writes the library
+        // marked as going to the recorder's stdout or stderr (it was told
+        // their identities at hello; checking each write here cost a /proc
+        // lookup apiece).
+        let mut outputs = Vec::new();
+        for (i, record) in syscallbuf::records(&bytes).enumerate() {
+            let head = match record {
+                Ok(record) => record.head,
+                Err(bad) => {
+                    return Err(RecordError::Setup(format!(
+                        "the syscall buffer of thread {tid} is damaged at byte {}",
+                        bad.offset
+                    ))
+                    .into())
+                }
+            };
+            if head.output_len != 0 || !WRITES.contains(&head.nr) {
+                continue;
+            }
+            let stream = match head.output_addr {
+                syscallbuf::OUTPUT_MARK_STDOUT => OutputStream::Stdout,
+                syscallbuf::OUTPUT_MARK_STDERR => OutputStream::Stderr,
+                _ => continue,
+            };
+            // A buffer holds far fewer than u32::MAX records.
+            outputs.push((i as u32, stream));
         }
-        // The library (told the identities of the recorder's stdout and
-        // stderr at hello) marks the writes that went there; checking each
-        // buffered write here cost a /proc lookup apiece.
-        let outputs = syscallbuf::records(&bytes)
-            .enumerate()
-            .filter_map(|(i, record)| {
-                let head = record.ok()?.head;
-                let stream = match head.output_addr {
-                    _ if head.output_len != 0 || !WRITES.contains(&head.nr) => return None,
-                    syscallbuf::OUTPUT_MARK_STDOUT => OutputStream::Stdout,
-                    syscallbuf::OUTPUT_MARK_STDERR => OutputStream::Stderr,
-                    _ => return None,
-                };
-                Some((u32::try_from(i).ok()?, stream))
-            })
-            .collect();
         let emptied = Header { used: 0, ..header };
         mem.write(addr, &emptied.to_bytes())?;
         let records = MemWrite {
