@@ -89,11 +89,16 @@ pub fn run(trace: Option<PathBuf>) -> Result<Status> {
         scan.signal_preemptions
     )?;
     writeln!(out, "kernel:       {}", header.machine.kernel)?;
-    writeln!(
-        out,
-        "cpu:          {} {}",
-        header.machine.cpu_vendor, header.machine.cpu_model
-    )?;
+    if header.machine.cpuid.is_empty() {
+        // Read while recording and stored when it finished.
+        writeln!(out, "cpu:          unknown (the recorder did not finish)")?;
+    } else {
+        writeln!(
+            out,
+            "cpu:          {} {}",
+            header.machine.cpu_vendor, header.machine.cpu_model
+        )?;
+    }
     std::io::stdout()
         .write_all(out.as_bytes())
         .context("cannot write to stdout")?;

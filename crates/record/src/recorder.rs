@@ -124,6 +124,8 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     if let Some(library) = &options.syscall_buffer {
         preload(&mut env, library);
     }
+    // Started before this thread is pinned, so it may run on any CPU.
+    let machine = MachineInfo::in_background();
     let cpu = tracee::spawn::choose_cpu();
     let header = TraceHeader {
         command: options.argv.clone(),
@@ -135,7 +137,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
-        machine: MachineInfo::current(),
+        machine: MachineInfo::without_cpuid(),
         tick_semantics: trace::TICKS_STATE_MATCH.into(),
         pmu: tracee::perf::branch_counter().map(str::to_string),
         cpu: u32::try_from(cpu).ok(),
@@ -213,6 +215,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             reason: "the traced program vanished without an exit status".into(),
         },
     };
+    recorder.writer.set_machine(machine.wait());
     recorder.writer.finish(outcome.clone())?;
     Ok(RecordOutcome {
         outcome,

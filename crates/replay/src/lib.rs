@@ -49,7 +49,13 @@ pub enum ReplayError {
 
 /// Replays a whole trace from start to end.
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
-    let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
-    while let StepOutcome::Event(_) = session.step()? {}
-    Ok(session.finish())
+    let replayed = (|| {
+        let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
+        while let StepOutcome::Event(_) = session.step()? {}
+        Ok(session.finish())
+    })();
+    if replayed.is_err() {
+        session::finish_cpu_check();
+    }
+    replayed
 }

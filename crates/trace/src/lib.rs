@@ -29,7 +29,7 @@ pub use event::*;
 pub use location::{
     allocate_trace_dir, default_trace_root, link_cache_dir, resolve_trace, update_latest,
 };
-pub use machine::{CpuidLeaf, MachineInfo};
+pub use machine::{CpuidLeaf, MachineInfo, PendingMachineInfo};
 pub use manifest::{
     check_tick_semantics, ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary,
     TICKS_ANCHORS, TICKS_STATE_MATCH,

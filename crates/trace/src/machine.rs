@@ -29,6 +29,18 @@ pub struct MachineInfo {
     pub xcr0: u64,
 }
 
+/// A [`MachineInfo`] being read on another thread.
+pub struct PendingMachineInfo(Option<std::thread::JoinHandle<MachineInfo>>);
+
+impl PendingMachineInfo {
+    /// Waits for it (reading it here if the thread could not start).
+    pub fn wait(self) -> MachineInfo {
+        self.0
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_else(MachineInfo::current)
+    }
+}
+
 /// Leaves whose subleaves carry information of their own.
 const SUBLEAF_LEAVES: [u32; 12] = [
     4, 7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1f,
@@ -39,6 +51,33 @@ const MAX_EXT_LEAF: u32 = 0x8000_00ff;
 const MAX_SUBLEAF: u32 = 63;
 
 impl MachineInfo {
+    /// This machine without its CPUID table, which is slow to read in a VM
+    /// (every CPUID instruction exits to the hypervisor: about 6 µs each
+    /// here, 1 ms for the table). An empty table means "not known"; see
+    /// [`MachineInfo::in_background`].
+    pub fn without_cpuid() -> MachineInfo {
+        let (kernel, hostname) = uname();
+        MachineInfo {
+            kernel,
+            hostname,
+            cpu_vendor: String::new(),
+            cpu_model: String::new(),
+            cpuid: Vec::new(),
+            xcr0: 0,
+        }
+    }
+
+    /// [`MachineInfo::current`] computed on a thread of its own, so that
+    /// recording and replay start without waiting for it.
+    pub fn in_background() -> PendingMachineInfo {
+        PendingMachineInfo(
+            std::thread::Builder::new()
+                .name("replay-cpuid".into())
+                .spawn(MachineInfo::current)
+                .ok(),
+        )
+    }
+
     pub fn current() -> MachineInfo {
         let (kernel, hostname) = uname();
         let cpuid = collect_cpuid();
@@ -80,7 +119,12 @@ impl MachineInfo {
     /// 0x8000001e EAX and 0x80000026 EDX), the AMD core id (leaf 0x8000001e
     /// EBX[7:0]) and the hybrid core type (leaf
     /// 0x1a EAX), which depends on the core the query ran on.
+    /// An empty list when either table is not known (a recording whose
+    /// recorder was killed before it finished has none).
     pub fn cpuid_differences(&self, other: &MachineInfo) -> Vec<String> {
+        if self.cpuid.is_empty() || other.cpuid.is_empty() {
+            return Vec::new();
+        }
         let index = |m: &MachineInfo| {
             m.cpuid
                 .iter()

@@ -275,6 +275,12 @@ impl TraceWriter {
         self.check_failed()
     }
 
+    /// The recording machine, known only after the trace was created (see
+    /// [`crate::MachineInfo::in_background`]); stored by [`TraceWriter::finish`].
+    pub fn set_machine(&mut self, machine: crate::MachineInfo) {
+        self.manifest.header.machine = machine;
+    }
+
     /// Writes everything out and rewrites the manifest as complete (no
     /// fsync, decision 0010).
     pub fn finish(mut self, outcome: TraceOutcome) -> Result<TraceSummary, TraceError> {

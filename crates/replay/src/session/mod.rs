@@ -87,6 +87,45 @@ pub struct ReplaySession {
     ended: bool,
 }
 
+/// Compares the recording machine's CPUID table with this one's on a
+/// thread of its own, once per process (reverse execution starts many
+/// sessions): reading the table costs about a millisecond in a VM, which
+/// replay need not wait for, since the answer is only a warning.
+/// [`finish_cpu_check`] waits for it.
+fn warn_if_cpu_differs(recorded: &trace::MachineInfo) {
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        let recorded = recorded.clone();
+        let check = move || {
+            let differences = recorded.cpuid_differences(&trace::MachineInfo::current());
+            if !differences.is_empty() {
+                tracing::warn!(
+                    "this CPU differs from the recording machine's ({}); replay may diverge",
+                    differences.join(", ")
+                );
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name("replay-cpuid".into())
+            .spawn(check)
+            .ok();
+        *CPU_CHECK.lock().unwrap_or_else(|p| p.into_inner()) = thread;
+    });
+}
+
+static CPU_CHECK: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(None);
+
+/// Waits until the CPU comparison has warned, if it will: a replay that
+/// failed should say so before its error, since a different CPU explains
+/// many divergences.
+pub fn finish_cpu_check() {
+    let thread = CPU_CHECK.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(thread) = thread {
+        let _ = thread.join();
+    }
+}
+
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
@@ -97,17 +136,7 @@ impl ReplaySession {
         reader.verify_files_in_background();
         trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
             .map_err(ReplayError::Setup)?;
-        let differences = reader
-            .manifest()
-            .header
-            .machine
-            .cpuid_differences(&trace::MachineInfo::current());
-        if !differences.is_empty() {
-            tracing::warn!(
-                "this CPU differs from the recording machine's ({}); replay may diverge",
-                differences.join(", ")
-            );
-        }
+        warn_if_cpu_differs(&reader.manifest().header.machine);
         let mut events = Lookahead::new(reader.events()?);
         let first = match events.peek_first()? {
             Some(e) => e.clone(),
