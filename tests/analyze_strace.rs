@@ -93,6 +93,8 @@ fn dump_matches_strace() {
     let argv = [exe.to_str().unwrap(), scratch.to_str().unwrap()];
     let st_file = root.path().join("strace.out");
     let st = Command::new("strace")
+        // The environment recordings get (common::TraceRoot::cmd).
+        .env_remove("LD_LIBRARY_PATH")
         .args(["-f", "-o"])
         .arg(&st_file)
         .args(argv)

@@ -90,6 +90,12 @@ impl TraceRoot {
         let mut c = Command::new(replay_bin());
         c.env("REPLAY_TRACE_DIR", self.path());
         c.env_remove("REPLAY_LOG");
+        // cargo test points LD_LIBRARY_PATH at the toolchain's and target's
+        // directories; the recorded programs do not need them, and the
+        // dynamic loader's search through every hardware-capability
+        // subdirectory of each (more of them on an AVX-512 machine) would
+        // add hundreds of traced syscalls to tests that count events.
+        c.env_remove("LD_LIBRARY_PATH");
         c
     }
 
@@ -171,8 +177,14 @@ pub fn program(name: &str) -> PathBuf {
     exe
 }
 
+/// `argv` run directly, in the environment recordings get (see
+/// [`TraceRoot::cmd`]).
 pub fn run_native(argv: &[&str]) -> Output {
-    output_within_limit(Command::new(argv[0]).args(&argv[1..]))
+    output_within_limit(
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .env_remove("LD_LIBRARY_PATH"),
+    )
 }
 
 fn show(out: &Output) -> String {
