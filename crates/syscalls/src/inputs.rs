@@ -39,7 +39,7 @@ pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange>
         l::SYS_write | l::SYS_pwrite64 | l::SYS_sendto => {
             push(&mut out, args[1], args[2].min(INPUT_BUFFER_CAP));
             if n == l::SYS_sendto {
-                push(&mut out, args[4], args[5].min(128));
+                push_sockaddr(&mut out, args[4], args[5], mem);
             }
         }
         l::SYS_writev | l::SYS_pwritev | l::SYS_pwritev2 => {
@@ -56,11 +56,11 @@ pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange>
                 push(&mut out, args[1], 56);
                 let name = u64_at(&hdr, 0);
                 let namelen = u64_at(&hdr, 8) & 0xffff_ffff;
-                push(&mut out, name, namelen.min(128));
+                push_sockaddr(&mut out, name, namelen, mem);
                 push_iovecs(&mut out, u64_at(&hdr, 16), u64_at(&hdr, 24), mem);
             }
         }
-        l::SYS_connect | l::SYS_bind => push(&mut out, args[1], args[2].min(128)),
+        l::SYS_connect | l::SYS_bind => push_sockaddr(&mut out, args[1], args[2], mem),
         l::SYS_execve | l::SYS_execveat => {
             let argv = if n == l::SYS_execve { args[1] } else { args[2] };
             push_string_array(&mut out, argv, mem);
@@ -78,6 +78,25 @@ pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange>
     }
     out.retain(|r| r.addr != 0 && r.len != 0);
     out
+}
+
+/// A socket address of `len` bytes, as far as the kernel reads it: a
+/// pathname AF_UNIX address ends at the NUL after its path. The rest of
+/// `sockaddr_un` is padding that programs leave uninitialised (glibc's
+/// nscd client does), holding whatever the stack held, such as vector
+/// registers a lazy PLT binding saved there, which need not be the same
+/// in replay; comparing it reported divergences that were none.
+fn push_sockaddr(out: &mut Vec<MemRange>, addr: u64, len: u64, mem: &dyn MemoryReader) {
+    let len = len.min(128);
+    let unix_path_len = mem.read_bytes(addr, len as usize).ok().and_then(|b| {
+        let family = u16::from_le_bytes(b.get(..2)?.try_into().ok()?);
+        let path = b.get(2..)?;
+        // An abstract address (leading NUL) uses every byte of `len`.
+        let named = family == l::AF_UNIX as u16 && path.first().is_some_and(|&c| c != 0);
+        let nul = path.iter().position(|&c| c == 0)?;
+        named.then_some(2 + nul as u64 + 1)
+    });
+    push(out, addr, unix_path_len.unwrap_or(len));
 }
 
 fn push(out: &mut Vec<MemRange>, addr: u64, len: u64) {
@@ -213,6 +232,41 @@ mod tests {
             vec![MemRange {
                 addr: 0x1000,
                 len: 14
+            }]
+        );
+    }
+
+    #[test]
+    fn unix_socket_address_ends_at_its_path_but_others_keep_their_length() {
+        let mut named = vec![1u8, 0];
+        named.extend_from_slice(b"/var/run/nscd/socket\0");
+        named.extend_from_slice(&[0x25; 20]);
+        let abstract_name = [1u8, 0, 0, b'x', b'y', 0, 0x25, 0x25];
+        let inet = [
+            2u8, 0, 0, 80, 127, 0, 0, 1, 0x25, 0x25, 0x25, 0x25, 0x25, 0x25, 0x25, 0x25,
+        ];
+        let mem = Fake::with(&[(0x1000, &named), (0x2000, &abstract_name), (0x3000, &inet)]);
+        let connect =
+            |addr: u64, len: u64| inputs(l::SYS_connect as u64, &[3, addr, len, 0, 0, 0], &mem);
+        assert_eq!(
+            connect(0x1000, 110),
+            vec![MemRange {
+                addr: 0x1000,
+                len: 23
+            }]
+        );
+        assert_eq!(
+            connect(0x2000, 8),
+            vec![MemRange {
+                addr: 0x2000,
+                len: 8
+            }]
+        );
+        assert_eq!(
+            connect(0x3000, 16),
+            vec![MemRange {
+                addr: 0x3000,
+                len: 16
             }]
         );
     }

@@ -71,11 +71,24 @@ impl ReplaySession {
                 &found == expected
             };
             if !same {
-                let show =
-                    |b: &[u8]| format!("{:?}", String::from_utf8_lossy(&b[..b.len().min(64)]));
+                // Where they first differ, and the 64 bytes around it: a
+                // difference past the start used to show as equal text.
+                let first = expected
+                    .iter()
+                    .zip(&found)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(expected.len().min(found.len()));
+                let from = first.saturating_sub(16);
+                let show = |b: &[u8]| {
+                    let window = b.get(from..b.len().min(from + 64)).unwrap_or_default();
+                    format!("{:?}", String::from_utf8_lossy(window))
+                };
                 return Err(self.divergence(
                     event,
-                    &format!("memory read by the syscall at {:#x} differs", range.addr),
+                    &format!(
+                        "memory read by the syscall at {:#x} differs from byte {first} on (shown from byte {from})",
+                        range.addr
+                    ),
                     show(expected),
                     show(&found),
                 ));
