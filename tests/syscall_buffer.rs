@@ -195,3 +195,41 @@ fn writes_to_the_terminal_streams_are_buffered_and_printed_again() {
         "{on} events with the buffer, {off} without: the writes were not buffered"
     );
 }
+
+/// The buffer remembers what each fd is (a pipe, a file, the recorder's
+/// stdout) instead of asking before every write; after fd 1 is closed and
+/// reopened on a file, duplicated back, pointed at a pipe, or pointed
+/// elsewhere by a vfork child sharing the memory, replay must still print
+/// exactly the lines that reached stdout, and the file must get the rest.
+#[test]
+fn writes_through_a_reused_fd_number_go_where_the_fd_points_now() {
+    let exe = program("fd_reuse");
+    let root = TraceRoot::new();
+    let file = root.path().join("fd-reuse-output");
+    let argv = [exe.to_str().expect("utf-8"), file.to_str().expect("utf-8")];
+    assert_native_runs_differ(&argv);
+    let recorded = assert_replay_matches_with(&root, "on", &["--syscall-buffer"], &argv);
+    let labels = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| l.rsplit_once(' ').map_or(l, |(label, _)| label).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        labels(&recorded.stdout),
+        [
+            "stdout first",
+            "stdout after the file",
+            "stdout once more",
+            "stdout after the pipe",
+            "stdout after the child",
+            "pipe held the child's line",
+        ],
+        "{recorded:?}"
+    );
+    let written = std::fs::read(&file).expect("the program's file");
+    assert_eq!(
+        labels(&written),
+        ["file", "file again", "file after a buffered close"]
+    );
+}

@@ -24,6 +24,7 @@ use syscallbuf::{
     MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR, OUTPUT_MARK_STDOUT,
     RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
+use syscallbuf::{FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_WORDS};
 
 /// Room for the stubs the tracer writes, in this library's text so that
 /// they are within a 32-bit jump of libc.
@@ -207,12 +208,19 @@ struct Saved {
 /// non-negative.
 const TAKE_TRACED_PATH: i64 = i64::MIN;
 
-/// (device, inode) of the recorder's stdout and stderr, written by the
-/// tracer at hello. A buffered write there is marked with its stream
-/// (`OUTPUT_MARK_*` in the record), so that replay prints what it wrote;
-/// the mark is made here because the fd may be closed before the tracer
-/// sees the record.
-static OUTPUT_FILES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+/// Written by the tracer (`syscallbuf::SHARED_WORDS`): first the (device,
+/// inode) of the recorder's stdout and stderr, written at hello. A
+/// buffered write there is marked with its stream (`OUTPUT_MARK_*` in the
+/// record), so that replay prints what it wrote; the mark is made here
+/// because the fd may be closed before the tracer sees the record. Then the
+/// fd cache's generation (`FD_GENERATION_WORD`).
+static SHARED: [AtomicU64; SHARED_WORDS] = [const { AtomicU64::new(0) }; SHARED_WORDS];
+
+/// What a write needs to know about its fd, per fd below this number.
+const FD_CACHE_LEN: usize = 256;
+/// `fd_generation << 8 | FACTS_VALID | target << 2 | output mark`.
+static FD_CACHE: [AtomicU64; FD_CACHE_LEN] = [const { AtomicU64::new(0) }; FD_CACHE_LEN];
+const FACTS_VALID: u64 = 0x80;
 
 /// 0 until the tracer answered the hello: no tracer, no buffering.
 static MODE: AtomicI64 = AtomicI64::new(0);
@@ -274,7 +282,7 @@ extern "C" fn hello() {
             stubs,
             STUB_AREA_LEN,
             traced_return,
-            OUTPUT_FILES.as_ptr() as u64,
+            SHARED.as_ptr() as u64,
         ],
     );
     if mode == MODE_RECORD || mode == MODE_REPLAY {
@@ -732,25 +740,81 @@ fn file_type(fd: u64) -> Option<u32> {
     fd_kind(fd).map(|k| k.file_type)
 }
 
+/// What decides how a write to an fd is made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriteTarget {
+    Socket = 0,
+    /// A file, a block device or /dev/null: waits only for the disk.
+    Disk = 1,
+    Pipe = 2,
+    Other = 3,
+}
+
+/// The write target of `fd` and the output mark of writes to it, from the
+/// fd cache while its generation holds, else from a statx (a syscall that
+/// cost a quarter of a small pipe write's time in the hook). `None`: the
+/// fd cannot be examined (closed, say).
+fn write_facts(fd: u64) -> Option<(WriteTarget, u64)> {
+    let generation = SHARED[FD_GENERATION_WORD].load(Ordering::Acquire);
+    let slot = usize::try_from(fd)
+        .ok()
+        .filter(|&fd| fd < FD_CACHE_LEN && generation & (FD_CACHE_DISABLED | FD_CACHE_PAUSED) == 0)
+        .map(|fd| &FD_CACHE[fd]);
+    if let Some(slot) = slot {
+        let entry = slot.load(Ordering::Relaxed);
+        if entry & FACTS_VALID != 0 && entry >> 8 == generation & (u64::MAX >> 8) {
+            let target = match (entry >> 2) & 3 {
+                0 => WriteTarget::Socket,
+                1 => WriteTarget::Disk,
+                2 => WriteTarget::Pipe,
+                _ => WriteTarget::Other,
+            };
+            return Some((target, entry & 3));
+        }
+    }
+    let kind = fd_kind(fd)?;
+    let target = match kind.file_type {
+        S_IFSOCK => WriteTarget::Socket,
+        S_IFREG | S_IFBLK => WriteTarget::Disk,
+        S_IFCHR if kind.rdev == DEV_NULL => WriteTarget::Disk,
+        S_IFIFO => WriteTarget::Pipe,
+        _ => WriteTarget::Other,
+    };
+    let mark = recorder_output_mark(fd, kind.dev, kind.ino);
+    if let Some(slot) = slot {
+        // Tagged with the generation read before the statx: a close on
+        // another thread meanwhile leaves the entry stale from the start.
+        slot.store(
+            generation << 8 | FACTS_VALID | (target as u64) << 2 | mark,
+            Ordering::Relaxed,
+        );
+    }
+    Some((target, mark))
+}
+
+/// After a buffered close: whatever the cache knew may be another file's
+/// fd next.
+fn fds_changed() {
+    SHARED[FD_GENERATION_WORD].fetch_add(1, Ordering::AcqRel);
+}
+
 /// How a write of `len` bytes to `fd` is made in process, if it can be,
 /// and the output mark of its record: not to a socket, and to a pipe only
 /// when it all fits now. A write that does not wait could otherwise return
 /// short where the program's blocking write would have written everything.
 fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
-    let Some(kind) = fd_kind(fd) else {
+    let Some((target, mark)) = write_facts(fd) else {
         return Some((no_wait, 0));
     };
-    let mark = recorder_output_mark(fd, kind.dev, kind.ino);
-    let how = match kind.file_type {
-        S_IFSOCK => None,
+    let how = match target {
+        WriteTarget::Socket => None,
         // A file waits only for the disk: written as the program asked,
         // without a no-wait attempt that ext4 refuses for most appends.
         // /dev/null never waits (and refuses no-wait writes).
-        S_IFREG | S_IFBLK => Some(How::Plain),
-        S_IFCHR if kind.rdev == DEV_NULL => Some(How::Plain),
+        WriteTarget::Disk => Some(How::Plain),
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
-        S_IFIFO if len <= PIPE_BUF => Some(no_wait),
-        S_IFIFO => {
+        WriteTarget::Pipe if len <= PIPE_BUF => Some(no_wait),
+        WriteTarget::Pipe => {
             let capacity = untraced(SYS_FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
             let mut unread = 0i32;
             let r = untraced(SYS_IOCTL, [fd, FIONREAD, (&raw mut unread) as u64, 0, 0, 0]);
@@ -767,7 +831,7 @@ fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
 /// stderr (both the same file, a terminal: the program's fd decides, as
 /// the tracer does for traced writes), else 0.
 fn recorder_output_mark(fd: u64, dev: u64, ino: u64) -> u64 {
-    let ids: [u64; 4] = core::array::from_fn(|i| OUTPUT_FILES[i].load(Ordering::Relaxed));
+    let ids: [u64; 4] = core::array::from_fn(|i| SHARED[i].load(Ordering::Relaxed));
     let is_out = ino != 0 && ids[0] == dev && ids[1] == ino;
     let is_err = ino != 0 && ids[2] == dev && ids[3] == ino;
     match (is_out, is_err) {
@@ -905,6 +969,32 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
     }
 }
 
+/// Copies with `rep movsb` rather than through libc's memcpy: the hook
+/// runs in the middle of the program's code, so nothing on its path calls
+/// into libc, whose memcpy the program may interpose, and whose AVX-512
+/// variants write ymm/zmm and mask registers that the entry code does not
+/// save (it saves xmm0-15 only).
+///
+/// # Safety
+/// As for `core::ptr::copy_nonoverlapping`.
+unsafe fn copy_bytes(from: *const u8, to: *mut u8, len: usize) {
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `from` and
+    // writable ones at `to`, not overlapping; rep movsb copies forwards
+    // (the direction flag is clear at every call by the ABI).
+    unsafe {
+        asm!(
+            "rep movsb",
+            inout("rcx") len => _,
+            inout("rsi") from => _,
+            inout("rdi") to => _,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
 fn c_strlen(addr: u64, max: usize) -> usize {
     let mut len = 0;
     // SAFETY: the kernel just read this path successfully (the call did not
@@ -941,6 +1031,9 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let Some(result) = perform(nr, args, how) else {
         return TAKE_TRACED_PATH;
     };
+    if nr == SYS_CLOSE {
+        fds_changed();
+    }
     let (input_addr, input_len) = match plan.input {
         Input::Path(addr) if result != -EFAULT && addr != 0 => (addr, c_strlen(addr, PATH_MAX)),
         Input::Sent(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
@@ -974,8 +1067,8 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         let at = buffer.add(HEADER_LEN + used);
         core::ptr::write_unaligned(at.cast::<RecordHead>(), head);
         let data = at.add(RECORD_HEAD_LEN);
-        core::ptr::copy_nonoverlapping(input_addr as *const u8, data, input_len);
-        core::ptr::copy_nonoverlapping(output_addr as *const u8, data.add(input_len), output_len);
+        copy_bytes(input_addr as *const u8, data, input_len);
+        copy_bytes(output_addr as *const u8, data.add(input_len), output_len);
         // Committed only now: the tracer reads up to `used`.
         core::ptr::write_volatile(&raw mut (*header).used, (used + size) as u32);
     }
@@ -1010,7 +1103,7 @@ unsafe fn replay(buffer: *mut u8, nr: u64, args: [u64; 6]) -> i64 {
         let output = at.add(RECORD_HEAD_LEN + head.input_len as usize);
         // A write's output address may be an output mark, not memory.
         if head.output_len > 0 {
-            core::ptr::copy_nonoverlapping(
+            copy_bytes(
                 output,
                 head.output_addr as *mut u8,
                 head.output_len as usize,

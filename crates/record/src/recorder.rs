@@ -413,6 +413,7 @@ impl Recorder {
                 }
                 self.forked_by
                     .insert(child, (tid, event == libc::PTRACE_EVENT_FORK));
+                self.fd_cache_at_clone(tid)?;
             }
             libc::PTRACE_EVENT_EXEC => {
                 let former = message as Pid;
@@ -665,6 +666,7 @@ impl Recorder {
             },
             payloads,
         )?;
+        self.note_fd_changes(tgid, nr, &args, result)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.
@@ -802,7 +804,7 @@ impl Recorder {
         };
         let forked_by = self.forked_by.remove(&tid);
         if !thread {
-            self.inherit_buffer(parent, tid, forked_by);
+            self.inherit_buffer(parent, tid, forked_by)?;
         }
         self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
         self.resume_user(tid, 0)

@@ -11,7 +11,7 @@ use crate::recorder::{Recorder, Step};
 use crate::task::RunState;
 use crate::RecordError;
 use std::collections::HashSet;
-use syscallbuf::{Header, HEADER_LEN};
+use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
 use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
 use tracee::{maps, regs, Pid};
@@ -19,6 +19,15 @@ use tracee::{maps, regs, Pid};
 /// Buffered syscalls that can write to the recorder's stdout or stderr:
 /// write and pwrite64.
 const WRITES: [u32; 2] = [1, 18];
+
+/// How a clone-family call splits memory and fd table, where that matters
+/// to the library's fd cache.
+enum Sharing {
+    /// vfork: the parent waits until the child execs or exits.
+    MemoryOnlyUntilExec,
+    MemoryOnly,
+    FdsOnly,
+}
 
 /// What the preload library told the recorder about one process.
 #[derive(Debug, Clone)]
@@ -29,6 +38,8 @@ pub struct HookState {
     stub_used: u64,
     /// The library's own traced syscall; never patched.
     traced_return: u64,
+    /// Where the library keeps `syscallbuf::FD_GENERATION_WORD`.
+    fd_generation: Option<u64>,
     library: (u64, u64),
     patched: HashSet<u64>,
     refused: HashSet<u64>,
@@ -106,6 +117,8 @@ impl Recorder {
                         stub_len: args[3],
                         stub_used: 0,
                         traced_return: args[4],
+                        fd_generation: (args[5] != 0)
+                            .then(|| args[5] + 8 * syscallbuf::FD_GENERATION_WORD as u64),
                         library,
                         patched: HashSet::new(),
                         refused: HashSet::new(),
@@ -121,6 +134,99 @@ impl Recorder {
             }
             _ => Ok(enosys),
         }
+    }
+
+    /// Keeps the library's fd cache true after a traced syscall: a close,
+    /// dup2, dup3 or close_range may have given an fd number to another
+    /// file, and a vfork-style child that shared the memory but had its
+    /// own fd table is done with it (see [`Recorder::fd_cache_at_clone`]).
+    pub(crate) fn note_fd_changes(
+        &mut self,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Step {
+        match nr as i64 {
+            libc::SYS_close | libc::SYS_dup2 | libc::SYS_dup3 | libc::SYS_close_range => {
+                self.update_fd_generation(tgid, |g| g.wrapping_add(1))
+            }
+            _ if result <= 0 => Ok(()),
+            _ => match self.clone_sharing(tgid, nr, args)? {
+                Some(Sharing::MemoryOnlyUntilExec) => {
+                    self.update_fd_generation(tgid, |g| (g & !FD_CACHE_PAUSED).wrapping_add(1))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// At the clone, fork or vfork event of `parent` (before the child
+    /// runs): where the child will use the same memory with another fd
+    /// table, or the same fd table with another memory, the library's fd
+    /// cache would answer for the wrong table. It is paused while a vfork
+    /// child runs (until the parent returns), else turned off for good.
+    pub(crate) fn fd_cache_at_clone(&mut self, parent: Pid) -> Step {
+        let Some((tgid, nr, args)) = self
+            .tasks
+            .get(&parent)
+            .and_then(|t| Some((t.tgid, t.syscall.as_ref()?)))
+            .map(|(tgid, s)| (tgid, s.nr, s.args))
+        else {
+            return Ok(());
+        };
+        match self.clone_sharing(tgid, nr, &args)? {
+            Some(Sharing::MemoryOnlyUntilExec) => {
+                self.update_fd_generation(tgid, |g| g | FD_CACHE_PAUSED)
+            }
+            Some(Sharing::MemoryOnly) => self.update_fd_generation(tgid, |g| g | FD_CACHE_DISABLED),
+            // The child's copy of the memory is handled at its first stop
+            // (`inherit_buffer`).
+            Some(Sharing::FdsOnly) => self.update_fd_generation(tgid, |g| g | FD_CACHE_DISABLED),
+            None => Ok(()),
+        }
+    }
+
+    /// What a clone-family call shares between parent and child, where it
+    /// matters to the fd cache (`None`: both or neither, or not a clone).
+    fn clone_sharing(&mut self, tgid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<Sharing>> {
+        let flags = match nr as i64 {
+            libc::SYS_vfork => (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
+            libc::SYS_clone => args[0],
+            libc::SYS_clone3 => match self.memory(tgid)?.read(args[0], 8) {
+                Ok(bytes) => {
+                    let mut flags = [0u8; 8];
+                    flags.copy_from_slice(&bytes);
+                    u64::from_le_bytes(flags)
+                }
+                // Unreadable flags: assume the worst.
+                Err(_) => return Ok(Some(Sharing::MemoryOnly)),
+            },
+            _ => return Ok(None),
+        };
+        let memory = flags & libc::CLONE_VM as u64 != 0;
+        let fds = flags & libc::CLONE_FILES as u64 != 0;
+        Ok(match (memory, fds) {
+            (true, false) if flags & libc::CLONE_VFORK as u64 != 0 => {
+                Some(Sharing::MemoryOnlyUntilExec)
+            }
+            (true, false) => Some(Sharing::MemoryOnly),
+            (false, true) => Some(Sharing::FdsOnly),
+            _ => None,
+        })
+    }
+
+    /// Rewrites the fd generation word of a process whose library said
+    /// hello (others keep no cache).
+    fn update_fd_generation(&mut self, tgid: Pid, update: impl Fn(u64) -> u64) -> Step {
+        let Some(addr) = self.hooks.get(&tgid).and_then(|h| h.fd_generation) else {
+            return Ok(());
+        };
+        let mem = self.memory(tgid)?;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&mem.read(addr, 8)?);
+        mem.write(addr, &update(u64::from_le_bytes(word)).to_le_bytes())?;
+        Ok(())
     }
 
     /// Logs the records in `tid`'s buffer and empties it.
@@ -309,7 +415,7 @@ impl Recorder {
         parent_tgid: Pid,
         child: Pid,
         forked_by: Option<(Pid, bool)>,
-    ) {
+    ) -> Step {
         let (forking, copy_of_memory) = match forked_by {
             Some((tid, copy)) => (self.tasks.get(&tid), copy),
             // The fork event has not been seen yet, so the forking thread
@@ -341,9 +447,10 @@ impl Recorder {
             }
         };
         let Some(forking) = forking else {
-            return;
+            return Ok(());
         };
         let buffer = forking.buffer;
+        let call = forking.syscall.as_ref().map(|s| (s.nr, s.args));
         if let Some(task) = self.tasks.get_mut(&child) {
             task.buffer = buffer;
         }
@@ -352,6 +459,13 @@ impl Recorder {
             if let Some(state) = self.hooks.get(&parent_tgid).cloned() {
                 self.hooks.insert(child_tgid, state);
             }
+            // The parent's half is done at its clone event.
+            if let Some((nr, args)) = call {
+                if let Some(Sharing::FdsOnly) = self.clone_sharing(parent_tgid, nr, &args)? {
+                    self.update_fd_generation(child_tgid, |g| g | FD_CACHE_DISABLED)?;
+                }
+            }
         }
+        Ok(())
     }
 }

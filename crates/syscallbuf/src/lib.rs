@@ -14,10 +14,26 @@
 /// does not define it, so without a tracer it fails with ENOSYS and the
 /// library stays out of the way.
 pub const CONTROL_SYSCALL: u64 = 0x7270;
-/// `control(OP_HELLO, hook_entry, stub_area, stub_area_len, traced_return)`:
-/// the library is loaded in this process. Answers [`MODE_RECORD`] or
-/// [`MODE_REPLAY`].
+/// `control(OP_HELLO, hook_entry, stub_area, stub_area_len, traced_return,
+/// shared_words)`: the library is loaded in this process. Answers
+/// [`MODE_RECORD`] or [`MODE_REPLAY`]. `shared_words` points at
+/// [`SHARED_WORDS`] u64s the tracer writes: the (device, inode) of its
+/// stdout and stderr, then [`FD_GENERATION_WORD`].
 pub const OP_HELLO: u64 = 1;
+pub const SHARED_WORDS: usize = 5;
+/// The library keeps what it learned about an fd before a write (its type,
+/// whether it is the recorder's stdout or stderr) tagged with this word's
+/// value, and trusts it only while the word is unchanged. Whoever closes or
+/// replaces an fd advances it: the library after a buffered close, the
+/// tracer after a traced close, dup2, dup3 or close_range, and after a
+/// vfork-style child that shared the memory but not the fd table is done.
+pub const FD_GENERATION_WORD: usize = 4;
+/// Set in that word for good where one memory serves two fd tables at once
+/// (CLONE_VM without CLONE_FILES, or the reverse): nothing is kept then.
+pub const FD_CACHE_DISABLED: u64 = 1 << 63;
+/// Set while a vfork child runs on the parent's memory with its own fd
+/// table; cleared (and the generation advanced) when the parent returns.
+pub const FD_CACHE_PAUSED: u64 = 1 << 62;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;
 /// `control(OP_DIVERGED, nr, expected_nr)`: replay ran out of recorded
