@@ -315,7 +315,9 @@ impl Recorder {
             Resume::Syscall
         };
         ptrace::resume(tid, how, signal)?;
-        self.task(tid)?.state = RunState::Running;
+        let task = self.task(tid)?;
+        task.state = RunState::Running;
+        task.buffer_dirty = true;
         self.running = Some(tid);
         Ok(())
     }
@@ -507,7 +509,9 @@ impl Recorder {
             // The buffer's own syscall, seen only because the thread ran
             // under PTRACE_SYSCALL: it is the library's to record.
             ptrace::resume(tid, Resume::Continue, 0)?;
-            self.task(tid)?.state = RunState::InKernel;
+            let task = self.task(tid)?;
+            task.state = RunState::InKernel;
+            task.buffer_dirty = true;
             return Ok(());
         }
         let nr = entry_regs.orig_rax;

@@ -128,7 +128,10 @@ impl Recorder {
         let hook_code = self.hooks.get(&tgid).map(|h| h.hook_code());
         let in_hook = |rip: u64| hook_code.iter().flatten().any(|range| range.contains(&rip));
         let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice, &in_hook);
-        self.task(tid)?.held_signals = held;
+        let task = self.task(tid)?;
+        task.held_signals = held;
+        // Single-stepping ran user code (though not the hook).
+        task.buffer_dirty = true;
         let point = match search? {
             Search::Found(point) => point,
             // A thread about to make a syscall reaches its anchor by itself;

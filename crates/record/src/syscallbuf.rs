@@ -231,12 +231,13 @@ impl Recorder {
 
     /// Logs the records in `tid`'s buffer and empties it.
     pub(crate) fn flush_buffer(&mut self, tid: Pid) -> Step {
-        let Some(task) = self.tasks.get(&tid) else {
+        let Some(task) = self.tasks.get_mut(&tid) else {
             return Ok(());
         };
-        let (Some(addr), tgid) = (task.buffer, task.tgid) else {
+        let (Some(addr), tgid, true) = (task.buffer, task.tgid, task.buffer_dirty) else {
             return Ok(());
         };
+        task.buffer_dirty = false;
         let mem = self.memory(tgid)?;
         let Ok(header_bytes) = mem.read(addr, HEADER_LEN) else {
             // The address space is already gone (the task is exiting after

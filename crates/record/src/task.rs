@@ -59,6 +59,11 @@ pub struct Task {
     pub preempted: bool,
     /// The thread's syscall buffer, once the preload library registered it.
     pub buffer: Option<u64>,
+    /// The thread may have added records since its buffer was last
+    /// emptied: it ran user code since. A syscall's exit stop follows its
+    /// entry stop with only the kernel in between, so the buffer is not
+    /// read again there.
+    pub buffer_dirty: bool,
 }
 
 impl Task {
@@ -78,6 +83,7 @@ impl Task {
             timer_failed: false,
             preempted: false,
             buffer: None,
+            buffer_dirty: true,
         }
     }
 }
