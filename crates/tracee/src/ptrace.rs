@@ -143,6 +143,14 @@ pub const TRAP_TRACE: i32 = 2;
 pub const TRAP_HWBKPT: i32 = 4;
 pub const SI_KERNEL: i32 = 0x80;
 
+/// `si_addr` of a raw siginfo of a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE):
+/// the address that faulted.
+pub fn siginfo_fault_addr(info: &[u8; SIGINFO_SIZE]) -> u64 {
+    let mut addr = [0u8; 8];
+    addr.copy_from_slice(&info[16..24]);
+    u64::from_le_bytes(addr)
+}
+
 /// `si_signo` of a raw siginfo.
 pub fn siginfo_signo(info: &[u8; SIGINFO_SIZE]) -> i32 {
     i32::from_le_bytes([info[0], info[1], info[2], info[3]])

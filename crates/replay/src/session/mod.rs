@@ -564,7 +564,10 @@ impl ReplaySession {
                                 event,
                                 "the replayed program faulted where the recorded one did not",
                                 format!("{expect:?}"),
-                                format!("signal {sig} at rip {rip:#x}"),
+                                format!(
+                                    "signal {sig} at rip {rip:#x} (address {:#x})",
+                                    ptrace::siginfo_fault_addr(&info)
+                                ),
                             ));
                         }
                         _ => {
