@@ -256,7 +256,20 @@ impl Recorder {
 
     fn add_task(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
         if let std::collections::hash_map::Entry::Vacant(e) = self.memories.entry(tgid) {
-            e.insert(ProcessMemory::open(tid)?);
+            match ProcessMemory::open(tid) {
+                Ok(memory) => {
+                    e.insert(memory);
+                }
+                // Killed before the recorder got to it (an exit_group or a
+                // SIGKILL racing with its creation): its death is reported
+                // next, and nothing of its memory is needed before that.
+                Err(tracee::TraceeError::Proc { source, .. })
+                    if matches!(source.raw_os_error(), Some(libc::ESRCH | libc::ENOENT)) =>
+                {
+                    tracing::debug!(tid, "a new task vanished before its first stop");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         self.tasks
             .entry(tid)
