@@ -124,8 +124,6 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     if let Some(library) = &options.syscall_buffer {
         preload(&mut env, library);
     }
-    // Started before this thread is pinned, so it may run on any CPU.
-    let machine = MachineInfo::in_background();
     let cpu = tracee::spawn::choose_cpu();
     let header = TraceHeader {
         command: options.argv.clone(),
@@ -145,6 +143,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
     tracee::spawn::avoid_cpu(cpu);
+    let machine = MachineInfo::in_background();
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {
         writer.set_link_cache(dir.clone());

@@ -147,6 +147,9 @@ impl Recorder {
         args: &[u64; 6],
         result: i64,
     ) -> Step {
+        if !self.keeps_fd_cache(tgid) {
+            return Ok(());
+        }
         match nr as i64 {
             libc::SYS_close | libc::SYS_dup2 | libc::SYS_dup3 | libc::SYS_close_range => {
                 self.update_fd_generation(tgid, |g| g.wrapping_add(1))
@@ -175,16 +178,28 @@ impl Recorder {
         else {
             return Ok(());
         };
+        if !self.keeps_fd_cache(tgid) {
+            return Ok(());
+        }
         match self.clone_sharing(tgid, nr, &args)? {
             Some(Sharing::MemoryOnlyUntilExec) => {
                 self.update_fd_generation(tgid, |g| g | FD_CACHE_PAUSED)
             }
-            Some(Sharing::MemoryOnly) => self.update_fd_generation(tgid, |g| g | FD_CACHE_DISABLED),
             // The child's copy of the memory is handled at its first stop
             // (`inherit_buffer`).
-            Some(Sharing::FdsOnly) => self.update_fd_generation(tgid, |g| g | FD_CACHE_DISABLED),
+            Some(Sharing::MemoryOnly | Sharing::FdsOnly) => {
+                self.update_fd_generation(tgid, |g| g | FD_CACHE_DISABLED)
+            }
             None => Ok(()),
         }
+    }
+
+    /// Whether the library in this process said hello with a generation
+    /// word (only then is there a cache to keep true).
+    fn keeps_fd_cache(&self, tgid: Pid) -> bool {
+        self.hooks
+            .get(&tgid)
+            .is_some_and(|h| h.fd_generation.is_some())
     }
 
     /// What a clone-family call shares between parent and child, where it
@@ -217,15 +232,21 @@ impl Recorder {
     }
 
     /// Rewrites the fd generation word of a process whose library said
-    /// hello (others keep no cache).
+    /// hello (others keep no cache). The word lies in the library's data,
+    /// which only a process that is going away loses: then nothing is left
+    /// to keep true.
     fn update_fd_generation(&mut self, tgid: Pid, update: impl Fn(u64) -> u64) -> Step {
         let Some(addr) = self.hooks.get(&tgid).and_then(|h| h.fd_generation) else {
             return Ok(());
         };
         let mem = self.memory(tgid)?;
         let mut word = [0u8; 8];
-        word.copy_from_slice(&mem.read(addr, 8)?);
-        mem.write(addr, &update(u64::from_le_bytes(word)).to_le_bytes())?;
+        let updated = mem
+            .read_into(addr, &mut word)
+            .and_then(|()| mem.write(addr, &update(u64::from_le_bytes(word)).to_le_bytes()));
+        if let Err(e) = updated {
+            tracing::debug!(tgid, "fd cache generation not updated: {e}");
+        }
         Ok(())
     }
 
@@ -461,7 +482,7 @@ impl Recorder {
                 self.hooks.insert(child_tgid, state);
             }
             // The parent's half is done at its clone event.
-            if let Some((nr, args)) = call {
+            if let Some((nr, args)) = call.filter(|_| self.keeps_fd_cache(child_tgid)) {
                 if let Some(Sharing::FdsOnly) = self.clone_sharing(parent_tgid, nr, &args)? {
                     self.update_fd_generation(child_tgid, |g| g | FD_CACHE_DISABLED)?;
                 }
