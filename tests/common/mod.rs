@@ -87,7 +87,19 @@ impl TraceRoot {
 
     /// `replay` with this root as its trace directory.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(replay_bin());
+        self.cmd_via(&[])
+    }
+
+    /// [`TraceRoot::cmd`] started by `launcher` (`["taskset", "-c", "0"]`).
+    pub fn cmd_via(&self, launcher: &[&str]) -> Command {
+        let mut c = match launcher.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(replay_bin());
+                c
+            }
+            None => Command::new(replay_bin()),
+        };
         c.env("REPLAY_TRACE_DIR", self.path());
         c.env_remove("REPLAY_LOG");
         // cargo test points LD_LIBRARY_PATH at the toolchain's and target's
@@ -111,11 +123,22 @@ impl TraceRoot {
     /// With `REPLAY_TEST_SYSCALL_BUFFER=off` (scripts/test's second pass),
     /// recordings that do not choose leave the syscall buffer off.
     pub fn record_with(&self, name: &str, options: &[&str], argv: &[&str]) -> Output {
+        self.record_via(&[], name, options, argv)
+    }
+
+    /// [`TraceRoot::record_with`], the recorder started by `launcher`.
+    pub fn record_via(
+        &self,
+        launcher: &[&str],
+        name: &str,
+        options: &[&str],
+        argv: &[&str],
+    ) -> Output {
         let chosen = options.iter().any(|o| o.ends_with("syscall-buffer"));
         let buffer_off =
             !chosen && std::env::var("REPLAY_TEST_SYSCALL_BUFFER").is_ok_and(|v| v == "off");
         output_within_limit(
-            self.cmd()
+            self.cmd_via(launcher)
                 .arg("record")
                 .args(buffer_off.then_some("--no-syscall-buffer"))
                 .args(options)
@@ -230,6 +253,16 @@ pub fn assert_replay_matches_with(
     argv: &[&str],
 ) -> Output {
     let recorded = root.record_with(name, options, argv);
+    assert_replays_match_recording(root, name, argv, recorded)
+}
+
+/// The checks of [`assert_replay_matches`] for a recording made elsewhere.
+pub fn assert_replays_match_recording(
+    root: &TraceRoot,
+    name: &str,
+    argv: &[&str],
+    recorded: Output,
+) -> Output {
     let problems = String::from_utf8_lossy(&recorded.stderr)
         .lines()
         .filter(|l| l.starts_with("replay:") && !l.starts_with("replay: chaos mode"))
