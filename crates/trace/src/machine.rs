@@ -326,6 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn a_table_not_read_is_no_difference() {
+        let known = MachineInfo::current();
+        let unknown = MachineInfo::without_cpuid();
+        assert!(unknown.cpuid.is_empty() && !unknown.kernel.is_empty());
+        assert!(unknown.cpuid_differences(&known).is_empty());
+        assert!(known.cpuid_differences(&unknown).is_empty());
+        let read_elsewhere = MachineInfo::in_background().wait();
+        assert!(!read_elsewhere.cpuid.is_empty());
+        assert!(known.cpuid_differences(&read_elsewhere).is_empty());
+    }
+
+    #[test]
     fn apic_ids_are_ignored_but_features_are_not() {
         let mut a = MachineInfo::current();
         a.cpuid = vec![
