@@ -45,6 +45,22 @@ fn install_signal_handlers() {
 
 const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
 
+/// Syscalls that map, unmap or reprotect memory (see
+/// [`Recorder::exit_in_place`]).
+fn changes_mappings(nr: u64) -> bool {
+    matches!(
+        nr as i64,
+        libc::SYS_mmap
+            | libc::SYS_munmap
+            | libc::SYS_mremap
+            | libc::SYS_mprotect
+            | libc::SYS_brk
+            | libc::SYS_madvise
+            | libc::SYS_shmat
+            | libc::SYS_shmdt
+    )
+}
+
 fn is_error_result(result: i64) -> bool {
     (-4095..0).contains(&result)
 }
@@ -617,7 +633,34 @@ impl Recorder {
         }
         ptrace::resume(tid, Resume::Syscall, 0)?;
         self.task(tid)?.state = RunState::InKernel;
+        if changes_mappings(nr) {
+            return self.exit_in_place(tid);
+        }
         Ok(())
+    }
+
+    /// Runs a syscall that changes the address space to its exit and logs
+    /// that exit at once, before any other thread's event. Replay applies
+    /// mappings in trace order; while a munmap was in the kernel, another
+    /// thread's mmap could complete, reuse the freed range and be logged
+    /// first, and replay then mapped it before freeing the range and lost
+    /// it (a thread's syscall buffer, in many_short_lived_threads).
+    fn exit_in_place(&mut self, tid: Pid) -> Step {
+        loop {
+            match ptrace::wait_for(tid)? {
+                // Under PTRACE_SYSCALL the seccomp stop follows the entry.
+                WaitResult::Stopped(_, Stop::Event { event, .. })
+                    if event == libc::PTRACE_EVENT_SECCOMP =>
+                {
+                    ptrace::resume(tid, Resume::Syscall, 0)?;
+                }
+                WaitResult::Stopped(_, Stop::Syscall) => {
+                    self.task(tid)?.state = RunState::Stopped;
+                    return self.syscall_exit(tid);
+                }
+                other => return self.on_wait(other),
+            }
+        }
     }
 
     fn syscall_exit(&mut self, tid: Pid) -> Step {
