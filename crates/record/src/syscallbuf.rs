@@ -147,20 +147,27 @@ impl Recorder {
         args: &[u64; 6],
         result: i64,
     ) -> Step {
-        if !self.keeps_fd_cache(tgid) {
+        // Every traced exit passes here: the number decides before any lookup.
+        let closes = matches!(
+            nr as i64,
+            libc::SYS_close | libc::SYS_dup2 | libc::SYS_dup3 | libc::SYS_close_range
+        );
+        let clones = result > 0
+            && matches!(
+                nr as i64,
+                libc::SYS_clone | libc::SYS_clone3 | libc::SYS_vfork
+            );
+        if !(closes || clones) || !self.keeps_fd_cache(tgid) {
             return Ok(());
         }
-        match nr as i64 {
-            libc::SYS_close | libc::SYS_dup2 | libc::SYS_dup3 | libc::SYS_close_range => {
-                self.update_fd_generation(tgid, |g| g.wrapping_add(1))
+        if closes {
+            return self.update_fd_generation(tgid, |g| g.wrapping_add(1));
+        }
+        match self.clone_sharing(tgid, nr, args)? {
+            Some(Sharing::MemoryOnlyUntilExec) => {
+                self.update_fd_generation(tgid, |g| (g & !FD_CACHE_PAUSED).wrapping_add(1))
             }
-            _ if result <= 0 => Ok(()),
-            _ => match self.clone_sharing(tgid, nr, args)? {
-                Some(Sharing::MemoryOnlyUntilExec) => {
-                    self.update_fd_generation(tgid, |g| (g & !FD_CACHE_PAUSED).wrapping_add(1))
-                }
-                _ => Ok(()),
-            },
+            _ => Ok(()),
         }
     }
 
