@@ -123,6 +123,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         link_cache: trace::link_cache_dir(&root)
             .inspect_err(|e| tracing::warn!("stored files will be copied, not linked: {e}"))
             .ok(),
+        machine_cache: Some(trace::machine_cache_dir(&root)),
     })
     .with_context(|| {
         format!(

@@ -41,6 +41,9 @@ pub struct RecordOptions {
     /// Where recordings of the same trace root share stored files by hard
     /// link (`None`: every file is copied).
     pub link_cache: Option<PathBuf>,
+    /// Where recordings keep this boot's CPUID table (`None`: read it
+    /// every time).
+    pub machine_cache: Option<PathBuf>,
 }
 
 /// The time slice when none is given: short enough that a thread spinning

@@ -159,7 +159,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
     tracee::spawn::avoid_cpu(cpu);
-    let machine = MachineInfo::in_background();
+    let machine = MachineInfo::in_background(options.machine_cache.clone());
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {
         writer.set_link_cache(dir.clone());

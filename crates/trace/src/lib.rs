@@ -11,6 +11,7 @@
 //! cut-off tail (fine for an incomplete trace) from damage (always an error).
 
 mod chunk;
+mod cpuid_cache;
 mod error;
 pub mod event;
 mod handoff;
@@ -27,7 +28,8 @@ pub use chunk::{Truncation, MAX_COMPRESSED, MAX_UNCOMPRESSED};
 pub use error::TraceError;
 pub use event::*;
 pub use location::{
-    allocate_trace_dir, default_trace_root, link_cache_dir, resolve_trace, update_latest,
+    allocate_trace_dir, default_trace_root, link_cache_dir, machine_cache_dir, resolve_trace,
+    update_latest,
 };
 pub use machine::{CpuidLeaf, MachineInfo, PendingMachineInfo};
 pub use manifest::{

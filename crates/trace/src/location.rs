@@ -135,6 +135,12 @@ pub fn link_cache_dir(root: &Path) -> Result<PathBuf, TraceError> {
     Ok(root.join(".file-links"))
 }
 
+/// Where the trace root keeps facts about this machine that are slow to
+/// read (this boot's CPUID table), created private when first written.
+pub fn machine_cache_dir(root: &Path) -> PathBuf {
+    root.join(".machine")
+}
+
 pub fn allocate_trace_dir(root: &Path, exe: &str) -> Result<PathBuf, TraceError> {
     create_private_dirs(root)?;
     let base = trace_basename(exe);

@@ -68,12 +68,17 @@ impl MachineInfo {
     }
 
     /// [`MachineInfo::current`] computed on a thread of its own, so that
-    /// recording and replay start without waiting for it.
-    pub fn in_background() -> PendingMachineInfo {
+    /// recording and replay start without waiting for it. With `cache_dir`
+    /// the CPUID table comes from this boot's file there when it still
+    /// matches the CPU (see `cpuid_cache.rs`), and is stored there when not.
+    pub fn in_background(cache_dir: Option<std::path::PathBuf>) -> PendingMachineInfo {
         PendingMachineInfo(
             std::thread::Builder::new()
                 .name("replay-cpuid".into())
-                .spawn(MachineInfo::current)
+                .spawn(move || match cache_dir {
+                    Some(dir) => crate::cpuid_cache::machine_info(&dir),
+                    None => MachineInfo::current(),
+                })
                 .ok(),
         )
     }
@@ -102,14 +107,14 @@ impl MachineInfo {
         let cpu_model = String::from_utf8_lossy(&brand)
             .trim_matches(|c: char| c == '\0' || c.is_whitespace())
             .to_string();
-        let osxsave = find(1).is_some_and(|l| l.ecx & (1 << 27) != 0);
+        let xcr0 = current_xcr0(&cpuid);
         MachineInfo {
             kernel,
             hostname,
             cpu_vendor,
             cpu_model,
             cpuid,
-            xcr0: if osxsave { read_xcr0() } else { 0 },
+            xcr0,
         }
     }
 
@@ -176,7 +181,7 @@ impl MachineInfo {
     }
 }
 
-fn normalize(l: &CpuidLeaf) -> CpuidLeaf {
+pub(crate) fn normalize(l: &CpuidLeaf) -> CpuidLeaf {
     let mut l = *l;
     match l.leaf {
         1 => l.ebx &= 0x00ff_ffff,
@@ -192,7 +197,7 @@ fn normalize(l: &CpuidLeaf) -> CpuidLeaf {
     l
 }
 
-fn uname() -> (String, String) {
+pub(crate) fn uname() -> (String, String) {
     // SAFETY: utsname is plain bytes, so all-zero is a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is a valid, writable utsname for the duration of the call.
@@ -215,6 +220,36 @@ fn uname() -> (String, String) {
     ]
     .join(" ");
     (kernel, field(&u.nodename))
+}
+
+/// XCR0 of this CPU, when `cpuid` (its table) says XGETBV may read it.
+pub(crate) fn current_xcr0(cpuid: &[CpuidLeaf]) -> u64 {
+    let osxsave = cpuid
+        .iter()
+        .find(|l| l.leaf == 1 && l.subleaf == 0)
+        .is_some_and(|l| l.ecx & (1 << 27) != 0);
+    if osxsave {
+        read_xcr0()
+    } else {
+        0
+    }
+}
+
+/// One CPUID result of the CPU this thread runs on.
+pub(crate) fn current_cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
+    cpuid(leaf, subleaf)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
+    CpuidLeaf {
+        leaf,
+        subleaf,
+        eax: 0,
+        ebx: 0,
+        ecx: 0,
+        edx: 0,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -332,7 +367,7 @@ mod tests {
         assert!(unknown.cpuid.is_empty() && !unknown.kernel.is_empty());
         assert!(unknown.cpuid_differences(&known).is_empty());
         assert!(known.cpuid_differences(&unknown).is_empty());
-        let read_elsewhere = MachineInfo::in_background().wait();
+        let read_elsewhere = MachineInfo::in_background(None).wait();
         assert!(!read_elsewhere.cpuid.is_empty());
         assert!(known.cpuid_differences(&read_elsewhere).is_empty());
     }
