@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_native_runs_differ, assert_replay_matches_with, program, TraceRoot};
+use common::{
+    assert_native_runs_differ, assert_replay_matches_with, output_within_limit, program, TraceRoot,
+};
 
 /// The `events:` line of `replay info`.
 fn events(root: &TraceRoot, name: &str) -> u64 {
@@ -232,4 +234,35 @@ fn writes_through_a_reused_fd_number_go_where_the_fd_points_now() {
         labels(&written),
         ["file", "file again", "file after a buffered close"]
     );
+}
+
+/// The library is loaded into every recorded process, so what it loads in
+/// turn is paid for by each of them in traced syscalls: a program that
+/// needs no unwinder must not get libgcc_s from it.
+#[test]
+fn the_preload_library_brings_no_other_library_into_the_process() {
+    let root = TraceRoot::new();
+    let recorded = root.record("true", &["true"]);
+    assert!(recorded.status.success(), "{recorded:?}");
+    let dump = output_within_limit(
+        root.cmd()
+            .args(["dump", "-e", "trace=openat"])
+            .arg(root.trace("true")),
+    );
+    assert!(dump.status.success(), "{dump:?}");
+    let opened = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        opened.contains("libreplay_preload.so") && opened.contains("libc.so.6"),
+        "the library and libc are opened: {opened}"
+    );
+    let others: Vec<&str> = opened
+        .lines()
+        .filter(|l| {
+            l.contains(".so")
+                && !l.contains("libreplay_preload.so")
+                && !l.contains("libc.so.6")
+                && !l.contains("ld.so.cache")
+        })
+        .collect();
+    assert!(others.is_empty(), "/bin/true needs only libc: {others:?}");
 }

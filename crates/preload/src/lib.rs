@@ -33,6 +33,41 @@ const STUB_AREA_LEN: u64 = 64 * 1024;
 /// The hook's own stack, mapped right after each thread's buffer.
 const HOOK_STACK_LEN: usize = 64 * 1024;
 
+// The library never unwinds: nothing in it panics on purpose, and a panic
+// inside a syscall hook could not unwind through the program's frames
+// anyway. Std still refers to the unwinder, which would make every recorded
+// process load libgcc_s (7 traced syscalls, and its constructor's CPUID
+// probes, a VM exit each). These hidden definitions satisfy those
+// references inside the library only, so the linker (with --as-needed)
+// leaves libgcc_s out; being hidden, they never stand in for the
+// program's own unwinder. Reaching one is a bug: it traps.
+global_asm!(
+    ".pushsection .text.replay_no_unwind,\"ax\",@progbits",
+    ".macro replay_no_unwind name",
+    ".globl \\name",
+    ".hidden \\name",
+    ".type \\name, @function",
+    "\\name:",
+    "ud2",
+    ".endm",
+    "replay_no_unwind _Unwind_Backtrace",
+    "replay_no_unwind _Unwind_DeleteException",
+    "replay_no_unwind _Unwind_FindEnclosingFunction",
+    "replay_no_unwind _Unwind_GetCFA",
+    "replay_no_unwind _Unwind_GetDataRelBase",
+    "replay_no_unwind _Unwind_GetIP",
+    "replay_no_unwind _Unwind_GetIPInfo",
+    "replay_no_unwind _Unwind_GetLanguageSpecificData",
+    "replay_no_unwind _Unwind_GetRegionStart",
+    "replay_no_unwind _Unwind_GetTextRelBase",
+    "replay_no_unwind _Unwind_RaiseException",
+    "replay_no_unwind _Unwind_Resume",
+    "replay_no_unwind _Unwind_SetGR",
+    "replay_no_unwind _Unwind_SetIP",
+    ".purgem replay_no_unwind",
+    ".popsection",
+);
+
 global_asm!(
     ".pushsection .text.replay_stubs,\"ax\",@progbits",
     ".p2align 12",
