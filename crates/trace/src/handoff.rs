@@ -14,9 +14,11 @@ use std::time::Instant;
 
 /// Queued messages (or bytes) past which the receiver is woken: enough to
 /// make one wakeup cheap per message, few enough that the compression
-/// keeps pace with the tracee on the other CPU.
+/// keeps pace with the tracee on the other CPU. What is queued when the
+/// recording ends is compressed while the recorder waits: at 1 MiB that
+/// was a millisecond of `ls -lR`'s 50.
 const WAKE_ITEMS: usize = 256;
-const WAKE_WEIGHT: usize = 1 << 20;
+const WAKE_WEIGHT: usize = 256 << 10;
 /// Past these the sender waits: backpressure when the disk or the
 /// compressor cannot keep up.
 const MAX_ITEMS: usize = 16 * 1024;
