@@ -67,6 +67,13 @@ impl MachineInfo {
         }
     }
 
+    /// [`MachineInfo::current`], with the CPUID table from this boot's file
+    /// in `cache_dir` while it still matches the CPU (see `cpuid_cache.rs`),
+    /// and stored there when not.
+    pub fn current_cached(cache_dir: &std::path::Path) -> MachineInfo {
+        crate::cpuid_cache::machine_info(cache_dir)
+    }
+
     /// [`MachineInfo::current`] computed on a thread of its own, so that
     /// recording and replay start without waiting for it. With `cache_dir`
     /// the CPUID table comes from this boot's file there when it still
@@ -76,7 +83,7 @@ impl MachineInfo {
             std::thread::Builder::new()
                 .name("replay-cpuid".into())
                 .spawn(move || match cache_dir {
-                    Some(dir) => crate::cpuid_cache::machine_info(&dir),
+                    Some(dir) => MachineInfo::current_cached(&dir),
                     None => MachineInfo::current(),
                 })
                 .ok(),

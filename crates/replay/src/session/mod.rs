@@ -90,14 +90,17 @@ pub struct ReplaySession {
 /// Compares the recording machine's CPUID table with this one's on a
 /// thread of its own, once per process (reverse execution starts many
 /// sessions): reading the table costs about a millisecond in a VM, which
-/// replay need not wait for, since the answer is only a warning.
-/// [`finish_cpu_check`] waits for it.
+/// replay need not wait for, since the answer is only a warning; and it
+/// comes from the trace root's copy for this boot when that still matches
+/// (as when recording). [`finish_cpu_check`] waits for it.
 fn warn_if_cpu_differs(recorded: &trace::MachineInfo) {
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
         let recorded = recorded.clone();
         let check = move || {
-            let differences = recorded.cpuid_differences(&trace::MachineInfo::current());
+            let cache = trace::machine_cache_dir(&trace::default_trace_root());
+            let here = trace::MachineInfo::current_cached(&cache);
+            let differences = recorded.cpuid_differences(&here);
             if !differences.is_empty() {
                 tracing::warn!(
                     "this CPU differs from the recording machine's ({}); replay may diverge",
@@ -138,6 +141,12 @@ impl ReplaySession {
             .map_err(ReplayError::Setup)?;
         warn_if_cpu_differs(&reader.manifest().header.machine);
         let mut events = Lookahead::new(reader.events()?);
+        // Every background thread is started: this thread moves to the
+        // tracee's CPU now rather than at the spawn, or it would take turns
+        // with the read-ahead threads on the other CPU while waiting for
+        // the first chunk (a millisecond of every replay, with one CPU idle).
+        // spawn_pinned reports a failure.
+        let _ = tracee::spawn::pin_current_thread(cpu);
         let first = match events.peek_first()? {
             Some(e) => e.clone(),
             None => {
