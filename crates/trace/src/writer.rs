@@ -29,6 +29,9 @@ use crate::{DATA_NAME, EVENTS_NAME, MAX_EVENT_PAYLOAD, MAX_MEM_WRITE};
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// Fast enough to keep up with a busy tracee; traces compress well anyway.
 const ZSTD_LEVEL: i32 = 1;
+/// Size at which the first data chunk is cut (see
+/// [`StreamOut::data_chunk_target`]).
+const FIRST_DATA_CHUNK_BYTES: usize = 256 << 10;
 /// Size of a stream file from which the writer starts its writeback
 /// itself (see [`StreamOut::start_writeback`]).
 const WRITEBACK_AFTER_BYTES: u64 = 8 << 20;
@@ -256,6 +259,38 @@ impl TraceWriter {
         self.store.store_file_with_metadata(path, md, executable)
     }
 
+    /// How many leading bytes of `bytes`, in whole pages, are exactly what
+    /// the stored blob of `file` holds from `offset` on: what mapping that
+    /// blob there gives back in replay. Any failure to read it counts as a
+    /// difference.
+    pub fn stored_file_prefix(&self, file: &FileRef, offset: u64, bytes: &[u8]) -> usize {
+        use std::os::unix::fs::FileExt;
+        const PAGE: usize = 4096;
+        if !crate::store::is_valid_sha(&file.sha256) {
+            return 0;
+        }
+        let Ok(blob) = File::open(self.dir.join(FILES_DIR).join(&file.sha256)) else {
+            return 0;
+        };
+        let mut stored = vec![0u8; bytes.len()];
+        let mut got = 0;
+        while got < stored.len() {
+            match blob.read_at(&mut stored[got..], offset + got as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        if got == bytes.len() && bytes == stored.as_slice() {
+            return bytes.len();
+        }
+        bytes[..got]
+            .chunks_exact(PAGE)
+            .zip(stored[..got].chunks_exact(PAGE))
+            .take_while(|(recorded, file)| recorded == file)
+            .count()
+            * PAGE
+    }
+
     /// Like [`TraceWriter::store_file`] for bytes already in memory.
     pub fn store_bytes(
         &mut self,
@@ -476,6 +511,15 @@ impl StreamOut {
         self.append_chunk(&body, payload.len(), item_count, first_item)
     }
 
+    /// Size at which the next data chunk is cut: small at first, doubling up
+    /// to [`TARGET_CHUNK_BYTES`]. Replay cannot use a byte of a chunk before
+    /// the whole chunk is decompressed, and it needs the first event's
+    /// payload (the initial stack and data segments) before the program
+    /// can start: a first chunk of 4 MiB held a python3 replay back 4 ms.
+    fn data_chunk_target(&self) -> usize {
+        (FIRST_DATA_CHUNK_BYTES << self.seq.min(8)).min(TARGET_CHUNK_BYTES)
+    }
+
     /// Appends a chunk whose body (one zstd frame) is `body`.
     fn append_chunk(
         &mut self,
@@ -654,11 +698,12 @@ impl Worker {
         for p in &payloads {
             let mut rest = p.as_slice();
             while !rest.is_empty() {
-                let room = TARGET_CHUNK_BYTES.saturating_sub(self.pending_data.len);
+                let target = self.data.data_chunk_target();
+                let room = target.saturating_sub(self.pending_data.len);
                 let (now, later) = rest.split_at(room.min(rest.len()));
                 self.pending_data.push(now)?;
                 rest = later;
-                if self.pending_data.len >= TARGET_CHUNK_BYTES {
+                if self.pending_data.len >= target {
                     self.cut_data()?;
                 }
             }
