@@ -47,15 +47,29 @@ pub fn capture(
         } else {
             None
         };
-        let content = if entry.is_file() && entry.writable {
-            let bytes = mem.read(entry.start, (entry.end - entry.start) as usize)?;
-            contents.push(bytes);
-            Some(MemWrite {
-                addr: entry.start,
-                len: entry.end - entry.start,
-            })
-        } else {
-            None
+        // A writable file mapping right after exec still holds the file's
+        // bytes, except where the kernel zeroed the tail of the page that
+        // ends a data segment. Replay maps the stored file there, so only
+        // the pages from the first that differs are recorded: python's
+        // data segment is most of a megabyte that replay would otherwise
+        // decompress and write (copying every page) before the program
+        // starts.
+        let content = match &file {
+            Some(stored) if entry.writable => {
+                let mut bytes = mem.read(entry.start, (entry.end - entry.start) as usize)?;
+                let same = writer.stored_file_prefix(stored, entry.offset, &bytes);
+                if same == bytes.len() {
+                    None
+                } else {
+                    bytes.drain(..same);
+                    contents.push(bytes);
+                    Some(MemWrite {
+                        addr: entry.start + same as u64,
+                        len: entry.end - entry.start - same as u64,
+                    })
+                }
+            }
+            _ => None,
         };
         mappings.push(Mapping {
             start: entry.start,

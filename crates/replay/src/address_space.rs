@@ -244,11 +244,13 @@ pub fn restore_exec_image(
             )?,
             None => map_anonymous(tid, process, m)?,
         }
-        if m.contents.is_some() {
+        if let Some(recorded) = m.contents {
             let bytes = contents.next().ok_or_else(|| {
                 ReplayError::Setup("trace is inconsistent: exec mapping contents missing".into())
             })?;
-            process.memory.write(m.start, bytes)?;
+            // Format 1 recorded whole mappings (addr == start); format 2
+            // only the pages from the first that differs from the file.
+            process.memory.write(recorded.addr, bytes)?;
         }
     }
     let stack = maps::read(tid)?

@@ -115,8 +115,11 @@ pub struct Mapping {
     pub name: String,
     /// Backing file, when file-backed.
     pub file: Option<FileRef>,
-    /// When set, the mapping's full contents follow in `data` (writable
-    /// file-backed mappings, whose initial bytes the ELF loader adjusted).
+    /// When set, these bytes of the mapping follow in `data`: for a
+    /// writable file-backed mapping whose bytes differ from its file (the
+    /// ELF loader zeroed a segment's last page), from the first page that
+    /// differs to the end of the mapping; the rest is the file's. (Format
+    /// 1 recorded every writable file-backed mapping whole.)
     pub contents: Option<MemWrite>,
 }
 

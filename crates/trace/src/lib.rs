@@ -40,8 +40,9 @@ pub use reader::{EventIter, RecordedEvent, ScanReport, TraceReader};
 pub use writer::TraceWriter;
 
 /// Version of the stream layout and manifest schema. Readers refuse traces
-/// with a larger number.
-pub const FORMAT_VERSION: u32 = 1;
+/// with a larger number. 2: an exec mapping's `contents` may be a suffix of
+/// the mapping instead of all of it.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Name of the events stream file inside a trace directory.
 pub const EVENTS_NAME: &str = "events";
