@@ -667,3 +667,42 @@ fn file_store_dedups_and_verifies() {
         TraceError::InvalidFileRef { .. }
     ));
 }
+
+/// What an exec mapping records is decided by how much of it, in whole
+/// pages, is the stored file's bytes (trace format 2).
+#[test]
+fn stored_file_prefix_counts_whole_pages_equal_to_the_blob() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("lib.so");
+    let bytes: Vec<u8> = (0..5 * 4096u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(&file, &bytes).unwrap();
+    let mut w = TraceWriter::create(&tmp.path().join("t"), header()).unwrap();
+    let stored = w.store_file(&file, false).unwrap();
+    let page = 4096;
+
+    assert_eq!(w.stored_file_prefix(&stored, 0, &bytes), bytes.len());
+    assert_eq!(
+        w.stored_file_prefix(&stored, page as u64, &bytes[page..]),
+        4 * page
+    );
+    // The zeroed end of a data segment's last page.
+    let mut zeroed = bytes[page..].to_vec();
+    let len = zeroed.len();
+    zeroed[len - 100..].fill(0);
+    assert_eq!(
+        w.stored_file_prefix(&stored, page as u64, &zeroed),
+        3 * page
+    );
+    let mut first = bytes.clone();
+    first[0] ^= 1;
+    assert_eq!(w.stored_file_prefix(&stored, 0, &first), 0);
+    // Past the end of the file nothing matches.
+    let mut longer = bytes.clone();
+    longer.extend(std::iter::repeat_n(0u8, page));
+    assert_eq!(w.stored_file_prefix(&stored, 0, &longer), 5 * page);
+    let bogus = FileRef {
+        sha256: "not a sha".into(),
+        ..stored.clone()
+    };
+    assert_eq!(w.stored_file_prefix(&bogus, 0, &bytes), 0);
+}
