@@ -242,7 +242,7 @@ fn writes_through_a_reused_fd_number_go_where_the_fd_points_now() {
 #[test]
 fn the_preload_library_brings_no_other_library_into_the_process() {
     let root = TraceRoot::new();
-    let recorded = root.record("true", &["true"]);
+    let recorded = root.record_with("true", &["--syscall-buffer"], &["true"]);
     assert!(recorded.status.success(), "{recorded:?}");
     let dump = output_within_limit(
         root.cmd()
