@@ -237,20 +237,33 @@ pub fn pin_current_thread(cpu: usize) -> Result<(), TraceeError> {
     Ok(())
 }
 
+/// The CPUs the process could run on when [`avoid_cpu`] was first called
+/// (before anything was pinned).
+static STARTING_AFFINITY: std::sync::OnceLock<Option<libc::cpu_set_t>> = std::sync::OnceLock::new();
+
 /// Keeps the calling thread, and the threads it starts from now on, off
 /// `cpu` (when any other CPU is allowed): background work (compressing,
 /// hashing, reading ahead) then runs beside the tracee instead of taking
 /// turns with it on the one CPU it is pinned to.
 pub fn avoid_cpu(cpu: usize) {
-    let mut set = unsafe_zeroed_cpu_set();
-    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
-    let rc =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // From the CPUs the process started with: by a later session of the
+    // same replay (reverse execution, restart) this thread is pinned to
+    // `cpu`, and the threads it starts would otherwise share it with the
+    // tracee.
+    let Some(mut set) = *STARTING_AFFINITY.get_or_init(|| {
+        let mut set = unsafe_zeroed_cpu_set();
+        // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+        let rc =
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        (rc == 0).then_some(set)
+    }) else {
+        return;
+    };
     // SAFETY: CPU_ISSET only reads `set`.
     let others = (0..libc::CPU_SETSIZE as usize)
         .filter(|&c| c != cpu && unsafe { libc::CPU_ISSET(c, &set) })
         .count();
-    if rc < 0 || others == 0 {
+    if others == 0 {
         return;
     }
     // SAFETY: CPU_CLR clears one bit inside `set`; sched_setaffinity reads it.
