@@ -198,6 +198,94 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// Sizes read from the head at the start of `bytes`: (record size, input
+/// length, output length).
+fn head_sizes(bytes: &[u8]) -> (usize, usize, usize) {
+    let u32_at = |i: usize| {
+        u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+    };
+    (u32_at(0), u32_at(72), u32_at(76))
+}
+
+/// Rearranges well-formed `records` (the buffer's layout) into `columns`,
+/// which must be as long: every head, then every input, then every output,
+/// then zeros where the records' padding was. Heads, paths and results
+/// each resemble their own kind: stored so, the records of `ls -lR`
+/// compress to three quarters of the size.
+pub fn records_to_columns(records: &[u8], columns: &mut [u8]) -> Result<(), Malformed> {
+    if columns.len() != records.len() {
+        return Err(Malformed { offset: 0 });
+    }
+    let mut inputs_len = 0;
+    let mut heads_len = 0;
+    for record in self::records(records) {
+        let record = record?;
+        heads_len += RECORD_HEAD_LEN;
+        inputs_len += record.input.len();
+    }
+    let (mut head_at, mut input_at, mut output_at) = (0, heads_len, heads_len + inputs_len);
+    let mut offset = 0;
+    for record in self::records(records) {
+        let record = record?;
+        columns[head_at..head_at + RECORD_HEAD_LEN]
+            .copy_from_slice(&records[offset..offset + RECORD_HEAD_LEN]);
+        columns[input_at..input_at + record.input.len()].copy_from_slice(record.input);
+        columns[output_at..output_at + record.output.len()].copy_from_slice(record.output);
+        head_at += RECORD_HEAD_LEN;
+        input_at += record.input.len();
+        output_at += record.output.len();
+        offset += record.head.size as usize;
+    }
+    columns[output_at..].fill(0);
+    Ok(())
+}
+
+/// The inverse of [`records_to_columns`]: `records` (as long as `columns`)
+/// gets the buffer's layout back. Damaged input is an error, never a panic:
+/// `offset` is where in `columns` the head that did not fit starts.
+pub fn records_from_columns(columns: &[u8], records: &mut [u8]) -> Result<(), Malformed> {
+    if columns.len() != records.len() {
+        return Err(Malformed { offset: 0 });
+    }
+    // How many heads: their record sizes add up to the whole length.
+    let (mut count, mut rows_len, mut inputs_len, mut outputs_len) = (0usize, 0usize, 0, 0);
+    while rows_len < columns.len() {
+        let at = count * RECORD_HEAD_LEN;
+        let Some(head) = columns.get(at..at + RECORD_HEAD_LEN) else {
+            return Err(Malformed { offset: at });
+        };
+        let (size, input_len, output_len) = head_sizes(head);
+        if size != record_size(input_len, output_len) || size > columns.len() - rows_len {
+            return Err(Malformed { offset: at });
+        }
+        rows_len += size;
+        inputs_len += input_len;
+        outputs_len += output_len;
+        count += 1;
+    }
+    let heads_len = count * RECORD_HEAD_LEN;
+    if heads_len + inputs_len + outputs_len > columns.len() {
+        return Err(Malformed { offset: heads_len });
+    }
+    let (mut input_at, mut output_at) = (heads_len, heads_len + inputs_len);
+    let mut offset = 0;
+    for k in 0..count {
+        let head = &columns[k * RECORD_HEAD_LEN..(k + 1) * RECORD_HEAD_LEN];
+        let (size, input_len, output_len) = head_sizes(head);
+        let record = &mut records[offset..offset + size];
+        record[..RECORD_HEAD_LEN].copy_from_slice(head);
+        let (input, rest) = record[RECORD_HEAD_LEN..].split_at_mut(input_len);
+        input.copy_from_slice(&columns[input_at..input_at + input_len]);
+        let (output, padding) = rest.split_at_mut(output_len);
+        output.copy_from_slice(&columns[output_at..output_at + output_len]);
+        padding.fill(0);
+        input_at += input_len;
+        output_at += output_len;
+        offset += size;
+    }
+    Ok(())
+}
+
 /// Syscalls the library can buffer; the tracer patches only the sites of
 /// these. Anything else at a patched site takes the traced path.
 pub const BUFFERED: &[u64] = &[
@@ -291,5 +379,37 @@ mod tests {
         let cut = &buf[..buf.len() - 3];
         let last = records(cut).last().unwrap();
         assert!(last.is_err());
+    }
+
+    #[test]
+    fn records_survive_the_column_layout_and_damage_is_an_error() {
+        let mut buf = Vec::new();
+        push(&mut buf, 332, b"/usr/include/stdio.h", &[7u8; 256]);
+        push(&mut buf, 191, b"/usr/include/stdio.h", b"");
+        push(&mut buf, 0, b"", b"abcde");
+        push(&mut buf, 3, b"", b"");
+        let mut columns = std::vec![0xffu8; buf.len()];
+        records_to_columns(&buf, &mut columns).unwrap();
+        // Heads first, then the inputs back to back.
+        assert_eq!(&columns[..RECORD_HEAD_LEN], &buf[..RECORD_HEAD_LEN]);
+        let inputs = 4 * RECORD_HEAD_LEN;
+        assert_eq!(
+            &columns[inputs..inputs + 40],
+            b"/usr/include/stdio.h/usr/include/stdio.h"
+        );
+        let mut back = std::vec![0xffu8; buf.len()];
+        records_from_columns(&columns, &mut back).unwrap();
+        assert_eq!(back, buf);
+        assert!(records_from_columns(&[], &mut []).is_ok());
+
+        // A head whose sizes do not add up, or that claims more than there
+        // is, is reported where it starts.
+        let mut bad = columns.clone();
+        bad[RECORD_HEAD_LEN + 72] = 200;
+        let err = records_from_columns(&bad, &mut back).unwrap_err();
+        assert_eq!(err.offset, RECORD_HEAD_LEN);
+        assert!(records_from_columns(&columns[..100], &mut back[..100]).is_err());
+        assert!(records_to_columns(&buf[..buf.len() - 8], &mut columns[..buf.len() - 8]).is_err());
+        assert!(records_to_columns(&buf, &mut columns[..8]).is_err());
     }
 }

@@ -120,6 +120,7 @@ impl TraceReader {
                 .filter(|_| self.manifest.complete)
                 .map(|t| (t.events, t.data_bytes)),
             skip_payloads,
+            buffered_in_columns: self.manifest.format_version >= 2,
             chunk: None,
             pos: 0,
             in_chunk: 0,
@@ -238,6 +239,8 @@ pub struct EventIter {
     /// that lost whole chunks at its end.
     expected_totals: Option<(u64, u64)>,
     skip_payloads: bool,
+    /// Syscall buffer records are stored in columns (format 2 on).
+    buffered_in_columns: bool,
     chunk: Option<Chunk>,
     /// Read position within `chunk.payload`.
     pos: usize,
@@ -476,6 +479,18 @@ impl EventIter {
             }
             if !self.skip_payloads {
                 payloads.push(buf);
+            }
+        }
+        if self.buffered_in_columns && matches!(event.kind, EventKind::Buffered { .. }) {
+            for payload in &mut payloads {
+                let mut records = vec![0u8; payload.len()];
+                syscallbuf::records_from_columns(payload, &mut records).map_err(|bad| {
+                    self.events_corrupt(format!(
+                        "the syscall buffer records of event {} are damaged at byte {}",
+                        event.index, bad.offset
+                    ))
+                })?;
+                *payload = records;
             }
         }
         self.next_index += 1;

@@ -42,6 +42,9 @@ enum Msg {
     Event {
         frame: Vec<u8>,
         payloads: Vec<Vec<u8>>,
+        /// The payload is a syscall buffer's records, stored in columns
+        /// (see `syscallbuf::records_to_columns`).
+        buffered: bool,
     },
     Flush(mpsc::Sender<()>),
     Finish,
@@ -229,7 +232,15 @@ impl TraceWriter {
         frame[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
 
         let weight = frame.len() + payloads.iter().map(Vec::len).sum::<usize>();
-        self.send(Msg::Event { frame, payloads }, weight)?;
+        let buffered = matches!(event.kind, EventKind::Buffered { .. });
+        self.send(
+            Msg::Event {
+                frame,
+                payloads,
+                buffered,
+            },
+            weight,
+        )?;
         self.next_index += 1;
         self.data_bytes += total;
         self.last_time_ns = event.time_ns;
@@ -607,6 +618,23 @@ impl DataChunk {
     }
 }
 
+/// A syscall buffer's records as the trace stores them: heads, inputs and
+/// outputs each together, which compresses a quarter smaller than the
+/// buffer's own layout (trace format 2). Done here, on the writer's thread,
+/// not on the recorder's.
+fn records_in_columns(records: Vec<u8>) -> Result<Vec<u8>, TraceError> {
+    let mut columns = vec![0u8; records.len()];
+    syscallbuf::records_to_columns(&records, &mut columns).map_err(|bad| {
+        TraceError::WriterFailed {
+            detail: format!(
+                "a syscall buffer's records are malformed at byte {}",
+                bad.offset
+            ),
+        }
+    })?;
+    Ok(columns)
+}
+
 fn compression_failed(stream: &str, e: io::Error) -> TraceError {
     TraceError::WriterFailed {
         detail: format!("zstd compression of a {stream} chunk failed: {e}"),
@@ -676,7 +704,19 @@ impl Worker {
     /// Returns whether the trace is finished.
     fn handle(&mut self, msg: Msg) -> Result<bool, TraceError> {
         match msg {
-            Msg::Event { frame, payloads } => self.add_event(frame, payloads)?,
+            Msg::Event {
+                frame,
+                mut payloads,
+                buffered,
+            } => {
+                if buffered {
+                    payloads = payloads
+                        .into_iter()
+                        .map(records_in_columns)
+                        .collect::<Result<_, _>>()?;
+                }
+                self.add_event(frame, payloads)?
+            }
             Msg::Flush(ack) => {
                 self.flush_all()?;
                 let _ = ack.send(());
