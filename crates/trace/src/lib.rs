@@ -21,6 +21,7 @@ mod manifest;
 mod read_ahead;
 mod reader;
 mod store;
+mod stream_out;
 mod verify;
 mod writer;
 
