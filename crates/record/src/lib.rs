@@ -13,6 +13,7 @@ mod recorder;
 mod schedule;
 mod signals;
 mod syscallbuf;
+mod syscalls;
 mod task;
 
 use std::path::PathBuf;

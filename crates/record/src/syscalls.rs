@@ -1,0 +1,422 @@
+//! Traced syscalls: what the recorder logs at a syscall's entry and exit
+//! stops, and what it refuses.
+
+use crate::exec;
+use crate::recorder::{Failure, Recorder, Step, StopRecording};
+use crate::task::{InFlight, RunState};
+use crate::RecordError;
+use std::path::Path;
+use syscall_model::{MemoryError, MemoryReader, ModelError};
+use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
+use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::{regs, Pid, ProcessMemory};
+
+const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
+
+/// auxv key set to 1 when an exec gained privileges.
+const AT_SECURE: u64 = 23;
+
+/// Syscalls that map, unmap or reprotect memory (see
+/// [`Recorder::exit_in_place`]).
+fn changes_mappings(nr: u64) -> bool {
+    matches!(
+        nr as i64,
+        libc::SYS_mmap
+            | libc::SYS_munmap
+            | libc::SYS_mremap
+            | libc::SYS_mprotect
+            | libc::SYS_brk
+            | libc::SYS_madvise
+            | libc::SYS_shmat
+            | libc::SYS_shmdt
+    )
+}
+
+fn is_error_result(result: i64) -> bool {
+    (-4095..0).contains(&result)
+}
+
+struct Reader<'a>(&'a ProcessMemory);
+
+impl MemoryReader for Reader<'_> {
+    fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemoryError> {
+        if len > 1 << 30 {
+            return Err(MemoryError {
+                addr,
+                len,
+                detail: "range larger than 1 GiB".into(),
+            });
+        }
+        self.0.read(addr, len).map_err(|e| MemoryError {
+            addr,
+            len,
+            detail: e.to_string(),
+        })
+    }
+}
+
+impl Recorder {
+    fn refuse(&self, tid: Pid, error: ModelError) -> Failure {
+        let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
+        Failure::Stop(StopRecording(format!(
+            "{error} (process {pid}, thread {tid}, after event {})",
+            self.next_index
+        )))
+    }
+
+    pub(crate) fn syscall_entry(&mut self, tid: Pid) -> Step {
+        let mut entry_regs = regs::get(tid)?;
+        if self.buffering && entry_regs.rip == syscallbuf::UNTRACED_RETURN {
+            // The buffer's own syscall, seen only because the thread ran
+            // under PTRACE_SYSCALL: it is the library's to record.
+            ptrace::resume(tid, Resume::Continue, 0)?;
+            let task = self.task(tid)?;
+            task.state = RunState::InKernel;
+            task.buffer_dirty = true;
+            return Ok(());
+        }
+        let nr = entry_regs.orig_rax;
+        let args = entry_regs.syscall_args();
+        let (tgid, restartable) = {
+            let task = self.task(tid)?;
+            (task.tgid, task.restartable.take())
+        };
+        let model = match restartable {
+            Some(interrupted) if nr == libc::SYS_restart_syscall as u64 => interrupted,
+            _ => (nr, args),
+        };
+        // Refuse what the model cannot describe before the kernel runs it.
+        let probe = syscall_model::outputs(
+            model.0,
+            &model.1,
+            -(libc::ENOSYS as i64),
+            &Reader(self.memory(tgid)?),
+        );
+        if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe
+        {
+            return Err(self.refuse(tid, e));
+        }
+        let (inputs, input_bytes) = {
+            let mem = self.memory(tgid)?;
+            let mut inputs = Vec::new();
+            let mut bytes = Vec::new();
+            for r in syscall_model::inputs(model.0, &model.1, &Reader(mem)) {
+                // The model saw it readable; a page unmapped since is simply skipped.
+                if let Ok(b) = mem.read(r.addr, r.len as usize) {
+                    inputs.push(MemWrite {
+                        addr: r.addr,
+                        len: r.len,
+                    });
+                    bytes.push(b);
+                }
+            }
+            (inputs, bytes)
+        };
+        self.log(
+            tid,
+            EventKind::SyscallEntry {
+                regs: entry_regs,
+                inputs,
+            },
+            input_bytes,
+        )?;
+        let mut forced = None;
+        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+        if self.buffering && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
+            return Err(Failure::Stop(StopRecording(format!(
+                "{} of a setuid/setgid program would gain privileges, which the syscall \
+                 buffer's no_new_privs filter silently prevents; recording stopped so that \
+                 the trace is never silently wrong (process {tgid}, thread {tid}, after \
+                 event {}); record with --no-syscall-buffer to have the exec refused at \
+                 its exit instead",
+                syscall_model::name(nr).unwrap_or("execve"),
+                self.next_index
+            ))));
+        }
+        if nr == syscallbuf::CONTROL_SYSCALL {
+            let answer = self.control(tid, tgid, &args)?;
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((answer, "answered by the recorder (syscall buffer control)"));
+        } else if nr == SYS_RSEQ {
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((
+                -(libc::ENOSYS as i64),
+                "rseq registration refused: restartable sequences depend on preemption points replay cannot reproduce",
+            ));
+        }
+        let task = self.task(tid)?;
+        task.syscall = Some(InFlight {
+            nr,
+            rip: entry_regs.rip,
+            args,
+            model,
+            forced,
+        });
+        task.anchor_regs = None;
+        // A signal held back while the thread ran user code is re-sent now,
+        // so the kernel delivers it right after this syscall: an anchor.
+        if task.reinjecting.is_none() {
+            if let Some(info) = task.held_signals.pop_front() {
+                let signo = ptrace::siginfo_signo(&info);
+                task.reinjecting = Some(info);
+                ptrace::tgkill(tgid, tid, signo)?;
+            }
+        }
+        ptrace::resume(tid, Resume::Syscall, 0)?;
+        self.task(tid)?.state = RunState::InKernel;
+        if changes_mappings(nr) {
+            return self.exit_in_place(tid);
+        }
+        Ok(())
+    }
+
+    /// Runs a syscall that changes the address space to its exit and logs
+    /// that exit at once, before any other thread's event. Replay applies
+    /// mappings in trace order; while a munmap was in the kernel, another
+    /// thread's mmap could complete, reuse the freed range and be logged
+    /// first, and replay then mapped it before freeing the range and lost
+    /// it (a thread's syscall buffer, in many_short_lived_threads).
+    fn exit_in_place(&mut self, tid: Pid) -> Step {
+        loop {
+            match ptrace::wait_for(tid)? {
+                // Under PTRACE_SYSCALL the seccomp stop follows the entry.
+                WaitResult::Stopped(_, Stop::Event { event, .. })
+                    if event == libc::PTRACE_EVENT_SECCOMP =>
+                {
+                    ptrace::resume(tid, Resume::Syscall, 0)?;
+                }
+                WaitResult::Stopped(_, Stop::Syscall) => {
+                    self.task(tid)?.state = RunState::Stopped;
+                    return self.syscall_exit(tid);
+                }
+                other => return self.on_wait(other),
+            }
+        }
+    }
+
+    pub(crate) fn syscall_exit(&mut self, tid: Pid) -> Step {
+        let mut exit_regs = regs::get(tid)?;
+        let (tgid, inflight) = {
+            let task = self.task(tid)?;
+            (task.tgid, task.syscall.take())
+        };
+        let Some(InFlight {
+            nr,
+            args,
+            model,
+            forced,
+            ..
+        }) = inflight
+        else {
+            return Ok(());
+        };
+        let mut result = exit_regs.rax as i64;
+        let mut extra = None;
+        if let Some((value, reason)) = forced {
+            exit_regs.rax = value as u64;
+            exit_regs.orig_rax = nr;
+            regs::set(tid, &exit_regs)?;
+            result = value;
+            extra = Some(SyscallExtra::Suppressed {
+                reason: reason.to_string(),
+            });
+        }
+        let is_exec =
+            (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
+        let ranges = if is_exec {
+            Vec::new()
+        } else {
+            match syscall_model::outputs(model.0, &model.1, result, &Reader(self.memory(tgid)?)) {
+                Ok(r) => r,
+                Err(e) => return Err(self.refuse(tid, e)),
+            }
+        };
+        let mut writes = Vec::with_capacity(ranges.len());
+        let mut payloads = Vec::with_capacity(ranges.len());
+        {
+            let mem = self.memory(tgid)?;
+            for r in ranges {
+                payloads.push(mem.read(r.addr, r.len as usize)?);
+                writes.push(MemWrite {
+                    addr: r.addr,
+                    len: r.len,
+                });
+            }
+        }
+        if extra.is_none() {
+            extra = self.syscall_extra(tid, tgid, nr, &args, result, exit_regs, &mut payloads)?;
+        }
+        self.log(
+            tid,
+            EventKind::SyscallExit {
+                nr,
+                result,
+                writes,
+                extra,
+            },
+            payloads,
+        )?;
+        self.note_fd_changes(tgid, nr, &args, result)?;
+        // Not where the kernel may still restart the call (it moves rip
+        // back over the `syscall` the patch replaces); plain errors are
+        // fine, and `ls -l`'s getxattr calls nearly all fail.
+        if !syscall_model::is_restart_code(result) {
+            self.patch_site(tid, nr, &mut exit_regs)?;
+        }
+        let task = self.task(tid)?;
+        task.anchor_regs = Some(exit_regs);
+        const ERESTART_RESTARTBLOCK: i64 = -516;
+        if result == ERESTART_RESTARTBLOCK {
+            task.restartable = Some(model);
+        }
+        self.resume_user(tid, 0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn syscall_extra(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+        exit_regs: Regs,
+        payloads: &mut Vec<Vec<u8>>,
+    ) -> Step<Option<SyscallExtra>> {
+        if is_error_result(result) {
+            return Ok(None);
+        }
+        let nr = nr as i64;
+        Ok(match nr {
+            libc::SYS_execve | libc::SYS_execveat => {
+                if self.buffering {
+                    self.map_untraced_page(tid, tgid)?;
+                }
+                for task in self.tasks.values_mut().filter(|t| t.tgid == tgid) {
+                    task.buffer = None;
+                }
+                let mem = self.memories.get(&tgid).ok_or_else(|| {
+                    RecordError::Setup(format!(
+                        "internal error: no memory handle for process {tgid}"
+                    ))
+                })?;
+                let captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                // A setuid/setgid or file-capability exec (AT_SECURE): the
+                // kernel drops ADDR_NO_RANDOMIZE for it, so its randomized
+                // layout could not be recreated on replay. Refuse it.
+                if captured
+                    .info
+                    .auxv
+                    .iter()
+                    .any(|&(k, v)| k == AT_SECURE && v != 0)
+                {
+                    return Err(Failure::Stop(StopRecording(format!(
+                        "{} of {} gained privileges (setuid/setgid or file capabilities): \
+                         the kernel randomizes its address space, which replay cannot \
+                         reproduce; recording stopped so that the trace is never silently \
+                         wrong (process {tgid}, thread {tid}, after event {})",
+                        syscall_model::name(nr as u64).unwrap_or("execve"),
+                        captured.info.exe.path,
+                        self.next_index
+                    ))));
+                }
+                payloads.extend(captured.payloads);
+                Some(SyscallExtra::Exec(Box::new(captured.info)))
+            }
+            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => self
+                .mapped_file(tid, args[4] as i32)?
+                .map(|file| SyscallExtra::MmapFile { file }),
+            libc::SYS_write
+            | libc::SYS_writev
+            | libc::SYS_pwrite64
+            | libc::SYS_pwritev
+            | libc::SYS_pwritev2
+                if result > 0 =>
+            {
+                self.output
+                    .classify(tid, args[0] as i64)
+                    .map(|stream| SyscallExtra::Output { stream })
+            }
+            libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
+                let thread = match nr {
+                    libc::SYS_clone => args[0] & libc::CLONE_THREAD as u64 != 0,
+                    libc::SYS_clone3 => {
+                        let flags = self.memory(tgid)?.read_u64(args[0])?;
+                        flags & libc::CLONE_THREAD as u64 != 0
+                    }
+                    _ => false,
+                };
+                Some(SyscallExtra::NewTask {
+                    child: result as Pid,
+                    thread,
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// Captures the file behind a file-backed mmap so the trace replays after
+    /// the file changed or disappeared.
+    fn mapped_file(&mut self, tid: Pid, fd: i32) -> Step<Option<trace::event::FileRef>> {
+        let proc_path = format!("/proc/{tid}/fd/{fd}");
+        let target = std::fs::read_link(&proc_path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = std::fs::metadata(&proc_path).map_err(|e| {
+            Failure::Stop(StopRecording(format!(
+                "cannot inspect the file behind mmap of fd {fd} in thread {tid}: {e}"
+            )))
+        })?;
+        if meta.is_file() {
+            let mut file =
+                self.writer
+                    .store_file_with_metadata(Path::new(&proc_path), &meta, false)?;
+            file.path = target;
+            return Ok(Some(file));
+        }
+        if target == "/dev/zero" {
+            return Ok(None);
+        }
+        Err(Failure::Stop(StopRecording(format!(
+            "mmap of {target} (fd {fd}) is not supported: only regular files and /dev/zero can be mapped during recording"
+        ))))
+    }
+}
+
+/// A setuid or setgid file: executing it would gain privileges.
+pub(crate) fn is_set_id(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|m| m.permissions().mode() & (libc::S_ISUID | libc::S_ISGID) != 0)
+}
+
+impl Recorder {
+    /// Whether the exec at this entry names a setuid/setgid file (relative
+    /// paths resolved against the tracee's cwd or dirfd).
+    fn execs_set_id(&self, tid: Pid, tgid: Pid, nr: u64, args: &[u64; 6]) -> bool {
+        let (dirfd, path_arg) = if nr == libc::SYS_execveat as u64 {
+            (args[0] as i32, args[1])
+        } else {
+            (libc::AT_FDCWD, args[0])
+        };
+        let Ok(mem) = self.memory(tgid) else {
+            return false;
+        };
+        let Ok(path) = mem.read_cstring(path_arg, 4096) else {
+            return false;
+        };
+        let base = if dirfd == libc::AT_FDCWD {
+            format!("/proc/{tid}/cwd")
+        } else {
+            format!("/proc/{tid}/fd/{dirfd}")
+        };
+        let full = if path.starts_with('/') {
+            std::path::PathBuf::from(&path)
+        } else {
+            Path::new(&base).join(&path)
+        };
+        is_set_id(&full)
+    }
+}
