@@ -73,9 +73,10 @@ pub(crate) struct Recorder {
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
     pub(crate) hooks: HashMap<Pid, crate::syscallbuf::HookState>,
-    /// New tasks whose fork event was seen: the forking thread, and whether
-    /// the child has a copy of its memory (a plain fork).
-    pub(crate) forked_by: HashMap<Pid, (Pid, bool)>,
+    /// New tasks whose fork event was seen, with what they inherit from
+    /// the forking thread (taken at the event: the forking process may be
+    /// gone by the time the child's first stop is handled).
+    pub(crate) forked_by: HashMap<Pid, crate::syscallbuf::ForkedBy>,
     pub(crate) output: OutputMatcher,
     pub(crate) next_index: u64,
     start: Instant,
@@ -396,8 +397,8 @@ impl Recorder {
                     };
                     self.add_task(child, tgid)?;
                 }
-                self.forked_by
-                    .insert(child, (tid, event == libc::PTRACE_EVENT_FORK));
+                let forked_by = self.forked_by_now(tid, event == libc::PTRACE_EVENT_FORK)?;
+                self.forked_by.insert(child, forked_by);
                 self.fd_cache_at_clone(tid)?;
             }
             libc::PTRACE_EVENT_EXEC => {

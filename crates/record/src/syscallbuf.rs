@@ -60,6 +60,20 @@ impl HookState {
     }
 }
 
+/// What a new process inherits from the thread that forked it, taken at the
+/// fork event: by the time the child's first stop is handled the forking
+/// process may have exited (a daemon's double fork), and a child that never
+/// learned its buffer's address would have its buffered calls never logged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ForkedBy {
+    pub(crate) tgid: Pid,
+    /// A plain fork: the child has a copy of the parent's memory.
+    pub(crate) copy_of_memory: bool,
+    pub(crate) buffer: Option<u64>,
+    /// The forking syscall (number and arguments).
+    pub(crate) call: Option<(u64, [u64; 6])>,
+}
+
 impl Recorder {
     /// Maps the page whose syscall instruction the seccomp filter lets
     /// through, right after an exec (the kernel dropped the old one).
@@ -439,14 +453,25 @@ impl Recorder {
     /// (its copy, or after vfork the same memory), and after a real fork
     /// with a copy of its parent's patched code. Done at the child's first
     /// stop, before it runs: the parent's fork event may come later.
+    /// What a child of `tid` inherits, read at its fork event.
+    pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {
+        let task = self.task(tid)?;
+        Ok(ForkedBy {
+            tgid: task.tgid,
+            copy_of_memory,
+            buffer: task.buffer,
+            call: task.syscall.as_ref().map(|s| (s.nr, s.args)),
+        })
+    }
+
     pub(crate) fn inherit_buffer(
         &mut self,
         parent_tgid: Pid,
         child: Pid,
-        forked_by: Option<(Pid, bool)>,
+        forked_by: Option<ForkedBy>,
     ) -> Step {
-        let (forking, copy_of_memory) = match forked_by {
-            Some((tid, copy)) => (self.tasks.get(&tid), copy),
+        let forked_by = match forked_by {
+            Some(known) => known,
             // The fork event has not been seen yet, so the forking thread
             // is still inside its fork.
             None => {
@@ -462,24 +487,30 @@ impl Recorder {
                             )
                         })
                 });
+                let Some(forking) = forking else {
+                    return Ok(());
+                };
                 // clone3 keeps its flags in memory: treated as sharing (no
                 // copy of the patch bookkeeping; the child patches nothing).
-                let copy =
-                    forking
-                        .and_then(|t| t.syscall.as_ref())
-                        .is_some_and(|s| match s.nr as i64 {
-                            libc::SYS_fork => true,
-                            libc::SYS_clone => s.args[0] & libc::CLONE_VM as u64 == 0,
-                            _ => false,
-                        });
-                (forking, copy)
+                let copy_of_memory = forking.syscall.as_ref().is_some_and(|s| match s.nr as i64 {
+                    libc::SYS_fork => true,
+                    libc::SYS_clone => s.args[0] & libc::CLONE_VM as u64 == 0,
+                    _ => false,
+                });
+                ForkedBy {
+                    tgid: forking.tgid,
+                    copy_of_memory,
+                    buffer: forking.buffer,
+                    call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
+                }
             }
         };
-        let Some(forking) = forking else {
-            return Ok(());
-        };
-        let buffer = forking.buffer;
-        let call = forking.syscall.as_ref().map(|s| (s.nr, s.args));
+        let ForkedBy {
+            tgid: parent_tgid,
+            copy_of_memory,
+            buffer,
+            call,
+        } = forked_by;
         if let Some(task) = self.tasks.get_mut(&child) {
             task.buffer = buffer;
         }
@@ -490,7 +521,14 @@ impl Recorder {
             }
             // The parent's half is done at its clone event.
             if let Some((nr, args)) = call.filter(|_| self.keeps_fd_cache(child_tgid)) {
-                if let Some(Sharing::FdsOnly) = self.clone_sharing(parent_tgid, nr, &args)? {
+                // clone3's flags are in the parent's memory; a parent that
+                // is gone may have shared its fd table: no cache then.
+                let sharing = if self.memories.contains_key(&parent_tgid) {
+                    self.clone_sharing(parent_tgid, nr, &args)?
+                } else {
+                    Some(Sharing::FdsOnly).filter(|_| nr == libc::SYS_clone3 as u64)
+                };
+                if let Some(Sharing::FdsOnly) = sharing {
                     self.update_fd_generation(child_tgid, |g| g | FD_CACHE_DISABLED)?;
                 }
             }
