@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::machine::{current_cpuid, current_xcr0, normalize, CpuidLeaf, MachineInfo};
+use crate::machine::{cpuid, current_xcr0, normalize, CpuidLeaf, MachineInfo};
 
 /// Leaves (subleaf 0) compared with the running CPU before a cached table
 /// is trusted.
@@ -59,7 +59,7 @@ fn read(path: &Path) -> Option<MachineInfo> {
 
 fn still_describes_this_cpu(cached: &MachineInfo) -> bool {
     let same_leaf = |leaf: u32| {
-        let now = normalize(&current_cpuid(leaf, 0));
+        let now = normalize(&cpuid(leaf, 0));
         cached
             .cpuid
             .iter()

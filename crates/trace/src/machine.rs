@@ -242,13 +242,8 @@ pub(crate) fn current_xcr0(cpuid: &[CpuidLeaf]) -> u64 {
     }
 }
 
-/// One CPUID result of the CPU this thread runs on.
-pub(crate) fn current_cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
-    cpuid(leaf, subleaf)
-}
-
 #[cfg(not(target_arch = "x86_64"))]
-fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
+pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
     CpuidLeaf {
         leaf,
         subleaf,
@@ -259,8 +254,9 @@ fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
     }
 }
 
+/// One CPUID result of the CPU this thread runs on.
 #[cfg(target_arch = "x86_64")]
-fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
+pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
     // SAFETY: CPUID exists on every x86_64 CPU and has no side effects.
     #[allow(unused_unsafe)]
     let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, subleaf) };
