@@ -8,7 +8,7 @@
 //! thread it moves the records in the thread's buffer into the trace.
 
 use crate::recorder::{Recorder, Step};
-use crate::task::RunState;
+use crate::task::{RunState, Task};
 use crate::RecordError;
 use std::collections::HashSet;
 use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
@@ -72,6 +72,17 @@ pub(crate) struct ForkedBy {
     pub(crate) buffer: Option<u64>,
     /// The forking syscall (number and arguments).
     pub(crate) call: Option<(u64, [u64; 6])>,
+}
+
+impl ForkedBy {
+    fn of(forking: &Task, copy_of_memory: bool) -> ForkedBy {
+        ForkedBy {
+            tgid: forking.tgid,
+            copy_of_memory,
+            buffer: forking.buffer,
+            call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
+        }
+    }
 }
 
 impl Recorder {
@@ -449,24 +460,20 @@ impl Recorder {
         Ok(true)
     }
 
+    /// What a child of `tid` inherits, read at its fork event.
+    pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {
+        Ok(ForkedBy::of(self.task(tid)?, copy_of_memory))
+    }
+
     /// A new process starts with the buffer of the thread that forked it
     /// (its copy, or after vfork the same memory), and after a real fork
     /// with a copy of its parent's patched code. Done at the child's first
     /// stop, before it runs: the parent's fork event may come later.
-    /// What a child of `tid` inherits, read at its fork event.
-    pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {
-        let task = self.task(tid)?;
-        Ok(ForkedBy {
-            tgid: task.tgid,
-            copy_of_memory,
-            buffer: task.buffer,
-            call: task.syscall.as_ref().map(|s| (s.nr, s.args)),
-        })
-    }
-
+    /// `ppid` (from /proc) finds the forking thread when its fork event has
+    /// not been seen yet.
     pub(crate) fn inherit_buffer(
         &mut self,
-        parent_tgid: Pid,
+        ppid: Pid,
         child: Pid,
         forked_by: Option<ForkedBy>,
     ) -> Step {
@@ -476,7 +483,7 @@ impl Recorder {
             // is still inside its fork.
             None => {
                 let forking = self.tasks.values().find(|t| {
-                    t.tgid == parent_tgid
+                    t.tgid == ppid
                         && t.syscall.as_ref().is_some_and(|s| {
                             matches!(
                                 s.nr as i64,
@@ -497,12 +504,7 @@ impl Recorder {
                     libc::SYS_clone => s.args[0] & libc::CLONE_VM as u64 == 0,
                     _ => false,
                 });
-                ForkedBy {
-                    tgid: forking.tgid,
-                    copy_of_memory,
-                    buffer: forking.buffer,
-                    call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
-                }
+                ForkedBy::of(forking, copy_of_memory)
             }
         };
         let ForkedBy {
