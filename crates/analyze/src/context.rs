@@ -100,7 +100,7 @@ impl<'a> Context<'a> {
             }
             _ => {}
         }
-        if let Some(SyscallExtra::MmapFile { file }) = &rec.extra {
+        if let Some(file) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) {
             t.paths.push(file.path.clone());
         }
         if let Some(SyscallExtra::Exec(info)) = &rec.extra {

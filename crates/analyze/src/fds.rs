@@ -213,7 +213,7 @@ impl FdTable {
                 }
             }
             "mmap" => {
-                if let Some(SyscallExtra::MmapFile { file: f }) = &rec.extra {
+                if let Some(f) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) {
                     let fd = a[4] as i32;
                     if let Some(e) = self
                         .procs

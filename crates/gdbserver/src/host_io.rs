@@ -33,7 +33,7 @@ pub fn captured_files(trace_dir: &Path) -> HashMap<String, PathBuf> {
             continue;
         };
         let refs: Vec<&trace::event::FileRef> = match extra {
-            SyscallExtra::MmapFile { file } => vec![file],
+            SyscallExtra::MmapFile { file } | SyscallExtra::MmapShared { file, .. } => vec![file],
             SyscallExtra::Exec(info) => std::iter::once(&info.exe)
                 .chain(info.mappings.iter().filter_map(|m| m.file.as_ref()))
                 .collect(),

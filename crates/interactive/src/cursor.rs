@@ -339,7 +339,7 @@ impl Cursor {
         } = &recorded.event.kind
         {
             match extra {
-                SyscallExtra::MmapFile { file } => {
+                SyscallExtra::MmapFile { file } | SyscallExtra::MmapShared { file, .. } => {
                     self.files.insert(file.sha256.clone(), file.path.clone());
                 }
                 SyscallExtra::Exec(info) => {

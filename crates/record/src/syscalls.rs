@@ -5,6 +5,7 @@ use crate::exec;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::task::{InFlight, RunState};
 use crate::RecordError;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use syscall_model::{MemoryError, MemoryReader, ModelError};
 use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
@@ -325,9 +326,14 @@ impl Recorder {
                 payloads.extend(captured.payloads);
                 Some(SyscallExtra::Exec(Box::new(captured.info)))
             }
-            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => self
-                .mapped_file(tid, args[4] as i32)?
-                .map(|file| SyscallExtra::MmapFile { file }),
+            libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
+                let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
+                self.mapped_file(tid, args[4] as i32)?
+                    .map(|(file, identity)| match shared {
+                        true => SyscallExtra::MmapShared { file, identity },
+                        false => SyscallExtra::MmapFile { file },
+                    })
+            }
             libc::SYS_write
             | libc::SYS_writev
             | libc::SYS_pwrite64
@@ -359,7 +365,11 @@ impl Recorder {
 
     /// Captures the file behind a file-backed mmap so the trace replays after
     /// the file changed or disappeared.
-    fn mapped_file(&mut self, tid: Pid, fd: i32) -> Step<Option<trace::event::FileRef>> {
+    fn mapped_file(
+        &mut self,
+        tid: Pid,
+        fd: i32,
+    ) -> Step<Option<(trace::event::FileRef, trace::event::FileIdentity)>> {
         let proc_path = format!("/proc/{tid}/fd/{fd}");
         let target = std::fs::read_link(&proc_path)
             .map(|p| p.to_string_lossy().into_owned())
@@ -374,7 +384,11 @@ impl Recorder {
                 self.writer
                     .store_file_with_metadata(Path::new(&proc_path), &meta, false)?;
             file.path = target;
-            return Ok(Some(file));
+            let identity = trace::event::FileIdentity {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            };
+            return Ok(Some((file, identity)));
         }
         if target == "/dev/zero" {
             return Ok(None);

@@ -92,6 +92,7 @@ pub fn write_path(process: &ReplayProcess, path: &Path) -> Result<u64, ReplayErr
 }
 
 /// A file-backed mapping to recreate.
+#[derive(Clone, Copy)]
 pub struct FileMapping<'a> {
     pub file: &'a FileRef,
     pub addr: u64,
@@ -112,13 +113,7 @@ pub fn map_file(
     reader: &TraceReader,
     mapping: FileMapping<'_>,
 ) -> Result<(), ReplayError> {
-    let FileMapping {
-        file,
-        addr,
-        len,
-        prot,
-        offset,
-    } = mapping;
+    let file = mapping.file;
     let (fd, keep) = match process.blob_fds.get(&file.sha256) {
         Some(&fd) => (fd, true),
         None => {
@@ -145,6 +140,59 @@ pub fn map_file(
             (fd, keep)
         }
     };
+    let mapped = map_fd_at(tid, process, &mapping, libc::MAP_PRIVATE, fd);
+    if !keep {
+        run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    }
+    mapped
+}
+
+/// Maps replay's shared copy of a file (see `shared_files`) at exactly the
+/// recorded address, `MAP_SHARED`, so that other mappings of it, this
+/// process's forks included, see the same memory.
+pub fn map_shared_file(
+    tid: Pid,
+    process: &ReplayProcess,
+    copy: &Path,
+    mapping: FileMapping<'_>,
+) -> Result<(), ReplayError> {
+    let path_addr = write_path(process, copy)?;
+    let fd = run_syscall(
+        tid,
+        process,
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as u64,
+            path_addr,
+            (libc::O_RDWR | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    )?;
+    let fd = check(
+        &format!("open the shared copy of {}", mapping.file.path),
+        fd,
+    )?;
+    let mapped = map_fd_at(tid, process, &mapping, libc::MAP_SHARED, fd);
+    run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    mapped
+}
+
+fn map_fd_at(
+    tid: Pid,
+    process: &ReplayProcess,
+    mapping: &FileMapping<'_>,
+    share: i32,
+    fd: u64,
+) -> Result<(), ReplayError> {
+    let FileMapping {
+        file,
+        addr,
+        len,
+        prot,
+        offset,
+    } = *mapping;
     let mapped = run_syscall(
         tid,
         process,
@@ -153,15 +201,12 @@ pub fn map_file(
             addr,
             len,
             prot,
-            (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64,
+            (share | libc::MAP_FIXED) as u64,
             fd,
             offset,
         ],
-    );
-    if !keep {
-        run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
-    }
-    let mapped = check(&format!("map {} at {addr:#x}", file.path), mapped?)?;
+    )?;
+    let mapped = check(&format!("map {} at {addr:#x}", file.path), mapped)?;
     if mapped != addr {
         return Err(ReplayError::Setup(format!(
             "replay mapped {} at {mapped:#x} instead of {addr:#x}",

@@ -11,6 +11,7 @@ mod address_space;
 mod divergence;
 mod lookahead;
 mod session;
+mod shared_files;
 mod task;
 
 use std::path::PathBuf;

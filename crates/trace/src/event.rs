@@ -147,6 +147,31 @@ pub enum SyscallExtra {
     /// The recorder changed the syscall (rseq registration made to fail,
     /// for example); the result is what the tracee saw.
     Suppressed { reason: String },
+    /// A successful `MAP_SHARED` mmap of a file (format 3): `file` holds its
+    /// bytes when it was mapped, and `identity` tells replay which mappings
+    /// are of one file, so that they share memory there as they did here.
+    MmapShared {
+        file: FileRef,
+        identity: FileIdentity,
+    },
+}
+
+impl SyscallExtra {
+    /// The file an mmap mapped, shared or not.
+    pub fn mapped_file(&self) -> Option<&FileRef> {
+        match self {
+            SyscallExtra::MmapFile { file } | SyscallExtra::MmapShared { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+}
+
+/// Which file on the recording machine a mapping was of: two shared
+/// mappings with one identity see each other's writes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// What an exec produced; replay recreates exactly this state.

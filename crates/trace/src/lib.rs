@@ -42,8 +42,8 @@ pub use writer::TraceWriter;
 
 /// Version of the stream layout and manifest schema. Readers refuse traces
 /// with a larger number. 2: an exec mapping's `contents` may be a suffix of
-/// the mapping instead of all of it.
-pub const FORMAT_VERSION: u32 = 2;
+/// the mapping instead of all of it. 3: `SyscallExtra::MmapShared`.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Name of the events stream file inside a trace directory.
 pub const EVENTS_NAME: &str = "events";

@@ -85,6 +85,8 @@ pub struct ReplaySession {
     replayed: u64,
     quiet: bool,
     ended: bool,
+    /// Replay's copies of the files the recording mapped `MAP_SHARED`.
+    shared_files: crate::shared_files::SharedFiles,
 }
 
 /// Compares the recording machine's CPUID table with this one's on a
@@ -213,6 +215,7 @@ impl ReplaySession {
             replayed: 0,
             quiet,
             ended: false,
+            shared_files: Default::default(),
         })
     }
 

@@ -6,6 +6,8 @@ use super::*;
 use syscall_model::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
+/// The kernel's sigset_t, as rt_sigsuspend takes it.
+const SIGSET_SIZE: u64 = 8;
 
 impl ReplaySession {
     /// For a syscall that waits under a temporary signal mask, the signal
@@ -46,6 +48,28 @@ impl ReplaySession {
                 _ => None,
             },
         )
+    }
+
+    /// Where the temporary signal mask of a mask-swapping wait lies in the
+    /// tracee, or None when the call keeps the thread's mask.
+    fn temporary_mask(
+        &self,
+        pid: i32,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Result<Option<u64>, ReplayError> {
+        let mask = match nr as i64 {
+            libc::SYS_rt_sigsuspend => args[0],
+            libc::SYS_ppoll => args[3],
+            libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => args[4],
+            libc::SYS_pselect6 if args[5] != 0 => {
+                // The sixth argument points to { const sigset_t *ss; size_t ss_len }.
+                let pair = self.process(pid)?.memory.read(args[5], 8)?;
+                u64::from_le_bytes(pair.try_into().unwrap_or_default())
+            }
+            _ => 0,
+        };
+        Ok((mask != 0).then_some(mask))
     }
 
     /// Compares the memory the syscall reads (paths, sent bytes…) with the
@@ -162,13 +186,28 @@ impl ReplaySession {
                 (task.rec_pid, task.real)
             };
             let tgid = self.process(rec_pid)?.real_pid;
+            // The fds, epoll sets and timeouts the program waited on do not
+            // exist in replay (one of those numbers may be a descriptor of
+            // replay's own, and be ready), so the wait becomes a plain wait
+            // for signals under the same temporary mask: the kernel saves
+            // the same mask for the handler, and the recorded result is
+            // what the thread sees at the exit.
+            let mut wait = current;
+            match self.temporary_mask(event.pid, nr, &args)? {
+                Some(mask) => {
+                    wait.orig_rax = libc::SYS_rt_sigsuspend as u64;
+                    wait.rdi = mask;
+                    wait.rsi = SIGSET_SIZE;
+                }
+                None => wait.orig_rax = libc::SYS_pause as u64,
+            }
+            regs::set(real, &wait)?;
             ptrace::tgkill(tgid, real, signo)?;
             self.run_to_exit(event, real)?;
-            let real_result = Some(regs::get(real)?.rax as i64);
             let task = self.task(event)?;
             task.syscall = Some(InSyscall {
                 regs: *recorded,
-                real_result,
+                real_result: None,
             });
             task.state = ReplayState::InSyscall;
             return Ok(Applied::Done);
@@ -254,6 +293,23 @@ impl ReplaySession {
         }
         match nr_i {
             libc::SYS_mmap => {
+                if let Some(SyscallExtra::MmapShared { file, identity }) = &extra {
+                    self.skip_syscall(event, real, current)?;
+                    let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
+                    address_space::map_shared_file(
+                        real,
+                        self.process(event.pid)?,
+                        &copy,
+                        address_space::FileMapping {
+                            file,
+                            addr: result as u64,
+                            len: args[1],
+                            prot: args[2],
+                            offset: args[5],
+                        },
+                    )?;
+                    return Ok(Some(result));
+                }
                 if let Some(SyscallExtra::MmapFile { file }) = &extra {
                     let open_blob = self.process(event.pid)?.blob_fds.get(&file.sha256).copied();
                     if let Some(fd) = open_blob {
@@ -466,33 +522,35 @@ impl ReplaySession {
     ) -> Result<i64, ReplayError> {
         // vfork would block the parent until the child execs, but replay
         // decides when each task runs; sharing memory is what matters.
-        let (flags, child_tid_addr) = match nr {
+        let (flags, child_tid_addr, parent_tid_addr) = match nr {
             libc::SYS_vfork => {
                 current.orig_rax = libc::SYS_clone as u64;
                 current.rdi = (libc::CLONE_VM | libc::SIGCHLD) as u64;
                 current.rsi = 0;
-                (libc::CLONE_VM as u64, 0)
+                (libc::CLONE_VM as u64, 0, 0)
             }
-            libc::SYS_fork => (0, 0),
+            libc::SYS_fork => (0, 0, 0),
             libc::SYS_clone => {
                 current.rdi = args[0] & !(libc::CLONE_VFORK as u64);
-                (args[0], args[3])
+                (args[0], args[3], args[2])
             }
             _ => {
                 let process = self.process(event.pid)?;
                 let size = args[1].min(128) as usize;
                 let mut clone_args = process.memory.read(args[0], size)?;
-                if clone_args.len() < 24 {
+                if clone_args.len() < 32 {
                     return Err(self.divergence(
                         event,
                         "clone3 with a short argument struct",
-                        "≥ 24 bytes".into(),
+                        "≥ 32 bytes".into(),
                         format!("{size}"),
                     ));
                 }
                 let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
                 let child_tid =
                     u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
+                let parent_tid =
+                    u64::from_le_bytes(clone_args[24..32].try_into().unwrap_or_default());
                 clone_args[0..8]
                     .copy_from_slice(&(flags & !(libc::CLONE_VFORK as u64)).to_le_bytes());
                 let scratch = process.scratch.ok_or_else(|| {
@@ -501,7 +559,7 @@ impl ReplaySession {
                 let copy = scratch + SCRATCH_LEN - 256;
                 process.memory.write(copy, &clone_args)?;
                 current.rdi = copy;
-                (flags, child_tid)
+                (flags, child_tid, parent_tid)
             }
         };
         regs::set(real, &current)?;
@@ -547,6 +605,14 @@ impl ReplaySession {
         };
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let recorded_child = recorded_child as i32;
+        if flags & libc::CLONE_PARENT_SETTID as u64 != 0 && parent_tid_addr != 0 {
+            // The kernel wrote the new tid before either task ran, and the
+            // child may read it (pthread's own tid) before the parent's exit
+            // event comes in the log, so the recorded tid goes there now.
+            self.process(event.pid)?
+                .memory
+                .write(parent_tid_addr, &recorded_child.to_le_bytes())?;
+        }
         let child_pid = if thread { event.pid } else { recorded_child };
         if !thread {
             // A forked child runs the parent's program until it execs.
