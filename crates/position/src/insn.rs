@@ -67,6 +67,25 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
     }
 }
 
+/// The direct jump and branch targets in `bytes`, decoded one instruction
+/// after another from `base`. A single-stepped pass sees only the branches
+/// it took; the code around the loop says where others can land.
+pub fn direct_branch_targets(base: u64, bytes: &[u8]) -> Vec<u64> {
+    let mut decoder = Decoder::with_ip(64, bytes, base, DecoderOptions::NONE);
+    let mut targets = Vec::new();
+    while decoder.can_decode() {
+        let insn = decoder.decode();
+        let branch = matches!(
+            insn.flow_control(),
+            FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
+        );
+        if branch && insn.op0_kind() == iced_x86::OpKind::NearBranch64 {
+            targets.push(insn.near_branch_target());
+        }
+    }
+    targets
+}
+
 fn classify(insn: &Instruction) -> InsnKind {
     let anchor = matches!(
         insn.mnemonic(),

@@ -69,6 +69,24 @@ impl StepLog {
         closure
     }
 
+    /// Notes addresses that jumps the walk did not take can reach.
+    pub fn add_branch_targets(&mut self, targets: impl IntoIterator<Item = u64>) {
+        self.branch_targets.extend(targets);
+    }
+
+    /// The lowest address of the pass round `closure`, and the end of its
+    /// highest instruction.
+    pub fn span(&self, closure: Closure) -> (u64, u64) {
+        let steps = &self.steps[closure.start..closure.end];
+        let low = steps.iter().map(|s| s.rip).min().unwrap_or(0);
+        let high = steps
+            .iter()
+            .map(|s| s.rip + u64::from(s.len))
+            .max()
+            .unwrap_or(0);
+        (low, high)
+    }
+
     /// The instruction addresses of one pass round `closure`, without the
     /// repeats of `rep` instructions, in the order they ran.
     pub fn pass(&self, closure: Closure) -> Vec<Step> {

@@ -67,6 +67,26 @@ fn read_insn(mem: &ProcessMemory, rip: u64) -> Vec<u8> {
     }
 }
 
+/// How far past a loop's last instruction the recorder looks for branches
+/// back into it: code the pass skipped (an `else` path) usually sits there.
+const BRANCH_SCAN_PAST: u64 = 256;
+/// Loops larger than this are not scanned as a whole.
+const BRANCH_SCAN_MAX: u64 = 16 * 1024;
+
+/// The direct branch targets in the code of a loop spanning `low..high`
+/// and just past it, decoded from the loop's first instruction on.
+fn branches_near(mem: &ProcessMemory, (low, high): (u64, u64)) -> Vec<u64> {
+    let mut len = (high.saturating_sub(low) + BRANCH_SCAN_PAST).min(BRANCH_SCAN_MAX) as usize;
+    // The code may end at a mapping's end.
+    while len > 0 {
+        if let Ok(bytes) = mem.read(low, len) {
+            return insn::direct_branch_targets(low, &bytes);
+        }
+        len /= 2;
+    }
+    Vec::new()
+}
+
 /// Steps `tid` (stopped in user code) to a state-matched point. Asynchronous
 /// signals that arrive meanwhile are added to `held`.
 pub fn search(
@@ -103,6 +123,7 @@ pub fn search(
         }
         let closure = log.arrive(r.rip, &decoded);
         if let (None, Some(closure)) = (target, closure) {
+            log.add_branch_targets(branches_near(mem, log.span(closure)));
             let points = log.patch_points(closure);
             target = match choice {
                 _ if points.is_empty() => None,

@@ -570,6 +570,12 @@ impl ReplaySession {
                         {
                             return Ok(Applied::Done)
                         }
+                        Expect::Probe(_)
+                            if sig == libc::SIGTRAP
+                                && self.step_over_window_entry(event, real)? =>
+                        {
+                            self.resume_user_code(real, pid, 0)?;
+                        }
                         _ if is_fault_signal(sig, &info) => {
                             let rip = regs::get(real).map(|r| r.rip).unwrap_or(0);
                             return Err(self.divergence(

@@ -31,6 +31,7 @@ pub(super) fn preempt_limit() -> Duration {
 const STATE_FLAGS: u64 = 0xcd5;
 
 const PAGE: u64 = 4096;
+const INT3: u8 = 0xcc;
 
 /// A probe planted in a replayed process.
 #[derive(Debug, Clone)]
@@ -137,13 +138,61 @@ impl ReplaySession {
             // A signal is delivered first; its handler starts elsewhere.
             return Ok(false);
         }
+        self.step_within(event, real, at, end)?;
+        let rip = regs::get(real)?.rip;
+        Ok(rip == at && self.at_point(event.tid, real, pid, point, false)?)
+    }
+
+    /// A branch the recorder's walk never took may land inside the bytes
+    /// the probe replaced; the thread then traps on their `int3` filler.
+    /// Puts it back where it landed, steps it over the original
+    /// instructions, and plants the jump again. Returns false for any other
+    /// trap.
+    pub(super) fn step_over_window_entry(
+        &mut self,
+        event: &Event,
+        real: Pid,
+    ) -> Result<bool, ReplayError> {
+        let Some(probe) = self.task(event)?.probe.clone() else {
+            return Ok(false);
+        };
+        let mut r = regs::get(real)?;
+        let landed = r.rip.wrapping_sub(1);
+        let end = probe.at + probe.patch.len() as u64;
+        let filler = landed >= probe.at + position::pass::PATCH_MIN
+            && landed < end
+            && probe.patch[(landed - probe.at) as usize] == INT3;
+        if !filler {
+            return Ok(false);
+        }
+        tracing::debug!(
+            landed,
+            at = probe.at,
+            "a branch landed inside the probe's bytes"
+        );
+        let memory = &self.process(event.pid)?.memory;
+        memory.write(probe.at, &probe.original)?;
+        r.rip = landed;
+        regs::set(real, &r)?;
+        let stepped = self.step_within(event, real, probe.at, end);
+        self.process(event.pid)?
+            .memory
+            .write(probe.at, &probe.patch)?;
+        stepped.map(|_| true)
+    }
+
+    /// Single-steps the thread while its rip is strictly inside `at..end`.
+    fn step_within(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        at: u64,
+        end: u64,
+    ) -> Result<(), ReplayError> {
         for _ in 0..64 {
             let rip = regs::get(real)?.rip;
-            if rip == at && self.at_point(event.tid, real, pid, point, false)? {
-                return Ok(true);
-            }
             if rip <= at || rip >= end {
-                return Ok(false);
+                return Ok(());
             }
             ptrace::resume(real, Resume::SingleStep, 0)?;
             match ptrace::wait_for(real)? {
