@@ -20,9 +20,9 @@ use core::arch::{asm, global_asm};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use syscallbuf::{
-    record_size, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN, MODE_RECORD,
-    MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR, OUTPUT_MARK_STDOUT,
-    RECORD_HEAD_LEN, UNTRACED_PAGE,
+    record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN,
+    MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR,
+    OUTPUT_MARK_STDOUT, RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
 use syscallbuf::{FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_WORDS};
 
@@ -1090,7 +1090,7 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         size: size as u32,
         nr: nr as u32,
         result,
-        args,
+        args: significant_args(nr, args),
         input_addr,
         input_len: input_len as u32,
         output_len: output_len as u32,
@@ -1132,8 +1132,14 @@ unsafe fn replay(buffer: *mut u8, nr: u64, args: [u64; 6]) -> i64 {
         let size = head.size as usize;
         let fits = size == record_size(head.input_len as usize, head.output_len as usize)
             && consumed + size <= used;
-        if !fits || head.nr as u64 != nr || head.args != args {
-            return traced(CONTROL_SYSCALL, [OP_DIVERGED, nr, head.nr as u64, 0, 0, 0]);
+        if !fits || head.nr as u64 != nr || head.args != significant_args(nr, args) {
+            // The tracer reads the recorded record at `consumed` and this
+            // call's arguments at `args`, to say what differs.
+            let found = args.as_ptr() as u64;
+            return traced(
+                CONTROL_SYSCALL,
+                [OP_DIVERGED, nr, head.nr as u64, consumed as u64, found, 0],
+            );
         }
         let output = at.add(RECORD_HEAD_LEN + head.input_len as usize);
         // A write's output address may be an output mark, not memory.

@@ -22,6 +22,12 @@ const STEP_BUDGET: usize = 2_000;
 /// Memory words compared at the point, most recently written first kept.
 const MAX_WORDS: usize = 48;
 
+/// Stack words above rsp compared at the point as well. A loop that keeps
+/// its counter in memory the walked pass did not write (an interpreter's
+/// locals, while the pass ran one bytecode) would otherwise match on an
+/// earlier iteration with the same registers.
+const STACK_WORDS: u64 = 32;
+
 /// A preemption point and the state that names it.
 pub struct Point {
     pub regs: Regs,
@@ -170,6 +176,37 @@ pub fn search(
     Ok(Search::NoLoop)
 }
 
+/// Adds the words from rsp up (as far as the stack can be read) that no
+/// written word already covers.
+fn with_stack_words(
+    mem: &ProcessMemory,
+    rsp: u64,
+    mut memory: Vec<WatchedWord>,
+) -> Vec<WatchedWord> {
+    let mut count = STACK_WORDS;
+    let bytes = loop {
+        match mem.read(rsp, (count * 8) as usize) {
+            Ok(bytes) => break bytes,
+            Err(_) if count > 1 => count /= 2,
+            Err(_) => return memory,
+        }
+    };
+    for (i, word) in bytes.chunks_exact(8).enumerate() {
+        let addr = rsp + 8 * i as u64;
+        let covered = memory
+            .iter()
+            .any(|w| w.addr < addr + 8 && addr < w.addr + u64::from(w.len));
+        if !covered {
+            memory.push(WatchedWord {
+                addr,
+                len: 8,
+                value: u64::from_le_bytes(word.try_into().unwrap_or_default()),
+            });
+        }
+    }
+    memory
+}
+
 fn point_here(
     tid: Pid,
     mem: &ProcessMemory,
@@ -191,6 +228,7 @@ fn point_here(
             })
         })
         .collect();
+    let memory = with_stack_words(mem, regs.rsp, memory);
     Ok(Point {
         regs,
         xmm: fp[160..416].to_vec(),

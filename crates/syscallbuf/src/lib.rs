@@ -36,8 +36,10 @@ pub const FD_CACHE_DISABLED: u64 = 1 << 63;
 pub const FD_CACHE_PAUSED: u64 = 1 << 62;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;
-/// `control(OP_DIVERGED, nr, expected_nr)`: replay ran out of recorded
-/// records or found another syscall than the recording made.
+/// `control(OP_DIVERGED, nr, expected_nr, offset, args)`: replay found
+/// another syscall than the recording made; `offset` is where the recorded
+/// record starts after the header, `args` points to the call's six
+/// arguments.
 pub const OP_DIVERGED: u64 = 3;
 
 pub const MODE_RECORD: i64 = 1;
@@ -286,61 +288,77 @@ pub fn records_from_columns(columns: &[u8], records: &mut [u8]) -> Result<(), Ma
     Ok(())
 }
 
-/// Syscalls the library can buffer; the tracer patches only the sites of
-/// these. Anything else at a patched site takes the traced path.
-pub const BUFFERED: &[u64] = &[
-    0,   // read
-    1,   // write
-    3,   // close
-    4,   // stat
-    5,   // fstat
-    6,   // lstat
-    7,   // poll
-    8,   // lseek
-    13,  // rt_sigaction (queries)
-    14,  // rt_sigprocmask (queries)
-    16,  // ioctl (TCGETS, FIONREAD)
-    17,  // pread64
-    18,  // pwrite64
-    21,  // access
-    39,  // getpid
-    45,  // recvfrom (no source address)
-    63,  // uname
-    72,  // fcntl (F_GETFD, F_GETFL, F_SETFD)
-    79,  // getcwd
-    89,  // readlink
-    96,  // gettimeofday
-    97,  // getrlimit
-    98,  // getrusage
-    99,  // sysinfo
-    102, // getuid
-    104, // getgid
-    107, // geteuid
-    108, // getegid
-    110, // getppid
-    186, // gettid
-    191, // getxattr
-    192, // lgetxattr
-    193, // fgetxattr
-    194, // listxattr
-    195, // llistxattr
-    196, // flistxattr
-    201, // time
-    217, // getdents64
-    228, // clock_gettime
-    232, // epoll_wait
-    257, // openat
-    262, // newfstatat
-    267, // readlinkat
-    269, // faccessat
-    302, // prlimit64 (queries)
-    318, // getrandom
-    332, // statx
-    439, // faccessat2
+/// Syscalls the library can buffer, with the number of arguments each
+/// takes; the tracer patches only the sites of these. Anything else at a
+/// patched site takes the traced path. A test in the syscall model checks
+/// the counts against its argument kinds.
+pub const BUFFERED: &[(u64, usize)] = &[
+    (0, 3),   // read
+    (1, 3),   // write
+    (3, 1),   // close
+    (4, 2),   // stat
+    (5, 2),   // fstat
+    (6, 2),   // lstat
+    (7, 3),   // poll
+    (8, 3),   // lseek
+    (13, 4),  // rt_sigaction (queries)
+    (14, 4),  // rt_sigprocmask (queries)
+    (16, 3),  // ioctl (TCGETS, FIONREAD)
+    (17, 4),  // pread64
+    (18, 4),  // pwrite64
+    (21, 2),  // access
+    (39, 0),  // getpid
+    (45, 6),  // recvfrom (no source address)
+    (63, 1),  // uname
+    (72, 3),  // fcntl (F_GETFD, F_GETFL, F_SETFD)
+    (79, 2),  // getcwd
+    (89, 3),  // readlink
+    (96, 2),  // gettimeofday
+    (97, 2),  // getrlimit
+    (98, 2),  // getrusage
+    (99, 1),  // sysinfo
+    (102, 0), // getuid
+    (104, 0), // getgid
+    (107, 0), // geteuid
+    (108, 0), // getegid
+    (110, 0), // getppid
+    (186, 0), // gettid
+    (191, 4), // getxattr
+    (192, 4), // lgetxattr
+    (193, 4), // fgetxattr
+    (194, 3), // listxattr
+    (195, 3), // llistxattr
+    (196, 3), // flistxattr
+    (201, 1), // time
+    (217, 3), // getdents64
+    (228, 2), // clock_gettime
+    (232, 4), // epoll_wait
+    (257, 4), // openat
+    (262, 4), // newfstatat
+    (267, 4), // readlinkat
+    (269, 3), // faccessat
+    (302, 4), // prlimit64 (queries)
+    (318, 3), // getrandom
+    (332, 5), // statx
+    (439, 4), // faccessat2
 ];
 
 pub fn is_buffered(nr: u64) -> bool {
-    BUFFERED.contains(&nr)
+    BUFFERED.iter().any(|&(n, _)| n == nr)
+}
+
+/// The arguments of a buffered call that the kernel reads: the registers
+/// past its count hold whatever the caller left there, which a recording
+/// and its replay need not agree on, so they are stored and compared as 0.
+pub fn significant_args(nr: u64, mut args: [u64; 6]) -> [u64; 6] {
+    let count = BUFFERED
+        .iter()
+        .find(|&&(n, _)| n == nr)
+        .map_or(6, |&(_, count)| count);
+    for arg in args.iter_mut().skip(count) {
+        *arg = 0;
+    }
+    args
 }
 
 #[cfg(test)]

@@ -73,11 +73,12 @@ impl ReplaySession {
         let real = task.real;
         if let Ok(r) = regs::get(real) {
             if r.orig_rax == CONTROL_SYSCALL && r.rdi == OP_DIVERGED {
+                let (expected, found) = self.diverged_calls(event, task, &r);
                 return Err(self.divergence(
                     event,
                     "the program made another buffered syscall than the recording",
-                    format!("a buffered {}", syscall_name(r.rdx)),
-                    format!("a buffered {}", syscall_name(r.rsi)),
+                    expected,
+                    found,
                 ));
             }
         }
@@ -101,6 +102,36 @@ impl ReplaySession {
             task.buffer_filled = false;
         }
         Ok(())
+    }
+
+    /// The recorded buffered call and the one the thread made, with their
+    /// arguments, as the preload library reported them (`OP_DIVERGED`).
+    fn diverged_calls(&self, event: &Event, task: &ReplayTask, r: &Regs) -> (String, String) {
+        let show = |nr: u64, args: Option<[u64; 6]>| match args {
+            Some(a) => format!(
+                "buffered {}({})",
+                syscall_name(nr),
+                a.iter()
+                    .map(|v| format!("{v:#x}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("a buffered {}", syscall_name(nr)),
+        };
+        let memory = self.process(event.pid).ok().map(|p| &p.memory);
+        let read_args = |addr: u64| -> Option<[u64; 6]> {
+            let bytes = memory?.read(addr, 48).ok()?;
+            let mut args = [0u64; 6];
+            for (arg, word) in args.iter_mut().zip(bytes.chunks_exact(8)) {
+                *arg = u64::from_le_bytes(word.try_into().ok()?);
+            }
+            Some(args)
+        };
+        // A record's six arguments follow its size, number and result.
+        let recorded = task
+            .buffer
+            .and_then(|buffer| read_args(buffer + HEADER_LEN as u64 + r.r10 + 16));
+        (show(r.rdx, recorded), show(r.rsi, read_args(r.r8)))
     }
 
     /// Whether `tid` has used every buffered record put back for it. A
