@@ -159,6 +159,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             args: [0; 6],
             model: (libc::SYS_execve as u64, [0; 6]),
             forced: None,
+            unmodelled: None,
         });
         task.pending_stop = Some(Stop::Syscall);
     }

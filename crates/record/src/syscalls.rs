@@ -57,7 +57,7 @@ impl MemoryReader for Reader<'_> {
 }
 
 impl Recorder {
-    fn refuse(&self, tid: Pid, error: ModelError) -> Failure {
+    fn refuse(&self, tid: Pid, error: impl std::fmt::Display) -> Failure {
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
         Failure::Stop(StopRecording(format!(
             "{error} (process {pid}, thread {tid}, after event {})",
@@ -86,17 +86,20 @@ impl Recorder {
             Some(interrupted) if nr == libc::SYS_restart_syscall as u64 => interrupted,
             _ => (nr, args),
         };
-        // Refuse what the model cannot describe before the kernel runs it.
+        // What the model cannot describe runs only to be rejected: the
+        // kernel's error is recorded, and a success stops the recording.
         let probe = syscall_model::outputs(
             model.0,
             &model.1,
             -(libc::ENOSYS as i64),
             &Reader(self.memory(tgid)?),
         );
-        if let Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) = probe
-        {
-            return Err(self.refuse(tid, e));
-        }
+        let unmodelled = match probe {
+            Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) => {
+                Some(e.to_string())
+            }
+            _ => None,
+        };
         let (inputs, input_bytes) = {
             let mem = self.memory(tgid)?;
             let mut inputs = Vec::new();
@@ -154,6 +157,7 @@ impl Recorder {
             args,
             model,
             forced,
+            unmodelled,
         });
         task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,
@@ -208,12 +212,31 @@ impl Recorder {
             args,
             model,
             forced,
+            unmodelled,
             ..
         }) = inflight
         else {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
+        if let Some(e) = unmodelled {
+            if !is_error_result(result) {
+                return Err(self.refuse(tid, e));
+            }
+            // Rejected by the kernel: nothing happened but the error.
+            self.log(
+                tid,
+                EventKind::SyscallExit {
+                    nr,
+                    result,
+                    writes: Vec::new(),
+                    extra: None,
+                },
+                Vec::new(),
+            )?;
+            self.task(tid)?.anchor_regs = Some(exit_regs);
+            return self.resume_user(tid, 0);
+        }
         let mut extra = None;
         if let Some((value, reason)) = forced {
             exit_regs.rax = value as u64;

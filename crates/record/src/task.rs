@@ -27,6 +27,10 @@ pub struct InFlight {
     pub model: (u64, [u64; 6]),
     /// The recorder skipped the syscall and forces this result.
     pub forced: Option<(i64, &'static str)>,
+    /// The model cannot describe what this call does if it succeeds: the
+    /// kernel may still reject it (an unknown number, a bad command), and
+    /// that error is recorded; a success stops the recording.
+    pub unmodelled: Option<String>,
 }
 
 pub struct Task {

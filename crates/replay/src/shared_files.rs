@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use trace::event::{FileIdentity, FileRef};
 use trace::TraceReader;
 
+/// How large replay's copies of shared files are at least.
+const SPARSE_LEN: u64 = 1 << 32;
+
 #[derive(Default)]
 pub struct SharedFiles {
     files: HashMap<FileIdentity, File>,
@@ -25,7 +28,7 @@ pub struct SharedFiles {
 impl SharedFiles {
     /// A path the tracee can open read-write to map the replay's copy of
     /// the recorded file: made from the captured bytes the first time, and
-    /// grown (never rewritten) when a later mapping saw the file larger.
+    /// never rewritten after (what the recorded processes wrote is there).
     pub fn path_for(
         &mut self,
         reader: &TraceReader,
@@ -50,8 +53,12 @@ impl SharedFiles {
         }
         let copy = &self.files[&identity];
         let len = copy.metadata().map_err(|e| setup("inspect", e))?.len();
-        if file.size > len {
-            copy.set_len(file.size).map_err(|e| setup("grow", e))?;
+        // The recording may grow the file (ftruncate) and its mappings
+        // (mremap) with no new mmap event, so the copy is made large from
+        // the start: sparse, it costs nothing until a page is touched.
+        let wanted = file.size.max(SPARSE_LEN);
+        if wanted > len {
+            copy.set_len(wanted).map_err(|e| setup("grow", e))?;
         }
         use std::os::fd::AsRawFd;
         Ok(PathBuf::from(format!(

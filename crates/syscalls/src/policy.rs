@@ -15,7 +15,8 @@ use libc as l;
 /// remap_file_pages, mseal, map_shadow_stack (address space), pkey_alloc /
 /// pkey_free (PKRU register), set_thread_area / modify_ldt (segments),
 /// personality when it changes the persona (it affects later mmap/execve),
-/// and prctl(PR_SET_MDWE) (it changes what later mprotect calls may do).
+/// prctl(PR_SET_MDWE) (it changes what later mprotect calls may do), and
+/// setrlimit/prlimit64 setting RLIMIT_STACK (where a stack overflows).
 /// Everything else is `Emulate`.
 pub fn replay_policy(nr: u64, args: &[u64; 6]) -> ReplayPolicy {
     let Ok(n) = i64::try_from(nr) else {
@@ -63,6 +64,10 @@ pub fn replay_policy(nr: u64, args: &[u64; 6]) -> ReplayPolicy {
         l::SYS_personality => args[0] as u32 != 0xffff_ffff,
         // PR_SET_MDWE.
         l::SYS_prctl => args[0] as u32 == 65,
+        // A new stack limit decides where the stack stops growing (and a
+        // recursion overflows); replay runs it on its own process.
+        l::SYS_setrlimit => args[0] as u32 == l::RLIMIT_STACK as u32,
+        l::SYS_prlimit64 => args[1] as u32 == l::RLIMIT_STACK as u32 && args[2] != 0,
         _ => false,
     };
     if execute {

@@ -262,6 +262,16 @@ impl ReplaySession {
                 | libc::SYS_vfork
         );
         if !needs_exit {
+            if nr_i == libc::SYS_prlimit64 && args[0] != 0 {
+                if args[0] as i32 != event.pid {
+                    // Another process's limit: nothing of this one's changes.
+                    self.skip_syscall(event, real, current)?;
+                    return Ok(None);
+                }
+                // The recorded pid is this process, under another number here.
+                current.rdi = 0;
+                regs::set(real, &current)?;
+            }
             self.run_to_exit(event, real)?;
             return Ok(Some(regs::get(real)?.rax as i64));
         }
