@@ -160,6 +160,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             model: (libc::SYS_execve as u64, [0; 6]),
             forced: None,
             unmodelled: None,
+            copied_output: None,
         });
         task.pending_stop = Some(Stop::Syscall);
     }

@@ -100,6 +100,10 @@ impl Recorder {
             }
             _ => None,
         };
+        let copied_output = self.output.copy_source(tid, nr, &args, |ptr| {
+            let bytes = self.memories.get(&tgid)?.read(ptr, 8).ok()?;
+            Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        });
         let (inputs, input_bytes) = {
             let mem = self.memory(tgid)?;
             let mut inputs = Vec::new();
@@ -158,6 +162,7 @@ impl Recorder {
             model,
             forced,
             unmodelled,
+            copied_output,
         });
         task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,
@@ -171,10 +176,23 @@ impl Recorder {
         }
         ptrace::resume(tid, Resume::Syscall, 0)?;
         self.task(tid)?.state = RunState::InKernel;
-        if changes_mappings(nr) {
+        if changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
             return self.exit_in_place(tid);
         }
         Ok(())
+    }
+
+    /// A write to the recorder's own stdout or stderr finishes before any
+    /// other thread runs: replay prints in log order, and two processes'
+    /// writes still in the kernel together could reach the pipe in the
+    /// other order than their exits are logged. (The reader is outside the
+    /// recording, so waiting for it cannot deadlock the tracees.)
+    fn writes_to_output(&self, tid: Pid, nr: u64, args: &[u64; 6]) -> bool {
+        let writes = matches!(
+            nr as i64,
+            libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev
+        );
+        writes && self.output.classify(tid, args[0] as i64).is_some()
     }
 
     /// Runs a syscall that changes the address space to its exit and logs
@@ -213,6 +231,7 @@ impl Recorder {
             model,
             forced,
             unmodelled,
+            copied_output,
             ..
         }) = inflight
         else {
@@ -268,6 +287,12 @@ impl Recorder {
                     len: r.len,
                 });
             }
+        }
+        if let (None, Some((stream, source)), true) = (&extra, copied_output, result > 0) {
+            let bytes = source.bytes(result as usize);
+            let len = bytes.len() as u64;
+            payloads.push(bytes);
+            extra = Some(SyscallExtra::OutputCopied { stream, len });
         }
         if extra.is_none() {
             extra = self.syscall_extra(tid, tgid, nr, &args, result, exit_regs, &mut payloads)?;
@@ -359,6 +384,7 @@ impl Recorder {
             }
             libc::SYS_write
             | libc::SYS_writev
+            | libc::SYS_vmsplice
             | libc::SYS_pwrite64
             | libc::SYS_pwritev
             | libc::SYS_pwritev2

@@ -31,6 +31,9 @@ pub struct InFlight {
     /// kernel may still reject it (an unknown number, a bad command), and
     /// that error is recorded; a success stops the recording.
     pub unmodelled: Option<String>,
+    /// For a call that copies bytes to the recorder's stdout or stderr in
+    /// the kernel (sendfile, splice…): the stream and where they come from.
+    pub copied_output: Option<(trace::event::OutputStream, crate::output::CopySource)>,
 }
 
 pub struct Task {

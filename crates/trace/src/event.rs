@@ -154,6 +154,10 @@ pub enum SyscallExtra {
         file: FileRef,
         identity: FileIdentity,
     },
+    /// Bytes the kernel copied to the recorder's stdout or stderr from a
+    /// file or pipe (sendfile, splice, copy_file_range, tee; format 3):
+    /// they are in no memory replay has, so they follow the writes' payloads.
+    OutputCopied { stream: OutputStream, len: u64 },
 }
 
 impl SyscallExtra {
@@ -324,9 +328,16 @@ impl Event {
             EventKind::SyscallEntry { inputs, .. } => inputs.clone(),
             EventKind::SyscallExit { writes, extra, .. } => {
                 let mut ranges = writes.clone();
-                if let Some(SyscallExtra::Exec(info)) = extra {
-                    ranges.push(info.stack);
-                    ranges.extend(info.mappings.iter().filter_map(|m| m.contents));
+                match extra {
+                    Some(SyscallExtra::Exec(info)) => {
+                        ranges.push(info.stack);
+                        ranges.extend(info.mappings.iter().filter_map(|m| m.contents));
+                    }
+                    // Bytes of no address: the output itself.
+                    Some(SyscallExtra::OutputCopied { len, .. }) => {
+                        ranges.push(MemWrite { addr: 0, len: *len })
+                    }
+                    _ => {}
                 }
                 ranges
             }

@@ -736,6 +736,11 @@ impl ReplaySession {
         for (w, bytes) in writes.iter().zip(&recorded.payloads) {
             process.memory.write(w.addr, bytes)?;
         }
+        if let Some(SyscallExtra::OutputCopied { stream, .. }) = extra {
+            if let Some(bytes) = recorded.payloads.get(writes.len()) {
+                self.emit(*stream, bytes);
+            }
+        }
         if let Some(SyscallExtra::Output { stream }) = extra {
             let bytes = output_bytes(&process.memory, nr, &inflight.regs.syscall_args(), result)?;
             self.emit(*stream, &bytes);
