@@ -66,8 +66,8 @@ pub fn replay_policy(nr: u64, args: &[u64; 6]) -> ReplayPolicy {
         l::SYS_prctl => args[0] as u32 == 65,
         // A new stack limit decides where the stack stops growing (and a
         // recursion overflows); replay runs it on its own process.
-        l::SYS_setrlimit => args[0] as u32 == l::RLIMIT_STACK as u32,
-        l::SYS_prlimit64 => args[1] as u32 == l::RLIMIT_STACK as u32 && args[2] != 0,
+        l::SYS_setrlimit => args[0] as u32 == l::RLIMIT_STACK,
+        l::SYS_prlimit64 => args[1] as u32 == l::RLIMIT_STACK && args[2] != 0,
         _ => false,
     };
     if execute {

@@ -424,7 +424,12 @@ impl ReplaySession {
             Some((leader_real, leader_state)) => {
                 self.reap_for_exec(event, leader_real, leader_state)?
             }
-            None => real,
+            None => {
+                // The exec waits until the other threads are gone, and each
+                // stops at its exit event on the way.
+                self.reap_threads_killed_by_exec(event);
+                real
+            }
         };
         let mut saw_exec = false;
         loop {
@@ -473,17 +478,9 @@ impl ReplaySession {
         Ok(())
     }
 
-    /// An exec from a thread other than the leader: the kernel kills every
-    /// other thread (each stops at its exit event first), and the exec'ing
-    /// thread takes over the leader's tid. Returns that tid, where the exec
-    /// goes on. The recording names the thread by the leader's tid from the
-    /// exec's exit on; the other threads' exit events are already done.
-    fn reap_for_exec(
-        &mut self,
-        event: &Event,
-        leader_real: Pid,
-        leader_state: ReplayState,
-    ) -> Result<Pid, ReplayError> {
+    /// Waits for the death of every thread of the exec'ing process other
+    /// than the exec'ing thread and the leader: the kernel kills them.
+    fn reap_threads_killed_by_exec(&mut self, event: &Event) {
         let others: Vec<(i32, Pid)> = self
             .tasks
             .iter()
@@ -504,6 +501,20 @@ impl ReplaySession {
                 t.killed_by_exec = true;
             }
         }
+    }
+
+    /// An exec from a thread other than the leader: the kernel kills every
+    /// other thread (each stops at its exit event first), and the exec'ing
+    /// thread takes over the leader's tid. Returns that tid, where the exec
+    /// goes on. The recording names the thread by the leader's tid from the
+    /// exec's exit on; the other threads' exit events are already done.
+    fn reap_for_exec(
+        &mut self,
+        event: &Event,
+        leader_real: Pid,
+        leader_state: ReplayState,
+    ) -> Result<Pid, ReplayError> {
+        self.reap_threads_killed_by_exec(event);
         if leader_state != ReplayState::Dead {
             // The leader stops at its exit event; its death is never
             // reported, because its tid lives on in the exec'ing thread.
