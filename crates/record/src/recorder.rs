@@ -492,6 +492,8 @@ impl Recorder {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
         let forked_by = self.forked_by.remove(&tid);
+        let tsc_sigsegv = forked_by.as_ref().is_some_and(|f| f.tsc_sigsegv);
+        self.task(tid)?.tsc_sigsegv = tsc_sigsegv;
         if !thread {
             self.inherit_buffer(parent, tid, forked_by)?;
         }

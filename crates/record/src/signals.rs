@@ -23,7 +23,7 @@ impl Recorder {
         if sig == libc::SIGTRAP && code == tracee::perf::TRAP_PERF {
             return self.on_slice_end(tid);
         }
-        if sig == libc::SIGSEGV && code == 0x80 {
+        if sig == libc::SIGSEGV && code == 0x80 && !self.task(tid)?.tsc_sigsegv {
             if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
                 return self.emulate_rdtsc(tid, len);
             }

@@ -72,6 +72,8 @@ pub(crate) struct ForkedBy {
     pub(crate) buffer: Option<u64>,
     /// The forking syscall (number and arguments).
     pub(crate) call: Option<(u64, [u64; 6])>,
+    /// The forking thread's PR_SET_TSC mode, which the child inherits.
+    pub(crate) tsc_sigsegv: bool,
 }
 
 impl ForkedBy {
@@ -81,6 +83,7 @@ impl ForkedBy {
             copy_of_memory,
             buffer: forking.buffer,
             call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
+            tsc_sigsegv: forking.tsc_sigsegv,
         }
     }
 }
@@ -512,6 +515,7 @@ impl Recorder {
             copy_of_memory,
             buffer,
             call,
+            ..
         } = forked_by;
         if let Some(task) = self.tasks.get_mut(&child) {
             task.buffer = buffer;

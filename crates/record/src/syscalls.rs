@@ -146,6 +146,13 @@ impl Recorder {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
             forced = Some((answer, "answered by the recorder (syscall buffer control)"));
+        } else if let Some(answer) = self.program_tsc_mode(tid, tgid, nr, &args)? {
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((
+                answer,
+                "answered by the recorder, which keeps rdtsc trapping itself",
+            ));
         } else if nr == SYS_RSEQ {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
@@ -180,6 +187,45 @@ impl Recorder {
             return self.exit_in_place(tid);
         }
         Ok(())
+    }
+
+    /// PR_GET_TSC and PR_SET_TSC, answered from the mode the program set:
+    /// the real one stays PR_TSC_SIGSEGV, which the recorder needs to log
+    /// every `rdtsc`. None for any other call.
+    fn program_tsc_mode(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Step<Option<i64>> {
+        const PR_GET_TSC: u64 = 25;
+        const PR_SET_TSC: u64 = 26;
+        const PR_TSC_ENABLE: u64 = 1;
+        const PR_TSC_SIGSEGV: u64 = 2;
+        if nr != libc::SYS_prctl as u64 {
+            return Ok(None);
+        }
+        Ok(Some(match args[0] {
+            PR_GET_TSC => {
+                let mode = match self.task(tid)?.tsc_sigsegv {
+                    true => PR_TSC_SIGSEGV,
+                    false => PR_TSC_ENABLE,
+                } as i32;
+                match self.memory(tgid)?.write(args[1], &mode.to_le_bytes()) {
+                    Ok(()) => 0,
+                    Err(_) => -(libc::EFAULT as i64),
+                }
+            }
+            PR_SET_TSC => match args[1] {
+                PR_TSC_ENABLE | PR_TSC_SIGSEGV => {
+                    self.task(tid)?.tsc_sigsegv = args[1] == PR_TSC_SIGSEGV;
+                    0
+                }
+                _ => -(libc::EINVAL as i64),
+            },
+            _ => return Ok(None),
+        }))
     }
 
     /// A write to the recorder's own stdout or stderr finishes before any

@@ -71,6 +71,9 @@ pub struct Task {
     /// entry stop with only the kernel in between, so the buffer is not
     /// read again there.
     pub buffer_dirty: bool,
+    /// The program asked for `rdtsc` to raise SIGSEGV (PR_SET_TSC). The
+    /// recorder traps it either way; this is the mode the program sees.
+    pub tsc_sigsegv: bool,
 }
 
 impl Task {
@@ -91,6 +94,7 @@ impl Task {
             preempted: false,
             buffer: None,
             buffer_dirty: true,
+            tsc_sigsegv: false,
         }
     }
 }

@@ -41,7 +41,7 @@ impl SharedFiles {
                 file.path
             ))
         };
-        if !self.files.contains_key(&identity) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.files.entry(identity) {
             let blob = reader.verified_file(file)?;
             let name = c"replay-shared-file";
             let fd = memfd_create(name, MemFdCreateFlag::MFD_CLOEXEC)
@@ -49,7 +49,7 @@ impl SharedFiles {
             let mut copy = File::from(fd);
             let mut source = File::open(&blob).map_err(|e| setup("read", e))?;
             std::io::copy(&mut source, &mut copy).map_err(|e| setup("fill", e))?;
-            self.files.insert(identity, copy);
+            slot.insert(copy);
         }
         let copy = &self.files[&identity];
         let len = copy.metadata().map_err(|e| setup("inspect", e))?.len();

@@ -131,6 +131,9 @@ pub fn spawn_traced(
             // Die with the tracer even before PTRACE_O_EXITKILL is set.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             libc::raise(libc::SIGSTOP);
+            // The tracer has set PTRACE_O_EXITKILL by now; the program must
+            // not find a parent-death signal it never asked for.
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
             // After the stop, so that the tracer has asked for seccomp
             // stops: without that, a traced syscall would fail with ENOSYS.
             if let Some(program) = &program {
