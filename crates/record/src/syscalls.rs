@@ -95,6 +95,10 @@ impl Recorder {
             &Reader(self.memory(tgid)?),
         );
         let unmodelled = match probe {
+            // The kernel would reject ptrace because the recorder traces
+            // the program already: that error is the recorder's, not what
+            // the program gets natively.
+            Err(e) if nr == libc::SYS_ptrace as u64 => return Err(self.refuse(tid, e)),
             Err(e @ (ModelError::UnknownSyscall { .. } | ModelError::Unsupported { .. })) => {
                 Some(e.to_string())
             }

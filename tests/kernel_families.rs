@@ -1,0 +1,84 @@
+//! One program per family of kernel behaviour that real software meets
+//! and a recorder must survive. Each prints something nondeterministic;
+//! the recording must behave as the native run does (the programs check
+//! that themselves and exit non-zero otherwise), and replay must print
+//! what the recording printed. `scripts/test` runs this file with the
+//! syscall buffer and again without it.
+
+mod common;
+
+use common::check_program;
+
+/// Syscalls the kernel rejects (an unknown number, an unknown fcntl
+/// command, an invalid futex operation, bad pointers) are recorded with
+/// the kernel's error instead of stopping the recording.
+#[test]
+fn rejected_syscalls_get_the_kernels_error() {
+    let out = check_program("rejected_syscalls", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("syscall(-1): Function not implemented"),
+        "{text}"
+    );
+    assert!(text.contains("fcntl 9999: Invalid argument"), "{text}");
+}
+
+/// No parent-death signal the program did not set; PR_GET_TSC says what
+/// the program chose, and rdtsc faults when it asked for that.
+#[test]
+fn the_recorder_does_not_show_in_prctl() {
+    check_program("transparency", &[]);
+}
+
+/// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
+/// SIGCHLD that only their temporary mask lets through.
+#[test]
+fn waits_with_a_temporary_signal_mask_interrupted_by_a_signal() {
+    check_program("mask_waits", &[]);
+}
+
+/// A MAP_SHARED file, a POSIX shared-memory object with a process-shared
+/// semaphore, and a shared mapping grown by ftruncate and mremap, written
+/// by parent and child in turn.
+#[test]
+fn memory_shared_between_processes_of_the_recording() {
+    check_program("shared_memory", &[]);
+}
+
+/// sendfile, splice and tee to stdout, and three children writing to it at
+/// once: replay prints the bytes in the order stdout received them.
+#[test]
+fn output_the_kernel_copies_to_stdout_is_printed_again() {
+    let out = check_program("output_copies", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "sendfile ",
+        "splice from a file ",
+        "through a pipe ",
+        "child 2 line 19",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+}
+
+/// The main thread execs while other threads spin, loop on syscalls and
+/// block; three generations.
+#[test]
+fn exec_while_other_threads_run() {
+    let out = check_program("exec_with_threads", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generation 3"));
+}
+
+/// A lowered RLIMIT_STACK decides where a recursion overflows (caught on
+/// an alternate stack): replay must overflow at the same depth.
+#[test]
+fn stack_overflow_under_a_lowered_stack_limit() {
+    check_program("stack_limit", &[]);
+}
+
+/// A new thread uses its own tid (written by the kernel through
+/// CLONE_PARENT_SETTID) before its parent's clone has returned.
+#[test]
+fn a_new_thread_sees_its_recorded_tid_at_once() {
+    check_program("thread_own_tid", &[]);
+}

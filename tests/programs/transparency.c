@@ -1,0 +1,44 @@
+/* What a program can ask the kernel about itself must not show the
+ * recorder: no parent-death signal, rdtsc enabled; and a program that asks
+ * for rdtsc to fault gets its SIGSEGV. */
+#include "family.h"
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+static sigjmp_buf back;
+static volatile int faults;
+
+static void on_segv(int sig) {
+  (void)sig;
+  faults++;
+  siglongjmp(back, 1);
+}
+
+int main(void) {
+  int deathsig = -1;
+  CHECK(prctl(PR_GET_PDEATHSIG, &deathsig) == 0);
+  CHECK(deathsig == 0);
+  int mode = -1;
+  CHECK(prctl(PR_GET_TSC, &mode) == 0);
+  CHECK(mode == PR_TSC_ENABLE);
+  unsigned long long before = __rdtsc();
+  signal(SIGSEGV, on_segv);
+  CHECK(prctl(PR_SET_TSC, PR_TSC_SIGSEGV) == 0);
+  CHECK(prctl(PR_GET_TSC, &mode) == 0);
+  CHECK(mode == PR_TSC_SIGSEGV);
+  if (sigsetjmp(back, 1) == 0) {
+    unsigned long long t = __rdtsc();
+    fprintf(stderr, "FAIL: rdtsc did not fault (%llu)\n", t);
+    return 1;
+  }
+  CHECK(faults == 1);
+  CHECK(prctl(PR_SET_TSC, PR_TSC_ENABLE) == 0);
+  unsigned long long after = __rdtsc();
+  CHECK(after > before);
+  CHECK(prctl(PR_SET_TSC, 77) == -1 && errno == EINVAL);
+  printf("faults %d, tsc went up by %llu, random %llx\n", faults, after - before, random_value());
+  return 0;
+}
