@@ -8,8 +8,6 @@ use trace::TraceWriter;
 use tracee::{maps, Pid, ProcessMemory};
 
 const AT_NULL: u64 = 0;
-const AT_IGNORE: u64 = 1;
-const AT_SYSINFO_EHDR: u64 = 33;
 /// Bounds on what a sane initial stack holds; past them the stack is damaged.
 const MAX_STRINGS: usize = 1 << 16;
 const MAX_AUXV: usize = 256;
@@ -20,8 +18,7 @@ pub struct CapturedExec {
     pub payloads: Vec<Vec<u8>>,
 }
 
-/// Hides the vDSO (so clock reads become syscalls the recorder sees) and
-/// records everything replay needs to recreate this exact process image.
+/// Records everything replay needs to recreate this exact process image.
 pub fn capture(
     tid: Pid,
     mem: &ProcessMemory,
@@ -143,8 +140,7 @@ struct InitialStack {
 }
 
 /// Walks argc/argv/envp/auxv in `stack` (the bytes from the initial stack
-/// pointer `rsp` to the stack's end), turning `AT_SYSINFO_EHDR` into
-/// `AT_IGNORE` both there and in the tracee's memory.
+/// pointer `rsp` to the stack's end).
 fn edit_and_parse_stack(
     mem: &ProcessMemory,
     rsp: u64,
@@ -202,15 +198,7 @@ fn edit_and_parse_stack(
         }
         let key = word(stack, cursor)?;
         let value = word(stack, cursor + 8)?;
-        if key == AT_SYSINFO_EHDR {
-            mem.write(cursor, &AT_IGNORE.to_le_bytes())?;
-            if let Some(at) = offset_of(cursor) {
-                stack[at..at + 8].copy_from_slice(&AT_IGNORE.to_le_bytes());
-            }
-            auxv.push((AT_IGNORE, value));
-        } else {
-            auxv.push((key, value));
-        }
+        auxv.push((key, value));
         cursor += 16;
         if key == AT_NULL {
             break;

@@ -15,6 +15,7 @@ mod signals;
 mod syscallbuf;
 mod syscalls;
 mod task;
+mod vdso;
 
 use std::path::PathBuf;
 

@@ -193,6 +193,43 @@ impl Recorder {
         Ok(())
     }
 
+    /// Right after an exec: the vDSO's clock functions become syscalls
+    /// (see `vdso`), logged as a code patch that replay applies too.
+    fn patch_vdso(&mut self, tid: Pid, tgid: Pid) -> Step {
+        let Some(vdso) = tracee::maps::read(tid)?
+            .into_iter()
+            .find(|m| m.name == "[vdso]")
+        else {
+            return Ok(());
+        };
+        let mem = self.memory(tgid)?;
+        let image = mem.read(vdso.start, (vdso.end - vdso.start) as usize)?;
+        let patches = crate::vdso::patches(&image, vdso.start);
+        if patches.is_empty() {
+            return Ok(());
+        }
+        let mut writes = Vec::with_capacity(patches.len());
+        let mut payloads = Vec::with_capacity(patches.len());
+        for (addr, code) in patches {
+            mem.write(addr, &code)?;
+            writes.push(MemWrite {
+                addr,
+                len: code.len() as u64,
+            });
+            payloads.push(code);
+        }
+        self.log(
+            tid,
+            EventKind::CodePatch {
+                writes,
+                resume_from: 0,
+                resume_to: 0,
+            },
+            payloads,
+        )?;
+        Ok(())
+    }
+
     /// PR_GET_TSC and PR_SET_TSC, answered from the mode the program set:
     /// the real one stays PR_TSC_SIGSEGV, which the recorder needs to log
     /// every `rdtsc`. None for any other call.
@@ -357,6 +394,9 @@ impl Recorder {
             },
             payloads,
         )?;
+        if is_exec {
+            self.patch_vdso(tid, tgid)?;
+        }
         self.note_fd_changes(tgid, nr, &args, result)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are

@@ -87,8 +87,16 @@ pub fn summarize(event: &Event) -> String {
         EventKind::Buffered { records, .. } => {
             format!("{} bytes of buffered syscalls", records.len)
         }
+        EventKind::CodePatch {
+            resume_from: 0,
+            writes,
+            ..
+        } => format!("{} vDSO functions made syscalls", writes.len()),
         EventKind::CodePatch { resume_from, .. } => {
-            format!("syscall site at {:#x} patched", resume_from - 2)
+            format!(
+                "syscall site at {:#x} patched",
+                resume_from.saturating_sub(2)
+            )
         }
     };
     format!(

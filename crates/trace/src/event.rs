@@ -296,9 +296,10 @@ pub enum EventKind {
         /// stderr, which replay re-emits.
         outputs: Vec<(u32, OutputStream)>,
     },
-    /// The recorder rewrote code at a syscall site so that it calls the
-    /// syscall buffer. A thread stopped at `resume_from` (just after the
-    /// old syscall instruction) continues at `resume_to`.
+    /// The recorder rewrote code: at a syscall site so that it calls the
+    /// syscall buffer (a thread stopped at `resume_from`, just after the old
+    /// syscall instruction, continues at `resume_to`), or, with both 0, the
+    /// vDSO's clock functions so that they make syscalls.
     CodePatch {
         writes: Vec<MemWrite>,
         resume_from: u64,
