@@ -82,3 +82,11 @@ fn stack_overflow_under_a_lowered_stack_limit() {
 fn a_new_thread_sees_its_recorded_tid_at_once() {
     check_program("thread_own_tid", &[]);
 }
+
+/// A child cloned with CLONE_UNTRACED is recorded and replayed like any
+/// other.
+#[test]
+fn an_untraced_clone_is_recorded_all_the_same() {
+    let out = check_program("untraced_clone", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exit 42"));
+}

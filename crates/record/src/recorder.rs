@@ -11,7 +11,7 @@ use std::time::Instant;
 use trace::event::{Event, EventKind};
 use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceWriter};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
-use tracee::{Pid, ProcessMemory};
+use tracee::{regs, Pid, ProcessMemory};
 
 /// Signal that asked the recorder to stop (SIGTERM, SIGHUP), or 0.
 static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
@@ -494,6 +494,15 @@ impl Recorder {
         let forked_by = self.forked_by.remove(&tid);
         let tsc_sigsegv = forked_by.as_ref().is_some_and(|f| f.tsc_sigsegv);
         self.task(tid)?.tsc_sigsegv = tsc_sigsegv;
+        if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
+            if crate::syscalls::untraced_clone(nr, &args) {
+                // The child starts with the registers of the clone the
+                // recorder ran; it sees the flags the program passed.
+                let mut child = regs::get(tid)?;
+                child.rdi = args[0];
+                regs::set(tid, &child)?;
+            }
+        }
         if !thread {
             self.inherit_buffer(parent, tid, forked_by)?;
         }

@@ -133,6 +133,13 @@ impl Recorder {
             input_bytes,
         )?;
         let mut forced = None;
+        if untraced_clone(nr, &args) {
+            // A child the recorder could not see would run unrecorded (and
+            // outside the syscall buffer's protocol): it is traced like any
+            // other, and the flag comes back at the exit.
+            entry_regs.rdi &= !(libc::CLONE_UNTRACED as u64);
+            regs::set(tid, &entry_regs)?;
+        }
         let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         if self.buffering && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
             return Err(Failure::Stop(StopRecording(format!(
@@ -344,6 +351,10 @@ impl Recorder {
             return self.resume_user(tid, 0);
         }
         let mut extra = None;
+        if untraced_clone(nr, &args) {
+            exit_regs.rdi = args[0];
+            regs::set(tid, &exit_regs)?;
+        }
         if let Some((value, reason)) = forced {
             exit_regs.rax = value as u64;
             exit_regs.orig_rax = nr;
@@ -536,6 +547,11 @@ impl Recorder {
             "mmap of {target} (fd {fd}) is not supported: only regular files and /dev/zero can be mapped during recording"
         ))))
     }
+}
+
+/// A clone that asks the kernel not to let the tracer see the child.
+pub(crate) fn untraced_clone(nr: u64, args: &[u64; 6]) -> bool {
+    nr == libc::SYS_clone as u64 && args[0] & libc::CLONE_UNTRACED as u64 != 0
 }
 
 /// A setuid or setgid file: executing it would gain privileges.

@@ -552,7 +552,8 @@ impl ReplaySession {
             }
             libc::SYS_fork => (0, 0, 0),
             libc::SYS_clone => {
-                current.rdi = args[0] & !(libc::CLONE_VFORK as u64);
+                // The recorder traced an untraced child too (and replay must).
+                current.rdi = args[0] & !((libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64);
                 (args[0], args[3], args[2])
             }
             _ => {
