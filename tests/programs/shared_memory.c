@@ -1,11 +1,12 @@
 /* Memory shared between the processes of a recording: a MAP_SHARED file
  * mapping and a POSIX shared-memory object written by parent and child in
- * turn, a process-shared semaphore in it, and a shared mapping grown with
- * ftruncate and mremap. */
+ * turn, a process-shared semaphore in it, a SysV segment attached in
+ * both, and a shared mapping grown with ftruncate and mremap. */
 #include "family.h"
 #include <fcntl.h>
 #include <semaphore.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,14 @@ int main(void) {
   struct shared *object = mmap(NULL, sizeof *object, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
   CHECK(object != MAP_FAILED);
   printf("shm object: %llu\n", ping_pong(object));
+
+  int segment = shmget(IPC_PRIVATE, sizeof(struct shared), IPC_CREAT | 0600);
+  CHECK(segment >= 0);
+  struct shared *sysv = shmat(segment, NULL, 0);
+  CHECK(sysv != (void *)-1);
+  printf("sysv segment: %llu\n", ping_pong(sysv));
+  CHECK(shmdt(sysv) == 0);
+  CHECK(shmctl(segment, IPC_RMID, NULL) == 0);
 
   int grow = temp_file(4096);
   char *small = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, grow, 0);

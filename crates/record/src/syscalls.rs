@@ -200,6 +200,31 @@ impl Recorder {
         Ok(())
     }
 
+    /// A SysV shared-memory segment just attached at `addr`: its bytes now,
+    /// and an identity (the segment id, under a device number no file has)
+    /// so that replay maps one shared copy per segment, as for files.
+    fn attached_segment(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        shmid: u64,
+        addr: u64,
+    ) -> Step<SyscallExtra> {
+        let len = tracee::maps::read(tid)?
+            .into_iter()
+            .find(|m| m.start == addr)
+            .map_or(0, |m| m.end - m.start);
+        let bytes = self.memory(tgid)?.read(addr, len as usize)?;
+        let file = self
+            .writer
+            .store_bytes(&format!("SYSV shm {shmid}"), &bytes, false)?;
+        let identity = trace::event::FileIdentity {
+            dev: trace::event::SYSV_SHM_DEVICE,
+            ino: shmid,
+        };
+        Ok(SyscallExtra::MmapShared { file, identity })
+    }
+
     /// Right after an exec: the vDSO's clock functions become syscalls
     /// (see `vdso`), logged as a code patch that replay applies too.
     fn patch_vdso(&mut self, tid: Pid, tgid: Pid) -> Step {
@@ -483,6 +508,7 @@ impl Recorder {
                         false => SyscallExtra::MmapFile { file },
                     })
             }
+            libc::SYS_shmat => Some(self.attached_segment(tid, tgid, args[0], result as u64)?),
             libc::SYS_write
             | libc::SYS_writev
             | libc::SYS_vmsplice

@@ -147,9 +147,10 @@ pub enum SyscallExtra {
     /// The recorder changed the syscall (rseq registration made to fail,
     /// for example); the result is what the tracee saw.
     Suppressed { reason: String },
-    /// A successful `MAP_SHARED` mmap of a file (format 3): `file` holds its
-    /// bytes when it was mapped, and `identity` tells replay which mappings
-    /// are of one file, so that they share memory there as they did here.
+    /// A successful `MAP_SHARED` mmap of a file, or `shmat` of a SysV
+    /// segment (format 3): `file` holds its bytes when it was mapped, and
+    /// `identity` tells replay which mappings are of one file or segment,
+    /// so that they share memory there as they did here.
     MmapShared {
         file: FileRef,
         identity: FileIdentity,
@@ -169,6 +170,10 @@ impl SyscallExtra {
         }
     }
 }
+
+/// The `dev` of a [`FileIdentity`] that names a SysV shared-memory
+/// segment (its `ino` is the segment id) rather than a file.
+pub const SYSV_SHM_DEVICE: u64 = u64::MAX;
 
 /// Which file on the recording machine a mapping was of: two shared
 /// mappings with one identity see each other's writes.

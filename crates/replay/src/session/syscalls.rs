@@ -50,6 +50,15 @@ impl ReplaySession {
         )
     }
 
+    /// The length of the memfd mapping replay made for a SysV segment at
+    /// `addr`, if that is what is mapped there.
+    fn attached_len(&self, real: Pid, addr: u64) -> Result<Option<u64>, ReplayError> {
+        Ok(tracee::maps::read(real)?
+            .into_iter()
+            .find(|m| m.start == addr && m.name.contains("replay-shared-file"))
+            .map(|m| m.end - m.start))
+    }
+
     /// Where the temporary signal mask of a mask-swapping wait lies in the
     /// tracee, or None when the call keeps the thread's mask.
     fn temporary_mask(
@@ -250,9 +259,19 @@ impl ReplaySession {
             task.pending_exit = Some(nr_i == libc::SYS_exit_group);
             return Ok(None);
         }
+        if nr_i == libc::SYS_shmdt {
+            if let Some(len) = self.attached_len(real, args[0])? {
+                // Replay's copy of the segment is a memfd mapping, which
+                // shmdt does not know: it is unmapped instead.
+                current.orig_rax = libc::SYS_munmap as u64;
+                current.rsi = len;
+                regs::set(real, &current)?;
+            }
+        }
         let needs_exit = matches!(
             nr_i,
             libc::SYS_mmap
+                | libc::SYS_shmat
                 | libc::SYS_mremap
                 | libc::SYS_execve
                 | libc::SYS_execveat
@@ -302,6 +321,35 @@ impl ReplaySession {
             return Ok(None);
         }
         match nr_i {
+            libc::SYS_shmat => {
+                let Some(SyscallExtra::MmapShared { file, identity }) = &extra else {
+                    // A trace from before format 3: the real call.
+                    self.run_to_exit(event, real)?;
+                    return Ok(Some(regs::get(real)?.rax as i64));
+                };
+                self.skip_syscall(event, real, current)?;
+                let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
+                let mut prot = libc::PROT_READ as u64;
+                if args[2] & libc::SHM_RDONLY as u64 == 0 {
+                    prot |= libc::PROT_WRITE as u64;
+                }
+                if args[2] & libc::SHM_EXEC as u64 != 0 {
+                    prot |= libc::PROT_EXEC as u64;
+                }
+                address_space::map_shared_file(
+                    real,
+                    self.process(event.pid)?,
+                    &copy,
+                    address_space::FileMapping {
+                        file,
+                        addr: result as u64,
+                        len: file.size,
+                        prot,
+                        offset: 0,
+                    },
+                )?;
+                Ok(Some(result))
+            }
             libc::SYS_mmap => {
                 if let Some(SyscallExtra::MmapShared { file, identity }) = &extra {
                     self.skip_syscall(event, real, current)?;
