@@ -352,8 +352,9 @@ impl Pairing {
                     });
                 }
             }
-            // Code the recorder rewrote is no part of what the program did.
-            EventKind::CodePatch { .. } => {}
+            // Code the recorder rewrote is no part of what the program did,
+            // and a blocked syscall's early write belongs to that syscall.
+            EventKind::CodePatch { .. } | EventKind::KernelWrite { .. } => {}
             EventKind::TaskExit { status } => {
                 // exit/exit_group never return: close them as "= ?".
                 if let Some(p) = self.pending.remove(&tid) {

@@ -197,6 +197,9 @@ impl Recorder {
         if changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
             return self.exit_in_place(tid);
         }
+        if let Some(word) = locks_pi_futex(nr, &args) {
+            return self.log_pi_futex_block(tid, tgid, word);
+        }
         Ok(())
     }
 
@@ -322,18 +325,67 @@ impl Recorder {
     /// it (a thread's syscall buffer, in many_short_lived_threads).
     fn exit_in_place(&mut self, tid: Pid) -> Step {
         loop {
-            match ptrace::wait_for(tid)? {
-                // Under PTRACE_SYSCALL the seccomp stop follows the entry.
-                WaitResult::Stopped(_, Stop::Event { event, .. })
-                    if event == libc::PTRACE_EVENT_SECCOMP =>
-                {
-                    ptrace::resume(tid, Resume::Syscall, 0)?;
+            let stop = ptrace::wait_for(tid)?;
+            if self.in_place_stop(tid, stop)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles a stop of a thread the recorder waits for in place; true
+    /// once the syscall's exit (or whatever ended it) has been handled.
+    fn in_place_stop(&mut self, tid: Pid, stop: WaitResult) -> Step<bool> {
+        match stop {
+            // Under PTRACE_SYSCALL the seccomp stop follows the entry.
+            WaitResult::Stopped(_, Stop::Event { event, .. })
+                if event == libc::PTRACE_EVENT_SECCOMP =>
+            {
+                ptrace::resume(tid, Resume::Syscall, 0)?;
+                Ok(false)
+            }
+            WaitResult::Stopped(_, Stop::Syscall) => {
+                self.task(tid)?.state = RunState::Stopped;
+                self.syscall_exit(tid)?;
+                Ok(true)
+            }
+            other => {
+                self.on_wait(other)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// A thread that blocks in FUTEX_LOCK_PI has already marked the futex
+    /// word contended (FUTEX_WAITERS), and the owner's user code reads that
+    /// bit to decide whether to unlock through the kernel. Replay applies
+    /// the call's writes only at its exit, so the word as the block left it
+    /// is logged now, before any other thread runs.
+    fn log_pi_futex_block(&mut self, tid: Pid, tgid: Pid, word: u64) -> Step {
+        let deadline = std::time::Instant::now() + PI_BLOCK_WAIT;
+        loop {
+            let slice = std::time::Duration::from_micros(100);
+            if let Some(stop) = ptrace::wait_for_within(tid, slice)? {
+                // It returned without blocking: its exit has the word.
+                if self.in_place_stop(tid, stop)? {
+                    return Ok(());
                 }
-                WaitResult::Stopped(_, Stop::Syscall) => {
-                    self.task(tid)?.state = RunState::Stopped;
-                    return self.syscall_exit(tid);
-                }
-                other => return self.on_wait(other),
+                continue;
+            }
+            if ptrace::is_blocked(tid) {
+                let Ok(value) = self.memory(tgid)?.read(word, 4) else {
+                    return Ok(());
+                };
+                self.log(
+                    tid,
+                    EventKind::KernelWrite {
+                        writes: vec![MemWrite { addr: word, len: 4 }],
+                    },
+                    vec![value],
+                )?;
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Ok(());
             }
         }
     }
@@ -573,6 +625,16 @@ impl Recorder {
             "mmap of {target} (fd {fd}) is not supported: only regular files and /dev/zero can be mapped during recording"
         ))))
     }
+}
+
+/// How long the recorder waits for a FUTEX_LOCK_PI to block or return.
+const PI_BLOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The futex word of a FUTEX_LOCK_PI or FUTEX_LOCK_PI2.
+fn locks_pi_futex(nr: u64, args: &[u64; 6]) -> Option<u64> {
+    const PRIVATE_AND_CLOCK: u64 = 128 | 256;
+    let lock = matches!(args[1] & !PRIVATE_AND_CLOCK, 6 | 13);
+    (nr == libc::SYS_futex as u64 && lock).then_some(args[0])
 }
 
 /// A clone that asks the kernel not to let the tracer see the child.

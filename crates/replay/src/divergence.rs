@@ -87,6 +87,12 @@ pub fn summarize(event: &Event) -> String {
         EventKind::Buffered { records, .. } => {
             format!("{} bytes of buffered syscalls", records.len)
         }
+        EventKind::KernelWrite { writes } => {
+            format!(
+                "{} ranges written by the kernel in a blocked syscall",
+                writes.len()
+            )
+        }
         EventKind::CodePatch {
             resume_from: 0,
             writes,

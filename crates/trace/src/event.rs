@@ -310,6 +310,11 @@ pub enum EventKind {
         resume_from: u64,
         resume_to: u64,
     },
+    /// The kernel wrote this thread's memory while the thread was blocked
+    /// in a syscall, before any other thread ran on (format 3): the futex
+    /// word a blocked `FUTEX_LOCK_PI` marked as contended. Replay writes it
+    /// here, since the syscall's own effects come only at its exit.
+    KernelWrite { writes: Vec<MemWrite> },
 }
 
 /// One frame of the events stream.
@@ -348,7 +353,9 @@ impl Event {
                 ranges
             }
             EventKind::Buffered { records, .. } => vec![*records],
-            EventKind::CodePatch { writes, .. } => writes.clone(),
+            EventKind::CodePatch { writes, .. } | EventKind::KernelWrite { writes } => {
+                writes.clone()
+            }
             _ => Vec::new(),
         }
     }

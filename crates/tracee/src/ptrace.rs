@@ -257,6 +257,18 @@ pub fn wait_for_within(
     }
 }
 
+/// Whether the thread sleeps in the kernel (state `S` or `D` in
+/// /proc/<tid>/stat): a syscall it was resumed into has blocked.
+pub fn is_blocked(tid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{tid}/stat")) else {
+        return false;
+    };
+    // The command name in parentheses may hold spaces; the state follows it.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "S" || state == "D")
+}
+
 /// Waits until a thread that was resumed after its exit event is gone,
 /// letting through any stop it still reports on the way.
 pub fn wait_for_death(tid: Pid) -> Result<WaitResult, TraceeError> {

@@ -479,6 +479,13 @@ impl ReplaySession {
                 resume_from,
                 resume_to,
             } => self.code_patch(recorded, writes, *resume_from, *resume_to),
+            EventKind::KernelWrite { writes } => {
+                let memory = &self.process(event.pid)?.memory;
+                for (w, bytes) in writes.iter().zip(&recorded.payloads) {
+                    memory.write(w.addr, bytes)?;
+                }
+                Ok(Applied::Done)
+            }
         }
     }
 
