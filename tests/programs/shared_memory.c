@@ -1,14 +1,25 @@
 /* Memory shared between the processes of a recording: a MAP_SHARED file
  * mapping and a POSIX shared-memory object written by parent and child in
  * turn, a process-shared semaphore in it, a SysV segment attached in
- * both, and a shared mapping grown with ftruncate and mremap. */
+ * both, a write() seen through a mapping, SIGBUS past the file's end, and a
+ * shared mapping grown with ftruncate and mremap. */
 #include "family.h"
 #include <fcntl.h>
 #include <semaphore.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static sigjmp_buf past_end;
+
+static void on_sigbus(int sig) {
+  (void)sig;
+  siglongjmp(past_end, 1);
+}
 
 struct shared {
   sem_t parent_turn, child_turn;
@@ -68,6 +79,26 @@ int main(void) {
   printf("sysv segment: %llu\n", ping_pong(sysv));
   CHECK(shmdt(sysv) == 0);
   CHECK(shmctl(segment, IPC_RMID, NULL) == 0);
+
+  unsigned long long written = random_value();
+  CHECK(pwrite(fd, &written, sizeof written, offsetof(struct shared, values[5])) ==
+        sizeof written);
+  CHECK(file->values[5] == written);
+  printf("pwrite seen through the mapping: %llx\n", file->values[5]);
+
+  int short_file = temp_file(4096);
+  volatile char *two_pages = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, short_file, 0);
+  CHECK(two_pages != MAP_FAILED);
+  signal(SIGBUS, on_sigbus);
+  int faulted = 0;
+  if (sigsetjmp(past_end, 1) == 0)
+    two_pages[4096] = 1;
+  else
+    faulted = 1;
+  CHECK(faulted);
+  CHECK(ftruncate(short_file, 2 * 4096) == 0);
+  two_pages[4096] = 2;
+  printf("SIGBUS past the end, then %d after ftruncate\n", two_pages[4096]);
 
   int grow = temp_file(4096);
   char *small = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, grow, 0);

@@ -24,7 +24,9 @@ use syscallbuf::{
     MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR,
     OUTPUT_MARK_STDOUT, RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
-use syscallbuf::{FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_WORDS};
+use syscallbuf::{
+    FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_FILE_WRITES_TRACED, SHARED_WORDS,
+};
 
 /// Room for the stubs the tracer writes, in this library's text so that
 /// they are within a 32-bit jump of libc.
@@ -846,7 +848,10 @@ fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
         // A file waits only for the disk: written as the program asked,
         // without a no-wait attempt that ext4 refuses for most appends.
         // /dev/null never waits (and refuses no-wait writes).
-        WriteTarget::Disk => Some(How::Plain),
+        WriteTarget::Disk => {
+            let word = SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed);
+            (word & SHARED_FILE_WRITES_TRACED == 0).then_some(How::Plain)
+        }
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
         WriteTarget::Pipe if len <= PIPE_BUF => Some(no_wait),
         WriteTarget::Pipe => {

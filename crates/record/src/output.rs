@@ -124,7 +124,7 @@ impl OutputMatcher {
 }
 
 /// The `pos:` of a tracee's descriptor.
-fn file_position(tid: Pid, fd: i64) -> Option<u64> {
+pub(crate) fn file_position(tid: Pid, fd: i64) -> Option<u64> {
     let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
     info.lines()
         .find_map(|l| l.strip_prefix("pos:"))

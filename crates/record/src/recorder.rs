@@ -78,6 +78,9 @@ pub(crate) struct Recorder {
     /// gone by the time the child's first stop is handled).
     pub(crate) forked_by: HashMap<Pid, crate::syscallbuf::ForkedBy>,
     pub(crate) output: OutputMatcher,
+    /// Files some process of the recording mapped `MAP_SHARED`: writes to
+    /// them and their resizing are logged for replay's copies.
+    pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -141,6 +144,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         timeslice_ns: options.timeslice_ns,
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
+        shared_files: Default::default(),
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
 use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
-use tracee::{maps, regs, Pid};
+use tracee::{maps, regs, Pid, ProcessMemory};
 
 /// Buffered syscalls that can write to the recorder's stdout or stderr:
 /// write and pwrite64.
@@ -86,6 +86,30 @@ impl ForkedBy {
             tsc_sigsegv: forking.tsc_sigsegv,
         }
     }
+}
+
+/// How far around a syscall site the recorder looks for branches into the
+/// bytes its patch replaces: a wrapper function's own code.
+const SITE_SCAN: u64 = 512;
+
+/// Whether a direct branch in the code around `start` targets one of the
+/// `len` bytes after it (not `start` itself, where the patch's jump is).
+/// The code before `start` is decoded from an arbitrary byte; x86 decoding
+/// falls back into step within a few instructions, and a wrong target only
+/// leaves a site traced.
+fn jumped_into(mem: &ProcessMemory, start: u64, len: u64) -> bool {
+    let from = start.saturating_sub(SITE_SCAN);
+    let mut size = (2 * SITE_SCAN) as usize;
+    let code = loop {
+        match mem.read(from, size) {
+            Ok(code) => break code,
+            Err(_) if size > 64 => size /= 2,
+            Err(_) => return false,
+        }
+    };
+    position::insn::direct_branch_targets(from, &code)
+        .into_iter()
+        .any(|target| target > start && target < start + len)
 }
 
 impl Recorder {
@@ -270,7 +294,7 @@ impl Recorder {
     /// hello (others keep no cache). The word lies in the library's data,
     /// which only a process that is going away loses: then nothing is left
     /// to keep true.
-    fn update_fd_generation(&mut self, tgid: Pid, update: impl Fn(u64) -> u64) -> Step {
+    pub(crate) fn update_fd_generation(&mut self, tgid: Pid, update: impl Fn(u64) -> u64) -> Step {
         let Some(addr) = self.hooks.get(&tgid).and_then(|h| h.fd_generation) else {
             return Ok(());
         };
@@ -393,6 +417,18 @@ impl Recorder {
                 return Ok(());
             }
         };
+        if jumped_into(mem, patch.start, patch.site_bytes.len() as u64) {
+            // A branch lands inside the bytes the jump would replace (on
+            // the `syscall` after a `mov eax` it skips, say): the thread
+            // would run int3 filler. The site stays traced.
+            tracing::debug!(
+                tid,
+                site,
+                "syscall site not patched: a branch lands inside it"
+            );
+            self.refuse_site(tgid, site);
+            return Ok(());
+        }
         let stub_room = (patch.stub.len() as u64 + 15) & !15;
         if hook.stub_used + stub_room > hook.stub_len {
             self.refuse_site(tgid, site);

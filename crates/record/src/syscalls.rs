@@ -203,6 +203,37 @@ impl Recorder {
         Ok(())
     }
 
+    /// The identity of the file behind `fd`, if some process maps it shared.
+    fn shared_file_of(&self, tid: Pid, fd: u64) -> Option<trace::event::FileIdentity> {
+        if self.shared_files.is_empty() {
+            return None;
+        }
+        let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).ok()?;
+        let identity = trace::event::FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        self.shared_files.contains(&identity).then_some(identity)
+    }
+
+    /// A write that landed in a file some process maps shared, and where.
+    fn shared_file_write(
+        &self,
+        tid: Pid,
+        nr: i64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Option<SyscallExtra> {
+        let identity = self.shared_file_of(tid, args[0])?;
+        let offset = match nr {
+            libc::SYS_pwrite64 | libc::SYS_pwritev => args[3],
+            libc::SYS_pwritev2 if args[3] as i64 != -1 => args[3],
+            // From the current position, which the write moved past it.
+            _ => crate::output::file_position(tid, args[0] as i64)?.checked_sub(result as u64)?,
+        };
+        Some(SyscallExtra::SharedFileWrite { identity, offset })
+    }
+
     /// A SysV shared-memory segment just attached at `addr`: its bytes now,
     /// and an identity (the segment id, under a device number no file has)
     /// so that replay maps one shared copy per segment, as for files.
@@ -554,10 +585,23 @@ impl Recorder {
             }
             libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
                 let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
-                self.mapped_file(tid, args[4] as i32)?
-                    .map(|(file, identity)| match shared {
-                        true => SyscallExtra::MmapShared { file, identity },
-                        false => SyscallExtra::MmapFile { file },
+                match self.mapped_file(tid, args[4] as i32)? {
+                    Some((file, identity)) if shared => {
+                        self.shared_files.insert(identity);
+                        self.update_fd_generation(tgid, |g| {
+                            g | syscallbuf::SHARED_FILE_WRITES_TRACED
+                        })?;
+                        Some(SyscallExtra::MmapShared { file, identity })
+                    }
+                    Some((file, _)) => Some(SyscallExtra::MmapFile { file }),
+                    None => None,
+                }
+            }
+            libc::SYS_ftruncate => {
+                self.shared_file_of(tid, args[0])
+                    .map(|identity| SyscallExtra::SharedFileResize {
+                        identity,
+                        len: args[1],
                     })
             }
             libc::SYS_shmat => Some(self.attached_segment(tid, tgid, args[0], result as u64)?),
@@ -569,9 +613,10 @@ impl Recorder {
             | libc::SYS_pwritev2
                 if result > 0 =>
             {
-                self.output
-                    .classify(tid, args[0] as i64)
-                    .map(|stream| SyscallExtra::Output { stream })
+                match self.output.classify(tid, args[0] as i64) {
+                    Some(stream) => Some(SyscallExtra::Output { stream }),
+                    None => self.shared_file_write(tid, nr, args, result),
+                }
             }
             libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
                 let thread = match nr {

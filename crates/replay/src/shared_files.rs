@@ -17,9 +17,6 @@ use std::path::PathBuf;
 use trace::event::{FileIdentity, FileRef};
 use trace::TraceReader;
 
-/// How large replay's copies of shared files are at least.
-const SPARSE_LEN: u64 = 1 << 32;
-
 #[derive(Default)]
 pub struct SharedFiles {
     files: HashMap<FileIdentity, File>,
@@ -28,7 +25,9 @@ pub struct SharedFiles {
 impl SharedFiles {
     /// A path the tracee can open read-write to map the replay's copy of
     /// the recorded file: made from the captured bytes the first time, and
-    /// never rewritten after (what the recorded processes wrote is there).
+    /// after that changed only as the recording changed the file (writes
+    /// and resizes come as their own events), or grown when a later mapping
+    /// saw it larger.
     pub fn path_for(
         &mut self,
         reader: &TraceReader,
@@ -53,12 +52,8 @@ impl SharedFiles {
         }
         let copy = &self.files[&identity];
         let len = copy.metadata().map_err(|e| setup("inspect", e))?.len();
-        // The recording may grow the file (ftruncate) and its mappings
-        // (mremap) with no new mmap event, so the copy is made large from
-        // the start: sparse, it costs nothing until a page is touched.
-        let wanted = file.size.max(SPARSE_LEN);
-        if wanted > len {
-            copy.set_len(wanted).map_err(|e| setup("grow", e))?;
+        if file.size > len {
+            copy.set_len(file.size).map_err(|e| setup("grow", e))?;
         }
         use std::os::fd::AsRawFd;
         Ok(PathBuf::from(format!(
@@ -66,5 +61,36 @@ impl SharedFiles {
             std::process::id(),
             copy.as_raw_fd()
         )))
+    }
+}
+
+impl SharedFiles {
+    /// A recorded write into a file that has a shared copy here.
+    pub fn write_at(
+        &self,
+        identity: FileIdentity,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), ReplayError> {
+        use std::os::unix::fs::FileExt;
+        let Some(copy) = self.files.get(&identity) else {
+            // Not mapped yet here: its first mapping captured the bytes.
+            return Ok(());
+        };
+        copy.write_all_at(bytes, offset).map_err(|e| {
+            ReplayError::Setup(format!(
+                "cannot write to replay's shared copy of a file: {e}"
+            ))
+        })
+    }
+
+    /// A recorded ftruncate of a file that has a shared copy here.
+    pub fn resize(&self, identity: FileIdentity, len: u64) -> Result<(), ReplayError> {
+        let Some(copy) = self.files.get(&identity) else {
+            return Ok(());
+        };
+        copy.set_len(len).map_err(|e| {
+            ReplayError::Setup(format!("cannot resize replay's shared copy of a file: {e}"))
+        })
     }
 }

@@ -34,6 +34,10 @@ pub const FD_CACHE_DISABLED: u64 = 1 << 63;
 /// Set while a vfork child runs on the parent's memory with its own fd
 /// table; cleared (and the generation advanced) when the parent returns.
 pub const FD_CACHE_PAUSED: u64 = 1 << 62;
+/// Set in that word once the process maps a file `MAP_SHARED`: writes to
+/// regular files then take the traced path, where the tracer sees which
+/// ones land in a mapped file (replay keeps its own copy of that mapping).
+pub const SHARED_FILE_WRITES_TRACED: u64 = 1 << 61;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;
 /// `control(OP_DIVERGED, nr, expected_nr, offset, args)`: replay found

@@ -159,6 +159,12 @@ pub enum SyscallExtra {
     /// file or pipe (sendfile, splice, copy_file_range, tee; format 3):
     /// they are in no memory replay has, so they follow the writes' payloads.
     OutputCopied { stream: OutputStream, len: u64 },
+    /// A write (write, pwrite, writev…) into a file that some process of
+    /// the recording maps `MAP_SHARED`, at this file offset (format 3):
+    /// replay copies the written bytes into its copy of the mapping.
+    SharedFileWrite { identity: FileIdentity, offset: u64 },
+    /// An ftruncate of a file some process maps `MAP_SHARED` (format 3).
+    SharedFileResize { identity: FileIdentity, len: u64 },
 }
 
 impl SyscallExtra {

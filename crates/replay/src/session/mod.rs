@@ -5,6 +5,7 @@ mod lifecycle;
 mod preempt;
 mod syscallbuf;
 mod syscalls;
+mod tasks;
 
 pub use debug::{DebugStep, RunStop, WatchKind};
 pub use preempt::ActiveProbe;

@@ -197,6 +197,12 @@ impl ReplaySession {
             ptrace::resume(real, Resume::SingleStep, 0)?;
             match ptrace::wait_for(real)? {
                 WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)) => {}
+                // A signal the real kernel sent in replay (a real child's
+                // SIGCHLD) stopped the thread before the step: replay
+                // delivers only logged signals, so it is dropped.
+                WaitResult::Stopped(_, Stop::Signal(sig))
+                    if !ptrace::get_siginfo(real)?
+                        .is_some_and(|info| ptrace::is_synchronous(sig, &info)) => {}
                 other => {
                     return Err(self.divergence(
                         event,
