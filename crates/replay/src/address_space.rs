@@ -101,6 +101,19 @@ pub struct FileMapping<'a> {
     pub offset: u64,
 }
 
+impl<'a> FileMapping<'a> {
+    /// The mapping an mmap with these arguments made at `addr`.
+    pub fn of_mmap(file: &'a FileRef, addr: u64, args: &[u64; 6]) -> FileMapping<'a> {
+        FileMapping {
+            file,
+            addr,
+            len: args[1],
+            prot: args[2],
+            offset: args[5],
+        }
+    }
+}
+
 /// Descriptors of blobs a process keeps open, at most; past this each
 /// mapping opens and closes its blob again.
 const MAX_BLOB_FDS: usize = 128;
@@ -118,21 +131,7 @@ pub fn map_file(
         Some(&fd) => (fd, true),
         None => {
             let blob = reader.verified_file(file)?;
-            let path_addr = write_path(process, &blob)?;
-            let fd = run_syscall(
-                tid,
-                process,
-                libc::SYS_openat,
-                [
-                    libc::AT_FDCWD as u64,
-                    path_addr,
-                    (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
-                    0,
-                    0,
-                    0,
-                ],
-            )?;
-            let fd = check(&format!("open {} to map it", blob.display()), fd)?;
+            let fd = open_in_tracee(tid, process, &blob, libc::O_RDONLY)?;
             let keep = process.blob_fds.len() < MAX_BLOB_FDS;
             if keep {
                 process.blob_fds.insert(file.sha256.clone(), fd);
@@ -156,7 +155,20 @@ pub fn map_shared_file(
     copy: &Path,
     mapping: FileMapping<'_>,
 ) -> Result<(), ReplayError> {
-    let path_addr = write_path(process, copy)?;
+    let fd = open_in_tracee(tid, process, copy, libc::O_RDWR)?;
+    let mapped = map_fd_at(tid, process, &mapping, libc::MAP_SHARED, fd);
+    run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+    mapped
+}
+
+/// Opens `path` in the tracee (close-on-exec); returns the fd.
+fn open_in_tracee(
+    tid: Pid,
+    process: &ReplayProcess,
+    path: &Path,
+    flags: i32,
+) -> Result<u64, ReplayError> {
+    let path_addr = write_path(process, path)?;
     let fd = run_syscall(
         tid,
         process,
@@ -164,19 +176,13 @@ pub fn map_shared_file(
         [
             libc::AT_FDCWD as u64,
             path_addr,
-            (libc::O_RDWR | libc::O_CLOEXEC) as u64,
+            (flags | libc::O_CLOEXEC) as u64,
             0,
             0,
             0,
         ],
     )?;
-    let fd = check(
-        &format!("open the shared copy of {}", mapping.file.path),
-        fd,
-    )?;
-    let mapped = map_fd_at(tid, process, &mapping, libc::MAP_SHARED, fd);
-    run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
-    mapped
+    check(&format!("open {} to map it", path.display()), fd)
 }
 
 fn map_fd_at(

@@ -358,13 +358,7 @@ impl ReplaySession {
                         real,
                         self.process(event.pid)?,
                         &copy,
-                        address_space::FileMapping {
-                            file,
-                            addr: result as u64,
-                            len: args[1],
-                            prot: args[2],
-                            offset: args[5],
-                        },
+                        address_space::FileMapping::of_mmap(file, result as u64, args),
                     )?;
                     return Ok(Some(result));
                 }
@@ -389,13 +383,7 @@ impl ReplaySession {
                         real,
                         process,
                         &self.reader,
-                        address_space::FileMapping {
-                            file,
-                            addr: result as u64,
-                            len: args[1],
-                            prot: args[2],
-                            offset: args[5],
-                        },
+                        address_space::FileMapping::of_mmap(file, result as u64, args),
                     )?;
                     return Ok(Some(result));
                 }
