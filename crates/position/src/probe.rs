@@ -33,6 +33,8 @@ pub enum ProbeError {
     Assemble { at: u64, source: IcedError },
     #[error("the probe page at {page:#x} is out of jump range of {at:#x}")]
     OutOfRange { at: u64, page: u64 },
+    #[error("the probe for {at:#x} needs {len} bytes, more than its page holds")]
+    TooLarge { at: u64, len: usize },
 }
 
 /// Generated code for one point, to be written at `page` (a mapping of
@@ -199,8 +201,16 @@ pub fn build(
     let mut patch = vec![0xe9];
     patch.extend_from_slice(&(rel as i32).to_le_bytes());
     patch.resize(original.len(), 0xcc);
+    let code = result.inner.code_buffer;
+    if code.len() as u64 > PROBE_LEN {
+        // Written past its mapping, it would land in the program's memory.
+        return Err(ProbeError::TooLarge {
+            at,
+            len: code.len(),
+        });
+    }
     Ok(Probe {
-        code: result.inner.code_buffer,
+        code,
         hit,
         resume_miss,
         patch,
