@@ -8,6 +8,8 @@
 //! memory stays bounded by the number of live tasks and open descriptors,
 //! not by the length of the recording.
 
+#![forbid(unsafe_code)]
+
 pub mod context;
 pub mod decode;
 pub mod diff;

@@ -1,6 +1,8 @@
 //! A gdb remote-protocol server over a replay: breakpoints, stepping,
 //! watchpoints, and reverse execution, all on the recorded execution.
 
+#![forbid(unsafe_code)]
+
 mod arch;
 mod conn;
 mod host_io;

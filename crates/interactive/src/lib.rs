@@ -5,6 +5,8 @@
 //! print the event the way `replay dump` does, and `regs`/`mem`/`bt` read the
 //! real replayed process at that point. Semantics: docs/interactive.md.
 
+#![forbid(unsafe_code)]
+
 mod cursor;
 mod render;
 mod repl;

@@ -15,6 +15,8 @@
 //!   instruction to the syscall buffer (the same decode-and-relocate
 //!   machinery, for recording speed rather than positions).
 
+#![forbid(unsafe_code)]
+
 pub mod insn;
 pub mod pass;
 pub mod probe;

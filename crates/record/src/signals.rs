@@ -66,6 +66,14 @@ impl Recorder {
         origin: SignalOrigin,
     ) -> Step {
         let regs = regs::get(tid)?;
+        tracing::debug!(
+            tid,
+            sig,
+            code = ptrace::siginfo_code(&info),
+            rip = regs.rip,
+            ?origin,
+            "signal logged for delivery"
+        );
         self.log(
             tid,
             EventKind::Signal {

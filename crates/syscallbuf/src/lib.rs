@@ -9,6 +9,7 @@
 //! (`output_len`), padded to 8 bytes.
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 /// The one syscall number the library uses to talk to the tracer. Linux
 /// does not define it, so without a tracer it fails with ENOSYS and the

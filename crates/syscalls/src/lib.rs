@@ -17,6 +17,8 @@
 //! * Failing syscalls (`-4095 <= ret < 0`) write nothing unless noted
 //!   (interrupted `poll`, `nanosleep`'s `rem`, `capget`'s header, ...).
 
+#![forbid(unsafe_code)]
+
 mod classes;
 pub mod decode;
 mod inputs;

@@ -58,8 +58,9 @@ impl SliceTimer {
             });
         }
         // SAFETY: fd was just returned by perf_event_open and is not owned elsewhere.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(SliceTimer {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd,
             armed: std::cell::Cell::new(false),
         })
     }
