@@ -23,8 +23,9 @@ fn rejected_syscalls_get_the_kernels_error() {
     assert!(text.contains("fcntl 9999: Invalid argument"), "{text}");
 }
 
-/// No parent-death signal the program did not set; PR_GET_TSC says what
-/// the program chose, and rdtsc faults when it asked for that.
+/// No parent-death signal the program did not set; SIGPIPE kills a writer
+/// to a closed pipe (the recorder's own runtime ignores it); PR_GET_TSC
+/// says what the program chose, and rdtsc faults when it asked for that.
 #[test]
 fn the_recorder_does_not_show_in_prctl() {
     check_program("transparency", &[]);

@@ -1,10 +1,12 @@
 /* What a program can ask the kernel about itself must not show the
- * recorder: no parent-death signal, rdtsc enabled; and a program that asks
- * for rdtsc to fault gets its SIGSEGV. */
+ * recorder: no parent-death signal, rdtsc enabled, SIGPIPE's default action
+ * (a write to a closed pipe kills); and a program that asks for rdtsc to
+ * fault gets its SIGSEGV. */
 #include "family.h"
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
@@ -39,6 +41,19 @@ int main(void) {
   unsigned long long after = __rdtsc();
   CHECK(after > before);
   CHECK(prctl(PR_SET_TSC, 77) == -1 && errno == EINVAL);
+  int broken[2];
+  CHECK(pipe(broken) == 0);
+  CHECK(close(broken[0]) == 0);
+  pid_t writer = fork();
+  CHECK(writer >= 0);
+  if (writer == 0) {
+    ssize_t wrote = write(broken[1], "x", 1);
+    printf("FAIL: the write returned %zd instead of killing\n", wrote);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(writer, &status, 0) == writer);
+  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE);
   printf("faults %d, tsc went up by %llu, random %llx\n", faults, after - before, random_value());
   return 0;
 }

@@ -446,6 +446,7 @@ mod libc_consts {
     pub const S_IFIFO: u32 = 0o010000;
     pub const S_IFSOCK: u32 = 0o140000;
     pub const EAGAIN: i64 = 11;
+    pub const EPIPE: i64 = 32;
     pub const MSG_DONTWAIT: u64 = 0x40;
     pub const MSG_WAITALL: u64 = 0x100;
     pub const POLLFD_LEN: usize = 8;
@@ -1071,6 +1072,14 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let Some(result) = perform(nr, args, how) else {
         return TAKE_TRACED_PATH;
     };
+    if result == -EPIPE {
+        // The kernel also raised SIGPIPE, which the tracer could only hold
+        // until the thread's next traced syscall (at exit_group a program
+        // that should have died then lives on). Nothing was written, so
+        // the call is made again traced, and the signal lands at its exit,
+        // where it would have natively.
+        return TAKE_TRACED_PATH;
+    }
     if nr == SYS_CLOSE {
         fds_changed();
     }

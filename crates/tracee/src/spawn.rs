@@ -128,6 +128,12 @@ pub fn spawn_traced(
             if options.cpu.is_some() {
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &cpu_set);
             }
+            // Rust's runtime ignores SIGPIPE in this process, and an ignored
+            // signal stays ignored across execve: the program must start
+            // with the default action, as it would from a shell (Python's
+            // subprocess does the same), or a write to a closed pipe
+            // returns EPIPE where it should kill.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             // Die with the tracer even before PTRACE_O_EXITKILL is set.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
             libc::raise(libc::SIGSTOP);
