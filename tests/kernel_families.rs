@@ -91,3 +91,11 @@ fn an_untraced_clone_is_recorded_all_the_same() {
     let out = check_program("untraced_clone", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("exit 42"));
 }
+
+/// A thread whose loop now and then runs `pushfq ... popfq` is preempted
+/// there: a walk that steps over the popf must not leave the trap flag to
+/// the program (it died of SIGTRAP).
+#[test]
+fn a_preemption_walk_over_popf_leaves_no_trap_flag() {
+    check_program("popf_loop", &[]);
+}

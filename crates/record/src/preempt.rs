@@ -93,6 +93,19 @@ fn branches_near(mem: &ProcessMemory, (low, high): (u64, u64)) -> Vec<u64> {
     Vec::new()
 }
 
+/// The x86 trap flag, which single-stepping sets.
+const TRAP_FLAG: u64 = 0x100;
+
+/// Clears the trap flag if the thread's registers show it set.
+pub fn clear_trap_flag(tid: Pid) -> Result<(), RecordError> {
+    let mut r = regs::get(tid)?;
+    if r.eflags & TRAP_FLAG != 0 {
+        r.eflags &= !TRAP_FLAG;
+        regs::set(tid, &r)?;
+    }
+    Ok(())
+}
+
 /// Steps `tid` (stopped in user code) to a state-matched point. Asynchronous
 /// signals that arrive meanwhile are added to `held`.
 pub fn search(
@@ -210,10 +223,12 @@ fn with_stack_words(
 fn point_here(
     tid: Pid,
     mem: &ProcessMemory,
-    regs: Regs,
+    mut regs: Regs,
     written: &VecDeque<Written>,
     patch_len: u8,
 ) -> Result<Point, RecordError> {
+    // Cleared before the thread runs on (see `clear_trap_flag`).
+    regs.eflags &= !TRAP_FLAG;
     let fp = regs::get_fpregs(tid)?;
     let memory = written
         .iter()

@@ -128,6 +128,10 @@ impl Recorder {
         let hook_code = self.hooks.get(&tgid).map(|h| h.hook_code());
         let in_hook = |rip: u64| hook_code.iter().flatten().any(|range| range.contains(&rip));
         let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice, &in_hook);
+        // Stepped over a `popf`, the kernel leaves the trap flag to the
+        // program, and the thread would trap at its next instruction once
+        // resumed (a JVM died of that SIGTRAP); no program sets it itself.
+        preempt::clear_trap_flag(tid)?;
         let task = self.task(tid)?;
         task.held_signals = held;
         // Single-stepping ran user code (though not the hook).

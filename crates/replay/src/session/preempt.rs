@@ -32,6 +32,7 @@ const STATE_FLAGS: u64 = 0xcd5;
 
 const PAGE: u64 = 4096;
 const INT3: u8 = 0xcc;
+const TRAP_FLAG: u64 = 0x100;
 
 /// A probe planted in a replayed process.
 #[derive(Debug, Clone)]
@@ -190,8 +191,14 @@ impl ReplaySession {
         end: u64,
     ) -> Result<(), ReplayError> {
         for _ in 0..64 {
-            let rip = regs::get(real)?.rip;
-            if rip <= at || rip >= end {
+            let mut r = regs::get(real)?;
+            if r.rip <= at || r.rip >= end {
+                // Stepped over a `popf`, the kernel leaves the trap flag to
+                // the program (the recorder clears it the same way).
+                if r.eflags & TRAP_FLAG != 0 {
+                    r.eflags &= !TRAP_FLAG;
+                    regs::set(real, &r)?;
+                }
                 return Ok(());
             }
             ptrace::resume(real, Resume::SingleStep, 0)?;
