@@ -59,6 +59,17 @@ impl DebugState {
     pub(super) fn active(&self) -> bool {
         !self.breakpoints.is_empty() || !self.watchpoints.is_empty()
     }
+
+    /// Debug registers 0.. that hold the debugger's watchpoints; a probe's
+    /// code guard takes the ones above.
+    pub(super) fn watchpoints_in_use(&self) -> usize {
+        self.watchpoints.len()
+    }
+
+    /// DR7 bits for the debugger's watchpoints.
+    pub(super) fn watch_dr7(&self) -> u64 {
+        dr7_for(&self.watchpoints)
+    }
 }
 
 fn dr7_for(watchpoints: &[Watchpoint]) -> u64 {
@@ -80,7 +91,7 @@ fn dr7_for(watchpoints: &[Watchpoint]) -> u64 {
     dr7
 }
 
-fn poke_debugreg(real: Pid, index: usize, value: u64) -> Result<(), ReplayError> {
+pub(super) fn poke_debugreg(real: Pid, index: usize, value: u64) -> Result<(), ReplayError> {
     // SAFETY: POKEUSER writes one word of the tracee's debug registers; no
     // memory of ours is touched.
     let rc = unsafe {
@@ -100,7 +111,7 @@ fn poke_debugreg(real: Pid, index: usize, value: u64) -> Result<(), ReplayError>
     Ok(())
 }
 
-fn peek_debugreg(real: Pid, index: usize) -> u64 {
+pub(super) fn peek_debugreg(real: Pid, index: usize) -> u64 {
     // SAFETY: PEEKUSER reads one word of the tracee's user area.
     unsafe { libc::ptrace(libc::PTRACE_PEEKUSER, real, DEBUGREG_OFFSET + 8 * index, 0) as u64 }
 }
@@ -274,13 +285,19 @@ impl ReplaySession {
         self.set_watch_registers(real)?;
         // A single step runs the program's own instruction, not a probe's jump.
         let probe = self.tasks.get(&tid).and_then(|t| t.probe.clone());
-        if let Some(p) = &probe {
+        if let Some(p) = probe.as_ref().filter(|p| p.planted) {
             self.process(pid)?.memory.write(p.at, &p.original)?;
         }
         ptrace::resume(real, Resume::SingleStep, signal)?;
         let stop = ptrace::wait_for(real)?;
-        if let Some(p) = &probe {
-            self.process(pid)?.memory.write(p.at, &p.patch)?;
+        if let Some(mut p) = probe {
+            // The step may have written those bytes itself (a JIT).
+            let now = self.process(pid)?.memory.read(p.at, p.original.len())?;
+            p.planted = false;
+            self.take_program_bytes(pid, &mut p, &now)?;
+            if let Some(task) = self.tasks.get_mut(&tid) {
+                task.probe = Some(p);
+            }
         }
         let is_trap = matches!(stop, WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)))
             && ptrace::get_siginfo(real)?
@@ -365,9 +382,23 @@ impl ReplaySession {
     }
 
     fn set_watch_registers(&mut self, real: Pid) -> Result<(), ReplayError> {
+        // A probe's code guard gives up the registers the debugger now needs.
+        let in_use = self.debug.watchpoints.len();
+        let guard = match self
+            .tasks
+            .values_mut()
+            .find(|t| t.real == real)
+            .and_then(|t| t.probe.as_mut())
+        {
+            Some(probe) => {
+                probe.guard.retain(|&(i, _)| i >= in_use);
+                super::code_guard::guard_dr7(&probe.guard)
+            }
+            None => 0,
+        };
         if self.debug.watchpoints.is_empty() {
             if self.debug.armed.remove(&real) {
-                poke_debugreg(real, 7, 0)?;
+                poke_debugreg(real, 7, guard)?;
             }
             return Ok(());
         }
@@ -375,7 +406,7 @@ impl ReplaySession {
             poke_debugreg(real, i, w.addr)?;
         }
         self.debug.armed.insert(real);
-        poke_debugreg(real, 7, dr7_for(&self.debug.watchpoints))
+        poke_debugreg(real, 7, dr7_for(&self.debug.watchpoints) | guard)
     }
 
     /// The watched address whose debug register fired, clearing DR6.

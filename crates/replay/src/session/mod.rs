@@ -2,6 +2,7 @@
 
 mod debug;
 mod lifecycle;
+mod code_guard;
 mod preempt;
 mod syscallbuf;
 mod syscalls;
@@ -61,8 +62,8 @@ enum Expect {
     Syscall,
     Signal(i32),
     Rdtsc,
-    /// The `int3` of a preemption probe, at this address.
-    Probe(u64),
+    /// The `int3` of the thread's preemption probe.
+    Probe,
 }
 
 fn is_error_result(result: i64) -> bool {
@@ -497,7 +498,7 @@ impl ReplaySession {
         let applied = self.run_until_stop(event, expect)?;
         // A probe hit may be an earlier pass than the point; the preemption
         // checks the buffer once it is at the point itself.
-        if applied == Applied::Done && !matches!(expect, Expect::Probe(_)) {
+        if applied == Applied::Done && !matches!(expect, Expect::Probe) {
             self.check_buffer_drained(event)?;
         }
         Ok(applied)
@@ -527,7 +528,7 @@ impl ReplaySession {
                 .and_then(|t| t.prefetched.take());
             let stop = match (prefetched, expect) {
                 (Some(stop), _) => stop,
-                (None, Expect::Probe(_)) => {
+                (None, Expect::Probe) => {
                     let limit = preempt::preempt_limit();
                     match ptrace::wait_for_within(real, limit)? {
                         Some(stop) => stop,
@@ -559,6 +560,10 @@ impl ReplaySession {
                         ptrace::resume(real, Resume::Syscall, 0)?;
                         continue;
                     };
+                    let guard_fired = expect == Expect::Probe
+                        && sig == libc::SIGTRAP
+                        && ptrace::siginfo_code(&info) == ptrace::TRAP_HWBKPT
+                        && self.code_guard_fired(event.tid, real)?;
                     if sig == libc::SIGTRAP {
                         if let Some(stop) = self.debug_trap(event.tid, real, &info)? {
                             self.debug.stop = Some(stop);
@@ -572,13 +577,13 @@ impl ReplaySession {
                         {
                             return Ok(Applied::Done)
                         }
-                        Expect::Probe(hit)
-                            if sig == libc::SIGTRAP
-                                && regs::get(real).is_ok_and(|r| r.rip == hit + 1) =>
-                        {
+                        Expect::Probe if guard_fired => {
+                            self.resume_user_code(real, pid, 0)?;
+                        }
+                        Expect::Probe if sig == libc::SIGTRAP && self.at_probe_hit(event.tid, real) => {
                             return Ok(Applied::Done)
                         }
-                        Expect::Probe(_)
+                        Expect::Probe
                             if sig == libc::SIGTRAP
                                 && self.step_over_window_entry(event, real)? =>
                         {

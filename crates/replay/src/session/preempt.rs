@@ -38,12 +38,22 @@ const TRAP_FLAG: u64 = 0x100;
 #[derive(Debug, Clone)]
 pub struct ActiveProbe {
     pub at: u64,
+    /// The program's own bytes under the patch.
     pub original: Vec<u8>,
     pub page: u64,
     pub hit: u64,
     pub resume_miss: u64,
     /// The jump written over `original`.
     pub patch: Vec<u8>,
+    /// Whether `patch` is in memory. It is not while the program's bytes
+    /// there are no code yet (a JIT has still to write it).
+    pub planted: bool,
+    /// Debug registers that trap the thread's writes to the patched bytes:
+    /// (register index, 8-byte aligned address). See `code_guard`.
+    pub guard: Vec<(usize, u64)>,
+    /// The recorded state the probe compares, to build it again.
+    pub target: Regs,
+    pub words: Vec<WatchedWord>,
 }
 
 /// The recorded state at a preemption point.
@@ -94,17 +104,12 @@ impl ReplaySession {
             self.task(event)?.probe = Some(probe);
         }
         loop {
-            let Some((hit, resume_miss)) = self
-                .task(event)?
-                .probe
-                .as_ref()
-                .map(|p| (p.hit, p.resume_miss))
-            else {
+            let Some(resume_miss) = self.task(event)?.probe.as_ref().map(|p| p.resume_miss) else {
                 return Err(ReplayError::Setup(
                     "internal error: no probe planted for a preemption point".into(),
                 ));
             };
-            let advanced = self.advance(event, Expect::Probe(hit));
+            let advanced = self.advance(event, Expect::Probe);
             if advanced.is_err() {
                 tracing::debug!(found = ?regs::get(real), "preemption point missed");
             }
@@ -160,7 +165,8 @@ impl ReplaySession {
         let mut r = regs::get(real)?;
         let landed = r.rip.wrapping_sub(1);
         let end = probe.at + probe.patch.len() as u64;
-        let filler = landed >= probe.at + position::pass::PATCH_MIN
+        let filler = probe.planted
+            && landed >= probe.at + position::pass::PATCH_MIN
             && landed < end
             && probe.patch[(landed - probe.at) as usize] == INT3;
         if !filler {
@@ -180,6 +186,17 @@ impl ReplaySession {
             .memory
             .write(probe.at, &probe.patch)?;
         stepped.map(|_| true)
+    }
+
+    /// Whether `tid` stopped on its planted probe's `int3`.
+    pub(super) fn at_probe_hit(&self, tid: i32, real: Pid) -> bool {
+        let hit = self
+            .tasks
+            .get(&tid)
+            .and_then(|t| t.probe.as_ref())
+            .filter(|p| p.planted)
+            .map(|p| p.hit);
+        hit.is_some_and(|hit| regs::get(real).is_ok_and(|r| r.rip == hit + 1))
     }
 
     /// Single-steps the thread while its rip is strictly inside `at..end`.
@@ -376,31 +393,64 @@ impl ReplaySession {
             ));
         }
         let original = process.memory.read(at, patch_len)?;
-        let probe =
-            position::probe::build(at, &original, page, point.regs, point.memory).map_err(|e| {
-                self.divergence(
-                    event,
-                    "cannot build the probe for a preemption point",
-                    "relocatable instructions".into(),
-                    e.to_string(),
-                )
-            })?;
-        process.memory.write(page, &probe.code)?;
-        process.memory.write(at, &probe.patch)?;
-        tracing::debug!(at, page, words = point.memory.len(), "probe planted");
-        Ok(ActiveProbe {
+        let mut probe = ActiveProbe {
             at,
             original,
             page,
-            hit: probe.hit,
-            resume_miss: probe.resume_miss,
-            patch: probe.patch,
-        })
+            hit: 0,
+            resume_miss: 0,
+            patch: Vec::new(),
+            planted: false,
+            guard: Vec::new(),
+            target: *point.regs,
+            words: point.memory.to_vec(),
+        };
+        // Bytes that are no code yet (a JIT writes the loop during this
+        // stretch) wait for the guard to report them written.
+        self.build_probe(pid, &mut probe)?;
+        self.guard_probe(real, &mut probe)?;
+        tracing::debug!(at, page, words = point.memory.len(), planted = probe.planted, "probe planted");
+        Ok(probe)
+    }
+
+    /// Builds the probe's code for the program's bytes in `probe.original`
+    /// and writes it and the jump into the process. Returns false, with the
+    /// program's bytes left alone, when they are no code the probe can
+    /// displace.
+    pub(super) fn build_probe(
+        &self,
+        pid: i32,
+        probe: &mut ActiveProbe,
+    ) -> Result<bool, ReplayError> {
+        let built = match position::probe::build(
+            probe.at,
+            &probe.original,
+            probe.page,
+            &probe.target,
+            &probe.words,
+        ) {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::debug!(error = %e, "no probe for these bytes");
+                return Ok(false);
+            }
+        };
+        let memory = &self.process(pid)?.memory;
+        memory.write(probe.page, &built.code)?;
+        memory.write(probe.at, &built.patch)?;
+        probe.hit = built.hit;
+        probe.resume_miss = built.resume_miss;
+        probe.patch = built.patch;
+        probe.planted = true;
+        Ok(true)
     }
 
     fn remove_probe(&self, real: Pid, pid: i32, probe: &ActiveProbe) -> Result<(), ReplayError> {
+        self.unguard_probe(real, probe)?;
         let process = self.process(pid)?;
-        process.memory.write(probe.at, &probe.original)?;
+        if probe.planted {
+            process.memory.write(probe.at, &probe.original)?;
+        }
         address_space::run_syscall(
             real,
             process,
