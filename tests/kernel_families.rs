@@ -99,3 +99,12 @@ fn an_untraced_clone_is_recorded_all_the_same() {
 fn a_preemption_walk_over_popf_leaves_no_trap_flag() {
     check_program("popf_loop", &[]);
 }
+
+/// A thread writes its hot loop at run time and rewrites it between runs
+/// with no syscall in between, as a JIT does: preemption points land in
+/// code that was not there when the stretch before them began.
+#[test]
+fn preemption_inside_code_generated_in_the_same_stretch() {
+    let out = check_program("jit_loop", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generated loops summed"));
+}

@@ -89,6 +89,10 @@ impl ReplaySession {
         probe: &mut ActiveProbe,
         now: &[u8],
     ) -> Result<(), ReplayError> {
+        if probe.planted && now == probe.patch {
+            // The write hit neighbouring bytes of a guarded word.
+            return Ok(());
+        }
         let program: Vec<u8> = if probe.planted {
             // A byte that still holds the patch's value was not written
             // (the program writing the very byte of our jump there is
@@ -101,9 +105,6 @@ impl ReplaySession {
         } else {
             now.to_vec()
         };
-        if probe.planted && program == probe.original {
-            return Ok(());
-        }
         tracing::debug!(at = probe.at, ?program, "the program wrote the bytes under a probe");
         if probe.planted {
             self.process(pid)?.memory.write(probe.at, &program)?;
