@@ -108,3 +108,11 @@ fn preemption_inside_code_generated_in_the_same_stretch() {
     let out = check_program("jit_loop", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("generated loops summed"));
 }
+
+/// A process group killed at once while the parent waits: the SIGCHLDs
+/// stop the parent one after another, and its wait is restarted after them.
+#[test]
+fn a_wait_restarted_after_several_children_die_at_once() {
+    let out = check_program("group_kill", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("groups of 8 killed"));
+}

@@ -84,7 +84,11 @@ impl Recorder {
             },
             Vec::new(),
         )?;
-        self.task(tid)?.anchor_regs = None;
+        // The anchor stays: a second signal that stops the thread before it
+        // runs any user code (the first one ignored, the syscall not yet
+        // restarted) is at the same place. Stepping toward a point from
+        // there would run the restarted syscall inside a single step, where
+        // no syscall stop reports it.
         self.resume_user(tid, sig)
     }
 
