@@ -116,3 +116,13 @@ fn a_wait_restarted_after_several_children_die_at_once() {
     let out = check_program("group_kill", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("groups of 8 killed"));
 }
+
+/// The program's own seccomp filter fails one call with an errno and traps
+/// another into its SIGSYS handler, and RLIMIT_FSIZE's SIGXFSZ kills a
+/// writer: each lands at its syscall, as natively, and PR_GET_SECCOMP
+/// shows no filter before the program's.
+#[test]
+fn seccomp_filter_and_file_size_limit_enforced_at_the_syscall() {
+    let out = check_program("seccomp_and_limits", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("filter enforced"));
+}

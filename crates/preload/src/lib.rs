@@ -25,7 +25,8 @@ use syscallbuf::{
     OUTPUT_MARK_STDOUT, RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
 use syscallbuf::{
-    FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_FILE_WRITES_TRACED, SHARED_WORDS,
+    ALL_CALLS_TRACED, FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_FILE_WRITES_TRACED,
+    SHARED_WORDS,
 };
 
 /// Room for the stubs the tracer writes, in this library's text so that
@@ -381,6 +382,9 @@ unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
     // SAFETY: the entry code passes its own stack frame.
     let s = unsafe { &*saved };
     let args = [s.rdi, s.rsi, s.rdx, s.r10, s.r8, s.r9];
+    if SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & ALL_CALLS_TRACED != 0 {
+        return TAKE_TRACED_PATH;
+    }
     let Some(plan) = plan(nr, &args) else {
         return TAKE_TRACED_PATH;
     };
@@ -447,6 +451,7 @@ mod libc_consts {
     pub const S_IFSOCK: u32 = 0o140000;
     pub const EAGAIN: i64 = 11;
     pub const EPIPE: i64 = 32;
+    pub const EFBIG: i64 = 27;
     pub const MSG_DONTWAIT: u64 = 0x40;
     pub const MSG_WAITALL: u64 = 0x100;
     pub const POLLFD_LEN: usize = 8;
@@ -1072,12 +1077,12 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let Some(result) = perform(nr, args, how) else {
         return TAKE_TRACED_PATH;
     };
-    if result == -EPIPE {
-        // The kernel also raised SIGPIPE, which the tracer could only hold
-        // until the thread's next traced syscall (at exit_group a program
-        // that should have died then lives on). Nothing was written, so
-        // the call is made again traced, and the signal lands at its exit,
-        // where it would have natively.
+    if result == -EPIPE || result == -EFBIG {
+        // The kernel also raised SIGPIPE or SIGXFSZ, which the tracer could
+        // only hold until the thread's next traced syscall (at exit_group a
+        // program that should have died then lives on). Nothing was
+        // written, so the call is made again traced, and the signal lands
+        // at its exit, where it would have natively.
         return TAKE_TRACED_PATH;
     }
     if nr == SYS_CLOSE {

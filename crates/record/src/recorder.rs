@@ -299,7 +299,10 @@ impl Recorder {
 
     pub(crate) fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
         self.new_slice(tid);
-        let how = if self.buffering {
+        // Under a filter of the program's own, a call it fails or traps
+        // never reaches the buffer's filter, whose stops the recorder
+        // otherwise waits for: such a thread stops at every syscall entry.
+        let how = if self.buffering && !self.task(tid)?.own_seccomp {
             Resume::Continue
         } else {
             Resume::Syscall
@@ -498,6 +501,7 @@ impl Recorder {
         let forked_by = self.forked_by.remove(&tid);
         let tsc_sigsegv = forked_by.as_ref().is_some_and(|f| f.tsc_sigsegv);
         self.task(tid)?.tsc_sigsegv = tsc_sigsegv;
+        self.task(tid)?.own_seccomp = forked_by.as_ref().is_some_and(|f| f.own_seccomp);
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the

@@ -74,6 +74,8 @@ pub(crate) struct ForkedBy {
     pub(crate) call: Option<(u64, [u64; 6])>,
     /// The forking thread's PR_SET_TSC mode, which the child inherits.
     pub(crate) tsc_sigsegv: bool,
+    /// Whether the forking thread has a seccomp filter of its own.
+    pub(crate) own_seccomp: bool,
 }
 
 impl ForkedBy {
@@ -84,6 +86,7 @@ impl ForkedBy {
             buffer: forking.buffer,
             call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
             tsc_sigsegv: forking.tsc_sigsegv,
+            own_seccomp: forking.own_seccomp,
         }
     }
 }

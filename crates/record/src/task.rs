@@ -74,6 +74,9 @@ pub struct Task {
     /// The program asked for `rdtsc` to raise SIGSEGV (PR_SET_TSC). The
     /// recorder traps it either way; this is the mode the program sees.
     pub tsc_sigsegv: bool,
+    /// The thread runs under a seccomp filter of the program's own (the
+    /// syscall buffer's filter is the recorder's, and hidden).
+    pub own_seccomp: bool,
 }
 
 impl Task {
@@ -95,6 +98,7 @@ impl Task {
             buffer: None,
             buffer_dirty: true,
             tsc_sigsegv: false,
+            own_seccomp: false,
         }
     }
 }

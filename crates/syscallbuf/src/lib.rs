@@ -39,6 +39,11 @@ pub const FD_CACHE_PAUSED: u64 = 1 << 62;
 /// regular files then take the traced path, where the tracer sees which
 /// ones land in a mapped file (replay keeps its own copy of that mapping).
 pub const SHARED_FILE_WRITES_TRACED: u64 = 1 << 61;
+/// Set in that word once the process installs a seccomp filter of its
+/// own: a call the filter traps would raise SIGSYS inside the library,
+/// where replay has no syscall to stop at, so every call takes the traced
+/// path.
+pub const ALL_CALLS_TRACED: u64 = 1 << 60;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;
 /// `control(OP_DIVERGED, nr, expected_nr, offset, args)`: replay found
