@@ -126,3 +126,12 @@ fn seccomp_filter_and_file_size_limit_enforced_at_the_syscall() {
     let out = check_program("seccomp_and_limits", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("filter enforced"));
 }
+
+/// A program writes its own memory (even a read-only page) and a child's
+/// through /proc/PID/mem; replay does not make those writes, so the trace
+/// carries the bytes.
+#[test]
+fn memory_written_through_proc_pid_mem() {
+    let out = check_program("proc_mem_write", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("into the child"));
+}

@@ -25,8 +25,8 @@ use syscallbuf::{
     OUTPUT_MARK_STDOUT, RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
 use syscallbuf::{
-    ALL_CALLS_TRACED, FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, SHARED_FILE_WRITES_TRACED,
-    SHARED_WORDS,
+    ALL_CALLS_TRACED, FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD,
+    SHARED_FILE_WRITES_TRACED, SHARED_WORDS,
 };
 
 /// Room for the stubs the tracer writes, in this library's text so that
@@ -438,6 +438,7 @@ mod libc_consts {
     pub const F_SETFL: u64 = 4;
     pub const O_DIRECTORY: u64 = 0o200000;
     pub const O_PATH: u64 = 0o10000000;
+    pub const O_ACCMODE: u64 = 0o3;
     pub const S_IFMT: u32 = 0o170000;
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
@@ -989,6 +990,11 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                 let mut mode = [0u8; 4];
                 mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
                 let kind = u32::from_le_bytes(mode) & S_IFMT;
+                if r != -EFAULT && flags & O_ACCMODE != 0 && is_proc_path(a[1]) {
+                    // A /proc/PID/mem written to changes memory: the
+                    // tracer must see that open.
+                    return None;
+                }
                 if r == -ENOENT && flags & O_CREAT == 0 {
                     return open_missing(nr, a);
                 }
@@ -1052,6 +1058,17 @@ fn c_strlen(addr: u64, max: usize) -> usize {
         }
     }
     len
+}
+
+/// Whether the path at `addr` starts with "/proc/".
+fn is_proc_path(addr: u64) -> bool {
+    const PREFIX: &[u8] = b"/proc/";
+    // SAFETY: the kernel just read this path without EFAULT; the comparison
+    // stops at the first byte that differs, so it never reads past the NUL.
+    PREFIX
+        .iter()
+        .enumerate()
+        .all(|(i, &want)| unsafe { *((addr + i as u64) as *const u8) } == want)
 }
 
 /// Recording: make the call and append its record.

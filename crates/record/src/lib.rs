@@ -9,8 +9,10 @@
 mod exec;
 mod output;
 mod preempt;
+mod proc_mem;
 mod recorder;
 mod schedule;
+mod seccomp;
 mod signals;
 mod syscallbuf;
 mod syscalls;

@@ -81,6 +81,8 @@ pub(crate) struct Recorder {
     /// Files some process of the recording mapped `MAP_SHARED`: writes to
     /// them and their resizing are logged for replay's copies.
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
+    /// Processes that opened a `/proc/PID/mem` for writing.
+    pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -145,6 +147,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
         shared_files: Default::default(),
+        proc_mem_writers: Default::default(),
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),

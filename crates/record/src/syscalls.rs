@@ -33,7 +33,7 @@ fn changes_mappings(nr: u64) -> bool {
     )
 }
 
-fn is_error_result(result: i64) -> bool {
+pub(crate) fn is_error_result(result: i64) -> bool {
     (-4095..0).contains(&result)
 }
 
@@ -57,7 +57,7 @@ impl MemoryReader for Reader<'_> {
 }
 
 impl Recorder {
-    fn refuse(&self, tid: Pid, error: impl std::fmt::Display) -> Failure {
+    pub(crate) fn refuse(&self, tid: Pid, error: impl std::fmt::Display) -> Failure {
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
         Failure::Stop(StopRecording(format!(
             "{error} (process {pid}, thread {tid}, after event {})",
@@ -342,67 +342,6 @@ impl Recorder {
         }))
     }
 
-    /// The seccomp mode the program sees: the syscall buffer's filter is
-    /// the recorder's. Strict mode cannot be set under that filter (the
-    /// kernel refuses it), so a program asking for it stops the recording.
-    fn seccomp_query(&mut self, tid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<i64>> {
-        const PR_GET_SECCOMP: u64 = 21;
-        const PR_SET_SECCOMP: u64 = 22;
-        const SECCOMP_SET_MODE_STRICT: u64 = 0;
-        const SECCOMP_MODE_STRICT: u64 = 1;
-        const SECCOMP_MODE_FILTER: i64 = 2;
-        if !self.buffering {
-            return Ok(None);
-        }
-        let strict = match nr as i64 {
-            libc::SYS_prctl if args[0] == PR_GET_SECCOMP => {
-                let own = self.task(tid)?.own_seccomp;
-                return Ok(Some(if own { SECCOMP_MODE_FILTER } else { 0 }));
-            }
-            libc::SYS_prctl => args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT,
-            libc::SYS_seccomp => args[0] == SECCOMP_SET_MODE_STRICT,
-            _ => false,
-        };
-        if strict {
-            return Err(self.refuse(
-                tid,
-                "strict seccomp mode cannot be entered under the syscall buffer's seccomp \
-                 filter; recording stopped so that the trace is never silently wrong; record \
-                 with --no-syscall-buffer",
-            ));
-        }
-        Ok(None)
-    }
-
-    /// After a syscall's exit: a seccomp filter the program installed
-    /// itself. The thread then stops at every syscall entry (see
-    /// `resume_user`), and the process's library stops buffering: a call
-    /// the filter traps would raise SIGSYS inside the library, where replay
-    /// has no syscall to stop at.
-    fn note_own_seccomp(&mut self, tid: Pid, tgid: Pid, nr: u64, args: &[u64; 6], result: i64) -> Step {
-        const PR_SET_SECCOMP: u64 = 22;
-        const SECCOMP_MODE_FILTER: u64 = 2;
-        const SECCOMP_SET_MODE_FILTER: u64 = 1;
-        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
-        let (installed, all_threads) = match nr as i64 {
-            libc::SYS_prctl => (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER, false),
-            libc::SYS_seccomp => (
-                args[0] == SECCOMP_SET_MODE_FILTER,
-                args[1] & SECCOMP_FILTER_FLAG_TSYNC != 0,
-            ),
-            _ => (false, false),
-        };
-        if !installed || is_error_result(result) {
-            return Ok(());
-        }
-        for task in self.tasks.values_mut() {
-            if task.tid == tid || (all_threads && task.tgid == tgid) {
-                task.own_seccomp = true;
-            }
-        }
-        self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)
-    }
-
     /// A write to the recorder's own stdout or stderr finishes before any
     /// other thread runs: replay prints in log order, and two processes'
     /// writes still in the kernel together could reach the pipe in the
@@ -586,6 +525,8 @@ impl Recorder {
         }
         self.note_fd_changes(tgid, nr, &args, result)?;
         self.note_own_seccomp(tid, tgid, nr, &args, result)?;
+        self.note_proc_mem_open(tid, tgid, nr, &args, result)?;
+        self.note_proc_mem_write(tid, tgid, nr, &args, result)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.

@@ -73,7 +73,10 @@ impl ReplaySession {
         }
         poke_debugreg(real, 6, dr6 & !mask)?;
         let pid = self.tasks.get(&tid).map(|t| t.rec_pid).unwrap_or_default();
-        let now = self.process(pid)?.memory.read(probe.at, probe.original.len())?;
+        let now = self
+            .process(pid)?
+            .memory
+            .read(probe.at, probe.original.len())?;
         self.take_program_bytes(pid, &mut probe, &now)?;
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.probe = Some(probe);
@@ -105,7 +108,11 @@ impl ReplaySession {
         } else {
             now.to_vec()
         };
-        tracing::debug!(at = probe.at, ?program, "the program wrote the bytes under a probe");
+        tracing::debug!(
+            at = probe.at,
+            ?program,
+            "the program wrote the bytes under a probe"
+        );
         if probe.planted {
             self.process(pid)?.memory.write(probe.at, &program)?;
             probe.planted = false;
@@ -122,10 +129,7 @@ mod tests {
 
     #[test]
     fn guard_covers_the_patched_bytes_from_the_top_register_down() {
-        assert_eq!(
-            guard_words(0x1006, 5, 0),
-            vec![(3, 0x1000), (2, 0x1008)]
-        );
+        assert_eq!(guard_words(0x1006, 5, 0), vec![(3, 0x1000), (2, 0x1008)]);
         assert_eq!(guard_words(0x1000, 8, 0), vec![(3, 0x1000)]);
         // Registers the debugger uses are left to it.
         assert_eq!(guard_words(0x1006, 5, 3), vec![(3, 0x1000)]);

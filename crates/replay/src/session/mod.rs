@@ -1,8 +1,8 @@
 //! A replay in progress, advanced one recorded event at a time.
 
+mod code_guard;
 mod debug;
 mod lifecycle;
-mod code_guard;
 mod preempt;
 mod syscallbuf;
 mod syscalls;
@@ -580,7 +580,9 @@ impl ReplaySession {
                         Expect::Probe if guard_fired => {
                             self.resume_user_code(real, pid, 0)?;
                         }
-                        Expect::Probe if sig == libc::SIGTRAP && self.at_probe_hit(event.tid, real) => {
+                        Expect::Probe
+                            if sig == libc::SIGTRAP && self.at_probe_hit(event.tid, real) =>
+                        {
                             return Ok(Applied::Done)
                         }
                         Expect::Probe

@@ -409,7 +409,13 @@ impl ReplaySession {
         // stretch) wait for the guard to report them written.
         self.build_probe(pid, &mut probe)?;
         self.guard_probe(real, &mut probe)?;
-        tracing::debug!(at, page, words = point.memory.len(), planted = probe.planted, "probe planted");
+        tracing::debug!(
+            at,
+            page,
+            words = point.memory.len(),
+            planted = probe.planted,
+            "probe planted"
+        );
         Ok(probe)
     }
 

@@ -1,0 +1,140 @@
+//! Writes through `/proc/PID/mem`: the program changes memory with a
+//! syscall that replay does not make.
+//!
+//! Opening such a file for writing takes the traced path (the library
+//! leaves `/proc` opens with write access to the tracer), and the process's
+//! later file writes are traced too. Each write is logged as a kernel write
+//! of the bytes now in the target's memory, as the target's event; a target
+//! outside the recording stops it.
+
+use crate::recorder::{Recorder, Step};
+use trace::event::{EventKind, MemWrite};
+use tracee::Pid;
+
+/// The pid whose memory a `/proc/PID/mem` (or `/proc/PID/task/TID/mem`)
+/// path names.
+fn proc_mem_target(path: &std::path::Path) -> Option<Pid> {
+    let rest = path
+        .to_str()?
+        .strip_prefix("/proc/")?
+        .strip_suffix("/mem")?;
+    let pid = match rest.split_once("/task/") {
+        Some((_, tid)) => tid,
+        None => rest,
+    };
+    pid.parse().ok()
+}
+
+impl Recorder {
+    /// After an open's exit: a `/proc/PID/mem` opened for writing.
+    pub(crate) fn note_proc_mem_open(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Step {
+        let flags = match nr as i64 {
+            libc::SYS_open => args[1],
+            libc::SYS_openat => args[2],
+            _ => return Ok(()),
+        };
+        if result < 0 || flags & libc::O_ACCMODE as u64 == libc::O_RDONLY as u64 {
+            return Ok(());
+        }
+        let link = std::fs::read_link(format!("/proc/{tid}/fd/{result}"));
+        if link.ok().as_deref().and_then(proc_mem_target).is_none() {
+            return Ok(());
+        }
+        self.proc_mem_writers.insert(tgid);
+        self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)
+    }
+
+    /// After a write's exit in a process that opened `/proc/PID/mem` for
+    /// writing: the bytes it put in the target's memory, as a kernel write.
+    pub(crate) fn note_proc_mem_write(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Step {
+        let writes = matches!(
+            nr as i64,
+            libc::SYS_write
+                | libc::SYS_pwrite64
+                | libc::SYS_writev
+                | libc::SYS_pwritev
+                | libc::SYS_pwritev2
+        );
+        if !writes || result <= 0 || !self.proc_mem_writers.contains(&tgid) {
+            return Ok(());
+        }
+        let fd = args[0];
+        let Some(target) = std::fs::read_link(format!("/proc/{tid}/fd/{fd}"))
+            .ok()
+            .as_deref()
+            .and_then(proc_mem_target)
+        else {
+            return Ok(());
+        };
+        let len = result as u64;
+        let at = match nr as i64 {
+            libc::SYS_pwrite64 => args[3],
+            libc::SYS_pwritev | libc::SYS_pwritev2 if args[3] != u64::MAX => args[3],
+            // The file position moved past what was written.
+            _ => match fd_position(tid, fd) {
+                Some(position) => position.wrapping_sub(len),
+                None => {
+                    return Err(self.refuse(
+                        tid,
+                        "cannot tell where a write through /proc/PID/mem landed",
+                    ))
+                }
+            },
+        };
+        // The kernel writes the target's memory: the event is the target's.
+        let Some(target_tgid) = self.tasks.get(&target).map(|t| t.tgid) else {
+            return Err(self.refuse(
+                tid,
+                format!(
+                    "a write through /proc/{target}/mem changes the memory of a process \
+                     outside the recording; recording stopped so that the trace is never \
+                     silently wrong"
+                ),
+            ));
+        };
+        let bytes = self.memory(target_tgid)?.read(at, len as usize)?;
+        self.log(
+            target,
+            EventKind::KernelWrite {
+                writes: vec![MemWrite { addr: at, len }],
+            },
+            vec![bytes],
+        )?;
+        Ok(())
+    }
+}
+
+fn fd_position(tid: Pid, fd: u64) -> Option<u64> {
+    let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("pos:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn mem_paths_name_their_process() {
+        assert_eq!(proc_mem_target(Path::new("/proc/42/mem")), Some(42));
+        assert_eq!(proc_mem_target(Path::new("/proc/42/task/43/mem")), Some(43));
+        assert_eq!(proc_mem_target(Path::new("/proc/42/maps")), None);
+        assert_eq!(proc_mem_target(Path::new("/tmp/proc/42/mem")), None);
+    }
+}
