@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn dr7_enables_eight_byte_write_watches() {
-        assert_eq!(guard_dr7(&[(3, 0)]), 1 << 6 | 0b1101 << 28);
-        assert_eq!(guard_dr7(&[(0, 0)]), 1 | 0b1101 << 16);
+        assert_eq!(guard_dr7(&[(3, 0)]), 1 << 6 | 0b1001 << 28);
+        assert_eq!(guard_dr7(&[(0, 0)]), 1 | 0b1001 << 16);
     }
 }
