@@ -135,3 +135,13 @@ fn memory_written_through_proc_pid_mem() {
     let out = check_program("proc_mem_write", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("into the child"));
 }
+
+/// Children made with clone(CLONE_VM | SIGCHLD), with and without
+/// CLONE_FILES, one after another, each making buffered calls: processes
+/// on one memory share the recorder's syscall hooks (two bookkeepings of
+/// them handed one stub to two sites, and the second child crashed).
+#[test]
+fn processes_that_share_memory_without_being_threads() {
+    let out = check_program("shared_memory_processes", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("children on our memory"));
+}

@@ -409,7 +409,11 @@ impl Recorder {
                     };
                     self.add_task(child, tgid)?;
                 }
-                let forked_by = self.forked_by_now(tid, event == libc::PTRACE_EVENT_FORK)?;
+                // The kernel reports a clone with SIGCHLD as a fork even with
+                // CLONE_VM: only the flags say whether memory was copied.
+                let copy_of_memory =
+                    event == libc::PTRACE_EVENT_FORK && !self.clone_shares_memory(tid)?;
+                let forked_by = self.forked_by_now(tid, copy_of_memory)?;
                 self.forked_by.insert(child, forked_by);
                 self.fd_cache_at_clone(tid)?;
             }

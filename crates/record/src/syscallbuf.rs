@@ -503,6 +503,26 @@ impl Recorder {
     }
 
     /// What a child of `tid` inherits, read at its fork event.
+    /// Whether `tid`'s clone in progress shares its memory with the child
+    /// (CLONE_VM). A process on the parent's memory shares the syscall
+    /// hook's stubs with it, so it must not keep its own copy of their
+    /// bookkeeping: two copies handed out the same stub to two sites.
+    pub(crate) fn clone_shares_memory(&mut self, tid: Pid) -> Step<bool> {
+        let task = self.task(tid)?;
+        let (tgid, Some((nr, args))) = (task.tgid, task.syscall.as_ref().map(|s| (s.nr, s.args)))
+        else {
+            return Ok(false);
+        };
+        let flags = match nr as i64 {
+            libc::SYS_clone => args[0],
+            // Unreadable flags: assume the worst.
+            libc::SYS_clone3 => self.memory(tgid)?.read_u64(args[0]).unwrap_or(u64::MAX),
+            libc::SYS_vfork => libc::CLONE_VM as u64,
+            _ => 0,
+        };
+        Ok(flags & libc::CLONE_VM as u64 != 0)
+    }
+
     pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {
         Ok(ForkedBy::of(self.task(tid)?, copy_of_memory))
     }
