@@ -8,6 +8,7 @@
 //! outside the recording stops it.
 
 use crate::recorder::{Recorder, Step};
+use crate::syscalls::Returned;
 use trace::event::{EventKind, MemWrite};
 use tracee::Pid;
 
@@ -27,14 +28,14 @@ fn proc_mem_target(path: &std::path::Path) -> Option<Pid> {
 
 impl Recorder {
     /// After an open's exit: a `/proc/PID/mem` opened for writing.
-    pub(crate) fn note_proc_mem_open(
-        &mut self,
-        tid: Pid,
-        tgid: Pid,
-        nr: u64,
-        args: &[u64; 6],
-        result: i64,
-    ) -> Step {
+    pub(crate) fn note_proc_mem_open(&mut self, call: &Returned) -> Step {
+        let Returned {
+            tid,
+            tgid,
+            nr,
+            args,
+            result,
+        } = *call;
         let flags = match nr as i64 {
             libc::SYS_open => args[1],
             libc::SYS_openat => args[2],
@@ -53,14 +54,14 @@ impl Recorder {
 
     /// After a write's exit in a process that opened `/proc/PID/mem` for
     /// writing: the bytes it put in the target's memory, as a kernel write.
-    pub(crate) fn note_proc_mem_write(
-        &mut self,
-        tid: Pid,
-        tgid: Pid,
-        nr: u64,
-        args: &[u64; 6],
-        result: i64,
-    ) -> Step {
+    pub(crate) fn note_proc_mem_write(&mut self, call: &Returned) -> Step {
+        let Returned {
+            tid,
+            tgid,
+            nr,
+            args,
+            result,
+        } = *call;
         let writes = matches!(
             nr as i64,
             libc::SYS_write

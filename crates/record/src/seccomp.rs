@@ -9,6 +9,7 @@
 
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::is_error_result;
+use crate::syscalls::Returned;
 use tracee::Pid;
 
 impl Recorder {
@@ -54,14 +55,14 @@ impl Recorder {
     /// `resume_user`), and the process's library stops buffering: a call
     /// the filter traps would raise SIGSYS inside the library, where replay
     /// has no syscall to stop at.
-    pub(crate) fn note_own_seccomp(
-        &mut self,
-        tid: Pid,
-        tgid: Pid,
-        nr: u64,
-        args: &[u64; 6],
-        result: i64,
-    ) -> Step {
+    pub(crate) fn note_own_seccomp(&mut self, call: &Returned) -> Step {
+        let Returned {
+            tid,
+            tgid,
+            nr,
+            args,
+            result,
+        } = *call;
         const PR_SET_SECCOMP: u64 = 22;
         const SECCOMP_MODE_FILTER: u64 = 2;
         const SECCOMP_SET_MODE_FILTER: u64 = 1;

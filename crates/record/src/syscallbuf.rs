@@ -8,6 +8,7 @@
 //! thread it moves the records in the thread's buffer into the trace.
 
 use crate::recorder::{Recorder, Step};
+use crate::syscalls::Returned;
 use crate::task::{RunState, Task};
 use crate::RecordError;
 use std::collections::HashSet;
@@ -195,13 +196,14 @@ impl Recorder {
     /// dup2, dup3 or close_range may have given an fd number to another
     /// file, and a vfork-style child that shared the memory but had its
     /// own fd table is done with it (see [`Recorder::fd_cache_at_clone`]).
-    pub(crate) fn note_fd_changes(
-        &mut self,
-        tgid: Pid,
-        nr: u64,
-        args: &[u64; 6],
-        result: i64,
-    ) -> Step {
+    pub(crate) fn note_fd_changes(&mut self, call: &Returned) -> Step {
+        let Returned {
+            tgid,
+            nr,
+            args,
+            result,
+            ..
+        } = *call;
         // Every traced exit passes here: the number decides before any lookup.
         let closes = matches!(
             nr as i64,
@@ -218,7 +220,7 @@ impl Recorder {
         if closes {
             return self.update_fd_generation(tgid, |g| g.wrapping_add(1));
         }
-        match self.clone_sharing(tgid, nr, args)? {
+        match self.clone_sharing(tgid, nr, &args)? {
             Some(Sharing::MemoryOnlyUntilExec) => {
                 self.update_fd_generation(tgid, |g| (g & !FD_CACHE_PAUSED).wrapping_add(1))
             }

@@ -33,6 +33,16 @@ fn changes_mappings(nr: u64) -> bool {
     )
 }
 
+/// A traced syscall that just returned, as the rules that act after its
+/// exit see it.
+pub(crate) struct Returned {
+    pub(crate) tid: Pid,
+    pub(crate) tgid: Pid,
+    pub(crate) nr: u64,
+    pub(crate) args: [u64; 6],
+    pub(crate) result: i64,
+}
+
 pub(crate) fn is_error_result(result: i64) -> bool {
     (-4095..0).contains(&result)
 }
@@ -523,10 +533,17 @@ impl Recorder {
         if is_exec {
             self.patch_vdso(tid, tgid)?;
         }
-        self.note_fd_changes(tgid, nr, &args, result)?;
-        self.note_own_seccomp(tid, tgid, nr, &args, result)?;
-        self.note_proc_mem_open(tid, tgid, nr, &args, result)?;
-        self.note_proc_mem_write(tid, tgid, nr, &args, result)?;
+        let returned = Returned {
+            tid,
+            tgid,
+            nr,
+            args,
+            result,
+        };
+        self.note_fd_changes(&returned)?;
+        self.note_own_seccomp(&returned)?;
+        self.note_proc_mem_open(&returned)?;
+        self.note_proc_mem_write(&returned)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.
