@@ -12,10 +12,9 @@
 //! bytes the program wrote, takes them as the program's own, and builds the
 //! probe again over them, or leaves them alone until they decode.
 
-use super::debug::{peek_debugreg, poke_debugreg};
 use super::{ActiveProbe, ReplaySession};
 use crate::ReplayError;
-use tracee::Pid;
+use tracee::{debugreg, Pid};
 
 const WORD: u64 = 8;
 const DEBUG_REGISTERS: usize = 4;
@@ -48,16 +47,24 @@ impl ReplaySession {
         let len = probe.original.len() as u64;
         probe.guard = guard_words(probe.at, len, self.debug.watchpoints_in_use());
         for &(i, addr) in &probe.guard {
-            poke_debugreg(real, i, addr)?;
+            debugreg::write(real, i, addr)?;
         }
-        poke_debugreg(real, 7, self.debug.watch_dr7() | guard_dr7(&probe.guard))
+        Ok(debugreg::write(
+            real,
+            debugreg::CONTROL,
+            self.debug.watch_dr7() | guard_dr7(&probe.guard),
+        )?)
     }
 
     pub(super) fn unguard_probe(&self, real: Pid, probe: &ActiveProbe) -> Result<(), ReplayError> {
         if probe.guard.is_empty() {
             return Ok(());
         }
-        poke_debugreg(real, 7, self.debug.watch_dr7())
+        Ok(debugreg::write(
+            real,
+            debugreg::CONTROL,
+            self.debug.watch_dr7(),
+        )?)
     }
 
     /// After a hardware-breakpoint trap of `tid`: whether its probe's guard
@@ -67,11 +74,11 @@ impl ReplaySession {
             return Ok(false);
         };
         let mask = probe.guard.iter().fold(0, |m, &(i, _)| m | 1 << i);
-        let dr6 = peek_debugreg(real, 6);
+        let dr6 = debugreg::read(real, debugreg::STATUS)?;
         if dr6 & mask & DR6_HIT_BITS == 0 {
             return Ok(false);
         }
-        poke_debugreg(real, 6, dr6 & !mask)?;
+        debugreg::write(real, debugreg::STATUS, dr6 & !mask)?;
         let pid = self.tasks.get(&tid).map(|t| t.rec_pid).unwrap_or_default();
         let now = self
             .process(pid)?

@@ -8,10 +8,9 @@
 
 use super::*;
 use std::collections::BTreeSet;
+use tracee::debugreg;
 use tracee::ptrace::{SI_KERNEL, TRAP_HWBKPT, TRAP_TRACE};
 
-/// Offset of `u_debugreg` in the kernel's `struct user` on x86_64.
-const DEBUGREG_OFFSET: usize = 848;
 const INT3: u8 = 0xcc;
 
 /// Why a debugger-driven run stopped.
@@ -89,31 +88,6 @@ fn dr7_for(watchpoints: &[Watchpoint]) -> u64 {
         dr7 |= (rw | (len << 2)) << (16 + 4 * i);
     }
     dr7
-}
-
-pub(super) fn poke_debugreg(real: Pid, index: usize, value: u64) -> Result<(), ReplayError> {
-    // SAFETY: POKEUSER writes one word of the tracee's debug registers; no
-    // memory of ours is touched.
-    let rc = unsafe {
-        libc::ptrace(
-            libc::PTRACE_POKEUSER,
-            real,
-            DEBUGREG_OFFSET + 8 * index,
-            value as usize,
-        )
-    };
-    if rc < 0 {
-        return Err(ReplayError::Setup(format!(
-            "cannot set debug register {index} of thread {real}: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn peek_debugreg(real: Pid, index: usize) -> u64 {
-    // SAFETY: PEEKUSER reads one word of the tracee's user area.
-    unsafe { libc::ptrace(libc::PTRACE_PEEKUSER, real, DEBUGREG_OFFSET + 8 * index, 0) as u64 }
 }
 
 impl ReplaySession {
@@ -398,21 +372,25 @@ impl ReplaySession {
         };
         if self.debug.watchpoints.is_empty() {
             if self.debug.armed.remove(&real) {
-                poke_debugreg(real, 7, guard)?;
+                debugreg::write(real, debugreg::CONTROL, guard)?;
             }
             return Ok(());
         }
         for (i, w) in self.debug.watchpoints.iter().enumerate() {
-            poke_debugreg(real, i, w.addr)?;
+            debugreg::write(real, i, w.addr)?;
         }
         self.debug.armed.insert(real);
-        poke_debugreg(real, 7, dr7_for(&self.debug.watchpoints) | guard)
+        Ok(debugreg::write(
+            real,
+            debugreg::CONTROL,
+            dr7_for(&self.debug.watchpoints) | guard,
+        )?)
     }
 
     /// The watched address whose debug register fired, clearing DR6.
     fn watch_hit(&self, real: Pid) -> Option<u64> {
-        let dr6 = peek_debugreg(real, 6);
-        let _ = poke_debugreg(real, 6, 0);
+        let dr6 = debugreg::read(real, debugreg::STATUS).unwrap_or(0);
+        let _ = debugreg::write(real, debugreg::STATUS, 0);
         self.debug
             .watchpoints
             .iter()
