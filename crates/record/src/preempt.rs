@@ -26,7 +26,7 @@ const MAX_WORDS: usize = 48;
 /// its counter in memory the walked pass did not write (an interpreter's
 /// locals, while the pass ran one bytecode) would otherwise match on an
 /// earlier iteration with the same registers. 32 words let about 1 JIT'd
-/// JVM recording in 5 under load reach a state that never came again (an
+/// JVM recording in 7 under load reach a state that never came again (an
 /// earlier pass matched somewhere before); 96 took that to 1 in 26.
 const STACK_WORDS: u64 = 96;
 
