@@ -66,6 +66,21 @@ enum Expect {
     Probe,
 }
 
+impl ReplaySession {
+    /// What the thread was expected to stop at, for a divergence message.
+    fn describe(&self, tid: i32, expect: Expect) -> String {
+        match expect {
+            Expect::Syscall => "a syscall".into(),
+            Expect::Signal(sig) => format!("signal {sig}"),
+            Expect::Rdtsc => "an rdtsc".into(),
+            Expect::Probe => match self.tasks.get(&tid).and_then(|t| t.probe.as_ref()) {
+                Some(probe) => format!("its preemption point at {:#x}", probe.at),
+                None => "its preemption point".into(),
+            },
+        }
+    }
+}
+
 fn is_error_result(result: i64) -> bool {
     (-4095..0).contains(&result)
 }
@@ -596,7 +611,7 @@ impl ReplaySession {
                             return Err(self.divergence(
                                 event,
                                 "the replayed program faulted where the recorded one did not",
-                                format!("{expect:?}"),
+                                self.describe(event.tid, expect),
                                 format!(
                                     "signal {sig} at rip {rip:#x} (address {:#x})",
                                     ptrace::siginfo_fault_addr(&info)
@@ -628,7 +643,7 @@ impl ReplaySession {
                     return Err(self.divergence(
                         event,
                         "the replayed thread stopped somewhere else",
-                        format!("{expect:?}"),
+                        self.describe(event.tid, expect),
                         found,
                     ));
                 }
