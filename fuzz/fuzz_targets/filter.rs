@@ -1,13 +1,9 @@
 //! The filter / event-breakpoint grammar (docs/filter-spec.md) on arbitrary
 //! text: a parse error, never a panic.
+//! The body is `fuzzing::filter::run` (crates/fuzzing), which the test suite
+//! also runs over this target's corpus.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|input: &[u8]| {
-    if let Ok(spec) = std::str::from_utf8(input) {
-        if let Ok(f) = analyze::Filter::parse(spec) {
-            let _ = f.needs_result();
-        }
-    }
-});
+fuzz_target!(|input: &[u8]| fuzzing::filter::run(input));

@@ -1,47 +1,9 @@
 //! The manifest parser (and `TraceReader::open`, which validates it against
 //! the stream headers) on arbitrary bytes.
+//! The body is `fuzzing::manifest::run` (crates/fuzzing), which the test suite
+//! also runs over this target's corpus.
 #![no_main]
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use trace::{Manifest, MachineInfo, TraceHeader, TraceOutcome, TraceReader, TraceWriter};
 
-fn template() -> &'static (tempfile::TempDir, PathBuf) {
-    static T: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    T.get_or_init(|| {
-        let root = tempfile::tempdir().expect("temp dir");
-        let dir = root.path().join("t");
-        let header = TraceHeader {
-            command: vec!["fuzz".into()],
-            env: Vec::new(),
-            cwd: "/".into(),
-            start_unix_ns: 0,
-            machine: MachineInfo::current(),
-            tick_semantics: "anchors".into(),
-            pmu: None,
-        };
-        TraceWriter::create(&dir, header)
-            .expect("create")
-            .finish(TraceOutcome::Exited { code: 0 })
-            .expect("finish");
-        (root, dir)
-    })
-}
-
-fuzz_target!(|input: &[u8]| {
-    let dir = &template().1;
-    std::fs::write(dir.join("manifest"), input).expect("write manifest");
-    let _ = Manifest::load(dir);
-    if let Ok(reader) = TraceReader::open(dir) {
-        let _ = reader.scan();
-        if let Ok(iter) = reader.events() {
-            for event in iter.take(16) {
-                if event.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-});
+fuzz_target!(|input: &[u8]| fuzzing::manifest::run(input));

@@ -1,0 +1,25 @@
+//! The bodies of the fuzz targets: each `run` takes arbitrary bytes to one
+//! place where outside input enters `replay`, and must return (an error
+//! inside is fine) without panicking, hanging or allocating without bound.
+//!
+//! cargo-fuzz (`fuzz/`, nightly, `scripts/fuzz`) calls them under
+//! libFuzzer. `tests/corpus.rs` calls them on the stable toolchain over
+//! the saved corpus and generated inputs, so `scripts/test` builds every
+//! body and a format change that breaks one fails CI.
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod filter;
+pub mod manifest;
+pub mod trace_reader;
+
+/// A target's body.
+pub type Body = fn(&[u8]);
+
+/// Every target, by the name of its corpus directory.
+pub const TARGETS: &[(&str, Body)] = &[
+    ("decode", decode::run),
+    ("filter", filter::run),
+    ("manifest", manifest::run),
+    ("trace_reader", trace_reader::run),
+];
