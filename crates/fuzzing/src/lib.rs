@@ -11,6 +11,7 @@
 pub mod decode;
 pub mod filter;
 pub mod manifest;
+pub mod syscall_buffer;
 pub mod trace_reader;
 
 /// A target's body.
@@ -21,5 +22,6 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("decode", decode::run),
     ("filter", filter::run),
     ("manifest", manifest::run),
+    ("syscall_buffer", syscall_buffer::run),
     ("trace_reader", trace_reader::run),
 ];
