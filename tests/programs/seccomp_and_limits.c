@@ -2,7 +2,9 @@
  * syscall: a seccomp filter that fails one call with an errno and traps
  * another into a SIGSYS handler (which picks the result), inherited by a
  * child; and RLIMIT_FSIZE, whose SIGXFSZ kills a writer past the limit, or
- * gives EFBIG when ignored. Before the filter, no seccomp mode shows. */
+ * gives EFBIG when ignored. Before the filter, no seccomp mode shows. The
+ * filter survives exec: a call the new image's library would have
+ * buffered is trapped there too. */
 #include "family.h"
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -48,7 +50,22 @@ static int write_past_limit(long limit, int ignore) {
   return status;
 }
 
-int main(void) {
+/* Run by the child's exec, under the parent's filter. */
+static int after_exec(void) {
+  struct sigaction sa = {0};
+  sa.sa_sigaction = on_sigsys;
+  sa.sa_flags = SA_SIGINFO;
+  CHECK(sigaction(SIGSYS, &sa, NULL) == 0);
+  /* The first call patches its site; the later ones would be buffered. */
+  for (int i = 0; i < 3; i++) {
+    trapped_nr = 0;
+    CHECK(getppid() == 4242 && trapped_nr == SYS_getppid);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "after-exec") == 0) return after_exec();
   long limit = 5000 + (long)(random_value() % 1000);
   int status = write_past_limit(limit, 0);
   CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ);
@@ -64,6 +81,8 @@ int main(void) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_uname, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 77),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpgrp, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
@@ -82,6 +101,13 @@ int main(void) {
   pid_t child = fork();
   CHECK(child >= 0);
   if (child == 0) _exit(uname(&u) == -1 && errno == 77 ? 0 : 1);
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    execl("/proc/self/exe", argv[0], "after-exec", (char *)NULL);
+    _exit(9);
+  }
   CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
   printf("limit %ld enforced, filter enforced, %llu\n", limit, random_value() % 1000);
   return 0;

@@ -180,6 +180,11 @@ impl Recorder {
                         refused: HashSet::new(),
                     },
                 );
+                // A seccomp filter survives exec; the new image's library
+                // must leave every call to the tracer again.
+                if self.tasks.values().any(|t| t.tgid == tgid && t.own_seccomp) {
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+                }
                 Ok(syscallbuf::MODE_RECORD)
             }
             syscallbuf::OP_REGISTER
