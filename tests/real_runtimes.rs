@@ -63,12 +63,12 @@ fn java_pool(options: &[&str]) {
 }
 
 /// Not run by default: with the JIT, 29 of 30 recordings replayed in
-/// session 10's soak on an idle machine, and 25 of 26 under load (a point
+/// session 10's soak on an idle machine, and 19 of 22 under load (a point
 /// matched on an earlier pass, README Limits), which would make CI fail
 /// now and then. The interpreted pool below runs every time.
 /// `cargo test --test real_runtimes -- --ignored` runs it.
 #[test]
-#[ignore = "the JIT'd pool replays about 25 in 26 recordings under load (README, Limits)"]
+#[ignore = "the JIT'd pool replays about 19 in 22 recordings under load (README, Limits)"]
 fn java_thread_pool_with_the_jit() {
     java_pool(&[]);
 }

@@ -25,10 +25,11 @@ const MAX_WORDS: usize = 48;
 /// Stack words above rsp compared at the point as well. A loop that keeps
 /// its counter in memory the walked pass did not write (an interpreter's
 /// locals, while the pass ran one bytecode) would otherwise match on an
-/// earlier iteration with the same registers. 32 words let about 1 JIT'd
-/// JVM recording in 7 under load reach a state that never came again (an
-/// earlier pass matched somewhere before); 96 took that to 1 in 26.
-const STACK_WORDS: u64 = 96;
+/// earlier iteration with the same registers. 96 words made a JIT'd JVM
+/// under load drift less often (3 misses in 22 recordings, then 1 in 26),
+/// but once a point in ld.so's start-up, where words that far up differ
+/// in replay, was never matched; which word differs is not known yet.
+const STACK_WORDS: u64 = 32;
 
 /// A preemption point and the state that names it.
 pub struct Point {
