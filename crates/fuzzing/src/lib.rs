@@ -14,6 +14,21 @@ pub mod manifest;
 pub mod syscall_buffer;
 pub mod trace_reader;
 
+/// The header of the template traces the reader targets write their
+/// inputs into.
+fn template_header() -> trace::TraceHeader {
+    trace::TraceHeader {
+        command: vec!["fuzz".into()],
+        env: Vec::new(),
+        cwd: "/".into(),
+        start_unix_ns: 0,
+        machine: trace::MachineInfo::current(),
+        tick_semantics: "anchors".into(),
+        pmu: None,
+        cpu: None,
+    }
+}
+
 /// A target's body.
 pub type Body = fn(&[u8]);
 

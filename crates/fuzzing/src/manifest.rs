@@ -3,24 +3,14 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use trace::{MachineInfo, Manifest, TraceHeader, TraceOutcome, TraceReader, TraceWriter};
+use trace::{Manifest, TraceOutcome, TraceReader, TraceWriter};
 
 fn template() -> &'static (tempfile::TempDir, PathBuf) {
     static T: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     T.get_or_init(|| {
         let root = tempfile::tempdir().expect("temp dir");
         let dir = root.path().join("t");
-        let header = TraceHeader {
-            command: vec!["fuzz".into()],
-            env: Vec::new(),
-            cwd: "/".into(),
-            start_unix_ns: 0,
-            machine: MachineInfo::current(),
-            tick_semantics: "anchors".into(),
-            pmu: None,
-            cpu: None,
-        };
-        TraceWriter::create(&dir, header)
+        TraceWriter::create(&dir, crate::template_header())
             .expect("create")
             .finish(TraceOutcome::Exited { code: 0 })
             .expect("finish");

@@ -8,23 +8,14 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceReader, TraceWriter};
+use trace::{TraceOutcome, TraceReader, TraceWriter};
 
 /// Two template traces with valid manifests, made once per process.
 fn templates() -> &'static (tempfile::TempDir, [PathBuf; 2]) {
     static T: OnceLock<(tempfile::TempDir, [PathBuf; 2])> = OnceLock::new();
     T.get_or_init(|| {
         let root = tempfile::tempdir().expect("temp dir");
-        let header = || TraceHeader {
-            command: vec!["fuzz".into()],
-            env: Vec::new(),
-            cwd: "/".into(),
-            start_unix_ns: 0,
-            machine: MachineInfo::current(),
-            tick_semantics: "anchors".into(),
-            pmu: None,
-            cpu: None,
-        };
+        let header = crate::template_header;
         let partial = root.path().join("partial");
         // Dropping an unfinished writer leaves an incomplete manifest.
         drop(TraceWriter::create(&partial, header()).expect("create"));
