@@ -80,11 +80,11 @@ fn java_thread_pool_interpreted() {
 
 /// Not run by default: node's worker threads replayed 30 of 30
 /// recordings in session 10's soak on an idle machine (about 6 in 10
-/// before replay guarded its probes against the JIT's writes) and 31 of 32
+/// before replay guarded its probes against the JIT's writes) and 23 of 24
 /// under load (README, Limits). Run it with
 /// `cargo test --test real_runtimes -- --ignored`.
 #[test]
-#[ignore = "node worker_threads replays about 31 in 32 recordings under load (README, Limits)"]
+#[ignore = "node worker_threads replays about 23 in 24 recordings under load (README, Limits)"]
 fn node_worker_threads() {
     let node = require("node", "nodejs");
     let script = runtime_source("workers.js");
