@@ -274,19 +274,8 @@ impl Recorder {
     /// What a clone-family call shares between parent and child, where it
     /// matters to the fd cache (`None`: both or neither, or not a clone).
     fn clone_sharing(&mut self, tgid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<Sharing>> {
-        let flags = match nr as i64 {
-            libc::SYS_vfork => (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
-            libc::SYS_clone => args[0],
-            libc::SYS_clone3 => match self.memory(tgid)?.read(args[0], 8) {
-                Ok(bytes) => {
-                    let mut flags = [0u8; 8];
-                    flags.copy_from_slice(&bytes);
-                    u64::from_le_bytes(flags)
-                }
-                // Unreadable flags: assume the worst.
-                Err(_) => return Ok(Some(Sharing::MemoryOnly)),
-            },
-            _ => return Ok(None),
+        let Some(flags) = self.clone_flags(tgid, nr, args)? else {
+            return Ok(None);
         };
         let memory = flags & libc::CLONE_VM as u64 != 0;
         let fds = flags & libc::CLONE_FILES as u64 != 0;
@@ -520,14 +509,24 @@ impl Recorder {
         else {
             return Ok(false);
         };
-        let flags = match nr as i64 {
-            libc::SYS_clone => args[0],
-            // Unreadable flags: assume the worst.
-            libc::SYS_clone3 => self.memory(tgid)?.read_u64(args[0]).unwrap_or(u64::MAX),
-            libc::SYS_vfork => libc::CLONE_VM as u64,
-            _ => 0,
-        };
+        let flags = self.clone_flags(tgid, nr, &args)?.unwrap_or(0);
         Ok(flags & libc::CLONE_VM as u64 != 0)
+    }
+
+    /// The clone flags of a clone-family call (`None` for any other call).
+    /// clone3 keeps them in memory; unreadable ones are taken as the worst
+    /// case, memory shared and nothing else.
+    pub(crate) fn clone_flags(&mut self, tgid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<u64>> {
+        Ok(Some(match nr as i64 {
+            libc::SYS_fork => 0,
+            libc::SYS_vfork => (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
+            libc::SYS_clone => args[0],
+            libc::SYS_clone3 => self
+                .memory(tgid)?
+                .read_u64(args[0])
+                .unwrap_or(libc::CLONE_VM as u64),
+            _ => return Ok(None),
+        }))
     }
 
     pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {

@@ -646,14 +646,8 @@ impl Recorder {
                 }
             }
             libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
-                let thread = match nr {
-                    libc::SYS_clone => args[0] & libc::CLONE_THREAD as u64 != 0,
-                    libc::SYS_clone3 => {
-                        let flags = self.memory(tgid)?.read_u64(args[0])?;
-                        flags & libc::CLONE_THREAD as u64 != 0
-                    }
-                    _ => false,
-                };
+                let flags = self.clone_flags(tgid, nr as u64, args)?.unwrap_or(0);
+                let thread = flags & libc::CLONE_THREAD as u64 != 0;
                 Some(SyscallExtra::NewTask {
                     child: result as Pid,
                     thread,
