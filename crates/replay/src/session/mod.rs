@@ -74,7 +74,15 @@ impl ReplaySession {
             Expect::Signal(sig) => format!("signal {sig}"),
             Expect::Rdtsc => "an rdtsc".into(),
             Expect::Probe => match self.tasks.get(&tid).and_then(|t| t.probe.as_ref()) {
-                Some(probe) => format!("its preemption point at {:#x}", probe.at),
+                Some(probe) if probe.planted => {
+                    format!("its preemption point at {:#x}", probe.at)
+                }
+                // The bytes there never became code a probe can displace.
+                Some(probe) => format!(
+                    "its preemption point at {:#x}, where no probe could be built over the \
+                     program's bytes",
+                    probe.at
+                ),
                 None => "its preemption point".into(),
             },
         }
