@@ -49,7 +49,7 @@ impl SyscallRecord {
     /// `Some(errno)` when the call failed.
     pub fn errno(&self) -> Option<i32> {
         match self.result {
-            Some(r) if (-4095..0).contains(&r) => Some((-r) as i32),
+            Some(r) if syscall_model::is_error_result(r) => Some((-r) as i32),
             _ => None,
         }
     }

@@ -19,6 +19,9 @@
 use core::arch::{asm, global_asm};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use syscallbuf::plan::{
+    plan, sys, How, Input, Plan, FIONREAD, MSG_DONTWAIT, PATH_MAX, STATX_LEN, STAT_LEN,
+};
 use syscallbuf::{
     record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN,
     MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, OUTPUT_MARK_STDERR,
@@ -416,11 +419,6 @@ unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
 /// crate.
 mod libc_consts {
     pub const SYS_MMAP: u64 = 9;
-    pub const SYS_NEWFSTATAT: u64 = 262;
-    pub const SYS_READ: u64 = 0;
-    pub const SYS_WRITE: u64 = 1;
-    pub const SYS_PREAD64: u64 = 17;
-    pub const SYS_PWRITE64: u64 = 18;
     pub const SYS_PREADV2: u64 = 327;
     pub const SYS_PWRITEV2: u64 = 328;
     pub const PROT_READ: i32 = 1;
@@ -433,7 +431,6 @@ mod libc_consts {
     pub const O_CREAT: u64 = 0o100;
     pub const O_NONBLOCK: u64 = 0o4000;
     pub const ENXIO: i64 = 6;
-    pub const SYS_CLOSE: u64 = 3;
     pub const F_GETFL: u64 = 3;
     pub const F_SETFL: u64 = 4;
     pub const O_DIRECTORY: u64 = 0o200000;
@@ -444,33 +441,16 @@ mod libc_consts {
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFBLK: u32 = 0o060000;
     pub const PIPE_BUF: u64 = 4096;
-    pub const SYS_IOCTL: u64 = 16;
-    pub const SYS_FCNTL: u64 = 72;
     pub const F_GETPIPE_SZ: u64 = 1032;
-    pub const FIONREAD: u64 = 0x541b;
     pub const S_IFIFO: u32 = 0o010000;
     pub const S_IFSOCK: u32 = 0o140000;
     pub const EAGAIN: i64 = 11;
     pub const EPIPE: i64 = 32;
     pub const EFBIG: i64 = 27;
-    pub const MSG_DONTWAIT: u64 = 0x40;
-    pub const MSG_WAITALL: u64 = 0x100;
-    pub const POLLFD_LEN: usize = 8;
-    pub const EPOLL_EVENT_LEN: usize = 12;
-    /// More descriptors than this go through ptrace (the record must fit).
-    pub const MAX_POLL_FDS: u64 = 4096;
-    pub const STAT_LEN: usize = 144;
     pub const STAT_MODE_OFFSET: usize = 24;
-    /// The kernel's struct sigaction with an 8-byte mask.
-    pub const KERNEL_SIGACTION_LEN: usize = 32;
-    pub const RLIMIT_LEN: usize = 16;
-    pub const RUSAGE_LEN: usize = 144;
-    pub const SYSINFO_LEN: usize = 112;
-    pub const SYS_STATX: u64 = 332;
     pub const AT_EMPTY_PATH: u64 = 0x1000;
     pub const STATX_TYPE: u64 = 0x1;
     pub const STATX_INO: u64 = 0x100;
-    pub const STATX_LEN: usize = 256;
     pub const STATX_MODE_OFFSET: usize = 0x1c;
     pub const STATX_INO_OFFSET: usize = 0x20;
     pub const STATX_DEV_MAJOR_OFFSET: usize = 0x88;
@@ -481,242 +461,6 @@ mod libc_consts {
     pub const DEV_NULL: (u32, u32) = (1, 3);
 }
 use libc_consts::*;
-
-/// What a buffered call reads and writes.
-#[derive(Clone, Copy)]
-struct Plan {
-    input: Input,
-    output: Output,
-    /// Upper bound of the bytes the record carries.
-    max_bytes: usize,
-    how: How,
-}
-
-#[derive(Clone, Copy)]
-enum Input {
-    None,
-    /// A NUL-terminated path.
-    Path(u64),
-    /// `result` bytes at this address (what write sent).
-    Sent(u64),
-}
-
-#[derive(Clone, Copy)]
-enum Output {
-    None,
-    /// This many bytes at this address when the call succeeds.
-    Fixed(u64, usize),
-    /// `result` bytes at this address.
-    Received(u64),
-    /// `result` items of this size at this address (epoll events).
-    Items(u64, usize),
-    /// `result` bytes at this address, at most this many: with a size of 0
-    /// the xattr calls return the size they would need and write nothing.
-    Bounded(u64, usize),
-}
-
-/// How the call is made without ever blocking the thread indefinitely.
-#[derive(Clone, Copy)]
-enum How {
-    Plain,
-    /// read/pread: try without waiting; a pipe or socket with no data
-    /// takes the traced path, a regular file is read normally.
-    ReadNoWait {
-        offset: Option<u64>,
-    },
-    WriteNoWait {
-        offset: Option<u64>,
-    },
-    /// openat: only files and directories, which never block on open.
-    Open,
-    /// recvfrom: with MSG_DONTWAIT added; nothing to read takes the traced
-    /// path unless the program asked not to wait.
-    RecvNoWait,
-    /// poll/epoll_wait: first with a zero timeout; nothing ready takes the
-    /// traced path unless the program's timeout was zero.
-    PollNoWait {
-        timeout_arg: usize,
-    },
-}
-
-const PATH_MAX: usize = 4096;
-
-fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
-    let p = |input, output, max_bytes, how| {
-        Some(Plan {
-            input,
-            output,
-            max_bytes,
-            how,
-        })
-    };
-    let n = |len: u64| usize::try_from(len).ok();
-    match nr {
-        0 => p(
-            Input::None,
-            Output::Received(a[1]),
-            n(a[2])?,
-            How::ReadNoWait { offset: None },
-        ),
-        1 => p(
-            Input::Sent(a[1]),
-            Output::None,
-            n(a[2])?,
-            How::WriteNoWait { offset: None },
-        ),
-        17 => p(
-            Input::None,
-            Output::Received(a[1]),
-            n(a[2])?,
-            How::ReadNoWait { offset: Some(a[3]) },
-        ),
-        18 => p(
-            Input::Sent(a[1]),
-            Output::None,
-            n(a[2])?,
-            How::WriteNoWait { offset: Some(a[3]) },
-        ),
-        3 | 8 | 39 | 102 | 104 | 107 | 108 | 110 | 186 => {
-            p(Input::None, Output::None, 0, How::Plain)
-        }
-        4 | 6 => p(
-            Input::Path(a[0]),
-            Output::Fixed(a[1], STAT_LEN),
-            PATH_MAX + STAT_LEN,
-            How::Plain,
-        ),
-        5 => p(
-            Input::None,
-            Output::Fixed(a[1], STAT_LEN),
-            STAT_LEN,
-            How::Plain,
-        ),
-        16 => match a[1] {
-            // TCGETS, FIONREAD
-            0x5401 => p(Input::None, Output::Fixed(a[2], 60), 60, How::Plain),
-            0x541b => p(Input::None, Output::Fixed(a[2], 4), 4, How::Plain),
-            _ => None,
-        },
-        21 => p(Input::Path(a[0]), Output::None, PATH_MAX, How::Plain),
-        63 => p(Input::None, Output::Fixed(a[0], 390), 390, How::Plain),
-        // Queries only: with no new action or mask they change nothing that
-        // replay would have to recreate (Python asks for every signal's
-        // handler at startup). Setting calls take the traced path.
-        13 if a[1] == 0 => p(
-            Input::None,
-            Output::Fixed(a[2], KERNEL_SIGACTION_LEN),
-            KERNEL_SIGACTION_LEN,
-            How::Plain,
-        ),
-        14 if a[1] == 0 => p(Input::None, Output::Fixed(a[2], 8), 8, How::Plain),
-        // getrlimit, getrusage, sysinfo; prlimit64 without a new limit.
-        97 => p(
-            Input::None,
-            Output::Fixed(a[1], RLIMIT_LEN),
-            RLIMIT_LEN,
-            How::Plain,
-        ),
-        98 => p(
-            Input::None,
-            Output::Fixed(a[1], RUSAGE_LEN),
-            RUSAGE_LEN,
-            How::Plain,
-        ),
-        99 => p(
-            Input::None,
-            Output::Fixed(a[0], SYSINFO_LEN),
-            SYSINFO_LEN,
-            How::Plain,
-        ),
-        302 if a[2] == 0 => p(
-            Input::None,
-            Output::Fixed(a[3], RLIMIT_LEN),
-            RLIMIT_LEN,
-            How::Plain,
-        ),
-        // F_GETFD, F_SETFD, F_GETFL
-        72 if matches!(a[1], 1..=3) => p(Input::None, Output::None, 0, How::Plain),
-        79 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
-        89 => p(
-            Input::Path(a[0]),
-            Output::Received(a[1]),
-            PATH_MAX + n(a[2])?,
-            How::Plain,
-        ),
-        96 if a[1] == 0 => p(Input::None, Output::Fixed(a[0], 16), 16, How::Plain),
-        201 => p(Input::None, Output::Fixed(a[0], 8), 8, How::Plain),
-        217 => p(Input::None, Output::Received(a[1]), n(a[2])?, How::Plain),
-        228 => p(Input::None, Output::Fixed(a[1], 16), 16, How::Plain),
-        257 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Open),
-        262 => p(
-            Input::Path(a[1]),
-            Output::Fixed(a[2], STAT_LEN),
-            PATH_MAX + STAT_LEN,
-            How::Plain,
-        ),
-        267 => p(
-            Input::Path(a[1]),
-            Output::Received(a[2]),
-            PATH_MAX + n(a[3])?,
-            How::Plain,
-        ),
-        269 | 439 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Plain),
-        318 => p(Input::None, Output::Received(a[0]), n(a[1])?, How::Plain),
-        // getxattr, lgetxattr (ls -l asks for ACLs and labels per file).
-        191 | 192 => p(
-            Input::Path(a[0]),
-            Output::Bounded(a[2], n(a[3])?),
-            PATH_MAX + n(a[3])?,
-            How::Plain,
-        ),
-        193 => p(
-            Input::None,
-            Output::Bounded(a[2], n(a[3])?),
-            n(a[3])?,
-            How::Plain,
-        ),
-        // listxattr, llistxattr, flistxattr
-        194 | 195 => p(
-            Input::Path(a[0]),
-            Output::Bounded(a[1], n(a[2])?),
-            PATH_MAX + n(a[2])?,
-            How::Plain,
-        ),
-        196 => p(
-            Input::None,
-            Output::Bounded(a[1], n(a[2])?),
-            n(a[2])?,
-            How::Plain,
-        ),
-        // poll: the pollfd array comes back with revents filled in.
-        7 if a[1] <= MAX_POLL_FDS => p(
-            Input::None,
-            Output::Fixed(a[0], n(a[1])? * POLLFD_LEN),
-            n(a[1])? * POLLFD_LEN,
-            How::PollNoWait { timeout_arg: 2 },
-        ),
-        // recvfrom without a source address (recv), not waiting for all.
-        45 if a[4] == 0 && a[3] & MSG_WAITALL == 0 => p(
-            Input::None,
-            Output::Received(a[1]),
-            n(a[2])?,
-            How::RecvNoWait,
-        ),
-        232 if a[2] <= MAX_POLL_FDS => p(
-            Input::None,
-            Output::Items(a[1], EPOLL_EVENT_LEN),
-            n(a[2])? * EPOLL_EVENT_LEN,
-            How::PollNoWait { timeout_arg: 3 },
-        ),
-        332 => p(
-            Input::Path(a[1]),
-            Output::Fixed(a[4], 256),
-            PATH_MAX + 256,
-            How::Plain,
-        ),
-        _ => None,
-    }
-}
 
 /// What the hook needs to know about an fd: its type and identity.
 struct FdKind {
@@ -735,7 +479,7 @@ struct FdKind {
 fn fd_kind(fd: u64) -> Option<FdKind> {
     let mut statx = [0u8; STATX_LEN];
     let r = untraced(
-        SYS_STATX,
+        sys::STATX,
         [
             fd,
             c"".as_ptr() as u64,
@@ -862,9 +606,12 @@ fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
         WriteTarget::Pipe if len <= PIPE_BUF => Some(no_wait),
         WriteTarget::Pipe => {
-            let capacity = untraced(SYS_FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
+            let capacity = untraced(sys::FCNTL, [fd, F_GETPIPE_SZ, 0, 0, 0, 0]);
             let mut unread = 0i32;
-            let r = untraced(SYS_IOCTL, [fd, FIONREAD, (&raw mut unread) as u64, 0, 0, 0]);
+            let r = untraced(
+                sys::IOCTL,
+                [fd, FIONREAD, (&raw mut unread) as u64, 0, 0, 0],
+            );
             let fits =
                 capacity > 0 && r == 0 && len <= (capacity - i64::from(unread)).max(0) as u64;
             fits.then_some(no_wait)
@@ -906,10 +653,10 @@ fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
     match fd_kind(fd_u).map(|k| k.file_type) {
         Some(S_IFREG | S_IFDIR) => {
             if flags & O_NONBLOCK == 0 {
-                let status = untraced(SYS_FCNTL, [fd_u, F_GETFL, 0, 0, 0, 0]);
+                let status = untraced(sys::FCNTL, [fd_u, F_GETFL, 0, 0, 0, 0]);
                 if status >= 0 {
                     untraced(
-                        SYS_FCNTL,
+                        sys::FCNTL,
                         [fd_u, F_SETFL, status as u64 & !O_NONBLOCK, 0, 0, 0],
                     );
                 }
@@ -917,7 +664,7 @@ fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
             Some(fd)
         }
         _ => {
-            untraced(SYS_CLOSE, [fd_u, 0, 0, 0, 0, 0]);
+            untraced(sys::CLOSE, [fd_u, 0, 0, 0, 0, 0]);
             None
         }
     }
@@ -953,10 +700,10 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             // A file whose pages are not all cached: finish it normally.
             let done = r.max(0) as u64;
             let plain = match (reading, offset) {
-                (true, None) => SYS_READ,
-                (true, Some(_)) => SYS_PREAD64,
-                (false, None) => SYS_WRITE,
-                (false, Some(_)) => SYS_PWRITE64,
+                (true, None) => sys::READ,
+                (true, Some(_)) => sys::PREAD64,
+                (false, None) => sys::WRITE,
+                (false, Some(_)) => sys::PWRITE64,
             };
             let rest = untraced(
                 plain,
@@ -984,7 +731,7 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             if flags & (O_DIRECTORY | O_PATH) == 0 {
                 let mut stat = [0u8; STAT_LEN];
                 let r = untraced(
-                    SYS_NEWFSTATAT,
+                    sys::NEWFSTATAT,
                     [a[0], a[1], stat.as_mut_ptr() as u64, 0, 0, 0],
                 );
                 let mut mode = [0u8; 4];
@@ -1102,7 +849,7 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         // at its exit, where it would have natively.
         return TAKE_TRACED_PATH;
     }
-    if nr == SYS_CLOSE {
+    if nr == sys::CLOSE {
         fds_changed();
     }
     let (input_addr, input_len) = match plan.input {
@@ -1110,16 +857,11 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         Input::Sent(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
         _ => (0, 0),
     };
-    let (output_addr, output_len) = match plan.output {
-        Output::Fixed(addr, len) if result >= 0 && addr != 0 => (addr, len),
-        Output::Received(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
-        Output::Bounded(addr, cap) if result > 0 && addr != 0 => (addr, (result as usize).min(cap)),
-        Output::Items(addr, each) if result > 0 => {
-            (addr, (result as usize * each).min(plan.max_bytes))
-        }
+    let (output_addr, output_len) = match plan.written(result) {
         // A write to the recorder's stdout/stderr wrote no memory: the
         // address says which stream replay prints its input to.
-        _ => (output_mark, 0),
+        (_, 0) => (output_mark, 0),
+        written => written,
     };
     let size = record_size(input_len, output_len);
     let head = RecordHead {

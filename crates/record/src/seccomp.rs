@@ -8,8 +8,8 @@
 //! any filter, and the library stops buffering in that process.
 
 use crate::recorder::{Recorder, Step};
-use crate::syscalls::is_error_result;
 use crate::syscalls::Returned;
+use syscall_model::is_error_result;
 use tracee::Pid;
 
 impl Recorder {

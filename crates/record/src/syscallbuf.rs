@@ -17,10 +17,6 @@ use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
 use tracee::{maps, regs, Pid, ProcessMemory};
 
-/// Buffered syscalls that can write to the recorder's stdout or stderr:
-/// write and pwrite64.
-const WRITES: [u32; 2] = [1, 18];
-
 /// How a clone-family call splits memory and fd table, where that matters
 /// to the library's fd cache.
 enum Sharing {
@@ -354,7 +350,9 @@ impl Recorder {
                     .into())
                 }
             };
-            if head.output_len != 0 || !WRITES.contains(&head.nr) {
+            let writes_to_fd = syscallbuf::plan::plan(head.nr.into(), &head.args)
+                .is_some_and(|plan| plan.writes_to_fd());
+            if head.output_len != 0 || !writes_to_fd {
                 continue;
             }
             let stream = match head.output_addr {

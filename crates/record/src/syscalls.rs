@@ -7,7 +7,7 @@ use crate::task::{InFlight, RunState};
 use crate::RecordError;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use syscall_model::{MemoryError, MemoryReader, ModelError};
+use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError};
 use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
@@ -17,22 +17,6 @@ const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
 /// auxv key set to 1 when an exec gained privileges.
 const AT_SECURE: u64 = 23;
 
-/// Syscalls that map, unmap or reprotect memory (see
-/// [`Recorder::exit_in_place`]).
-fn changes_mappings(nr: u64) -> bool {
-    matches!(
-        nr as i64,
-        libc::SYS_mmap
-            | libc::SYS_munmap
-            | libc::SYS_mremap
-            | libc::SYS_mprotect
-            | libc::SYS_brk
-            | libc::SYS_madvise
-            | libc::SYS_shmat
-            | libc::SYS_shmdt
-    )
-}
-
 /// A traced syscall that just returned, as the rules that act after its
 /// exit see it.
 pub(crate) struct Returned {
@@ -41,10 +25,6 @@ pub(crate) struct Returned {
     pub(crate) nr: u64,
     pub(crate) args: [u64; 6],
     pub(crate) result: i64,
-}
-
-pub(crate) fn is_error_result(result: i64) -> bool {
-    (-4095..0).contains(&result)
 }
 
 struct Reader<'a>(&'a ProcessMemory);
@@ -211,7 +191,7 @@ impl Recorder {
         }
         ptrace::resume(tid, Resume::Syscall, 0)?;
         self.task(tid)?.state = RunState::InKernel;
-        if changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
+        if syscall_model::changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
             return self.exit_in_place(tid);
         }
         if let Some(word) = locks_pi_futex(nr, &args) {

@@ -23,7 +23,7 @@ fn is_special(name: &str) -> bool {
 }
 
 fn check(what: &str, result: i64) -> Result<u64, ReplayError> {
-    if (-4095..0).contains(&result) {
+    if syscall_model::is_error_result(result) {
         return Err(ReplayError::Setup(format!(
             "replay could not {what}: {}",
             std::io::Error::from_raw_os_error(-result as i32)

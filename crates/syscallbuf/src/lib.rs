@@ -11,6 +11,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod plan;
+
+pub use plan::BUFFERED;
+
 /// The one syscall number the library uses to talk to the tracer. Linux
 /// does not define it, so without a tracer it fails with ENOSYS and the
 /// library stays out of the way.
@@ -298,61 +302,7 @@ pub fn records_from_columns(columns: &[u8], records: &mut [u8]) -> Result<(), Ma
     Ok(())
 }
 
-/// Syscalls the library can buffer, with the number of arguments each
-/// takes; the tracer patches only the sites of these. Anything else at a
-/// patched site takes the traced path. A test in the syscall model checks
-/// the counts against its argument kinds.
-pub const BUFFERED: &[(u64, usize)] = &[
-    (0, 3),   // read
-    (1, 3),   // write
-    (3, 1),   // close
-    (4, 2),   // stat
-    (5, 2),   // fstat
-    (6, 2),   // lstat
-    (7, 3),   // poll
-    (8, 3),   // lseek
-    (13, 4),  // rt_sigaction (queries)
-    (14, 4),  // rt_sigprocmask (queries)
-    (16, 3),  // ioctl (TCGETS, FIONREAD)
-    (17, 4),  // pread64
-    (18, 4),  // pwrite64
-    (21, 2),  // access
-    (39, 0),  // getpid
-    (45, 6),  // recvfrom (no source address)
-    (63, 1),  // uname
-    (72, 3),  // fcntl (F_GETFD, F_GETFL, F_SETFD)
-    (79, 2),  // getcwd
-    (89, 3),  // readlink
-    (96, 2),  // gettimeofday
-    (97, 2),  // getrlimit
-    (98, 2),  // getrusage
-    (99, 1),  // sysinfo
-    (102, 0), // getuid
-    (104, 0), // getgid
-    (107, 0), // geteuid
-    (108, 0), // getegid
-    (110, 0), // getppid
-    (186, 0), // gettid
-    (191, 4), // getxattr
-    (192, 4), // lgetxattr
-    (193, 4), // fgetxattr
-    (194, 3), // listxattr
-    (195, 3), // llistxattr
-    (196, 3), // flistxattr
-    (201, 1), // time
-    (217, 3), // getdents64
-    (228, 2), // clock_gettime
-    (232, 4), // epoll_wait
-    (257, 4), // openat
-    (262, 4), // newfstatat
-    (267, 4), // readlinkat
-    (269, 3), // faccessat
-    (302, 4), // prlimit64 (queries)
-    (318, 3), // getrandom
-    (332, 5), // statx
-    (439, 4), // faccessat2
-];
-
+/// True if the library may buffer syscall `nr` (for some arguments).
 pub fn is_buffered(nr: u64) -> bool {
     BUFFERED.iter().any(|&(n, _)| n == nr)
 }

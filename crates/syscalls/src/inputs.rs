@@ -9,7 +9,8 @@
 //! Buffers are capped: the trace keeps at most [`INPUT_BUFFER_CAP`] bytes of
 //! any one buffer, enough for display and for divergence checks.
 
-use crate::decode::{arg_kinds, ArgKind};
+use crate::decode::ArgKind;
+use crate::row::Args;
 use crate::{MemRange, MemoryReader};
 use libc as l;
 
@@ -25,59 +26,109 @@ const MAX_IOVECS: u64 = 64;
 /// Input ranges of syscall `nr` called with `args`. Memory that cannot be
 /// read (a bad pointer the kernel will reject with EFAULT) is skipped: the
 /// syscall's result says what happened.
-pub fn inputs(nr: u64, args: &[u64; 6], mem: &dyn MemoryReader) -> Vec<MemRange> {
+pub fn inputs(nr: u64, args: &Args, mem: &dyn MemoryReader) -> Vec<MemRange> {
     let mut out = Vec::new();
-    let Ok(n) = i64::try_from(nr) else {
+    let Some(row) = crate::syscall(nr) else {
         return out;
     };
-    for (i, kind) in arg_kinds(nr).iter().enumerate() {
+    for (i, kind) in row.args.iter().enumerate() {
         if matches!(kind, ArgKind::Path | ArgKind::Str) {
             push_string(&mut out, args[i], mem);
         }
     }
-    match n {
-        l::SYS_write | l::SYS_pwrite64 | l::SYS_sendto => {
-            push(&mut out, args[1], args[2].min(INPUT_BUFFER_CAP));
-            if n == l::SYS_sendto {
-                push_sockaddr(&mut out, args[4], args[5], mem);
-            }
-        }
-        l::SYS_writev | l::SYS_pwritev | l::SYS_pwritev2 => {
-            push_iovecs(&mut out, args[1], args[2], mem)
-        }
-        // Only the iovec array: the buffers are outputs. Kept so that the
-        // recording can show readv's iovecs the way strace does.
-        l::SYS_readv | l::SYS_preadv | l::SYS_preadv2 => {
-            push(&mut out, args[1], args[2].min(MAX_IOVECS) * 16)
-        }
-        l::SYS_sendmsg => {
-            // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
-            if let Ok(hdr) = mem.read_bytes(args[1], 56) {
-                push(&mut out, args[1], 56);
-                let name = u64_at(&hdr, 0);
-                let namelen = u64_at(&hdr, 8) & 0xffff_ffff;
-                push_sockaddr(&mut out, name, namelen, mem);
-                push_iovecs(&mut out, u64_at(&hdr, 16), u64_at(&hdr, 24), mem);
-            }
-        }
-        l::SYS_connect | l::SYS_bind => push_sockaddr(&mut out, args[1], args[2], mem),
-        l::SYS_execve | l::SYS_execveat => {
-            let argv = if n == l::SYS_execve { args[1] } else { args[2] };
-            push_string_array(&mut out, argv, mem);
-        }
-        l::SYS_rt_sigaction => push(&mut out, args[1], 32),
-        l::SYS_rt_sigprocmask => push(&mut out, args[1], args[3].min(128)),
-        l::SYS_nanosleep => push(&mut out, args[0], 16),
-        l::SYS_clock_nanosleep => push(&mut out, args[2], 16),
-        l::SYS_setitimer => push(&mut out, args[1], 32),
-        l::SYS_timer_settime | l::SYS_timerfd_settime => push(&mut out, args[2], 32),
-        l::SYS_poll | l::SYS_ppoll => push(&mut out, args[0], args[1].min(1024) * 8),
-        l::SYS_openat2 => push(&mut out, args[2], args[3].min(64)),
-        l::SYS_setsockopt => push(&mut out, args[3], args[4].min(256)),
-        _ => {}
+    if let Some(reads) = row.reads {
+        reads(args, mem, &mut out);
     }
     out.retain(|r| r.addr != 0 && r.len != 0);
     out
+}
+
+/// The buffer `write`, `pwrite64` (and `sendto`) send.
+pub(crate) fn sent_buffer(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], args[2].min(INPUT_BUFFER_CAP));
+}
+
+pub(crate) fn sendto(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    sent_buffer(args, mem, out);
+    push_sockaddr(out, args[4], args[5], mem);
+}
+
+/// The buffers `writev`, `pwritev` and `pwritev2` gather.
+pub(crate) fn writev(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push_iovecs(out, args[1], args[2], mem);
+}
+
+/// Only the iovec array: the buffers are outputs. Kept so that the
+/// recording can show readv's iovecs the way strace does.
+pub(crate) fn readv(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], args[2].min(MAX_IOVECS) * 16);
+}
+
+pub(crate) fn sendmsg(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+    if let Ok(hdr) = mem.read_bytes(args[1], 56) {
+        push(out, args[1], 56);
+        let name = u64_at(&hdr, 0);
+        let namelen = u64_at(&hdr, 8) & 0xffff_ffff;
+        push_sockaddr(out, name, namelen, mem);
+        push_iovecs(out, u64_at(&hdr, 16), u64_at(&hdr, 24), mem);
+    }
+}
+
+/// The address `connect` and `bind` take.
+pub(crate) fn connect(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push_sockaddr(out, args[1], args[2], mem);
+}
+
+pub(crate) fn execve(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push_string_array(out, args[1], mem);
+}
+
+pub(crate) fn execveat(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push_string_array(out, args[2], mem);
+}
+
+/// The new action (`struct kernel_sigaction`).
+pub(crate) fn rt_sigaction(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], 32);
+}
+
+pub(crate) fn rt_sigprocmask(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], args[3].min(128));
+}
+
+/// The requested `timespec`.
+pub(crate) fn nanosleep(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[0], 16);
+}
+
+pub(crate) fn clock_nanosleep(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[2], 16);
+}
+
+/// The new `itimerval`.
+pub(crate) fn setitimer(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], 32);
+}
+
+/// The new `itimerspec` of `timer_settime` and `timerfd_settime`.
+pub(crate) fn timer_settime(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[2], 32);
+}
+
+/// The `pollfd` array of `poll` and `ppoll`.
+pub(crate) fn poll(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[0], args[1].min(1024) * 8);
+}
+
+/// `struct open_how`.
+pub(crate) fn openat2(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[2], args[3].min(64));
+}
+
+/// The option value.
+pub(crate) fn setsockopt(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[3], args[4].min(256));
 }
 
 /// A socket address of `len` bytes, as far as the kernel reads it: a
@@ -118,7 +169,7 @@ fn u64_at(bytes: &[u8], offset: usize) -> u64 {
 fn string_len(addr: u64, mem: &dyn MemoryReader) -> Option<u64> {
     let mut len = 0u64;
     while len < MAX_STRING {
-        let cur = addr + len;
+        let cur = addr.checked_add(len)?;
         let chunk = (4096 - cur % 4096).min(256).min(MAX_STRING - len);
         let bytes = mem.read_bytes(cur, chunk as usize).ok()?;
         if let Some(pos) = bytes.iter().position(|&b| b == 0) {

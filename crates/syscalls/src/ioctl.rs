@@ -3,8 +3,9 @@
 //! answered ENOTTY (no driver on that fd knows the request) or EBADF: then
 //! nothing can have been written.
 
-use crate::outputs::{failed, is_err, read_u32, read_u64, unsupported, Out};
-use crate::{MemoryReader, ModelError};
+use crate::outputs::{is_err, read_u32, read_u64, unsupported, Out};
+use crate::row::Exit;
+use crate::{is_error_result, ModelError};
 
 /// What a request writes at `arg` on success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,12 +131,8 @@ fn effect(request: u32) -> Option<Effect> {
     })
 }
 
-pub(crate) fn outputs(
-    out: &mut Out,
-    mem: &dyn MemoryReader,
-    a: &[u64; 6],
-    ret: i64,
-) -> Result<(), ModelError> {
+pub(crate) fn outputs(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret, mem) = (c.args, c.ret, c.mem);
     // The kernel takes `unsigned int cmd`.
     let request = a[1] as u32;
     let arg = a[2];
@@ -157,7 +154,7 @@ pub(crate) fn outputs(
             ));
         }
     }
-    if failed(ret) {
+    if is_error_result(ret) {
         return Ok(());
     }
     match effect {
@@ -168,7 +165,7 @@ pub(crate) fn outputs(
             if arg != 0 {
                 out.add(arg, 16);
                 let len = read_u32(mem, arg)? as i32;
-                let buf = read_u64(mem, arg + 8)?;
+                let buf = read_u64(mem, arg.wrapping_add(8))?;
                 if len > 0 {
                     out.add(buf, len as u64);
                 }
@@ -180,7 +177,7 @@ pub(crate) fn outputs(
             if arg != 0 {
                 out.add(arg, 32);
                 let mapped = read_u32(mem, arg + 20)? as u64;
-                let room = read_u32(mem, arg + 24)? as u64;
+                let room = read_u32(mem, arg.wrapping_add(24))? as u64;
                 out.add(arg + 32, mapped.min(room) * 56);
             }
         }

@@ -1,6 +1,7 @@
 //! x86_64 syscall model for replay: names, strace classes, replay policy, and
 //! — the precise part — exactly which tracee memory the kernel wrote during a
-//! syscall.
+//! syscall. All of it is one table with one row per syscall (`rows.rs`, the
+//! row type in `row.rs`); the functions here look a call up in it.
 //!
 //! The recorder calls [`outputs`] at every syscall exit, reads the returned
 //! ranges from the tracee and logs them; replay writes the same bytes back
@@ -19,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+mod blocking;
 mod classes;
 pub mod decode;
 mod inputs;
@@ -27,17 +29,20 @@ mod misc;
 mod net;
 mod outputs;
 mod policy;
-mod quiet;
-mod table;
+mod row;
+mod rows;
+mod writes;
 
+pub use blocking::may_block;
 pub use classes::Classes;
 pub use inputs::{inputs, INPUT_BUFFER_CAP};
-pub use outputs::{is_modelled, outputs};
+pub use outputs::{is_error_result, is_modelled, outputs, Out};
 pub use policy::{
-    is_restart_code, may_block, replay_policy, uses_restart_block, ERESTARTNOHAND, ERESTARTNOINTR,
+    is_restart_code, replay_policy, uses_restart_block, ERESTARTNOHAND, ERESTARTNOINTR,
     ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
-pub use table::{classes, known_syscalls, name, nr, number};
+pub use row::{Args, At, Blocking, Exit, ReadsHook, Replay, Syscall, Writes, WritesHook};
+pub use rows::{changes_mappings, classes, known, known_syscalls, name, number, syscall};
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.
 pub trait MemoryReader {

@@ -2,11 +2,13 @@
 //! prctl, arch_prctl, futex, SysV IPC control, capget, keyctl, ...
 //! An unknown command is `Unsupported`, never a guess.
 
-use crate::outputs::{count, failed, is_err, ok, read_u32, unsupported, Out};
-use crate::{MemoryReader, ModelError};
+use crate::outputs::{count, is_err, ok, read_u32, unsupported, Out};
+use crate::row::Exit;
+use crate::{is_error_result, ModelError};
 use libc as l;
 
-pub(crate) fn fcntl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn fcntl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let cmd = a[1] as u32;
     match cmd {
         // F_GETLK (== F_GETLK64 on x86_64), F_OFD_GETLK: struct flock.
@@ -33,7 +35,8 @@ pub(crate) fn fcntl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelEr
     Ok(())
 }
 
-pub(crate) fn prctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn prctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     const PR_GET_AUXV: u32 = 0x4155_5856;
     const PR_SET_VMA: u32 = 0x5356_4d41;
     const PR_SET_PTRACER: u32 = 0x5961_6d61;
@@ -105,7 +108,8 @@ pub(crate) fn prctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelEr
     Ok(())
 }
 
-pub(crate) fn arch_prctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn arch_prctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let code = a[0] as u32;
     match code {
         // ARCH_GET_FS, ARCH_GET_GS, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM,
@@ -135,7 +139,8 @@ pub(crate) fn arch_prctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), Mo
     Ok(())
 }
 
-pub(crate) fn futex(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn futex(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     const PRIVATE_AND_CLOCK: u32 = 128 | 256;
     let cmd = a[1] as u32 & !PRIVATE_AND_CLOCK;
     // PI operations store owner tids / the waiters bit in the futex word
@@ -170,7 +175,8 @@ pub(crate) fn futex(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelEr
 /// IPC_64 is accepted and ignored by the kernel on x86_64.
 const IPC_64: u32 = 0x100;
 
-pub(crate) fn semctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn semctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let cmd = a[2] as u32 & !IPC_64;
     match cmd {
         // IPC_STAT, SEM_STAT, SEM_STAT_ANY: struct semid64_ds.
@@ -186,7 +192,7 @@ pub(crate) fn semctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
             }
         }
         13 => {
-            if !failed(ret) {
+            if !is_error_result(ret) {
                 return Err(unsupported(
                     "semctl",
                     "GETALL writes one u16 per semaphore and the count is not an argument",
@@ -200,7 +206,8 @@ pub(crate) fn semctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
     Ok(())
 }
 
-pub(crate) fn shmctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn shmctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let cmd = a[1] as u32 & !IPC_64;
     match cmd {
         // IPC_STAT, SHM_STAT, SHM_STAT_ANY: struct shmid64_ds.
@@ -228,7 +235,8 @@ pub(crate) fn shmctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
     Ok(())
 }
 
-pub(crate) fn msgctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn msgctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let cmd = a[1] as u32 & !IPC_64;
     match cmd {
         // IPC_STAT, MSG_STAT, MSG_STAT_ANY: struct msqid64_ds.
@@ -253,12 +261,8 @@ pub(crate) fn msgctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
 /// capget(header, data): the kernel stores its preferred version in the
 /// header when the caller's is unknown (EINVAL, or 0 with data == NULL);
 /// data gets 1 (v1) or 2 (v2, v3) `struct __user_cap_data_struct` (12 bytes).
-pub(crate) fn capget(
-    out: &mut Out,
-    mem: &dyn MemoryReader,
-    a: &[u64; 6],
-    ret: i64,
-) -> Result<(), ModelError> {
+pub(crate) fn capget(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret, mem) = (c.args, c.ret, c.mem);
     if ok(ret) || is_err(ret, l::EINVAL) {
         out.add(a[0], 4);
     }
@@ -273,7 +277,8 @@ pub(crate) fn capget(
     Ok(())
 }
 
-pub(crate) fn keyctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn keyctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     let op = a[0] as u32;
     match op {
         // DESCRIBE, READ, GET_SECURITY, DH_COMPUTE: buffer at arg3, size arg4;
@@ -288,12 +293,8 @@ pub(crate) fn keyctl(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
 }
 
 /// name_to_handle_at(dirfd, path, handle, mount_id, flags).
-pub(crate) fn name_to_handle_at(
-    out: &mut Out,
-    mem: &dyn MemoryReader,
-    a: &[u64; 6],
-    ret: i64,
-) -> Result<(), ModelError> {
+pub(crate) fn name_to_handle_at(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret, mem) = (c.args, c.ret, c.mem);
     const AT_HANDLE_MNT_ID_UNIQUE: u64 = 0x001;
     let mnt_id_len = if a[4] & AT_HANDLE_MNT_ID_UNIQUE != 0 {
         8
@@ -317,7 +318,8 @@ pub(crate) fn name_to_handle_at(
     Ok(())
 }
 
-pub(crate) fn syslog(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn syslog(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     match a[0] as u32 {
         // SYSLOG_ACTION_READ, _READ_ALL, _READ_CLEAR.
         2..=4 => out.add(a[1], count(ret).min(a[2])),
@@ -327,12 +329,13 @@ pub(crate) fn syslog(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelE
     Ok(())
 }
 
-pub(crate) fn modify_ldt(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn modify_ldt(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     match a[0] as u32 {
         // Read the LDT / the default LDT.
         0 | 2 => out.add(a[1], count(ret).min(a[2])),
         1 | 0x11 => {}
-        f if failed(ret) => {
+        f if is_error_result(ret) => {
             let _ = f;
         }
         f => return Err(unsupported("modify_ldt", format!("function {f:#x}"))),
@@ -340,7 +343,8 @@ pub(crate) fn modify_ldt(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), Mo
     Ok(())
 }
 
-pub(crate) fn seccomp(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn seccomp(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     match a[0] as u32 {
         // SET_MODE_STRICT, SET_MODE_FILTER, GET_ACTION_AVAIL.
         0..=2 => {}
@@ -355,10 +359,11 @@ pub(crate) fn seccomp(out: &mut Out, a: &[u64; 6], ret: i64) -> Result<(), Model
     Ok(())
 }
 
-pub(crate) fn sysfs(a: &[u64; 6], ret: i64) -> Result<(), ModelError> {
+pub(crate) fn sysfs(c: &Exit, _out: &mut Out) -> Result<(), ModelError> {
+    let (a, ret) = (c.args, c.ret);
     match a[0] as u32 {
         1 | 3 => Ok(()),
-        _ if failed(ret) => Ok(()),
+        _ if is_error_result(ret) => Ok(()),
         o => Err(unsupported(
             "sysfs",
             format!("option {o} writes a file system name of unknown length"),

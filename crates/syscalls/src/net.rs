@@ -128,7 +128,7 @@ pub(crate) fn recvmmsg(
 ) -> Result<(), ModelError> {
     let n = count(ret).min(a[2]).min(VLEN_MAX);
     for i in 0..n {
-        let m = a[1] + i * MMSGHDR_SIZE;
+        let m = a[1].wrapping_add(i * MMSGHDR_SIZE);
         let len = read_u32(mem, m + MSGHDR_SIZE)? as u64;
         out.add(m + MSGHDR_SIZE, 4);
         recvmsg(out, mem, m, len)?;
@@ -143,6 +143,6 @@ pub(crate) fn recvmmsg(
 pub(crate) fn sendmmsg(out: &mut Out, a: &[u64; 6], ret: i64) {
     let n = count(ret).min(a[2]).min(VLEN_MAX);
     for i in 0..n {
-        out.add(a[1] + i * MMSGHDR_SIZE + MSGHDR_SIZE, 4);
+        out.add(a[1].wrapping_add(i * MMSGHDR_SIZE + MSGHDR_SIZE), 4);
     }
 }

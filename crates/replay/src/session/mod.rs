@@ -21,7 +21,7 @@ use crate::{Divergence, ReplayError, ReplayOutcome};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use syscall_model::ReplayPolicy;
+use syscall_model::{is_error_result, ReplayPolicy};
 use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
 use trace::{RecordedEvent, TraceReader};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
@@ -87,10 +87,6 @@ impl ReplaySession {
             },
         }
     }
-}
-
-fn is_error_result(result: i64) -> bool {
-    (-4095..0).contains(&result)
 }
 
 fn is_fault_signal(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {

@@ -1,0 +1,192 @@
+//! The shape of one row of the syscall table: everything replay knows about
+//! one syscall, so that adding or changing a syscall touches one row (and a
+//! hook, when the syscall is irregular) and nothing else.
+//!
+//! Rows are built with `const` builder methods so that the table in
+//! `rows.rs` reads one line per syscall:
+//!
+//! ```text
+//! row(Sysno::read, DESC).args(&[Fd, Buf(2), Size]).blocks().writes(Returned { buf: 1, cap: 2 }),
+//! ```
+
+use crate::decode::ArgKind;
+use crate::outputs::Out;
+use crate::{Classes, MemRange, MemoryReader, ModelError};
+use syscalls::Sysno;
+
+/// A syscall's six argument registers, in order (rdi, rsi, rdx, r10, r8, r9).
+pub type Args = [u64; 6];
+
+/// A syscall as the recorder sees it at its exit stop.
+pub struct Exit<'a> {
+    pub args: &'a Args,
+    /// The raw return value: a negative errno on failure.
+    pub ret: i64,
+    /// The tracee's memory as it is after the call.
+    pub mem: &'a dyn MemoryReader,
+}
+
+/// Computes the memory an irregular syscall wrote.
+pub type WritesHook = fn(&Exit, &mut Out) -> Result<(), ModelError>;
+
+/// Adds the memory an irregular syscall reads at entry (beyond the strings
+/// its [`ArgKind::Path`] and [`ArgKind::Str`] arguments name).
+pub type ReadsHook = fn(&Args, &dyn MemoryReader, &mut Vec<MemRange>);
+
+/// A fixed-size struct the kernel writes at the address in argument `.0`:
+/// `.1` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At(pub usize, pub u64);
+
+/// The memory a syscall writes, computed at its exit.
+#[derive(Clone, Copy)]
+pub enum Writes {
+    /// No tracee memory, whatever the arguments and result.
+    Nothing,
+    /// `ret` bytes, at most argument `cap`, into the buffer at argument `buf`.
+    Returned { buf: usize, cap: usize },
+    /// These structs, when the call succeeds.
+    OnSuccess(&'static [At]),
+    /// Worked out by a function: the layout depends on the arguments or on
+    /// memory.
+    Hook(WritesHook),
+    /// Current kernels answer ENOSYS (`sys_ni_syscall`); a kernel that
+    /// implements it is refused, since replay knows nothing else of it.
+    NotImplemented,
+    /// Replay refuses the call, for this reason, rather than record a trace
+    /// that would be silently wrong.
+    Refused(&'static str),
+}
+
+/// Whether replay runs the syscall in the kernel or feeds its recorded
+/// result back.
+#[derive(Clone, Copy)]
+pub enum Replay {
+    /// Result and memory writes come from the trace.
+    Emulated,
+    /// Runs for real: it shapes the address space, registers or signal state.
+    Executed,
+    /// Runs for real when the function says so, for these arguments.
+    ExecutedWhen(fn(&Args) -> bool),
+}
+
+/// Whether the syscall may wait an unbounded time (on another thread, the
+/// network, a timer...). The scheduler must not wait on it.
+#[derive(Clone, Copy)]
+pub enum Blocking {
+    Never,
+    Always,
+    /// Blocks when the function says so, for these arguments.
+    When(fn(&Args) -> bool),
+}
+
+/// One row of the syscall table.
+#[derive(Clone, Copy)]
+pub struct Syscall {
+    /// The x86_64 number.
+    pub nr: u64,
+    /// The kernel's name for it (`syscall_64.tbl`).
+    pub name: &'static str,
+    /// strace's trace classes.
+    pub classes: Classes,
+    /// How each argument prints; empty means "raw values".
+    pub args: &'static [ArgKind],
+    pub replay: Replay,
+    pub blocking: Blocking,
+    pub writes: Writes,
+    pub reads: Option<ReadsHook>,
+    /// A signal may interrupt it with `-ERESTART_RESTARTBLOCK`, and the
+    /// kernel continues it as `restart_syscall`.
+    pub restarts_through_block: bool,
+    /// It maps, unmaps or changes the protection of memory, so a recorder
+    /// that caches the memory map must read it again.
+    pub changes_mappings: bool,
+}
+
+/// A row for `sysno` in `classes` (bits of [`Classes`]) that writes
+/// nothing, never blocks and is emulated; the builder methods say what else
+/// is true of it.
+pub(crate) const fn row(sysno: Sysno, classes: u16) -> Syscall {
+    numbered(sysno.id() as u64, sysno.name(), classes)
+}
+
+/// [`row`] for a call the kernel does not know by that number.
+pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Syscall {
+    Syscall {
+        nr,
+        name,
+        classes: Classes::from_bits(classes),
+        args: &[],
+        replay: Replay::Emulated,
+        blocking: Blocking::Never,
+        writes: Writes::Nothing,
+        reads: None,
+        restarts_through_block: false,
+        changes_mappings: false,
+    }
+}
+
+impl Syscall {
+    pub(crate) const fn args(mut self, kinds: &'static [ArgKind]) -> Syscall {
+        self.args = kinds;
+        self
+    }
+
+    pub(crate) const fn executed(mut self) -> Syscall {
+        self.replay = Replay::Executed;
+        self
+    }
+
+    pub(crate) const fn executed_when(mut self, when: fn(&Args) -> bool) -> Syscall {
+        self.replay = Replay::ExecutedWhen(when);
+        self
+    }
+
+    pub(crate) const fn blocks(mut self) -> Syscall {
+        self.blocking = Blocking::Always;
+        self
+    }
+
+    pub(crate) const fn blocks_when(mut self, when: fn(&Args) -> bool) -> Syscall {
+        self.blocking = Blocking::When(when);
+        self
+    }
+
+    pub(crate) const fn writes(mut self, writes: Writes) -> Syscall {
+        self.writes = writes;
+        self
+    }
+
+    pub(crate) const fn reads(mut self, reads: ReadsHook) -> Syscall {
+        self.reads = Some(reads);
+        self
+    }
+
+    pub(crate) const fn restarts_through_block(mut self) -> Syscall {
+        self.restarts_through_block = true;
+        self
+    }
+
+    pub(crate) const fn changes_mappings(mut self) -> Syscall {
+        self.changes_mappings = true;
+        self
+    }
+
+    /// True if replay runs this call, with these arguments, in the kernel.
+    pub fn is_executed(&self, args: &Args) -> bool {
+        match self.replay {
+            Replay::Emulated => false,
+            Replay::Executed => true,
+            Replay::ExecutedWhen(when) => when(args),
+        }
+    }
+
+    /// True if this call, with these arguments, may wait an unbounded time.
+    pub fn may_block(&self, args: &Args) -> bool {
+        match self.blocking {
+            Blocking::Never => false,
+            Blocking::Always => true,
+            Blocking::When(when) => when(args),
+        }
+    }
+}
