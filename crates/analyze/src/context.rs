@@ -2,6 +2,7 @@
 //! table, process names, and the paths/addresses a syscall touched.
 
 use std::collections::HashMap;
+use syscall_model::Sysno;
 
 use trace::{SyscallExtra, Tid};
 
@@ -78,11 +79,11 @@ impl<'a> Context<'a> {
                 _ => {}
             }
         }
-        let name = rec.name();
+        let sysno = rec.sysno();
         let a = rec.args;
-        match name.as_str() {
-            "connect" | "bind" | "sendto" => {
-                let (p, l) = if name == "sendto" {
+        match sysno {
+            Some(Sysno::connect | Sysno::bind | Sysno::sendto) => {
+                let (p, l) = if sysno == Some(Sysno::sendto) {
                     (a[4], a[5])
                 } else {
                     (a[1], a[2])
@@ -92,8 +93,12 @@ impl<'a> Context<'a> {
                     t.addrs.push(addr);
                 }
             }
-            "accept" | "accept4" | "recvfrom" | "getpeername" => {
-                let p = if name == "recvfrom" { a[4] } else { a[1] };
+            Some(Sysno::accept | Sysno::accept4 | Sysno::recvfrom | Sysno::getpeername) => {
+                let p = if sysno == Some(Sysno::recvfrom) {
+                    a[4]
+                } else {
+                    a[1]
+                };
                 if let Some(addr) = rec.written(p, 128).and_then(parse_sockaddr) {
                     t.addrs.push(addr);
                 }

@@ -9,6 +9,7 @@
 //! sequence in memory (one short string per call).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use syscall_model::Sysno;
 
 use serde::Serialize;
 use similar::{capture_diff_slices, Algorithm, DiffOp};
@@ -131,7 +132,7 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
             let mut line = format!("{} = {}", dec.call(record), dec.ret(record));
             // glibc seeds malloc and hash tables with non-blocking
             // getrandom: different in every run of a deterministic program.
-            if record.name() == "getrandom" && record.args[2] & 1 != 0 {
+            if record.sysno() == Some(Sysno::getrandom) && record.args[2] & 1 != 0 {
                 line = format!(
                     "getrandom(RANDOM, {}) = {}",
                     record.args[1],

@@ -1,6 +1,7 @@
 //! `replay extract`: files, network connections, processes, environment.
 
 use std::collections::BTreeMap;
+use syscall_model::Sysno;
 
 use serde::Serialize;
 use trace::{SyscallExtra, TraceReader};
@@ -43,22 +44,49 @@ pub struct Extracted {
     pub env: Vec<(String, String)>,
 }
 
-fn op_of(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "read" | "pread64" | "readv" | "preadv" | "preadv2" => "read",
-        "write" | "pwrite64" | "writev" | "pwritev" | "pwritev2" | "truncate" | "ftruncate" => {
-            "write"
+fn op_of(sysno: Option<Sysno>) -> Option<&'static str> {
+    Some(match sysno {
+        Some(Sysno::read | Sysno::pread64 | Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
+            "read"
         }
-        "execve" | "execveat" => "exec",
-        "stat" | "lstat" | "fstat" | "newfstatat" | "statx" | "access" | "faccessat"
-        | "faccessat2" | "readlink" | "readlinkat" | "statfs" => "stat",
-        "unlink" | "unlinkat" | "rmdir" => "unlink",
-        "open" | "openat" | "openat2" | "creat" => "open",
-        "mmap" => "mmap",
-        "rename" | "renameat" | "renameat2" => "rename",
-        "chmod" | "fchmod" | "fchmodat" | "chown" | "fchown" | "fchownat" | "lchown" => "chmod",
-        "mkdir" | "mkdirat" => "mkdir",
-        "getdents64" | "getdents" => "list",
+        Some(
+            Sysno::write
+            | Sysno::pwrite64
+            | Sysno::writev
+            | Sysno::pwritev
+            | Sysno::pwritev2
+            | Sysno::truncate
+            | Sysno::ftruncate,
+        ) => "write",
+        Some(Sysno::execve | Sysno::execveat) => "exec",
+        Some(
+            Sysno::stat
+            | Sysno::lstat
+            | Sysno::fstat
+            | Sysno::newfstatat
+            | Sysno::statx
+            | Sysno::access
+            | Sysno::faccessat
+            | Sysno::faccessat2
+            | Sysno::readlink
+            | Sysno::readlinkat
+            | Sysno::statfs,
+        ) => "stat",
+        Some(Sysno::unlink | Sysno::unlinkat | Sysno::rmdir) => "unlink",
+        Some(Sysno::open | Sysno::openat | Sysno::openat2 | Sysno::creat) => "open",
+        Some(Sysno::mmap) => "mmap",
+        Some(Sysno::rename | Sysno::renameat | Sysno::renameat2) => "rename",
+        Some(
+            Sysno::chmod
+            | Sysno::fchmod
+            | Sysno::fchmodat
+            | Sysno::chown
+            | Sysno::fchown
+            | Sysno::fchownat
+            | Sysno::lchown,
+        ) => "chmod",
+        Some(Sysno::mkdir | Sysno::mkdirat) => "mkdir",
+        Some(Sysno::getdents64 | Sysno::getdents) => "list",
         _ => return None,
     })
 }
@@ -97,10 +125,10 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
     let mut conns: BTreeMap<(i32, i32, u64), Connection> = BTreeMap::new();
     for_each_item(reader, None, |item| {
         if let Item::Syscall { record: rec, .. } = &item {
-            let name = rec.name();
+            let sysno = rec.sysno();
             let ok = rec.result.is_some() && rec.errno().is_none();
             let touched = ctx.touched(rec);
-            if let Some(op) = op_of(&name) {
+            if let Some(op) = op_of(sysno) {
                 let bytes = if ok {
                     rec.result.unwrap_or(0).max(0) as u64
                 } else {
@@ -131,24 +159,26 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
             // Network: a descriptor that is a socket.
             let fd = rec.args[0] as i32;
             let sock_call = matches!(
-                name.as_str(),
-                "connect"
-                    | "bind"
-                    | "accept"
-                    | "accept4"
-                    | "sendto"
-                    | "recvfrom"
-                    | "sendmsg"
-                    | "recvmsg"
-                    | "read"
-                    | "write"
-                    | "readv"
-                    | "writev"
-                    | "listen"
+                sysno,
+                Some(
+                    Sysno::connect
+                        | Sysno::bind
+                        | Sysno::accept
+                        | Sysno::accept4
+                        | Sysno::sendto
+                        | Sysno::recvfrom
+                        | Sysno::sendmsg
+                        | Sysno::recvmsg
+                        | Sysno::read
+                        | Sysno::write
+                        | Sysno::readv
+                        | Sysno::writev
+                        | Sysno::listen
+                )
             );
             if sock_call {
                 ctx.after(&item);
-                let new_fd = matches!(name.as_str(), "accept" | "accept4");
+                let new_fd = matches!(sysno, Some(Sysno::accept | Sysno::accept4));
                 let key_fd = if new_fd {
                     rec.result.unwrap_or(-1) as i32
                 } else {
@@ -168,9 +198,13 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
                         c.remote = remote.as_ref().map(SockAddr::to_string).or(c.remote.take());
                         if ok && !new_fd {
                             let n = rec.result.unwrap_or(0).max(0) as u64;
-                            match name.as_str() {
-                                "sendto" | "sendmsg" | "write" | "writev" => c.bytes_sent += n,
-                                "recvfrom" | "recvmsg" | "read" | "readv" => c.bytes_received += n,
+                            match sysno {
+                                Some(
+                                    Sysno::sendto | Sysno::sendmsg | Sysno::write | Sysno::writev,
+                                ) => c.bytes_sent += n,
+                                Some(
+                                    Sysno::recvfrom | Sysno::recvmsg | Sysno::read | Sysno::readv,
+                                ) => c.bytes_received += n,
                                 _ => {}
                             }
                         }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use syscall_model::Sysno;
 use trace::{SyscallExtra, Tid};
 
 use crate::decode::structs::{int_pair_values, parse_sockaddr, SockAddr};
@@ -43,6 +44,8 @@ pub struct FdTable {
 }
 
 const O_CLOEXEC: u64 = 0o2000000;
+const F_DUPFD: u64 = 0;
+const F_DUPFD_CLOEXEC: u64 = 1030;
 
 /// Reads a NUL-terminated path argument from the input source.
 pub fn input_path(inputs: &dyn InputSource, rec: &SyscallRecord, addr: u64) -> Option<String> {
@@ -97,42 +100,59 @@ impl FdTable {
             return;
         }
         let a = rec.args;
-        let name = syscall_model::name(rec.nr).unwrap_or("");
+        let Some(sysno) = Sysno::new(rec.nr as usize) else {
+            return;
+        };
         let file = |path: Option<String>, cloexec: bool| FdEntry {
             path,
             kind: FdKind::File,
             cloexec,
             opened_at: rec.index,
         };
-        match name {
-            "open" | "creat" => {
+        match sysno {
+            Sysno::open | Sysno::creat => {
                 let p = input_path(inputs, rec, a[0]);
                 self.insert(rec.pid, ret, file(p, a[1] & O_CLOEXEC != 0));
             }
-            "openat" | "openat2" => {
+            Sysno::openat | Sysno::openat2 => {
                 let p = input_path(inputs, rec, a[1]);
-                let cloexec = name == "openat" && a[2] & O_CLOEXEC != 0;
+                let cloexec = sysno == Sysno::openat && a[2] & O_CLOEXEC != 0;
                 self.insert(rec.pid, ret, file(p, cloexec));
             }
-            "memfd_create" => {
+            Sysno::memfd_create => {
                 let p = input_path(inputs, rec, a[0]).map(|n| format!("/memfd:{n}"));
                 self.insert(rec.pid, ret, file(p, a[1] & 1 != 0));
             }
-            "close" => {
+            Sysno::close => {
                 if let Some(t) = self.procs.get_mut(&rec.pid) {
                     t.remove(&(a[0] as i32));
                 }
             }
-            "dup" | "dup2" | "dup3" | "fcntl" => {
-                if name == "fcntl" && a[1] != 0 && a[1] != 1030 {
+            Sysno::close_range => {
+                const CLOSE_RANGE_CLOEXEC: u64 = 4;
+                let (first, last) = (a[0] as u32, a[1] as u32);
+                if let Some(t) = self.procs.get_mut(&rec.pid) {
+                    let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
+                    if a[2] & CLOSE_RANGE_CLOEXEC != 0 {
+                        t.iter_mut()
+                            .filter(|(fd, _)| in_range(fd))
+                            .for_each(|(_, e)| e.cloexec = true);
+                    } else {
+                        t.retain(|fd, _| !in_range(fd));
+                    }
+                }
+            }
+            Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl => {
+                if sysno == Sysno::fcntl && a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC {
                     return;
                 }
                 if let Some(mut e) = self.get(rec.pid, a[0] as i32).cloned() {
-                    e.cloexec = (name == "dup3" && a[2] & O_CLOEXEC != 0) || a[1] == 1030;
+                    e.cloexec = (sysno == Sysno::dup3 && a[2] & O_CLOEXEC != 0)
+                        || (sysno == Sysno::fcntl && a[1] == F_DUPFD_CLOEXEC);
                     self.insert(rec.pid, ret, e);
                 }
             }
-            "socket" => self.insert(
+            Sysno::socket => self.insert(
                 rec.pid,
                 ret,
                 FdEntry {
@@ -147,7 +167,7 @@ impl FdTable {
                     opened_at: rec.index,
                 },
             ),
-            "accept" | "accept4" => {
+            Sysno::accept | Sysno::accept4 => {
                 let remote = rec.written(a[1], 128).and_then(parse_sockaddr);
                 let parent = self.get(rec.pid, a[0] as i32).map(|e| e.kind.clone());
                 let (domain, stype, local) = match parent {
@@ -175,8 +195,8 @@ impl FdTable {
                     },
                 );
             }
-            "connect" | "bind" | "getsockname" | "getpeername" => {
-                let addr = if name == "connect" || name == "bind" {
+            Sysno::connect | Sysno::bind | Sysno::getsockname | Sysno::getpeername => {
+                let addr = if matches!(sysno, Sysno::connect | Sysno::bind) {
                     crate::inputs::lookup(inputs, rec, a[1], a[2] as usize).and_then(parse_sockaddr)
                 } else {
                     rec.written(a[1], 128).and_then(parse_sockaddr)
@@ -188,15 +208,19 @@ impl FdTable {
                     .and_then(|t| t.get_mut(&(a[0] as i32)))
                     .map(|e| &mut e.kind)
                 {
-                    if name == "connect" || name == "getpeername" {
+                    if matches!(sysno, Sysno::connect | Sysno::getpeername) {
                         *remote = Some(addr);
                     } else {
                         *local = Some(addr);
                     }
                 }
             }
-            "pipe" | "pipe2" | "socketpair" => {
-                let at = if name == "socketpair" { a[3] } else { a[0] };
+            Sysno::pipe | Sysno::pipe2 | Sysno::socketpair => {
+                let at = if sysno == Sysno::socketpair {
+                    a[3]
+                } else {
+                    a[0]
+                };
                 if let Some((r, w)) = rec.written(at, 8).and_then(int_pair_values) {
                     for fd in [r, w] {
                         self.insert(
@@ -212,7 +236,7 @@ impl FdTable {
                     }
                 }
             }
-            "mmap" => {
+            Sysno::mmap => {
                 if let Some(f) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) {
                     let fd = a[4] as i32;
                     if let Some(e) = self
@@ -225,12 +249,109 @@ impl FdTable {
                     }
                 }
             }
-            "execve" | "execveat" => {
+            Sysno::execve | Sysno::execveat => {
                 if let Some(t) = self.procs.get_mut(&rec.pid) {
                     t.retain(|_, e| !e.cloexec);
                 }
             }
+            // Every other new descriptor (eventfd, timerfd, epoll, pidfd,
+            // ...) is followed without a path, so that dup, close and exec
+            // treat it as they would any other.
+            _ if crate::decode::returns_fd(rec.nr) => self.insert(
+                rec.pid,
+                ret,
+                FdEntry {
+                    path: None,
+                    kind: FdKind::Other,
+                    cloexec: false,
+                    opened_at: rec.index,
+                },
+            ),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::NoInputs;
+    use trace::event::Regs;
+
+    fn call(index: u64, nr: i64, args: [u64; 6], result: i64) -> SyscallRecord {
+        SyscallRecord {
+            index,
+            exit_index: Some(index + 1),
+            tid: 7,
+            pid: 7,
+            nr: nr as u64,
+            args,
+            regs: Regs::default(),
+            entry_ns: 0,
+            exit_ns: Some(0),
+            result: Some(result),
+            inputs: Vec::new(),
+            writes: Vec::new(),
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn every_call_that_returns_a_descriptor_is_followed() {
+        let mut table = FdTable::new();
+        table.update(&call(0, libc::SYS_eventfd2, [0; 6], 3), &NoInputs);
+        table.update(
+            &call(2, libc::SYS_timerfd_create, [1, 0, 0, 0, 0, 0], 4),
+            &NoInputs,
+        );
+        assert_eq!(table.get(7, 3).map(|e| &e.kind), Some(&FdKind::Other));
+        assert_eq!(table.get(7, 4).map(|e| e.opened_at), Some(2));
+        // A failed call opens nothing.
+        table.update(&call(4, libc::SYS_eventfd2, [0; 6], -24), &NoInputs);
+        assert!(table.get(7, -24).is_none());
+    }
+
+    #[test]
+    fn close_range_closes_or_marks_close_on_exec() {
+        let mut table = FdTable::new();
+        for fd in 3..8 {
+            table.update(&call(0, libc::SYS_eventfd2, [0; 6], fd), &NoInputs);
+        }
+        table.update(
+            &call(2, libc::SYS_close_range, [4, 5, 0, 0, 0, 0], 0),
+            &NoInputs,
+        );
+        let open: Vec<i32> = (3..8).filter(|fd| table.get(7, *fd).is_some()).collect();
+        assert_eq!(open, [3, 6, 7]);
+        // CLOSE_RANGE_CLOEXEC, then an exec closes them.
+        table.update(
+            &call(
+                4,
+                libc::SYS_close_range,
+                [6, u32::MAX as u64, 4, 0, 0, 0],
+                0,
+            ),
+            &NoInputs,
+        );
+        table.update(&call(6, libc::SYS_execve, [0; 6], 0), &NoInputs);
+        let open: Vec<i32> = (3..8).filter(|fd| table.get(7, *fd).is_some()).collect();
+        assert_eq!(open, [3]);
+    }
+
+    #[test]
+    fn dup3_onto_a_high_descriptor_keeps_its_own_flags() {
+        let mut table = FdTable::new();
+        table.update(&call(0, libc::SYS_eventfd2, [0; 6], 3), &NoInputs);
+        // newfd 1030 is F_DUPFD_CLOEXEC's number, but this is dup3.
+        table.update(
+            &call(2, libc::SYS_dup3, [3, 1030, 0, 0, 0, 0], 1030),
+            &NoInputs,
+        );
+        assert_eq!(table.get(7, 1030).map(|e| e.cloexec), Some(false));
+        table.update(
+            &call(4, libc::SYS_fcntl, [3, 1030, 10, 0, 0, 0], 10),
+            &NoInputs,
+        );
+        assert_eq!(table.get(7, 10).map(|e| e.cloexec), Some(true));
     }
 }

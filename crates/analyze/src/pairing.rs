@@ -40,6 +40,13 @@ pub struct SyscallRecord {
 }
 
 impl SyscallRecord {
+    /// The syscall, when its number is one the kernel defines.
+    pub fn sysno(&self) -> Option<syscall_model::Sysno> {
+        usize::try_from(self.nr)
+            .ok()
+            .and_then(syscall_model::Sysno::new)
+    }
+
     pub fn name(&self) -> String {
         syscall_model::name(self.nr)
             .map(str::to_string)

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use syscall_model::Sysno;
 
 use syscall_model::Classes;
 use trace::{SyscallExtra, TraceReader};
@@ -45,10 +46,10 @@ const SUSPICIOUS_EXECS: &[&str] = &[
 ];
 
 fn write_flags(rec: &SyscallRecord) -> Option<u64> {
-    match rec.name().as_str() {
-        "open" => Some(rec.args[1]),
-        "openat" => Some(rec.args[2]),
-        "creat" => Some(1),
+    match rec.sysno() {
+        Some(Sysno::open) => Some(rec.args[1]),
+        Some(Sysno::openat) => Some(rec.args[2]),
+        Some(Sysno::creat) => Some(1),
         _ => None,
     }
 }
@@ -70,6 +71,7 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
             let line = format!("{} = {}", dec.call(rec), dec.ret(rec));
             let ok = rec.result.is_some() && rec.errno().is_none();
             let name = rec.name();
+            let sysno = rec.sysno();
             let mut add = |category, detail: String| {
                 findings.push(Finding {
                     category,
@@ -80,21 +82,38 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
                 })
             };
             let opens = matches!(
-                name.as_str(),
-                "open" | "openat" | "openat2" | "read" | "pread64" | "readv" | "mmap"
+                sysno,
+                Some(
+                    Sysno::open
+                        | Sysno::openat
+                        | Sysno::openat2
+                        | Sysno::read
+                        | Sysno::pread64
+                        | Sysno::readv
+                        | Sysno::mmap
+                )
             );
             for p in touched.paths.iter().filter(|p| is_secret(p)) {
                 if opens && ok {
                     add("secret-read", format!("{name} of {p}"));
                 }
             }
-            match name.as_str() {
-                "setuid" | "setgid" | "setreuid" | "setregid" | "setresuid" | "setresgid"
-                | "capset" | "setgroups" | "setfsuid" | "setfsgid" => {
-                    add("privilege", format!("{name} changes credentials"))
-                }
-                "chmod" | "fchmod" | "fchmodat" | "fchmodat2" => {
-                    let mode = if name == "fchmodat" || name == "fchmodat2" {
+            match sysno {
+                Some(
+                    Sysno::setuid
+                    | Sysno::setgid
+                    | Sysno::setreuid
+                    | Sysno::setregid
+                    | Sysno::setresuid
+                    | Sysno::setresgid
+                    | Sysno::capset
+                    | Sysno::setgroups
+                    | Sysno::setfsuid
+                    | Sysno::setfsgid,
+                ) => add("privilege", format!("{name} changes credentials")),
+                Some(Sysno::chmod | Sysno::fchmod | Sysno::fchmodat | Sysno::fchmodat2) => {
+                    let mode = if sysno == Some(Sysno::fchmodat) || sysno == Some(Sysno::fchmodat2)
+                    {
                         rec.args[2]
                     } else {
                         rec.args[1]
@@ -106,14 +125,14 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
                         );
                     }
                 }
-                "connect" | "sendto" => {
+                Some(Sysno::connect | Sysno::sendto) => {
                     for a in &touched.addrs {
                         if !matches!(a, crate::decode::structs::SockAddr::Unix(_)) {
                             add("network", format!("{name} to {a}"));
                         }
                     }
                 }
-                "ptrace" | "process_vm_writev" | "process_vm_readv" => add(
+                Some(Sysno::ptrace | Sysno::process_vm_writev | Sysno::process_vm_readv) => add(
                     "process-tampering",
                     format!("{name} on pid {}", rec.args[1] as i32),
                 ),

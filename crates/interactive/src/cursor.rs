@@ -433,8 +433,7 @@ impl Cursor {
     fn finish_stop(&self, stop: &mut Stop) {
         if let Some(rec) = &stop.record {
             if let Some(r) = rec.result.filter(|r| *r >= 0) {
-                let name = rec.name();
-                if analyze::decode::returns_fd(&name) {
+                if analyze::decode::returns_fd(rec.nr) {
                     stop.ret_path = self.ctx.fds.path(rec.pid, r as i32).map(str::to_string);
                 }
             }

@@ -26,6 +26,9 @@ pub enum ArgKind {
     Hex,
     /// A pointer (printed as an address).
     Ptr,
+    /// An array of `struct pollfd`, as many as the next argument says. The
+    /// kernel writes each entry's `revents`; `fd` and `events` are inputs.
+    PollFds,
     /// open(2) flags (O_RDONLY|O_CLOEXEC...).
     OpenFlags,
     /// AT_* flags.

@@ -41,7 +41,12 @@ pub use policy::{
     is_restart_code, replay_policy, uses_restart_block, ERESTARTNOHAND, ERESTARTNOINTR,
     ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
-pub use row::{Args, At, Blocking, Exit, ReadsHook, Replay, Syscall, Writes, WritesHook};
+pub use row::{
+    Args, At, Blocking, Exit, MaskAt, ReadsHook, Replay, Returns, Syscall, Writes, WritesHook,
+};
+/// Syscall numbers by name, as the table's rows are keyed.
+pub use syscalls::Sysno;
+
 pub use rows::{changes_mappings, classes, known, known_syscalls, name, number, syscall};
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.

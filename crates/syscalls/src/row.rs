@@ -58,6 +58,29 @@ pub enum Writes {
     Refused(&'static str),
 }
 
+/// Where a call that waits under a temporary signal mask (`rt_sigsuspend`,
+/// `ppoll`, ...) finds the mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskAt {
+    /// The argument is a pointer to the `sigset_t`.
+    Arg(usize),
+    /// The argument points to `{ const sigset_t *mask; size_t size; }`
+    /// (`pselect6`); 0 means no mask.
+    Behind(usize),
+}
+
+/// What a successful call's return value is, for display and for
+/// following descriptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    /// A number: a count, an id, 0.
+    Value,
+    /// An address (strace prints it in hex).
+    Address,
+    /// A new file descriptor.
+    Fd,
+}
+
 /// Whether replay runs the syscall in the kernel or feeds its recorded
 /// result back.
 #[derive(Clone, Copy)]
@@ -101,6 +124,10 @@ pub struct Syscall {
     /// It maps, unmaps or changes the protection of memory, so a recorder
     /// that caches the memory map must read it again.
     pub changes_mappings: bool,
+    pub returns: Returns,
+    /// It swaps in this temporary signal mask while it waits, and the
+    /// kernel saves the old one for a handler that interrupts it.
+    pub temporary_mask: Option<MaskAt>,
 }
 
 /// A row for `sysno` in `classes` (bits of [`Classes`]) that writes
@@ -123,6 +150,8 @@ pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Sysca
         reads: None,
         restarts_through_block: false,
         changes_mappings: false,
+        temporary_mask: None,
+        returns: Returns::Value,
     }
 }
 
@@ -169,6 +198,21 @@ impl Syscall {
 
     pub(crate) const fn changes_mappings(mut self) -> Syscall {
         self.changes_mappings = true;
+        self
+    }
+
+    pub(crate) const fn returns_fd(mut self) -> Syscall {
+        self.returns = Returns::Fd;
+        self
+    }
+
+    pub(crate) const fn returns_address(mut self) -> Syscall {
+        self.returns = Returns::Address;
+        self
+    }
+
+    pub(crate) const fn temporary_mask(mut self, at: MaskAt) -> Syscall {
+        self.temporary_mask = Some(at);
         self
     }
 

@@ -367,6 +367,21 @@ pub fn socket_type(value: u64) -> String {
     }
 }
 
+pub const POLL_EVENTS: &[(u64, &str)] = &[
+    (0x1, "POLLIN"),
+    (0x2, "POLLPRI"),
+    (0x4, "POLLOUT"),
+    (0x8, "POLLERR"),
+    (0x10, "POLLHUP"),
+    (0x20, "POLLNVAL"),
+    (0x40, "POLLRDNORM"),
+    (0x80, "POLLRDBAND"),
+    (0x100, "POLLWRNORM"),
+    (0x200, "POLLWRBAND"),
+    (0x400, "POLLMSG"),
+    (0x2000, "POLLRDHUP"),
+];
+
 pub const GRND: &[(u64, &str)] = &[
     (1, "GRND_NONBLOCK"),
     (2, "GRND_RANDOM"),

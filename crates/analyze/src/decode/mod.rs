@@ -9,6 +9,8 @@ pub mod fmt;
 pub mod structs;
 
 use syscall_model::decode::{arg_kinds, ArgKind};
+use syscall_model::Returns;
+use syscall_model::Sysno;
 use trace::SyscallExtra;
 
 use crate::errno::{errno_message, errno_name, signal_name};
@@ -26,34 +28,9 @@ pub struct Decoder<'a> {
     pub fds: Option<&'a FdTable>,
 }
 
-/// Syscalls whose return value strace prints in hex.
-fn returns_address(name: &str) -> bool {
-    matches!(name, "mmap" | "brk" | "mremap" | "shmat")
-}
-
-/// Syscalls returning a new descriptor (for `-y` on the result, and the
-/// fd path the interactive prompt shows).
-pub fn returns_fd(name: &str) -> bool {
-    matches!(
-        name,
-        "open"
-            | "openat"
-            | "openat2"
-            | "creat"
-            | "dup"
-            | "dup2"
-            | "dup3"
-            | "socket"
-            | "accept"
-            | "accept4"
-            | "memfd_create"
-            | "eventfd2"
-            | "epoll_create1"
-            | "timerfd_create"
-            | "signalfd4"
-            | "inotify_init1"
-            | "pidfd_open"
-    )
+/// True if a successful call of syscall `nr` returns a new descriptor.
+pub fn returns_fd(nr: u64) -> bool {
+    syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Fd)
 }
 
 const IOCTLS: &[(u64, &str)] = &[
@@ -109,6 +86,33 @@ impl Decoder<'_> {
             Some(b) => quote_buf(b, len as usize, self.strsize),
             None => ptr(addr),
         }
+    }
+
+    /// A `struct pollfd` array as strace shows it at entry:
+    /// `[{fd=3, events=POLLIN}]`.
+    fn pollfds(&self, rec: &SyscallRecord, addr: u64, count: u64) -> String {
+        const POLLFD_LEN: usize = 8;
+        let len = (count as usize).min(64) * POLLFD_LEN;
+        let Some(bytes) = crate::inputs::lookup(self.inputs, rec, addr, len) else {
+            return ptr(addr);
+        };
+        let entries: Vec<String> = bytes
+            .chunks_exact(POLLFD_LEN)
+            .map(|entry| {
+                let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+                let events = u16::from_le_bytes([entry[4], entry[5]]);
+                format!(
+                    "{{fd={fd}, events={}}}",
+                    flags(events.into(), POLL_EVENTS, "0")
+                )
+            })
+            .collect();
+        let more = if (count as usize) * POLLFD_LEN > len {
+            ", ..."
+        } else {
+            ""
+        };
+        format!("[{}{more}]", entries.join(", "))
     }
 
     /// A pointer to a struct the kernel fills in, rendered by `f` when the
@@ -211,6 +215,7 @@ impl Decoder<'_> {
                 }
             }
             ArgKind::Ptr => ptr(v),
+            ArgKind::PollFds => self.pollfds(rec, v, rec.args[i + 1]),
             ArgKind::OpenFlags => open_flags(v),
             ArgKind::AtFlags => flags(v, AT_FLAGS, "0"),
             ArgKind::Mode => octal(v),
@@ -256,7 +261,7 @@ impl Decoder<'_> {
     /// The decoded arguments, strace's way (some calls show fewer than
     /// they take, e.g. openat without O_CREAT has no mode).
     pub fn args(&self, rec: &SyscallRecord) -> Vec<String> {
-        let name = rec.name();
+        let sysno = rec.sysno();
         let a = rec.args;
         let kinds = arg_kinds(rec.nr);
         let mut out: Vec<String> = if kinds.is_empty() && syscall_model::name(rec.nr).is_none() {
@@ -273,9 +278,9 @@ impl Decoder<'_> {
                 *slot = s;
             }
         };
-        match name.as_str() {
-            "execve" | "execveat" => {
-                let base = usize::from(name == "execveat");
+        match sysno {
+            Some(Sysno::execve | Sysno::execveat) => {
+                let base = usize::from(sysno == Some(Sysno::execveat));
                 if let Some(SyscallExtra::Exec(info)) = &rec.extra {
                     if crate::inputs::lookup(self.inputs, rec, a[base], 1).is_none() {
                         set(&mut out, base, quote(info.exe.path.as_bytes(), false));
@@ -297,19 +302,23 @@ impl Decoder<'_> {
                     set(&mut out, base + 1, format!("[{}]", argv.join(", ")));
                 }
             }
-            "open" | "openat" => {
-                let fi = usize::from(name == "openat") + 1;
+            Some(Sysno::open | Sysno::openat) => {
+                let fi = usize::from(sysno == Some(Sysno::openat)) + 1;
                 if a[fi] & 0o100 == 0 && a[fi] & 0o20200000 != 0o20200000 {
                     out.truncate(fi + 1);
                 }
             }
-            "fstat" | "stat" | "lstat" => set(&mut out, 1, self.out(rec, a[1], 144, structs::stat)),
-            "newfstatat" => set(&mut out, 2, self.out(rec, a[2], 144, structs::stat)),
-            "clock_gettime" | "clock_getres" => {
+            Some(Sysno::fstat | Sysno::stat | Sysno::lstat) => {
+                set(&mut out, 1, self.out(rec, a[1], 144, structs::stat))
+            }
+            Some(Sysno::newfstatat) => set(&mut out, 2, self.out(rec, a[2], 144, structs::stat)),
+            Some(Sysno::clock_gettime | Sysno::clock_getres) => {
                 set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec))
             }
-            "gettimeofday" => set(&mut out, 0, self.out(rec, a[0], 16, structs::timeval)),
-            "nanosleep" => {
+            Some(Sysno::gettimeofday) => {
+                set(&mut out, 0, self.out(rec, a[0], 16, structs::timeval))
+            }
+            Some(Sysno::nanosleep) => {
                 set(
                     &mut out,
                     0,
@@ -317,7 +326,7 @@ impl Decoder<'_> {
                 );
                 set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec));
             }
-            "clock_nanosleep" => {
+            Some(Sysno::clock_nanosleep) => {
                 set(
                     &mut out,
                     2,
@@ -325,7 +334,7 @@ impl Decoder<'_> {
                 );
                 set(&mut out, 3, self.out(rec, a[3], 16, structs::timespec));
             }
-            "prlimit64" => {
+            Some(Sysno::prlimit64) => {
                 set(&mut out, 1, symbol(a[1], RLIMITS));
                 set(
                     &mut out,
@@ -334,16 +343,16 @@ impl Decoder<'_> {
                 );
                 set(&mut out, 3, self.out(rec, a[3], 16, structs::rlimit));
             }
-            "getrlimit" | "setrlimit" => {
+            Some(Sysno::getrlimit | Sysno::setrlimit) => {
                 set(&mut out, 0, symbol(a[0], RLIMITS));
-                let r = if name == "getrlimit" {
+                let r = if sysno == Some(Sysno::getrlimit) {
                     self.out(rec, a[1], 16, structs::rlimit)
                 } else {
                     self.input_struct(rec, a[1], 16, structs::rlimit)
                 };
                 set(&mut out, 1, r);
             }
-            "rt_sigaction" => {
+            Some(Sysno::rt_sigaction) => {
                 set(
                     &mut out,
                     1,
@@ -351,13 +360,13 @@ impl Decoder<'_> {
                 );
                 set(&mut out, 2, self.out(rec, a[2], 32, structs::sigaction));
             }
-            "rt_sigprocmask" => {
+            Some(Sysno::rt_sigprocmask) => {
                 set(&mut out, 0, symbol(a[0], SIGPROCMASK_HOW));
                 let mask = |b: &[u8]| structs::u64_at(b, 0).map(sigset);
                 set(&mut out, 1, self.input_struct(rec, a[1], 8, mask));
                 set(&mut out, 2, self.out(rec, a[2], 8, mask));
             }
-            "wait4" => set(
+            Some(Sysno::wait4) => set(
                 &mut out,
                 1,
                 self.out(rec, a[1], 4, |b| {
@@ -366,9 +375,11 @@ impl Decoder<'_> {
                     )))
                 }),
             ),
-            "pipe" | "pipe2" => set(&mut out, 0, self.out(rec, a[0], 8, structs::int_pair)),
-            "socketpair" => set(&mut out, 3, self.out(rec, a[3], 8, structs::int_pair)),
-            "uname" => {
+            Some(Sysno::pipe | Sysno::pipe2) => {
+                set(&mut out, 0, self.out(rec, a[0], 8, structs::int_pair))
+            }
+            Some(Sysno::socketpair) => set(&mut out, 3, self.out(rec, a[3], 8, structs::int_pair)),
+            Some(Sysno::uname) => {
                 let max = self.strsize;
                 set(
                     &mut out,
@@ -376,19 +387,19 @@ impl Decoder<'_> {
                     self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
                 )
             }
-            "getrandom" => {
+            Some(Sysno::getrandom) => {
                 set(&mut out, 0, self.buf(rec, a[0], a[1]));
                 set(&mut out, 2, flags(a[2], GRND, "0"));
             }
-            "arch_prctl" => {
+            Some(Sysno::arch_prctl) => {
                 set(&mut out, 0, symbol(a[0], ARCH_PRCTL));
                 set(&mut out, 1, ptr(a[1]).replace("NULL", "0"));
             }
-            "rseq" => {
+            Some(Sysno::rseq) => {
                 set(&mut out, 1, format!("{:#x}", a[1]));
                 set(&mut out, 2, (a[2] as i32).to_string());
             }
-            "mmap" => {
+            Some(Sysno::mmap) => {
                 let off = if a[5] == 0 {
                     "0".into()
                 } else {
@@ -396,9 +407,9 @@ impl Decoder<'_> {
                 };
                 set(&mut out, 5, off);
             }
-            "access" => set(&mut out, 1, access_mode(a[1])),
-            "faccessat" | "faccessat2" => set(&mut out, 2, access_mode(a[2])),
-            "socket" => {
+            Some(Sysno::access) => set(&mut out, 1, access_mode(a[1])),
+            Some(Sysno::faccessat | Sysno::faccessat2) => set(&mut out, 2, access_mode(a[2])),
+            Some(Sysno::socket) => {
                 set(&mut out, 0, symbol(a[0], AF));
                 set(&mut out, 1, socket_type(a[1]));
                 let proto = match a[2] {
@@ -409,17 +420,17 @@ impl Decoder<'_> {
                 };
                 set(&mut out, 2, proto);
             }
-            "connect" | "bind" => set(
+            Some(Sysno::connect | Sysno::bind) => set(
                 &mut out,
                 1,
                 self.input_struct(rec, a[1], a[2] as usize, structs::sockaddr),
             ),
-            "sendto" => set(
+            Some(Sysno::sendto) => set(
                 &mut out,
                 4,
                 self.input_struct(rec, a[4], a[5] as usize, structs::sockaddr),
             ),
-            "accept" | "accept4" | "getsockname" | "getpeername" => {
+            Some(Sysno::accept | Sysno::accept4 | Sysno::getsockname | Sysno::getpeername) => {
                 set(&mut out, 1, self.out(rec, a[1], 128, structs::sockaddr));
                 let len = self.out(rec, a[2], 4, |b| {
                     Some(format!(
@@ -429,11 +440,11 @@ impl Decoder<'_> {
                 });
                 set(&mut out, 2, len);
             }
-            "recvfrom" => {
+            Some(Sysno::recvfrom) => {
                 set(&mut out, 1, self.buf(rec, a[1], a[2]));
                 set(&mut out, 4, self.out(rec, a[4], 128, structs::sockaddr));
             }
-            "getdents64" | "getdents" => set(
+            Some(Sysno::getdents64 | Sysno::getdents) => set(
                 &mut out,
                 1,
                 self.out(rec, a[1], usize::MAX, |b| {
@@ -450,7 +461,7 @@ impl Decoder<'_> {
                     Some(format!("{} /* {count} entries */", ptr(a[1])))
                 }),
             ),
-            "futex" => {
+            Some(Sysno::futex) => {
                 let keep = match a[1] & 0x7f {
                     1 => 3,
                     0 => 4,
@@ -458,7 +469,7 @@ impl Decoder<'_> {
                 };
                 out.truncate(keep);
             }
-            "clone" => {
+            Some(Sysno::clone) => {
                 out = vec![
                     format!("child_stack={}", ptr(a[1])),
                     format!("flags={}", clone_flags(a[0])),
@@ -473,11 +484,13 @@ impl Decoder<'_> {
                     out.push(format!("tls={}", ptr(a[4])));
                 }
             }
-            "writev" | "pwritev" | "pwritev2" => {
+            Some(Sysno::writev | Sysno::pwritev | Sysno::pwritev2) => {
                 set(&mut out, 1, self.iovecs(rec, a[1], a[2], false))
             }
-            "readv" | "preadv" | "preadv2" => set(&mut out, 1, self.iovecs(rec, a[1], a[2], true)),
-            "exit" | "exit_group" => {}
+            Some(Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
+                set(&mut out, 1, self.iovecs(rec, a[1], a[2], true))
+            }
+            Some(Sysno::exit | Sysno::exit_group) => {}
             _ => {}
         }
         out
@@ -489,7 +502,6 @@ impl Decoder<'_> {
         let Some(r) = rec.result else {
             return "?".into();
         };
-        let name = rec.name();
         if let Some(e) = rec.errno() {
             let ename = errno_name(e)
                 .map(str::to_string)
@@ -497,13 +509,11 @@ impl Decoder<'_> {
             let lead = if e >= 512 { "?" } else { "-1" };
             return format!("{lead} {ename} ({})", errno_message(e));
         }
-        if returns_address(&name) {
-            return format!("{:#x}", r as u64);
+        match syscall_model::syscall(rec.nr).map(|row| row.returns) {
+            Some(Returns::Address) => format!("{:#x}", r as u64),
+            Some(Returns::Fd) => self.fd(rec, r as u64),
+            _ => r.to_string(),
         }
-        if returns_fd(&name) {
-            return self.fd(rec, r as u64);
-        }
-        r.to_string()
     }
 
     pub fn call(&self, rec: &SyscallRecord) -> String {
@@ -619,5 +629,45 @@ mod tests {
         let args = decoder.args(&rec);
         assert_eq!(args[0], "\"/bin/sh\"");
         assert_eq!(args[1], "[\"sh\", \"exit 3\"]");
+    }
+
+    #[test]
+    fn poll_shows_each_descriptor_and_its_events() {
+        struct Entry(Vec<u8>);
+        impl InputSource for Entry {
+            fn input(&self, _event: u64, addr: u64, len: usize) -> Option<&[u8]> {
+                (addr == 0x5000).then(|| &self.0[..len.min(self.0.len())])
+            }
+        }
+        let mut fds = Vec::new();
+        for (fd, events) in [(3i32, 0x1u16), (4, 0x4 | 0x2000)] {
+            fds.extend_from_slice(&fd.to_le_bytes());
+            fds.extend_from_slice(&events.to_le_bytes());
+            fds.extend_from_slice(&0u16.to_le_bytes());
+        }
+        let rec = SyscallRecord {
+            index: 1,
+            exit_index: Some(2),
+            tid: 10,
+            pid: 10,
+            nr: libc::SYS_poll as u64,
+            args: [0x5000, 2, 1000, 0, 0, 0],
+            regs: Regs::default(),
+            entry_ns: 0,
+            exit_ns: Some(0),
+            result: Some(1),
+            inputs: Vec::new(),
+            writes: Vec::new(),
+            extra: None,
+        };
+        let decoder = Decoder {
+            inputs: &Entry(fds),
+            strsize: 32,
+            fds: None,
+        };
+        assert_eq!(
+            decoder.args(&rec)[0],
+            "[{fd=3, events=POLLIN}, {fd=4, events=POLLOUT|POLLRDHUP}]"
+        );
     }
 }

@@ -27,8 +27,6 @@ use trace::{RecordedEvent, TraceReader};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};
 
-const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
-
 /// A live thread of the replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadInfo {

@@ -3,7 +3,8 @@
 
 use super::*;
 
-use syscall_model::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use syscall_model::decode::ArgKind;
+use syscall_model::{MaskAt, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
 /// The kernel's sigset_t, as rt_sigsuspend takes it.
@@ -17,14 +18,7 @@ impl ReplaySession {
         event: &Event,
         nr: u64,
     ) -> Result<Option<i32>, ReplayError> {
-        let swaps_mask = matches!(
-            nr as i64,
-            libc::SYS_rt_sigsuspend
-                | libc::SYS_ppoll
-                | libc::SYS_pselect6
-                | libc::SYS_epoll_pwait
-                | libc::SYS_epoll_pwait2
-        );
+        let swaps_mask = syscall_model::syscall(nr).is_some_and(|row| row.temporary_mask.is_some());
         if !swaps_mask {
             return Ok(None);
         }
@@ -67,14 +61,11 @@ impl ReplaySession {
         nr: u64,
         args: &[u64; 6],
     ) -> Result<Option<u64>, ReplayError> {
-        let mask = match nr as i64 {
-            libc::SYS_rt_sigsuspend => args[0],
-            libc::SYS_ppoll => args[3],
-            libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => args[4],
-            libc::SYS_pselect6 if args[5] != 0 => {
-                // The sixth argument points to { const sigset_t *ss; size_t ss_len }.
-                let pair = self.process(pid)?.memory.read(args[5], 8)?;
-                u64::from_le_bytes(pair.try_into().unwrap_or_default())
+        let mask = match syscall_model::syscall(nr).and_then(|row| row.temporary_mask) {
+            Some(MaskAt::Arg(i)) => args[i],
+            Some(MaskAt::Behind(i)) if args[i] != 0 => {
+                let pointer = self.process(pid)?.memory.read(args[i], 8)?;
+                u64::from_le_bytes(pointer.try_into().unwrap_or_default())
             }
             _ => 0,
         };
@@ -92,8 +83,11 @@ impl ReplaySession {
         recorded: &[Vec<u8>],
     ) -> Result<(), ReplayError> {
         let memory = &self.process(event.pid)?.memory;
-        let pollfds =
-            matches!(regs.orig_rax as i64, libc::SYS_poll | libc::SYS_ppoll).then_some(regs.rdi);
+        let args = regs.syscall_args();
+        let pollfds = syscall_model::decode::arg_kinds(regs.orig_rax)
+            .iter()
+            .position(|kind| *kind == ArgKind::PollFds)
+            .map(|i| args[i]);
         for (range, expected) in inputs.iter().zip(recorded) {
             let found = memory
                 .read(range.addr, range.len as usize)
@@ -179,11 +173,7 @@ impl ReplaySession {
         self.compare_inputs(event, recorded, inputs, &recorded_event.payloads)?;
         let nr = recorded.orig_rax;
         let args = recorded.syscall_args();
-        let policy = if nr == SYS_RSEQ {
-            ReplayPolicy::Emulate
-        } else {
-            syscall_model::replay_policy(nr, &args)
-        };
+        let policy = syscall_model::replay_policy(nr, &args);
         if let Some(signo) = self.signal_interrupting_mask_wait(event, nr)? {
             // The recorded wait swapped in a temporary signal mask and was
             // interrupted by `signo`. Only the real syscall reproduces the
