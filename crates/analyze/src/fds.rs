@@ -57,6 +57,16 @@ pub fn input_path(inputs: &dyn InputSource, rec: &SyscallRecord, addr: u64) -> O
     Some(String::from_utf8_lossy(&bytes[..end]).into_owned())
 }
 
+/// An entry with no path, made by the call `rec`.
+fn anonymous(rec: &SyscallRecord, kind: FdKind, cloexec: bool) -> FdEntry {
+    FdEntry {
+        path: None,
+        kind,
+        cloexec,
+        opened_at: rec.index,
+    }
+}
+
 impl FdTable {
     pub fn new() -> FdTable {
         FdTable::default()
@@ -100,7 +110,7 @@ impl FdTable {
             return;
         }
         let a = rec.args;
-        let Some(sysno) = Sysno::new(rec.nr as usize) else {
+        let Some(sysno) = rec.sysno() else {
             return;
         };
         let file = |path: Option<String>, cloexec: bool| FdEntry {
@@ -128,92 +138,22 @@ impl FdTable {
                     t.remove(&(a[0] as i32));
                 }
             }
-            Sysno::close_range => {
-                const CLOSE_RANGE_CLOEXEC: u64 = 4;
-                let (first, last) = (a[0] as u32, a[1] as u32);
-                if let Some(t) = self.procs.get_mut(&rec.pid) {
-                    let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
-                    if a[2] & CLOSE_RANGE_CLOEXEC != 0 {
-                        t.iter_mut()
-                            .filter(|(fd, _)| in_range(fd))
-                            .for_each(|(_, e)| e.cloexec = true);
-                    } else {
-                        t.retain(|fd, _| !in_range(fd));
-                    }
-                }
-            }
+            Sysno::close_range => self.close_range(rec.pid, a),
             Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl => {
-                if sysno == Sysno::fcntl && a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC {
-                    return;
-                }
-                if let Some(mut e) = self.get(rec.pid, a[0] as i32).cloned() {
-                    e.cloexec = (sysno == Sysno::dup3 && a[2] & O_CLOEXEC != 0)
-                        || (sysno == Sysno::fcntl && a[1] == F_DUPFD_CLOEXEC);
-                    self.insert(rec.pid, ret, e);
-                }
+                self.duplicate(rec, sysno, ret)
             }
-            Sysno::socket => self.insert(
-                rec.pid,
-                ret,
-                FdEntry {
-                    path: None,
-                    kind: FdKind::Socket {
-                        domain: a[0],
-                        stype: a[1] & 0xf,
-                        local: None,
-                        remote: None,
-                    },
-                    cloexec: a[1] & O_CLOEXEC != 0,
-                    opened_at: rec.index,
-                },
-            ),
-            Sysno::accept | Sysno::accept4 => {
-                let remote = rec.written(a[1], 128).and_then(parse_sockaddr);
-                let parent = self.get(rec.pid, a[0] as i32).map(|e| e.kind.clone());
-                let (domain, stype, local) = match parent {
-                    Some(FdKind::Socket {
-                        domain,
-                        stype,
-                        local,
-                        ..
-                    }) => (domain, stype, local),
-                    _ => (0, 1, None),
+            Sysno::socket => {
+                let kind = FdKind::Socket {
+                    domain: a[0],
+                    stype: a[1] & 0xf,
+                    local: None,
+                    remote: None,
                 };
-                self.insert(
-                    rec.pid,
-                    ret,
-                    FdEntry {
-                        path: None,
-                        kind: FdKind::Socket {
-                            domain,
-                            stype,
-                            local,
-                            remote,
-                        },
-                        cloexec: false,
-                        opened_at: rec.index,
-                    },
-                );
+                self.insert(rec.pid, ret, anonymous(rec, kind, a[1] & O_CLOEXEC != 0));
             }
+            Sysno::accept | Sysno::accept4 => self.accepted(rec, ret),
             Sysno::connect | Sysno::bind | Sysno::getsockname | Sysno::getpeername => {
-                let addr = if matches!(sysno, Sysno::connect | Sysno::bind) {
-                    crate::inputs::lookup(inputs, rec, a[1], a[2] as usize).and_then(parse_sockaddr)
-                } else {
-                    rec.written(a[1], 128).and_then(parse_sockaddr)
-                };
-                let Some(addr) = addr else { return };
-                if let Some(FdKind::Socket { local, remote, .. }) = self
-                    .procs
-                    .get_mut(&rec.pid)
-                    .and_then(|t| t.get_mut(&(a[0] as i32)))
-                    .map(|e| &mut e.kind)
-                {
-                    if matches!(sysno, Sysno::connect | Sysno::getpeername) {
-                        *remote = Some(addr);
-                    } else {
-                        *local = Some(addr);
-                    }
-                }
+                self.socket_address(rec, sysno, inputs)
             }
             Sysno::pipe | Sysno::pipe2 | Sysno::socketpair => {
                 let at = if sysno == Sysno::socketpair {
@@ -223,32 +163,11 @@ impl FdTable {
                 };
                 if let Some((r, w)) = rec.written(at, 8).and_then(int_pair_values) {
                     for fd in [r, w] {
-                        self.insert(
-                            rec.pid,
-                            i64::from(fd),
-                            FdEntry {
-                                path: None,
-                                kind: FdKind::Pipe,
-                                cloexec: false,
-                                opened_at: rec.index,
-                            },
-                        );
+                        self.insert(rec.pid, i64::from(fd), anonymous(rec, FdKind::Pipe, false));
                     }
                 }
             }
-            Sysno::mmap => {
-                if let Some(f) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) {
-                    let fd = a[4] as i32;
-                    if let Some(e) = self
-                        .procs
-                        .get_mut(&rec.pid)
-                        .and_then(|t| t.get_mut(&fd))
-                        .filter(|e| e.path.is_none())
-                    {
-                        e.path = Some(f.path.clone());
-                    }
-                }
-            }
+            Sysno::mmap => self.mapped(rec),
             Sysno::execve | Sysno::execveat => {
                 if let Some(t) = self.procs.get_mut(&rec.pid) {
                     t.retain(|_, e| !e.cloexec);
@@ -257,17 +176,108 @@ impl FdTable {
             // Every other new descriptor (eventfd, timerfd, epoll, pidfd,
             // ...) is followed without a path, so that dup, close and exec
             // treat it as they would any other.
-            _ if crate::decode::returns_fd(rec.nr) => self.insert(
-                rec.pid,
-                ret,
-                FdEntry {
-                    path: None,
-                    kind: FdKind::Other,
-                    cloexec: false,
-                    opened_at: rec.index,
-                },
-            ),
+            _ if crate::decode::returns_fd(rec.nr) => {
+                self.insert(rec.pid, ret, anonymous(rec, FdKind::Other, false))
+            }
             _ => {}
+        }
+    }
+
+    /// `close_range(first, last, flags)`: closes the range, or with
+    /// CLOSE_RANGE_CLOEXEC marks it close-on-exec.
+    fn close_range(&mut self, pid: Tid, a: [u64; 6]) {
+        const CLOSE_RANGE_CLOEXEC: u64 = 4;
+        let (first, last) = (a[0] as u32, a[1] as u32);
+        let Some(t) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
+        if a[2] & CLOSE_RANGE_CLOEXEC != 0 {
+            t.iter_mut()
+                .filter(|(fd, _)| in_range(fd))
+                .for_each(|(_, e)| e.cloexec = true);
+        } else {
+            t.retain(|fd, _| !in_range(fd));
+        }
+    }
+
+    /// dup, dup2, dup3 and fcntl's F_DUPFD: a copy of the old descriptor's
+    /// entry, with its own close-on-exec flag.
+    fn duplicate(&mut self, rec: &SyscallRecord, sysno: Sysno, ret: i64) {
+        let a = rec.args;
+        if sysno == Sysno::fcntl && a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC {
+            return;
+        }
+        if let Some(mut e) = self.get(rec.pid, a[0] as i32).cloned() {
+            e.cloexec = (sysno == Sysno::dup3 && a[2] & O_CLOEXEC != 0)
+                || (sysno == Sysno::fcntl && a[1] == F_DUPFD_CLOEXEC);
+            self.insert(rec.pid, ret, e);
+        }
+    }
+
+    /// An accepted connection: the listening socket's kind and address,
+    /// and the peer the kernel wrote.
+    fn accepted(&mut self, rec: &SyscallRecord, ret: i64) {
+        let a = rec.args;
+        let remote = rec.written(a[1], 128).and_then(parse_sockaddr);
+        let parent = self.get(rec.pid, a[0] as i32).map(|e| e.kind.clone());
+        let (domain, stype, local) = match parent {
+            Some(FdKind::Socket {
+                domain,
+                stype,
+                local,
+                ..
+            }) => (domain, stype, local),
+            _ => (0, 1, None),
+        };
+        let kind = FdKind::Socket {
+            domain,
+            stype,
+            local,
+            remote,
+        };
+        self.insert(rec.pid, ret, anonymous(rec, kind, false));
+    }
+
+    /// connect, bind, getsockname, getpeername: a socket's local or remote
+    /// address.
+    fn socket_address(&mut self, rec: &SyscallRecord, sysno: Sysno, inputs: &dyn InputSource) {
+        let a = rec.args;
+        let given = matches!(sysno, Sysno::connect | Sysno::bind);
+        let addr = if given {
+            crate::inputs::lookup(inputs, rec, a[1], a[2] as usize).and_then(parse_sockaddr)
+        } else {
+            rec.written(a[1], 128).and_then(parse_sockaddr)
+        };
+        let Some(addr) = addr else { return };
+        if let Some(FdKind::Socket { local, remote, .. }) = self
+            .procs
+            .get_mut(&rec.pid)
+            .and_then(|t| t.get_mut(&(a[0] as i32)))
+            .map(|e| &mut e.kind)
+        {
+            if matches!(sysno, Sysno::connect | Sysno::getpeername) {
+                *remote = Some(addr);
+            } else {
+                *local = Some(addr);
+            }
+        }
+    }
+
+    /// A file-backed mmap names the file behind a descriptor whose path
+    /// was not known.
+    fn mapped(&mut self, rec: &SyscallRecord) {
+        let Some(f) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) else {
+            return;
+        };
+        let fd = rec.args[4] as i32;
+        if let Some(e) = self
+            .procs
+            .get_mut(&rec.pid)
+            .and_then(|t| t.get_mut(&fd))
+            .filter(|e| e.path.is_none())
+        {
+            e.path = Some(f.path.clone());
         }
     }
 }

@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use trace::{
-    EventKind, MemWrite, RecordedEvent, Regs, SignalOrigin, SyscallExtra, Tid, TraceReader,
+    EventKind, MemWrite, OutputStream, RecordedEvent, Regs, SignalOrigin, SyscallExtra, Tid,
+    TraceReader,
 };
 
 use crate::Result;
@@ -39,7 +40,36 @@ pub struct SyscallRecord {
     pub extra: Option<SyscallExtra>,
 }
 
+/// Where and when an event happened.
+#[derive(Clone, Copy)]
+struct Stamp {
+    index: u64,
+    tid: Tid,
+    pid: Tid,
+    time_ns: u64,
+}
+
 impl SyscallRecord {
+    /// A call as its entry (or, for a fork child's first stop, its exit)
+    /// shows it: number and registers, nothing returned yet.
+    fn entered(event: Stamp, nr: u64, regs: Regs) -> SyscallRecord {
+        SyscallRecord {
+            index: event.index,
+            exit_index: None,
+            tid: event.tid,
+            pid: event.pid,
+            nr,
+            args: regs.syscall_args(),
+            regs,
+            entry_ns: event.time_ns,
+            exit_ns: None,
+            result: None,
+            inputs: Vec::new(),
+            writes: Vec::new(),
+            extra: None,
+        }
+    }
+
     /// The syscall, when its number is one the kernel defines.
     pub fn sysno(&self) -> Option<syscall_model::Sysno> {
         usize::try_from(self.nr)
@@ -186,6 +216,12 @@ impl Pairing {
     /// Consumes one event and appends what it completes to `out`.
     pub fn push(&mut self, ev: RecordedEvent, out: &mut Vec<Item>) {
         let RecordedEvent { event, payloads } = ev;
+        let stamp = Stamp {
+            index: event.index,
+            tid: event.tid,
+            pid: event.pid,
+            time_ns: event.time_ns,
+        };
         // A payload list shorter than its ranges (never in a valid trace)
         // just leaves ranges out, never panics.
         let tid = event.tid;
@@ -206,21 +242,8 @@ impl Pairing {
                         resumed: p.announced,
                     });
                 }
-                let record = SyscallRecord {
-                    index: event.index,
-                    exit_index: None,
-                    tid,
-                    pid: event.pid,
-                    nr: regs.orig_rax,
-                    args: regs.syscall_args(),
-                    regs,
-                    entry_ns: event.time_ns,
-                    exit_ns: None,
-                    result: None,
-                    inputs: inputs.into_iter().zip(payloads).collect(),
-                    writes: Vec::new(),
-                    extra: None,
-                };
+                let mut record = SyscallRecord::entered(stamp, regs.orig_rax, regs);
+                record.inputs = inputs.into_iter().zip(payloads).collect();
                 self.pending.insert(
                     tid,
                     Pending {
@@ -239,24 +262,7 @@ impl Pairing {
                     Some(p) => (p.record, p.announced),
                     // An exit without entry: the first stop of a fork child
                     // returning from clone. Keep it, with unknown arguments.
-                    None => (
-                        SyscallRecord {
-                            index: event.index,
-                            exit_index: None,
-                            tid,
-                            pid: event.pid,
-                            nr,
-                            args: [0; 6],
-                            regs: Regs::default(),
-                            entry_ns: event.time_ns,
-                            exit_ns: None,
-                            result: None,
-                            inputs: Vec::new(),
-                            writes: Vec::new(),
-                            extra: None,
-                        },
-                        false,
-                    ),
+                    None => (SyscallRecord::entered(stamp, nr, Regs::default()), false),
                 };
                 record.exit_index = Some(event.index);
                 record.exit_ns = Some(event.time_ns);
@@ -309,55 +315,7 @@ impl Pairing {
             }),
             EventKind::Buffered { outputs, .. } => {
                 let bytes = payloads.into_iter().next().unwrap_or_default();
-                for (i, record) in syscallbuf::records(&bytes).enumerate() {
-                    // A damaged trace would have failed its checksum first;
-                    // what parses is shown.
-                    let Ok(record) = record else { break };
-                    let range = |addr: u64, bytes: &[u8]| {
-                        (!bytes.is_empty()).then(|| {
-                            (
-                                MemWrite {
-                                    addr,
-                                    len: bytes.len() as u64,
-                                },
-                                bytes.to_vec(),
-                            )
-                        })
-                    };
-                    let head = record.head;
-                    let [rdi, rsi, rdx, r10, r8, r9] = head.args;
-                    let regs = Regs {
-                        orig_rax: head.nr as u64,
-                        rax: head.result as u64,
-                        rdi,
-                        rsi,
-                        rdx,
-                        r10,
-                        r8,
-                        r9,
-                        ..Regs::default()
-                    };
-                    let stream = outputs.iter().find(|(k, _)| *k as usize == i);
-                    out.push(Item::Syscall {
-                        record: SyscallRecord {
-                            index: event.index,
-                            exit_index: Some(event.index),
-                            tid,
-                            pid: event.pid,
-                            nr: head.nr as u64,
-                            args: head.args,
-                            regs,
-                            entry_ns: event.time_ns,
-                            exit_ns: Some(event.time_ns),
-                            result: Some(head.result),
-                            inputs: range(head.input_addr, record.input).into_iter().collect(),
-                            writes: range(head.output_addr, record.output).into_iter().collect(),
-                            extra: stream
-                                .map(|(_, stream)| SyscallExtra::Output { stream: *stream }),
-                        },
-                        resumed: false,
-                    });
-                }
+                buffered_records(stamp, &bytes, &outputs, out);
             }
             // Code the recorder rewrote is no part of what the program did,
             // and a blocked syscall's early write belongs to that syscall.
@@ -429,4 +387,64 @@ pub fn for_each_syscall(
         Item::Syscall { record, .. } => f(&record),
         _ => Ok(()),
     })
+}
+
+/// The calls the syscall buffer made, from one drained buffer, as complete
+/// records: they ran in the kernel without stops, so each is entry and exit
+/// at once.
+fn buffered_records(
+    event: Stamp,
+    bytes: &[u8],
+    outputs: &[(u32, OutputStream)],
+    out: &mut Vec<Item>,
+) {
+    let tid = event.tid;
+    for (i, record) in syscallbuf::records(bytes).enumerate() {
+        // A damaged trace would have failed its checksum first;
+        // what parses is shown.
+        let Ok(record) = record else { break };
+        let range = |addr: u64, bytes: &[u8]| {
+            (!bytes.is_empty()).then(|| {
+                (
+                    MemWrite {
+                        addr,
+                        len: bytes.len() as u64,
+                    },
+                    bytes.to_vec(),
+                )
+            })
+        };
+        let head = record.head;
+        let [rdi, rsi, rdx, r10, r8, r9] = head.args;
+        let regs = Regs {
+            orig_rax: head.nr as u64,
+            rax: head.result as u64,
+            rdi,
+            rsi,
+            rdx,
+            r10,
+            r8,
+            r9,
+            ..Regs::default()
+        };
+        let stream = outputs.iter().find(|(k, _)| *k as usize == i);
+        out.push(Item::Syscall {
+            record: SyscallRecord {
+                index: event.index,
+                exit_index: Some(event.index),
+                tid,
+                pid: event.pid,
+                nr: head.nr as u64,
+                args: head.args,
+                regs,
+                entry_ns: event.time_ns,
+                exit_ns: Some(event.time_ns),
+                result: Some(head.result),
+                inputs: range(head.input_addr, record.input).into_iter().collect(),
+                writes: range(head.output_addr, record.output).into_iter().collect(),
+                extra: stream.map(|(_, stream)| SyscallExtra::Output { stream: *stream }),
+            },
+            resumed: false,
+        });
+    }
 }

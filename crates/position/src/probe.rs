@@ -13,7 +13,7 @@
 
 use crate::pass::PATCH_MIN;
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, Decoder, DecoderOptions, IcedError};
+use iced_x86::{BlockEncoderOptions, Decoder, DecoderOptions, IcedError, Instruction};
 use trace::event::{Regs, WatchedWord};
 
 /// The probe's scratch page comes first; its code starts one page in.
@@ -60,6 +60,26 @@ fn flags_snapshot(eflags: u64) -> u16 {
     ((high << 8) | overflow) as u16
 }
 
+/// The instructions in the patch window at `at`, which the probe runs
+/// after a miss in their place.
+fn displaced_instructions(at: u64, original: &[u8]) -> Result<Vec<Instruction>, ProbeError> {
+    let mut displaced = Vec::new();
+    let mut decoder = Decoder::with_ip(64, original, at, DecoderOptions::NONE);
+    let mut covered = 0usize;
+    while covered < original.len() {
+        let insn = decoder.decode();
+        if insn.is_invalid() {
+            return Err(ProbeError::Undecodable {
+                at,
+                len: original.len(),
+            });
+        }
+        covered += insn.len();
+        displaced.push(insn);
+    }
+    Ok(displaced)
+}
+
 /// Builds the probe for the point `at`, whose first bytes (`original`, the
 /// patch window the recorder chose) it displaces.
 pub fn build(
@@ -75,20 +95,7 @@ pub fn build(
     if i32::try_from(rel).is_err() {
         return Err(ProbeError::OutOfRange { at, page });
     }
-    let mut displaced = Vec::new();
-    let mut decoder = Decoder::with_ip(64, original, at, DecoderOptions::NONE);
-    let mut covered = 0usize;
-    while covered < original.len() {
-        let insn = decoder.decode();
-        if insn.is_invalid() {
-            return Err(ProbeError::Undecodable {
-                at,
-                len: original.len(),
-            });
-        }
-        covered += insn.len();
-        displaced.push(insn);
-    }
+    let displaced = displaced_instructions(at, original)?;
 
     let mut a = CodeAssembler::new(64).map_err(asm_err)?;
     let mut save_rax = a.create_label();

@@ -9,6 +9,7 @@
 
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::Returned;
+use syscall_model::decode::ArgKind;
 use trace::event::{EventKind, MemWrite};
 use tracee::Pid;
 
@@ -36,10 +37,13 @@ impl Recorder {
             args,
             result,
         } = *call;
-        let flags = match nr as i64 {
-            libc::SYS_open => args[1],
-            libc::SYS_openat => args[2],
-            _ => return Ok(()),
+        // A call that opens a path with open(2) flags: open, openat.
+        let Some(flags) = syscall_model::syscall(nr)
+            .filter(|row| row.arg_of_kind(ArgKind::Path).is_some())
+            .and_then(|row| row.arg_of_kind(ArgKind::OpenFlags))
+            .map(|i| args[i])
+        else {
+            return Ok(());
         };
         if result < 0 || flags & libc::O_ACCMODE as u64 == libc::O_RDONLY as u64 {
             return Ok(());
@@ -62,18 +66,13 @@ impl Recorder {
             args,
             result,
         } = *call;
-        let writes = matches!(
-            nr as i64,
-            libc::SYS_write
-                | libc::SYS_pwrite64
-                | libc::SYS_writev
-                | libc::SYS_pwritev
-                | libc::SYS_pwritev2
-        );
-        if !writes || result <= 0 || !self.proc_mem_writers.contains(&tgid) {
+        let Some(write) = syscall_model::syscall(nr).and_then(|row| row.fd_write) else {
+            return Ok(());
+        };
+        if result <= 0 || !self.proc_mem_writers.contains(&tgid) {
             return Ok(());
         }
-        let fd = args[0];
+        let fd = args[write.fd];
         let Some(target) = std::fs::read_link(format!("/proc/{tid}/fd/{fd}"))
             .ok()
             .as_deref()
@@ -82,11 +81,10 @@ impl Recorder {
             return Ok(());
         };
         let len = result as u64;
-        let at = match nr as i64 {
-            libc::SYS_pwrite64 => args[3],
-            libc::SYS_pwritev | libc::SYS_pwritev2 if args[3] != u64::MAX => args[3],
+        let at = match write.explicit_offset(&args) {
+            Some(offset) => offset,
             // The file position moved past what was written.
-            _ => match fd_position(tid, fd) {
+            None => match fd_position(tid, fd) {
                 Some(position) => position.wrapping_sub(len),
                 None => {
                     return Err(self.refuse(

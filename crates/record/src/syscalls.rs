@@ -222,11 +222,14 @@ impl Recorder {
         result: i64,
     ) -> Option<SyscallExtra> {
         let identity = self.shared_file_of(tid, args[0])?;
-        let offset = match nr {
-            libc::SYS_pwrite64 | libc::SYS_pwritev => args[3],
-            libc::SYS_pwritev2 if args[3] as i64 != -1 => args[3],
+        let explicit =
+            syscall_model::syscall(nr as u64).and_then(|row| row.fd_write?.explicit_offset(args));
+        let offset = match explicit {
+            Some(offset) => offset,
             // From the current position, which the write moved past it.
-            _ => crate::output::file_position(tid, args[0] as i64)?.checked_sub(result as u64)?,
+            None => {
+                crate::output::file_position(tid, args[0] as i64)?.checked_sub(result as u64)?
+            }
         };
         Some(SyscallExtra::SharedFileWrite { identity, offset })
     }
@@ -338,11 +341,10 @@ impl Recorder {
     /// other order than their exits are logged. (The reader is outside the
     /// recording, so waiting for it cannot deadlock the tracees.)
     fn writes_to_output(&self, tid: Pid, nr: u64, args: &[u64; 6]) -> bool {
-        let writes = matches!(
-            nr as i64,
-            libc::SYS_write | libc::SYS_writev | libc::SYS_pwrite64 | libc::SYS_pwritev
-        );
-        writes && self.output.classify(tid, args[0] as i64).is_some()
+        match syscall_model::syscall(nr).and_then(|row| row.fd_write) {
+            Some(write) => self.output.classify(tid, args[write.fd] as i64).is_some(),
+            None => false,
+        }
     }
 
     /// Runs a syscall that changes the address space to its exit and logs
@@ -612,13 +614,8 @@ impl Recorder {
                     })
             }
             libc::SYS_shmat => Some(self.attached_segment(tid, tgid, args[0], result as u64)?),
-            libc::SYS_write
-            | libc::SYS_writev
-            | libc::SYS_vmsplice
-            | libc::SYS_pwrite64
-            | libc::SYS_pwritev
-            | libc::SYS_pwritev2
-                if result > 0 =>
+            _ if result > 0
+                && syscall_model::syscall(nr as u64).is_some_and(|row| row.fd_write.is_some()) =>
             {
                 match self.output.classify(tid, args[0] as i64) {
                     Some(stream) => Some(SyscallExtra::Output { stream }),

@@ -42,7 +42,8 @@ pub use policy::{
     ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
 pub use row::{
-    Args, At, Blocking, Exit, MaskAt, ReadsHook, Replay, Returns, Syscall, Writes, WritesHook,
+    Args, At, Blocking, Exit, FdWrite, MaskAt, ReadsHook, Replay, Returns, Sent, Syscall, Writes,
+    WritesHook,
 };
 /// Syscall numbers by name, as the table's rows are keyed.
 pub use syscalls::Sysno;

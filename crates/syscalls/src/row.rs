@@ -69,6 +69,38 @@ pub enum MaskAt {
     Behind(usize),
 }
 
+/// A call that writes bytes from memory into the file behind a descriptor
+/// (`write`, `pwritev2`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdWrite {
+    /// The argument holding the descriptor.
+    pub fd: usize,
+    /// Where the bytes come from.
+    pub data: Sent,
+    /// The argument holding an explicit file offset; -1 there, or no such
+    /// argument, means the file's current position.
+    pub offset: Option<usize>,
+}
+
+impl FdWrite {
+    /// The file offset the call names, or `None` when it writes at the
+    /// file's current position (and moves it).
+    pub fn explicit_offset(&self, args: &Args) -> Option<u64> {
+        self.offset
+            .map(|i| args[i])
+            .filter(|&offset| offset as i64 != -1)
+    }
+}
+
+/// Where the bytes a call writes to a descriptor are in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// One buffer, at this argument.
+    Buffer(usize),
+    /// An iovec array at the first argument, as many as the second says.
+    Iovecs(usize, usize),
+}
+
 /// What a successful call's return value is, for display and for
 /// following descriptors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +157,8 @@ pub struct Syscall {
     /// that caches the memory map must read it again.
     pub changes_mappings: bool,
     pub returns: Returns,
+    /// It writes bytes into the file behind a descriptor.
+    pub fd_write: Option<FdWrite>,
     /// It swaps in this temporary signal mask while it waits, and the
     /// kernel saves the old one for a handler that interrupts it.
     pub temporary_mask: Option<MaskAt>,
@@ -152,6 +186,7 @@ pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Sysca
         changes_mappings: false,
         temporary_mask: None,
         returns: Returns::Value,
+        fd_write: None,
     }
 }
 
@@ -201,6 +236,16 @@ impl Syscall {
         self
     }
 
+    pub(crate) const fn writes_to_fd(
+        mut self,
+        fd: usize,
+        data: Sent,
+        offset: Option<usize>,
+    ) -> Syscall {
+        self.fd_write = Some(FdWrite { fd, data, offset });
+        self
+    }
+
     pub(crate) const fn returns_fd(mut self) -> Syscall {
         self.returns = Returns::Fd;
         self
@@ -214,6 +259,11 @@ impl Syscall {
     pub(crate) const fn temporary_mask(mut self, at: MaskAt) -> Syscall {
         self.temporary_mask = Some(at);
         self
+    }
+
+    /// The first argument of this kind, if the call takes one.
+    pub fn arg_of_kind(&self, kind: ArgKind) -> Option<usize> {
+        self.args.iter().position(|k| *k == kind)
     }
 
     /// True if replay runs this call, with these arguments, in the kernel.

@@ -12,7 +12,7 @@ use crate::outputs::{
     TIMEX_SIZE,
 };
 use crate::row::Writes::*;
-use crate::row::{numbered, row, At, MaskAt, Syscall};
+use crate::row::{numbered, row, At, MaskAt, Sent, Syscall};
 use crate::{blocking, inputs, ioctl, misc, policy, writes, Classes};
 use syscalls::Sysno;
 
@@ -32,7 +32,7 @@ const STAT: u16 = Classes::STAT.bits();
 #[rustfmt::skip]
 pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::read, DESC).args(&[Fd, Buf(2), Size]).blocks().writes(Returned { buf: 1, cap: 2 }),
-    row(Sysno::write, DESC).args(&[Fd, Buf(2), Size]).blocks().reads(inputs::sent_buffer),
+    row(Sysno::write, DESC).args(&[Fd, Buf(2), Size]).blocks().reads(inputs::sent_buffer).writes_to_fd(0, Sent::Buffer(1), None),
     row(Sysno::open, DESC | FILE).args(&[Path, OpenFlags, Mode]).blocks().returns_fd(),
     row(Sysno::close, DESC).args(&[Fd]),
     row(Sysno::stat, FILE | STAT).args(&[Path, Ptr]).writes(OnSuccess(&[At(1, STAT_SIZE)])),
@@ -49,9 +49,9 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::rt_sigreturn, SIGNAL).executed(),
     row(Sysno::ioctl, DESC).args(&[Fd, IoctlRequest, Hex]).blocks_when(blocking::ioctl).writes(Hook(ioctl::outputs)),
     row(Sysno::pread64, DESC).args(&[Fd, Buf(2), Size, Offset]).writes(Returned { buf: 1, cap: 2 }),
-    row(Sysno::pwrite64, DESC).args(&[Fd, Buf(2), Size, Offset]).reads(inputs::sent_buffer),
+    row(Sysno::pwrite64, DESC).args(&[Fd, Buf(2), Size, Offset]).reads(inputs::sent_buffer).writes_to_fd(0, Sent::Buffer(1), Some(3)),
     row(Sysno::readv, DESC).args(&[Fd, Ptr, Int]).blocks().writes(Hook(writes::readv)).reads(inputs::readv),
-    row(Sysno::writev, DESC).args(&[Fd, Ptr, Int]).blocks().reads(inputs::writev),
+    row(Sysno::writev, DESC).args(&[Fd, Ptr, Int]).blocks().reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), None),
     row(Sysno::access, FILE).args(&[Path, Mode]),
     row(Sysno::pipe, DESC).args(&[Ptr]).writes(OnSuccess(&[At(0, 8)])),
     row(Sysno::select, DESC).args(&[Int, Ptr, Ptr, Ptr, Ptr]).blocks().writes(Hook(writes::select)),
@@ -310,7 +310,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::splice, DESC).args(&[Fd, Ptr, Fd, Ptr, Size, Hex]).blocks().writes(OnSuccess(&[At(1, 8), At(3, 8)])),
     row(Sysno::tee, DESC).blocks(),
     row(Sysno::sync_file_range, DESC),
-    row(Sysno::vmsplice, DESC).blocks().writes(Hook(writes::readv)),
+    row(Sysno::vmsplice, DESC).blocks().writes(Hook(writes::readv)).writes_to_fd(0, Sent::Iovecs(1, 2), None),
     row(Sysno::move_pages, MEMORY).writes(Hook(writes::move_pages)),
     row(Sysno::utimensat, DESC | FILE).args(&[DirFd, Path, Ptr, AtFlags]),
     row(Sysno::epoll_pwait, DESC).args(&[Fd, Ptr, Int, Int, Ptr, Size]).blocks_when(blocking::epoll_wait).writes(Hook(writes::epoll_wait)).temporary_mask(MaskAt::Arg(4)),
@@ -328,7 +328,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::pipe2, DESC).args(&[Ptr, OpenFlags]).writes(OnSuccess(&[At(0, 8)])),
     row(Sysno::inotify_init1, DESC).args(&[OpenFlags]).returns_fd(),
     row(Sysno::preadv, DESC).args(&[Fd, Ptr, Int, Offset]).writes(Hook(writes::readv)).reads(inputs::readv),
-    row(Sysno::pwritev, DESC).args(&[Fd, Ptr, Int, Offset]).reads(inputs::writev),
+    row(Sysno::pwritev, DESC).args(&[Fd, Ptr, Int, Offset]).reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), Some(3)),
     row(Sysno::rt_tgsigqueueinfo, PROCESS | SIGNAL),
     row(Sysno::perf_event_open, DESC).writes(Refused("performance counters and their ring buffers are not deterministic")).returns_fd(),
     row(Sysno::recvmmsg, NETWORK).args(&[Fd, Ptr, UInt, Hex, Ptr]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvmmsg)),
@@ -360,7 +360,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::mlock2, MEMORY).executed(),
     row(Sysno::copy_file_range, DESC).args(&[Fd, Ptr, Fd, Ptr, Size, Hex]).writes(Hook(writes::copy_file_range)),
     row(Sysno::preadv2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).writes(Hook(writes::readv)).reads(inputs::readv),
-    row(Sysno::pwritev2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).reads(inputs::writev),
+    row(Sysno::pwritev2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), Some(3)),
     row(Sysno::pkey_mprotect, MEMORY).args(&[Ptr, Size, MmapProt, Int]).executed(),
     row(Sysno::pkey_alloc, NONE).executed(),
     row(Sysno::pkey_free, NONE).executed(),

@@ -273,6 +273,20 @@ impl Decoder<'_> {
                 .map(|(i, k)| self.generic(rec, i, *k))
                 .collect()
         };
+        self.describe_files_and_time(rec, sysno, &mut out);
+        self.describe_signals_and_processes(rec, sysno, &mut out);
+        self.describe_network_and_io(rec, sysno, &mut out);
+        out
+    }
+
+    /// Paths, stat buffers, times and limits.
+    fn describe_files_and_time(
+        &self,
+        rec: &SyscallRecord,
+        sysno: Option<Sysno>,
+        out: &mut Vec<String>,
+    ) {
+        let a = rec.args;
         let set = |out: &mut Vec<String>, i: usize, s: String| {
             if let Some(slot) = out.get_mut(i) {
                 *slot = s;
@@ -283,23 +297,23 @@ impl Decoder<'_> {
                 let base = usize::from(sysno == Some(Sysno::execveat));
                 if let Some(SyscallExtra::Exec(info)) = &rec.extra {
                     if crate::inputs::lookup(self.inputs, rec, a[base], 1).is_none() {
-                        set(&mut out, base, quote(info.exe.path.as_bytes(), false));
+                        set(out, base, quote(info.exe.path.as_bytes(), false));
                     }
                     let argv: Vec<String> = info
                         .argv
                         .iter()
                         .map(|s| quote_cstr(s.as_bytes(), self.strsize))
                         .collect();
-                    set(&mut out, base + 1, format!("[{}]", argv.join(", ")));
+                    set(out, base + 1, format!("[{}]", argv.join(", ")));
                     set(
-                        &mut out,
+                        out,
                         base + 2,
                         format!("{} /* {} vars */", ptr(a[base + 2]), info.env_count),
                     );
                 } else if let Some(argv) = self.string_array(rec, a[base + 1]) {
                     // An `<unfinished ...>` line: the exit (and its exec
                     // image) comes later; the argv captured at entry shows.
-                    set(&mut out, base + 1, format!("[{}]", argv.join(", ")));
+                    set(out, base + 1, format!("[{}]", argv.join(", ")));
                 }
             }
             Some(Sysno::open | Sysno::openat) => {
@@ -309,143 +323,42 @@ impl Decoder<'_> {
                 }
             }
             Some(Sysno::fstat | Sysno::stat | Sysno::lstat) => {
-                set(&mut out, 1, self.out(rec, a[1], 144, structs::stat))
+                set(out, 1, self.out(rec, a[1], 144, structs::stat))
             }
-            Some(Sysno::newfstatat) => set(&mut out, 2, self.out(rec, a[2], 144, structs::stat)),
+            Some(Sysno::newfstatat) => set(out, 2, self.out(rec, a[2], 144, structs::stat)),
             Some(Sysno::clock_gettime | Sysno::clock_getres) => {
-                set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec))
+                set(out, 1, self.out(rec, a[1], 16, structs::timespec))
             }
-            Some(Sysno::gettimeofday) => {
-                set(&mut out, 0, self.out(rec, a[0], 16, structs::timeval))
-            }
+            Some(Sysno::gettimeofday) => set(out, 0, self.out(rec, a[0], 16, structs::timeval)),
             Some(Sysno::nanosleep) => {
-                set(
-                    &mut out,
-                    0,
-                    self.input_struct(rec, a[0], 16, structs::timespec),
-                );
-                set(&mut out, 1, self.out(rec, a[1], 16, structs::timespec));
+                set(out, 0, self.input_struct(rec, a[0], 16, structs::timespec));
+                set(out, 1, self.out(rec, a[1], 16, structs::timespec));
             }
             Some(Sysno::clock_nanosleep) => {
-                set(
-                    &mut out,
-                    2,
-                    self.input_struct(rec, a[2], 16, structs::timespec),
-                );
-                set(&mut out, 3, self.out(rec, a[3], 16, structs::timespec));
+                set(out, 2, self.input_struct(rec, a[2], 16, structs::timespec));
+                set(out, 3, self.out(rec, a[3], 16, structs::timespec));
             }
             Some(Sysno::prlimit64) => {
-                set(&mut out, 1, symbol(a[1], RLIMITS));
-                set(
-                    &mut out,
-                    2,
-                    self.input_struct(rec, a[2], 16, structs::rlimit),
-                );
-                set(&mut out, 3, self.out(rec, a[3], 16, structs::rlimit));
+                set(out, 1, symbol(a[1], RLIMITS));
+                set(out, 2, self.input_struct(rec, a[2], 16, structs::rlimit));
+                set(out, 3, self.out(rec, a[3], 16, structs::rlimit));
             }
             Some(Sysno::getrlimit | Sysno::setrlimit) => {
-                set(&mut out, 0, symbol(a[0], RLIMITS));
+                set(out, 0, symbol(a[0], RLIMITS));
                 let r = if sysno == Some(Sysno::getrlimit) {
                     self.out(rec, a[1], 16, structs::rlimit)
                 } else {
                     self.input_struct(rec, a[1], 16, structs::rlimit)
                 };
-                set(&mut out, 1, r);
+                set(out, 1, r);
             }
-            Some(Sysno::rt_sigaction) => {
-                set(
-                    &mut out,
-                    1,
-                    self.input_struct(rec, a[1], 32, structs::sigaction),
-                );
-                set(&mut out, 2, self.out(rec, a[2], 32, structs::sigaction));
-            }
-            Some(Sysno::rt_sigprocmask) => {
-                set(&mut out, 0, symbol(a[0], SIGPROCMASK_HOW));
-                let mask = |b: &[u8]| structs::u64_at(b, 0).map(sigset);
-                set(&mut out, 1, self.input_struct(rec, a[1], 8, mask));
-                set(&mut out, 2, self.out(rec, a[2], 8, mask));
-            }
-            Some(Sysno::wait4) => set(
-                &mut out,
-                1,
-                self.out(rec, a[1], 4, |b| {
-                    Some(structs::wait_status(i32::from_ne_bytes(
-                        b.get(..4)?.try_into().ok()?,
-                    )))
-                }),
-            ),
             Some(Sysno::pipe | Sysno::pipe2) => {
-                set(&mut out, 0, self.out(rec, a[0], 8, structs::int_pair))
+                set(out, 0, self.out(rec, a[0], 8, structs::int_pair))
             }
-            Some(Sysno::socketpair) => set(&mut out, 3, self.out(rec, a[3], 8, structs::int_pair)),
-            Some(Sysno::uname) => {
-                let max = self.strsize;
-                set(
-                    &mut out,
-                    0,
-                    self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
-                )
-            }
-            Some(Sysno::getrandom) => {
-                set(&mut out, 0, self.buf(rec, a[0], a[1]));
-                set(&mut out, 2, flags(a[2], GRND, "0"));
-            }
-            Some(Sysno::arch_prctl) => {
-                set(&mut out, 0, symbol(a[0], ARCH_PRCTL));
-                set(&mut out, 1, ptr(a[1]).replace("NULL", "0"));
-            }
-            Some(Sysno::rseq) => {
-                set(&mut out, 1, format!("{:#x}", a[1]));
-                set(&mut out, 2, (a[2] as i32).to_string());
-            }
-            Some(Sysno::mmap) => {
-                let off = if a[5] == 0 {
-                    "0".into()
-                } else {
-                    format!("{:#x}", a[5])
-                };
-                set(&mut out, 5, off);
-            }
-            Some(Sysno::access) => set(&mut out, 1, access_mode(a[1])),
-            Some(Sysno::faccessat | Sysno::faccessat2) => set(&mut out, 2, access_mode(a[2])),
-            Some(Sysno::socket) => {
-                set(&mut out, 0, symbol(a[0], AF));
-                set(&mut out, 1, socket_type(a[1]));
-                let proto = match a[2] {
-                    0 => "IPPROTO_IP".to_string(),
-                    6 => "IPPROTO_TCP".to_string(),
-                    17 => "IPPROTO_UDP".to_string(),
-                    p => p.to_string(),
-                };
-                set(&mut out, 2, proto);
-            }
-            Some(Sysno::connect | Sysno::bind) => set(
-                &mut out,
-                1,
-                self.input_struct(rec, a[1], a[2] as usize, structs::sockaddr),
-            ),
-            Some(Sysno::sendto) => set(
-                &mut out,
-                4,
-                self.input_struct(rec, a[4], a[5] as usize, structs::sockaddr),
-            ),
-            Some(Sysno::accept | Sysno::accept4 | Sysno::getsockname | Sysno::getpeername) => {
-                set(&mut out, 1, self.out(rec, a[1], 128, structs::sockaddr));
-                let len = self.out(rec, a[2], 4, |b| {
-                    Some(format!(
-                        "[{}]",
-                        u32::from_ne_bytes(b.get(..4)?.try_into().ok()?)
-                    ))
-                });
-                set(&mut out, 2, len);
-            }
-            Some(Sysno::recvfrom) => {
-                set(&mut out, 1, self.buf(rec, a[1], a[2]));
-                set(&mut out, 4, self.out(rec, a[4], 128, structs::sockaddr));
-            }
+            Some(Sysno::access) => set(out, 1, access_mode(a[1])),
+            Some(Sysno::faccessat | Sysno::faccessat2) => set(out, 2, access_mode(a[2])),
             Some(Sysno::getdents64 | Sysno::getdents) => set(
-                &mut out,
+                out,
                 1,
                 self.out(rec, a[1], usize::MAX, |b| {
                     let n = rec.result.unwrap_or(0).max(0) as usize;
@@ -461,6 +374,67 @@ impl Decoder<'_> {
                     Some(format!("{} /* {count} entries */", ptr(a[1])))
                 }),
             ),
+            _ => {}
+        }
+    }
+
+    /// Signal actions and masks, processes, memory and the rest.
+    fn describe_signals_and_processes(
+        &self,
+        rec: &SyscallRecord,
+        sysno: Option<Sysno>,
+        out: &mut Vec<String>,
+    ) {
+        let a = rec.args;
+        let set = |out: &mut Vec<String>, i: usize, s: String| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = s;
+            }
+        };
+        match sysno {
+            Some(Sysno::rt_sigaction) => {
+                set(out, 1, self.input_struct(rec, a[1], 32, structs::sigaction));
+                set(out, 2, self.out(rec, a[2], 32, structs::sigaction));
+            }
+            Some(Sysno::rt_sigprocmask) => {
+                set(out, 0, symbol(a[0], SIGPROCMASK_HOW));
+                let mask = |b: &[u8]| structs::u64_at(b, 0).map(sigset);
+                set(out, 1, self.input_struct(rec, a[1], 8, mask));
+                set(out, 2, self.out(rec, a[2], 8, mask));
+            }
+            Some(Sysno::wait4) => set(
+                out,
+                1,
+                self.out(rec, a[1], 4, |b| {
+                    Some(structs::wait_status(i32::from_ne_bytes(
+                        b.get(..4)?.try_into().ok()?,
+                    )))
+                }),
+            ),
+            Some(Sysno::uname) => {
+                let max = self.strsize;
+                set(
+                    out,
+                    0,
+                    self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
+                )
+            }
+            Some(Sysno::arch_prctl) => {
+                set(out, 0, symbol(a[0], ARCH_PRCTL));
+                set(out, 1, ptr(a[1]).replace("NULL", "0"));
+            }
+            Some(Sysno::rseq) => {
+                set(out, 1, format!("{:#x}", a[1]));
+                set(out, 2, (a[2] as i32).to_string());
+            }
+            Some(Sysno::mmap) => {
+                let off = if a[5] == 0 {
+                    "0".into()
+                } else {
+                    format!("{:#x}", a[5])
+                };
+                set(out, 5, off);
+            }
             Some(Sysno::futex) => {
                 let keep = match a[1] & 0x7f {
                     1 => 3,
@@ -470,7 +444,7 @@ impl Decoder<'_> {
                 out.truncate(keep);
             }
             Some(Sysno::clone) => {
-                out = vec![
+                *out = vec![
                     format!("child_stack={}", ptr(a[1])),
                     format!("flags={}", clone_flags(a[0])),
                 ];
@@ -484,16 +458,72 @@ impl Decoder<'_> {
                     out.push(format!("tls={}", ptr(a[4])));
                 }
             }
-            Some(Sysno::writev | Sysno::pwritev | Sysno::pwritev2) => {
-                set(&mut out, 1, self.iovecs(rec, a[1], a[2], false))
-            }
-            Some(Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
-                set(&mut out, 1, self.iovecs(rec, a[1], a[2], true))
-            }
-            Some(Sysno::exit | Sysno::exit_group) => {}
             _ => {}
         }
-        out
+    }
+
+    /// Sockets, addresses and data buffers.
+    fn describe_network_and_io(
+        &self,
+        rec: &SyscallRecord,
+        sysno: Option<Sysno>,
+        out: &mut Vec<String>,
+    ) {
+        let a = rec.args;
+        let set = |out: &mut Vec<String>, i: usize, s: String| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = s;
+            }
+        };
+        match sysno {
+            Some(Sysno::socketpair) => set(out, 3, self.out(rec, a[3], 8, structs::int_pair)),
+            Some(Sysno::getrandom) => {
+                set(out, 0, self.buf(rec, a[0], a[1]));
+                set(out, 2, flags(a[2], GRND, "0"));
+            }
+            Some(Sysno::socket) => {
+                set(out, 0, symbol(a[0], AF));
+                set(out, 1, socket_type(a[1]));
+                let proto = match a[2] {
+                    0 => "IPPROTO_IP".to_string(),
+                    6 => "IPPROTO_TCP".to_string(),
+                    17 => "IPPROTO_UDP".to_string(),
+                    p => p.to_string(),
+                };
+                set(out, 2, proto);
+            }
+            Some(Sysno::connect | Sysno::bind) => set(
+                out,
+                1,
+                self.input_struct(rec, a[1], a[2] as usize, structs::sockaddr),
+            ),
+            Some(Sysno::sendto) => set(
+                out,
+                4,
+                self.input_struct(rec, a[4], a[5] as usize, structs::sockaddr),
+            ),
+            Some(Sysno::accept | Sysno::accept4 | Sysno::getsockname | Sysno::getpeername) => {
+                set(out, 1, self.out(rec, a[1], 128, structs::sockaddr));
+                let len = self.out(rec, a[2], 4, |b| {
+                    Some(format!(
+                        "[{}]",
+                        u32::from_ne_bytes(b.get(..4)?.try_into().ok()?)
+                    ))
+                });
+                set(out, 2, len);
+            }
+            Some(Sysno::recvfrom) => {
+                set(out, 1, self.buf(rec, a[1], a[2]));
+                set(out, 4, self.out(rec, a[4], 128, structs::sockaddr));
+            }
+            Some(Sysno::writev | Sysno::pwritev | Sysno::pwritev2) => {
+                set(out, 1, self.iovecs(rec, a[1], a[2], false))
+            }
+            Some(Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
+                set(out, 1, self.iovecs(rec, a[1], a[2], true))
+            }
+            _ => {}
+        }
     }
 
     /// The return value without `= `: `3`, `-1 ENOENT (No such file or

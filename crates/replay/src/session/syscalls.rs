@@ -4,7 +4,9 @@
 use super::*;
 
 use syscall_model::decode::ArgKind;
-use syscall_model::{MaskAt, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use syscall_model::{
+    MaskAt, Sent, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
+};
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
 /// The kernel's sigset_t, as rt_sigsuspend takes it.
@@ -84,9 +86,8 @@ impl ReplaySession {
     ) -> Result<(), ReplayError> {
         let memory = &self.process(event.pid)?.memory;
         let args = regs.syscall_args();
-        let pollfds = syscall_model::decode::arg_kinds(regs.orig_rax)
-            .iter()
-            .position(|kind| *kind == ArgKind::PollFds)
+        let pollfds = syscall_model::syscall(regs.orig_rax)
+            .and_then(|row| row.arg_of_kind(ArgKind::PollFds))
             .map(|i| args[i]);
         for (range, expected) in inputs.iter().zip(recorded) {
             let found = memory
@@ -311,85 +312,8 @@ impl ReplaySession {
             return Ok(None);
         }
         match nr_i {
-            libc::SYS_shmat => {
-                let Some(SyscallExtra::MmapShared { file, identity }) = &extra else {
-                    // A trace from before format 3: the real call.
-                    self.run_to_exit(event, real)?;
-                    return Ok(Some(regs::get(real)?.rax as i64));
-                };
-                self.skip_syscall(event, real, current)?;
-                let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
-                let mut prot = libc::PROT_READ as u64;
-                if args[2] & libc::SHM_RDONLY as u64 == 0 {
-                    prot |= libc::PROT_WRITE as u64;
-                }
-                if args[2] & libc::SHM_EXEC as u64 != 0 {
-                    prot |= libc::PROT_EXEC as u64;
-                }
-                address_space::map_shared_file(
-                    real,
-                    self.process(event.pid)?,
-                    &copy,
-                    address_space::FileMapping {
-                        file,
-                        addr: result as u64,
-                        len: file.size,
-                        prot,
-                        offset: 0,
-                    },
-                )?;
-                Ok(Some(result))
-            }
-            libc::SYS_mmap => {
-                if let Some(SyscallExtra::MmapShared { file, identity }) = &extra {
-                    self.skip_syscall(event, real, current)?;
-                    let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
-                    address_space::map_shared_file(
-                        real,
-                        self.process(event.pid)?,
-                        &copy,
-                        address_space::FileMapping::of_mmap(file, result as u64, args),
-                    )?;
-                    return Ok(Some(result));
-                }
-                if let Some(SyscallExtra::MmapFile { file }) = &extra {
-                    let open_blob = self.process(event.pid)?.blob_fds.get(&file.sha256).copied();
-                    if let Some(fd) = open_blob {
-                        // The program's own mmap, aimed at the blob it
-                        // already holds: no injection at all.
-                        current.rdi = result as u64;
-                        current.r10 = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-                        current.r8 = fd;
-                        regs::set(real, &current)?;
-                        self.run_to_exit(event, real)?;
-                        return Ok(Some(regs::get(real)?.rax as i64));
-                    }
-                    self.skip_syscall(event, real, current)?;
-                    let process = self
-                        .processes
-                        .get_mut(&event.pid)
-                        .ok_or_else(|| super::no_process(event.pid))?;
-                    address_space::map_file(
-                        real,
-                        process,
-                        &self.reader,
-                        address_space::FileMapping::of_mmap(file, result as u64, args),
-                    )?;
-                    return Ok(Some(result));
-                }
-                current.rdi = result as u64;
-                let flags =
-                    (args[3] & !(libc::MAP_FIXED_NOREPLACE as u64)) | libc::MAP_FIXED as u64;
-                current.r10 = flags;
-                if args[3] & libc::MAP_ANONYMOUS as u64 == 0 {
-                    // /dev/zero: the same thing as anonymous memory.
-                    current.r10 |= libc::MAP_ANONYMOUS as u64;
-                    current.r8 = u64::MAX;
-                }
-                regs::set(real, &current)?;
-                self.run_to_exit(event, real)?;
-                Ok(Some(regs::get(real)?.rax as i64))
-            }
+            libc::SYS_shmat => self.replay_shmat(event, real, current, args, result, extra),
+            libc::SYS_mmap => self.replay_mmap(event, real, current, args, result, extra),
             libc::SYS_mremap => {
                 if result as u64 != args[0] {
                     current.r10 = args[3] | (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
@@ -408,6 +332,107 @@ impl ReplaySession {
                 .replay_clone(event, real, current, nr_i, args, result)
                 .map(Some),
         }
+    }
+
+    /// A SysV segment attached in the recording: replay maps its own shared
+    /// copy of the segment at the recorded address.
+    fn replay_shmat(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        current: Regs,
+        args: &[u64; 6],
+        result: i64,
+        extra: Option<SyscallExtra>,
+    ) -> Result<Option<i64>, ReplayError> {
+        let Some(SyscallExtra::MmapShared { file, identity }) = &extra else {
+            // A trace from before format 3: the real call.
+            self.run_to_exit(event, real)?;
+            return Ok(Some(regs::get(real)?.rax as i64));
+        };
+        self.skip_syscall(event, real, current)?;
+        let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
+        let mut prot = libc::PROT_READ as u64;
+        if args[2] & libc::SHM_RDONLY as u64 == 0 {
+            prot |= libc::PROT_WRITE as u64;
+        }
+        if args[2] & libc::SHM_EXEC as u64 != 0 {
+            prot |= libc::PROT_EXEC as u64;
+        }
+        address_space::map_shared_file(
+            real,
+            self.process(event.pid)?,
+            &copy,
+            address_space::FileMapping {
+                file,
+                addr: result as u64,
+                len: file.size,
+                prot,
+                offset: 0,
+            },
+        )?;
+        Ok(Some(result))
+    }
+
+    /// An mmap, made at the recorded address: a shared file mapping onto
+    /// replay's shared copy, a private file mapping onto the file's blob,
+    /// anonymous memory as itself.
+    fn replay_mmap(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        mut current: Regs,
+        args: &[u64; 6],
+        result: i64,
+        extra: Option<SyscallExtra>,
+    ) -> Result<Option<i64>, ReplayError> {
+        if let Some(SyscallExtra::MmapShared { file, identity }) = &extra {
+            self.skip_syscall(event, real, current)?;
+            let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
+            address_space::map_shared_file(
+                real,
+                self.process(event.pid)?,
+                &copy,
+                address_space::FileMapping::of_mmap(file, result as u64, args),
+            )?;
+            return Ok(Some(result));
+        }
+        if let Some(SyscallExtra::MmapFile { file }) = &extra {
+            let open_blob = self.process(event.pid)?.blob_fds.get(&file.sha256).copied();
+            if let Some(fd) = open_blob {
+                // The program's own mmap, aimed at the blob it
+                // already holds: no injection at all.
+                current.rdi = result as u64;
+                current.r10 = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+                current.r8 = fd;
+                regs::set(real, &current)?;
+                self.run_to_exit(event, real)?;
+                return Ok(Some(regs::get(real)?.rax as i64));
+            }
+            self.skip_syscall(event, real, current)?;
+            let process = self
+                .processes
+                .get_mut(&event.pid)
+                .ok_or_else(|| super::no_process(event.pid))?;
+            address_space::map_file(
+                real,
+                process,
+                &self.reader,
+                address_space::FileMapping::of_mmap(file, result as u64, args),
+            )?;
+            return Ok(Some(result));
+        }
+        current.rdi = result as u64;
+        let flags = (args[3] & !(libc::MAP_FIXED_NOREPLACE as u64)) | libc::MAP_FIXED as u64;
+        current.r10 = flags;
+        if args[3] & libc::MAP_ANONYMOUS as u64 == 0 {
+            // /dev/zero: the same thing as anonymous memory.
+            current.r10 |= libc::MAP_ANONYMOUS as u64;
+            current.r8 = u64::MAX;
+        }
+        regs::set(real, &current)?;
+        self.run_to_exit(event, real)?;
+        Ok(Some(regs::get(real)?.rax as i64))
     }
 
     pub(super) fn syscall_exit(
@@ -580,11 +605,14 @@ fn output_bytes(
     result: i64,
 ) -> Result<Vec<u8>, ReplayError> {
     let len = result.max(0) as usize;
-    match nr as i64 {
-        libc::SYS_write | libc::SYS_pwrite64 => Ok(mem.read(args[1], len)?),
-        _ => {
-            let count = args[2].min(1024) as usize;
-            let iovecs = mem.read(args[1], count * 16)?;
+    let sent = syscall_model::syscall(nr)
+        .and_then(|row| row.fd_write)
+        .map(|write| write.data);
+    match sent {
+        Some(Sent::Buffer(buf)) => Ok(mem.read(args[buf], len)?),
+        Some(Sent::Iovecs(iov, count)) => {
+            let count = args[count].min(1024) as usize;
+            let iovecs = mem.read(args[iov], count * 16)?;
             let mut out = Vec::with_capacity(len);
             for iov in iovecs.chunks_exact(16) {
                 if out.len() >= len {
@@ -598,6 +626,7 @@ fn output_bytes(
             }
             Ok(out)
         }
+        None => Ok(Vec::new()),
     }
 }
 
