@@ -4,7 +4,8 @@
 //! Exactly one tracee thread runs user code at any moment; the others wait in
 //! a ptrace stop or sit inside the kernel in a syscall. Switches happen only
 //! at anchors (syscall stops, signal stops, exits), so the order of events in
-//! the log fully determines how threads interleaved. See DESIGN.md §5 and §7.
+//! the log fully determines how threads interleaved. See docs/design.md and
+//! docs/determinism.md.
 
 mod exec;
 mod output;

@@ -92,7 +92,8 @@ impl Decoder<'_> {
     /// `[{fd=3, events=POLLIN}]`.
     fn pollfds(&self, rec: &SyscallRecord, addr: u64, count: u64) -> String {
         const POLLFD_LEN: usize = 8;
-        let len = (count as usize).min(64) * POLLFD_LEN;
+        const SHOWN: u64 = 64;
+        let len = count.min(SHOWN) as usize * POLLFD_LEN;
         let Some(bytes) = crate::inputs::lookup(self.inputs, rec, addr, len) else {
             return ptr(addr);
         };
@@ -107,11 +108,7 @@ impl Decoder<'_> {
                 )
             })
             .collect();
-        let more = if (count as usize) * POLLFD_LEN > len {
-            ", ..."
-        } else {
-            ""
-        };
+        let more = if count > SHOWN { ", ..." } else { "" };
         format!("[{}{more}]", entries.join(", "))
     }
 
