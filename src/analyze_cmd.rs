@@ -36,8 +36,8 @@ impl Common {
 }
 
 fn open(trace: Option<&Path>) -> Result<TraceReader> {
-    let root = trace::default_trace_root();
-    let dir = trace::resolve_trace(&root, trace)?;
+    let root = host::default_trace_root();
+    let dir = host::resolve_trace(&root, trace)?;
     TraceReader::open(&dir).with_context(|| format!("cannot open trace {}", dir.display()))
 }
 

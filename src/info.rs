@@ -37,8 +37,8 @@ fn describe(outcome: Option<&TraceOutcome>) -> String {
 }
 
 pub fn run(trace: Option<PathBuf>) -> Result<Status> {
-    let root = trace::default_trace_root();
-    let dir = trace::resolve_trace(&root, trace.as_deref())?;
+    let root = host::default_trace_root();
+    let dir = host::resolve_trace(&root, trace.as_deref())?;
     let reader = TraceReader::open(&dir)?;
     let manifest = reader.manifest();
     let header = &manifest.header;

@@ -81,7 +81,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "trace".into());
-    let root = trace::default_trace_root();
+    let root = host::default_trace_root();
     let trace_dir = match &args.output {
         Some(dir) => {
             if dir.exists()
@@ -97,7 +97,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
             }
             dir.clone()
         }
-        None => trace::allocate_trace_dir(&root, &exe_name)
+        None => host::allocate_trace_dir(&root, &exe_name)
             .with_context(|| format!("cannot create a trace directory in {}", root.display()))?,
     };
     let env = std::env::vars_os()
@@ -120,10 +120,10 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         } else {
             None
         },
-        link_cache: trace::link_cache_dir(&root)
+        link_cache: host::link_cache_dir(&root)
             .inspect_err(|e| tracing::warn!("stored files will be copied, not linked: {e}"))
             .ok(),
-        machine_cache: Some(trace::machine_cache_dir(&root)),
+        machine_cache: Some(host::machine_cache_dir(&root)),
     })
     .with_context(|| {
         format!(
@@ -132,7 +132,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         )
     })?;
     if args.output.is_none() {
-        if let Err(e) = trace::update_latest(&root, &trace_dir) {
+        if let Err(e) = host::update_latest(&root, &trace_dir) {
             tracing::warn!("could not update latest-trace: {e}");
         }
     }

@@ -36,8 +36,8 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: ReplayArgs) -> Result<Status> {
-    let root = trace::default_trace_root();
-    let trace_dir = trace::resolve_trace(&root, args.trace.as_deref())?;
+    let root = host::default_trace_root();
+    let trace_dir = host::resolve_trace(&root, args.trace.as_deref())?;
     if std::io::stderr().is_terminal() || !is_under(&trace_dir, &root) {
         // Replay executes the binaries stored in the trace: say which, so a
         // trace from elsewhere cannot run something unannounced.

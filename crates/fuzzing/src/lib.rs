@@ -22,7 +22,7 @@ fn template_header() -> trace::TraceHeader {
         env: Vec::new(),
         cwd: "/".into(),
         start_unix_ns: 0,
-        machine: trace::MachineInfo::current(),
+        machine: trace::MachineInfo::default(),
         tick_semantics: "anchors".into(),
         pmu: None,
         cpu: None,

@@ -7,6 +7,8 @@
 //! the log fully determines how threads interleaved. See docs/design.md and
 //! docs/determinism.md.
 
+#![forbid(unsafe_code)]
+
 mod exec;
 mod output;
 mod preempt;

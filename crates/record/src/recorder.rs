@@ -6,40 +6,20 @@ use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 use trace::event::{Event, EventKind};
-use trace::{MachineInfo, TraceHeader, TraceOutcome, TraceWriter};
+use trace::{TraceHeader, TraceOutcome, TraceWriter};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
-/// Signal that asked the recorder to stop (SIGTERM, SIGHUP), or 0.
-static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_terminate(sig: libc::c_int) {
-    INTERRUPTED_BY.store(sig, Ordering::SeqCst);
-}
-
-extern "C" fn on_terminal_signal(_sig: libc::c_int) {
-    // The terminal sends SIGINT/SIGQUIT to the whole foreground group, so the
-    // tracee gets its own copy; the recorder keeps going and follows it.
-}
-
-fn install_signal_handlers() {
-    let set = |sig: libc::c_int, handler: extern "C" fn(libc::c_int)| {
-        // SAFETY: the handlers only store to an atomic, which is async-signal-safe.
-        // No SA_RESTART, so a blocked waitpid returns EINTR and the loop can react.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
-    };
-    set(libc::SIGTERM, on_terminate);
-    set(libc::SIGHUP, on_terminate);
-    set(libc::SIGINT, on_terminal_signal);
-    set(libc::SIGQUIT, on_terminal_signal);
+/// SIGTERM and SIGHUP stop the recording (the trace stays valid); SIGINT
+/// and SIGQUIT from a terminal reach the tracee on their own and only wake
+/// the recorder.
+fn install_signal_handlers() -> Result<(), RecordError> {
+    use nix::sys::signal::Signal;
+    let setup = |e: nix::Error| RecordError::Setup(format!("cannot install signal handlers: {e}"));
+    tracee::tracer::note_stop_requests(&[Signal::SIGTERM, Signal::SIGHUP]).map_err(setup)?;
+    tracee::tracer::interrupt_waits_on(&[Signal::SIGINT, Signal::SIGQUIT]).map_err(setup)
 }
 
 /// Recording ends early with this reason; the trace stays valid.
@@ -112,7 +92,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
-        machine: MachineInfo::without_cpuid(),
+        machine: host::machine::without_cpuid(),
         tick_semantics: trace::TICKS_STATE_MATCH.into(),
         pmu: tracee::perf::branch_counter().map(str::to_string),
         cpu: u32::try_from(cpu).ok(),
@@ -120,12 +100,12 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
     tracee::spawn::avoid_cpu(cpu);
-    let machine = MachineInfo::in_background(options.machine_cache.clone());
+    let machine = host::machine::in_background(options.machine_cache.clone());
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {
         writer.set_link_cache(dir.clone());
     }
-    install_signal_handlers();
+    install_signal_handlers()?;
     let untraced_ip = options
         .syscall_buffer
         .as_ref()
@@ -135,7 +115,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             tracee::spawn::SpawnError::Tracee(e) => RecordError::Tracee(e),
             other => RecordError::Setup(other.to_string()),
         })?;
-    raise_fd_limit();
+    tracee::tracer::raise_fd_limit();
     let mut recorder = Recorder {
         writer,
         tasks: HashMap::new(),
@@ -207,8 +187,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
 impl Recorder {
     fn run(&mut self) -> Step {
         loop {
-            let sig = INTERRUPTED_BY.load(Ordering::SeqCst);
-            if sig != 0 {
+            if let Some(sig) = tracee::tracer::stop_requested() {
                 return Err(Failure::Stop(StopRecording(format!(
                     "the recorder received signal {sig} and stopped recording"
                 ))));
@@ -528,8 +507,7 @@ impl Recorder {
     fn kill_all(&mut self) {
         let groups: Vec<Pid> = self.tasks.values().map(|t| t.tgid).collect();
         for tgid in groups {
-            // SAFETY: plain kill(2) of a process we trace.
-            unsafe { libc::kill(tgid, libc::SIGKILL) };
+            tracee::tracer::kill_process(tgid);
         }
         // Stops already reported but not yet processed get no new report: a
         // task held at its exit stop would wait there forever, SIGKILL or not.
@@ -547,24 +525,6 @@ impl Recorder {
                 }
                 Err(_) => break,
             }
-        }
-    }
-}
-
-/// Each traced thread holds one time-slice fd in the recorder; a program
-/// with a thousand threads would exhaust the usual soft limit of 1024. The
-/// tracee was spawned already, so its own limits stay as they were.
-fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write one rlimit struct we own.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }

@@ -94,7 +94,7 @@ impl Recorder {
 
     fn emulate_rdtsc(&mut self, tid: Pid, len: u64) -> Step {
         let mut r = regs::get(tid)?;
-        let (tsc, aux) = read_tsc(len == 3);
+        let (tsc, aux) = tracee::tracer::read_tsc(len == 3);
         r.rax = tsc & 0xffff_ffff;
         r.rdx = tsc >> 32;
         if len == 3 {
@@ -119,16 +119,4 @@ fn rdtsc_length(mem: &ProcessMemory, tid: Pid) -> Result<Option<u64>, RecordErro
         [0x0f, 0x01, 0xf9] => Some(3),
         _ => None,
     })
-}
-
-fn read_tsc(with_aux: bool) -> (u64, u32) {
-    if with_aux {
-        let mut aux = 0u32;
-        // SAFETY: rdtscp is available on every x86_64 CPU this runs on and only writes `aux`.
-        let tsc = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
-        (tsc, aux)
-    } else {
-        // SAFETY: rdtsc has no memory effects.
-        (unsafe { core::arch::x86_64::_rdtsc() }, 0)
-    }
 }

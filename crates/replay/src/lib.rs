@@ -7,6 +7,8 @@
 //! Every event is checked against the log; a mismatch stops with a
 //! divergence report instead of silently doing something else.
 
+#![forbid(unsafe_code)]
+
 mod address_space;
 mod divergence;
 mod lookahead;

@@ -108,7 +108,7 @@ fn io_hint(e: &io::Error) -> &'static str {
 }
 
 impl TraceError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> TraceError {
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> TraceError {
         TraceError::Io {
             path: path.into(),
             source,
@@ -117,7 +117,8 @@ impl TraceError {
 }
 
 /// Attaches a path to an `io::Result`, so that every I/O error says where.
-pub(crate) trait IoContext<T> {
+/// Attaches the path an I/O error happened at.
+pub trait IoContext<T> {
     fn at(self, path: &std::path::Path) -> Result<T, TraceError>;
 }
 

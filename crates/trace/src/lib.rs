@@ -11,11 +11,9 @@
 //! cut-off tail (fine for an incomplete trace) from damage (always an error).
 
 mod chunk;
-mod cpuid_cache;
 mod error;
 pub mod event;
 mod handoff;
-pub mod location;
 mod machine;
 mod manifest;
 mod read_ahead;
@@ -26,18 +24,15 @@ mod verify;
 mod writer;
 
 pub use chunk::{Truncation, MAX_COMPRESSED, MAX_UNCOMPRESSED};
-pub use error::TraceError;
+pub use error::{IoContext, TraceError};
 pub use event::*;
-pub use location::{
-    allocate_trace_dir, default_trace_root, link_cache_dir, machine_cache_dir, resolve_trace,
-    update_latest,
-};
-pub use machine::{CpuidLeaf, MachineInfo, PendingMachineInfo};
+pub use machine::{normalize, CpuidLeaf, MachineInfo};
 pub use manifest::{
     check_tick_semantics, ChunkInfo, Manifest, TraceHeader, TraceOutcome, TraceSummary,
     TICKS_ANCHORS, TICKS_STATE_MATCH,
 };
 pub use reader::{EventIter, RecordedEvent, ScanReport, TraceReader};
+pub use store::set_mode;
 pub use writer::TraceWriter;
 
 /// Version of the stream layout and manifest schema. Readers refuse traces

@@ -12,6 +12,7 @@ pub mod perf;
 pub mod ptrace;
 pub mod regs;
 pub mod spawn;
+pub mod tracer;
 
 pub use error::TraceeError;
 pub use memory::ProcessMemory;

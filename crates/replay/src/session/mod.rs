@@ -119,8 +119,8 @@ fn warn_if_cpu_differs(recorded: &trace::MachineInfo) {
     CHECKED.call_once(|| {
         let recorded = recorded.clone();
         let check = move || {
-            let cache = trace::machine_cache_dir(&trace::default_trace_root());
-            let here = trace::MachineInfo::current_cached(&cache);
+            let cache = host::machine_cache_dir(&host::default_trace_root());
+            let here = host::machine::current_cached(&cache);
             let differences = recorded.cpuid_differences(&here);
             if !differences.is_empty() {
                 tracing::warn!(
@@ -192,8 +192,8 @@ impl ReplaySession {
         let exe = reader.verified_file(&info.exe)?;
         let header = &reader.manifest().header;
         // Orphans of replayed processes come back to us to be reaped.
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        tracee::tracer::become_subreaper()
+            .map_err(|e| ReplayError::Setup(format!("cannot become a subreaper: {e}")))?;
         let real = tracee::spawn::spawn_pinned(&exe, &header.command, &header.env, None, cpu)
             .map_err(|e| match e {
                 tracee::spawn::SpawnError::Tracee(e) => ReplayError::Tracee(e),
@@ -367,8 +367,7 @@ impl ReplaySession {
 
     fn kill_all(&mut self) {
         for process in self.processes.values() {
-            // SAFETY: plain kill(2) of a process this replay started.
-            unsafe { libc::kill(process.real_pid, libc::SIGKILL) };
+            tracee::tracer::kill_process(process.real_pid);
         }
         self.processes.clear();
         // Wait for this session's own threads only: other sessions in this
@@ -389,14 +388,7 @@ impl ReplaySession {
         }
         self.tasks.clear();
         // Orphans handed to us as subreaper: reap whatever is already dead.
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid writes one int.
-            let rc = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-            if rc <= 0 {
-                break;
-            }
-        }
+        tracee::tracer::reap_dead_children();
     }
 
     fn divergence(

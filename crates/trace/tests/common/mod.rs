@@ -14,7 +14,7 @@ pub fn header() -> TraceHeader {
         env: vec![("PATH".into(), "/usr/bin".into())],
         cwd: "/tmp".into(),
         start_unix_ns: 1_700_000_000_000_000_000,
-        machine: MachineInfo::current(),
+        machine: MachineInfo::default(),
         tick_semantics: "anchors".into(),
         pmu: None,
         cpu: None,

@@ -15,7 +15,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::machine::{cpuid, current_xcr0, normalize, CpuidLeaf, MachineInfo};
+use crate::machine::{cpuid, current, current_xcr0, uname};
+use trace::{normalize, CpuidLeaf, MachineInfo};
 
 /// Leaves (subleaf 0) compared with the running CPU before a cached table
 /// is trusted.
@@ -26,17 +27,17 @@ const CHECKED_LEAVES: [u32; 3] = [0, 1, 7];
 /// any failure only means reading the table next time too).
 pub(crate) fn machine_info(dir: &Path) -> MachineInfo {
     let Some(path) = boot_id().map(|boot| dir.join(format!("cpuid-{boot}.json"))) else {
-        return MachineInfo::current();
+        return current();
     };
     if let Some(cached) = read(&path).filter(still_describes_this_cpu) {
-        let (kernel, hostname) = crate::machine::uname();
+        let (kernel, hostname) = uname();
         return MachineInfo {
             kernel,
             hostname,
             ..cached
         };
     }
-    let fresh = MachineInfo::current();
+    let fresh = current();
     if let Err(e) = store(dir, &path, &fresh) {
         tracing::debug!("CPUID table not cached in {}: {e}", dir.display());
     }

@@ -10,8 +10,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{IoContext, TraceError};
-use crate::store::set_mode;
+use trace::{set_mode, IoContext, TraceError};
 
 pub const LATEST_NAME: &str = "latest-trace";
 

@@ -1,0 +1,103 @@
+//! The tracer's own process, and whole-process operations on tracees: what
+//! record and replay need beside ptrace, kept here so that neither of them
+//! holds unsafe code.
+
+use crate::Pid;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid as NixPid;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The last signal [`note_stop_requests`] caught, or 0.
+static STOP_REQUESTED_BY: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_stop_request(signo: libc::c_int) {
+    STOP_REQUESTED_BY.store(signo, Ordering::SeqCst);
+}
+
+extern "C" fn interrupt_only(_signo: libc::c_int) {}
+
+fn catch(signals: &[Signal], handler: extern "C" fn(libc::c_int)) -> nix::Result<()> {
+    // No SA_RESTART: a blocked waitpid returns EINTR, so the tracer's loop
+    // sees the signal at once.
+    let action = SigAction::new(
+        SigHandler::Handler(handler),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for &signo in signals {
+        // SAFETY: both handlers only store to an atomic (or do nothing),
+        // which is async-signal-safe.
+        unsafe { signal::sigaction(signo, &action) }?;
+    }
+    Ok(())
+}
+
+/// From now on these signals ask the tracer to stop: [`stop_requested`]
+/// says which came last. They interrupt a blocked wait.
+pub fn note_stop_requests(signals: &[Signal]) -> nix::Result<()> {
+    catch(signals, note_stop_request)
+}
+
+/// From now on these signals only interrupt a blocked wait. A terminal
+/// sends SIGINT and SIGQUIT to its whole foreground group, so the tracee
+/// gets its own copy; the tracer keeps going and follows it.
+pub fn interrupt_waits_on(signals: &[Signal]) -> nix::Result<()> {
+    catch(signals, interrupt_only)
+}
+
+/// The signal that asked the tracer to stop, if one did.
+pub fn stop_requested() -> Option<i32> {
+    Some(STOP_REQUESTED_BY.load(Ordering::SeqCst)).filter(|&signo| signo != 0)
+}
+
+/// Kills a whole process (thread group) at once. A process already gone is
+/// not an error: killing is how the tracer cleans up.
+pub fn kill_process(pid: Pid) {
+    let _ = signal::kill(NixPid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// Makes this process the reaper of its descendants' orphans, so that a
+/// tracee's child whose parent died comes back here to be reaped.
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Reaps every child (orphans handed over included) that has already died,
+/// without waiting for the others.
+pub fn reap_dead_children() {
+    let flags = WaitPidFlag::WNOHANG | WaitPidFlag::__WALL;
+    while let Ok(status) = waitpid(NixPid::from_raw(-1), Some(flags)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit (the
+/// tracer holds one fd per traced thread, and a program with a thousand
+/// threads would exhaust the usual 1024). Tracees spawned before keep
+/// their own limits.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+/// The time-stamp counter as `rdtscp` (with its aux value) or `rdtsc`
+/// reads it here, to answer a tracee's trapped read.
+pub fn read_tsc(with_aux: bool) -> (u64, u32) {
+    if with_aux {
+        let mut aux = 0u32;
+        // SAFETY: rdtscp exists on every x86_64 CPU this runs on and only
+        // writes `aux`.
+        let tsc = unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
+        (tsc, aux)
+    } else {
+        // SAFETY: rdtsc has no memory effects.
+        (unsafe { core::arch::x86_64::_rdtsc() }, 0)
+    }
+}
