@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod buffered;
 mod exec;
 mod output;
 mod preempt;
@@ -17,7 +18,6 @@ mod recorder;
 mod schedule;
 mod seccomp;
 mod signals;
-mod syscallbuf;
 mod syscalls;
 mod task;
 mod vdso;

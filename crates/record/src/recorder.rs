@@ -52,11 +52,11 @@ pub(crate) struct Recorder {
     /// The syscall buffer is on: threads run under PTRACE_CONT and traced
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
-    pub(crate) hooks: HashMap<Pid, crate::syscallbuf::HookState>,
+    pub(crate) hooks: HashMap<Pid, crate::buffered::HookState>,
     /// New tasks whose fork event was seen, with what they inherit from
     /// the forking thread (taken at the event: the forking process may be
     /// gone by the time the child's first stop is handled).
-    pub(crate) forked_by: HashMap<Pid, crate::syscallbuf::ForkedBy>,
+    pub(crate) forked_by: HashMap<Pid, crate::buffered::ForkedBy>,
     pub(crate) output: OutputMatcher,
     /// Files some process of the recording mapped `MAP_SHARED`: writes to
     /// them and their resizing are logged for replay's copies.

@@ -2,7 +2,7 @@
 //! in the buffer, and what each reads and writes: the library's part of the
 //! syscall model, kept `no_std` and dependency-free for the library.
 //!
-//! The full model (`replay-syscalls`) checks this table in its tests: every
+//! The full model (`replay-syscall-model`) checks this table in its tests: every
 //! buffered call's writes must be what the model says the kernel writes.
 
 use sys::*;

@@ -1,10 +1,10 @@
 //! A replay in progress, advanced one recorded event at a time.
 
+mod buffered;
 mod code_guard;
 mod debug;
 mod lifecycle;
 mod preempt;
-mod syscallbuf;
 mod syscalls;
 mod tasks;
 

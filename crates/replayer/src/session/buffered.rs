@@ -4,7 +4,7 @@
 //! one must have been used.
 
 use super::*;
-use ::syscallbuf::{Header, CONTROL_SYSCALL, HEADER_LEN, OP_DIVERGED};
+use syscallbuf::{Header, CONTROL_SYSCALL, HEADER_LEN, OP_DIVERGED};
 
 impl ReplaySession {
     /// The answer replay gives the library's control syscall.
@@ -15,10 +15,10 @@ impl ReplaySession {
         recorded: i64,
     ) -> Result<i64, ReplayError> {
         match args[0] {
-            ::syscallbuf::OP_HELLO if recorded == ::syscallbuf::MODE_RECORD => {
-                Ok(::syscallbuf::MODE_REPLAY)
+            syscallbuf::OP_HELLO if recorded == syscallbuf::MODE_RECORD => {
+                Ok(syscallbuf::MODE_REPLAY)
             }
-            ::syscallbuf::OP_REGISTER if recorded == 0 => {
+            syscallbuf::OP_REGISTER if recorded == 0 => {
                 self.task(event)?.buffer = Some(args[1]);
                 Ok(0)
             }
@@ -52,7 +52,7 @@ impl ReplaySession {
         let memory = &self.process(event.pid)?.memory;
         memory.write(records.addr, bytes)?;
         memory.write(records.addr - HEADER_LEN as u64, &header.to_bytes())?;
-        for (i, record) in ::syscallbuf::records(bytes).enumerate() {
+        for (i, record) in syscallbuf::records(bytes).enumerate() {
             let Ok(record) = record else {
                 break;
             };

@@ -503,7 +503,7 @@ impl ReplaySession {
             let bytes = output_bytes(&process.memory, nr, &inflight.regs.syscall_args(), result)?;
             self.emit(*stream, &bytes);
         }
-        let result = if nr == ::syscallbuf::CONTROL_SYSCALL {
+        let result = if nr == syscallbuf::CONTROL_SYSCALL {
             self.control_syscall(event, &inflight.regs.syscall_args(), result)?
         } else {
             result

@@ -251,7 +251,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::remap_file_pages, MEMORY).executed(),
     row(Sysno::getdents64, DESC).args(&[Fd, Ptr, Size]).writes(Returned { buf: 1, cap: 2 }),
     row(Sysno::set_tid_address, NONE).args(&[Ptr]).executed(),
-    row(Sysno::restart_syscall, NONE).blocks().writes(Refused("the recorder must model it as the interrupted syscall it restarts (see replay_syscalls::uses_restart_block)")),
+    row(Sysno::restart_syscall, NONE).blocks().writes(Refused("the recorder must model it as the interrupted syscall it restarts (see syscall_model::uses_restart_block)")),
     row(Sysno::semtimedop, IPC).blocks(),
     row(Sysno::fadvise64, DESC).args(&[Fd, Offset, Size, Int]),
     row(Sysno::timer_create, NONE).writes(OnSuccess(&[At(2, 4)])),

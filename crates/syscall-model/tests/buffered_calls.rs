@@ -4,7 +4,7 @@
 //! the model says the kernel wrote, or replay restores too little (a wrong
 //! replay) or reads past a buffer (a crash in the recorded program).
 
-use replay_syscalls as model;
+use replay_syscall_model as model;
 use syscallbuf::plan::{plan, FIONREAD, TCGETS};
 
 /// Tracee memory that reads as zeros everywhere below the user-space top.
