@@ -16,6 +16,15 @@ pub enum ReplayState {
     Dead,
 }
 
+/// Which exit call a thread waits at the entry of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkedExit {
+    /// `exit`: this thread only.
+    Thread,
+    /// `exit_group`: the whole process.
+    Group,
+}
+
 /// The syscall a thread is in, between its entry and exit events.
 #[derive(Debug, Clone)]
 pub struct InSyscall {
@@ -32,7 +41,7 @@ pub struct ReplayTask {
     pub rec_pid: i32,
     pub state: ReplayState,
     /// Signal to deliver when the thread next resumes.
-    pub pending_signal: i32,
+    pub pending_signal: Option<i32>,
     pub syscall: Option<InSyscall>,
     /// Where CLONE_CHILD_SETTID made the kernel write the real tid; the
     /// recorded tid is written there when the task starts.
@@ -44,11 +53,11 @@ pub struct ReplayTask {
     /// A stop the thread already reached while a debugger stepped it; the
     /// next advance takes it instead of resuming.
     pub prefetched: Option<tracee::WaitResult>,
-    /// The thread waits at the entry of exit (false) or exit_group (true),
-    /// not yet executed: during recording the other threads went on briefly
-    /// while the kernel tore the process down, so it runs when the log
-    /// reaches the first resulting thread exit.
-    pub pending_exit: Option<bool>,
+    /// The thread waits at the entry of this exit call, not yet executed:
+    /// during recording the other threads went on briefly while the kernel
+    /// tore the process down, so it runs when the log reaches the first
+    /// resulting thread exit.
+    pub pending_exit: Option<ParkedExit>,
     /// Head of the thread's robust futex list (set_robust_list).
     pub robust_list: Option<u64>,
     /// The asynchronous signal of the event being replayed was already sent
@@ -72,13 +81,18 @@ pub struct ReplayTask {
 }
 
 impl ReplayTask {
+    /// The signal to resume with (0: none), which is then delivered.
+    pub fn take_signal(&mut self) -> i32 {
+        self.pending_signal.take().unwrap_or(0)
+    }
+
     /// A thread in `state`, with nothing pending.
     pub fn new(real: Pid, rec_pid: i32, state: ReplayState) -> ReplayTask {
         ReplayTask {
             real,
             rec_pid,
             state,
-            pending_signal: 0,
+            pending_signal: None,
             syscall: None,
             child_tid_fixup: None,
             clone_regs: None,

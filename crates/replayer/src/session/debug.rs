@@ -254,7 +254,7 @@ impl ReplaySession {
         let signal = self
             .tasks
             .get_mut(&tid)
-            .map(|t| std::mem::take(&mut t.pending_signal))
+            .map(ReplayTask::take_signal)
             .unwrap_or(0);
         self.set_watch_registers(real)?;
         // A single step runs the program's own instruction, not a probe's jump.

@@ -48,7 +48,7 @@ impl ReplaySession {
             )?;
         }
         self.compare_regs(event, recorded, real)?;
-        self.task(event)?.pending_signal = signo;
+        self.task(event)?.pending_signal = Some(signo).filter(|&s| s != 0);
         Ok(Applied::Done)
     }
 
@@ -155,7 +155,7 @@ impl ReplaySession {
         } else {
             self.tasks
                 .iter()
-                .filter(|(_, t)| t.rec_pid == rec_pid && t.pending_exit == Some(true))
+                .filter(|(_, t)| t.rec_pid == rec_pid && t.pending_exit == Some(ParkedExit::Group))
                 .map(|(&tid, _)| tid)
                 .collect()
         };
@@ -163,7 +163,7 @@ impl ReplaySession {
             let Some(t) = self.tasks.get_mut(&tid) else {
                 continue;
             };
-            let group = t.pending_exit.take() == Some(true);
+            let group = t.pending_exit.take() == Some(ParkedExit::Group);
             ptrace::resume(t.real, Resume::Syscall, 0)?;
             if group {
                 if let Some(process) = self.processes.get_mut(&rec_pid) {
@@ -178,7 +178,7 @@ impl ReplaySession {
             // The group exit kills it where it stands; running it further
             // would let it reach events the recording never saw.
             ReplayState::Ready if !exiting => {
-                let signal = std::mem::take(&mut task.pending_signal);
+                let signal = task.take_signal();
                 ptrace::resume(real, Resume::Syscall, signal)?;
             }
             // Parked threads are woken by the SIGKILL of an exit_group or exec.

@@ -16,7 +16,7 @@ use syscalls::exec_payloads;
 use crate::address_space::{self, SCRATCH_LEN};
 use crate::divergence::{syscall_name, RecentEvents};
 use crate::lookahead::Lookahead;
-use crate::task::{InSyscall, ReplayProcess, ReplayState, ReplayTask};
+use crate::task::{InSyscall, ParkedExit, ReplayProcess, ReplayState, ReplayTask};
 use crate::{Divergence, ReplayError, ReplayOutcome};
 use std::collections::HashMap;
 use std::io::Write;
@@ -526,7 +526,7 @@ impl ReplaySession {
         }
         let real = task.real;
         let pid = task.rec_pid;
-        let signal = std::mem::take(&mut task.pending_signal);
+        let signal = task.take_signal();
         if task.prefetched.is_none() {
             self.resume_user_code(real, pid, signal)?;
         }

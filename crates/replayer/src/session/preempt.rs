@@ -140,7 +140,7 @@ impl ReplaySession {
         let at = point.regs.rip;
         let end = at + u64::from(point.patch_len);
         let pid = event.pid;
-        if self.task(event)?.pending_signal != 0 {
+        if self.task(event)?.pending_signal.is_some() {
             // A signal is delivered first; its handler starts elsewhere.
             return Ok(false);
         }

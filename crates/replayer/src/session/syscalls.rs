@@ -247,7 +247,11 @@ impl ReplaySession {
         if nr_i == libc::SYS_exit || nr_i == libc::SYS_exit_group {
             let task = self.task(event)?;
             task.state = ReplayState::Exiting;
-            task.pending_exit = Some(nr_i == libc::SYS_exit_group);
+            task.pending_exit = Some(if nr_i == libc::SYS_exit_group {
+                ParkedExit::Group
+            } else {
+                ParkedExit::Thread
+            });
             return Ok(None);
         }
         if nr_i == libc::SYS_shmdt {
