@@ -109,6 +109,10 @@ pub struct DumpArgs {
     /// One JSON object per syscall and line.
     #[arg(long)]
     json: bool,
+    /// Also show the calls the recorder caused (loading its preload
+    /// library, its control calls), marked /* recorder */.
+    #[arg(long)]
+    show_recorder: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -155,6 +159,7 @@ pub fn dump(args: DumpArgs) -> Result<Status> {
         pid: args.pid,
         json: args.json,
         color: args.common.colored(),
+        show_recorder: args.show_recorder,
         ..DumpOptions::default()
     };
     parse_qualifiers(&args.expr, &mut opts)?;

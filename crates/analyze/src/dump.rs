@@ -12,7 +12,7 @@ use crate::decode::{exit_line, signal_line, with_result, Decoder};
 use crate::errno::errno_name;
 use crate::filter::Filter;
 use crate::inputs::InputSource;
-use crate::pairing::{for_each_item, Item, SyscallRecord};
+use crate::pairing::{for_each_item_marked, Item, SyscallRecord};
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct DumpOptions {
     pub json: bool,
     /// ANSI colour: syscall names bold, failed results red.
     pub color: bool,
+    /// Also the calls the recorder caused (loading its preload library,
+    /// its control calls), each marked `/* recorder */`.
+    pub show_recorder: bool,
 }
 
 const BOLD: &str = "\x1b[1m";
@@ -60,6 +63,7 @@ impl Default for DumpOptions {
             filter: None,
             json: false,
             color: false,
+            show_recorder: false,
         }
     }
 }
@@ -83,6 +87,8 @@ struct Dumper<'o, 'w> {
     tasks: HashSet<Tid>,
     /// Unfinished lines printed, so their resumption is printed too.
     announced: HashSet<u64>,
+    /// The item being written is the recorder's.
+    recorders: bool,
 }
 
 impl Dumper<'_, '_> {
@@ -128,7 +134,12 @@ impl Dumper<'_, '_> {
     }
 
     fn line(&mut self, prefix: &str, body: &str) -> Result<()> {
-        writeln!(self.out, "{prefix}{body}")?;
+        let mark = if self.recorders {
+            " /* recorder */"
+        } else {
+            ""
+        };
+        writeln!(self.out, "{prefix}{body}{mark}")?;
         Ok(())
     }
 
@@ -277,8 +288,13 @@ pub fn dump(
         start_unix_ns: header.start_unix_ns,
         tasks: HashSet::new(),
         announced: HashSet::new(),
+        recorders: false,
     };
-    for_each_item(reader, progress, |item| {
+    for_each_item_marked(reader, progress, |item, recorders| {
+        if recorders && !opts.show_recorder {
+            return Ok(());
+        }
+        d.recorders = recorders;
         if let Item::Syscall { record, .. } | Item::Unfinished(record) = &item {
             d.tasks.insert(record.tid);
         }

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod inputs;
 pub mod pairing;
 pub mod ps;
+pub mod recorder_activity;
 pub mod report;
 pub mod stats;
 

@@ -13,6 +13,7 @@ use trace::{
     TraceReader,
 };
 
+use crate::recorder_activity::RecorderActivity;
 use crate::Result;
 
 /// One syscall from entry to exit.
@@ -350,13 +351,35 @@ impl Pairing {
     }
 }
 
-/// Runs `f` on every paired item of the trace, in order.
+/// Runs `f` on every paired item of the trace that the program caused, in
+/// order; what the recorder caused (see [`RecorderActivity`]) is left out.
 pub fn for_each_item(
     reader: &TraceReader,
     progress: Option<crate::Progress<'_>>,
     mut f: impl FnMut(Item) -> Result<()>,
 ) -> Result<()> {
+    for_each_item_marked(
+        reader,
+        progress,
+        |item, recorders| {
+            if recorders {
+                Ok(())
+            } else {
+                f(item)
+            }
+        },
+    )
+}
+
+/// Runs `f` on every paired item of the trace, in order, with whether the
+/// recorder caused it.
+pub fn for_each_item_marked(
+    reader: &TraceReader,
+    progress: Option<crate::Progress<'_>>,
+    mut f: impl FnMut(Item, bool) -> Result<()>,
+) -> Result<()> {
     let mut pairing = Pairing::new();
+    let mut recorder = RecorderActivity::new(&reader.manifest().header);
     let mut buf = Vec::new();
     let mut progress = progress;
     for ev in reader.events()? {
@@ -364,7 +387,8 @@ pub fn for_each_item(
         let index = ev.event.index;
         pairing.push(ev, &mut buf);
         for item in buf.drain(..) {
-            f(item)?;
+            let recorders = recorder.is_recorders(&item);
+            f(item, recorders)?;
         }
         if let Some(p) = progress.as_mut() {
             p(index);
@@ -372,7 +396,8 @@ pub fn for_each_item(
     }
     pairing.finish(&mut buf);
     for item in buf.drain(..) {
-        f(item)?;
+        let recorders = recorder.is_recorders(&item);
+        f(item, recorders)?;
     }
     Ok(())
 }

@@ -676,7 +676,10 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         fds_changed();
     }
     let (input_addr, input_len) = match plan.input {
-        Input::Path(addr) if result != -EFAULT && addr != 0 => (addr, c_strlen(addr, PATH_MAX)),
+        // With its NUL, so that an empty path ("" with AT_EMPTY_PATH) shows.
+        Input::Path(addr) if result != -EFAULT && addr != 0 => {
+            (addr, c_strlen(addr, PATH_MAX - 1) + 1)
+        }
         Input::Sent(addr) if result > 0 => (addr, (result as usize).min(plan.max_bytes)),
         _ => (0, 0),
     };

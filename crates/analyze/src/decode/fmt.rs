@@ -46,6 +46,14 @@ pub fn quote_buf(bytes: &[u8], len: usize, max: usize) -> String {
     quote(&bytes[..shown], len > max)
 }
 
+/// Random bytes as strace shows them: every byte in hex (`"\x1f\xa0"`).
+pub fn quote_hex(bytes: &[u8], len: usize, max: usize) -> String {
+    let shown = &bytes[..len.min(bytes.len()).min(max)];
+    let hex: String = shown.iter().map(|b| format!("\\x{b:02x}")).collect();
+    let more = if len > max { "..." } else { "" };
+    format!("\"{hex}\"{more}")
+}
+
 /// A NUL-terminated string, cut at `max`.
 pub fn quote_cstr(bytes: &[u8], max: usize) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -145,6 +153,44 @@ pub const AT_FLAGS: &[(u64, &str)] = &[
     (0x6000, "AT_STATX_DONT_SYNC"),
     (0x2000, "AT_STATX_FORCE_SYNC"),
 ];
+
+pub const STATX_MASK: &[(u64, &str)] = &[
+    (0x7ff, "STATX_BASIC_STATS"),
+    (0x1, "STATX_TYPE"),
+    (0x2, "STATX_MODE"),
+    (0x4, "STATX_NLINK"),
+    (0x8, "STATX_UID"),
+    (0x10, "STATX_GID"),
+    (0x20, "STATX_ATIME"),
+    (0x40, "STATX_MTIME"),
+    (0x80, "STATX_CTIME"),
+    (0x100, "STATX_INO"),
+    (0x200, "STATX_SIZE"),
+    (0x400, "STATX_BLOCKS"),
+    (0x800, "STATX_BTIME"),
+    (0x1000, "STATX_MNT_ID"),
+    (0x2000, "STATX_DIOALIGN"),
+    (0x4000, "STATX_MNT_ID_UNIQUE"),
+    (0x8000, "STATX_SUBVOL"),
+];
+
+/// statx's flags: AT_* bits, with the sync mode named even when it is the
+/// default (0), as strace names it.
+pub fn statx_flags(value: u64) -> String {
+    const SYNC_TYPE: u64 = 0x6000;
+    let rest = flags(value & !SYNC_TYPE, AT_FLAGS, "");
+    let sync = match value & SYNC_TYPE {
+        0 => "AT_STATX_SYNC_AS_STAT",
+        0x2000 => "AT_STATX_FORCE_SYNC",
+        0x4000 => "AT_STATX_DONT_SYNC",
+        _ => "AT_STATX_FORCE_SYNC|AT_STATX_DONT_SYNC",
+    };
+    if rest.is_empty() {
+        sync.to_string()
+    } else {
+        format!("{sync}|{rest}")
+    }
+}
 
 pub const PROT: &[(u64, &str)] = &[
     (1, "PROT_READ"),
@@ -367,6 +413,42 @@ pub fn socket_type(value: u64) -> String {
     }
 }
 
+pub const FADVISE: &[(u64, &str)] = &[
+    (0, "POSIX_FADV_NORMAL"),
+    (1, "POSIX_FADV_RANDOM"),
+    (2, "POSIX_FADV_SEQUENTIAL"),
+    (3, "POSIX_FADV_WILLNEED"),
+    (4, "POSIX_FADV_DONTNEED"),
+    (5, "POSIX_FADV_NOREUSE"),
+];
+
+pub const MADVISE: &[(u64, &str)] = &[
+    (0, "MADV_NORMAL"),
+    (1, "MADV_RANDOM"),
+    (2, "MADV_SEQUENTIAL"),
+    (3, "MADV_WILLNEED"),
+    (4, "MADV_DONTNEED"),
+    (8, "MADV_FREE"),
+    (9, "MADV_REMOVE"),
+    (10, "MADV_DONTFORK"),
+    (11, "MADV_DOFORK"),
+    (12, "MADV_MERGEABLE"),
+    (13, "MADV_UNMERGEABLE"),
+    (14, "MADV_HUGEPAGE"),
+    (15, "MADV_NOHUGEPAGE"),
+    (16, "MADV_DONTDUMP"),
+    (17, "MADV_DODUMP"),
+    (18, "MADV_WIPEONFORK"),
+    (19, "MADV_KEEPONFORK"),
+    (20, "MADV_COLD"),
+    (21, "MADV_PAGEOUT"),
+    (22, "MADV_POPULATE_READ"),
+    (23, "MADV_POPULATE_WRITE"),
+    (24, "MADV_DONTNEED_LOCKED"),
+    (25, "MADV_COLLAPSE"),
+    (100, "MADV_HWPOISON"),
+];
+
 pub const POLL_EVENTS: &[(u64, &str)] = &[
     (0x1, "POLLIN"),
     (0x2, "POLLPRI"),
@@ -414,6 +496,29 @@ pub fn sigset(mask: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statx_arguments_like_strace() {
+        assert_eq!(
+            statx_flags(0x900),
+            "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT"
+        );
+        assert_eq!(statx_flags(0x2000), "AT_STATX_FORCE_SYNC");
+        assert_eq!(
+            flags(0x25e, STATX_MASK, "0"),
+            "STATX_MODE|STATX_NLINK|STATX_UID|STATX_GID|STATX_MTIME|STATX_SIZE"
+        );
+        assert_eq!(
+            flags(0x17ff, STATX_MASK, "0"),
+            "STATX_BASIC_STATS|STATX_MNT_ID"
+        );
+    }
+
+    #[test]
+    fn random_bytes_in_hex() {
+        assert_eq!(quote_hex(&[0x00, 0xb1, 0x4c], 3, 32), "\"\\x00\\xb1\\x4c\"");
+        assert_eq!(quote_hex(&[1, 2, 3], 3, 2), "\"\\x01\\x02\"...");
+    }
 
     #[test]
     fn strings_like_strace() {

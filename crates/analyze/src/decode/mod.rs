@@ -84,6 +84,8 @@ impl Decoder<'_> {
         }
         match crate::inputs::lookup(self.inputs, rec, addr, (len as usize).min(self.strsize)) {
             Some(b) => quote_buf(b, len as usize, self.strsize),
+            // Nothing read (end of file): strace shows the empty string.
+            None if rec.result == Some(0) => "\"\"".into(),
             None => ptr(addr),
         }
     }
@@ -203,7 +205,8 @@ impl Decoder<'_> {
             ArgKind::Buf(len_idx) => self.buf(rec, v, rec.args[len_idx]),
             ArgKind::Int | ArgKind::Pid => (v as i32).to_string(),
             ArgKind::UInt => (v as u32).to_string(),
-            ArgKind::Size | ArgKind::Offset => v.to_string(),
+            ArgKind::Size => v.to_string(),
+            ArgKind::Offset => (v as i64).to_string(),
             ArgKind::Hex => {
                 if v == 0 {
                     "0".into()
@@ -323,6 +326,11 @@ impl Decoder<'_> {
                 set(out, 1, self.out(rec, a[1], 144, structs::stat))
             }
             Some(Sysno::newfstatat) => set(out, 2, self.out(rec, a[2], 144, structs::stat)),
+            Some(Sysno::statx) => {
+                set(out, 2, statx_flags(a[2]));
+                set(out, 3, flags(a[3], STATX_MASK, "0"));
+                set(out, 4, self.out(rec, a[4], 256, structs::statx));
+            }
             Some(Sysno::clock_gettime | Sysno::clock_getres) => {
                 set(out, 1, self.out(rec, a[1], 16, structs::timespec))
             }
@@ -353,6 +361,7 @@ impl Decoder<'_> {
                 set(out, 0, self.out(rec, a[0], 8, structs::int_pair))
             }
             Some(Sysno::access) => set(out, 1, access_mode(a[1])),
+            Some(Sysno::fadvise64) => set(out, 3, symbol(a[3], FADVISE)),
             Some(Sysno::faccessat | Sysno::faccessat2) => set(out, 2, access_mode(a[2])),
             Some(Sysno::getdents64 | Sysno::getdents) => set(
                 out,
@@ -424,6 +433,7 @@ impl Decoder<'_> {
                 set(out, 1, format!("{:#x}", a[1]));
                 set(out, 2, (a[2] as i32).to_string());
             }
+            Some(Sysno::madvise) => set(out, 2, symbol(a[2], MADVISE)),
             Some(Sysno::mmap) => {
                 let off = if a[5] == 0 {
                     "0".into()
@@ -475,16 +485,24 @@ impl Decoder<'_> {
         match sysno {
             Some(Sysno::socketpair) => set(out, 3, self.out(rec, a[3], 8, structs::int_pair)),
             Some(Sysno::getrandom) => {
-                set(out, 0, self.buf(rec, a[0], a[1]));
+                let n = rec.result.unwrap_or(0).max(0) as usize;
+                let random = match rec.written(a[0], self.strsize) {
+                    Some(bytes) if rec.errno().is_none() => quote_hex(bytes, n, self.strsize),
+                    _ => ptr(a[0]),
+                };
+                set(out, 0, random);
                 set(out, 2, flags(a[2], GRND, "0"));
             }
             Some(Sysno::socket) => {
                 set(out, 0, symbol(a[0], AF));
                 set(out, 1, socket_type(a[1]));
+                const AF_INET: u64 = 2;
+                const AF_INET6: u64 = 10;
+                let internet = matches!(a[0], AF_INET | AF_INET6);
                 let proto = match a[2] {
-                    0 => "IPPROTO_IP".to_string(),
-                    6 => "IPPROTO_TCP".to_string(),
-                    17 => "IPPROTO_UDP".to_string(),
+                    0 if internet => "IPPROTO_IP".to_string(),
+                    6 if internet => "IPPROTO_TCP".to_string(),
+                    17 if internet => "IPPROTO_UDP".to_string(),
                     p => p.to_string(),
                 };
                 set(out, 2, proto);

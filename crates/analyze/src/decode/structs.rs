@@ -92,6 +92,24 @@ pub fn stat(b: &[u8]) -> Option<String> {
     })
 }
 
+/// `struct statx`, abbreviated as strace abbreviates it.
+pub fn statx(b: &[u8]) -> Option<String> {
+    let mask = u32_at(b, 0)?;
+    let attributes = u64_at(b, 8)?;
+    let mode = u32::from(u16::from_le_bytes(b.get(28..30)?.try_into().ok()?));
+    let size = u64_at(b, 40)?;
+    let attributes = if attributes == 0 {
+        "0".to_string()
+    } else {
+        format!("{attributes:#x}")
+    };
+    Some(format!(
+        "{{stx_mask={}, stx_attributes={attributes}, stx_mode={}, stx_size={size}, ...}}",
+        flags(mask.into(), super::fmt::STATX_MASK, "0"),
+        mode_t(mode),
+    ))
+}
+
 pub fn timespec(b: &[u8]) -> Option<String> {
     Some(format!(
         "{{tv_sec={}, tv_nsec={}}}",
