@@ -145,3 +145,11 @@ fn processes_that_share_memory_without_being_threads() {
     let out = check_program("shared_memory_processes", &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("children on our memory"));
 }
+
+/// A signal the program ignores (a default SIGCHLD, a SIG_IGN'd SIGUSR2)
+/// never ends an epoll_wait with EINTR, as natively, though the traced
+/// thread is woken for the recorder to see it.
+#[test]
+fn signals_the_program_ignores_do_not_interrupt_its_waits() {
+    check_program("ignored_signal_wait", &[]);
+}

@@ -223,12 +223,12 @@ fn show(out: &Output) -> String {
 /// exercises nondeterminism that recording must capture. Races need both
 /// cores; when the machine is busy two runs can agree by chance, so up to
 /// six runs are compared.
-pub fn assert_native_runs_differ(argv: &[&str]) {
+pub fn assert_native_runs_differ(argv: &[&str]) -> Output {
     let first = run_native(argv);
     for _ in 0..5 {
         std::thread::sleep(std::time::Duration::from_millis(20));
         if run_native(argv).stdout != first.stdout {
-            return;
+            return first;
         }
     }
     panic!(
@@ -304,9 +304,18 @@ pub fn check_program(name: &str, args: &[&str]) -> Output {
     let exe = exe.to_str().expect("utf-8 path");
     let mut argv = vec![exe];
     argv.extend_from_slice(args);
-    assert_native_runs_differ(&argv);
+    let native = assert_native_runs_differ(&argv);
     let root = TraceRoot::new();
-    assert_replay_matches(&root, name, &argv)
+    let recorded = assert_replay_matches(&root, name, &argv);
+    // The program checks what it sees and fails loudly when the recorder
+    // shows through; a failure that replay reproduces is still a failure.
+    assert_eq!(
+        recorded.status,
+        native.status,
+        "{argv:?} ended otherwise under the recorder than natively:\n{}",
+        show(&recorded)
+    );
+    recorded
 }
 
 /// Starts recording the `ticker` program (`ticks` lines, 20 ms apart) into

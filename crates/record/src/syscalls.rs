@@ -7,7 +7,7 @@ use crate::task::{InFlight, RunState};
 use crate::RecordError;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError};
+use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError, ERESTARTNOHAND};
 use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
@@ -439,6 +439,16 @@ impl Recorder {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
+        if result == -(libc::EINTR as i64) && interrupted_by_ignored_signal(tid) {
+            // Natively a signal the program ignores never interrupts a call;
+            // traced, it wakes the thread so that the recorder sees it, and
+            // calls like epoll_wait answer EINTR. With the code the kernel
+            // restarts calls with when no handler runs, the call starts
+            // again once the signal is gone, as if nothing had happened.
+            exit_regs.rax = ERESTARTNOHAND as u64;
+            regs::set(tid, &exit_regs)?;
+            result = ERESTARTNOHAND;
+        }
         if let Some(e) = unmodelled {
             if !is_error_result(result) {
                 return Err(self.refuse(tid, e));
@@ -719,4 +729,10 @@ impl Recorder {
         };
         is_set_id(&full)
     }
+}
+
+/// True if every signal that could have interrupted `tid`'s syscall is one
+/// the program ignores (SIG_IGN, or a default action of nothing).
+fn interrupted_by_ignored_signal(tid: Pid) -> bool {
+    tracee::signal_state::SignalState::read(tid).is_ok_and(|state| state.only_ignored_deliverable())
 }

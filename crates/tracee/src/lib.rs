@@ -11,6 +11,7 @@ pub mod memory;
 pub mod perf;
 pub mod ptrace;
 pub mod regs;
+pub mod signal_state;
 pub mod spawn;
 pub mod tracer;
 
