@@ -111,6 +111,9 @@ pub enum Returns {
     Address,
     /// A new file descriptor.
     Fd,
+    /// Not a result: the interrupted context's rax, put back
+    /// (`rt_sigreturn`).
+    Restored,
 }
 
 /// Whether replay runs the syscall in the kernel or feeds its recorded
@@ -248,6 +251,11 @@ impl Syscall {
 
     pub(crate) const fn returns_fd(mut self) -> Syscall {
         self.returns = Returns::Fd;
+        self
+    }
+
+    pub(crate) const fn returns_restored(mut self) -> Syscall {
+        self.returns = Returns::Restored;
         self
     }
 

@@ -46,7 +46,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::brk, MEMORY).args(&[Ptr]).executed().changes_mappings().returns_address(),
     row(Sysno::rt_sigaction, SIGNAL).args(&[Signal, Ptr, Ptr, Size]).executed().writes(Hook(writes::rt_sigaction)).reads(inputs::rt_sigaction),
     row(Sysno::rt_sigprocmask, SIGNAL).args(&[Int, Ptr, Ptr, Size]).executed().writes(Hook(writes::rt_sigprocmask)).reads(inputs::rt_sigprocmask),
-    row(Sysno::rt_sigreturn, SIGNAL).executed(),
+    row(Sysno::rt_sigreturn, SIGNAL).executed().returns_restored(),
     row(Sysno::ioctl, DESC).args(&[Fd, IoctlRequest, Hex]).blocks_when(blocking::ioctl).writes(Hook(ioctl::outputs)),
     row(Sysno::pread64, DESC).args(&[Fd, Buf(2), Size, Offset]).writes(Returned { buf: 1, cap: 2 }),
     row(Sysno::pwrite64, DESC).args(&[Fd, Buf(2), Size, Offset]).reads(inputs::sent_buffer).writes_to_fd(0, Sent::Buffer(1), Some(3)),

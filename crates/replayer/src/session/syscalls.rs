@@ -5,7 +5,7 @@ use super::*;
 
 use syscall_model::decode::ArgKind;
 use syscall_model::{
-    MaskAt, Sent, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
+    MaskAt, Returns, Sent, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
@@ -276,6 +276,13 @@ impl ReplaySession {
                 | libc::SYS_vfork
         );
         if !needs_exit {
+            if self.recorded_failure(event, nr)? {
+                // The kernel refused it in the recording (an mprotect of a
+                // sealed memfd's mapping, say), so it changed nothing; replay's
+                // own copies may lack what made it fail, so it is not run.
+                self.skip_syscall(event, real, current)?;
+                return Ok(None);
+            }
             if nr_i == libc::SYS_prlimit64 && args[0] != 0 {
                 if args[0] as i32 != event.pid {
                     // Another process's limit: nothing of this one's changes.
@@ -336,6 +343,18 @@ impl ReplaySession {
                 .replay_clone(event, real, current, nr_i, args, result)
                 .map(Some),
         }
+    }
+
+    /// True if the recording says this call, whose result is a status,
+    /// failed.
+    fn recorded_failure(&mut self, event: &Event, nr: u64) -> Result<bool, ReplayError> {
+        if syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Restored) {
+            return Ok(false);
+        }
+        Ok(matches!(
+            self.events.peek_exit(event.tid)?.map(|e| &e.event.kind),
+            Some(EventKind::SyscallExit { result, .. }) if is_error_result(*result)
+        ))
     }
 
     /// A SysV segment attached in the recording: replay maps its own shared
