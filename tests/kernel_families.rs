@@ -153,3 +153,11 @@ fn processes_that_share_memory_without_being_threads() {
 fn signals_the_program_ignores_do_not_interrupt_its_waits() {
     check_program("ignored_signal_wait", &[]);
 }
+
+/// A call the kernel refuses in the recording (mprotect of a sealed
+/// memfd's read-only mapping) is refused in replay too, though replay's
+/// own copy of the memfd has no seals.
+#[test]
+fn a_call_the_kernel_refused_is_refused_in_replay() {
+    check_program("refused_by_seal", &[]);
+}

@@ -246,7 +246,7 @@ fn the_preload_library_brings_no_other_library_into_the_process() {
     assert!(recorded.status.success(), "{recorded:?}");
     let dump = output_within_limit(
         root.cmd()
-            .args(["dump", "-e", "trace=openat"])
+            .args(["dump", "--show-recorder", "-e", "trace=openat"])
             .arg(root.trace("true")),
     );
     assert!(dump.status.success(), "{dump:?}");
