@@ -23,6 +23,25 @@ int main(void) {
   int deathsig = -1;
   CHECK(prctl(PR_GET_PDEATHSIG, &deathsig) == 0);
   CHECK(deathsig == 0);
+  /* The syscall buffer's seccomp filter needs no_new_privs; the program
+   * did not ask for it, so it is not set, until the program sets it, and
+   * then its children have it too. */
+  CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
+  CHECK(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0);
+  pid_t nnp = fork();
+  CHECK(nnp >= 0);
+  if (nnp == 0) {
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+    pid_t grandchild = fork();
+    CHECK(grandchild >= 0);
+    if (grandchild == 0) _exit(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? 0 : 1);
+    int st;
+    CHECK(waitpid(grandchild, &st, 0) == grandchild && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    _exit(0);
+  }
+  int nnp_status;
+  CHECK(waitpid(nnp, &nnp_status, 0) == nnp && WIFEXITED(nnp_status) && WEXITSTATUS(nnp_status) == 0);
   int mode = -1;
   CHECK(prctl(PR_GET_TSC, &mode) == 0);
   CHECK(mode == PR_TSC_ENABLE);

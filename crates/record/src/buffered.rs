@@ -73,6 +73,8 @@ pub(crate) struct ForkedBy {
     pub(crate) tsc_sigsegv: bool,
     /// Whether the forking thread has a seccomp filter of its own.
     pub(crate) own_seccomp: bool,
+    /// Whether the forking thread set no_new_privs itself.
+    pub(crate) own_no_new_privs: bool,
 }
 
 impl ForkedBy {
@@ -84,6 +86,7 @@ impl ForkedBy {
             call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
             tsc_sigsegv: forking.tsc_sigsegv,
             own_seccomp: forking.own_seccomp,
+            own_no_new_privs: forking.own_no_new_privs,
         }
     }
 }

@@ -488,6 +488,7 @@ impl Recorder {
         let tsc_sigsegv = forked_by.as_ref().is_some_and(|f| f.tsc_sigsegv);
         self.task(tid)?.tsc_sigsegv = tsc_sigsegv;
         self.task(tid)?.own_seccomp = forked_by.as_ref().is_some_and(|f| f.own_seccomp);
+        self.task(tid)?.own_no_new_privs = forked_by.as_ref().is_some_and(|f| f.own_no_new_privs);
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the

@@ -24,6 +24,7 @@ impl Recorder {
     ) -> Step<Option<i64>> {
         const PR_GET_SECCOMP: u64 = 21;
         const PR_SET_SECCOMP: u64 = 22;
+        const PR_GET_NO_NEW_PRIVS: u64 = 39;
         const SECCOMP_SET_MODE_STRICT: u64 = 0;
         const SECCOMP_MODE_STRICT: u64 = 1;
         const SECCOMP_MODE_FILTER: i64 = 2;
@@ -34,6 +35,9 @@ impl Recorder {
             libc::SYS_prctl if args[0] == PR_GET_SECCOMP => {
                 let own = self.task(tid)?.own_seccomp;
                 return Ok(Some(if own { SECCOMP_MODE_FILTER } else { 0 }));
+            }
+            libc::SYS_prctl if args[0] == PR_GET_NO_NEW_PRIVS && args[1..5] == [0; 4] => {
+                return Ok(Some(i64::from(self.task(tid)?.own_no_new_privs)));
             }
             libc::SYS_prctl => args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT,
             libc::SYS_seccomp => args[0] == SECCOMP_SET_MODE_STRICT,
@@ -64,9 +68,14 @@ impl Recorder {
             result,
         } = *call;
         const PR_SET_SECCOMP: u64 = 22;
+        const PR_SET_NO_NEW_PRIVS: u64 = 38;
         const SECCOMP_MODE_FILTER: u64 = 2;
         const SECCOMP_SET_MODE_FILTER: u64 = 1;
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+        if nr == libc::SYS_prctl as u64 && args[0] == PR_SET_NO_NEW_PRIVS && result == 0 {
+            self.task(tid)?.own_no_new_privs = true;
+            return Ok(());
+        }
         let (installed, all_threads) = match nr as i64 {
             libc::SYS_prctl => (
                 args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_FILTER,
