@@ -28,6 +28,13 @@ pub struct Decoder<'a> {
     pub fds: Option<&'a FdTable>,
 }
 
+/// Replaces argument `i`'s text, when the call has that argument.
+fn set(out: &mut [String], i: usize, text: String) {
+    if let Some(slot) = out.get_mut(i) {
+        *slot = text;
+    }
+}
+
 /// True if a successful call of syscall `nr` returns a new descriptor.
 pub fn returns_fd(nr: u64) -> bool {
     syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Fd)
@@ -287,11 +294,6 @@ impl Decoder<'_> {
         out: &mut Vec<String>,
     ) {
         let a = rec.args;
-        let set = |out: &mut Vec<String>, i: usize, s: String| {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = s;
-            }
-        };
         match sysno {
             Some(Sysno::execve | Sysno::execveat) => {
                 let base = usize::from(sysno == Some(Sysno::execveat));
@@ -392,11 +394,6 @@ impl Decoder<'_> {
         out: &mut Vec<String>,
     ) {
         let a = rec.args;
-        let set = |out: &mut Vec<String>, i: usize, s: String| {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = s;
-            }
-        };
         match sysno {
             Some(Sysno::rt_sigaction) => {
                 set(out, 1, self.input_struct(rec, a[1], 32, structs::sigaction));
@@ -474,14 +471,9 @@ impl Decoder<'_> {
         &self,
         rec: &SyscallRecord,
         sysno: Option<Sysno>,
-        out: &mut Vec<String>,
+        out: &mut [String],
     ) {
         let a = rec.args;
-        let set = |out: &mut Vec<String>, i: usize, s: String| {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = s;
-            }
-        };
         match sysno {
             Some(Sysno::socketpair) => set(out, 3, self.out(rec, a[3], 8, structs::int_pair)),
             Some(Sysno::getrandom) => {
