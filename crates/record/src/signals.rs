@@ -40,15 +40,8 @@ impl Recorder {
         if ptrace::is_synchronous(sig, &info) {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
-        if let Some(anchor) = task.anchor_regs {
-            let now = regs::get(tid)?;
-            if (Regs {
-                orig_rax: anchor.orig_rax,
-                ..now
-            }) == anchor
-            {
-                return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
-            }
+        if self.at_anchor(tid)? {
+            return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
         }
         let task = self.task(tid)?;
         // Arrived while user code ran: its position cannot be reproduced
@@ -56,6 +49,20 @@ impl Recorder {
         // point, or at the thread's next syscall if none is found.
         task.held_signals.push_back(info);
         self.preempt(tid, PreemptReason::Signal)
+    }
+
+    /// True if `tid` has run no user code since its last anchor (a syscall
+    /// exit, a delivered signal): the kernel is still on its way back to
+    /// user space, delivering signals or restarting the call.
+    pub(crate) fn at_anchor(&mut self, tid: Pid) -> Step<bool> {
+        let Some(anchor) = self.task(tid)?.anchor_regs else {
+            return Ok(false);
+        };
+        let now = regs::get(tid)?;
+        Ok(Regs {
+            orig_rax: anchor.orig_rax,
+            ..now
+        } == anchor)
     }
 
     pub(crate) fn deliver(

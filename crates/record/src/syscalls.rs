@@ -439,7 +439,8 @@ impl Recorder {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
-        if result == -(libc::EINTR as i64) && interrupted_by_ignored_signal(tid) {
+        if result == -(libc::EINTR as i64) && waits(nr, &args) && interrupted_by_ignored_signal(tid)
+        {
             // Natively a signal the program ignores never interrupts a call;
             // traced, it wakes the thread so that the recorder sees it, and
             // calls like epoll_wait answer EINTR. With the code the kernel
@@ -729,6 +730,13 @@ impl Recorder {
         };
         is_set_id(&full)
     }
+}
+
+/// True if the call may wait, which is how a signal interrupts it. Not
+/// rt_sigreturn, whose "result" is the interrupted call's, put back.
+fn waits(nr: u64, args: &[u64; 6]) -> bool {
+    syscall_model::syscall(nr)
+        .is_some_and(|row| row.may_block(args) && row.returns != syscall_model::Returns::Restored)
 }
 
 /// True if every signal that could have interrupted `tid`'s syscall is one
