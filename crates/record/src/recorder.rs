@@ -485,10 +485,18 @@ impl Recorder {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
         let forked_by = self.forked_by.remove(&tid);
-        let tsc_sigsegv = forked_by.as_ref().is_some_and(|f| f.tsc_sigsegv);
-        self.task(tid)?.tsc_sigsegv = tsc_sigsegv;
-        self.task(tid)?.own_seccomp = forked_by.as_ref().is_some_and(|f| f.own_seccomp);
-        self.task(tid)?.own_no_new_privs = forked_by.as_ref().is_some_and(|f| f.own_no_new_privs);
+        // What the child inherits; its first stop can come before the
+        // parent's fork event, and then the parent's task says it.
+        let inherited = forked_by
+            .as_ref()
+            .map(|f| (f.tsc_sigsegv, f.own_seccomp, f.own_no_new_privs))
+            .or_else(|| {
+                let p = self.tasks.get(&parent)?;
+                Some((p.tsc_sigsegv, p.own_seccomp, p.own_no_new_privs))
+            })
+            .unwrap_or_default();
+        let task = self.task(tid)?;
+        (task.tsc_sigsegv, task.own_seccomp, task.own_no_new_privs) = inherited;
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the
