@@ -161,3 +161,11 @@ fn signals_the_program_ignores_do_not_interrupt_its_waits() {
 fn a_call_the_kernel_refused_is_refused_in_replay() {
     check_program("refused_by_seal", &[]);
 }
+
+/// SIGSTOP stops every thread of a child until SIGCONT, as natively: the
+/// recorder keeps a group-stopped thread in its stop instead of resuming
+/// it, and lets it go once a SIGCONT is pending.
+#[test]
+fn a_stopped_child_stays_stopped_until_continued() {
+    check_program("job_control", &[]);
+}

@@ -14,12 +14,14 @@ use tracee::{regs, Pid, ProcessMemory};
 
 /// SIGTERM and SIGHUP stop the recording (the trace stays valid); SIGINT
 /// and SIGQUIT from a terminal reach the tracee on their own and only wake
-/// the recorder.
+/// the recorder, as does its own SIGALRM.
 fn install_signal_handlers() -> Result<(), RecordError> {
     use nix::sys::signal::Signal;
     let setup = |e: nix::Error| RecordError::Setup(format!("cannot install signal handlers: {e}"));
     tracee::tracer::note_stop_requests(&[Signal::SIGTERM, Signal::SIGHUP]).map_err(setup)?;
-    tracee::tracer::interrupt_waits_on(&[Signal::SIGINT, Signal::SIGQUIT]).map_err(setup)
+    // SIGALRM: the recorder's own wake-up while a tracee is group-stopped.
+    tracee::tracer::interrupt_waits_on(&[Signal::SIGINT, Signal::SIGQUIT, Signal::SIGALRM])
+        .map_err(setup)
 }
 
 /// Recording ends early with this reason; the trace stays valid.
@@ -197,9 +199,16 @@ impl Recorder {
                     self.process(tid)?;
                     continue;
                 }
+                if self.continue_group_stopped()? {
+                    continue;
+                }
             }
             if self.tasks.is_empty() {
                 return Ok(());
+            }
+            if self.tasks.values().any(|t| t.group_stopped) {
+                // A SIGCONT from outside the recording shows in no stop.
+                tracee::tracer::interrupt_wait_in_a_second();
             }
             match ptrace::wait_any_interruptible() {
                 Ok(Some(w)) => {

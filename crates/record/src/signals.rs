@@ -11,8 +11,12 @@ use tracee::{regs, Pid, ProcessMemory};
 impl Recorder {
     pub(crate) fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
         let Some(info) = ptrace::get_siginfo(tid)? else {
-            // Group-stop (job control): keep the tracee going.
-            return self.resume_user(tid, 0);
+            // A group-stop (job control): natively the thread stays stopped
+            // until a SIGCONT, and so it does here (see
+            // `continue_group_stopped`).
+            tracing::debug!(tid, sig, "group-stop");
+            self.task(tid)?.group_stopped = true;
+            return Ok(());
         };
         let started = self.task(tid)?.started;
         if !started && sig == libc::SIGSTOP {
@@ -49,6 +53,32 @@ impl Recorder {
         // point, or at the thread's next syscall if none is found.
         task.held_signals.push_back(info);
         self.preempt(tid, PreemptReason::Signal)
+    }
+
+    /// Puts the group-stopped threads of processes a SIGCONT has reached
+    /// back in the ready queue. Under ptrace a SIGCONT does not end the
+    /// stop by itself (only the tracer can); it shows as pending.
+    pub(crate) fn continue_group_stopped(&mut self) -> Step<bool> {
+        const SIGCONT_BIT: u64 = 1 << (libc::SIGCONT - 1);
+        let stopped: Vec<Pid> = self
+            .tasks
+            .values()
+            .filter(|t| t.group_stopped)
+            .map(|t| t.tid)
+            .collect();
+        let mut woken = false;
+        for tid in stopped {
+            let continued = tracee::signal_state::SignalState::read(tid)
+                .map_or(true, |state| state.pending & SIGCONT_BIT != 0);
+            if continued {
+                let task = self.task(tid)?;
+                task.group_stopped = false;
+                task.preempted = true;
+                self.ready.push_back(tid);
+                woken = true;
+            }
+        }
+        Ok(woken)
     }
 
     /// True if `tid` has run no user code since its last anchor (a syscall

@@ -46,6 +46,13 @@ pub fn interrupt_waits_on(signals: &[Signal]) -> nix::Result<()> {
     catch(signals, interrupt_only)
 }
 
+/// Interrupts the tracer's blocked wait in about a second (SIGALRM, which
+/// [`interrupt_waits_on`] must have been given), for a check that no stop
+/// reports: a SIGCONT sent from outside to a stopped tracee, say.
+pub fn interrupt_wait_in_a_second() {
+    nix::unistd::alarm::set(1);
+}
+
 /// The signal that asked the tracer to stop, if one did.
 pub fn stop_requested() -> Option<i32> {
     Some(STOP_REQUESTED_BY.load(Ordering::SeqCst)).filter(|&signo| signo != 0)
