@@ -65,6 +65,9 @@ pub(crate) struct Recorder {
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
+    /// Processes that took a SIGCONT since their last stop signal: a
+    /// thread whose group-stop is reported only now goes on at once.
+    pub(crate) continued: std::collections::HashSet<Pid>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -130,6 +133,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         buffering: untraced_ip.is_some(),
         shared_files: Default::default(),
         proc_mem_writers: Default::default(),
+        continued: Default::default(),
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),
@@ -444,9 +448,27 @@ impl Recorder {
         let Some(task) = self.tasks.get_mut(&tid) else {
             return Ok(());
         };
-        let handled = if std::mem::take(&mut task.preempted) {
+        // A preempted thread killed while it waited in the queue reports its
+        // exit stop: that stop is what it does next. Resumed as if into
+        // user code instead, it would count as the running thread while it
+        // dies, and a dying group leader is not reported until its other
+        // threads, still queued, have exited: the recorder waited forever.
+        let exiting = matches!(
+            task.pending_stop,
+            Some(Stop::Event { event, .. }) if event == libc::PTRACE_EVENT_EXIT
+        );
+        let handled = if task.preempted && !exiting {
+            // A SIGKILL wakes a thread out of its ptrace stop while it waits
+            // in the queue: its exit is then reported, and resuming it would
+            // lose that report. Taken first, it is processed like any stop.
+            if let Some(reported) = ptrace::poll_for(tid)? {
+                let handled = self.on_wait(reported);
+                return self.unless_killed(handled);
+            }
+            self.task(tid)?.preempted = false;
             self.resume_user(tid, 0)
         } else {
+            task.preempted = false;
             let Some(stop) = task.pending_stop.take() else {
                 return Ok(());
             };

@@ -14,6 +14,11 @@ impl Recorder {
             // A group-stop (job control): natively the thread stays stopped
             // until a SIGCONT, and so it does here (see
             // `continue_group_stopped`).
+            let tgid = self.task(tid)?.tgid;
+            if self.continued.contains(&tgid) {
+                // Stopped before the SIGCONT, reported after it.
+                return self.resume_user(tid, 0);
+            }
             tracing::debug!(tid, sig, "group-stop");
             self.task(tid)?.group_stopped = true;
             return Ok(());
@@ -55,6 +60,39 @@ impl Recorder {
         self.preempt(tid, PreemptReason::Signal)
     }
 
+    /// A stop signal starts a new stopped period for the thread's process; a
+    /// SIGCONT ends it for every thread, reported already or not.
+    fn note_job_control(&mut self, tid: Pid, sig: i32) -> Step {
+        let tgid = self.task(tid)?.tgid;
+        match sig {
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => {
+                self.continued.remove(&tgid);
+            }
+            libc::SIGCONT => {
+                self.continued.insert(tgid);
+                let stopped: Vec<Pid> = self
+                    .tasks
+                    .values()
+                    .filter(|t| t.tgid == tgid && t.group_stopped)
+                    .map(|t| t.tid)
+                    .collect();
+                for tid in stopped {
+                    self.wake_group_stopped(tid)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn wake_group_stopped(&mut self, tid: Pid) -> Step {
+        let task = self.task(tid)?;
+        task.group_stopped = false;
+        task.preempted = true;
+        self.ready.push_back(tid);
+        Ok(())
+    }
+
     /// Puts the group-stopped threads of processes a SIGCONT has reached
     /// back in the ready queue. Under ptrace a SIGCONT does not end the
     /// stop by itself (only the tracer can); it shows as pending.
@@ -71,10 +109,7 @@ impl Recorder {
             let continued = tracee::signal_state::SignalState::read(tid)
                 .map_or(true, |state| state.pending & SIGCONT_BIT != 0);
             if continued {
-                let task = self.task(tid)?;
-                task.group_stopped = false;
-                task.preempted = true;
-                self.ready.push_back(tid);
+                self.wake_group_stopped(tid)?;
                 woken = true;
             }
         }
@@ -102,6 +137,7 @@ impl Recorder {
         info: [u8; SIGINFO_SIZE],
         origin: SignalOrigin,
     ) -> Step {
+        self.note_job_control(tid, sig)?;
         let regs = regs::get(tid)?;
         tracing::debug!(
             tid,

@@ -236,6 +236,11 @@ pub fn wait_for(pid: Pid) -> Result<WaitResult, TraceeError> {
     blocking(wait_raw(pid, 0))
 }
 
+/// A state change of one tracee that has already happened, if any.
+pub fn poll_for(pid: Pid) -> Result<Option<WaitResult>, TraceeError> {
+    wait_raw(pid, libc::WNOHANG)
+}
+
 /// Waits for one tracee's next state change for at most `limit`; `None`
 /// when it is still running then. Polls, backing off from 20 µs to 2 ms, so
 /// a quick stop costs little extra latency.

@@ -139,8 +139,13 @@ impl ReplaySession {
         if parked && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
             // A SIGKILL from outside the recording has no delivery stop to
             // replay; deliver the same death now.
-            let tgid = self.process(rec_pid)?.real_pid;
-            ptrace::tgkill(tgid, real, libc::SIGKILL)?;
+            // A thread that died with its group leader already is gone.
+            if let Some(process) = self.processes.get(&rec_pid) {
+                match ptrace::tgkill(process.real_pid, real, libc::SIGKILL) {
+                    Err(e) if e.gone_task().is_some() => {}
+                    other => other?,
+                }
+            }
         }
         // Release the parked exit this death comes from: the thread's own
         // exit or exit_group when it has one, else (it was killed) its
@@ -185,7 +190,12 @@ impl ReplaySession {
             _ => {}
         }
         loop {
-            match ptrace::wait_for(real) {
+            let waited = if event.tid == event.pid {
+                self.wait_for_leader(rec_pid, real)
+            } else {
+                ptrace::wait_for(real)
+            };
+            match waited {
                 Ok(WaitResult::Stopped(_, Stop::Event { event: ev, .. }))
                     if ev == libc::PTRACE_EVENT_EXIT =>
                 {
@@ -227,6 +237,50 @@ impl ReplaySession {
             self.processes.remove(&rec_pid);
         }
         Ok(())
+    }
+
+    /// The next stop or death of a process's main thread. A group leader
+    /// killed with its process is reported only after its other threads
+    /// are gone, and those stop at their own exit first: any that does is
+    /// let through meanwhile (its own exit event finds it gone), or the
+    /// wait would never end.
+    fn wait_for_leader(
+        &mut self,
+        rec_pid: i32,
+        leader: Pid,
+    ) -> Result<WaitResult, tracee::TraceeError> {
+        let others: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| {
+                t.rec_pid == rec_pid && t.real != leader && t.state != ReplayState::Dead
+            })
+            .map(|(&tid, _)| tid)
+            .collect();
+        if others.is_empty() {
+            return ptrace::wait_for(leader);
+        }
+        loop {
+            if let Some(w) = ptrace::poll_for(leader)? {
+                return Ok(w);
+            }
+            for tid in &others {
+                let Some(task) = self.tasks.get_mut(tid).filter(|t| t.prefetched.is_none()) else {
+                    continue;
+                };
+                match ptrace::poll_for(task.real) {
+                    Ok(Some(WaitResult::Stopped(thread, Stop::Event { event, .. })))
+                        if event == libc::PTRACE_EVENT_EXIT =>
+                    {
+                        let _ = ptrace::resume(thread, Resume::Continue, 0);
+                    }
+                    // Kept for the thread's own next event.
+                    Ok(Some(other)) => task.prefetched = Some(other),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
 
     /// Does what the kernel does with a dying thread's robust futexes: each
