@@ -140,8 +140,16 @@ impl ReplaySession {
         let at = point.regs.rip;
         let end = at + u64::from(point.patch_len);
         let pid = event.pid;
-        if self.task(event)?.pending_signal.is_some() {
-            // A signal is delivered first; its handler starts elsewhere.
+        let rip = regs::get(real)?.rip;
+        let inside = rip > at && rip < end;
+        if inside && self.task(event)?.pending_signal.is_some() {
+            // The signal goes first, with one step. A handler then starts
+            // elsewhere; a signal without one (SIGCONT, an ignored one)
+            // leaves the thread inside the window, to be stepped out of.
+            let signal = self.task(event)?.take_signal();
+            ptrace::resume(real, Resume::SingleStep, signal)?;
+            ptrace::wait_for(real)?;
+        } else if self.task(event)?.pending_signal.is_some() {
             return Ok(false);
         }
         self.step_within(event, real, at, end)?;
