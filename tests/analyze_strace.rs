@@ -238,3 +238,31 @@ fn the_recorders_own_calls_are_hidden_unless_asked_for() {
         .collect();
     assert_eq!(unmarked, plain.lines().collect::<Vec<_>>());
 }
+
+/// A program's own call that leaves through the preload library's traced
+/// path (a call the buffer does not take, made at a site it patched) is
+/// the program's, and shows.
+#[test]
+fn calls_through_a_patched_site_stay_the_programs() {
+    let root = TraceRoot::new();
+    let exe = program("syscall_wrapper");
+    assert!(root
+        .record("wrapper", &[exe.to_str().unwrap()])
+        .status
+        .success());
+    let dump = root
+        .cmd()
+        .arg("dump")
+        .arg(root.trace("wrapper"))
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let text = String::from_utf8_lossy(&dump.stdout);
+    let yields = text
+        .lines()
+        .filter(|l| l.starts_with("sched_yield("))
+        .count();
+    assert_eq!(yields, 3, "{text}");
+    let randoms = text.lines().filter(|l| l.starts_with("getrandom(")).count();
+    assert!(randoms >= 3, "{text}");
+}

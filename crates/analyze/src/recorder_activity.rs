@@ -22,6 +22,11 @@ struct InProcess {
     fd: Option<u64>,
     /// Where it is mapped.
     ranges: Vec<(u64, u64)>,
+    /// Where the library's own traced syscall returns to (its hello call
+    /// says): a call stopped there is the library's, such as mapping its
+    /// buffer. The program's calls that fall back to the traced path stop
+    /// elsewhere in the library.
+    own_call_return: Option<u64>,
 }
 
 impl InProcess {
@@ -82,14 +87,14 @@ impl RecorderActivity {
             return false;
         };
         let row = syscall_model::syscall(rec.nr);
+        let state = self.processes.entry(rec.pid).or_default();
         if row.is_some_and(|row| row.nr == syscallbuf::CONTROL_SYSCALL) {
+            if rec.args[0] == syscallbuf::OP_HELLO {
+                state.own_call_return = Some(rec.args[4]);
+            }
             return true;
         }
-        let state = self.processes.entry(rec.pid).or_default();
-        // A call from the library's own code that the library never makes
-        // for the program (it only buffers its known calls) is its own:
-        // mapping its buffer, say.
-        if state.maps(rec.regs.rip) && !syscallbuf::is_buffered(rec.nr) && rec.regs.rip != 0 {
+        if rec.regs.rip != 0 && state.own_call_return == Some(rec.regs.rip) {
             return true;
         }
         let Some(sysno) = rec.sysno() else {
