@@ -135,7 +135,12 @@ impl ReplaySession {
         };
         let task = self.task(event)?;
         let (real, rec_pid) = (task.real, task.rec_pid);
-        let parked = matches!(task.state, ReplayState::Ready | ReplayState::InSyscall);
+        // A new task can be killed before it runs any of its code (a parent
+        // killing the child it just forked): it is still at its first stop.
+        let parked = matches!(
+            task.state,
+            ReplayState::Ready | ReplayState::InSyscall | ReplayState::New
+        );
         if parked && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
             // A SIGKILL from outside the recording has no delivery stop to
             // replay; deliver the same death now.
