@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use analyze::context::{Context, Touched};
 use analyze::decode::{exit_line, signal_line, Decoder};
+use analyze::recorder_activity::RecorderActivity;
 use analyze::{Filter, Item, NoInputs, Pairing, SyscallRecord};
 use replayer::{ReplaySession, StepOutcome};
 use trace::{EventIter, EventKind, RecordedEvent, SyscallExtra, TraceReader};
@@ -75,6 +76,9 @@ pub struct Cursor {
     session: Option<ReplaySession>,
     events: EventIter,
     pairing: Pairing,
+    /// Tells the recorder's own calls (its library's loading and control
+    /// calls), which are no stops: they are not the program's.
+    recorder: RecorderActivity,
     ctx: Context<'static>,
     ended: bool,
     /// Event indices of every stop passed since the start, in order; `back`
@@ -111,11 +115,13 @@ impl Cursor {
             .as_ref()
             .map(|t| t.events);
         let (events, ctx) = fresh_analysis(dir)?;
+        let recorder = RecorderActivity::new(&session.reader().manifest().header);
         Ok(Cursor {
             dir: dir.to_path_buf(),
             session: Some(session),
             events,
             pairing: Pairing::new(),
+            recorder,
             ctx,
             ended: false,
             stops: Vec::new(),
@@ -150,7 +156,9 @@ impl Cursor {
         if let Some(old) = self.session.take() {
             old.finish();
         }
-        self.session = Some(ReplaySession::start(&self.dir, true)?);
+        let session = ReplaySession::start(&self.dir, true)?;
+        self.recorder = RecorderActivity::new(&session.reader().manifest().header);
+        self.session = Some(session);
         let (events, ctx) = fresh_analysis(&self.dir)?;
         self.events = events;
         self.ctx = ctx;
@@ -280,7 +288,8 @@ impl Cursor {
                 Item::Syscall { record, .. } | Item::Unfinished(record) => self.ctx.touched(record),
                 _ => Touched::default(),
             };
-            if is_stop_item(item) {
+            let recorders = self.recorder.is_recorders(item);
+            if is_stop_item(item) && !recorders {
                 if self.stops.last() != Some(&event.index) {
                     self.stops.push(event.index);
                 }
