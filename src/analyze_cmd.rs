@@ -11,12 +11,21 @@ use trace::TraceReader;
 
 use crate::exit::Status;
 
+/// When to colour output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
+}
+
 /// Options every analysis command accepts.
 #[derive(clap::Args, Debug)]
 pub struct Common {
-    /// Color output: auto, always or never (NO_COLOR is honoured).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
-    color: String,
+    /// Color output (NO_COLOR is honoured by auto).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
 }
 
 impl Common {
@@ -24,10 +33,10 @@ impl Common {
     /// over the environment (as no-color.org suggests for flags); `auto`
     /// colours only a terminal, and only when `NO_COLOR` is unset or empty.
     fn colored(&self) -> bool {
-        match self.color.as_str() {
-            "always" => true,
-            "never" => false,
-            _ => {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
                 std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                     && std::io::stdout().is_terminal()
             }
