@@ -68,6 +68,9 @@ pub(crate) struct Recorder {
     /// Processes that took a SIGCONT since their last stop signal: a
     /// thread whose group-stop is reported only now goes on at once.
     pub(crate) continued: std::collections::HashSet<Pid>,
+    /// Threads stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU with the rest
+    /// of their process (a group-stop): left in their stop until a SIGCONT.
+    pub(crate) group_stopped: std::collections::BTreeSet<Pid>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -134,6 +137,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         shared_files: Default::default(),
         proc_mem_writers: Default::default(),
         continued: Default::default(),
+        group_stopped: Default::default(),
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),
@@ -210,7 +214,7 @@ impl Recorder {
             if self.tasks.is_empty() {
                 return Ok(());
             }
-            if self.tasks.values().any(|t| t.group_stopped) {
+            if !self.group_stopped.is_empty() {
                 // A SIGCONT from outside the recording shows in no stop.
                 tracee::tracer::interrupt_wait_in_a_second();
             }

@@ -20,7 +20,7 @@ impl Recorder {
                 return self.resume_user(tid, 0);
             }
             tracing::debug!(tid, sig, "group-stop");
-            self.task(tid)?.group_stopped = true;
+            self.group_stopped.insert(tid);
             return Ok(());
         };
         let started = self.task(tid)?.started;
@@ -71,10 +71,10 @@ impl Recorder {
             libc::SIGCONT => {
                 self.continued.insert(tgid);
                 let stopped: Vec<Pid> = self
-                    .tasks
-                    .values()
-                    .filter(|t| t.tgid == tgid && t.group_stopped)
-                    .map(|t| t.tid)
+                    .group_stopped
+                    .iter()
+                    .copied()
+                    .filter(|t| self.tasks.get(t).is_some_and(|t| t.tgid == tgid))
                     .collect();
                 for tid in stopped {
                     self.wake_group_stopped(tid)?;
@@ -86,10 +86,12 @@ impl Recorder {
     }
 
     fn wake_group_stopped(&mut self, tid: Pid) -> Step {
-        let task = self.task(tid)?;
-        task.group_stopped = false;
-        task.preempted = true;
-        self.ready.push_back(tid);
+        self.group_stopped.remove(&tid);
+        // A thread that died while stopped is gone from the tasks too.
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.preempted = true;
+            self.ready.push_back(tid);
+        }
         Ok(())
     }
 
@@ -98,12 +100,10 @@ impl Recorder {
     /// stop by itself (only the tracer can); it shows as pending.
     pub(crate) fn continue_group_stopped(&mut self) -> Step<bool> {
         const SIGCONT_BIT: u64 = 1 << (libc::SIGCONT - 1);
-        let stopped: Vec<Pid> = self
-            .tasks
-            .values()
-            .filter(|t| t.group_stopped)
-            .map(|t| t.tid)
-            .collect();
+        if self.group_stopped.is_empty() {
+            return Ok(false);
+        }
+        let stopped: Vec<Pid> = self.group_stopped.iter().copied().collect();
         let mut woken = false;
         for tid in stopped {
             let continued = tracee::signal_state::SignalState::read(tid)

@@ -80,9 +80,6 @@ pub struct Task {
     /// The program set no_new_privs itself (the syscall buffer's filter
     /// needs it set, so the kernel's answer is the recorder's).
     pub own_no_new_privs: bool,
-    /// Stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU with the rest of its
-    /// process (a group-stop): left in its stop until a SIGCONT is pending.
-    pub group_stopped: bool,
 }
 
 impl Task {
@@ -106,7 +103,6 @@ impl Task {
             tsc_sigsegv: false,
             own_seccomp: false,
             own_no_new_privs: false,
-            group_stopped: false,
         }
     }
 }
