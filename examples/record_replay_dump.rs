@@ -40,6 +40,10 @@ fn main() -> Result<()> {
         syscall_buffer: None,
         link_cache: None,
         machine_cache: None,
+        hidden_cpu_features: host::cpu_features::HIDDEN_BY_DEFAULT
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     })?;
     println!("   {} events, {:?}", recorded.events, recorded.outcome);
 

@@ -45,8 +45,7 @@ impl Common {
 }
 
 fn open(trace: Option<&Path>) -> Result<TraceReader> {
-    let root = host::default_trace_root();
-    let dir = host::resolve_trace(&root, trace)?;
+    let dir = crate::traces::locate(trace)?;
     TraceReader::open(&dir).with_context(|| format!("cannot open trace {}", dir.display()))
 }
 
@@ -92,7 +91,7 @@ fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 
 #[derive(clap::Args, Debug)]
 pub struct DumpArgs {
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     /// strace-style qualifier: trace=NAME,%class,... or status=failed|successful.
     #[arg(short = 'e', value_name = "EXPR")]
@@ -185,7 +184,7 @@ pub fn dump(args: DumpArgs) -> Result<Status> {
 
 #[derive(clap::Args, Debug)]
 pub struct StatsArgs {
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     /// Sort by: time, calls or errors.
     #[arg(short = 'S', default_value = "time", value_parser = ["time", "calls", "errors"])]
@@ -210,7 +209,7 @@ pub fn stats(args: StatsArgs) -> Result<Status> {
 
 #[derive(clap::Args, Debug)]
 pub struct PsArgs {
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     /// JSON instead of a table.
     #[arg(long)]
@@ -239,7 +238,7 @@ pub struct AnalyzeArgs {
     /// Which report: security, performance or summary.
     #[arg(long, default_value = "summary", value_parser = ["security", "performance", "summary"])]
     report: String,
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     /// JSON (security report only).
     #[arg(long)]
@@ -322,7 +321,7 @@ pub struct ExtractArgs {
     /// The recorded environment.
     #[arg(long, group = "what")]
     env: bool,
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     #[arg(long)]
     json: bool,
@@ -411,7 +410,7 @@ pub struct ExportArgs {
     /// json, jsonl, csv or chrome (Chrome/Perfetto trace-event JSON).
     #[arg(long, value_parser = ["json", "jsonl", "csv", "chrome"])]
     format: String,
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
     /// Write here instead of stdout.
     #[arg(short = 'o', long = "output")]

@@ -55,8 +55,7 @@ pub fn serve(trace_dir: PathBuf, spec: &str, start: gdbserver::StartAt) -> Resul
 /// Serves the replay on a free loopback port and runs gdb connected to it,
 /// the way `rr replay` does.
 pub fn debug(trace: Option<PathBuf>, gdb_args: Vec<String>) -> Result<Status> {
-    let root = host::default_trace_root();
-    let trace_dir = host::resolve_trace(&root, trace.as_deref())?;
+    let trace_dir = crate::traces::locate(trace.as_deref())?;
     let exe = recorded_exe(&trace_dir);
     let (tx, rx) = std::sync::mpsc::channel();
     let server_dir = trace_dir.clone();

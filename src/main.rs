@@ -10,6 +10,8 @@ mod info;
 mod interactive_cmd;
 mod record_cmd;
 mod replay_cmd;
+mod shell;
+mod traces;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
     version,
     about = "Deterministic record and replay for Linux x86_64, without hardware performance counters"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -33,12 +35,15 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Describe a recording: command, exit status, events, processes, size.
     Info {
-        /// Trace directory or name (default: the newest recording).
+        /// Trace directory, name, or pack (default: the newest recording).
         trace: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Replay under gdb: serve the replay and start gdb connected to it.
     Debug {
-        /// Trace directory or name (default: the newest recording).
+        /// Trace directory, name, or pack (default: the newest recording).
         trace: Option<PathBuf>,
         /// Extra arguments for gdb (after --), e.g. -- -ex 'break main'.
         #[arg(last = true)]
@@ -58,6 +63,18 @@ enum Command {
     Extract(analyze_cmd::ExtractArgs),
     /// Convert to json, jsonl, csv or Chrome/Perfetto trace events.
     Export(analyze_cmd::ExportArgs),
+    /// Write a trace into one file that replays anywhere (`replay replay FILE`).
+    Pack(traces::PackArgs),
+    /// Unpack a file made by `replay pack` into a trace directory.
+    Unpack(traces::UnpackArgs),
+    /// List the recordings in the trace root: name, date, size, state, command.
+    Ls(traces::LsArgs),
+    /// Delete recordings.
+    Rm(traces::RmArgs),
+    /// Print a completion script: `source <(replay completions bash)`.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page: `replay man > replay.1`.
+    Man,
 }
 
 fn init_logging() {
@@ -76,7 +93,7 @@ fn main() {
     let result = match cli.command {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
-        Command::Info { trace } => analyze_cmd::quiet_broken_pipe(info::run(trace)),
+        Command::Info { trace, json } => analyze_cmd::quiet_broken_pipe(info::run(trace, json)),
         Command::Debug { trace, gdb_args } => gdb_cmd::debug(trace, gdb_args),
         Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
         Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),
@@ -85,7 +102,14 @@ fn main() {
         Command::Diff(args) => analyze_cmd::diff(args),
         Command::Extract(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::extract(args)),
         Command::Export(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::export(args)),
+        Command::Pack(args) => traces::pack(args),
+        Command::Unpack(args) => traces::unpack(args),
+        Command::Ls(args) => analyze_cmd::quiet_broken_pipe(traces::ls(args)),
+        Command::Rm(args) => traces::rm(args),
+        Command::Completions(args) => analyze_cmd::quiet_broken_pipe(shell::completions(args)),
+        Command::Man => analyze_cmd::quiet_broken_pipe(shell::man()),
     };
+    traces::remove_unpacked();
     match result {
         Ok(status) => exit::exit_with(status),
         Err(error) => {

@@ -34,9 +34,56 @@ pub struct RecordArgs {
     /// (slower; the program's environment then has no LD_PRELOAD).
     #[arg(long = "no-syscall-buffer")]
     no_syscall_buffer: bool,
+    /// Hide a CPU feature from the program: a /proc/cpuinfo flag name
+    /// (avx2, sha_ni, ...) or a group (avx512, tsx, amx). Repeatable.
+    /// RDRAND and RDSEED are hidden by default, so that programs take their
+    /// random numbers from getrandom, which is recorded. Needs CPUID
+    /// faulting (cpuid_fault in /proc/cpuinfo); without it the program sees
+    /// the whole CPU and the trace replays only on this CPU model.
+    #[arg(long = "hide-cpu-feature", value_name = "FEATURE")]
+    hide_cpu_feature: Vec<String>,
+    /// Let the program see a feature hidden by default (rdrand, rdseed).
+    /// Repeatable.
+    #[arg(long = "keep-cpu-feature", value_name = "FEATURE")]
+    keep_cpu_feature: Vec<String>,
+    /// Set an environment variable for the recorded program only.
+    /// Repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_assignment)]
+    env: Vec<(String, String)>,
+    /// Keep an environment variable out of the recorded program and the
+    /// trace altogether (a token, a password). Repeatable.
+    #[arg(long = "env-unset", value_name = "NAME")]
+    env_unset: Vec<String>,
     /// The program to run, and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// This process's environment, less `unset`, with `set` applied in order.
+fn program_environment(set: &[(String, String)], unset: &[String]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .filter(|(name, _)| !unset.contains(name))
+        .collect();
+    for (name, value) in set {
+        match env.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((name.clone(), value.clone())),
+        }
+    }
+    env
+}
+
+fn parse_env_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("\"{text}\" is not NAME=VALUE")),
+    }
 }
 
 /// Finds `program` the way execvp would, so a missing program is reported
@@ -66,6 +113,10 @@ fn resolve_program(program: &str) -> Result<PathBuf> {
 
 pub fn run(args: RecordArgs) -> Result<Status> {
     let program = resolve_program(&args.command[0])?;
+    let hidden_cpu_features =
+        host::cpu_features::hidden_set(&args.hide_cpu_feature, &args.keep_cpu_feature)
+            .map_err(anyhow::Error::msg)
+            .context("cannot record with that CPU feature mask")?;
     let chaos_seed = args.chaos.then(|| {
         args.chaos_seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
@@ -100,14 +151,7 @@ pub fn run(args: RecordArgs) -> Result<Status> {
         None => host::allocate_trace_dir(&root, &exe_name)
             .with_context(|| format!("cannot create a trace directory in {}", root.display()))?,
     };
-    let env = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
+    let env = program_environment(&args.env, &args.env_unset);
     let outcome = record::record(record::RecordOptions {
         program,
         argv: args.command.clone(),
@@ -124,6 +168,10 @@ pub fn run(args: RecordArgs) -> Result<Status> {
             .inspect_err(|e| tracing::warn!("stored files will be copied, not linked: {e}"))
             .ok(),
         machine_cache: Some(host::machine_cache_dir(&root)),
+        hidden_cpu_features: hidden_cpu_features
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     })
     .with_context(|| {
         format!(

@@ -31,13 +31,13 @@ pub struct ReplayArgs {
     /// With --gdb: stop in this recorded process of a multi-process recording.
     #[arg(long, value_name = "PID", requires = "gdb")]
     pid: Option<i32>,
-    /// Trace directory or name (default: the newest recording).
+    /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
 }
 
 pub fn run(args: ReplayArgs) -> Result<Status> {
     let root = host::default_trace_root();
-    let trace_dir = host::resolve_trace(&root, args.trace.as_deref())?;
+    let trace_dir = crate::traces::locate(args.trace.as_deref())?;
     if std::io::stderr().is_terminal() || !is_under(&trace_dir, &root) {
         // Replay executes the binaries stored in the trace: say which, so a
         // trace from elsewhere cannot run something unannounced.
@@ -102,7 +102,7 @@ fn notice(dir: &Path) -> Option<String> {
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (Howard Hinnant's
 /// civil-from-days; no date crate needed for one line).
-fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

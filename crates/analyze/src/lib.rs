@@ -24,6 +24,7 @@ pub mod pairing;
 pub mod ps;
 pub mod recorder_activity;
 pub mod report;
+pub mod secrets;
 pub mod stats;
 
 pub use filter::{EventView, Filter, FilterError};

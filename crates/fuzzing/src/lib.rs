@@ -26,6 +26,8 @@ fn template_header() -> trace::TraceHeader {
         tick_semantics: "anchors".into(),
         pmu: None,
         cpu: None,
+        cpuid_faulting: false,
+        hidden_cpu_features: Vec::new(),
     }
 }
 

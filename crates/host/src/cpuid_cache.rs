@@ -26,7 +26,7 @@ const CHECKED_LEAVES: [u32; 3] = [0, 1, 7];
 /// describes this CPU, otherwise read now and stored there (best effort:
 /// any failure only means reading the table next time too).
 pub(crate) fn machine_info(dir: &Path) -> MachineInfo {
-    let Some(path) = boot_id().map(|boot| dir.join(format!("cpuid-{boot}.json"))) else {
+    let Some(path) = boot_id().map(|boot| dir.join(format!("cpuid-v2-{boot}.json"))) else {
         return current();
     };
     if let Some(cached) = read(&path).filter(still_describes_this_cpu) {

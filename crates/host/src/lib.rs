@@ -3,6 +3,7 @@
 //! where this user's traces live. The trace format itself (`trace`) stays
 //! free of both.
 
+pub mod cpu_features;
 mod cpuid_cache;
 pub mod location;
 pub mod machine;

@@ -17,13 +17,14 @@ impl PendingMachineInfo {
 }
 
 /// Leaves whose subleaves carry information of their own.
-const SUBLEAF_LEAVES: [u32; 12] = [
+pub(crate) const SUBLEAF_LEAVES: [u32; 12] = [
     4, 7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1f,
 ];
 /// Guards against hypervisors that report absurd maxima.
 const MAX_BASIC_LEAF: u32 = 0xff;
 const MAX_EXT_LEAF: u32 = 0x8000_00ff;
 const MAX_SUBLEAF: u32 = 63;
+const HYPERVISOR_BASE: u32 = 0x4000_0000;
 
 /// This machine without its CPUID table, which is slow to read in a VM
 /// (every CPUID instruction exits to the hypervisor: about 6 µs each
@@ -205,6 +206,16 @@ fn collect_cpuid() -> Vec<CpuidLeaf> {
                 if is_terminator(leaf, &l) {
                     break;
                 }
+            }
+        }
+    }
+    // A hypervisor's leaves, which programs read to learn that they run
+    // in a VM (CPUID.1:ECX bit 31 says they exist).
+    if cpuid(1, 0).ecx & (1 << 31) != 0 {
+        let max_hv = cpuid(HYPERVISOR_BASE, 0).eax;
+        if (HYPERVISOR_BASE..=HYPERVISOR_BASE + 0xff).contains(&max_hv) {
+            for leaf in HYPERVISOR_BASE..=max_hv {
+                out.push(cpuid(leaf, 0));
             }
         }
     }

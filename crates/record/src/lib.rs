@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod buffered;
+mod cpuid;
 mod exec;
 mod output;
 mod preempt;
@@ -51,6 +52,9 @@ pub struct RecordOptions {
     /// Where recordings keep this boot's CPUID table (`None`: read it
     /// every time).
     pub machine_cache: Option<PathBuf>,
+    /// CPUID flags (as `host::cpu_features` names them) cleared from the
+    /// table the program is answered from, where CPUID can fault.
+    pub hidden_cpu_features: Vec<String>,
 }
 
 /// The time slice when none is given: short enough that a thread spinning

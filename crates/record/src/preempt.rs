@@ -117,6 +117,7 @@ pub fn search(
     held: &mut VecDeque<[u8; SIGINFO_SIZE]>,
     choice: Choice,
     in_syscall_hook: &dyn Fn(u64) -> bool,
+    cpuid: Option<&crate::cpuid::CpuidAnswers>,
 ) -> Result<Search, RecordError> {
     let mut log = StepLog::new();
     let mut written: VecDeque<Written> = VecDeque::new();
@@ -176,6 +177,13 @@ pub fn search(
         let Some(info) = ptrace::get_siginfo(tid)? else {
             return Ok(Search::Stopped(stop));
         };
+        if let Some(answers) = cpuid {
+            // A trapped CPUID, answered: the step is done.
+            let answer = |leaf, subleaf| answers.answer(leaf, subleaf);
+            if tracee::cpuid::answer_if_trapped(tid, mem, sig, &info, answer)? {
+                continue;
+            }
+        }
         let code = ptrace::siginfo_code(&info);
         let synchronous = ptrace::is_synchronous(sig, &info);
         match (sig, code) {

@@ -71,6 +71,9 @@ pub(crate) struct Recorder {
     /// Threads stopped by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU with the rest
     /// of their process (a group-stop): left in their stop until a SIGCONT.
     pub(crate) group_stopped: std::collections::BTreeSet<Pid>,
+    /// The table every CPUID the program executes is answered from, where
+    /// CPUID faults (see `cpuid.rs`).
+    pub(crate) cpuid: Option<std::sync::Arc<crate::cpuid::CpuidAnswers>>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -90,6 +93,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         preload(&mut env, library);
     }
     let cpu = tracee::spawn::choose_cpu();
+    let cpuid_answers = crate::cpuid::answers(&options);
     let header = TraceHeader {
         command: options.argv.clone(),
         env: env.clone(),
@@ -100,15 +104,28 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
-        machine: host::machine::without_cpuid(),
+        machine: cpuid_answers
+            .clone()
+            .unwrap_or_else(host::machine::without_cpuid),
         tick_semantics: trace::TICKS_STATE_MATCH.into(),
         pmu: tracee::perf::branch_counter().map(str::to_string),
         cpu: u32::try_from(cpu).ok(),
+        cpuid_faulting: cpuid_answers.is_some(),
+        hidden_cpu_features: match cpuid_answers {
+            Some(_) => options.hidden_cpu_features.clone(),
+            None => Vec::new(),
+        },
     };
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
     tracee::spawn::avoid_cpu(cpu);
-    let machine = host::machine::in_background(options.machine_cache.clone());
+    // With faulting the header has the table already.
+    let machine = cpuid_answers
+        .is_none()
+        .then(|| host::machine::in_background(options.machine_cache.clone()));
+    let header_cpuid = cpuid_answers
+        .as_ref()
+        .map(|m| std::sync::Arc::new(crate::cpuid::CpuidAnswers::new(m)));
     let mut writer = TraceWriter::create(&options.trace_dir, header)?;
     if let Some(dir) = &options.link_cache {
         writer.set_link_cache(dir.clone());
@@ -138,6 +155,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         proc_mem_writers: Default::default(),
         continued: Default::default(),
         group_stopped: Default::default(),
+        cpuid: header_cpuid,
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),
@@ -185,7 +203,9 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             reason: "the traced program vanished without an exit status".into(),
         },
     };
-    recorder.writer.set_machine(machine.wait());
+    if let Some(machine) = machine {
+        recorder.writer.set_machine(machine.wait());
+    }
     recorder.writer.finish(outcome.clone())?;
     Ok(RecordOutcome {
         outcome,

@@ -127,7 +127,15 @@ impl Recorder {
         }
         let hook_code = self.hooks.get(&tgid).map(|h| h.hook_code());
         let in_hook = |rip: u64| hook_code.iter().flatten().any(|range| range.contains(&rip));
-        let search = preempt::search(tid, self.memory(tgid)?, &mut held, choice, &in_hook);
+        let cpuid = self.cpuid.clone();
+        let search = preempt::search(
+            tid,
+            self.memory(tgid)?,
+            &mut held,
+            choice,
+            &in_hook,
+            cpuid.as_deref(),
+        );
         // Stepped over a `popf`, the kernel leaves the trap flag to the
         // program, and the thread would trap at its next instruction once
         // resumed (a JVM died of that SIGTRAP); no program sets it itself.

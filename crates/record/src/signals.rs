@@ -32,6 +32,9 @@ impl Recorder {
         if sig == libc::SIGTRAP && code == tracee::perf::TRAP_PERF {
             return self.on_slice_end(tid);
         }
+        if self.answer_cpuid(tid, sig, &info)? {
+            return self.resume_user(tid, 0);
+        }
         if sig == libc::SIGSEGV && code == 0x80 && !self.task(tid)?.tsc_sigsegv {
             if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
                 return self.emulate_rdtsc(tid, len);

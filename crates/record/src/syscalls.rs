@@ -154,6 +154,13 @@ impl Recorder {
                 answer,
                 "answered by the recorder, which keeps rdtsc trapping itself",
             ));
+        } else if let Some(answer) = self.program_cpuid_mode(nr, &args)? {
+            entry_regs.orig_rax = u64::MAX;
+            regs::set(tid, &entry_regs)?;
+            forced = Some((
+                answer,
+                "answered by the recorder, which keeps CPUID faulting itself",
+            ));
         } else if let Some(answer) = self.seccomp_query(tid, nr, &args)? {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
@@ -569,6 +576,7 @@ impl Recorder {
         let nr = nr as i64;
         Ok(match nr {
             libc::SYS_execve | libc::SYS_execveat => {
+                self.fault_on_cpuid(tid, tgid)?;
                 if self.buffering {
                     self.map_untraced_page(tid, tgid)?;
                 }

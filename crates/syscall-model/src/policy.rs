@@ -31,6 +31,15 @@ pub(crate) fn prctl(args: &Args) -> bool {
     args[0] as u32 == PR_SET_MDWE
 }
 
+/// `arch_prctl` shapes the thread (its FS and GS bases, XSAVE permissions,
+/// shadow stack), except the CPUID codes: the recorder answers those
+/// itself while it keeps CPUID faulting (and replay keeps it the same way).
+pub(crate) fn arch_prctl(args: &Args) -> bool {
+    const ARCH_GET_CPUID: u64 = 0x1011;
+    const ARCH_SET_CPUID: u64 = 0x1012;
+    !matches!(args[0], ARCH_GET_CPUID | ARCH_SET_CPUID)
+}
+
 /// A new stack limit decides where the stack stops growing (and a recursion
 /// overflows); replay sets it on its own process.
 pub(crate) fn setrlimit(args: &Args) -> bool {

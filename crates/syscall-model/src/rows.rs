@@ -189,7 +189,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::pivot_root, FILE),
     row(Sysno::_sysctl, NONE).writes(NotImplemented),
     row(Sysno::prctl, CREDS).args(&[PrctlOption, Hex, Hex, Hex, Hex]).executed_when(policy::prctl).writes(Hook(misc::prctl)),
-    row(Sysno::arch_prctl, NONE).args(&[Hex, Hex]).executed().writes(Hook(misc::arch_prctl)),
+    row(Sysno::arch_prctl, NONE).args(&[Hex, Hex]).executed_when(policy::arch_prctl).writes(Hook(misc::arch_prctl)),
     row(Sysno::adjtimex, CLOCK).writes(OnSuccess(&[At(0, TIMEX_SIZE)])),
     row(Sysno::setrlimit, NONE).args(&[Int, Ptr]).executed_when(policy::setrlimit),
     row(Sysno::chroot, FILE).args(&[Path]),

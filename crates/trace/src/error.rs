@@ -85,6 +85,13 @@ pub enum TraceError {
     )]
     WriterFailed { detail: String },
 
+    #[error(
+        "pack {} is damaged: {detail}; copy it again from where it was made, or pack the \
+         trace again",
+        path.display()
+    )]
+    PackDamaged { path: PathBuf, detail: String },
+
     #[error("no recordings yet in {}; run `replay record` first", root.display())]
     NoRecordings { root: PathBuf },
 

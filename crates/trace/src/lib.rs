@@ -16,6 +16,7 @@ pub mod event;
 mod handoff;
 mod machine;
 mod manifest;
+pub mod pack;
 mod read_ahead;
 mod reader;
 mod store;

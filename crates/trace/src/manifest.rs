@@ -53,6 +53,16 @@ pub struct TraceHeader {
     /// replays exactly on the same CPU. None in older traces.
     #[serde(default)]
     pub cpu: Option<u32>,
+    /// Every CPUID the program executed faulted (`arch_prctl(ARCH_SET_CPUID,
+    /// 0)`) and was answered from `machine.cpuid`, so a replay answers the
+    /// same on any CPU that has the features that table reports. False in
+    /// older traces and where the kernel or CPU offered no faulting: the
+    /// program then read the recording CPU itself.
+    #[serde(default)]
+    pub cpuid_faulting: bool,
+    /// Features cleared from that table (`record --hide-cpu-feature`).
+    #[serde(default)]
+    pub hidden_cpu_features: Vec<String>,
 }
 
 /// Events happen only at anchors; no position inside user code is logged.

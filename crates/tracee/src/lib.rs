@@ -3,6 +3,7 @@
 //!
 //! Record and replay both build on this crate; it holds no policy.
 
+pub mod cpuid;
 pub mod debugreg;
 mod error;
 pub mod inject;

@@ -173,8 +173,10 @@ pub fn spawn_traced(
         n
     };
     if n == 4 {
-        // The child is gone or going; reap it.
-        let _ = ptrace::wait_for(pid);
+        // The child is going, possibly held in its exit stop (which the
+        // start-up wait above did not expect); let it go and reap it.
+        let _ = ptrace::resume(pid, Resume::Continue, 0);
+        let _ = ptrace::wait_for_death(pid);
         return Err(SpawnError::Exec {
             path: path.to_string_lossy().into_owned(),
             source: std::io::Error::from_raw_os_error(errno),

@@ -264,6 +264,7 @@ impl ReplaySession {
         }
         ptrace::resume(real, Resume::SingleStep, signal)?;
         let stop = ptrace::wait_for(real)?;
+        let answered = self.step_answered_cpuid(real, pid, &stop)?;
         if let Some(mut p) = probe {
             // The step may have written those bytes itself (a JIT).
             let now = self.process(pid)?.memory.read(p.at, p.original.len())?;
@@ -281,6 +282,8 @@ impl ReplaySession {
             if let Some(addr) = self.watch_hit(real) {
                 return Ok(RunStop::Watchpoint { tid, addr });
             }
+        } else if answered {
+            // A trapped CPUID, answered: the step is done.
         } else if let Some(task) = self.tasks.get_mut(&tid) {
             // Something recorded happened on this instruction (a fault, a
             // signal): the next advance picks it up as its stop.
@@ -315,7 +318,8 @@ impl ReplaySession {
             let stepped = matches!(stop, WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)))
                 && ptrace::get_siginfo(real)?
                     .map(|i| ptrace::siginfo_code(&i) == TRAP_TRACE)
-                    .unwrap_or(false);
+                    .unwrap_or(false)
+                || self.step_answered_cpuid(real, pid, &stop)?;
             if !stepped {
                 if let Some(task) = self.tasks.values_mut().find(|t| t.real == real) {
                     task.prefetched = Some(stop);

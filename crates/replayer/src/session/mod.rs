@@ -2,12 +2,14 @@
 
 mod buffered;
 mod code_guard;
+mod cpuid;
 mod debug;
 mod lifecycle;
 mod preempt;
 mod syscalls;
 mod tasks;
 
+pub use cpuid::finish_cpu_check;
 pub use debug::{DebugStep, RunStop, WatchKind};
 pub use preempt::ActiveProbe;
 
@@ -106,48 +108,9 @@ pub struct ReplaySession {
     ended: bool,
     /// Replay's copies of the files the recording mapped `MAP_SHARED`.
     shared_files: crate::shared_files::SharedFiles,
-}
-
-/// Compares the recording machine's CPUID table with this one's on a
-/// thread of its own, once per process (reverse execution starts many
-/// sessions): reading the table costs about a millisecond in a VM, which
-/// replay need not wait for, since the answer is only a warning; and it
-/// comes from the trace root's copy for this boot when that still matches
-/// (as when recording). [`finish_cpu_check`] waits for it.
-fn warn_if_cpu_differs(recorded: &trace::MachineInfo) {
-    static CHECKED: std::sync::Once = std::sync::Once::new();
-    CHECKED.call_once(|| {
-        let recorded = recorded.clone();
-        let check = move || {
-            let cache = host::machine_cache_dir(&host::default_trace_root());
-            let here = host::machine::current_cached(&cache);
-            let differences = recorded.cpuid_differences(&here);
-            if !differences.is_empty() {
-                tracing::warn!(
-                    "this CPU differs from the recording machine's ({}); replay may diverge",
-                    differences.join(", ")
-                );
-            }
-        };
-        let thread = std::thread::Builder::new()
-            .name("replay-cpuid".into())
-            .spawn(check)
-            .ok();
-        *CPU_CHECK.lock().unwrap_or_else(|p| p.into_inner()) = thread;
-    });
-}
-
-static CPU_CHECK: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
-    std::sync::Mutex::new(None);
-
-/// Waits until the CPU comparison has warned, if it will: a replay that
-/// failed should say so before its error, since a different CPU explains
-/// many divergences.
-pub fn finish_cpu_check() {
-    let thread = CPU_CHECK.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(thread) = thread {
-        let _ = thread.join();
-    }
+    /// The recording's CPUID table, which answers every CPUID the program
+    /// executes when the recording made CPUID fault.
+    cpuid: Option<host::cpu_features::CpuidAnswers>,
 }
 
 impl ReplaySession {
@@ -160,7 +123,7 @@ impl ReplaySession {
         reader.verify_files_in_background();
         trace::check_tick_semantics(&reader.manifest().header.tick_semantics)
             .map_err(ReplayError::Setup)?;
-        warn_if_cpu_differs(&reader.manifest().header.machine);
+        let cpuid = cpuid::answers(&reader.manifest().header)?;
         let mut events = Lookahead::new(reader.events()?);
         // Every background thread is started: this thread moves to the
         // tracee's CPU now rather than at the spawn, or it would take turns
@@ -210,6 +173,9 @@ impl ReplaySession {
         };
         let (stack, contents) = exec_payloads(&first, writes.len())?;
         address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;
+        if cpuid.is_some() {
+            cpuid::fault_on_cpuid(real, &process)?;
+        }
         let mut tasks = HashMap::new();
         tasks.insert(
             initial_tid,
@@ -235,6 +201,7 @@ impl ReplaySession {
             quiet,
             ended: false,
             shared_files: Default::default(),
+            cpuid,
         })
     }
 
@@ -569,6 +536,10 @@ impl ReplaySession {
                         ptrace::resume(real, Resume::Syscall, 0)?;
                         continue;
                     };
+                    if self.answer_cpuid(real, pid, sig, &info)? {
+                        self.resume_user_code(real, pid, 0)?;
+                        continue;
+                    }
                     let guard_fired = expect == Expect::Probe
                         && sig == libc::SIGTRAP
                         && ptrace::siginfo_code(&info) == ptrace::TRAP_HWBKPT

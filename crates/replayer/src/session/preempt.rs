@@ -229,6 +229,7 @@ impl ReplaySession {
             ptrace::resume(real, Resume::SingleStep, 0)?;
             match ptrace::wait_for(real)? {
                 WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)) => {}
+                stop if self.step_answered_cpuid(real, event.pid, &stop)? => {}
                 // A signal the real kernel sent in replay (a real child's
                 // SIGCHLD) stopped the thread before the step: replay
                 // delivers only logged signals, so it is dropped.

@@ -96,6 +96,9 @@ impl ReplaySession {
             stack_bytes,
             contents,
         )?;
+        if self.cpuid.is_some() {
+            cpuid::fault_on_cpuid(real, process)?;
+        }
         Ok(())
     }
 

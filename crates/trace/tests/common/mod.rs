@@ -18,6 +18,8 @@ pub fn header() -> TraceHeader {
         tick_semantics: "anchors".into(),
         pmu: None,
         cpu: None,
+        cpuid_faulting: false,
+        hidden_cpu_features: Vec::new(),
     }
 }
 
