@@ -8,9 +8,11 @@
 //! body and a format change that breaks one fails CI.
 #![forbid(unsafe_code)]
 
+pub mod cpuid_table;
 pub mod decode;
 pub mod filter;
 pub mod manifest;
+pub mod pack;
 pub mod syscall_buffer;
 pub mod trace_reader;
 
@@ -36,9 +38,11 @@ pub type Body = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
 pub const TARGETS: &[(&str, Body)] = &[
+    ("cpuid_table", cpuid_table::run),
     ("decode", decode::run),
     ("filter", filter::run),
     ("manifest", manifest::run),
+    ("pack", pack::run),
     ("syscall_buffer", syscall_buffer::run),
     ("trace_reader", trace_reader::run),
 ];
