@@ -105,10 +105,12 @@ fn input_file_deleted_between_record_and_replay() {
     assert!(replayed.status.success());
 }
 
-/// CPUID cannot be trapped here, and its leaf 1 names the executing CPU
-/// (the APIC id): replay runs on the CPU the recording ran on. Recordings
-/// land on different CPUs (the recorder picks one by its pid), so several
-/// recordings each replayed twice cover both cases.
+/// CPUID's leaf 1 names the executing CPU (the APIC id). Without CPUID
+/// faulting, replay runs on the CPU the recording ran on; with it, the
+/// trace's table answers as the recording's CPU did. Recordings land on
+/// different CPUs (the recorder picks one by its pid), and the program sees
+/// its own CPU's id as natively, so several recordings each replayed twice
+/// cover both cases.
 #[test]
 fn cpuid_apic_id_replays_on_the_recording_cpu() {
     let exe = program("cpu_apic");
@@ -116,6 +118,11 @@ fn cpuid_apic_id_replays_on_the_recording_cpu() {
     let root = TraceRoot::new();
     let mut ids = std::collections::BTreeSet::new();
     for round in 0..8 {
+        // The recorder picks its CPU by its pid: one more process between
+        // rounds moves the next recorder's pid on by one more.
+        for _ in 0..round % 2 {
+            let _ = std::process::Command::new("true").status();
+        }
         let name = format!("apic-{round}");
         let out = common::assert_replay_matches(&root, &name, &argv);
         let text = stdout(&out);

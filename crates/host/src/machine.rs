@@ -65,6 +65,55 @@ pub fn in_background(cache_dir: Option<std::path::PathBuf>) -> PendingMachineInf
     )
 }
 
+/// Replaces the leaves of `table` that name the executing core (its APIC
+/// ids, core id and core type: the fields [`trace::normalize`] ignores)
+/// with what CPU `cpu` answers, read on a thread pinned there. A table
+/// read on another core then answers as `cpu` would. Unchanged when that
+/// CPU cannot be used.
+pub fn as_seen_on_cpu(table: &mut [CpuidLeaf], cpu: usize) {
+    let wanted: Vec<(u32, u32)> = table
+        .iter()
+        .filter(|l| matches!(l.leaf, 1 | 0xb | 0x1a | 0x1f | 0x8000_001e | 0x8000_0026))
+        .map(|l| (l.leaf, l.subleaf))
+        .collect();
+    let read = std::thread::Builder::new()
+        .name("replay-cpuid-core".into())
+        .spawn(move || {
+            pin_to(cpu).then(|| {
+                wanted
+                    .into_iter()
+                    .map(|(leaf, subleaf)| cpuid(leaf, subleaf))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .ok()
+        .and_then(|thread| thread.join().ok())
+        .flatten();
+    for fresh in read.unwrap_or_default() {
+        if let Some(slot) = table
+            .iter_mut()
+            .find(|l| l.leaf == fresh.leaf && l.subleaf == fresh.subleaf)
+        {
+            *slot = fresh;
+        }
+    }
+}
+
+/// Pins the calling thread to `cpu`; false when it may not run there.
+fn pin_to(cpu: usize) -> bool {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return false;
+    }
+    // SAFETY: CPU_SET writes one bit inside `set` (cpu is below
+    // CPU_SETSIZE); sched_setaffinity only reads it.
+    unsafe {
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
 pub fn current() -> MachineInfo {
     let (kernel, hostname) = uname();
     let cpuid = collect_cpuid();

@@ -16,7 +16,7 @@ pub(crate) use host::cpu_features::CpuidAnswers;
 /// The table the program will be answered from, with the hidden features
 /// cleared; `None` where CPUID cannot fault, and the program reads the CPU
 /// itself.
-pub(crate) fn answers(options: &RecordOptions) -> Option<MachineInfo> {
+pub(crate) fn answers(options: &RecordOptions, cpu: usize) -> Option<MachineInfo> {
     if !host::cpu_features::cpuid_faulting_available() {
         tracing::warn!(
             "this machine cannot make CPUID fault (no cpuid_fault in /proc/cpuinfo), so the \
@@ -29,6 +29,9 @@ pub(crate) fn answers(options: &RecordOptions) -> Option<MachineInfo> {
         Some(dir) => host::machine::current_cached(dir),
         None => host::machine::current(),
     };
+    // The program runs pinned to `cpu`: it reads that core's APIC id, as
+    // it would natively.
+    host::machine::as_seen_on_cpu(&mut machine.cpuid, cpu);
     let hidden: Vec<&str> = options
         .hidden_cpu_features
         .iter()

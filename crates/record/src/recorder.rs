@@ -93,7 +93,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         preload(&mut env, library);
     }
     let cpu = tracee::spawn::choose_cpu();
-    let cpuid_answers = crate::cpuid::answers(&options);
+    let cpuid_answers = crate::cpuid::answers(&options, cpu);
     let header = TraceHeader {
         command: options.argv.clone(),
         env: env.clone(),
