@@ -21,8 +21,9 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use syscallbuf::plan::{plan, sys, How, Input, Plan, MSG_DONTWAIT, PATH_MAX, STAT_LEN};
 use syscallbuf::{
-    record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL, HEADER_LEN,
-    MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN, UNTRACED_PAGE,
+    fold_checksum, record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL,
+    HEADER_LEN, MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN,
+    UNTRACED_PAGE,
 };
 use syscallbuf::{ALL_CALLS_TRACED, FD_GENERATION_WORD, SHARED_WORDS};
 
@@ -649,7 +650,11 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     let header = buffer.cast::<Header>();
     // SAFETY: see the caller.
     let used = unsafe { core::ptr::read_volatile(&raw const (*header).used) } as usize;
-    let room = BUFFER_LEN - HEADER_LEN - used;
+    // The program can write here too: a `used` past the end sends the call
+    // the traced way, where the tracer finds the damage.
+    let Some(room) = (BUFFER_LEN - HEADER_LEN).checked_sub(used) else {
+        return TAKE_TRACED_PATH;
+    };
     if record_size(plan.max_bytes, 0) > room {
         // Full: the traced call makes the tracer drain the buffer.
         return TAKE_TRACED_PATH;
@@ -701,14 +706,21 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         output_addr,
     };
     // SAFETY: `size` fits in `room` (bounded by max_bytes above); the
-    // input and output ranges were just read or written by the kernel.
+    // input and output ranges were just read or written by the kernel. The
+    // record's bytes lie in this thread's own buffer, which only this hook
+    // writes while the program behaves; the checksum exists to notice when
+    // it does not.
     unsafe {
         let at = buffer.add(HEADER_LEN + used);
         core::ptr::write_unaligned(at.cast::<RecordHead>(), head);
         let data = at.add(RECORD_HEAD_LEN);
         copy_bytes(input_addr as *const u8, data, input_len);
         copy_bytes(output_addr as *const u8, data.add(input_len), output_len);
-        // Committed only now: the tracer reads up to `used`.
+        let record = core::slice::from_raw_parts(at.cast_const(), size);
+        let checksum = core::ptr::read_volatile(&raw const (*header).checksum);
+        core::ptr::write_volatile(&raw mut (*header).checksum, fold_checksum(checksum, record));
+        // Committed only now: the tracer reads up to `used`. (Stopped
+        // between the two writes, the checksum counts one record more.)
         core::ptr::write_volatile(&raw mut (*header).used, (used + size) as u32);
     }
     result

@@ -7,7 +7,7 @@
 //! patches that site to call the hook; and before logging any event of a
 //! thread it moves the records in the thread's buffer into the trace.
 
-use crate::recorder::{Recorder, Step};
+use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::syscalls::Returned;
 use crate::task::{RunState, Task};
 use crate::RecordError;
@@ -113,6 +113,62 @@ fn jumped_into(mem: &ProcessMemory, start: u64, len: u64) -> bool {
     position::insn::direct_branch_targets(from, &code)
         .into_iter()
         .any(|target| target > start && target < start + len)
+}
+
+/// Recording stops when the program wrote into its syscall buffer: the
+/// records would no longer say what the calls returned.
+fn overwritten_buffer(tid: Pid, what: String) -> Failure {
+    Failure::Stop(StopRecording(format!(
+        "the program wrote into the syscall buffer the recorder keeps in its memory \
+         (thread {tid}: {what}); recording stopped so that the trace is never silently \
+         wrong, and replays up to here; record with --no-syscall-buffer to keep the \
+         buffer out of the program's memory"
+    )))
+}
+
+/// Checks the records in `bytes` (read from `data_addr`) against the
+/// checksum the library kept of them. A thread stopped while it committed
+/// a record has counted the next record already: that one, read from
+/// behind `used`, must then complete the sum.
+fn check_records(
+    tid: Pid,
+    mem: &ProcessMemory,
+    data_addr: u64,
+    bytes: &[u8],
+    checksum: u32,
+) -> Result<(), Failure> {
+    let mut sum = 0;
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let size = record_size_at(&bytes[offset..]).unwrap_or(bytes.len() - offset);
+        let end = (offset + size).min(bytes.len());
+        sum = syscallbuf::fold_checksum(sum, &bytes[offset..end]);
+        offset = end;
+    }
+    if sum == checksum {
+        return Ok(());
+    }
+    let next = data_addr + bytes.len() as u64;
+    let committing = mem
+        .read(next, syscallbuf::RECORD_HEAD_LEN)
+        .ok()
+        .and_then(|head| record_size_at(&head))
+        .filter(|&size| bytes.len() + size <= syscallbuf::BUFFER_LEN - HEADER_LEN)
+        .and_then(|size| mem.read(next, size).ok())
+        .is_some_and(|record| syscallbuf::fold_checksum(sum, &record) == checksum);
+    if committing {
+        return Ok(());
+    }
+    Err(overwritten_buffer(
+        tid,
+        "its records no longer match their checksum".into(),
+    ))
+}
+
+/// The `size` field of the record starting at `bytes`, when it is sane.
+fn record_size_at(bytes: &[u8]) -> Option<usize> {
+    let size = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+    (size >= syscallbuf::RECORD_HEAD_LEN && size % 8 == 0).then_some(size)
 }
 
 impl Recorder {
@@ -329,14 +385,14 @@ impl Recorder {
             return Ok(());
         }
         if header.used as usize > syscallbuf::BUFFER_LEN - HEADER_LEN {
-            return Err(RecordError::Setup(format!(
-                "the syscall buffer of thread {tid} claims {} bytes; it is damaged",
-                header.used
-            ))
-            .into());
+            return Err(overwritten_buffer(
+                tid,
+                format!("its header claims {} bytes", header.used),
+            ));
         }
         let data_addr = addr + HEADER_LEN as u64;
         let bytes = mem.read(data_addr, header.used as usize)?;
+        check_records(tid, mem, data_addr, &bytes, header.checksum)?;
         // One pass checks the records and collects the writes the library
         // marked as going to the recorder's stdout or stderr (it was told
         // their identities at hello; checking each write here cost a /proc
@@ -346,11 +402,10 @@ impl Recorder {
             let head = match record {
                 Ok(record) => record.head,
                 Err(bad) => {
-                    return Err(RecordError::Setup(format!(
-                        "the syscall buffer of thread {tid} is damaged at byte {}",
-                        bad.offset
+                    return Err(overwritten_buffer(
+                        tid,
+                        format!("the record at byte {} is malformed", bad.offset),
                     ))
-                    .into())
                 }
             };
             let writes_to_fd = syscallbuf::plan::plan(head.nr.into(), &head.args)
@@ -366,7 +421,11 @@ impl Recorder {
             // A buffer holds far fewer than u32::MAX records.
             outputs.push((i as u32, stream));
         }
-        let emptied = Header { used: 0, ..header };
+        let emptied = Header {
+            used: 0,
+            checksum: 0,
+            ..header
+        };
         mem.write(addr, &emptied.to_bytes())?;
         let records = MemWrite {
             addr: data_addr,

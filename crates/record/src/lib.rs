@@ -79,4 +79,8 @@ pub enum RecordError {
     Tracee(#[from] tracee::TraceeError),
     #[error("{0}")]
     Setup(String),
+    /// Recording must end early, with the trace valid up to here; on its
+    /// way up through `?` it turns back into a stop.
+    #[error("{0}")]
+    Stopped(String),
 }

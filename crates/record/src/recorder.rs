@@ -34,7 +34,10 @@ pub(crate) enum Failure {
 
 impl<E: Into<RecordError>> From<E> for Failure {
     fn from(e: E) -> Failure {
-        Failure::Fatal(e.into())
+        match e.into() {
+            RecordError::Stopped(reason) => Failure::Stop(StopRecording(reason)),
+            fatal => Failure::Fatal(fatal),
+        }
     }
 }
 
@@ -299,7 +302,7 @@ impl Recorder {
                 Ok(()) => {}
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Stop(StopRecording(reason))) => {
-                    return Err(RecordError::Setup(reason))
+                    return Err(RecordError::Stopped(reason))
                 }
             }
         }
