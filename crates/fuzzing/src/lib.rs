@@ -11,6 +11,7 @@
 pub mod cpuid_table;
 pub mod decode;
 pub mod filter;
+pub mod gdb_packets;
 pub mod manifest;
 pub mod pack;
 pub mod syscall_buffer;
@@ -41,6 +42,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("cpuid_table", cpuid_table::run),
     ("decode", decode::run),
     ("filter", filter::run),
+    ("gdb_packets", gdb_packets::run),
     ("manifest", manifest::run),
     ("pack", pack::run),
     ("syscall_buffer", syscall_buffer::run),

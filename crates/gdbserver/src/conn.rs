@@ -61,3 +61,51 @@ impl ConnectionExt for BufferedTcp {
         result
     }
 }
+
+/// A client whose bytes are all known in advance, and the server's
+/// answers kept in memory. The client going away is the end of its bytes.
+pub struct Scripted<'a> {
+    client: &'a [u8],
+    answers: Vec<u8>,
+}
+
+impl<'a> Scripted<'a> {
+    pub fn new(client: &'a [u8]) -> Scripted<'a> {
+        Scripted {
+            client,
+            answers: Vec::new(),
+        }
+    }
+
+    pub fn into_answers(self) -> Vec<u8> {
+        self.answers
+    }
+}
+
+impl Connection for &mut Scripted<'_> {
+    type Error = std::io::Error;
+
+    fn write(&mut self, byte: u8) -> Result<(), Self::Error> {
+        self.answers.push(byte);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl ConnectionExt for &mut Scripted<'_> {
+    fn read(&mut self) -> Result<u8, Self::Error> {
+        let (&first, rest) = self
+            .client
+            .split_first()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        self.client = rest;
+        Ok(first)
+    }
+
+    fn peek(&mut self) -> Result<Option<u8>, Self::Error> {
+        Ok(self.client.first().copied())
+    }
+}

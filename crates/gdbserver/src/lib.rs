@@ -10,6 +10,7 @@ mod target;
 mod timeline;
 
 use gdbstub::common::Signal;
+use gdbstub::conn::ConnectionExt;
 use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
 use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
@@ -39,16 +40,18 @@ pub enum GdbServerError {
     Start(String),
 }
 
-struct EventLoop;
+/// The blocking loop over any byte connection: TCP for gdb, memory for
+/// scripted clients ([`serve_scripted`]).
+struct EventLoop<C>(std::marker::PhantomData<C>);
 
-impl BlockingEventLoop for EventLoop {
+impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C> {
     type Target = ReplayTarget;
-    type Connection = conn::BufferedTcp;
+    type Connection = C;
     type StopReason = MultiThreadStopReason<u64>;
 
     fn wait_for_stop_reason(
         target: &mut ReplayTarget,
-        _conn: &mut conn::BufferedTcp,
+        _conn: &mut C,
     ) -> Result<Event<Self::StopReason>, WaitForStopReasonError<GdbServerError, std::io::Error>>
     {
         let outcome = target
@@ -118,9 +121,33 @@ pub fn serve(
     listening(listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     tracing::info!(%peer, "gdb connected");
-    let connection = conn::BufferedTcp::new(stream)?;
+    run_session(&mut target, conn::BufferedTcp::new(stream)?)
+}
+
+/// Serves the client bytes `client` (gdb remote-protocol packets, as a
+/// client would send them) over a replay of `trace_dir`, and returns what
+/// the server answered. The session ends when the bytes do. For tests and
+/// fuzzing: whatever a client sends, the answer is a reply or an error,
+/// never a panic or a hang.
+pub fn serve_scripted(
+    trace_dir: &Path,
+    start: StartAt,
+    client: &[u8],
+) -> Result<Vec<u8>, GdbServerError> {
+    let mut target = ReplayTarget::new(trace_dir, start.events, start.pid)?;
+    let mut connection = conn::Scripted::new(client);
+    let result = run_session(&mut target, &mut connection);
+    result.map(|()| connection.into_answers())
+}
+
+/// Runs one gdb session on `connection` until the client detaches, kills,
+/// or goes away.
+fn run_session<C: ConnectionExt<Error = std::io::Error>>(
+    target: &mut ReplayTarget,
+    connection: C,
+) -> Result<(), GdbServerError> {
     let stub = GdbStub::new(connection);
-    match stub.run_blocking::<EventLoop>(&mut target) {
+    match stub.run_blocking::<EventLoop<C>>(target) {
         Ok(DisconnectReason::Disconnect | DisconnectReason::Kill) => Ok(()),
         Ok(reason) => {
             tracing::info!(?reason, "gdb session ended");

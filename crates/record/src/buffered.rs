@@ -168,7 +168,7 @@ fn check_records(
 /// The `size` field of the record starting at `bytes`, when it is sane.
 fn record_size_at(bytes: &[u8]) -> Option<usize> {
     let size = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
-    (size >= syscallbuf::RECORD_HEAD_LEN && size % 8 == 0).then_some(size)
+    (size >= syscallbuf::RECORD_HEAD_LEN && size.is_multiple_of(8)).then_some(size)
 }
 
 impl Recorder {

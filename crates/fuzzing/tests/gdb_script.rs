@@ -1,0 +1,48 @@
+//! The scripted gdb client the `gdb_packets` fuzz target drives really
+//! talks to a replay: a stop reply, registers, memory, a continue to the
+//! end of the recording and a reverse continue back to its start.
+
+fn answers(packets: &str) -> String {
+    let bytes = fuzzing::gdb_packets::answers(packets.as_bytes()).expect("a session");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_scripted_session_gets_real_answers() {
+    let text = answers("qSupported:swbreak+;multiprocess+\n?\nHg0\ng\nqfThreadInfo\nc\nbc\nD");
+    assert!(text.contains("ReverseContinue+"), "{text}");
+    // The first stop, registers, the thread list.
+    assert!(text.contains("$T05") || text.contains("$S05"), "{text}");
+    // Registers (answering `g`, after `Hg0`'s OK) come hex and
+    // run-length encoded: `*` and a count after a repeated digit.
+    let bodies: Vec<&str> = text
+        .split('$')
+        .skip(1)
+        .filter_map(|p| p.split('#').next())
+        .collect();
+    let registers = bodies[3];
+    assert!(
+        registers.len() > 50 && !registers.starts_with('E') && registers.contains('*'),
+        "no register packet in {text}"
+    );
+    assert!(text.contains("$mp"), "{text}");
+    // Continue runs to the end of the recording; reverse continue comes
+    // back to its start (a replay-log stop).
+    assert!(text.contains("X09") || text.contains("T09"), "{text}");
+    assert!(text.contains("replaylog:begin"), "{text}");
+}
+
+#[test]
+fn nonsense_gets_errors_not_a_dropped_session() {
+    let text = answers("mffffffffffffffff,10\nZ0,0,1\nqRcmd,7a7a7a\nM400000,4:00000000\n?");
+    assert!(
+        text.contains("$E"),
+        "memory outside the process is an error: {text}"
+    );
+    // The session goes on after the errors: the last request is answered.
+    assert!(
+        text.trim_end().ends_with(|c: char| c.is_ascii_hexdigit()),
+        "{text}"
+    );
+    assert!(text.matches('$').count() >= 5, "{text}");
+}
