@@ -6,33 +6,6 @@
 //! The input is a list of packet bodies separated by newlines, each framed
 //! with its checksum as gdb would; an input that starts with 0xff is sent
 //! as it is, framing included, to reach the protocol's own error paths.
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-/// A recording of `/bin/echo` made once per process.
-fn recording() -> &'static PathBuf {
-    static TRACE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &TRACE
-        .get_or_init(|| {
-            let root = tempfile::tempdir().expect("temp dir");
-            let dir = root.path().join("echo");
-            record::record(record::RecordOptions {
-                program: "/bin/echo".into(),
-                argv: vec!["echo".into(), "fuzz".into()],
-                env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-                trace_dir: dir.clone(),
-                timeslice_ns: record::DEFAULT_TIMESLICE_NS,
-                chaos_seed: None,
-                syscall_buffer: None,
-                link_cache: None,
-                machine_cache: None,
-                hidden_cpu_features: Vec::new(),
-            })
-            .expect("record /bin/echo");
-            (root, dir)
-        })
-        .1
-}
 
 /// `body` framed as a packet: `$body#checksum`.
 fn frame(body: &[u8], out: &mut Vec<u8>) {
@@ -61,5 +34,9 @@ pub fn answers(input: &[u8]) -> Result<Vec<u8>, gdbserver::GdbServerError> {
             framed
         }
     };
-    gdbserver::serve_scripted(recording(), gdbserver::StartAt::default(), &client)
+    gdbserver::serve_scripted(
+        crate::recording::echo(),
+        gdbserver::StartAt::default(),
+        &client,
+    )
 }

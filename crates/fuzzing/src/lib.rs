@@ -12,8 +12,10 @@ pub mod cpuid_table;
 pub mod decode;
 pub mod filter;
 pub mod gdb_packets;
+pub mod interactive_commands;
 pub mod manifest;
 pub mod pack;
+mod recording;
 pub mod syscall_buffer;
 pub mod trace_reader;
 
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("decode", decode::run),
     ("filter", filter::run),
     ("gdb_packets", gdb_packets::run),
+    ("interactive_commands", interactive_commands::run),
     ("manifest", manifest::run),
     ("pack", pack::run),
     ("syscall_buffer", syscall_buffer::run),

@@ -63,7 +63,7 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
 }
 
 /// Targets whose every input starts a replay get fewer generated ones.
-const SLOW_TARGETS: &[(&str, usize)] = &[("gdb_packets", 60)];
+const SLOW_TARGETS: &[(&str, usize)] = &[("gdb_packets", 60), ("interactive_commands", 60)];
 
 fn exercise(target: &str, run: fn(&[u8])) {
     let saved = corpus(target);

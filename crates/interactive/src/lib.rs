@@ -14,7 +14,7 @@ mod symbols;
 
 use std::path::PathBuf;
 
-pub use repl::run;
+pub use repl::{run, run_script};
 
 /// What `replay replay --interactive` was asked to do.
 #[derive(Debug, Clone)]

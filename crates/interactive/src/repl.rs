@@ -79,11 +79,23 @@ impl Input {
     }
 }
 
-struct Repl {
+struct Repl<'o> {
     cursor: Cursor,
     breakpoints: Vec<Breakpoint>,
     next_id: u32,
     symbolizer: Symbolizer,
+    /// Where everything the prompt says goes: stdout, or a script's sink.
+    out: &'o mut dyn Write,
+    /// Run from [`run_script`]: `gdb`, which waits for a debugger, is refused.
+    scripted: bool,
+}
+
+/// Writes one line of the prompt's output. A closed output only loses it:
+/// the replay goes on until the input ends.
+macro_rules! say {
+    ($repl:expr, $($arg:tt)*) => {{
+        let _ = writeln!($repl.out, $($arg)*);
+    }};
 }
 
 enum Flow {
@@ -101,24 +113,8 @@ fn parse_num(s: &str) -> Result<u64, String> {
 
 /// Runs the prompt until `quit` or end of input.
 pub fn run(opts: &Options) -> Result<(), InteractiveError> {
-    let mut repl = Repl {
-        cursor: Cursor::open(&opts.trace_dir)?,
-        breakpoints: Vec::new(),
-        next_id: 1,
-        symbolizer: Symbolizer::default(),
-    };
-    for spec in &opts.breakpoints {
-        println!("{}", repl.add_breakpoint(spec)?);
-    }
-    let events = repl
-        .cursor
-        .total_events
-        .map(|n| format!("{n} events"))
-        .unwrap_or_else(|| "event count unknown".into());
-    println!(
-        "replaying {} ({events}); stopped before the first event. Type help for commands.",
-        opts.trace_dir.display()
-    );
+    let mut stdout = std::io::stdout();
+    let mut repl = Repl::open(opts, &mut stdout, false)?;
     let mut input = Input::open();
     let repeat = matches!(input, Input::Terminal(_));
     let mut last = String::new();
@@ -136,14 +132,8 @@ pub fn run(opts: &Options) -> Result<(), InteractiveError> {
             }
             line = last.clone();
         }
-        let flow = match repl.command(&line) {
-            Ok(flow) => flow,
-            Err(msg) => {
-                println!("error: {msg}");
-                Flow::Go
-            }
-        };
-        let _ = std::io::stdout().flush();
+        let flow = repl.execute(&line);
+        let _ = repl.out.flush();
         last = line;
         if let Flow::Quit = flow {
             break Ok(());
@@ -153,7 +143,67 @@ pub fn run(opts: &Options) -> Result<(), InteractiveError> {
     result
 }
 
-impl Repl {
+/// Runs the prompt's commands in `script`, one per line, writing what the
+/// prompt would print to `out`. For tests and fuzzing: whatever the lines
+/// say, the answer is output or an `error:` line, never a panic or a hang.
+/// `gdb` is refused (it would wait for a debugger).
+pub fn run_script(
+    opts: &Options,
+    script: &str,
+    out: &mut dyn Write,
+) -> Result<(), InteractiveError> {
+    let mut repl = Repl::open(opts, out, true)?;
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Flow::Quit = repl.execute(line) {
+            break;
+        }
+    }
+    repl.cursor.shutdown();
+    Ok(())
+}
+
+impl<'o> Repl<'o> {
+    fn open(
+        opts: &Options,
+        out: &'o mut dyn Write,
+        scripted: bool,
+    ) -> Result<Repl<'o>, InteractiveError> {
+        let mut repl = Repl {
+            cursor: Cursor::open(&opts.trace_dir)?,
+            breakpoints: Vec::new(),
+            next_id: 1,
+            symbolizer: Symbolizer::default(),
+            out,
+            scripted,
+        };
+        for spec in &opts.breakpoints {
+            let added = repl.add_breakpoint(spec)?;
+            say!(repl, "{added}");
+        }
+        let events = repl
+            .cursor
+            .total_events
+            .map(|n| format!("{n} events"))
+            .unwrap_or_else(|| "event count unknown".into());
+        say!(
+            repl,
+            "replaying {} ({events}); stopped before the first event. Type help for commands.",
+            opts.trace_dir.display()
+        );
+        Ok(repl)
+    }
+
+    /// Runs one command line; an error is printed as the prompt prints it.
+    fn execute(&mut self, line: &str) -> Flow {
+        match self.command(line) {
+            Ok(flow) => flow,
+            Err(msg) => {
+                say!(self, "error: {msg}");
+                Flow::Go
+            }
+        }
+    }
+
     fn add_breakpoint(&mut self, spec: &str) -> Result<String, InteractiveError> {
         let filter = Filter::parse(spec)?;
         let id = self.next_id;
@@ -175,13 +225,13 @@ impl Repl {
         let args: Vec<&str> = rest.split_whitespace().collect();
         match cmd {
             "quit" | "q" => return Ok(Flow::Quit),
-            "help" | "h" | "?" => println!("{HELP}"),
+            "help" | "h" | "?" => say!(self, "{HELP}"),
             "break" | "b" | "breakpoint" => {
                 if rest.is_empty() {
                     return Err("break needs a SPEC, e.g. break syscall:openat".into());
                 }
                 let msg = self.add_breakpoint(rest).map_err(|e| e.to_string())?;
-                println!("{msg}");
+                say!(self, "{msg}");
             }
             "info" => match args.first().copied() {
                 Some("breakpoints" | "break" | "b") => self.list_breakpoints(),
@@ -226,33 +276,36 @@ impl Repl {
                 self.report(end);
             }
             "where" => match &self.cursor.stop {
-                Some(stop) => println!("{}", render::stop_line(stop, None)),
-                None => println!("stopped before the first event"),
+                Some(stop) => say!(self, "{}", render::stop_line(stop, None)),
+                None => say!(self, "stopped before the first event"),
             },
-            "inspect" | "i" => println!("{}", render::inspect(self.stop()?)),
+            "inspect" | "i" => say!(self, "{}", render::inspect(self.stop()?)),
             "regs" => {
                 let tid = self.thread_arg(&args)?;
                 let session = self.session()?;
                 let regs = session.regs(tid).map_err(|e| e.to_string())?;
-                println!("{}", render::regs(tid, &regs));
+                say!(self, "{}", render::regs(tid, &regs));
             }
             "mem" | "x" => self.mem(&args)?,
             "bt" | "backtrace" | "where-stack" => self.backtrace(&args)?,
             "ps" => self.ps()?,
+            "gdb" if self.scripted => {
+                return Err("gdb is not available when commands come from a script".into())
+            }
             "gdb" => {
                 // A second replay, positioned at exactly this event, is served
                 // to gdb; this prompt's own replay stays where it is.
                 let events = self.cursor.current().map(|c| c + 1).unwrap_or(0);
                 let dir = self.cursor.dir().to_path_buf();
                 gdbserver::serve(&dir, "127.0.0.1:0", gdbserver::StartAt { events, pid: None }, |bound| {
-                    println!("gdb server for event {events} listening on {bound}; in another terminal run:");
-                    println!("  gdb -ex 'target extended-remote {bound}'");
-                    println!("(this prompt returns when gdb detaches)");
+                    say!(self, "gdb server for event {events} listening on {bound}; in another terminal run:");
+                    say!(self, "  gdb -ex 'target extended-remote {bound}'");
+                    say!(self, "(this prompt returns when gdb detaches)");
                     use std::io::Write;
                     let _ = std::io::stdout().flush();
                 })
                 .map_err(|e| e.to_string())?;
-                println!("gdb detached; back at event {events}");
+                say!(self, "gdb detached; back at event {events}");
             }
             other => return Err(format!("unknown command {other:?} (help lists them)")),
         }
@@ -261,26 +314,27 @@ impl Repl {
 
     fn report(&mut self, end: RunEnd) {
         match end {
-            RunEnd::Stopped(stop, bp) => println!("{}", render::stop_line(&stop, bp)),
+            RunEnd::Stopped(stop, bp) => say!(self, "{}", render::stop_line(&stop, bp)),
             RunEnd::Ended => {
                 let at = self
                     .cursor
                     .current()
                     .map(|c| format!("after event {c}"))
                     .unwrap_or_else(|| "with no events".into());
-                println!(
+                say!(
+                    self,
                     "the replay reached the end of the recording ({at}); back or goto N go back"
                 );
             }
         }
     }
 
-    fn list_breakpoints(&self) {
+    fn list_breakpoints(&mut self) {
         if self.breakpoints.is_empty() {
-            println!("no breakpoints");
+            say!(self, "no breakpoints");
         }
         for bp in &self.breakpoints {
-            println!("{:<4} {:<40} hits {}", bp.id, bp.spec, bp.hits);
+            say!(self, "{:<4} {:<40} hits {}", bp.id, bp.spec, bp.hits);
         }
     }
 
@@ -288,7 +342,7 @@ impl Repl {
         if args.is_empty() {
             let n = self.breakpoints.len();
             self.breakpoints.clear();
-            println!("deleted {n} breakpoints");
+            say!(self, "deleted {n} breakpoints");
             return Ok(());
         }
         for a in args {
@@ -298,7 +352,7 @@ impl Repl {
             if before == self.breakpoints.len() {
                 return Err(format!("no breakpoint {id}"));
             }
-            println!("deleted breakpoint {id}");
+            say!(self, "deleted breakpoint {id}");
         }
         Ok(())
     }
@@ -342,7 +396,7 @@ impl Repl {
             .ok_or_else(|| format!("thread {tid} is not alive at this point"))
     }
 
-    fn mem(&self, args: &[&str]) -> Result<(), String> {
+    fn mem(&mut self, args: &[&str]) -> Result<(), String> {
         let [addr, len] = args[..] else {
             return Err("usage: mem ADDR LEN".into());
         };
@@ -355,7 +409,7 @@ impl Repl {
             .session()?
             .read_memory(pid, addr, len as usize)
             .map_err(|e| format!("cannot read {len} bytes at {addr:#x} in pid {pid}: {e}"))?;
-        println!("{}", render::hexdump(addr, &bytes, ""));
+        say!(self, "{}", render::hexdump(addr, &bytes, ""));
         Ok(())
     }
 
@@ -389,34 +443,45 @@ impl Repl {
             files.get(sha).cloned().unwrap_or_else(|| path.to_string())
         };
         let (frames, scanned) = self.symbolizer.backtrace(&regs, &maps, &read, &names);
-        println!("thread {tid} (pid {pid}):");
+        say!(self, "thread {tid} (pid {pid}):");
         for (i, f) in frames.iter().enumerate() {
-            println!("#{i:<2} {}", f.text);
+            say!(self, "#{i:<2} {}", f.text);
         }
         if !scanned.is_empty() {
-            println!("unwinding stopped; return addresses found by scanning the stack (a guess, may include stale frames):");
+            say!(self, "unwinding stopped; return addresses found by scanning the stack (a guess, may include stale frames):");
             for f in &scanned {
-                println!("  ?  {}", f.text);
+                say!(self, "  ?  {}", f.text);
             }
         }
         Ok(())
     }
 
-    fn ps(&self) -> Result<(), String> {
-        let session = self.session()?;
-        println!(
+    fn ps(&mut self) -> Result<(), String> {
+        let rows: Vec<String> = self
+            .session()?
+            .threads()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{:>7} {:>7} {:>9} {:<8} {}",
+                    t.pid,
+                    t.tid,
+                    t.real_tid,
+                    if t.started { "running" } else { "new" },
+                    self.cursor.comm(t.pid).unwrap_or("?")
+                )
+            })
+            .collect();
+        say!(
+            self,
             "{:>7} {:>7} {:>9} {:<8} COMM",
-            "PID", "TID", "REAL_TID", "STATE"
+            "PID",
+            "TID",
+            "REAL_TID",
+            "STATE"
         );
-        for t in session.threads() {
-            println!(
-                "{:>7} {:>7} {:>9} {:<8} {}",
-                t.pid,
-                t.tid,
-                t.real_tid,
-                if t.started { "running" } else { "new" },
-                self.cursor.comm(t.pid).unwrap_or("?")
-            );
+        for row in rows {
+            say!(self, "{row}");
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
-//! The scripted gdb client the `gdb_packets` fuzz target drives really
-//! talks to a replay: a stop reply, registers, memory, a continue to the
-//! end of the recording and a reverse continue back to its start.
+//! The scripted clients the `gdb_packets` and `interactive_commands` fuzz
+//! targets drive really talk to a replay: for gdb a stop reply, registers,
+//! memory, a continue to the end of the recording and a reverse continue
+//! back to its start; for the prompt, stops, breakpoints and errors.
 
 fn answers(packets: &str) -> String {
     let bytes = fuzzing::gdb_packets::answers(packets.as_bytes()).expect("a session");
@@ -45,4 +46,33 @@ fn nonsense_gets_errors_not_a_dropped_session() {
         "{text}"
     );
     assert!(text.matches('$').count() >= 5, "{text}");
+}
+
+/// The prompt the `interactive_commands` target drives, run from a script.
+#[test]
+fn a_scripted_prompt_steps_and_refuses_what_it_cannot_do() {
+    let text = fuzzing::interactive_commands::output(
+        b"next\nwhere\nbreak syscall:write\ncontinue\nmem 0xffffffffffffffff 16\nfrobnicate\ngdb\ngoto 99999999\n",
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("replaying "), "{text}");
+    assert_eq!(lines[1], lines[2], "where repeats the stop: {text}");
+    assert!(
+        lines[3].starts_with("breakpoint 1: syscall:write"),
+        "{text}"
+    );
+    assert!(
+        lines[4].contains("write("),
+        "continue stops at the write: {text}"
+    );
+    assert!(
+        lines[5].starts_with("error: cannot read 16 bytes"),
+        "{text}"
+    );
+    assert!(lines[6].starts_with("error: unknown command"), "{text}");
+    assert!(lines[7].contains("gdb is not available"), "{text}");
+    assert!(
+        lines[8].contains("reached the end of the recording"),
+        "{text}"
+    );
 }
