@@ -491,3 +491,74 @@ fn stepping_onto_a_preemption_point_lets_the_other_thread_run() {
         .collect();
     assert_eq!(values, ["0", "1"], "{out}");
 }
+
+/// A command that cannot complete (here a continue into a preemption point
+/// the replay cannot reach: the program used RDRAND) is reported to gdb with
+/// the reason, the replay goes back to where the command started, and the
+/// session goes on.
+#[test]
+fn a_failing_continue_is_an_error_and_the_session_goes_on() {
+    let root = TraceRoot::new();
+    let exe = program("rdrand_spin");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut server = root
+        .cmd()
+        .env("REPLAY_PREEMPT_TIMEOUT_S", "2")
+        .args(["replay", "--gdb", "127.0.0.1:0"])
+        .arg(root.trace("t"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start gdb server");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    lines.read_line(&mut line).expect("where it listens");
+    let port = port_in(&line);
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
+    });
+    let text = gdb(
+        port,
+        &exe,
+        &[
+            "info registers rip",
+            "continue",
+            "info registers rip",
+            "print 6*7",
+            "continue",
+            "info registers rip",
+            "print 7*6",
+        ],
+    );
+    assert!(
+        text.contains("replay: the command could not complete")
+            && text.contains("never reached its recorded preemption point")
+            && text.contains("back where the command started"),
+        "{text}"
+    );
+    assert!(!text.contains("Remote connection closed"), "{text}");
+    // gdb resumes several times for one `continue` (it stops at the
+    // loader's library events on the way); the one that fails leaves the
+    // replay where that resume began, so failing again ends at the same
+    // place.
+    let rips: Vec<&str> = text.lines().filter(|l| l.starts_with("rip")).collect();
+    assert_eq!(rips.len(), 3, "{text}");
+    assert_eq!(rips[1], rips[2], "the position stays where it was: {text}");
+    assert_eq!(
+        text.matches("never reached its recorded preemption point").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("$1 = 42") && text.contains("$2 = 42"),
+        "the session answers after each failure: {text}"
+    );
+    let status = server.wait().expect("server ends after gdb detaches");
+    assert!(status.success(), "{status:?}");
+}

@@ -17,7 +17,7 @@ use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
 use gdbstub::target::ext::breakpoints::WatchKind;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use target::{Outcome, ReplayTarget};
+use target::{Failed, Outcome, ReplayTarget};
 
 pub use target::Pending;
 
@@ -51,12 +51,23 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
 
     fn wait_for_stop_reason(
         target: &mut ReplayTarget,
-        _conn: &mut C,
+        conn: &mut C,
     ) -> Result<Event<Self::StopReason>, WaitForStopReasonError<GdbServerError, std::io::Error>>
     {
-        let outcome = target
-            .run_pending()
-            .map_err(WaitForStopReasonError::Target)?;
+        let outcome = match target.run_pending() {
+            Ok(outcome) => outcome,
+            Err(Failed::Recovered { reason, tid }) => {
+                // gdb prints console output that arrives while it waits for
+                // a stop; the stop that follows is where the command began.
+                let text = format!(
+                    "replay: the command could not complete: {reason}\n\
+                     replay: the replay is back where the command started\n"
+                );
+                console_output(conn, &text).map_err(WaitForStopReasonError::Connection)?;
+                Outcome::Stepped(tid)
+            }
+            Err(Failed::Lost(e)) => return Err(WaitForStopReasonError::Target(e)),
+        };
         let tid = |t: i32| {
             gdbstub::common::Tid::new(t as usize)
                 .unwrap_or(gdbstub::common::Tid::new(1).expect("1 is not zero"))
@@ -102,6 +113,20 @@ pub struct StartAt {
     pub events: u64,
     /// Stop in this recorded process (`--pid`).
     pub pid: Option<i32>,
+}
+
+/// Sends `text` as an `O` packet: console output gdb prints while it waits
+/// for the target to stop.
+fn console_output<C: ConnectionExt<Error = std::io::Error>>(
+    conn: &mut C,
+    text: &str,
+) -> Result<(), std::io::Error> {
+    let body: String = std::iter::once("O".to_string())
+        .chain(text.bytes().map(|b| format!("{b:02x}")))
+        .collect();
+    let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+    conn.write_all(format!("${body}#{sum:02x}").as_bytes())?;
+    conn.flush()
 }
 
 /// Binds `addr`, calls `listening` with the bound address (so the caller can

@@ -44,6 +44,15 @@ pub enum Outcome {
     Start(i32),
 }
 
+/// How a gdb command that could not complete ended.
+#[derive(Debug)]
+pub enum Failed {
+    /// The replay is back where the command started, in thread `tid`.
+    Recovered { reason: String, tid: i32 },
+    /// Not even that worked: the session ends.
+    Lost(GdbServerError),
+}
+
 pub struct ReplayTarget {
     pub timeline: Timeline,
     config: Config,
@@ -136,8 +145,30 @@ impl ReplayTarget {
         }
     }
 
-    /// Carries out what gdb asked for with its last resume.
-    pub fn run_pending(&mut self) -> Result<Outcome, GdbServerError> {
+    /// Carries out what gdb asked for with its last resume. A command that
+    /// cannot complete (a divergence, a limit, a replay error) leaves the
+    /// replay where it was before the command, and the error says why: the
+    /// session goes on.
+    pub fn run_pending(&mut self) -> Result<Outcome, Failed> {
+        let before = self.timeline.path.clone();
+        let reason = match self.try_pending() {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) => e.to_string(),
+        };
+        tracing::info!(%reason, "a gdb command failed; going back to where it started");
+        match self.timeline.restore(before) {
+            Ok(()) => Err(Failed::Recovered {
+                reason,
+                tid: self.current,
+            }),
+            Err(e) => Err(Failed::Lost(GdbServerError::Start(format!(
+                "{reason}; then the replay could not be brought back to where the command \
+                 started: {e}"
+            )))),
+        }
+    }
+
+    fn try_pending(&mut self) -> Result<Outcome, GdbServerError> {
         match self.pending {
             Pending::Continue => {
                 let stop = self.timeline.forward(Op::Run(self.config.clone()))?;
