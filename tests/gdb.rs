@@ -551,7 +551,8 @@ fn a_failing_continue_is_an_error_and_the_session_goes_on() {
     assert_eq!(rips.len(), 3, "{text}");
     assert_eq!(rips[1], rips[2], "the position stays where it was: {text}");
     assert_eq!(
-        text.matches("never reached its recorded preemption point").count(),
+        text.matches("never reached its recorded preemption point")
+            .count(),
         2,
         "{text}"
     );
@@ -561,4 +562,120 @@ fn a_failing_continue_is_an_error_and_the_session_goes_on() {
     );
     let status = server.wait().expect("server ends after gdb detaches");
     assert!(status.success(), "{status:?}");
+}
+
+/// Sends one packet and acknowledges nothing (the server does not wait for
+/// acks).
+fn send_packet(stream: &mut std::net::TcpStream, body: &str) {
+    use std::io::Write;
+    let sum = body.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+    stream
+        .write_all(format!("${body}#{sum:02x}").as_bytes())
+        .expect("send packet");
+}
+
+/// Reads what the server sends until `done` says it has it all, or the
+/// deadline passes.
+fn read_until(
+    stream: &mut std::net::TcpStream,
+    seconds: u64,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    while !done(&text) && std::time::Instant::now() < deadline {
+        if let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    text
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ctrl-C (a 0x03 byte) stops a `continue` that would run for a minute (a
+/// thread spins toward a preemption point replay cannot reach), gdb hears
+/// why, and the session goes on from where the command started.
+#[test]
+fn ctrl_c_interrupts_a_long_continue() {
+    let root = TraceRoot::new();
+    let exe = program("rdrand_spin");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let (server, port) = serve(&root, "t");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    send_packet(&mut stream, "?");
+    let first = read_until(&mut stream, 10, |t| t.contains("$T"));
+    assert!(first.contains("$T05"), "{first}");
+    send_packet(&mut stream, "c");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    use std::io::Write;
+    stream.write_all(&[0x03]).expect("Ctrl-C");
+    let stop = read_until(&mut stream, 20, |t| t.contains("$T"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the interrupt took {:?}",
+        started.elapsed()
+    );
+    assert!(stop.contains(&hex("interrupted (Ctrl-C)")), "{stop}");
+    assert!(
+        stop.contains("$T05"),
+        "a stop at the position before: {stop}"
+    );
+    // The session answers: registers, then a detach.
+    send_packet(&mut stream, "g");
+    let regs = read_until(&mut stream, 10, |t| {
+        t.matches('$').count() >= 1 && t.contains('#')
+    });
+    assert!(regs.len() > 40 && !regs.contains("$E"), "{regs}");
+    send_packet(&mut stream, "D");
+    let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
+    drop(stream);
+    finish(server);
+}
+
+/// Ctrl-C during a `continue` through many events stops at the next event
+/// (SIGINT), from where gdb can go on to the end.
+#[test]
+fn ctrl_c_stops_a_continue_at_the_next_event() {
+    let root = TraceRoot::new();
+    let exe = program("syscall_loop");
+    let out = root.record_with(
+        "t",
+        &["--no-syscall-buffer"],
+        &[exe.to_str().expect("utf-8"), "20000"],
+    );
+    assert!(out.status.success());
+    let (server, port) = serve(&root, "t");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    send_packet(&mut stream, "?");
+    let first = read_until(&mut stream, 10, |t| t.contains("$T"));
+    assert!(first.contains("$T05"), "{first}");
+    send_packet(&mut stream, "c");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    use std::io::Write;
+    stream.write_all(&[0x03]).expect("Ctrl-C");
+    let stop = read_until(&mut stream, 20, |t| t.contains("$T"));
+    assert!(stop.contains("$T02"), "stopped by SIGINT: {stop}");
+    send_packet(&mut stream, "qRcmd,7768656e");
+    let when = read_until(&mut stream, 10, |t| t.contains("$OK"));
+    send_packet(&mut stream, "c");
+    let end = read_until(&mut stream, 60, |t| t.contains("$T") || t.contains("$X"));
+    assert!(end.contains("$T09"), "continued to the end: {end}");
+    assert!(when.contains("$O"), "monitor when answers: {when}");
+    send_packet(&mut stream, "D");
+    let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
+    drop(stream);
+    finish(server);
 }

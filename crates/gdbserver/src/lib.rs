@@ -6,6 +6,7 @@
 mod arch;
 mod conn;
 mod host_io;
+mod interrupt;
 mod target;
 mod timeline;
 
@@ -91,6 +92,10 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
                 tid: tid(t),
                 signal: Signal::SIGKILL,
             },
+            Outcome::Interrupted(t) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(t),
+                signal: Signal::SIGINT,
+            },
             Outcome::Start(t) => MultiThreadStopReason::ReplayLog {
                 tid: Some(tid(t)),
                 pos: ReplayLogPosition::Begin,
@@ -146,6 +151,7 @@ pub fn serve(
     listening(listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     tracing::info!(%peer, "gdb connected");
+    target.interrupt_source = stream.try_clone().ok();
     run_session(&mut target, conn::BufferedTcp::new(stream)?)
 }
 

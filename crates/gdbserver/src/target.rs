@@ -42,6 +42,8 @@ pub enum Outcome {
     End(i32),
     /// Reverse execution reached the start of the recording.
     Start(i32),
+    /// Ctrl-C in gdb stopped a `continue` between two events.
+    Interrupted(i32),
 }
 
 /// How a gdb command that could not complete ended.
@@ -63,6 +65,8 @@ pub struct ReplayTarget {
     checkpoints: Vec<Vec<Op>>,
     /// Files gdb opened through host I/O.
     pub open_files: crate::host_io::OpenFiles,
+    /// gdb's connection, watched for Ctrl-C while a `continue` runs.
+    pub interrupt_source: Option<std::net::TcpStream>,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -104,6 +108,7 @@ impl ReplayTarget {
             current,
             checkpoints: Vec::new(),
             open_files: Default::default(),
+            interrupt_source: None,
         })
     }
 
@@ -142,6 +147,12 @@ impl ReplayTarget {
                 }
                 Outcome::End(self.current)
             }
+            RunStop::Interrupted { tid } => {
+                if self.timeline.session.regs(tid).is_ok() {
+                    self.current = tid;
+                }
+                Outcome::Interrupted(self.current)
+            }
         }
     }
 
@@ -171,8 +182,9 @@ impl ReplayTarget {
     fn try_pending(&mut self) -> Result<Outcome, GdbServerError> {
         match self.pending {
             Pending::Continue => {
-                let stop = self.timeline.forward(Op::Run(self.config.clone()))?;
-                Ok(self.outcome_of(stop))
+                let stop =
+                    self.watching_for_ctrl_c(|t| t.timeline.forward(Op::Run(t.config.clone())));
+                Ok(self.outcome_of(stop?))
             }
             Pending::Step(tid) => {
                 let tid = if self.timeline.session.regs(tid).is_ok() {
@@ -185,7 +197,10 @@ impl ReplayTarget {
             }
             Pending::ReverseContinue => {
                 let here = self.here();
-                match self.timeline.reverse_continue(&self.config, &here)? {
+                let config = self.config.clone();
+                let stop =
+                    self.watching_for_ctrl_c(|t| t.timeline.reverse_continue(&config, &here));
+                match stop? {
                     Some(stop) => Ok(self.outcome_of(stop)),
                     None => Ok(self.at_start()),
                 }
@@ -201,6 +216,26 @@ impl ReplayTarget {
                 }
             }
         }
+    }
+
+    /// Runs `command` while a thread watches gdb's connection for Ctrl-C,
+    /// which stops the replay at its next event.
+    fn watching_for_ctrl_c<T>(
+        &mut self,
+        command: impl FnOnce(&mut Self) -> Result<T, GdbServerError>,
+    ) -> Result<T, GdbServerError> {
+        self.timeline
+            .interrupt
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let watch = self
+            .interrupt_source
+            .as_ref()
+            .and_then(|stream| crate::interrupt::watch(stream, &self.timeline.interrupt));
+        let result = command(self);
+        if let Some(watch) = watch {
+            watch.stop();
+        }
+        result
     }
 
     fn at_start(&mut self) -> Outcome {

@@ -70,6 +70,8 @@ pub struct Timeline {
     pub session: ReplaySession,
     /// How `session` got where it is.
     pub path: Vec<Op>,
+    /// Set by Ctrl-C in gdb: stops a forward run at the next event.
+    pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Longest stretch of single steps a reverse-step walks through.
@@ -81,10 +83,14 @@ fn fresh(trace_dir: &Path) -> Result<ReplaySession, GdbServerError> {
 
 impl Timeline {
     pub fn start(trace_dir: &Path) -> Result<Timeline, GdbServerError> {
+        let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut session = fresh(trace_dir)?;
+        session.set_interrupt(interrupt.clone());
         Ok(Timeline {
             trace_dir: trace_dir.to_path_buf(),
-            session: fresh(trace_dir)?,
+            session,
             path: Vec::new(),
+            interrupt,
         })
     }
 
@@ -112,7 +118,12 @@ impl Timeline {
     /// Performs `op` now and remembers it.
     pub fn forward(&mut self, op: Op) -> Result<RunStop, GdbServerError> {
         let stop = Self::perform(&mut self.session, &op)?;
-        self.path.push(op);
+        match stop {
+            // Where an interrupted run stopped is an event count, which a
+            // run with the same breakpoints would not stop at again.
+            RunStop::Interrupted { .. } => self.path.push(Op::ToEvent(self.session.position())),
+            _ => self.path.push(op),
+        }
         Ok(stop)
     }
 
@@ -123,6 +134,8 @@ impl Timeline {
         for op in &path {
             last = Self::perform(&mut session, op)?;
         }
+        // Interruptible from now on, not while it got here.
+        session.set_interrupt(self.interrupt.clone());
         // The old session's processes go away with it.
         let old = std::mem::replace(&mut self.session, session);
         old.finish();
@@ -163,6 +176,7 @@ impl Timeline {
         // Pass 1: count the hits before `here`. A sentinel breakpoint at
         // here's rip recognises the moment `here` comes round again.
         let mut probe = fresh(&self.trace_dir)?;
+        probe.set_interrupt(self.interrupt.clone());
         config.apply(&mut probe);
         let sentinel =
             (here.regs.is_some() && !config.breakpoints.contains(&here.rip)).then_some(here.rip);
@@ -177,6 +191,10 @@ impl Timeline {
                 | RunStop::Watchpoint { tid, .. }
                 | RunStop::Stepped { tid } => tid,
                 RunStop::End => break,
+                RunStop::Interrupted { .. } => {
+                    probe.finish();
+                    return Err(GdbServerError::Reverse("interrupted (Ctrl-C)".into()));
+                }
             };
             let at_here = probe.position() == here.events
                 && Some(tid) == here.tid

@@ -48,6 +48,11 @@ pub enum ReplayError {
     Divergence(Box<Divergence>),
     #[error("{0}")]
     Setup(String),
+    /// The interrupt flag (Ctrl-C in gdb) stopped a thread that was running
+    /// user code toward a point no event marks; the session cannot go on
+    /// from there.
+    #[error("interrupted (Ctrl-C) while a thread ran toward its recorded preemption point")]
+    Interrupted,
 }
 
 /// Replays a whole trace from start to end.

@@ -24,6 +24,9 @@ pub enum RunStop {
     Stepped { tid: i32 },
     /// The recording has no more events.
     End,
+    /// [`ReplaySession::run`] saw its interrupt flag (Ctrl-C in gdb) and
+    /// stopped between two events; `tid` made the last one.
+    Interrupted { tid: i32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,9 @@ pub(super) struct DebugState {
     /// Threads whose debug registers hold watchpoints; disarmed once the
     /// debugger deletes them all.
     armed: std::collections::HashSet<Pid>,
+    /// Set from another thread to stop a [`ReplaySession::run`] at the next
+    /// event (Ctrl-C in gdb).
+    interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl DebugState {
@@ -170,16 +176,62 @@ impl ReplaySession {
     /// Replays events until a breakpoint or watchpoint fires, or the end
     /// (parked at the last process's exit).
     pub fn run(&mut self) -> Result<RunStop, ReplayError> {
+        let mut last_tid = None;
         loop {
             if self.debug.parked_at_exit || self.at_final_exit()? {
                 return self.park_at_final_exit();
             }
+            let interrupted = self
+                .debug
+                .interrupt
+                .as_ref()
+                .is_some_and(|flag| flag.swap(false, std::sync::atomic::Ordering::SeqCst));
+            if interrupted {
+                let tid = match last_tid {
+                    Some(tid) => tid,
+                    None => self.next_event_thread()?.unwrap_or(0),
+                };
+                return Ok(RunStop::Interrupted { tid });
+            }
             match self.step_debug()? {
-                DebugStep::Event(_) => {}
+                DebugStep::Event(e) => last_tid = Some(e.tid),
                 DebugStep::Stopped(stop) => return Ok(stop),
                 DebugStep::End => return Ok(RunStop::End),
             }
         }
+    }
+
+    /// Waits up to `limit` for `real`'s next stop, giving up early with
+    /// [`ReplayError::Interrupted`] when the interrupt flag is raised.
+    pub(super) fn wait_interruptibly(
+        &self,
+        real: Pid,
+        limit: std::time::Duration,
+    ) -> Result<Option<tracee::WaitResult>, ReplayError> {
+        const SLICE: std::time::Duration = std::time::Duration::from_millis(100);
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if let Some(stop) = ptrace::wait_for_within(real, left.min(SLICE))? {
+                return Ok(Some(stop));
+            }
+            let interrupted = self
+                .debug
+                .interrupt
+                .as_ref()
+                .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst));
+            if interrupted {
+                return Err(ReplayError::Interrupted);
+            }
+            if left.is_zero() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Lets `flag` stop [`ReplaySession::run`] between two events.
+    pub fn set_interrupt(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.debug.interrupt = Some(flag);
     }
 
     /// The thread whose event comes next in the recording.

@@ -506,7 +506,7 @@ impl ReplaySession {
                 (Some(stop), _) => stop,
                 (None, Expect::Probe) => {
                     let limit = preempt::preempt_limit();
-                    match ptrace::wait_for_within(real, limit)? {
+                    match self.wait_interruptibly(real, limit)? {
                         Some(stop) => stop,
                         None => {
                             return Err(self.divergence(
