@@ -5,6 +5,131 @@ use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+/// Where a gdb session starts: `replay debug` and `replay replay --gdb`.
+#[derive(clap::Args, Debug, Default)]
+pub struct StartArgs {
+    /// Start the session after this many recorded events.
+    #[arg(long, value_name = "EVENT", conflicts_with_all = ["at_end", "onfork"])]
+    goto: Option<u64>,
+    /// Start at the end of the recording (rr's -e): the last thread waits
+    /// at its final exit, and reverse execution goes back from there.
+    #[arg(long = "at-end", conflicts_with = "onfork")]
+    at_end: bool,
+    /// Stop in this recorded process, by pid or by command name; without
+    /// --goto, from just after its first exec.
+    #[arg(long, value_name = "PID|NAME")]
+    pid: Option<String>,
+    /// Start just after this process (pid or command name) was forked, in it.
+    #[arg(long, value_name = "PID|NAME", conflicts_with = "pid")]
+    onfork: Option<String>,
+}
+
+impl StartArgs {
+    pub fn given(&self) -> bool {
+        self.goto.is_some() || self.at_end || self.pid.is_some() || self.onfork.is_some()
+    }
+}
+
+/// A recorded process as the start options name it.
+struct Found {
+    pid: i32,
+    /// Its first event (the first thing it did after the fork).
+    first_event: u64,
+    /// The event of its first exec.
+    first_exec: Option<u64>,
+}
+
+/// The process `spec` names: a recorded pid, or the command name of one
+/// of its execs (the first such process; the others are listed).
+fn find_process(trace_dir: &Path, spec: &str) -> Result<Found> {
+    let reader = trace::TraceReader::open(trace_dir)?;
+    let procs = analyze::ps::collect(&reader, &reader.manifest().header.command)?;
+    let named = |p: &analyze::ps::Process| {
+        p.execs.iter().any(|argv| {
+            argv.split_whitespace()
+                .next()
+                .and_then(|argv0| argv0.rsplit('/').next())
+                == Some(spec)
+        })
+    };
+    let matching: Vec<i32> = match spec.parse::<i32>() {
+        Ok(pid) => procs
+            .iter()
+            .filter(|p| p.pid == pid)
+            .map(|p| p.pid)
+            .collect(),
+        Err(_) => procs.iter().filter(|p| named(p)).map(|p| p.pid).collect(),
+    };
+    let Some(&pid) = matching.first() else {
+        anyhow::bail!(
+            "no recorded process is {spec:?}; `replay ps {}` lists them",
+            trace_dir.display()
+        );
+    };
+    if matching.len() > 1 {
+        eprintln!(
+            "replay: {spec} names {} processes; using the first, {pid} (the others: {})",
+            matching.len(),
+            matching[1..]
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut found = Found {
+        pid,
+        first_event: 0,
+        first_exec: None,
+    };
+    let mut seen = false;
+    for recorded in reader.events()? {
+        let event = recorded?.event;
+        if event.pid != pid {
+            continue;
+        }
+        if !seen {
+            found.first_event = event.index;
+            seen = true;
+        }
+        let exec = matches!(
+            event.kind,
+            trace::event::EventKind::SyscallExit {
+                result: 0,
+                extra: Some(trace::event::SyscallExtra::Exec(_)),
+                ..
+            }
+        );
+        if exec {
+            found.first_exec = Some(event.index);
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Resolves the start options into where the server starts.
+pub fn start_at(trace_dir: &Path, args: &StartArgs) -> Result<gdbserver::StartAt> {
+    let Some(spec) = args.onfork.as_deref().or(args.pid.as_deref()) else {
+        return Ok(gdbserver::StartAt {
+            events: args.goto.unwrap_or(0),
+            pid: None,
+            at_end: args.at_end,
+        });
+    };
+    let found = find_process(trace_dir, spec)?;
+    let events = match (args.goto, &args.onfork) {
+        (Some(n), _) => n,
+        (None, Some(_)) => found.first_event + 1,
+        (None, None) => found.first_exec.unwrap_or(found.first_event) + 1,
+    };
+    Ok(gdbserver::StartAt {
+        events,
+        pid: Some(found.pid),
+        at_end: args.at_end,
+    })
+}
+
 /// `PORT` alone means loopback: a replay exposes the program's memory, so
 /// other hosts only get it when the user names an address.
 fn listen_address(spec: &str) -> String {
@@ -54,20 +179,16 @@ pub fn serve(trace_dir: PathBuf, spec: &str, start: gdbserver::StartAt) -> Resul
 
 /// Serves the replay on a free loopback port and runs gdb connected to it,
 /// the way `rr replay` does.
-pub fn debug(trace: Option<PathBuf>, gdb_args: Vec<String>) -> Result<Status> {
+pub fn debug(trace: Option<PathBuf>, start: &StartArgs, gdb_args: Vec<String>) -> Result<Status> {
     let trace_dir = crate::traces::locate(trace.as_deref())?;
+    let start = start_at(&trace_dir, start)?;
     let exe = recorded_exe(&trace_dir);
     let (tx, rx) = std::sync::mpsc::channel();
     let server_dir = trace_dir.clone();
     let server = std::thread::spawn(move || {
-        gdbserver::serve(
-            &server_dir,
-            "127.0.0.1:0",
-            gdbserver::StartAt::default(),
-            |bound| {
-                let _ = tx.send(bound);
-            },
-        )
+        gdbserver::serve(&server_dir, "127.0.0.1:0", start, |bound| {
+            let _ = tx.send(bound);
+        })
     });
     let Ok(bound) = rx.recv() else {
         return match server.join() {

@@ -45,6 +45,8 @@ enum Command {
     Debug {
         /// Trace directory, name, or pack (default: the newest recording).
         trace: Option<PathBuf>,
+        #[command(flatten)]
+        start: gdb_cmd::StartArgs,
         /// Extra arguments for gdb (after --), e.g. -- -ex 'break main'.
         #[arg(last = true)]
         gdb_args: Vec<String>,
@@ -94,7 +96,11 @@ fn main() {
         Command::Record(args) => record_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Info { trace, json } => analyze_cmd::quiet_broken_pipe(info::run(trace, json)),
-        Command::Debug { trace, gdb_args } => gdb_cmd::debug(trace, gdb_args),
+        Command::Debug {
+            trace,
+            start,
+            gdb_args,
+        } => gdb_cmd::debug(trace, &start, gdb_args),
         Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
         Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),
         Command::Ps(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::ps(args)),

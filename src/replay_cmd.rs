@@ -25,12 +25,9 @@ pub struct ReplayArgs {
     /// is given; port 0 picks a free one) and print the command to connect.
     #[arg(long, value_name = "[ADDR:]PORT", conflicts_with = "interactive")]
     gdb: Option<String>,
-    /// With --gdb: start the session after this many recorded events.
-    #[arg(long, value_name = "EVENT", requires = "gdb")]
-    goto: Option<u64>,
-    /// With --gdb: stop in this recorded process of a multi-process recording.
-    #[arg(long, value_name = "PID", requires = "gdb")]
-    pid: Option<i32>,
+    /// With --gdb: where the session starts.
+    #[command(flatten)]
+    start: crate::gdb_cmd::StartArgs,
     /// Trace directory, name, or pack (default: the newest recording).
     trace: Option<PathBuf>,
 }
@@ -46,11 +43,11 @@ pub fn run(args: ReplayArgs) -> Result<Status> {
         }
     }
     if let Some(spec) = &args.gdb {
-        let start = gdbserver::StartAt {
-            events: args.goto.unwrap_or(0),
-            pid: args.pid,
-        };
+        let start = crate::gdb_cmd::start_at(&trace_dir, &args.start)?;
         return crate::gdb_cmd::serve(trace_dir, spec, start);
+    }
+    if args.start.given() {
+        anyhow::bail!("--goto, --at-end, --pid and --onfork choose where a gdb session starts: use them with --gdb (or `replay debug`)");
     }
     if args.interactive {
         return crate::interactive_cmd::run(trace_dir, args.breakpoints);

@@ -45,9 +45,15 @@ fn port_in(line: &str) -> u16 {
 
 /// Starts `replay replay --gdb 127.0.0.1:0` and returns it with its port.
 fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
+    serve_with(root, trace, &[])
+}
+
+/// [`serve`] with start options (`--at-end`, `--pid NAME`, ...).
+fn serve_with(root: &TraceRoot, trace: &str, options: &[&str]) -> (Server, u16) {
     let mut server = root
         .cmd()
         .args(["replay", "--gdb", "127.0.0.1:0"])
+        .args(options)
         .arg(root.trace(trace))
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -678,4 +684,91 @@ fn ctrl_c_stops_a_continue_at_the_next_event() {
     let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
     drop(stream);
     finish(server);
+}
+
+/// rr's start options: at the end of the recording, in a process named by
+/// its command, and just after a process was forked.
+#[test]
+fn sessions_start_at_the_end_in_a_named_process_or_at_a_fork() {
+    let root = TraceRoot::new();
+    let script = "/bin/echo one; /bin/echo two; /bin/true";
+    let out = root.record("sh", &["/bin/sh", "-c", script]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ps = String::from_utf8_lossy(
+        &root
+            .cmd()
+            .arg("ps")
+            .arg(root.trace("sh"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    let pid_of = |cmd: &str| -> String {
+        ps.lines()
+            .find(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" ") == cmd)
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {cmd} in {ps}"))
+            .to_string()
+    };
+    let sh = std::path::Path::new("/bin/sh");
+
+    let (server, port) = serve_with(&root, "sh", &["--at-end"]);
+    let text = gdb(
+        port,
+        sh,
+        &["monitor when-end", "reverse-stepi", "monitor when"],
+    );
+    finish(server);
+    let numbers: Vec<u64> = text
+        .lines()
+        .find(|l| l.starts_with("Last event: "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [last, current] = numbers[..] else {
+        panic!("{text}")
+    };
+    // Parked at the final exit_group, whose entry and exit are the last
+    // two events.
+    assert!(current + 2 >= last && current <= last, "{text}");
+    // Reverse execution works from there.
+    assert!(text.contains("Current event: "), "{text}");
+    assert!(
+        !text.contains("No more reverse-execution history"),
+        "{text}"
+    );
+    assert!(!text.contains("Remote connection closed"), "{text}");
+
+    let true_pid = pid_of("/bin/true");
+    let (server, port) = serve_with(&root, "sh", &["--pid", "true"]);
+    let text = gdb(port, sh, &["info threads"]);
+    finish(server);
+    assert!(
+        text.contains(&format!("* 1    Thread 1.{true_pid} ")),
+        "stopped in /bin/true ({true_pid}): {text}"
+    );
+
+    let two_pid = pid_of("/bin/echo two");
+    let (server, port) = serve_with(&root, "sh", &["--onfork", &two_pid]);
+    let text = gdb(port, sh, &["info threads"]);
+    finish(server);
+    assert!(
+        text.contains(&format!("* 1    Thread 1.{two_pid} ")),
+        "stopped in the fork of {two_pid}: {text}"
+    );
+
+    let out = root
+        .cmd()
+        .args(["replay", "--gdb", "0", "--pid", "nosuch"])
+        .arg(root.trace("sh"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no recorded process is \"nosuch\""));
 }

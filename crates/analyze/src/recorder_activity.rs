@@ -89,7 +89,7 @@ impl RecorderActivity {
         let row = syscall_model::syscall(rec.nr);
         let state = self.processes.entry(rec.pid).or_default();
         if row.is_some_and(|row| row.nr == syscallbuf::CONTROL_SYSCALL) {
-            if rec.args[0] == syscallbuf::OP_HELLO {
+            if syscallbuf::is_hello(rec.args[0]) {
                 state.own_call_return = Some(rec.args[4]);
             }
             return true;

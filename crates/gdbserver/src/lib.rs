@@ -118,6 +118,9 @@ pub struct StartAt {
     pub events: u64,
     /// Stop in this recorded process (`--pid`).
     pub pid: Option<i32>,
+    /// Start at the end of the recording, its last thread parked at its
+    /// final exit (`--at-end`, rr's `-e`); `events` is then ignored.
+    pub at_end: bool,
 }
 
 /// Sends `text` as an `O` packet: console output gdb prints while it waits
@@ -147,7 +150,7 @@ pub fn serve(
         addr: addr.to_string(),
         source,
     })?;
-    let mut target = ReplayTarget::new(trace_dir, start.events, start.pid)?;
+    let mut target = ReplayTarget::new(trace_dir, start)?;
     listening(listener.local_addr()?);
     let (stream, peer) = listener.accept()?;
     tracing::info!(%peer, "gdb connected");
@@ -165,7 +168,7 @@ pub fn serve_scripted(
     start: StartAt,
     client: &[u8],
 ) -> Result<Vec<u8>, GdbServerError> {
-    let mut target = ReplayTarget::new(trace_dir, start.events, start.pid)?;
+    let mut target = ReplayTarget::new(trace_dir, start)?;
     let mut connection = conn::Scripted::new(client);
     let result = run_session(&mut target, &mut connection);
     result.map(|()| connection.into_answers())

@@ -81,13 +81,15 @@ impl ReplayTarget {
     /// A target parked after `events` recorded events (at least the exec, so
     /// that gdb starts at the program's first instruction), in the main
     /// thread of process `pid` when given.
-    pub fn new(
-        trace_dir: &Path,
-        events: u64,
-        pid: Option<i32>,
-    ) -> Result<ReplayTarget, GdbServerError> {
+    pub fn new(trace_dir: &Path, start: crate::StartAt) -> Result<ReplayTarget, GdbServerError> {
+        let pid = start.pid;
         let mut timeline = Timeline::start(trace_dir)?;
-        timeline.forward(Op::ToEvent(events.max(1)))?;
+        if start.at_end {
+            timeline.forward(Op::ToEvent(1))?;
+            timeline.forward(Op::Run(Config::default()))?;
+        } else {
+            timeline.forward(Op::ToEvent(start.events.max(1)))?;
+        }
         let threads = timeline.session.threads();
         let current = match pid {
             Some(p) => match threads.iter().find(|t| t.pid == p && t.tid == p) {
@@ -388,10 +390,18 @@ impl MultiThreadBase for ReplayTarget {
         &mut self,
         thread_is_active: &mut dyn FnMut(Tid),
     ) -> Result<(), Self::Error> {
-        for t in self.timeline.session.threads() {
-            if let Some(tid) = gdb_tid(t.tid) {
-                thread_is_active(tid);
-            }
+        // The thread gdb stopped in comes first: gdb takes the first one as
+        // the thread a new connection's stop (`?`) happened in.
+        let mut threads: Vec<i32> = self
+            .timeline
+            .session
+            .threads()
+            .iter()
+            .map(|t| t.tid)
+            .collect();
+        threads.sort_by_key(|&tid| tid != self.current);
+        for tid in threads.into_iter().filter_map(gdb_tid) {
+            thread_is_active(tid);
         }
         Ok(())
     }
@@ -554,6 +564,22 @@ impl MonitorCmd for ReplayTarget {
                 let position = self.timeline.session.position();
                 gdbstub::outputln!(out, "Current event: {position}");
             }
+            ["when-end"] => {
+                let position = self.timeline.session.position();
+                let reader = self.timeline.session.reader();
+                let total = match reader.manifest().totals.as_ref() {
+                    Some(totals) => Some(totals.events),
+                    None => reader.scan().ok().map(|scan| scan.events),
+                };
+                match total {
+                    Some(total) => gdbstub::outputln!(
+                        out,
+                        "Last event: {}; current event: {position}",
+                        total.saturating_sub(1)
+                    ),
+                    None => gdbstub::outputln!(out, "the recording's length is unknown"),
+                }
+            }
             ["checkpoint"] => {
                 self.checkpoints.push(self.timeline.path.clone());
                 let id = self.checkpoints.len();
@@ -583,6 +609,10 @@ impl MonitorCmd for ReplayTarget {
             }
             ["help"] | [] => {
                 gdbstub::outputln!(out, "monitor when          print the current event number");
+                gdbstub::outputln!(
+                    out,
+                    "monitor when-end      print the recording's last event number"
+                );
                 gdbstub::outputln!(out, "monitor checkpoint    remember this point");
                 gdbstub::outputln!(
                     out,

@@ -297,7 +297,11 @@ impl<'o> Repl<'o> {
                 // to gdb; this prompt's own replay stays where it is.
                 let events = self.cursor.current().map(|c| c + 1).unwrap_or(0);
                 let dir = self.cursor.dir().to_path_buf();
-                gdbserver::serve(&dir, "127.0.0.1:0", gdbserver::StartAt { events, pid: None }, |bound| {
+                gdbserver::serve(&dir, "127.0.0.1:0", gdbserver::StartAt {
+                    events,
+                    pid: None,
+                    at_end: false,
+                }, |bound| {
                     say!(self, "gdb server for event {events} listening on {bound}; in another terminal run:");
                     say!(self, "  gdb -ex 'target extended-remote {bound}'");
                     say!(self, "(this prompt returns when gdb detaches)");

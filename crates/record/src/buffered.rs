@@ -200,6 +200,13 @@ impl Recorder {
     pub(crate) fn control(&mut self, tid: Pid, tgid: Pid, args: &[u64; 6]) -> Step<i64> {
         let enosys = -(libc::ENOSYS as i64);
         match args[0] {
+            syscallbuf::OP_HELLO_BEFORE_CHECKSUMS if self.buffering => {
+                tracing::warn!(
+                    "the syscall buffer's library is from an older build of replay; recording \
+                     every syscall through ptrace (rebuild with `cargo build --workspace`)"
+                );
+                Ok(enosys)
+            }
             syscallbuf::OP_HELLO if self.buffering => {
                 let page_mapped = maps::read(tid)?
                     .iter()

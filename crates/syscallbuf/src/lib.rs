@@ -24,7 +24,21 @@ pub const CONTROL_SYSCALL: u64 = 0x7270;
 /// [`MODE_RECORD`] or [`MODE_REPLAY`]. `shared_words` points at
 /// [`SHARED_WORDS`] u64s the tracer writes: the (device, inode) of its
 /// stdout and stderr, then [`FD_GENERATION_WORD`].
-pub const OP_HELLO: u64 = 1;
+///
+/// The number changes whenever the buffer's layout or this call's
+/// arguments do: a library from another build of replay then says hello
+/// with a number the recorder does not know, gets ENOSYS, and stays out of
+/// the way (every call traced) instead of filling a buffer the recorder
+/// would misread.
+pub const OP_HELLO: u64 = 4;
+/// The hello of libraries from before the buffer's checksum (session 12).
+/// Replay and analysis accept it in the traces those recorded.
+pub const OP_HELLO_BEFORE_CHECKSUMS: u64 = 1;
+
+/// Whether `op` is a hello of this library or of an earlier one.
+pub fn is_hello(op: u64) -> bool {
+    op == OP_HELLO || op == OP_HELLO_BEFORE_CHECKSUMS
+}
 pub const SHARED_WORDS: usize = 5;
 /// The library keeps what it learned about an fd before a write (its type,
 /// whether it is the recorder's stdout or stderr) tagged with this word's

@@ -15,7 +15,7 @@ impl ReplaySession {
         recorded: i64,
     ) -> Result<i64, ReplayError> {
         match args[0] {
-            syscallbuf::OP_HELLO if recorded == syscallbuf::MODE_RECORD => {
+            op if syscallbuf::is_hello(op) && recorded == syscallbuf::MODE_RECORD => {
                 Ok(syscallbuf::MODE_REPLAY)
             }
             syscallbuf::OP_REGISTER if recorded == 0 => {
