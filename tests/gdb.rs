@@ -605,6 +605,26 @@ fn read_until(
     text
 }
 
+/// Connects to the server on `port`, continues, and sends Ctrl-C after
+/// `after_ms`. Returns the connection, what the server sent up to its
+/// stop, and how long the stop took after the Ctrl-C.
+fn continue_then_ctrl_c(
+    port: u16,
+    after_ms: u64,
+) -> (std::net::TcpStream, String, std::time::Duration) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    send_packet(&mut stream, "?");
+    let first = read_until(&mut stream, 10, |t| t.contains("$T"));
+    assert!(first.contains("$T05"), "{first}");
+    send_packet(&mut stream, "c");
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    let sent = std::time::Instant::now();
+    stream.write_all(&[0x03]).expect("Ctrl-C");
+    let stop = read_until(&mut stream, 20, |t| t.contains("$T"));
+    (stream, stop, sent.elapsed())
+}
+
 fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
@@ -619,20 +639,10 @@ fn ctrl_c_interrupts_a_long_continue() {
     let out = root.record("t", &[exe.to_str().expect("utf-8")]);
     assert!(out.status.success());
     let (server, port) = serve(&root, "t");
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    send_packet(&mut stream, "?");
-    let first = read_until(&mut stream, 10, |t| t.contains("$T"));
-    assert!(first.contains("$T05"), "{first}");
-    send_packet(&mut stream, "c");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let started = std::time::Instant::now();
-    use std::io::Write;
-    stream.write_all(&[0x03]).expect("Ctrl-C");
-    let stop = read_until(&mut stream, 20, |t| t.contains("$T"));
+    let (mut stream, stop, took) = continue_then_ctrl_c(port, 1500);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
-        "the interrupt took {:?}",
-        started.elapsed()
+        took < std::time::Duration::from_secs(10),
+        "the interrupt took {took:?}"
     );
     assert!(stop.contains(&hex("interrupted (Ctrl-C)")), "{stop}");
     assert!(
@@ -664,15 +674,7 @@ fn ctrl_c_stops_a_continue_at_the_next_event() {
     );
     assert!(out.status.success());
     let (server, port) = serve(&root, "t");
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    send_packet(&mut stream, "?");
-    let first = read_until(&mut stream, 10, |t| t.contains("$T"));
-    assert!(first.contains("$T05"), "{first}");
-    send_packet(&mut stream, "c");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    use std::io::Write;
-    stream.write_all(&[0x03]).expect("Ctrl-C");
-    let stop = read_until(&mut stream, 20, |t| t.contains("$T"));
+    let (mut stream, stop, _) = continue_then_ctrl_c(port, 300);
     assert!(stop.contains("$T02"), "stopped by SIGINT: {stop}");
     send_packet(&mut stream, "qRcmd,7768656e");
     let when = read_until(&mut stream, 10, |t| t.contains("$OK"));
