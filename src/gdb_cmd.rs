@@ -179,7 +179,12 @@ pub fn serve(trace_dir: PathBuf, spec: &str, start: gdbserver::StartAt) -> Resul
 
 /// Serves the replay on a free loopback port and runs gdb connected to it,
 /// the way `rr replay` does.
-pub fn debug(trace: Option<PathBuf>, start: &StartArgs, gdb_args: Vec<String>) -> Result<Status> {
+pub fn debug(
+    trace: Option<PathBuf>,
+    start: &StartArgs,
+    debugger: &str,
+    gdb_args: Vec<String>,
+) -> Result<Status> {
     let trace_dir = crate::traces::locate(trace.as_deref())?;
     let start = start_at(&trace_dir, start)?;
     let exe = recorded_exe(&trace_dir);
@@ -197,7 +202,7 @@ pub fn debug(trace: Option<PathBuf>, start: &StartArgs, gdb_args: Vec<String>) -
         };
     };
     let ip: IpAddr = bound.ip();
-    let mut gdb = std::process::Command::new("gdb");
+    let mut gdb = std::process::Command::new(debugger);
     gdb.arg("-q");
     if let Some(exe) = &exe {
         gdb.arg(exe);
@@ -205,7 +210,9 @@ pub fn debug(trace: Option<PathBuf>, start: &StartArgs, gdb_args: Vec<String>) -
     gdb.arg("-ex")
         .arg(format!("target extended-remote {ip}:{}", bound.port()));
     gdb.args(&gdb_args);
-    let status = gdb.status().context("cannot run gdb; is it installed?")?;
+    let status = gdb
+        .status()
+        .with_context(|| format!("cannot run {debugger}; is it installed?"))?;
     match server.join() {
         Ok(result) => result.context("the gdb server failed")?,
         Err(_) => anyhow::bail!("the gdb server thread panicked"),

@@ -47,6 +47,10 @@ enum Command {
         trace: Option<PathBuf>,
         #[command(flatten)]
         start: gdb_cmd::StartArgs,
+        /// The debugger to run instead of gdb: a gdb-compatible program
+        /// such as gdb-multiarch, rust-gdb or cgdb.
+        #[arg(long, value_name = "CMD", default_value = "gdb")]
+        debugger: String,
         /// Extra arguments for gdb (after --), e.g. -- -ex 'break main'.
         #[arg(last = true)]
         gdb_args: Vec<String>,
@@ -99,8 +103,9 @@ fn main() {
         Command::Debug {
             trace,
             start,
+            debugger,
             gdb_args,
-        } => gdb_cmd::debug(trace, &start, gdb_args),
+        } => gdb_cmd::debug(trace, &start, &debugger, gdb_args),
         Command::Dump(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::dump(args)),
         Command::Stats(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::stats(args)),
         Command::Ps(args) => analyze_cmd::quiet_broken_pipe(analyze_cmd::ps(args)),

@@ -774,3 +774,42 @@ fn sessions_start_at_the_end_in_a_named_process_or_at_a_fork() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no recorded process is \"nosuch\""));
 }
+
+/// `replay debug --debugger CMD` runs another gdb-compatible program,
+/// connected the same way (here a wrapper script around gdb).
+#[test]
+fn replay_debug_runs_the_debugger_it_is_given() {
+    let root = TraceRoot::new();
+    record_debugme(&root);
+    let wrapper = root.path().join("my-gdb");
+    let log = root.path().join("my-gdb.log");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"wrapper $*\" >> {}\nexec gdb -batch -nx \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = common::output_within_limit(
+        root.cmd()
+            .args(["debug", "--debugger"])
+            .arg(&wrapper)
+            .arg(root.trace("t"))
+            .args(["--", "-ex", "monitor when"]),
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Current event: 1"), "{text}");
+    let args = std::fs::read_to_string(&log).expect("the wrapper ran");
+    assert!(
+        args.contains("target extended-remote 127.0.0.1:") && args.contains("monitor when"),
+        "{args}"
+    );
+}
