@@ -63,6 +63,8 @@ struct Info {
     cpuid_faulting: bool,
     hidden_cpu_features: Vec<String>,
     secrets: Vec<analyze::secrets::Secret>,
+    /// Why the files the program read could not be checked for secrets.
+    secrets_unread: Option<String>,
 }
 
 pub fn run(trace: Option<PathBuf>, json: bool) -> Result<Status> {
@@ -71,6 +73,15 @@ pub fn run(trace: Option<PathBuf>, json: bool) -> Result<Status> {
     let manifest = reader.manifest();
     let header = &manifest.header;
     let scan = reader.scan()?;
+    // The files a damaged trace read past the damage are unknown; its
+    // environment is in the header.
+    let (secrets, secrets_unread) = match analyze::secrets::likely_secrets(&reader) {
+        Ok(found) => (found, None),
+        Err(e) => (
+            analyze::secrets::env_secrets(header),
+            Some(format!("files not checked: {e}")),
+        ),
+    };
     let info = Info {
         // A pack is named as given, not by the directory it was unpacked to.
         trace: trace.filter(|p| p.is_file()).unwrap_or_else(|| dir.clone()),
@@ -100,7 +111,8 @@ pub fn run(trace: Option<PathBuf>, json: bool) -> Result<Status> {
         cpu_model: header.machine.cpu_model.clone(),
         cpuid_faulting: header.cpuid_faulting,
         hidden_cpu_features: header.hidden_cpu_features.clone(),
-        secrets: analyze::secrets::likely_secrets(&reader)?,
+        secrets,
+        secrets_unread,
     };
     // Built first and written at once, so that `replay info | head` ends
     // quietly instead of panicking in println! on the closed pipe.
@@ -175,18 +187,27 @@ fn text(info: &Info, finished: bool, cpu_unknown: bool) -> Result<String> {
                 "read from the CPU (no CPUID faulting): replays on this CPU model only".to_string(),
         }
     )?;
-    if info.secrets.is_empty() {
+    if let Some(why) = &info.secrets_unread {
+        writeln!(out, "secrets:      {} ({why})", secret_list(&info.secrets))?;
+    } else if info.secrets.is_empty() {
         writeln!(out, "secrets:      none found")?;
     } else {
         writeln!(
             out,
             "secrets:      {} (anyone with this trace can read them)",
-            info.secrets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            secret_list(&info.secrets)
         )?;
     }
     Ok(out)
+}
+
+fn secret_list(secrets: &[analyze::secrets::Secret]) -> String {
+    match secrets.is_empty() {
+        true => "none found".into(),
+        false => secrets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }

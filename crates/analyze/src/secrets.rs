@@ -73,12 +73,7 @@ pub fn is_secret_path(path: &str, home: &str) -> bool {
 /// (a failed open read nothing).
 pub fn likely_secrets(reader: &TraceReader) -> Result<Vec<Secret>> {
     let header = &reader.manifest().header;
-    let mut found: Vec<Secret> = header
-        .env
-        .iter()
-        .filter(|(name, value)| is_secret_name(name) && !value.is_empty())
-        .map(|(name, _)| Secret::Env { name: name.clone() })
-        .collect();
+    let mut found = env_secrets(header);
     let home = header
         .env
         .iter()
@@ -95,6 +90,17 @@ pub fn likely_secrets(reader: &TraceReader) -> Result<Vec<Secret>> {
             }),
     );
     Ok(found)
+}
+
+/// The credential-like environment variables alone: what the header
+/// says, readable even when the events are damaged.
+pub fn env_secrets(header: &trace::TraceHeader) -> Vec<Secret> {
+    header
+        .env
+        .iter()
+        .filter(|(name, value)| is_secret_name(name) && !value.is_empty())
+        .map(|(name, _)| Secret::Env { name: name.clone() })
+        .collect()
 }
 
 fn was_read(file: &FileUse) -> bool {
