@@ -8,10 +8,12 @@ mod common;
 
 use common::*;
 
-/// Whether this machine's kernel offers CPUID faulting, read independently
-/// of the recorder's own check.
+/// Whether recordings here use CPUID faulting: the kernel offers it (read
+/// independently of the recorder's own check) and REPLAY_CPUID_FAULTING
+/// does not turn it off (which runs these tests as on a machine without).
 fn cpuid_faulting_here() -> bool {
-    cpu_flags().iter().any(|f| f == "cpuid_fault")
+    std::env::var("REPLAY_CPUID_FAULTING").as_deref() != Ok("off")
+        && cpu_flags().iter().any(|f| f == "cpuid_fault")
 }
 
 fn cpu_flags() -> Vec<String> {
@@ -23,6 +25,16 @@ fn cpu_flags() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The program's argv: where CPUID cannot fault, RDRAND cannot be hidden,
+/// and its values cannot be replayed, so the program takes getrandom.
+fn cpu_path_argv(exe: &std::path::Path) -> Vec<String> {
+    let mut argv = vec![exe.to_str().expect("utf-8 path").to_string()];
+    if !cpuid_faulting_here() {
+        argv.push("--getrandom".into());
+    }
+    argv
+}
+
 fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(prefix))
@@ -32,7 +44,8 @@ fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
 #[test]
 fn rdrand_is_hidden_by_default_and_the_recording_replays_exactly() {
     let exe = program("cpu_path");
-    let argv = [exe.to_str().expect("utf-8 path")];
+    let argv = cpu_path_argv(&exe);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let native = assert_native_runs_differ(&argv);
     let native = String::from_utf8_lossy(&native.stdout).into_owned();
     let root = TraceRoot::new();
@@ -52,8 +65,14 @@ fn rdrand_is_hidden_by_default_and_the_recording_replays_exactly() {
         assert_eq!(line(&out, "path"), line(&native, "path"), "{out}");
         assert!(cpuid.contains("hiding rdrand, rdseed"), "{cpuid}");
     } else {
-        assert_eq!(line(&out, "rdrand="), line(&native, "rdrand="), "{out}");
-        assert!(stderr.contains("cannot make CPUID fault"), "{stderr}");
+        assert!(out.contains("random from getrandom"), "{out}");
+        // (Said at record time where the machine has no faulting; a
+        // machine that has it, turned off for this test, says nothing.)
+        let turned_off = std::env::var("REPLAY_CPUID_FAULTING").as_deref() == Ok("off");
+        assert!(
+            turned_off || stderr.contains("cannot make CPUID fault"),
+            "{stderr}"
+        );
         assert!(cpuid.contains("no CPUID faulting"), "{cpuid}");
     }
 }
@@ -61,7 +80,8 @@ fn rdrand_is_hidden_by_default_and_the_recording_replays_exactly() {
 #[test]
 fn hidden_vector_extensions_are_never_taken() {
     let exe = program("cpu_path");
-    let argv = [exe.to_str().expect("utf-8 path")];
+    let argv = cpu_path_argv(&exe);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let root = TraceRoot::new();
     let options = ["--hide-cpu-feature", "avx512", "--hide-cpu-feature", "avx2"];
     let recorded = root.record_with("narrow", &options, &argv);
@@ -125,7 +145,8 @@ fn edit_header(root: &TraceRoot, name: &str, edit: impl FnOnce(&mut serde_json::
 #[test]
 fn replay_refuses_a_cpu_that_lacks_a_recorded_feature() {
     let exe = program("cpu_path");
-    let argv = [exe.to_str().expect("utf-8 path")];
+    let argv = cpu_path_argv(&exe);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let root = TraceRoot::new();
     let recorded = root.record("t", &argv);
     assert!(recorded.status.success());
@@ -133,24 +154,57 @@ fn replay_refuses_a_cpu_that_lacks_a_recorded_feature() {
     edit_header(&root, "t", |header| {
         // As if recorded on a CPU with the feature, CPUID faulting on.
         header["cpuid_faulting"] = true.into();
-        let table = header["machine"]["cpuid"].as_array_mut().expect("table");
-        let leaf7 = table
-            .iter_mut()
-            .find(|l| l["leaf"] == 7 && l["subleaf"] == 0)
-            .expect("leaf 7");
+        let leaf7 = table_leaf(header, 7);
         let edx = leaf7["edx"].as_u64().expect("edx") | (1 << bit);
         leaf7["edx"] = edx.into();
     });
     let replayed = root.replay("t");
     assert_eq!(replayed.status.code(), Some(1), "must refuse");
     let stderr = String::from_utf8_lossy(&replayed.stderr);
-    if cpuid_faulting_here() {
-        assert!(
-            stderr.contains("this CPU lacks features") && stderr.contains(feature),
-            "{stderr}"
-        );
-    } else {
-        assert!(stderr.contains("cannot make CPUID fault"), "{stderr}");
-    }
+    assert!(
+        stderr.contains("this CPU lacks features") && stderr.contains(feature),
+        "{stderr}"
+    );
     assert!(replayed.stdout.is_empty(), "nothing replayed");
+}
+
+/// A recording that hid features from the program can only be replayed
+/// where CPUID faults: elsewhere the program would read the whole CPU.
+#[test]
+fn a_masked_recording_needs_cpuid_faulting_to_replay() {
+    if cpuid_faulting_here() {
+        // Replay here answers from the table; the other tests cover it.
+        // `REPLAY_CPUID_FAULTING=off cargo test --test cpu_features` runs
+        // this case on this machine too.
+        return;
+    }
+    let exe = program("cpu_path");
+    let argv = cpu_path_argv(&exe);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let root = TraceRoot::new();
+    assert!(root.record("t", &argv).status.success());
+    edit_header(&root, "t", |header| {
+        header["cpuid_faulting"] = true.into();
+        header["hidden_cpu_features"] = serde_json::json!(["rdrand"]);
+        let leaf1 = table_leaf(header, 1);
+        let ecx = leaf1["ecx"].as_u64().expect("ecx") & !(1 << 30);
+        leaf1["ecx"] = ecx.into();
+    });
+    let replayed = root.replay("t");
+    assert_eq!(replayed.status.code(), Some(1), "must refuse");
+    let stderr = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        stderr.contains("cannot make CPUID fault") && stderr.contains("hiding rdrand"),
+        "{stderr}"
+    );
+}
+
+/// Leaf `leaf` (subleaf 0) of a header's CPUID table.
+fn table_leaf(header: &mut serde_json::Value, leaf: u64) -> &mut serde_json::Value {
+    header["machine"]["cpuid"]
+        .as_array_mut()
+        .expect("table")
+        .iter_mut()
+        .find(|l| l["leaf"] == leaf && l["subleaf"] == 0)
+        .expect("leaf in the table")
 }

@@ -1,10 +1,12 @@
 // Chooses code paths by CPUID, the way libraries do, and takes a random
 // number from RDRAND when CPUID offers it (as OpenSSL does), else from
 // getrandom. Prints which paths it took, the random number, and whether
-// CPUID looks enabled (arch_prctl(ARCH_GET_CPUID)).
+// CPUID looks enabled (arch_prctl(ARCH_GET_CPUID)). With --getrandom it
+// never uses RDRAND, for machines where the recorder cannot hide it.
 #include <cpuid.h>
 #include <immintrin.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,10 +20,10 @@ __attribute__((target("rdrnd"))) static unsigned long long from_rdrand(void) {
     return v;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     unsigned a, b, c, d;
     __cpuid(1, a, b, c, d);
-    int rdrand = (c >> 30) & 1;
+    int rdrand = (c >> 30) & 1 && !(argc > 1 && strcmp(argv[1], "--getrandom") == 0);
     __cpuid_count(7, 0, a, b, c, d);
     int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, rdseed = (b >> 18) & 1;
     unsigned long long r = 0;

@@ -281,9 +281,19 @@ pub fn missing_on(recorded: &MachineInfo, host: &MachineInfo) -> Vec<String> {
     missing
 }
 
+/// `REPLAY_CPUID_FAULTING=off`: record and replay as on a machine without
+/// CPUID faulting (for comparisons, and to test that case anywhere).
+pub fn cpuid_faulting_turned_off() -> bool {
+    std::env::var_os("REPLAY_CPUID_FAULTING").is_some_and(|v| v == "off")
+}
+
 /// Whether this kernel and CPU can make CPUID fault
-/// (`arch_prctl(ARCH_SET_CPUID, 0)`), asked once per process.
+/// (`arch_prctl(ARCH_SET_CPUID, 0)`), asked once per process; false when
+/// [`cpuid_faulting_turned_off`].
 pub fn cpuid_faulting_available() -> bool {
+    if cpuid_faulting_turned_off() {
+        return false;
+    }
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         const ARCH_SET_CPUID: libc::c_long = 0x1012;

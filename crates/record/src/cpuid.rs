@@ -17,7 +17,7 @@ pub(crate) use host::cpu_features::CpuidAnswers;
 /// cleared; `None` where CPUID cannot fault, and the program reads the CPU
 /// itself.
 pub(crate) fn answers(options: &RecordOptions, cpu: usize) -> Option<MachineInfo> {
-    if std::env::var_os("REPLAY_CPUID_FAULTING").is_some_and(|v| v == "off") {
+    if host::cpu_features::cpuid_faulting_turned_off() {
         // For comparing with a recording that reads the CPU (and for CPUs
         // whose faulting misbehaves): the trace is then tied to this CPU.
         tracing::info!("CPUID faulting turned off by REPLAY_CPUID_FAULTING=off");
