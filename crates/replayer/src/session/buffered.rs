@@ -3,8 +3,14 @@
 //! them without entering the kernel, and by the thread's next stop every
 //! one must have been used.
 
-use super::*;
+use super::{Applied, ReplaySession};
+use crate::divergence::syscall_name;
+use crate::task::ReplayTask;
+use crate::ReplayError;
 use syscallbuf::{Header, CONTROL_SYSCALL, HEADER_LEN, OP_DIVERGED};
+use trace::event::{Event, MemWrite, OutputStream, Regs};
+use trace::RecordedEvent;
+use tracee::regs;
 
 impl ReplaySession {
     /// The answer replay gives the library's control syscall.

@@ -5,10 +5,14 @@
 //! Other recordings let the program read the CPU, and replay warns when
 //! this one differs.
 
-use super::*;
+use super::ReplaySession;
+use crate::task::ReplayProcess;
+use crate::{address_space, ReplayError};
 use host::cpu_features::{self, CpuidAnswers};
 use trace::{MachineInfo, TraceHeader};
 use tracee::cpuid::ARCH_SET_CPUID;
+use tracee::ptrace::{self, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::Pid;
 
 /// This machine's facts, read once per process (reverse execution starts
 /// many sessions) from the trace root's copy for this boot when that still

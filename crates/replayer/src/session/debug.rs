@@ -6,10 +6,14 @@
 //! every stop they are taken out again, so whoever reads memory (gdb, the
 //! divergence checks, syscall injection) sees the program's own bytes.
 
-use super::*;
+use super::{Applied, Expect, ReplaySession};
+use crate::task::{ReplayState, ReplayTask};
+use crate::ReplayError;
 use std::collections::BTreeSet;
-use tracee::debugreg;
+use trace::event::{Event, EventKind};
+use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::ptrace::{SI_KERNEL, TRAP_HWBKPT, TRAP_TRACE};
+use tracee::{debugreg, regs, Pid};
 
 const INT3: u8 = 0xcc;
 

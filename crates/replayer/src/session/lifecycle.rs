@@ -1,6 +1,12 @@
 //! Replaying signals, trapped rdtsc, and the start and end of threads.
 
-use super::*;
+use super::{Applied, Expect, ReplaySession};
+use crate::divergence::syscall_name;
+use crate::task::{ParkedExit, ReplayState};
+use crate::ReplayError;
+use trace::event::{Event, EventKind, Regs, SignalOrigin};
+use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
+use tracee::{regs, Pid};
 
 impl ReplaySession {
     pub(super) fn signal(

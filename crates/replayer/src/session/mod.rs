@@ -15,16 +15,14 @@ pub use preempt::ActiveProbe;
 
 use syscalls::exec_payloads;
 
-use crate::address_space::{self, SCRATCH_LEN};
+use crate::address_space;
 use crate::divergence::{syscall_name, RecentEvents};
 use crate::lookahead::Lookahead;
-use crate::task::{InSyscall, ParkedExit, ReplayProcess, ReplayState, ReplayTask};
+use crate::task::{InSyscall, ReplayProcess, ReplayState, ReplayTask};
 use crate::{Divergence, ReplayError, ReplayOutcome};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use syscall_model::{is_error_result, ReplayPolicy};
-use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
+use trace::event::{Event, EventKind, Regs, SyscallExtra};
 use trace::{RecordedEvent, TraceReader};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};

@@ -1,9 +1,18 @@
 //! Replaying syscalls: emulated ones from the log, and the few that shape
 //! the address space or task state for real, adjusted to the recording.
 
-use super::*;
-
+use super::{Applied, Expect, ReplaySession};
+use crate::divergence::syscall_name;
+use crate::task::{InSyscall, ParkedExit, ReplayState};
+use crate::{address_space, ReplayError};
+use std::io::Write;
 use syscall_model::decode::ArgKind;
+use syscall_model::{is_error_result, ReplayPolicy};
+use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
+use trace::RecordedEvent;
+use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::{regs, Pid, ProcessMemory};
+
 use syscall_model::{
     MaskAt, Returns, Sent, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };

@@ -2,7 +2,15 @@
 //! vfork make real tasks the recording's ids map to, and an exec replaces
 //! the image with the recorded one and reaps the threads it killed.
 
-use super::*;
+use super::syscalls::exec_payloads;
+use super::{cpuid, ReplaySession};
+use crate::address_space::{self, SCRATCH_LEN};
+use crate::task::{ReplayProcess, ReplayState, ReplayTask};
+use crate::ReplayError;
+use trace::event::{Event, EventKind, Regs, SyscallExtra};
+use trace::RecordedEvent;
+use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::{regs, Pid, ProcessMemory};
 
 impl ReplaySession {
     pub(super) fn replay_exec(
