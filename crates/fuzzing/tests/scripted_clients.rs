@@ -3,6 +3,17 @@
 //! memory, a continue to the end of the recording and a reverse continue
 //! back to its start; for the prompt, stops, breakpoints and errors.
 
+/// One replay at a time in this process: a finishing session reaps any
+/// dead child (it is the subreaper of its processes' orphans), which would
+/// take another session's child's report from it.
+static ONE_REPLAY_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_REPLAY_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn answers(packets: &str) -> String {
     let bytes = fuzzing::gdb_packets::answers(packets.as_bytes()).expect("a session");
     String::from_utf8_lossy(&bytes).into_owned()
@@ -10,6 +21,7 @@ fn answers(packets: &str) -> String {
 
 #[test]
 fn a_scripted_session_gets_real_answers() {
+    let _serial = one_at_a_time();
     let text = answers("qSupported:swbreak+;multiprocess+\n?\nHg0\ng\nqfThreadInfo\nc\nbc\nD");
     assert!(text.contains("ReverseContinue+"), "{text}");
     // The first stop, registers, the thread list.
@@ -35,6 +47,7 @@ fn a_scripted_session_gets_real_answers() {
 
 #[test]
 fn nonsense_gets_errors_not_a_dropped_session() {
+    let _serial = one_at_a_time();
     let text = answers("mffffffffffffffff,10\nZ0,0,1\nqRcmd,7a7a7a\nM400000,4:00000000\n?");
     assert!(
         text.contains("$E"),
@@ -51,6 +64,7 @@ fn nonsense_gets_errors_not_a_dropped_session() {
 /// The prompt the `interactive_commands` target drives, run from a script.
 #[test]
 fn a_scripted_prompt_steps_and_refuses_what_it_cannot_do() {
+    let _serial = one_at_a_time();
     let text = fuzzing::interactive_commands::output(
         b"next\nwhere\nbreak syscall:write\ncontinue\nmem 0xffffffffffffffff 16\nfrobnicate\ngdb\ngoto 99999999\n",
     );
