@@ -625,6 +625,14 @@ fn continue_then_ctrl_c(
     (stream, stop, sent.elapsed())
 }
 
+/// Detaches the raw client and waits for the server to end cleanly.
+fn detach(mut stream: std::net::TcpStream, server: Server) {
+    send_packet(&mut stream, "D");
+    let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
+    drop(stream);
+    finish(server);
+}
+
 fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
@@ -655,10 +663,7 @@ fn ctrl_c_interrupts_a_long_continue() {
         t.matches('$').count() >= 1 && t.contains('#')
     });
     assert!(regs.len() > 40 && !regs.contains("$E"), "{regs}");
-    send_packet(&mut stream, "D");
-    let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
-    drop(stream);
-    finish(server);
+    detach(stream, server);
 }
 
 /// Ctrl-C during a `continue` through many events stops at the next event
@@ -682,10 +687,7 @@ fn ctrl_c_stops_a_continue_at_the_next_event() {
     let end = read_until(&mut stream, 60, |t| t.contains("$T") || t.contains("$X"));
     assert!(end.contains("$T09"), "continued to the end: {end}");
     assert!(when.contains("$O"), "monitor when answers: {when}");
-    send_packet(&mut stream, "D");
-    let _ = read_until(&mut stream, 5, |t| t.contains("$OK"));
-    drop(stream);
-    finish(server);
+    detach(stream, server);
 }
 
 /// rr's start options: at the end of the recording, in a process named by
