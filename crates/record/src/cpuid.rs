@@ -81,6 +81,9 @@ impl Recorder {
         sig: i32,
         info: &[u8; SIGINFO_SIZE],
     ) -> Result<bool, RecordError> {
+        if !tracee::cpuid::may_be_trapped(sig, info) {
+            return Ok(false);
+        }
         let Some(answers) = self.cpuid.as_ref().map(std::sync::Arc::clone) else {
             return Ok(false);
         };

@@ -16,6 +16,13 @@ const CPUID_INSN: [u8; 2] = [0x0f, 0xa2];
 /// fault such as a trapped CPUID or rdtsc).
 const SI_KERNEL: i32 = 0x80;
 
+/// Whether a stop with `sig` and `info` can be a trapped CPUID (a fault
+/// the kernel raised itself): cheap, for callers that look anything up
+/// before [`answer_if_trapped`].
+pub fn may_be_trapped(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
+    sig == libc::SIGSEGV && ptrace::siginfo_code(info) == SI_KERNEL
+}
+
 /// Answers the CPUID that `tid` stopped on, when its stop (`sig`, `info`)
 /// is a trapped CPUID: puts `answer(leaf, subleaf)` in eax..edx and moves
 /// past the instruction, as the CPU would have. False for any other stop,
@@ -27,7 +34,7 @@ pub fn answer_if_trapped(
     info: &[u8; SIGINFO_SIZE],
     answer: impl Fn(u32, u32) -> [u32; 4],
 ) -> Result<bool, TraceeError> {
-    if sig != libc::SIGSEGV || ptrace::siginfo_code(info) != SI_KERNEL {
+    if !may_be_trapped(sig, info) {
         return Ok(false);
     }
     let mut r = regs::get(tid)?;

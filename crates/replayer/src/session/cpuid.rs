@@ -94,7 +94,11 @@ impl ReplaySession {
         sig: i32,
         info: &[u8; SIGINFO_SIZE],
     ) -> Result<bool, ReplayError> {
-        let Some(answers) = &self.cpuid else {
+        let Some(answers) = self
+            .cpuid
+            .as_ref()
+            .filter(|_| tracee::cpuid::may_be_trapped(sig, info))
+        else {
             return Ok(false);
         };
         let mem = &self.process(rec_pid)?.memory;
