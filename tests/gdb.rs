@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{program, TraceRoot};
+use common::{port_in, program, start_gdb_server, GdbServer, TraceRoot};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The recorded values `debugme` printed.
 struct Recorded {
@@ -34,15 +34,6 @@ fn record_debugme(root: &TraceRoot) -> Recorded {
     }
 }
 
-/// The port in a "listening on 127.0.0.1:PORT" line.
-fn port_in(line: &str) -> u16 {
-    line.split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
-}
-
 /// Starts `replay replay --gdb 127.0.0.1:0` and returns it with its port.
 fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
     serve_with(root, trace, &[])
@@ -50,39 +41,12 @@ fn serve(root: &TraceRoot, trace: &str) -> (Server, u16) {
 
 /// [`serve`] with start options (`--at-end`, `--pid NAME`, ...).
 fn serve_with(root: &TraceRoot, trace: &str, options: &[&str]) -> (Server, u16) {
-    let mut server = root
-        .cmd()
-        .args(["replay", "--gdb", "127.0.0.1:0"])
-        .args(options)
-        .arg(root.trace(trace))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start gdb server");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    lines
-        .read_line(&mut line)
-        .expect("server prints where it listens");
-    let port = port_in(&line);
-    // Keep draining stderr so the server never blocks on it, and keep it
-    // for failure messages.
-    let log = std::sync::Arc::new(std::sync::Mutex::new(line));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
-        if let Ok(mut l) = sink.lock() {
-            l.push_str(&rest);
-        }
-    });
-    (Server { child: server, log }, port)
+    let server = start_gdb_server(root.cmd(), options, &root.trace(trace));
+    let port = server.port;
+    (server, port)
 }
 
-struct Server {
-    child: Child,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
+type Server = GdbServer;
 
 fn gdb(port: u16, exe: &std::path::Path, commands: &[&str]) -> String {
     let mut cmd = Command::new("gdb");
@@ -512,23 +476,10 @@ fn a_failing_continue_is_an_error_and_the_session_goes_on() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut server = root
-        .cmd()
-        .env("REPLAY_PREEMPT_TIMEOUT_S", "2")
-        .args(["replay", "--gdb", "127.0.0.1:0"])
-        .arg(root.trace("t"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start gdb server");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    lines.read_line(&mut line).expect("where it listens");
-    let port = port_in(&line);
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
-    });
+    let mut command = root.cmd();
+    command.env("REPLAY_PREEMPT_TIMEOUT_S", "2");
+    let mut server = start_gdb_server(command, &[], &root.trace("t"));
+    let port = server.port;
     let text = gdb(
         port,
         &exe,
@@ -566,7 +517,7 @@ fn a_failing_continue_is_an_error_and_the_session_goes_on() {
         text.contains("$1 = 42") && text.contains("$2 = 42"),
         "the session answers after each failure: {text}"
     );
-    let status = server.wait().expect("server ends after gdb detaches");
+    let status = server.child.wait().expect("server ends after gdb detaches");
     assert!(status.success(), "{status:?}");
 }
 

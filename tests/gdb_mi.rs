@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{program, TraceRoot};
+use common::{program, start_gdb_server, TraceRoot};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
@@ -84,24 +84,8 @@ fn an_mi_session_goes_forward_and_back() {
     let exe = program("debugme");
     let recorded = root.record("t", &[exe.to_str().expect("utf-8")]);
     assert!(recorded.status.success());
-    let mut server = root
-        .cmd()
-        .args(["replay", "--gdb", "127.0.0.1:0"])
-        .arg(root.trace("t"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    lines.read_line(&mut line).expect("where it listens");
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    std::thread::spawn(move || for _ in lines.lines() {});
+    let mut server = start_gdb_server(root.cmd(), &[], &root.trace("t"));
+    let port = server.port;
 
     let mut mi = Mi::start(&exe);
     let connected = mi.command(&format!("-target-select extended-remote 127.0.0.1:{port}"));
@@ -174,6 +158,9 @@ fn an_mi_session_goes_forward_and_back() {
     mi.command("-target-detach");
     let _ = writeln!(mi.input, "-gdb-exit");
     let _ = mi.child.wait();
-    let status = server.wait().expect("the server ends after gdb detaches");
+    let status = server
+        .child
+        .wait()
+        .expect("the server ends after gdb detaches");
     assert!(status.success(), "{status:?}");
 }

@@ -351,3 +351,51 @@ pub fn start_recording_ticker(
         .expect("ticker prints its pid first");
     (child, pid, reader)
 }
+
+/// The port in a "listening on 127.0.0.1:PORT" line.
+pub fn port_in(line: &str) -> u16 {
+    line.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+/// A `replay replay --gdb 127.0.0.1:0` server, with the port it printed and
+/// everything it writes to stderr (drained on a thread so that it never
+/// blocks, kept for failure messages).
+pub struct GdbServer {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub log: std::sync::Arc<Mutex<String>>,
+}
+
+/// Starts `replay` (from [`TraceRoot::cmd`], environment set by the
+/// caller) as `replay replay --gdb 127.0.0.1:0 OPTIONS TRACE`.
+pub fn start_gdb_server(mut replay: Command, options: &[&str], trace: &Path) -> GdbServer {
+    use std::io::BufRead;
+    let mut child = replay
+        .args(["replay", "--gdb", "127.0.0.1:0"])
+        .args(options)
+        .arg(trace)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start gdb server");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    lines
+        .read_line(&mut line)
+        .expect("server prints where it listens");
+    let port = port_in(&line);
+    let log = std::sync::Arc::new(Mutex::new(line));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
+        if let Ok(mut l) = sink.lock() {
+            l.push_str(&rest);
+        }
+    });
+    GdbServer { child, port, log }
+}

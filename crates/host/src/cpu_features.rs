@@ -344,14 +344,7 @@ pub fn answer(table: &[CpuidLeaf], intel: bool, leaf: u32, subleaf: u32) -> Cpui
             .find(|l| l.leaf == leaf && l.subleaf == subleaf)
             .copied()
     };
-    let zero = CpuidLeaf {
-        leaf,
-        subleaf,
-        eax: 0,
-        ebx: 0,
-        ecx: 0,
-        edx: 0,
-    };
+    let zero = CpuidLeaf::zero(leaf, subleaf);
     let max_of = |base: u32| find(base, 0).map(|l| l.eax).unwrap_or(0);
     let base = leaf & 0xffff_0000;
     let max = max_of(base);

@@ -189,14 +189,7 @@ pub(crate) fn current_xcr0(cpuid: &[CpuidLeaf]) -> u64 {
 
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidLeaf {
-    CpuidLeaf {
-        leaf,
-        subleaf,
-        eax: 0,
-        ebx: 0,
-        ecx: 0,
-        edx: 0,
-    }
+    CpuidLeaf::zero(leaf, subleaf)
 }
 
 /// One CPUID result of the CPU this thread runs on.

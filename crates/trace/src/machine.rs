@@ -17,6 +17,21 @@ pub struct CpuidLeaf {
     pub edx: u32,
 }
 
+impl CpuidLeaf {
+    /// A result of all zeros, what CPUID gives for a leaf that does not
+    /// exist (and what a machine without CPUID reports).
+    pub fn zero(leaf: u32, subleaf: u32) -> CpuidLeaf {
+        CpuidLeaf {
+            leaf,
+            subleaf,
+            eax: 0,
+            ebx: 0,
+            ecx: 0,
+            edx: 0,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct MachineInfo {
     /// `uname -srvm`.
