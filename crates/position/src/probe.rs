@@ -80,14 +80,80 @@ fn displaced_instructions(at: u64, original: &[u8]) -> Result<Vec<Instruction>, 
     Ok(displaced)
 }
 
+/// How a probe decides to trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeMode {
+    /// Traps only when registers, flags and words all match, or at the
+    /// near miss `NearMisses::accept_pass` names.
+    Compare,
+    /// As `Compare`, and counts how many words differ at each near miss to
+    /// keep the closest one (`NearMisses::best_pass`). Every near miss then
+    /// compares every word, so this is only for a point already missed.
+    Score,
+    /// Traps on every pass, leaving the comparison to the tracer: slow, but
+    /// the tracer can then report how the nearest pass differed.
+    TrapEveryPass,
+}
+
+/// What a probe counts in its scratch page about passes whose registers and
+/// flags matched but whose memory words did not ("near misses"). A word
+/// the program never initialised (the bytes an `xsavec` in the dynamic
+/// linker's lazy-binding trampoline leaves depend on the CPU's XINUSE
+/// state, which no tracer controls) can differ at the very pass that is
+/// the point; counting lets replay go back and take that pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearMisses {
+    /// Near misses so far.
+    pub passes: u64,
+    /// The fewest differing words at one (Score mode), u64::MAX before any.
+    pub best_words: u64,
+    /// Which near miss that was, counting from 1.
+    pub best_pass: u64,
+    /// The near miss that traps as if it matched; 0 for none.
+    pub accept_pass: u64,
+}
+
+impl NearMisses {
+    pub fn new(accept_pass: u64) -> NearMisses {
+        NearMisses {
+            passes: 0,
+            best_words: u64::MAX,
+            best_pass: 0,
+            accept_pass,
+        }
+    }
+
+    /// Offset of the counters in the probe's page, and their length.
+    pub const OFFSET: u64 = 24;
+    pub const LEN: usize = 32;
+
+    /// Reads the counters from the bytes at `OFFSET`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<NearMisses> {
+        let word = |i: usize| {
+            Some(u64::from_le_bytes(
+                bytes.get(8 * i..8 * i + 8)?.try_into().ok()?,
+            ))
+        };
+        Some(NearMisses {
+            passes: word(0)?,
+            best_words: word(1)?,
+            best_pass: word(2)?,
+            accept_pass: word(3)?,
+        })
+    }
+}
+
 /// Builds the probe for the point `at`, whose first bytes (`original`, the
-/// patch window the recorder chose) it displaces.
+/// patch window the recorder chose) it displaces. `counters` start where a
+/// probe planted before for this point left them.
 pub fn build(
     at: u64,
     original: &[u8],
     page: u64,
     target: &Regs,
     words: &[WatchedWord],
+    mode: ProbeMode,
+    counters: NearMisses,
 ) -> Result<Probe, ProbeError> {
     let asm_err = |source| ProbeError::Assemble { at, source };
     let entry = page + DATA_LEN;
@@ -101,9 +167,15 @@ pub fn build(
     let mut save_rax = a.create_label();
     let mut save_rbx = a.create_label();
     let mut save_flags = a.create_label();
+    let mut passes = a.create_label();
+    let mut best_words = a.create_label();
+    let mut best_pass = a.create_label();
+    let mut accept_pass = a.create_label();
+    let mut differing = a.create_label();
     let mut miss = a.create_label();
-    let mut miss_rbx = a.create_label();
+    let mut near_miss = a.create_label();
     let mut hit = a.create_label();
+    let mut trap = a.create_label();
     let mut resume = a.create_label();
 
     (|| -> Result<(), IcedError> {
@@ -115,14 +187,27 @@ pub fn build(
         a.dq(&[0])?;
         a.set_label(&mut save_flags)?;
         a.dq(&[0])?;
-        a.db(&[0u8; DATA_LEN as usize - 24])?;
+        a.set_label(&mut passes)?;
+        a.dq(&[counters.passes])?;
+        a.set_label(&mut best_words)?;
+        a.dq(&[counters.best_words])?;
+        a.set_label(&mut best_pass)?;
+        a.dq(&[counters.best_pass])?;
+        a.set_label(&mut accept_pass)?;
+        a.dq(&[counters.accept_pass])?;
+        a.set_label(&mut differing)?;
+        a.dq(&[0])?;
+        a.db(&[0u8; DATA_LEN as usize - 64])?;
         a.mov(qword_ptr(save_rax), rax)?;
         a.lahf()?;
         a.seto(al)?;
         a.mov(word_ptr(save_flags), ax)?;
-        // Loop variables usually live in caller-saved registers or in the
-        // watched memory, so those are compared first: most passes miss
-        // after two or three instructions.
+        if mode == ProbeMode::TrapEveryPass {
+            a.jmp(hit)?;
+        }
+        // Loop variables usually live in caller-saved registers, so those
+        // are compared first: most passes miss after two or three
+        // instructions.
         a.mov(rax, target.rax)?;
         a.cmp(rax, qword_ptr(save_rax))?;
         a.jne(miss)?;
@@ -145,10 +230,21 @@ pub fn build(
                 (r9, target.r9),
                 (r10, target.r10),
                 (r11, target.r11),
+                (rbx, target.rbx),
+                (rbp, target.rbp),
+                (r12, target.r12),
+                (r13, target.r13),
+                (r14, target.r14),
+                (r15, target.r15),
+                (rsp, target.rsp),
             ],
         )?;
+        a.mov(ax, word_ptr(save_flags))?;
+        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
+        a.jne(miss)?;
         if !words.is_empty() {
             a.mov(qword_ptr(save_rbx), rbx)?;
+            a.mov(qword_ptr(differing), 0)?;
             for w in words {
                 a.mov(rax, w.addr)?;
                 match w.len {
@@ -165,30 +261,42 @@ pub fn build(
                 };
                 a.mov(rbx, w.value & mask)?;
                 a.cmp(rax, rbx)?;
-                a.jne(miss_rbx)?;
+                if mode == ProbeMode::Score {
+                    let mut same = a.create_label();
+                    a.je(same)?;
+                    a.add(qword_ptr(differing), 1)?;
+                    a.set_label(&mut same)?;
+                    a.nop()?;
+                } else {
+                    a.jne(near_miss)?;
+                }
             }
             a.mov(rbx, qword_ptr(save_rbx))?;
+            a.cmp(qword_ptr(differing), 0)?;
+            a.je(hit)?;
+            // Registers matched, some words did not.
+            a.set_label(&mut near_miss)?;
+            a.mov(rbx, qword_ptr(save_rbx))?;
+            a.add(qword_ptr(passes), 1)?;
+            if mode == ProbeMode::Score {
+                let mut not_closer = a.create_label();
+                a.mov(rax, qword_ptr(differing))?;
+                a.cmp(rax, qword_ptr(best_words))?;
+                a.jae(not_closer)?;
+                a.mov(qword_ptr(best_words), rax)?;
+                a.mov(rax, qword_ptr(passes))?;
+                a.mov(qword_ptr(best_pass), rax)?;
+                a.set_label(&mut not_closer)?;
+                a.nop()?;
+            }
+            a.mov(rax, qword_ptr(passes))?;
+            a.cmp(rax, qword_ptr(accept_pass))?;
+            a.jne(miss)?;
         }
-        compare(
-            &mut a,
-            &[
-                (rbx, target.rbx),
-                (rbp, target.rbp),
-                (r12, target.r12),
-                (r13, target.r13),
-                (r14, target.r14),
-                (r15, target.r15),
-                (rsp, target.rsp),
-            ],
-        )?;
-        a.mov(ax, word_ptr(save_flags))?;
-        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
-        a.jne(miss)?;
-        restore(&mut a, save_flags, save_rax)?;
         a.set_label(&mut hit)?;
+        restore(&mut a, save_flags, save_rax)?;
+        a.set_label(&mut trap)?;
         a.int3()?;
-        a.set_label(&mut miss_rbx)?;
-        a.mov(rbx, qword_ptr(save_rbx))?;
         a.set_label(&mut miss)?;
         restore(&mut a, save_flags, save_rax)?;
         a.set_label(&mut resume)?;
@@ -203,7 +311,7 @@ pub fn build(
     let result = a
         .assemble_options(page, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
         .map_err(asm_err)?;
-    let hit = result.label_ip(&hit).map_err(asm_err)?;
+    let hit = result.label_ip(&trap).map_err(asm_err)?;
     let resume_miss = result.label_ip(&resume).map_err(asm_err)?;
     let mut patch = vec![0xe9];
     patch.extend_from_slice(&(rel as i32).to_le_bytes());
@@ -249,7 +357,16 @@ mod tests {
         // mov eax, [rip+0x100] (6 bytes) at 0x40_1000
         let original = [0x8b, 0x05, 0x00, 0x01, 0x00, 0x00];
         let page = 0x40_0000;
-        let probe = build(0x40_1000, &original, page, &Regs::default(), &[]).unwrap();
+        let probe = build(
+            0x40_1000,
+            &original,
+            page,
+            &Regs::default(),
+            &[],
+            ProbeMode::Compare,
+            NearMisses::new(0),
+        )
+        .unwrap();
         assert_eq!(probe.patch[0], 0xe9);
         assert_eq!(probe.patch.len(), 6);
         assert_eq!(probe.patch[5], 0xcc);
@@ -273,7 +390,15 @@ mod tests {
 
     #[test]
     fn a_page_beyond_two_gib_is_refused() {
-        let r = build(0x1000, &[0x90; 5], 0x1_0000_0000, &Regs::default(), &[]);
+        let r = build(
+            0x1000,
+            &[0x90; 5],
+            0x1_0000_0000,
+            &Regs::default(),
+            &[],
+            ProbeMode::Compare,
+            NearMisses::new(0),
+        );
         assert!(matches!(r, Err(ProbeError::OutOfRange { .. })));
     }
 }

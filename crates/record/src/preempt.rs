@@ -28,7 +28,9 @@ const MAX_WORDS: usize = 48;
 /// earlier iteration with the same registers. 96 words made a JIT'd JVM
 /// under load drift less often (3 misses in 22 recordings, then 1 in 26),
 /// but once a point in ld.so's start-up, where words that far up differ
-/// in replay, was never matched; which word differs is not known yet.
+/// in replay, was never matched. Such words are uninitialised bytes that
+/// differ between recording and replay (an `xsavec` left them); replay goes
+/// back for a point missed that way (docs/decisions/0016).
 const STACK_WORDS: u64 = 32;
 
 /// A preemption point and the state that names it.

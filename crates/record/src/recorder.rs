@@ -307,6 +307,13 @@ impl Recorder {
             }
         }
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
+        if let EventKind::SyscallEntry { regs, .. } = &kind {
+            if tracee::stack_print::enabled() {
+                if let Ok(mem) = self.memory(pid) {
+                    tracee::stack_print::log_at_syscall(tid, mem, regs.rsp, self.next_index);
+                }
+            }
+        }
         let event = Event {
             index: self.next_index,
             tid,

@@ -14,6 +14,9 @@ pub struct Divergence {
     pub found: String,
     /// Summaries of the events replayed just before, oldest first.
     pub recent: Vec<String>,
+    /// Set when the divergence is a preemption point missed on memory
+    /// words alone, which a new attempt may take (`point_retry`).
+    pub retry: Option<crate::PointRetry>,
 }
 
 impl fmt::Display for Divergence {

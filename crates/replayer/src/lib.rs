@@ -12,6 +12,7 @@
 mod address_space;
 mod divergence;
 mod lookahead;
+mod point_retry;
 mod session;
 mod shared_files;
 mod task;
@@ -19,6 +20,7 @@ mod task;
 use std::path::PathBuf;
 
 pub use divergence::Divergence;
+pub use point_retry::{PointChoice, PointRetry};
 pub use session::{DebugStep, ReplaySession, RunStop, StepOutcome, ThreadInfo, WatchKind};
 
 #[derive(Debug, Clone)]
@@ -55,15 +57,30 @@ pub enum ReplayError {
     Interrupted,
 }
 
-/// Replays a whole trace from start to end.
+/// Replays a whole trace from start to end. A preemption point missed only
+/// because of memory the program never initialised is gone back for (see
+/// `point_retry`): the replay starts again, without printing twice.
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
-    let replayed = (|| {
-        let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
-        while let StepOutcome::Event(_) = session.step()? {}
-        Ok(session.finish())
-    })();
-    if replayed.is_err() {
-        session::finish_cpu_check();
+    let mut printed = 0;
+    loop {
+        let replayed = (|| {
+            let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
+            session.print_output_from(printed);
+            while let StepOutcome::Event(_) = session.step()? {}
+            Ok(session.finish())
+        })();
+        match replayed {
+            Err(ReplayError::Divergence(d)) if d.retry.is_some() => {
+                let retry = d.retry.expect("checked above");
+                tracing::debug!(?retry, "going back for a preemption point");
+                point_retry::remember(&options.trace_dir, retry);
+                printed = printed.max(retry.replayed);
+            }
+            Err(e) => {
+                session::finish_cpu_check();
+                return Err(e);
+            }
+            Ok(outcome) => return Ok(outcome),
+        }
     }
-    replayed
 }

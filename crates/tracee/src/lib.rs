@@ -14,6 +14,7 @@ pub mod ptrace;
 pub mod regs;
 pub mod signal_state;
 pub mod spawn;
+pub mod stack_print;
 pub mod tracer;
 
 pub use error::TraceeError;

@@ -132,3 +132,36 @@ pub fn get_fpregs(pid: Pid) -> Result<[u8; 512], TraceeError> {
     }
     Ok(area)
 }
+
+/// `NT_X86_XSTATE`: the thread's XSAVE area (standard form).
+const NT_X86_XSTATE: libc::c_int = 0x202;
+/// Room for any XSAVE area the kernel reports (AMX needs about 11 KiB).
+const XSTATE_MAX: usize = 16 * 1024;
+
+/// The thread's XSAVE area, as long as the kernel reports it.
+pub fn get_xstate(pid: Pid) -> Result<Vec<u8>, TraceeError> {
+    let mut area = vec![0u8; XSTATE_MAX];
+    let mut iov = libc::iovec {
+        iov_base: area.as_mut_ptr().cast(),
+        iov_len: area.len(),
+    };
+    // SAFETY: GETREGSET writes at most iov_len bytes into `area` and stores
+    // the length it wrote in iov_len.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            pid,
+            NT_X86_XSTATE as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "GETREGSET",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    area.truncate(iov.iov_len);
+    Ok(area)
+}

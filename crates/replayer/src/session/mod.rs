@@ -103,6 +103,12 @@ pub struct ReplaySession {
     interrupted: Option<RecordedEvent>,
     replayed: u64,
     quiet: bool,
+    /// Output of events before this many was printed by an earlier attempt.
+    print_from: u64,
+    /// The trace directory as given, naming the trace's point choices.
+    trace_dir: std::path::PathBuf,
+    /// Whether `REPLAY_TEST_SPOIL_POINT` changed a point already.
+    spoiled_a_point: bool,
     ended: bool,
     /// Replay's copies of the files the recording mapped `MAP_SHARED`.
     shared_files: crate::shared_files::SharedFiles,
@@ -197,6 +203,9 @@ impl ReplaySession {
             interrupted: None,
             replayed: 0,
             quiet,
+            print_from: 0,
+            trace_dir: trace_dir.to_path_buf(),
+            spoiled_a_point: false,
             ended: false,
             shared_files: Default::default(),
             cpuid,
@@ -271,6 +280,12 @@ impl ReplaySession {
     }
 
     /// Number of events replayed so far.
+    /// Output the first `events` events print was printed already (by an
+    /// attempt that went back for a preemption point): not again.
+    pub fn print_output_from(&mut self, events: u64) {
+        self.print_from = events;
+    }
+
     pub fn position(&self) -> u64 {
         self.replayed
     }
@@ -370,6 +385,7 @@ impl ReplaySession {
             expected,
             found,
             recent: self.recent.snapshot(),
+            retry: None,
         }))
     }
 

@@ -9,8 +9,10 @@
 
 use super::{Applied, Expect, ReplaySession};
 use crate::address_space;
+use crate::point_retry::{self, PointChoice, PointRetry};
 use crate::task::ReplayState;
 use crate::ReplayError;
+use position::probe::{NearMisses, ProbeMode};
 use std::time::Duration;
 use trace::event::{Event, EventKind, Regs, WatchedWord};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
@@ -25,6 +27,19 @@ pub(super) fn preempt_limit() -> Duration {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     Duration::from_secs(seconds)
+}
+
+/// `REPLAY_PROBE_TRAP_EVERY_PASS=1` makes each probe trap on every pass so
+/// that `REPLAY_LOG=debug` shows how each pass differed from the recorded
+/// point: the tool for finding why a point was missed.
+fn probe_mode(choice: Option<PointChoice>) -> ProbeMode {
+    if std::env::var_os("REPLAY_PROBE_TRAP_EVERY_PASS").is_some_and(|v| v == "1") {
+        ProbeMode::TrapEveryPass
+    } else if choice == Some(PointChoice::Score) {
+        ProbeMode::Score
+    } else {
+        ProbeMode::Compare
+    }
 }
 
 /// Flags that decide what code does next: CF PF AF ZF SF DF OF.
@@ -54,6 +69,9 @@ pub struct ActiveProbe {
     /// The recorded state the probe compares, to build it again.
     pub target: Regs,
     pub words: Vec<WatchedWord>,
+    /// What an earlier attempt of this replay chose for this point's near
+    /// misses (see `point_retry`).
+    pub choice: Option<PointChoice>,
 }
 
 /// The recorded state at a preemption point.
@@ -71,6 +89,16 @@ impl ReplaySession {
         event: &Event,
         point: PointState<'_>,
     ) -> Result<Applied, ReplayError> {
+        let spoiled;
+        let point = if point_retry::spoil_this_point(&mut self.spoiled_a_point, point.memory) {
+            spoiled = point_retry::spoiled(point.memory);
+            PointState {
+                memory: &spoiled,
+                ..point
+            }
+        } else {
+            point
+        };
         let (real, pid, state, prefetched) = {
             let task = self.task(event)?;
             (
@@ -109,14 +137,20 @@ impl ReplaySession {
                     "internal error: no probe planted for a preemption point".into(),
                 ));
             };
-            let advanced = self.advance(event, Expect::Probe);
-            if advanced.is_err() {
-                tracing::debug!(found = ?regs::get(real), "preemption point missed");
-            }
-            if advanced? == Applied::Interrupted {
+            let advanced = match self.advance(event, Expect::Probe) {
+                Err(ReplayError::Divergence(mut d)) => {
+                    tracing::debug!(found = ?regs::get(real), "preemption point missed");
+                    d.retry = self.retry_for_missed_point(event, pid)?;
+                    return Err(ReplayError::Divergence(d));
+                }
+                other => other?,
+            };
+            if advanced == Applied::Interrupted {
                 return Ok(Applied::Interrupted);
             }
-            if self.at_point(event.tid, real, pid, &point, true)? {
+            if self.at_point(event.tid, real, pid, &point, true)?
+                || self.at_chosen_near_miss(event, real, pid, &point)?
+            {
                 return self.finish_preempt(event, real, pid, point.regs);
             }
             // The probe compares general registers and memory only; the
@@ -125,6 +159,78 @@ impl ReplaySession {
             r.rip = resume_miss;
             regs::set(real, &r)?;
         }
+    }
+
+    /// The probe's near-miss counters, if it was ever built.
+    fn near_misses(
+        &self,
+        pid: i32,
+        probe: &ActiveProbe,
+    ) -> Result<Option<NearMisses>, ReplayError> {
+        if probe.hit == 0 {
+            return Ok(None);
+        }
+        let bytes = self
+            .process(pid)?
+            .memory
+            .read(probe.page + NearMisses::OFFSET, NearMisses::LEN)?;
+        Ok(NearMisses::from_bytes(&bytes))
+    }
+
+    /// What a new attempt should do about a point this thread ran past.
+    fn retry_for_missed_point(
+        &mut self,
+        event: &Event,
+        pid: i32,
+    ) -> Result<Option<PointRetry>, ReplayError> {
+        let Some(probe) = self.task(event)?.probe.clone() else {
+            return Ok(None);
+        };
+        let Some(counters) = self.near_misses(pid, &probe)? else {
+            return Ok(None);
+        };
+        tracing::debug!(?counters, choice = ?probe.choice, "near misses at the missed point");
+        let retry = point_retry::next_choice(probe.choice, counters.passes, counters.best_pass)
+            .map(|choice| PointRetry {
+                event: event.index,
+                choice,
+                replayed: self.replayed,
+            });
+        // A session started later in this process (a debugger going back)
+        // takes the choice too.
+        if let Some(retry) = retry {
+            point_retry::remember(&self.trace_dir, retry);
+        }
+        Ok(retry)
+    }
+
+    /// Whether the probe trapped at the near miss an earlier attempt chose,
+    /// with the general and SSE registers matching.
+    fn at_chosen_near_miss(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        pid: i32,
+        point: &PointState<'_>,
+    ) -> Result<bool, ReplayError> {
+        let Some(probe) = self.task(event)?.probe.clone() else {
+            return Ok(false);
+        };
+        let Some(PointChoice::Accept(pass)) = probe.choice else {
+            return Ok(false);
+        };
+        let reached = self
+            .near_misses(pid, &probe)?
+            .is_some_and(|c| c.passes == pass);
+        let without_words = PointState {
+            memory: &[],
+            ..*point
+        };
+        if reached && self.at_point(event.tid, real, pid, &without_words, true)? {
+            tracing::debug!(pass, "took the near miss an earlier attempt chose");
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// A thread that resumes inside the bytes the probe would replace (a
@@ -332,7 +438,16 @@ impl ReplaySession {
             eflags: (found.eflags & STATE_FLAGS) | (recorded.eflags & !STATE_FLAGS),
             ..found
         } == *recorded;
-        if !same || !self.buffer_used_up(tid, pid)? {
+        if !same {
+            if in_probe {
+                tracing::debug!(
+                    differs = %register_differences(recorded, &found),
+                    "a pass through the point with other registers"
+                );
+            }
+            return Ok(false);
+        }
+        if !self.buffer_used_up(tid, pid)? {
             return Ok(false);
         }
         let fp = regs::get_fpregs(real)?;
@@ -353,6 +468,13 @@ impl ReplaySession {
             let mut value = [0u8; 8];
             value[..bytes.len()].copy_from_slice(&bytes);
             if u64::from_le_bytes(value) != word.value {
+                tracing::debug!(
+                    addr = format_args!("{:#x}", word.addr),
+                    len = word.len,
+                    recorded = format_args!("{:#x}", word.value),
+                    found = format_args!("{:#x}", u64::from_le_bytes(value)),
+                    "a pass through the point with another memory word"
+                );
                 return Ok(false);
             }
         }
@@ -413,6 +535,7 @@ impl ReplaySession {
             guard: Vec::new(),
             target: *point.regs,
             words: point.memory.to_vec(),
+            choice: point_retry::choice(&self.trace_dir, event.index),
         };
         // Bytes that are no code yet (a JIT writes the loop during this
         // stretch) wait for the guard to report them written.
@@ -437,12 +560,22 @@ impl ReplaySession {
         pid: i32,
         probe: &mut ActiveProbe,
     ) -> Result<bool, ReplayError> {
+        // Planted again (a JIT rewrote the code), the probe keeps counting.
+        let counters = match self.near_misses(pid, probe)? {
+            Some(counters) => counters,
+            None => NearMisses::new(match probe.choice {
+                Some(PointChoice::Accept(pass)) => pass,
+                _ => 0,
+            }),
+        };
         let built = match position::probe::build(
             probe.at,
             &probe.original,
             probe.page,
             &probe.target,
             &probe.words,
+            probe_mode(probe.choice),
+            counters,
         ) {
             Ok(built) => built,
             Err(e) => {
@@ -534,4 +667,38 @@ fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
             stack.is_none_or(|s| page >= s || page + position::probe::PROBE_LEN + STACK_GUARD <= s)
         })
         .min_by_key(|&page| page.abs_diff(at))
+}
+
+/// The general registers and state flags that differ, as `name recorded->found`.
+fn register_differences(recorded: &Regs, found: &Regs) -> String {
+    let pairs = [
+        ("rax", recorded.rax, found.rax),
+        ("rbx", recorded.rbx, found.rbx),
+        ("rcx", recorded.rcx, found.rcx),
+        ("rdx", recorded.rdx, found.rdx),
+        ("rsi", recorded.rsi, found.rsi),
+        ("rdi", recorded.rdi, found.rdi),
+        ("rbp", recorded.rbp, found.rbp),
+        ("rsp", recorded.rsp, found.rsp),
+        ("r8", recorded.r8, found.r8),
+        ("r9", recorded.r9, found.r9),
+        ("r10", recorded.r10, found.r10),
+        ("r11", recorded.r11, found.r11),
+        ("r12", recorded.r12, found.r12),
+        ("r13", recorded.r13, found.r13),
+        ("r14", recorded.r14, found.r14),
+        ("r15", recorded.r15, found.r15),
+        ("fs_base", recorded.fs_base, found.fs_base),
+        (
+            "eflags",
+            recorded.eflags & STATE_FLAGS,
+            found.eflags & STATE_FLAGS,
+        ),
+    ];
+    pairs
+        .iter()
+        .filter(|(_, r, f)| r != f)
+        .map(|(name, r, f)| format!("{name} {r:#x}->{f:#x}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

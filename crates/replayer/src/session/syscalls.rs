@@ -180,6 +180,10 @@ impl ReplaySession {
         }
         let real = self.task(event)?.real;
         let current = self.compare_regs(event, recorded, real)?;
+        if tracee::stack_print::enabled() {
+            let memory = &self.process(event.pid)?.memory;
+            tracee::stack_print::log_at_syscall(real, memory, recorded.rsp, event.index);
+        }
         self.compare_inputs(event, recorded, inputs, &recorded_event.payloads)?;
         let nr = recorded.orig_rax;
         let args = recorded.syscall_args();
@@ -587,7 +591,7 @@ impl ReplaySession {
     }
 
     pub(super) fn emit(&self, stream: OutputStream, bytes: &[u8]) {
-        if self.quiet {
+        if self.quiet || self.replayed < self.print_from {
             return;
         }
         // Output errors (a closed pipe) must not stop the replay itself.

@@ -1,0 +1,130 @@
+//! Going back for a preemption point whose memory words never matched.
+//!
+//! The probe compares the words the recorder's walk wrote and the stack
+//! words above rsp. Some of those were never initialised by the program:
+//! they hold whatever earlier code left there, and some earlier code leaves
+//! bytes that differ between recording and replay (the dynamic linker's
+//! lazy-binding trampoline saves the vector registers with `xsavec`, which
+//! skips components the CPU's XINUSE bits call unused, and those bits are
+//! not part of any state a tracer sees or sets). The point is then missed
+//! although registers and flags matched there.
+//!
+//! The probe counts such near misses. When a thread reaches its next stop
+//! without a full match, replay starts again from the beginning (output
+//! already printed is not printed twice) and this time takes a near miss:
+//! the only one if there was one, else the one with the fewest differing
+//! words, found by a second run that scores each. Registers, flags and SSE
+//! registers must still match exactly, and every later event is checked as
+//! before, so a wrong choice is reported as a divergence, never silently.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use trace::event::WatchedWord;
+
+/// How to treat the near misses of one recorded preemption point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointChoice {
+    /// Score every near miss (how many words differ) to find the closest.
+    Score,
+    /// Take this near miss (counting from 1) as the point.
+    Accept(u64),
+}
+
+/// What a replay that missed a point needs to go back for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointRetry {
+    /// The preemption event's index.
+    pub event: u64,
+    pub choice: PointChoice,
+    /// Events replayed before it: their output was printed already.
+    pub replayed: u64,
+}
+
+/// Choices made for this process's replays, by trace and event: a debugger
+/// that starts a session again (reverse execution) takes the same ones.
+static CHOICES: Mutex<Option<HashMap<(PathBuf, u64), PointChoice>>> = Mutex::new(None);
+
+pub(crate) fn choice(trace: &Path, event: u64) -> Option<PointChoice> {
+    let choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    choices
+        .as_ref()?
+        .get(&(trace.to_path_buf(), event))
+        .copied()
+}
+
+pub(crate) fn remember(trace: &Path, retry: PointRetry) {
+    let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    choices
+        .get_or_insert_with(HashMap::new)
+        .insert((trace.to_path_buf(), retry.event), retry.choice);
+}
+
+/// The next attempt after a miss with `passes` near misses, under the
+/// choice `tried` (None: the first attempt). None when nothing is left.
+pub(crate) fn next_choice(
+    tried: Option<PointChoice>,
+    passes: u64,
+    best_pass: u64,
+) -> Option<PointChoice> {
+    match tried {
+        _ if passes == 0 => None,
+        None if passes == 1 => Some(PointChoice::Accept(1)),
+        None => Some(PointChoice::Score),
+        Some(PointChoice::Score) if best_pass > 0 => Some(PointChoice::Accept(best_pass)),
+        Some(_) => None,
+    }
+}
+
+/// `REPLAY_TEST_SPOIL_POINT=1` makes each replay session change the last
+/// recorded word of the first preemption point that has words, as an
+/// uninitialised stack word would differ: how the end-to-end tests make a
+/// point that only going back can take. Tests only.
+pub(crate) fn spoil_this_point(done: &mut bool, words: &[WatchedWord]) -> bool {
+    if *done || words.is_empty() {
+        return false;
+    }
+    let asked = std::env::var_os("REPLAY_TEST_SPOIL_POINT").is_some_and(|v| v == "1");
+    *done = asked;
+    asked
+}
+
+/// `words` with the last one's value changed.
+pub(crate) fn spoiled(words: &[WatchedWord]) -> Vec<WatchedWord> {
+    let mut words = words.to_vec();
+    if let Some(last) = words.last_mut() {
+        last.value ^= 0x5a;
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_near_miss_is_taken_at_once_and_several_are_scored_first() {
+        assert_eq!(next_choice(None, 0, 0), None);
+        assert_eq!(next_choice(None, 1, 0), Some(PointChoice::Accept(1)));
+        assert_eq!(next_choice(None, 7, 0), Some(PointChoice::Score));
+        assert_eq!(
+            next_choice(Some(PointChoice::Score), 7, 3),
+            Some(PointChoice::Accept(3))
+        );
+        assert_eq!(next_choice(Some(PointChoice::Accept(3)), 7, 3), None);
+    }
+
+    #[test]
+    fn choices_are_kept_per_trace_and_event() {
+        let trace = Path::new("/nonexistent/trace-for-choices");
+        let retry = PointRetry {
+            event: 12,
+            choice: PointChoice::Accept(2),
+            replayed: 11,
+        };
+        remember(trace, retry);
+        assert_eq!(choice(trace, 12), Some(PointChoice::Accept(2)));
+        assert_eq!(choice(trace, 13), None);
+        assert_eq!(choice(Path::new("/nonexistent/other"), 12), None);
+    }
+}
