@@ -67,6 +67,17 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
     }
 }
 
+/// Where the instructions in `bytes` (the code at `base`) start.
+pub fn instruction_starts(base: u64, bytes: &[u8]) -> Vec<u64> {
+    let mut decoder = Decoder::with_ip(64, bytes, base, DecoderOptions::NONE);
+    let mut starts = Vec::new();
+    while decoder.can_decode() {
+        starts.push(decoder.ip());
+        let _ = decoder.decode();
+    }
+    starts
+}
+
 /// The direct jump and branch targets in `bytes`, decoded one instruction
 /// after another from `base`. A single-stepped pass sees only the branches
 /// it took; the code around the loop says where others can land.

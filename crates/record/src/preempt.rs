@@ -81,17 +81,54 @@ fn read_insn(mem: &ProcessMemory, rip: u64) -> Vec<u8> {
 /// How far past a loop's last instruction the recorder looks for branches
 /// back into it: code the pass skipped (an `else` path) usually sits there.
 const BRANCH_SCAN_PAST: u64 = 256;
+/// How far before the loop's first instruction it looks too: a compiler
+/// that rotates a loop enters it with a jump from just before it into the
+/// middle (`jmp cond`), which the walked pass never runs (`sort` entered a
+/// probe's window that way and executed half a `jmp`).
+const BRANCH_SCAN_BEFORE: u64 = 256;
+/// Decoding starts at this many byte offsets before the loop, since the
+/// instruction boundaries there are unknown; a target decoded from a wrong
+/// boundary only rules out a point, never admits one.
+const BRANCH_SCAN_ALIGNMENTS: u64 = 16;
 /// Loops larger than this are not scanned as a whole.
 const BRANCH_SCAN_MAX: u64 = 16 * 1024;
 
 /// The direct branch targets in the code of a loop spanning `low..high`
-/// and just past it, decoded from the loop's first instruction on.
-fn branches_near(mem: &ProcessMemory, (low, high): (u64, u64)) -> Vec<u64> {
-    let mut len = (high.saturating_sub(low) + BRANCH_SCAN_PAST).min(BRANCH_SCAN_MAX) as usize;
-    // The code may end at a mapping's end.
+/// and just before and past it, decoded from the loop's first instruction
+/// on and from several guesses at the instruction boundaries before it.
+fn branches_near(
+    code: &dyn Fn(u64, usize) -> Option<Vec<u8>>,
+    (low, high): (u64, u64),
+) -> Vec<u64> {
+    let mut targets = decode_targets(
+        code,
+        low,
+        (high.saturating_sub(low) + BRANCH_SCAN_PAST).min(BRANCH_SCAN_MAX),
+    );
+    for shift in 0..BRANCH_SCAN_ALIGNMENTS {
+        let mut start = low.saturating_sub(BRANCH_SCAN_BEFORE - shift);
+        // Up to the loop's start: from there on the decoding above holds.
+        // Code that starts closer to the loop (its mapping's first page) is
+        // read from nearer.
+        while start < low {
+            if let Some(bytes) = code(start, (low - start) as usize) {
+                let before = insn::direct_branch_targets(start, &bytes);
+                targets.extend(before.into_iter().filter(|&t| t > low));
+                break;
+            }
+            start += ((low - start) / 2).max(1);
+        }
+    }
+    targets
+}
+
+/// The direct branch targets in `len` bytes of code at `start`, fewer where
+/// the mapping ends first.
+fn decode_targets(code: &dyn Fn(u64, usize) -> Option<Vec<u8>>, start: u64, len: u64) -> Vec<u64> {
+    let mut len = len as usize;
     while len > 0 {
-        if let Ok(bytes) = mem.read(low, len) {
-            return insn::direct_branch_targets(low, &bytes);
+        if let Some(bytes) = code(start, len) {
+            return insn::direct_branch_targets(start, &bytes);
         }
         len /= 2;
     }
@@ -148,7 +185,8 @@ pub fn search(
         }
         let closure = log.arrive(r.rip, &decoded);
         if let (None, Some(closure)) = (target, closure) {
-            log.add_branch_targets(branches_near(mem, log.span(closure)));
+            let code = |addr, len| mem.read(addr, len).ok();
+            log.add_branch_targets(branches_near(&code, log.span(closure)));
             let points = log.patch_points(closure);
             target = match choice {
                 _ if points.is_empty() => None,
@@ -264,4 +302,31 @@ fn point_here(
         memory,
         patch_len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GNU sort's line-splitting loop, rotated by the compiler: it is
+    /// entered by `jmp` from just before it to its third byte, which the
+    /// walked pass never executes.
+    #[test]
+    fn a_jump_into_the_loop_from_before_it_is_found() {
+        let base = 0x7700u64;
+        let mut code = vec![0x90u8; 0x100];
+        let put = |code: &mut Vec<u8>, addr: u64, bytes: &[u8]| {
+            let at = (addr - base) as usize;
+            code[at..at + bytes.len()].copy_from_slice(bytes);
+        };
+        put(&mut code, 0x7772, &[0xeb, 0x19]); // jmp 0x778d
+        put(&mut code, 0x778a, &[0x4d, 0x89, 0xdf]); // mov r15, r11
+        put(&mut code, 0x778d, &[0x48, 0x8b, 0x54, 0x24, 0x08]); // mov rdx, [rsp+8]
+        let read = |addr: u64, len: usize| {
+            let at = addr.checked_sub(base)? as usize;
+            code.get(at..at + len).map(<[u8]>::to_vec)
+        };
+        let targets = branches_near(&read, (0x778a, 0x77a4));
+        assert!(targets.contains(&0x778d), "{targets:x?}");
+    }
 }

@@ -580,8 +580,8 @@ impl ReplaySession {
                             return Ok(Applied::Done)
                         }
                         Expect::Probe
-                            if sig == libc::SIGTRAP
-                                && self.step_over_window_entry(event, real)? =>
+                            if (sig == libc::SIGTRAP || is_fault_signal(sig, &info))
+                                && self.step_over_window_entry(event, real, sig)? =>
                         {
                             self.resume_user_code(real, pid, 0)?;
                         }

@@ -264,28 +264,44 @@ impl ReplaySession {
     }
 
     /// A branch the recorder's walk never took may land inside the bytes
-    /// the probe replaced; the thread then traps on their `int3` filler.
-    /// Puts it back where it landed, steps it over the original
-    /// instructions, and plants the jump again. Returns false for any other
-    /// trap.
+    /// the probe replaced: on their `int3` filler (the thread traps one
+    /// byte on), or inside the `jmp` itself, where the bytes it meets fault
+    /// before anything runs if it landed at one of the original
+    /// instruction boundaries there. Puts the thread back where it landed,
+    /// steps it over the original instructions, and plants the jump again.
+    /// Returns false for any other stop.
     pub(super) fn step_over_window_entry(
         &mut self,
         event: &Event,
         real: Pid,
+        sig: i32,
     ) -> Result<bool, ReplayError> {
         let Some(probe) = self.task(event)?.probe.clone() else {
             return Ok(false);
         };
-        let mut r = regs::get(real)?;
-        let landed = r.rip.wrapping_sub(1);
-        let end = probe.at + probe.patch.len() as u64;
-        let filler = probe.planted
-            && landed >= probe.at + position::pass::PATCH_MIN
-            && landed < end
-            && probe.patch[(landed - probe.at) as usize] == INT3;
-        if !filler {
+        if !probe.planted {
             return Ok(false);
         }
+        let mut r = regs::get(real)?;
+        let end = probe.at + probe.patch.len() as u64;
+        let landed = if sig == libc::SIGTRAP {
+            let landed = r.rip.wrapping_sub(1);
+            let on_filler = landed >= probe.at + position::pass::PATCH_MIN
+                && landed < end
+                && probe.patch[(landed - probe.at) as usize] == INT3;
+            if !on_filler {
+                return Ok(false);
+            }
+            landed
+        } else {
+            let inside = r.rip > probe.at && r.rip < probe.at + position::pass::PATCH_MIN;
+            if !inside
+                || !position::insn::instruction_starts(probe.at, &probe.original).contains(&r.rip)
+            {
+                return Ok(false);
+            }
+            r.rip
+        };
         tracing::debug!(
             landed,
             at = probe.at,
