@@ -29,11 +29,14 @@ pub(super) fn preempt_limit() -> Duration {
     Duration::from_secs(seconds)
 }
 
-/// `REPLAY_PROBE_TRAP_EVERY_PASS=1` makes each probe trap on every pass so
-/// that `REPLAY_LOG=debug` shows how each pass differed from the recorded
-/// point: the tool for finding why a point was missed.
-fn probe_mode(choice: Option<PointChoice>) -> ProbeMode {
-    if std::env::var_os("REPLAY_PROBE_TRAP_EVERY_PASS").is_some_and(|v| v == "1") {
+/// `REPLAY_PROBE_TRAP_EVERY_PASS=1` (or `=EVENT`, for that preemption
+/// event only) makes probes trap on every pass so that `REPLAY_LOG=debug`
+/// shows how each pass differed from the recorded point: the tool for
+/// finding why a point was missed.
+fn probe_mode(choice: Option<PointChoice>, event: u64) -> ProbeMode {
+    let trap_every_pass = std::env::var("REPLAY_PROBE_TRAP_EVERY_PASS")
+        .is_ok_and(|v| v == "1" || v.parse() == Ok(event));
+    if trap_every_pass {
         ProbeMode::TrapEveryPass
     } else if choice == Some(PointChoice::Score) {
         ProbeMode::Score
@@ -72,6 +75,8 @@ pub struct ActiveProbe {
     /// What an earlier attempt of this replay chose for this point's near
     /// misses (see `point_retry`).
     pub choice: Option<PointChoice>,
+    /// The preemption event the probe looks for.
+    pub event: u64,
 }
 
 /// The recorded state at a preemption point.
@@ -286,9 +291,14 @@ impl ReplaySession {
         let end = probe.at + probe.patch.len() as u64;
         let landed = if sig == libc::SIGTRAP {
             let landed = r.rip.wrapping_sub(1);
+            // Only at an instruction boundary of the original code: a
+            // branch into the jump's own bytes runs them as code first and
+            // may trap on the filler anywhere, in a state no longer the
+            // program's.
             let on_filler = landed >= probe.at + position::pass::PATCH_MIN
                 && landed < end
-                && probe.patch[(landed - probe.at) as usize] == INT3;
+                && probe.patch[(landed - probe.at) as usize] == INT3
+                && position::insn::instruction_starts(probe.at, &probe.original).contains(&landed);
             if !on_filler {
                 return Ok(false);
             }
@@ -552,6 +562,7 @@ impl ReplaySession {
             target: *point.regs,
             words: point.memory.to_vec(),
             choice: point_retry::choice(&self.trace_dir, event.index),
+            event: event.index,
         };
         // Bytes that are no code yet (a JIT writes the loop during this
         // stretch) wait for the guard to report them written.
@@ -590,7 +601,7 @@ impl ReplaySession {
             probe.page,
             &probe.target,
             &probe.words,
-            probe_mode(probe.choice),
+            probe_mode(probe.choice, probe.event),
             counters,
         ) {
             Ok(built) => built,
