@@ -26,12 +26,12 @@ const MAX_WORDS: usize = 48;
 /// its counter in memory the walked pass did not write (an interpreter's
 /// locals, while the pass ran one bytecode) would otherwise match on an
 /// earlier iteration with the same registers. 96 words made a JIT'd JVM
-/// under load drift less often (3 misses in 22 recordings, then 1 in 26),
-/// but once a point in ld.so's start-up, where words that far up differ
-/// in replay, was never matched. Such words are uninitialised bytes that
-/// differ between recording and replay (an `xsavec` left them); replay goes
-/// back for a point missed that way (docs/decisions/0016).
-const STACK_WORDS: u64 = 32;
+/// under load drift less often (3 misses in 22 recordings, then 1 in 26).
+/// The more words, the likelier one is an uninitialised local whose bytes
+/// differ in replay (an `xsavec` left them); replay goes back for a point
+/// missed that way (docs/decisions/0016), which let the count go from 32
+/// back to 96.
+const STACK_WORDS: u64 = 96;
 
 /// A preemption point and the state that names it.
 pub struct Point {

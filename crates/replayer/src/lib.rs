@@ -57,12 +57,18 @@ pub enum ReplayError {
     Interrupted,
 }
 
+/// How many times one replay starts again for missed points: each costs a
+/// whole replay, so a trace that needs more is reported as diverged.
+const MAX_POINT_RETRIES: u32 = 16;
+
 /// Replays a whole trace from start to end. A preemption point missed only
 /// because of memory the program never initialised is gone back for (see
 /// `point_retry`): the replay starts again, without printing twice.
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
     let mut printed = 0;
+    let mut attempts = 0;
     loop {
+        attempts += 1;
         let replayed = (|| {
             let mut session = ReplaySession::start(&options.trace_dir, options.quiet)?;
             session.print_output_from(printed);
@@ -70,7 +76,9 @@ pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
             Ok(session.finish())
         })();
         match replayed {
-            Err(ReplayError::Divergence(d)) if d.retry.is_some() => {
+            Err(ReplayError::Divergence(d))
+                if d.retry.is_some() && attempts <= MAX_POINT_RETRIES =>
+            {
                 let retry = d.retry.expect("checked above");
                 tracing::debug!(?retry, "going back for a preemption point");
                 point_retry::remember(&options.trace_dir, retry);
