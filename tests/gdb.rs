@@ -437,6 +437,51 @@ fn preempted_threads_under_gdb_forward_and_reverse() {
     assert!(out.contains("No more reverse-execution history"), "{out}");
 }
 
+/// A preemption point whose memory words never match (one spoiled by
+/// `REPLAY_TEST_SPOIL_POINT`, as an uninitialised word can be) is gone back
+/// for under gdb too: `continue` reaches the end of the racy counter with
+/// the recorded total, and so does running forward again after reverse
+/// execution (a new session, which takes the same choice).
+#[test]
+fn a_point_missed_on_memory_is_gone_back_for_under_gdb() {
+    let root = TraceRoot::new();
+    let exe = program("racy_counter");
+    let out = root.record_with(
+        "t",
+        &["--timeslice-us", "300"],
+        &[exe.to_str().expect("utf-8")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
+    let total = recorded.split_whitespace().nth(1).expect("counter N of M");
+    let mut replay = root.cmd();
+    replay.env("REPLAY_TEST_SPOIL_POINT", "1");
+    let server = start_gdb_server(replay, &[], &root.trace("t"));
+    let port = server.port;
+    let text = gdb(
+        port,
+        &exe,
+        &[
+            "break printf",
+            "continue",
+            "print counter",
+            "reverse-continue",
+            "continue",
+            "print counter",
+        ],
+    );
+    finish(server);
+    assert_eq!(
+        text.matches(&format!("= {total}")).count(),
+        2,
+        "gdb printed the recorded total twice:\n{text}"
+    );
+}
+
 /// Single-stepping a thread onto the point where the recorder preempted it
 /// replays the switch: the main thread runs (and sets the flag) before the
 /// stepped thread goes on, as in the recording.

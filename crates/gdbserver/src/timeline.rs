@@ -74,6 +74,9 @@ pub struct Timeline {
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// How often one operation goes back for missed preemption points.
+const MAX_POINT_RETRIES: u32 = 4;
+
 /// Longest stretch of single steps a reverse-step walks through.
 const MAX_REVERSE_STEPS: u64 = 5_000_000;
 
@@ -115,9 +118,23 @@ impl Timeline {
         }
     }
 
-    /// Performs `op` now and remembers it.
+    /// Performs `op` now and remembers it. A preemption point missed only
+    /// on memory words (see `replayer::PointRetry`) is gone back for: the
+    /// session is built again to here, and takes the point this time.
     pub fn forward(&mut self, op: Op) -> Result<RunStop, GdbServerError> {
-        let stop = Self::perform(&mut self.session, &op)?;
+        let mut retries = 0;
+        let stop = loop {
+            match Self::perform(&mut self.session, &op) {
+                Err(GdbServerError::Replay(replayer::ReplayError::Divergence(d)))
+                    if d.retry.is_some() && retries < MAX_POINT_RETRIES =>
+                {
+                    retries += 1;
+                    tracing::debug!(retry = ?d.retry, "going back for a preemption point");
+                    self.rebuild(self.path.clone())?;
+                }
+                other => break other?,
+            }
+        };
         match stop {
             // Where an interrupted run stopped is an event count, which a
             // run with the same breakpoints would not stop at again.

@@ -105,6 +105,9 @@ fn fresh_analysis(dir: &Path) -> Result<(EventIter, Context<'static>), Interacti
     Ok((reader.events()?, ctx))
 }
 
+/// How often one run goes back for missed preemption points.
+const MAX_POINT_RETRIES: u32 = 4;
+
 impl Cursor {
     pub fn open(dir: &Path) -> Result<Cursor, InteractiveError> {
         let session = ReplaySession::start(dir, true)?;
@@ -204,6 +207,7 @@ impl Cursor {
         let started = Instant::now();
         let mut bar: Option<indicatif::ProgressBar> = None;
         let mut steps: u64 = 0;
+        let mut retries = 0;
         let result = loop {
             if self.ended {
                 break Ok(RunEnd::Ended);
@@ -220,6 +224,22 @@ impl Cursor {
             match self.step_one(&mut until) {
                 Ok(Some(end)) => break Ok(end),
                 Ok(None) => {}
+                // A preemption point missed only on memory words: replay
+                // to here again, and the new session takes the point (see
+                // `replayer::PointRetry`).
+                Err(InteractiveError::Replay(replayer::ReplayError::Divergence(d)))
+                    if d.retry.is_some() && retries < MAX_POINT_RETRIES =>
+                {
+                    retries += 1;
+                    let back_to = self.current;
+                    let went_back = self.restart().and_then(|()| match back_to {
+                        Some(c) => self.run(Until::Event(c)).map(|_| ()),
+                        None => Ok(()),
+                    });
+                    if let Err(e) = went_back {
+                        break Err(e);
+                    }
+                }
                 Err(e) => break Err(e),
             }
         };
