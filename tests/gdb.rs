@@ -410,40 +410,10 @@ fn symbols_come_from_the_trace_when_the_binary_is_gone() {
 /// gdb runs to the final printf through every preemption point (with its
 /// breakpoints planted), reads the recorded total, goes back to the start
 /// and forward again to the same total.
-#[test]
-fn preempted_threads_under_gdb_forward_and_reverse() {
-    let (recorded, out) = record_and_debug(
-        "racy_counter",
-        &["--timeslice-us", "300"],
-        &[
-            "break printf",
-            "continue",
-            "print counter",
-            "reverse-continue",
-            "continue",
-            "print counter",
-        ],
-    );
-    let total = recorded
-        .split_whitespace()
-        .nth(1)
-        .expect("counter N of M")
-        .to_string();
-    assert_eq!(
-        out.matches(&format!("= {total}")).count(),
-        2,
-        "gdb printed the recorded total twice:\n{out}"
-    );
-    assert!(out.contains("No more reverse-execution history"), "{out}");
-}
-
-/// A preemption point whose memory words never match (one spoiled by
-/// `REPLAY_TEST_SPOIL_POINT`, as an uninitialised word can be) is gone back
-/// for under gdb too: `continue` reaches the end of the racy counter with
-/// the recorded total, and so does running forward again after reverse
-/// execution (a new session, which takes the same choice).
-#[test]
-fn a_point_missed_on_memory_is_gone_back_for_under_gdb() {
+/// Runs the racy counter's replay (recorded with short slices) under gdb
+/// to its `printf`, back to the start and forward again, with `replay_env`
+/// set for the server; gdb must print the recorded total both times.
+fn racy_counter_forward_and_reverse(replay_env: &[(&str, &str)]) {
     let root = TraceRoot::new();
     let exe = program("racy_counter");
     let out = root.record_with(
@@ -459,7 +429,7 @@ fn a_point_missed_on_memory_is_gone_back_for_under_gdb() {
     let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
     let total = recorded.split_whitespace().nth(1).expect("counter N of M");
     let mut replay = root.cmd();
-    replay.env("REPLAY_TEST_SPOIL_POINT", "1");
+    replay.envs(replay_env.iter().copied());
     let server = start_gdb_server(replay, &[], &root.trace("t"));
     let port = server.port;
     let text = gdb(
@@ -480,6 +450,21 @@ fn a_point_missed_on_memory_is_gone_back_for_under_gdb() {
         2,
         "gdb printed the recorded total twice:\n{text}"
     );
+    assert!(text.contains("No more reverse-execution history"), "{text}");
+}
+
+#[test]
+fn preempted_threads_under_gdb_forward_and_reverse() {
+    racy_counter_forward_and_reverse(&[]);
+}
+
+/// A preemption point whose memory words never match (one spoiled by
+/// `REPLAY_TEST_SPOIL_POINT`, as an uninitialised word can be) is gone back
+/// for under gdb too, forward and again after reverse execution (a new
+/// session, which takes the same choice).
+#[test]
+fn a_point_missed_on_memory_is_gone_back_for_under_gdb() {
+    racy_counter_forward_and_reverse(&[("REPLAY_TEST_SPOIL_POINT", "1")]);
 }
 
 /// Single-stepping a thread onto the point where the recorder preempted it
