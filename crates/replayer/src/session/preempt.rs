@@ -191,7 +191,9 @@ impl ReplaySession {
         let Some(probe) = self.task(event)?.probe.clone() else {
             return Ok(None);
         };
-        let Some(counters) = self.near_misses(pid, &probe)? else {
+        // A process that is gone (it died at the divergence) has no
+        // counters to read; the divergence itself is what to report then.
+        let Some(counters) = self.near_misses(pid, &probe).ok().flatten() else {
             return Ok(None);
         };
         tracing::debug!(?counters, choice = ?probe.choice, "near misses at the missed point");
