@@ -86,11 +86,15 @@ const BRANCH_SCAN_PAST: u64 = 256;
 /// into its middle (`jmp cond`), and a function like strcmp branches
 /// forward over a few instructions; the walked pass runs neither (`sort`
 /// and ld.so's strcmp each landed inside a probe's `jmp` that way).
-const BRANCH_SCAN_BEFORE: u64 = 256;
+const BRANCH_SCAN_BEFORE: u64 = 1024;
 /// Decoding starts at this many byte offsets before the window, since the
 /// instruction boundaries there are unknown; a target decoded from a wrong
 /// boundary only rules out a point, never admits one.
 const BRANCH_SCAN_ALIGNMENTS: u64 = 16;
+/// How far after a window the recorder looks for jumps back into it, from
+/// the window's end on (an instruction boundary): V8's graph reducer jumps
+/// into the middle of a loop from 0x2d0 bytes past it.
+const BRANCH_SCAN_AFTER: u64 = 4096;
 /// Loops larger than this are not scanned as a whole.
 const BRANCH_SCAN_MAX: u64 = 16 * 1024;
 
@@ -107,11 +111,13 @@ fn branches_near(
     )
 }
 
-/// Whether code in the 256 bytes before the window `at..at + len` may jump
-/// into it (past its first byte), decoded from several guessed boundaries.
-fn jumped_into_from_before(code: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64, len: u8) -> bool {
-    let inside = |t: u64| t > at && t < at + u64::from(len);
-    (0..BRANCH_SCAN_ALIGNMENTS).any(|shift| {
+/// Whether code near the window `at..at + len` may jump into it (past its
+/// first byte): the 1 KiB before it, decoded from several guessed
+/// boundaries, and the 4 KiB after it.
+fn jumped_into(code: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64, len: u8) -> bool {
+    let end = at + u64::from(len);
+    let inside = |t: u64| t > at && t < end;
+    let from_before = (0..BRANCH_SCAN_ALIGNMENTS).any(|shift| {
         let mut start = at.saturating_sub(BRANCH_SCAN_BEFORE - shift);
         // Code that starts closer (its mapping's first page) is read from
         // nearer.
@@ -124,7 +130,11 @@ fn jumped_into_from_before(code: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64
             start += ((at - start) / 2).max(1);
         }
         false
-    })
+    });
+    from_before
+        || decode_targets(code, end, BRANCH_SCAN_AFTER)
+            .into_iter()
+            .any(inside)
 }
 
 /// The direct branch targets in `len` bytes of code at `start`, fewer where
@@ -192,16 +202,16 @@ pub fn search(
         if let (None, Some(closure)) = (target, closure) {
             let code = |addr, len| mem.read(addr, len).ok();
             log.add_branch_targets(branches_near(&code, log.span(closure)));
-            let points: Vec<(u64, u8)> = log
-                .patch_points(closure)
-                .into_iter()
-                .filter(|&(at, len)| !jumped_into_from_before(&code, at, len))
-                .collect();
-            target = match choice {
-                _ if points.is_empty() => None,
-                Choice::Nearest => Some(points[0]),
-                Choice::Nth(n) => Some(points[n % points.len()]),
+            let points = log.patch_points(closure);
+            // The first usable point from the chosen one on: each check
+            // decodes a few KiB, so only as many as needed are checked.
+            let first = match choice {
+                Choice::Nth(n) if !points.is_empty() => n % points.len(),
+                _ => 0,
             };
+            target = (0..points.len())
+                .map(|i| points[(first + i) % points.len()])
+                .find(|&(at, len)| !jumped_into(&code, at, len));
             if let Some((at, len)) = target {
                 if at == r.rip {
                     return Ok(Search::Found(Box::new(point_here(
@@ -335,7 +345,28 @@ mod tests {
             let at = addr.checked_sub(base)? as usize;
             code.get(at..at + len).map(<[u8]>::to_vec)
         };
-        assert!(jumped_into_from_before(&read, 0x778a, 8));
-        assert!(!jumped_into_from_before(&read, 0x778d, 5));
+        assert!(jumped_into(&read, 0x778a, 8));
+        assert!(!jumped_into(&read, 0x778d, 5));
+    }
+
+    /// V8's graph reducer: a `jmp` from 0x2d0 bytes past a loop back into
+    /// the middle of a window at its end.
+    #[test]
+    fn a_jump_back_into_a_window_from_after_it_is_found() {
+        let base = 0x1000u64;
+        let mut code = vec![0x90u8; 0x1000];
+        // add rbx, 8 (4) at 0x1085; cmp rbx, rax (3) at 0x1089
+        code[0x85..0x89].copy_from_slice(&[0x48, 0x83, 0xc3, 0x08]);
+        code[0x89..0x8c].copy_from_slice(&[0x48, 0x39, 0xc3]);
+        // jmp 0x1089 (rel32) at 0x135f
+        let rel = (0x1089i64 - 0x1364) as i32;
+        code[0x35f] = 0xe9;
+        code[0x360..0x364].copy_from_slice(&rel.to_le_bytes());
+        let read = |addr: u64, len: usize| {
+            let at = addr.checked_sub(base)? as usize;
+            code.get(at..at + len).map(<[u8]>::to_vec)
+        };
+        assert!(jumped_into(&read, 0x1085, 7));
+        assert!(!jumped_into(&read, 0x1089, 5));
     }
 }
