@@ -64,11 +64,11 @@ fn java_pool(options: &[&str]) {
 
 /// Not run by default, so that a rare miss cannot turn CI red: session
 /// 13 ran it 19 times in a row (idle, beside two busy loops, with and
-/// without the syscall buffer) without a miss, and under `--chaos` 74 of
-/// 78 recordings replayed (README, Limits: the "first match" family).
+/// without the syscall buffer) without a miss, and under `--chaos` 99 of
+/// 103 recordings replayed (README, Limits: the "first match" family).
 /// `cargo test --test real_runtimes -- --ignored` runs it.
 #[test]
-#[ignore = "a rare JIT'd-pool miss remains (74 of 78 under --chaos; README, Limits)"]
+#[ignore = "a rare JIT'd-pool miss remains (99 of 103 under --chaos; README, Limits)"]
 fn java_thread_pool_with_the_jit() {
     java_pool(&[]);
 }
@@ -80,11 +80,11 @@ fn java_thread_pool_interpreted() {
 
 /// Not run by default, so that a rare miss cannot turn CI red: session
 /// 13 ran it 19 times in a row (idle, under load, with and without the
-/// syscall buffer) without a miss, and under `--chaos` 75 of 78
+/// syscall buffer) without a miss, and under `--chaos` 100 of 103
 /// recordings replayed (README, Limits). Run it with
 /// `cargo test --test real_runtimes -- --ignored`.
 #[test]
-#[ignore = "a rare worker_threads miss remains (75 of 78 under --chaos; README, Limits)"]
+#[ignore = "a rare worker_threads miss remains (100 of 103 under --chaos; README, Limits)"]
 fn node_worker_threads() {
     let node = require("node", "nodejs");
     let script = runtime_source("workers.js");
