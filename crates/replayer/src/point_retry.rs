@@ -84,7 +84,9 @@ pub(crate) fn spoil_this_point(done: &mut bool, words: &[WatchedWord]) -> bool {
     if *done || words.is_empty() {
         return false;
     }
-    let asked = std::env::var_os("REPLAY_TEST_SPOIL_POINT").is_some_and(|v| v == "1");
+    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let asked = *ASKED
+        .get_or_init(|| std::env::var_os("REPLAY_TEST_SPOIL_POINT").is_some_and(|v| v == "1"));
     *done = asked;
     asked
 }

@@ -15,8 +15,10 @@ const BLOCK: u64 = 256;
 const BLOCKS: u64 = 32;
 
 /// Whether `REPLAY_DEBUG_STACK=1` asked for fingerprints.
+/// Read once: the recorder asks at every syscall entry.
 pub fn enabled() -> bool {
-    std::env::var_os("REPLAY_DEBUG_STACK").is_some_and(|v| v == "1")
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("REPLAY_DEBUG_STACK").is_some_and(|v| v == "1"))
 }
 
 /// What recording and replay log at a syscall entry of `tid`, whose stack
