@@ -107,24 +107,34 @@ fn input_file_deleted_between_record_and_replay() {
 
 /// CPUID's leaf 1 names the executing CPU (the APIC id). Without CPUID
 /// faulting, replay runs on the CPU the recording ran on; with it, the
-/// trace's table answers as the recording's CPU did. Recordings land on
-/// different CPUs (the recorder picks one by its pid), and the program sees
-/// its own CPU's id as natively, so several recordings each replayed twice
-/// cover both cases.
+/// trace's table answers as the recording's CPU did. Each recording is made
+/// with the recorder confined to one CPU (it then pins its program there)
+/// and replayed unconfined, so every CPU's id must come back from the trace
+/// and not from wherever the replay happens to start.
 #[test]
 fn cpuid_apic_id_replays_on_the_recording_cpu() {
     let exe = program("cpu_apic");
     let argv = [exe.to_str().expect("utf-8")];
     let root = TraceRoot::new();
+    // The CPUs this test may use (taskset refuses the others), four at most.
+    let cpus: Vec<String> = (0..256)
+        .map(|cpu: u32| cpu.to_string())
+        .filter(|cpu| {
+            std::process::Command::new("taskset")
+                .args(["-c", cpu, "true"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .take(4)
+        .collect();
+    assert!(!cpus.is_empty(), "taskset could not run on any CPU");
     let mut ids = std::collections::BTreeSet::new();
-    for round in 0..8 {
-        // The recorder picks its CPU by its pid: one more process between
-        // rounds moves the next recorder's pid on by one more.
-        for _ in 0..round % 2 {
-            let _ = std::process::Command::new("true").status();
-        }
-        let name = format!("apic-{round}");
-        let out = common::assert_replay_matches(&root, &name, &argv);
+    for cpu in &cpus {
+        let name = format!("apic-{cpu}");
+        let recorded = root.record_via(&["taskset", "-c", cpu], &name, &[], &argv);
+        assert!(recorded.status.success(), "{recorded:?}");
+        let out = common::assert_replays_match_recording(&root, &name, &argv, recorded);
         let text = stdout(&out);
         let id = text
             .split_whitespace()
@@ -133,13 +143,9 @@ fn cpuid_apic_id_replays_on_the_recording_cpu() {
             .to_string();
         ids.insert(id);
     }
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    if cpus > 1 {
-        assert!(
-            ids.len() > 1,
-            "eight recordings all ran on one CPU ({ids:?}): the test proved nothing"
-        );
-    } else {
-        eprintln!("one CPU only: the recordings cannot differ in APIC id ({ids:?})");
-    }
+    assert_eq!(
+        ids.len(),
+        cpus.len(),
+        "recordings confined to different CPUs printed the same APIC id ({ids:?})"
+    );
 }
