@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::check_program;
+use common::{check_program, TraceRoot};
 
 /// Syscalls the kernel rejects (an unknown number, an unknown fcntl
 /// command, an invalid futex operation, bad pointers) are recorded with
@@ -29,6 +29,60 @@ fn rejected_syscalls_get_the_kernels_error() {
 #[test]
 fn the_recorder_does_not_show_in_prctl() {
     check_program("transparency", &[]);
+}
+
+/// The syscall buffer's library is loaded through `LD_PRELOAD`, which the
+/// program must not see: not in `environ`, not in /proc/self/environ, not
+/// in the environment of the children it starts, whatever environment it
+/// gives them; and a program's own `LD_PRELOAD` still works. The children
+/// get the library back. Built dynamic and static (no loader: the
+/// recorder takes the entry off the initial stack itself).
+#[test]
+fn the_recorder_does_not_show_in_the_environment() {
+    let dynamic = common::program("environment_view");
+    let fully_static =
+        common::program_variant("environment_view", "static", &["-static", "-DSTATIC_BUILD"]);
+    let buffered = std::env::var("REPLAY_TEST_SYSCALL_BUFFER").map_or(true, |v| v != "off");
+    for (exe, loads_library) in [(dynamic, buffered), (fully_static, false)] {
+        let argv = [exe.to_str().expect("utf-8 path")];
+        let root = TraceRoot::new();
+        // The environment `replay record` gets (see `TraceRoot::cmd`).
+        let native = common::output_within_limit(
+            std::process::Command::new(argv[0])
+                .env("REPLAY_TRACE_DIR", root.path())
+                .env_remove("REPLAY_LOG")
+                .env_remove("LD_LIBRARY_PATH"),
+        );
+        assert!(native.status.success(), "{}", common::show(&native));
+        let recorded = common::assert_replay_matches(&root, "env", &argv);
+        let views = |out: &std::process::Output| -> Vec<String> {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("nonce "))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            views(&recorded),
+            views(&native),
+            "{argv:?} saw another environment under the recorder"
+        );
+        assert_ne!(
+            recorded.stdout, native.stdout,
+            "the nonce did not differ: the run was not recorded"
+        );
+        let stderr = String::from_utf8_lossy(&recorded.stderr);
+        for who in ["parent", "inheriting", "own-preload", "no-environment"] {
+            let expected = format!(
+                "{who} library mapped: {}",
+                if loads_library { "yes" } else { "no" }
+            );
+            assert!(
+                stderr.contains(&expected),
+                "no \"{expected}\" in:\n{stderr}"
+            );
+        }
+    }
 }
 
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a

@@ -173,13 +173,21 @@ static COMPILE_LOCK: Mutex<()> = Mutex::new(());
 
 /// Compiles `tests/programs/<name>.c` once per test binary run.
 pub fn program(name: &str) -> PathBuf {
+    program_variant(name, "", &[])
+}
+
+/// `tests/programs/<name>.c` compiled with `flags` too, as `<name>-<variant>`.
+pub fn program_variant(name: &str, variant: &str, flags: &[&str]) -> PathBuf {
     let _guard = COMPILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-programs");
     std::fs::create_dir_all(&out_dir).expect("create test-programs dir");
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/programs")
         .join(format!("{name}.c"));
-    let exe = out_dir.join(name);
+    let exe = match variant {
+        "" => out_dir.join(name),
+        _ => out_dir.join(format!("{name}-{variant}")),
+    };
     let fresh = match (exe.metadata(), src.metadata()) {
         (Ok(e), Ok(s)) => e.modified().ok() >= s.modified().ok(),
         _ => false,
@@ -187,8 +195,9 @@ pub fn program(name: &str) -> PathBuf {
     if !fresh {
         // Compile to a unique name and rename, so concurrent test binaries
         // never run a half-written executable.
-        let tmp = out_dir.join(format!("{name}.{}.tmp", std::process::id()));
+        let tmp = out_dir.join(format!("{name}{variant}.{}.tmp", std::process::id()));
         let status = Command::new("gcc")
+            .args(flags)
             .args(["-O1", "-g", "-pthread", "-o"])
             .arg(&tmp)
             .arg(&src)
@@ -210,7 +219,7 @@ pub fn run_native(argv: &[&str]) -> Output {
     )
 }
 
-fn show(out: &Output) -> String {
+pub fn show(out: &Output) -> String {
     format!(
         "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         out.status,

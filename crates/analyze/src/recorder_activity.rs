@@ -12,9 +12,6 @@ use trace::{Tid, TraceHeader};
 
 use crate::pairing::{Item, SyscallRecord};
 
-/// The file name of the preload library (`LD_PRELOAD` names it).
-const LIBRARY_NAME: &str = "libreplay_preload.so";
-
 /// What is known of the library in one process.
 #[derive(Default, Clone)]
 struct InProcess {
@@ -47,13 +44,7 @@ pub struct RecorderActivity {
 
 impl RecorderActivity {
     pub fn new(header: &TraceHeader) -> RecorderActivity {
-        let library = header
-            .env
-            .iter()
-            .find(|(key, _)| key == "LD_PRELOAD")
-            .and_then(|(_, value)| value.split([':', ' ']).next())
-            .filter(|first| first.ends_with(LIBRARY_NAME))
-            .map(str::to_string);
+        let library = header.preload_library().map(str::to_string);
         RecorderActivity {
             library,
             processes: HashMap::new(),

@@ -302,11 +302,14 @@ fn untraced(nr: u64, a: [u64; 6]) -> i64 {
     ret
 }
 
+/// What glibc passes each `.init_array` function.
+type InitFn = extern "C" fn(i32, *const *const u8, *mut *const u8);
+
 #[used]
 #[link_section = ".init_array"]
-static INIT: extern "C" fn() = hello;
+static INIT: InitFn = hello;
 
-extern "C" fn hello() {
+extern "C" fn hello(_argc: i32, _argv: *const *const u8, envp: *mut *const u8) {
     let stubs = &raw const replay_stub_area as u64;
     let traced_return = &raw const replay_traced_syscall_return as u64;
     let entry = replay_hook_entry as *const () as u64;
@@ -323,6 +326,42 @@ extern "C" fn hello() {
     );
     if mode == MODE_RECORD || mode == MODE_REPLAY {
         MODE.store(mode, Ordering::Relaxed);
+        // SAFETY: glibc passes the process's environment array, terminated
+        // by a null pointer, each entry a NUL-terminated string.
+        unsafe { hide_recorders_preload(envp) };
+    }
+}
+
+/// Removes the recorder's `LD_PRELOAD` from the end of the environment
+/// (see `syscallbuf::environment`): the loader has read it, and the
+/// program must not see it. The array is the one `environ` points at; the
+/// slot becomes its new terminator. Record and replay both run this, so
+/// the memory stays the same in both.
+///
+/// # Safety
+/// `envp` is null or a null-terminated array of NUL-terminated strings.
+unsafe fn hide_recorders_preload(envp: *mut *const u8) {
+    if envp.is_null() {
+        return;
+    }
+    // SAFETY: (all of this function) the caller's contract; reads stop at
+    // the terminators.
+    unsafe {
+        let mut count = 0;
+        while !(*envp.add(count)).is_null() {
+            count += 1;
+        }
+        let Some(last) = count.checked_sub(1).map(|i| envp.add(i)) else {
+            return;
+        };
+        let entry = *last;
+        let mut len = 0;
+        while *entry.add(len) != 0 && len < PATH_MAX * 4 {
+            len += 1;
+        }
+        if syscallbuf::environment::is_recorders_preload(core::slice::from_raw_parts(entry, len)) {
+            *last = core::ptr::null();
+        }
     }
 }
 

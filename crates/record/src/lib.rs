@@ -14,6 +14,7 @@ mod cpuid;
 mod exec;
 mod output;
 mod preempt;
+mod preload_env;
 mod proc_mem;
 mod recorder;
 mod schedule;

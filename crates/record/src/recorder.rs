@@ -57,6 +57,9 @@ pub(crate) struct Recorder {
     /// The syscall buffer is on: threads run under PTRACE_CONT and traced
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
+    /// The library's path as `LD_PRELOAD` names it, while buffering: the
+    /// recorder adds it back to the environment of every exec.
+    pub(crate) preload_library: Option<Vec<u8>>,
     pub(crate) hooks: HashMap<Pid, crate::buffered::HookState>,
     /// New tasks whose fork event was seen, with what they inherit from
     /// the forking thread (taken at the event: the forking process may be
@@ -154,6 +157,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         timeslice_ns: options.timeslice_ns,
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
+        preload_library: options
+            .syscall_buffer
+            .as_ref()
+            .map(|library| library.as_os_str().as_encoded_bytes().to_vec()),
         shared_files: Default::default(),
         proc_mem_writers: Default::default(),
         continued: Default::default(),
@@ -179,6 +186,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             forced: None,
             unmodelled: None,
             copied_output: None,
+            added_preload: None,
         });
         task.pending_stop = Some(Stop::Syscall);
     }
@@ -603,12 +611,14 @@ impl Recorder {
     }
 }
 
-/// Puts the syscall buffer's library first in `LD_PRELOAD`.
+/// Appends the recorder's `LD_PRELOAD` entry, last, naming the syscall
+/// buffer's library and then whatever the program's own `LD_PRELOAD`
+/// (left where it is) names; see `syscallbuf::environment`.
 fn preload(env: &mut Vec<(String, String)>, library: &Path) {
     let library = library.to_string_lossy().into_owned();
-    match env.iter_mut().find(|(k, _)| k == "LD_PRELOAD") {
-        Some((_, value)) if !value.is_empty() => *value = format!("{library}:{value}"),
-        Some((_, value)) => *value = library,
-        None => env.push(("LD_PRELOAD".into(), library)),
-    }
+    let value = match env.iter().rev().find(|(k, _)| k == "LD_PRELOAD") {
+        Some((_, own)) if !own.is_empty() => format!("{library}:{own}"),
+        _ => library,
+    };
+    env.push(("LD_PRELOAD".into(), value));
 }

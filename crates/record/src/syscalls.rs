@@ -2,6 +2,7 @@
 //! stops, and what it refuses.
 
 use crate::exec;
+use crate::preload_env::PreloadEntry;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::task::{InFlight, RunState};
 use crate::RecordError;
@@ -142,6 +143,22 @@ impl Recorder {
                 self.next_index
             ))));
         }
+        let added_preload = match (&self.preload_library, is_exec) {
+            (Some(library), true) => {
+                let added = tracee::exec_env::add_preload(
+                    tid,
+                    self.memory(tgid)?,
+                    &mut entry_regs,
+                    nr,
+                    library,
+                );
+                if added.is_some() {
+                    regs::set(tid, &entry_regs)?;
+                }
+                added
+            }
+            _ => None,
+        };
         if nr == syscallbuf::CONTROL_SYSCALL {
             let answer = self.control(tid, tgid, &args)?;
             entry_regs.orig_rax = u64::MAX;
@@ -185,6 +202,7 @@ impl Recorder {
             forced,
             unmodelled,
             copied_output,
+            added_preload,
         });
         task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,
@@ -440,12 +458,17 @@ impl Recorder {
             forced,
             unmodelled,
             copied_output,
+            added_preload,
             ..
         }) = inflight
         else {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
+        if let (Some(added), true) = (&added_preload, is_error_result(result)) {
+            tracee::exec_env::undo(self.memory(tgid)?, &mut exit_regs, nr, added);
+            regs::set(tid, &exit_regs)?;
+        }
         if result == -(libc::EINTR as i64) && waits(nr, &args) && interrupted_by_ignored_signal(tid)
         {
             // Natively a signal the program ignores never interrupts a call;
@@ -583,12 +606,17 @@ impl Recorder {
                 for task in self.tasks.values_mut().filter(|t| t.tgid == tgid) {
                     task.buffer = None;
                 }
+                let preload_entry = self.hide_preload_entry(tid, tgid, &exit_regs)?;
                 let mem = self.memories.get(&tgid).ok_or_else(|| {
                     RecordError::Setup(format!(
                         "internal error: no memory handle for process {tgid}"
                     ))
                 })?;
-                let captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                let mut captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                if preload_entry == PreloadEntry::LeftForTheLoader {
+                    // The library takes it out before the program's code runs.
+                    captured.info.env_count = captured.info.env_count.saturating_sub(1);
+                }
                 // A setuid/setgid or file-capability exec (AT_SECURE): the
                 // kernel drops ADDR_NO_RANDOMIZE for it, so its randomized
                 // layout could not be recreated on replay. Refuse it.

@@ -34,6 +34,9 @@ pub struct InFlight {
     /// For a call that copies bytes to the recorder's stdout or stderr in
     /// the kernel (sendfile, splice…): the stream and where they come from.
     pub copied_output: Option<(trace::event::OutputStream, crate::output::CopySource)>,
+    /// An exec pointed at a copy of its environment with the recorder's
+    /// `LD_PRELOAD` added, undone if the exec fails.
+    pub added_preload: Option<tracee::exec_env::AddedPreload>,
 }
 
 pub struct Task {

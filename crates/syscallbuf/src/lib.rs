@@ -11,6 +11,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod environment;
 pub mod plan;
 
 pub use plan::BUFFERED;

@@ -65,6 +65,19 @@ pub struct TraceHeader {
     pub hidden_cpu_features: Vec<String>,
 }
 
+impl TraceHeader {
+    /// The syscall buffer's library, as the recorder's own `LD_PRELOAD`
+    /// entry (the last one) names it; `None` for a recording made without
+    /// the buffer.
+    pub fn preload_library(&self) -> Option<&str> {
+        let (key, value) = self.env.iter().rev().find(|(key, _)| key == "LD_PRELOAD")?;
+        let entry = format!("{key}={value}");
+        let library = syscallbuf::environment::recorders_library(entry.as_bytes())?;
+        // The library is the start of the value, so it is valid UTF-8 there.
+        value.get(..library.len())
+    }
+}
+
 /// Events happen only at anchors; no position inside user code is logged.
 /// Traces written before preemption existed say this.
 pub const TICKS_ANCHORS: &str = "anchors";

@@ -6,6 +6,7 @@
 pub mod cpuid;
 pub mod debugreg;
 mod error;
+pub mod exec_env;
 pub mod inject;
 pub mod maps;
 pub mod memory;

@@ -73,6 +73,12 @@ impl ProcessMemory {
 
     /// Reads a NUL-terminated string of at most `max` bytes (lossy UTF-8).
     pub fn read_cstring(&self, addr: u64, max: usize) -> Result<String, TraceeError> {
+        let bytes = self.read_cstring_bytes(addr, max)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The bytes of a NUL-terminated string, without the NUL, at most `max`.
+    pub fn read_cstring_bytes(&self, addr: u64, max: usize) -> Result<Vec<u8>, TraceeError> {
         let mut out = Vec::new();
         let mut chunk = [0u8; 256];
         while out.len() < max {
@@ -84,11 +90,11 @@ impl ProcessMemory {
             self.read_into(cur, &mut chunk[..n])?;
             if let Some(pos) = chunk[..n].iter().position(|&b| b == 0) {
                 out.extend_from_slice(&chunk[..pos]);
-                return Ok(String::from_utf8_lossy(&out).into_owned());
+                return Ok(out);
             }
             out.extend_from_slice(&chunk[..n]);
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        Ok(out)
     }
 
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), TraceeError> {

@@ -46,6 +46,17 @@ impl ReplaySession {
             current.rdx = args[3];
         }
         current.rdi = path;
+        // As the recorder did: the same copy at the same place, so that a
+        // vfork parent finds the same bytes below its child's stack.
+        if let Some(library) = self.reader.manifest().header.preload_library() {
+            tracee::exec_env::add_preload(
+                real,
+                &self.process(event.pid)?.memory,
+                &mut current,
+                libc::SYS_execve as u64,
+                library.as_bytes(),
+            );
+        }
         regs::set(real, &current)?;
         // Entry stop -> PTRACE_EVENT_EXEC -> exit stop.
         ptrace::resume(real, Resume::Syscall, 0)?;
