@@ -85,6 +85,16 @@ fn the_recorder_does_not_show_in_the_environment() {
     }
 }
 
+/// Several signals pending together and unblocked by one sigprocmask run
+/// nested, the highest-numbered handler first, as natively (the kernel
+/// sets up one frame per signal before returning to user space); a
+/// handler's sa_mask defers a signal, and a queued real-time signal comes
+/// once per handler.
+#[test]
+fn signals_unblocked_together_run_in_the_native_order() {
+    check_program("pending_signals_order", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

@@ -8,6 +8,13 @@ use trace::event::{EventKind, PreemptReason, Regs, SignalOrigin};
 use tracee::ptrace::{self, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};
 
+/// Where `struct sigcontext` is in a signal frame, from the handler's
+/// stack pointer: the return address, then `struct ucontext`'s flags, link
+/// and `stack_t`.
+const SIGCONTEXT_IN_FRAME: u64 = 8 + 8 + 8 + 24;
+/// Its general registers up to `rip`.
+const SIGCONTEXT_GPRS_LEN: usize = 17 * 8;
+
 impl Recorder {
     pub(crate) fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
         let Some(info) = ptrace::get_siginfo(tid)? else {
@@ -52,7 +59,7 @@ impl Recorder {
         if ptrace::is_synchronous(sig, &info) {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
-        if self.at_anchor(tid)? {
+        if self.at_anchor(tid)? || self.at_fresh_handler(tid)? {
             return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
         }
         let task = self.task(tid)?;
@@ -133,6 +140,50 @@ impl Recorder {
         } == anchor)
     }
 
+    /// True if `tid` stands at the entry of the handler of the signal it
+    /// was last given, no user instruction run since: the frame at its
+    /// stack pointer saved the registers of that delivery stop. Several
+    /// signals unblocked at once reach the tracer this way, one stop per
+    /// frame, and natively run nested, the last one's handler first.
+    fn at_fresh_handler(&mut self, tid: Pid) -> Step<bool> {
+        let Some(delivered) = self.task(tid)?.last_delivery else {
+            return Ok(false);
+        };
+        let tgid = self.task(tid)?.tgid;
+        let now = regs::get(tid)?;
+        let Ok(saved) = self
+            .memory(tgid)?
+            .read(now.rsp + SIGCONTEXT_IN_FRAME, SIGCONTEXT_GPRS_LEN)
+        else {
+            return Ok(false);
+        };
+        let word = |i: usize| {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(&saved[8 * i..8 * i + 8]);
+            u64::from_le_bytes(raw)
+        };
+        // struct sigcontext: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx,
+        // rsp, rip. rax and rip are left out: the kernel rewinds a call it
+        // restarts (rip back over the `syscall`, rax its number).
+        let kept = [
+            (word(0), delivered.r8),
+            (word(1), delivered.r9),
+            (word(2), delivered.r10),
+            (word(4), delivered.r12),
+            (word(5), delivered.r13),
+            (word(6), delivered.r14),
+            (word(7), delivered.r15),
+            (word(8), delivered.rdi),
+            (word(9), delivered.rsi),
+            (word(10), delivered.rbp),
+            (word(11), delivered.rbx),
+            (word(12), delivered.rdx),
+            (word(15), delivered.rsp),
+        ];
+        let rip = word(16);
+        Ok(kept.iter().all(|(a, b)| a == b) && (rip == delivered.rip || rip + 2 == delivered.rip))
+    }
+
     pub(crate) fn deliver(
         &mut self,
         tid: Pid,
@@ -160,6 +211,7 @@ impl Recorder {
             },
             Vec::new(),
         )?;
+        self.task(tid)?.last_delivery = Some(regs);
         // The anchor stays: a second signal that stops the thread before it
         // runs any user code (the first one ignored, the syscall not yet
         // restarted) is at the same place. Stepping toward a point from

@@ -52,6 +52,11 @@ pub struct Task {
     /// before any user instruction ran, so the signal lands at that
     /// deterministic point; with other registers, user code ran meanwhile.
     pub anchor_regs: Option<trace::event::Regs>,
+    /// Registers at the thread's last signal-delivery stop: a next delivery
+    /// stop at that signal's handler entry, whose frame saved exactly
+    /// these, comes before any user instruction ran too (the kernel sets
+    /// up one frame per pending signal before returning to user space).
+    pub last_delivery: Option<trace::event::Regs>,
     /// Asynchronous signals that arrived while the thread ran user code,
     /// held back until its next anchor.
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
@@ -95,6 +100,7 @@ impl Task {
             syscall: None,
             started: false,
             anchor_regs: None,
+            last_delivery: None,
             held_signals: VecDeque::new(),
             reinjecting: None,
             restartable: None,
