@@ -95,6 +95,14 @@ fn signals_unblocked_together_run_in_the_native_order() {
     check_program("pending_signals_order", &[]);
 }
 
+/// A private file mapping shows the file's later writes (from the process
+/// and from a child) in the pages it has not written, and keeps its own
+/// bytes in the one it wrote; a read-only private mapping shows them all.
+#[test]
+fn private_file_mappings_see_later_writes_to_the_file() {
+    check_program("private_file_mapping", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

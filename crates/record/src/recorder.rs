@@ -66,8 +66,10 @@ pub(crate) struct Recorder {
     /// gone by the time the child's first stop is handled).
     pub(crate) forked_by: HashMap<Pid, crate::buffered::ForkedBy>,
     pub(crate) output: OutputMatcher,
-    /// Files some process of the recording mapped `MAP_SHARED`: writes to
-    /// them and their resizing are logged for replay's copies.
+    /// Files some process of the recording mapped `MAP_SHARED`, or
+    /// `MAP_PRIVATE` through a descriptor it may write (whose pages not yet
+    /// copied show later writes to the file): writes to them and their
+    /// resizing are logged for replay's copies.
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,

@@ -642,7 +642,11 @@ impl Recorder {
             libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
                 let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
                 match self.mapped_file(tid, args[4] as i32)? {
-                    Some((file, identity)) if shared => {
+                    Some((file, identity))
+                        if shared
+                            || self.shared_files.contains(&identity)
+                            || opened_for_writing(tid, args[4]) =>
+                    {
                         self.shared_files.insert(identity);
                         self.update_fd_generation(tgid, |g| {
                             g | syscallbuf::SHARED_FILE_WRITES_TRACED
@@ -779,4 +783,16 @@ fn waits(nr: u64, args: &[u64; 6]) -> bool {
 /// the program ignores (SIG_IGN, or a default action of nothing).
 fn interrupted_by_ignored_signal(tid: Pid) -> bool {
     tracee::signal_state::SignalState::read(tid).is_ok_and(|state| state.only_ignored_deliverable())
+}
+
+/// Whether `fd` of `tid` was opened read-write (`/proc/TID/fdinfo`): a
+/// private mapping made through it is of a file the program means to
+/// write, and its pages not yet copied show those writes.
+fn opened_for_writing(tid: Pid, fd: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).is_ok_and(|info| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+            .is_some_and(|flags| flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32)
+    })
 }

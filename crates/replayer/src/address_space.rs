@@ -147,16 +147,19 @@ pub fn map_file(
 }
 
 /// Maps replay's shared copy of a file (see `shared_files`) at exactly the
-/// recorded address, `MAP_SHARED`, so that other mappings of it, this
-/// process's forks included, see the same memory.
+/// recorded address, so that other mappings of it, this process's forks
+/// included, see the same memory: `MAP_SHARED`, or `MAP_PRIVATE` (`share`)
+/// for a private mapping, whose pages not yet copied then show the writes
+/// replay applies to the copy, as the file's did.
 pub fn map_shared_file(
     tid: Pid,
     process: &ReplayProcess,
     copy: &Path,
     mapping: FileMapping<'_>,
+    share: i32,
 ) -> Result<(), ReplayError> {
     let fd = open_in_tracee(tid, process, copy, libc::O_RDWR)?;
-    let mapped = map_fd_at(tid, process, &mapping, libc::MAP_SHARED, fd);
+    let mapped = map_fd_at(tid, process, &mapping, share, fd);
     run_syscall(tid, process, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
     mapped
 }

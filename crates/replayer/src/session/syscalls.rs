@@ -406,6 +406,7 @@ impl ReplaySession {
                 prot,
                 offset: 0,
             },
+            libc::MAP_SHARED,
         )?;
         Ok(Some(result))
     }
@@ -425,11 +426,16 @@ impl ReplaySession {
         if let Some(SyscallExtra::MmapShared { file, identity }) = &extra {
             self.skip_syscall(event, real, current)?;
             let copy = self.shared_files.path_for(&self.reader, file, *identity)?;
+            let share = match args[3] & libc::MAP_TYPE as u64 {
+                t if t == libc::MAP_PRIVATE as u64 => libc::MAP_PRIVATE,
+                _ => libc::MAP_SHARED,
+            };
             address_space::map_shared_file(
                 real,
                 self.process(event.pid)?,
                 &copy,
                 address_space::FileMapping::of_mmap(file, result as u64, args),
+                share,
             )?;
             return Ok(Some(result));
         }
