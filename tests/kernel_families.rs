@@ -103,6 +103,15 @@ fn private_file_mappings_see_later_writes_to_the_file() {
     check_program("private_file_mapping", &[]);
 }
 
+/// A thread dies of SIGSEGV while another thread of its process makes
+/// syscalls: the whole process dies wherever its threads were. The
+/// recorder once waited forever for the killed group leader to stop, and
+/// replay for a thread the kernel had already killed.
+#[test]
+fn a_fatal_signal_in_one_thread_kills_its_busy_siblings() {
+    check_program("fatal_signal_in_thread", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

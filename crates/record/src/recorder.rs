@@ -71,6 +71,9 @@ pub(crate) struct Recorder {
     /// copied show later writes to the file): writes to them and their
     /// resizing are logged for replay's copies.
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
+    /// Processes a fatal signal is killing, until their last thread is
+    /// reaped.
+    killed_processes: std::collections::HashSet<Pid>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
     /// Processes that took a SIGCONT since their last stop signal: a
@@ -164,6 +167,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .as_ref()
             .map(|library| library.as_os_str().as_encoded_bytes().to_vec()),
         shared_files: Default::default(),
+        killed_processes: Default::default(),
         proc_mem_writers: Default::default(),
         continued: Default::default(),
         group_stopped: Default::default(),
@@ -234,6 +238,13 @@ impl Recorder {
                 return Err(Failure::Stop(StopRecording(format!(
                     "the recorder received signal {sig} and stopped recording"
                 ))));
+            }
+            let running_killed = self
+                .running
+                .and_then(|r| self.tasks.get(&r))
+                .is_some_and(|r| self.killed_processes.contains(&r.tgid));
+            if running_killed {
+                self.running = None;
             }
             if self.running.is_none() {
                 if let Some(tid) = self.next_ready() {
@@ -357,14 +368,22 @@ impl Recorder {
     pub(crate) fn on_wait(&mut self, w: WaitResult) -> Step {
         match w {
             WaitResult::Exited(tid, code) => self.on_death(tid, TraceOutcome::Exited { code }),
-            WaitResult::Signaled(tid, signal, core_dumped) => self.on_death(
-                tid,
-                TraceOutcome::Signaled {
-                    signal,
-                    core_dumped,
-                },
-            ),
+            WaitResult::Signaled(tid, signal, core_dumped) => {
+                self.process_killed(tid);
+                self.on_death(
+                    tid,
+                    TraceOutcome::Signaled {
+                        signal,
+                        core_dumped,
+                    },
+                )
+            }
             WaitResult::Stopped(tid, stop) => {
+                if let Stop::Event { event, message } = stop {
+                    if event == libc::PTRACE_EVENT_EXIT && libc::WIFSIGNALED(message as i32) {
+                        self.process_killed(tid);
+                    }
+                }
                 if !self.tasks.contains_key(&tid) {
                     // A new task can report its first stop before its
                     // parent's fork/clone event does.
@@ -415,6 +434,18 @@ impl Recorder {
         }
     }
 
+    /// A fatal signal is killing `tid` and with it every thread of its
+    /// process. A thread of it that runs user code will not stop again
+    /// before its exit, and a group leader not even there: it is reported
+    /// only once the others are gone, which they cannot be while they wait
+    /// for it to stop first. None of them counts as running from here
+    /// (see [`Recorder::run`]).
+    fn process_killed(&mut self, tid: Pid) {
+        if let Some(task) = self.tasks.get(&tid) {
+            self.killed_processes.insert(task.tgid);
+        }
+    }
+
     fn on_death(&mut self, tid: Pid, outcome: TraceOutcome) -> Step {
         if tid == self.initial_pid {
             self.initial_outcome = Some(outcome);
@@ -426,6 +457,7 @@ impl Recorder {
         if let Some(task) = self.tasks.remove(&tid) {
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.memories.remove(&task.tgid);
+                self.killed_processes.remove(&task.tgid);
             }
         }
         Ok(())

@@ -200,6 +200,14 @@ impl ReplaySession {
             // Parked threads are woken by the SIGKILL of an exit_group or exec.
             _ => {}
         }
+        if libc::WIFSIGNALED(status) {
+            // A fatal signal kills every thread of the process: the events
+            // its other threads logged while it did are the kernel's
+            // doing, and they may be gone before replay reaches them.
+            if let Some(process) = self.processes.get_mut(&rec_pid) {
+                process.exiting = true;
+            }
+        }
         loop {
             let waited = if event.tid == event.pid {
                 self.wait_for_leader(rec_pid, real)
