@@ -42,7 +42,7 @@ pub struct RecordArgs {
     /// the whole CPU and the trace replays only on this CPU model.
     #[arg(long = "hide-cpu-feature", value_name = "FEATURE")]
     hide_cpu_feature: Vec<String>,
-    /// Let the program see a feature hidden by default (rdrand, rdseed).
+    /// Let the program see a feature hidden by default (rdrand, rdseed, rdpid).
     /// Repeatable.
     #[arg(long = "keep-cpu-feature", value_name = "FEATURE")]
     keep_cpu_feature: Vec<String>,

@@ -62,8 +62,9 @@ fn rdrand_is_hidden_by_default_and_the_recording_replays_exactly() {
             "{out}"
         );
         assert!(out.contains("random from getrandom"), "{out}");
+        assert_eq!(line(&out, "rdpid="), "rdpid=0", "{out}");
         assert_eq!(line(&out, "path"), line(&native, "path"), "{out}");
-        assert!(cpuid.contains("hiding rdrand, rdseed"), "{cpuid}");
+        assert!(cpuid.contains("hiding rdrand, rdseed, rdpid"), "{cpuid}");
     } else {
         assert!(out.contains("random from getrandom"), "{out}");
         // (Said at record time where the machine has no faulting; a

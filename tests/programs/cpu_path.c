@@ -26,6 +26,7 @@ int main(int argc, char **argv) {
     int rdrand = (c >> 30) & 1 && !(argc > 1 && strcmp(argv[1], "--getrandom") == 0);
     __cpuid_count(7, 0, a, b, c, d);
     int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, rdseed = (b >> 18) & 1;
+    int rdpid = (c >> 22) & 1;
     unsigned long long r = 0;
     if (rdrand) {
         r = from_rdrand();
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     printf("path: %s\n", avx512f ? "avx512" : avx2 ? "avx2" : "generic");
     printf("rdrand=%d rdseed=%d avx2=%d avx512f=%d libgcc-avx512f=%d\n", rdrand, rdseed, avx2,
            avx512f, __builtin_cpu_supports("avx512f") ? 1 : 0);
+    printf("rdpid=%d\n", rdpid);
     printf("random from %s: %016llx\n", rdrand ? "rdrand" : "getrandom", r);
     printf("cpuid enabled: %ld\n", syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0));
     return 0;

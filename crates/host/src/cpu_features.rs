@@ -153,8 +153,10 @@ const GROUPS: &[(&str, &[&str])] = &[
 /// What a recording hides unless told otherwise: with them hidden, glibc,
 /// OpenSSL and language runtimes take their random numbers from
 /// `getrandom`, which is recorded, instead of from instructions that
-/// nothing can trap.
-pub const HIDDEN_BY_DEFAULT: &[&str] = &["rdrand", "rdseed"];
+/// nothing can trap; and a program asks which CPU it is on with
+/// `getcpu` (recorded) or `rdtscp` (trapped), not `rdpid`, which answers
+/// from the CPU it runs on and cannot be trapped either.
+pub const HIDDEN_BY_DEFAULT: &[&str] = &["rdrand", "rdseed", "rdpid"];
 
 /// Expands feature names and group names (`avx512`, `tsx`, `amx`) into
 /// flag names. The error names the known ones.
@@ -402,9 +404,9 @@ mod tests {
     }
 
     #[test]
-    fn default_hides_rdrand_and_rdseed_and_keep_takes_them_back() {
+    fn default_hides_rdrand_rdseed_and_rdpid_and_keep_takes_them_back() {
         let hidden = hidden_set(&[], &[]).unwrap();
-        assert_eq!(hidden, vec!["rdrand", "rdseed"]);
+        assert_eq!(hidden, vec!["rdrand", "rdseed", "rdpid"]);
         let mut t = table();
         hide(&mut t, &hidden);
         assert_eq!(t[1].ecx, 1 << 28, "rdrand cleared, avx kept");
