@@ -112,6 +112,38 @@ fn a_fatal_signal_in_one_thread_kills_its_busy_siblings() {
     check_program("fatal_signal_in_thread", &[]);
 }
 
+/// A process in a new PID namespace forks and starts a thread: the calls
+/// return the namespace's ids, and replay must still know which task is
+/// which (the recorder names them by their ids outside).
+#[test]
+fn tasks_made_inside_a_pid_namespace() {
+    let exe = common::program("pid_namespace");
+    let native = common::run_native(&[exe.to_str().expect("utf-8 path")]);
+    let is_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    });
+    if !is_root {
+        // Unprivileged, the kernel refuses the namespace; the program says
+        // so, and the rest of the test would prove nothing.
+        let text = String::from_utf8_lossy(&native.stdout);
+        assert!(text.contains("no PID namespace"), "{text}");
+        eprintln!("not root: PID namespaces cannot be made here; nothing more to check");
+        return;
+    }
+    let out = check_program("pid_namespace", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "namespace init: pid 1",
+        "grandchild: pid 2 ppid 1",
+        "thread: tid 3",
+        "namespace init: grandchild exited 7",
+        "child exited 9",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

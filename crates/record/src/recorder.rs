@@ -483,6 +483,7 @@ impl Recorder {
                     event == libc::PTRACE_EVENT_FORK && !self.clone_shares_memory(tid)?;
                 let forked_by = self.forked_by_now(tid, copy_of_memory)?;
                 self.forked_by.insert(child, forked_by);
+                self.task(tid)?.new_child = Some(child);
                 self.fd_cache_at_clone(tid)?;
             }
             libc::PTRACE_EVENT_EXEC => {

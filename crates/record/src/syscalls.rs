@@ -676,8 +676,9 @@ impl Recorder {
             libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
                 let flags = self.clone_flags(tgid, nr as u64, args)?.unwrap_or(0);
                 let thread = flags & libc::CLONE_THREAD as u64 != 0;
+                let child = self.task(tid)?.new_child.take();
                 Some(SyscallExtra::NewTask {
-                    child: result as Pid,
+                    child: child.unwrap_or(result as Pid),
                     thread,
                 })
             }

@@ -57,6 +57,10 @@ pub struct Task {
     /// these, comes before any user instruction ran too (the kernel sets
     /// up one frame per pending signal before returning to user space).
     pub last_delivery: Option<trace::event::Regs>,
+    /// The task this thread's clone, fork or vfork just made, as the
+    /// recorder names it (its ptrace event says), until the call returns:
+    /// from inside a PID namespace the call returns another number.
+    pub new_child: Option<Pid>,
     /// Asynchronous signals that arrived while the thread ran user code,
     /// held back until its next anchor.
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
@@ -101,6 +105,7 @@ impl Task {
             started: false,
             anchor_regs: None,
             last_delivery: None,
+            new_child: None,
             held_signals: VecDeque::new(),
             reinjecting: None,
             restartable: None,

@@ -43,9 +43,10 @@ pub struct ReplayTask {
     /// Signal to deliver when the thread next resumes.
     pub pending_signal: Option<i32>,
     pub syscall: Option<InSyscall>,
-    /// Where CLONE_CHILD_SETTID made the kernel write the real tid; the
-    /// recorded tid is written there when the task starts.
-    pub child_tid_fixup: Option<u64>,
+    /// Where CLONE_CHILD_SETTID made the kernel write the real tid, and the
+    /// tid it wrote in the recording (the child's own view of it), written
+    /// there when the task starts.
+    pub child_tid_fixup: Option<(u64, i32)>,
     /// Syscall number and arguments the recorded clone had; replay may have
     /// run a variant (vfork as clone), and the child inherits the registers
     /// of what really ran, so they are put back when it starts.

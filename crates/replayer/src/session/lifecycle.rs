@@ -118,11 +118,11 @@ impl ReplaySession {
             regs::set_syscall_args(&mut child_regs, &args);
             regs::set(real, &child_regs)?;
         }
-        if let Some(addr) = task.child_tid_fixup.take() {
+        if let Some((addr, tid)) = task.child_tid_fixup.take() {
             let rec_pid = task.rec_pid;
             self.process(rec_pid)?
                 .memory
-                .write(addr, &event.tid.to_le_bytes())?;
+                .write(addr, &tid.to_le_bytes())?;
         }
         Ok(())
     }

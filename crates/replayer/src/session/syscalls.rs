@@ -353,7 +353,15 @@ impl ReplaySession {
                 Ok(Some(0))
             }
             _ => self
-                .replay_clone(event, real, current, nr_i, args, result)
+                .replay_clone(
+                    event,
+                    real,
+                    current,
+                    nr_i,
+                    args,
+                    result,
+                    recorded_tid(&extra),
+                )
                 .map(Some),
         }
     }
@@ -690,5 +698,15 @@ mod tests {
         other_events[4] = 4;
         assert!(!same_pollfds(&other_events, &recorded));
         assert!(!same_pollfds(&recorded[..8], &recorded));
+    }
+}
+
+/// The recorder's id of the task a clone made: the same as the call's
+/// result, except from inside a PID namespace, where the result is the
+/// namespace's number for it.
+fn recorded_tid(extra: &Option<SyscallExtra>) -> Option<i32> {
+    match extra {
+        Some(SyscallExtra::NewTask { child, .. }) => Some(*child),
+        _ => None,
     }
 }

@@ -182,7 +182,8 @@ impl ReplaySession {
         mut current: Regs,
         nr: i64,
         args: &[u64; 6],
-        recorded_child: i64,
+        recorded_result: i64,
+        recorded_tid: Option<i32>,
     ) -> Result<i64, ReplayError> {
         // vfork would block the parent until the child execs, but replay
         // decides when each task runs; sharing memory is what matters.
@@ -269,14 +270,17 @@ impl ReplaySession {
             ));
         };
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
-        let recorded_child = recorded_child as i32;
+        // The tid the parent saw, which the kernel also wrote for it.
+        let seen_tid = recorded_result as i32;
+        // The recording's name for the child in its events.
+        let recorded_child = recorded_tid.unwrap_or(seen_tid);
         if flags & libc::CLONE_PARENT_SETTID as u64 != 0 && parent_tid_addr != 0 {
             // The kernel wrote the new tid before either task ran, and the
             // child may read it (pthread's own tid) before the parent's exit
             // event comes in the log, so the recorded tid goes there now.
             self.process(event.pid)?
                 .memory
-                .write(parent_tid_addr, &recorded_child.to_le_bytes())?;
+                .write(parent_tid_addr, &seen_tid.to_le_bytes())?;
         }
         let child_pid = if thread { event.pid } else { recorded_child };
         if !thread {
@@ -298,8 +302,15 @@ impl ReplaySession {
                 },
             );
         }
+        // The child's own view of its tid: the parent's, unless the child
+        // starts a PID namespace, in which it is 1.
+        let own_tid = if flags & libc::CLONE_NEWPID as u64 != 0 {
+            1
+        } else {
+            seen_tid
+        };
         let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
-            .then_some(child_tid_addr);
+            .then_some((child_tid_addr, own_tid));
         // A new process keeps the thread's buffer (its copy, or the shared
         // one after vfork); a new thread gets its own.
         let buffer = if thread {
