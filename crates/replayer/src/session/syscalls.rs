@@ -359,8 +359,10 @@ impl ReplaySession {
                     current,
                     nr_i,
                     args,
-                    result,
-                    recorded_tid(&extra),
+                    super::tasks::RecordedClone {
+                        result,
+                        tid: recorded_tid(&extra),
+                    },
                 )
                 .map(Some),
         }

@@ -12,6 +12,16 @@ use trace::RecordedEvent;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
+/// What the recording says a clone made.
+pub(super) struct RecordedClone {
+    /// The call's result: the tid as the parent saw it, which the kernel
+    /// also wrote for it.
+    pub(super) result: i64,
+    /// The recording's name for the child in its events, where the
+    /// recorder logged one: the same but from inside a PID namespace.
+    pub(super) tid: Option<i32>,
+}
+
 impl ReplaySession {
     pub(super) fn replay_exec(
         &mut self,
@@ -182,8 +192,7 @@ impl ReplaySession {
         mut current: Regs,
         nr: i64,
         args: &[u64; 6],
-        recorded_result: i64,
-        recorded_tid: Option<i32>,
+        recorded: RecordedClone,
     ) -> Result<i64, ReplayError> {
         // vfork would block the parent until the child execs, but replay
         // decides when each task runs; sharing memory is what matters.
@@ -270,10 +279,8 @@ impl ReplaySession {
             ));
         };
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
-        // The tid the parent saw, which the kernel also wrote for it.
-        let seen_tid = recorded_result as i32;
-        // The recording's name for the child in its events.
-        let recorded_child = recorded_tid.unwrap_or(seen_tid);
+        let seen_tid = recorded.result as i32;
+        let recorded_child = recorded.tid.unwrap_or(seen_tid);
         if flags & libc::CLONE_PARENT_SETTID as u64 != 0 && parent_tid_addr != 0 {
             // The kernel wrote the new tid before either task ran, and the
             // child may read it (pthread's own tid) before the parent's exit
