@@ -144,6 +144,14 @@ fn tasks_made_inside_a_pid_namespace() {
     }
 }
 
+/// A child opens a file its parent holds a lease on: the open waits until
+/// the parent, told by SIGIO, gives the lease up. The syscall buffer's
+/// open must not wait where the recorder cannot run the parent.
+#[test]
+fn an_open_that_waits_for_a_lease_to_be_broken() {
+    check_program("file_lease", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

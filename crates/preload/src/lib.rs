@@ -499,6 +499,40 @@ use libc_consts::*;
 mod fd_facts;
 use fd_facts::{fd_kind, fds_changed, file_type, write_plan};
 
+/// Opens the regular file `a` names without waiting: a lease another
+/// process holds on it (`F_SETLEASE`) makes a plain open wait for that
+/// process to give it up, which it cannot do while the tracer waits for
+/// this thread. That open fails with EAGAIN instead and goes down the
+/// traced path, where it may wait as the program's would.
+fn open_file_no_wait(nr: u64, a: [u64; 6]) -> Option<i64> {
+    let flags = a[2];
+    let mut no_wait = a;
+    no_wait[2] = flags | O_NONBLOCK;
+    let fd = untraced(nr, no_wait);
+    if fd == -EAGAIN && flags & O_NONBLOCK == 0 {
+        return None;
+    }
+    if fd >= 0 {
+        clear_nonblock_unless_asked(fd as u64, flags);
+    }
+    Some(fd)
+}
+
+/// Takes back the O_NONBLOCK the hook added to an open that `flags` did
+/// not ask for.
+fn clear_nonblock_unless_asked(fd: u64, flags: u64) {
+    if flags & O_NONBLOCK != 0 {
+        return;
+    }
+    let status = untraced(sys::FCNTL, [fd, F_GETFL, 0, 0, 0, 0]);
+    if status >= 0 {
+        untraced(
+            sys::FCNTL,
+            [fd, F_SETFL, status as u64 & !O_NONBLOCK, 0, 0, 0],
+        );
+    }
+}
+
 /// openat of a path that did not exist a moment ago: a compiler's include
 /// search makes dozens of these, and each was a ptrace stop. Opened without
 /// waiting, in case a FIFO or device appeared there meanwhile: such a file
@@ -515,15 +549,7 @@ fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
     let fd_u = fd as u64;
     match fd_kind(fd_u).map(|k| k.file_type) {
         Some(S_IFREG | S_IFDIR) => {
-            if flags & O_NONBLOCK == 0 {
-                let status = untraced(sys::FCNTL, [fd_u, F_GETFL, 0, 0, 0, 0]);
-                if status >= 0 {
-                    untraced(
-                        sys::FCNTL,
-                        [fd_u, F_SETFL, status as u64 & !O_NONBLOCK, 0, 0, 0],
-                    );
-                }
-            }
+            clear_nonblock_unless_asked(fd_u, flags);
             Some(fd)
         }
         _ => {
@@ -608,8 +634,10 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                 if r == -ENOENT && flags & O_CREAT == 0 {
                     return open_missing(nr, a);
                 }
-                let safe = (r == 0 && (kind == S_IFREG || kind == S_IFDIR))
-                    || (r == -ENOENT && flags & O_CREAT != 0);
+                if r == 0 && kind == S_IFREG {
+                    return open_file_no_wait(nr, a);
+                }
+                let safe = (r == 0 && kind == S_IFDIR) || (r == -ENOENT && flags & O_CREAT != 0);
                 if !safe {
                     return None;
                 }
