@@ -152,6 +152,15 @@ fn an_open_that_waits_for_a_lease_to_be_broken() {
     check_program("file_lease", &[]);
 }
 
+/// Timer signals interrupt a loop whose registers are the same on every
+/// pass; a handler's return lands back in it. Each signal must be
+/// delivered on the pass it was recorded at, though the registers where
+/// the last one left the loop recur on every pass.
+#[test]
+fn signals_into_a_loop_that_keeps_its_state_in_memory() {
+    check_program("signal_into_memory_loop", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

@@ -168,8 +168,8 @@ impl Recorder {
             Vec::new(),
         )?;
         tracing::debug!(tid, rip = regs.rip, ?reason, "preempted");
+        self.anchor_in_user_code(tid, regs)?;
         let task = self.task(tid)?;
-        task.anchor_regs = Some(regs);
         if task.reinjecting.is_none() {
             if let Some(info) = task.held_signals.pop_front() {
                 // Delivered right here: the thread's next stop is this

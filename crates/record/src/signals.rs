@@ -130,7 +130,13 @@ impl Recorder {
     /// exit, a delivered signal): the kernel is still on its way back to
     /// user space, delivering signals or restarting the call.
     pub(crate) fn at_anchor(&mut self, tid: Pid) -> Step<bool> {
-        let Some(anchor) = self.task(tid)?.anchor_regs else {
+        let task = self.task(tid)?;
+        if task.anchor_in_user_code == Some(false) {
+            // Nothing was due when the thread left that point: the signal
+            // came later, and a loop may have brought it back there.
+            return Ok(false);
+        }
+        let Some(anchor) = task.anchor_regs else {
             return Ok(false);
         };
         let now = regs::get(tid)?;
@@ -138,6 +144,16 @@ impl Recorder {
             orig_rax: anchor.orig_rax,
             ..now
         } == anchor)
+    }
+
+    /// Makes `regs`, a place inside user code, `tid`'s anchor (see
+    /// `Task::anchor_in_user_code`).
+    pub(crate) fn anchor_in_user_code(&mut self, tid: Pid, regs: Regs) -> Step {
+        let due = signal_due(tid);
+        let task = self.task(tid)?;
+        task.anchor_regs = Some(regs);
+        task.anchor_in_user_code = Some(due);
+        Ok(())
     }
 
     /// True if `tid` stands at the entry of the handler of the signal it
@@ -211,7 +227,14 @@ impl Recorder {
             },
             Vec::new(),
         )?;
-        self.task(tid)?.last_delivery = Some(regs);
+        let task = self.task(tid)?;
+        task.last_delivery = Some(regs);
+        if task.anchor_in_user_code.is_some() {
+            // That one is taken; another may still be due before any user
+            // instruction, or may come only after the thread ran on.
+            let due = signal_due(tid);
+            self.task(tid)?.anchor_in_user_code = Some(due);
+        }
         // The anchor stays: a second signal that stops the thread before it
         // runs any user code (the first one ignored, the syscall not yet
         // restarted) is at the same place. Stepping toward a point from
@@ -234,6 +257,12 @@ impl Recorder {
         self.task(tid)?.anchor_regs = None;
         self.resume_user(tid, 0)
     }
+}
+
+/// Whether a signal is pending for `tid` that it does not block: the
+/// kernel delivers it before the thread runs another user instruction.
+fn signal_due(tid: Pid) -> bool {
+    tracee::signal_state::SignalState::read(tid).is_ok_and(|s| s.pending & !s.blocked != 0)
 }
 
 /// Length of the rdtsc (2) or rdtscp (3) instruction at the thread's rip.

@@ -495,7 +495,9 @@ impl Recorder {
                 },
                 Vec::new(),
             )?;
-            self.task(tid)?.anchor_regs = Some(exit_regs);
+            let task = self.task(tid)?;
+            task.anchor_regs = Some(exit_regs);
+            task.anchor_in_user_code = None;
             return self.resume_user(tid, 0);
         }
         let mut extra = None;
@@ -573,8 +575,15 @@ impl Recorder {
         if !syscall_model::is_restart_code(result) {
             self.patch_site(tid, nr, &mut exit_regs)?;
         }
+        if nr == libc::SYS_rt_sigreturn as u64 {
+            // It returns into the interrupted code, maybe a loop.
+            self.anchor_in_user_code(tid, exit_regs)?;
+        } else {
+            let task = self.task(tid)?;
+            task.anchor_regs = Some(exit_regs);
+            task.anchor_in_user_code = None;
+        }
         let task = self.task(tid)?;
-        task.anchor_regs = Some(exit_regs);
         const ERESTART_RESTARTBLOCK: i64 = -516;
         if result == ERESTART_RESTARTBLOCK {
             task.restartable = Some(model);

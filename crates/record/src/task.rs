@@ -52,6 +52,12 @@ pub struct Task {
     /// before any user instruction ran, so the signal lands at that
     /// deterministic point; with other registers, user code ran meanwhile.
     pub anchor_regs: Option<trace::event::Regs>,
+    /// For an anchor inside user code (a preemption point, where
+    /// `rt_sigreturn` returned), which a loop can come back to with exactly
+    /// the same registers: whether a signal was already due when the thread
+    /// was resumed there. Only then is a signal stop at those registers
+    /// one before any user instruction ran. `None` for a syscall's exit.
+    pub anchor_in_user_code: Option<bool>,
     /// Registers at the thread's last signal-delivery stop: a next delivery
     /// stop at that signal's handler entry, whose frame saved exactly
     /// these, comes before any user instruction ran too (the kernel sets
@@ -104,6 +110,7 @@ impl Task {
             syscall: None,
             started: false,
             anchor_regs: None,
+            anchor_in_user_code: None,
             last_delivery: None,
             new_child: None,
             held_signals: VecDeque::new(),
