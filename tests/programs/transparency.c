@@ -19,6 +19,19 @@ static void on_segv(int sig) {
   siglongjmp(back, 1);
 }
 
+/* The number after `key` in /proc/self/status, or -1. */
+static long status_field(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  CHECK(f != NULL);
+  char line[256];
+  long value = -1;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, key, strlen(key)) == 0)
+      value = strtol(line + strlen(key), NULL, 10);
+  fclose(f);
+  return value;
+}
+
 int main(void) {
   int deathsig = -1;
   CHECK(prctl(PR_GET_PDEATHSIG, &deathsig) == 0);
@@ -28,6 +41,10 @@ int main(void) {
    * then its children have it too. */
   CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
   CHECK(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0);
+  /* Root's recorder installs its filter without no_new_privs, so
+   * /proc/self/status says what prctl says. */
+  if (geteuid() == 0)
+    CHECK(status_field("NoNewPrivs:") == prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
   pid_t nnp = fork();
   CHECK(nnp >= 0);
   if (nnp == 0) {

@@ -57,6 +57,10 @@ pub(crate) struct Recorder {
     /// The syscall buffer is on: threads run under PTRACE_CONT and traced
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
+    /// The recorder set no_new_privs for the buffer's seccomp filter (it
+    /// must without CAP_SYS_ADMIN): a setuid exec then silently keeps the
+    /// caller's privileges.
+    pub(crate) set_no_new_privs: bool,
     /// The library's path as `LD_PRELOAD` names it, while buffering: the
     /// recorder adds it back to the environment of every exec.
     pub(crate) preload_library: Option<Vec<u8>>,
@@ -162,6 +166,9 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         timeslice_ns: options.timeslice_ns,
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
+        set_no_new_privs: untraced_ip.is_some()
+            && no_new_privs(&pid.to_string())
+            && !no_new_privs("self"),
         preload_library: options
             .syscall_buffer
             .as_ref()
@@ -644,6 +651,12 @@ impl Recorder {
             }
         }
     }
+}
+
+/// Whether `/proc/PROCESS/status` says no_new_privs is set.
+fn no_new_privs(process: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .is_ok_and(|status| status.lines().any(|l| l == "NoNewPrivs:\t1"))
 }
 
 /// Appends the recorder's `LD_PRELOAD` entry, last, naming the syscall

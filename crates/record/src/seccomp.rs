@@ -36,7 +36,11 @@ impl Recorder {
                 let own = self.task(tid)?.own_seccomp;
                 return Ok(Some(if own { SECCOMP_MODE_FILTER } else { 0 }));
             }
-            libc::SYS_prctl if args[0] == PR_GET_NO_NEW_PRIVS && args[1..5] == [0; 4] => {
+            libc::SYS_prctl
+                if args[0] == PR_GET_NO_NEW_PRIVS
+                    && args[1..5] == [0; 4]
+                    && self.set_no_new_privs =>
+            {
                 return Ok(Some(i64::from(self.task(tid)?.own_no_new_privs)));
             }
             libc::SYS_prctl => args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT,

@@ -132,7 +132,7 @@ impl Recorder {
             regs::set(tid, &entry_regs)?;
         }
         let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
-        if self.buffering && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
+        if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
             return Err(Failure::Stop(StopRecording(format!(
                 "{} of a setuid/setgid program would gain privileges, which the syscall \
                  buffer's no_new_privs filter silently prevents; recording stopped so that \

@@ -143,13 +143,20 @@ pub fn spawn_traced(
             // After the stop, so that the tracer has asked for seccomp
             // stops: without that, a traced syscall would fail with ENOSYS.
             if let Some(program) = &program {
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
-                    || libc::prctl(
+                let install = || {
+                    libc::prctl(
                         libc::PR_SET_SECCOMP,
                         libc::SECCOMP_MODE_FILTER,
                         program as *const libc::sock_fprog,
-                    ) < 0
-                {
+                    ) == 0
+                };
+                // With CAP_SYS_ADMIN the filter needs no no_new_privs,
+                // which the program would see (/proc/self/status) and
+                // which would cost a setuid program its privileges; the
+                // kernel asks for it only from others.
+                let installed = install()
+                    || (libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && install());
+                if !installed {
                     let errno = *libc::__errno_location();
                     libc::write(errno_write, (&errno as *const i32).cast(), 4);
                     libc::_exit(127);

@@ -682,6 +682,16 @@ fn output_bytes(
     }
 }
 
+/// The recorder's id of the task a clone made: the same as the call's
+/// result, except from inside a PID namespace, where the result is the
+/// namespace's number for it.
+fn recorded_tid(extra: &Option<SyscallExtra>) -> Option<i32> {
+    match extra {
+        Some(SyscallExtra::NewTask { child, .. }) => Some(*child),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::same_pollfds;
@@ -700,15 +710,5 @@ mod tests {
         other_events[4] = 4;
         assert!(!same_pollfds(&other_events, &recorded));
         assert!(!same_pollfds(&recorded[..8], &recorded));
-    }
-}
-
-/// The recorder's id of the task a clone made: the same as the call's
-/// result, except from inside a PID namespace, where the result is the
-/// namespace's number for it.
-fn recorded_tid(extra: &Option<SyscallExtra>) -> Option<i32> {
-    match extra {
-        Some(SyscallExtra::NewTask { child, .. }) => Some(*child),
-        _ => None,
     }
 }
