@@ -2,7 +2,9 @@
  * only: every pass has the same registers at every instruction, and a
  * signal handler's return lands back in it. Each handler notes the
  * counter; replay must deliver each signal at the same pass, although
- * the registers where the loop was interrupted recur on every pass. */
+ * the registers where the loop was interrupted recur on every pass. (Two
+ * may share a pass: a signal that comes while a handler runs waits for its
+ * return.) */
 #include "family.h"
 #include <signal.h>
 #include <sys/time.h>
@@ -31,7 +33,7 @@ int main(void) {
   struct itimerval off = {{0, 0}, {0, 0}};
   CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
   for (int i = 0; i < 4; i++) {
-    CHECK(i == 0 || at[i] > at[i - 1]);
+    CHECK(i == 0 || at[i] >= at[i - 1]);
     printf("signal %d at pass %lu\n", i, at[i]);
   }
   return 0;
