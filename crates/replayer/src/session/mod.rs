@@ -421,24 +421,32 @@ impl ReplaySession {
                 return Ok(Applied::Done);
             }
         }
+        match self.apply_kind(recorded) {
+            // The kernel was already killing the process when this was
+            // logged (the exit of a syscall it cut short, the patch of that
+            // call's site); the thread is gone now, as it was soon after then.
+            Err(ReplayError::Tracee(_))
+                if self.processes.get(&event.pid).is_some_and(|p| p.exiting) =>
+            {
+                if let Some(task) = self.tasks.get_mut(&event.tid) {
+                    task.syscall = None;
+                    task.state = ReplayState::Exiting;
+                }
+                Ok(Applied::Done)
+            }
+            other => other,
+        }
+    }
+
+    fn apply_kind(&mut self, recorded: &RecordedEvent) -> Result<Applied, ReplayError> {
+        let event = &recorded.event;
         match &event.kind {
             EventKind::SyscallEntry { regs, inputs } => self.syscall_entry(recorded, regs, inputs),
             EventKind::SyscallExit {
                 nr, result, extra, ..
-            } => match self.syscall_exit(recorded, *nr, *result, extra.as_ref()) {
-                // The kernel was already killing the process when this exit
-                // was logged; the thread is gone now, as it was soon after then.
-                Err(ReplayError::Tracee(_))
-                    if self.processes.get(&event.pid).is_some_and(|p| p.exiting) =>
-                {
-                    if let Some(task) = self.tasks.get_mut(&event.tid) {
-                        task.syscall = None;
-                        task.state = ReplayState::Exiting;
-                    }
-                    Ok(Applied::Done)
-                }
-                other => other.map(|_| Applied::Done),
-            },
+            } => self
+                .syscall_exit(recorded, *nr, *result, extra.as_ref())
+                .map(|_| Applied::Done),
             EventKind::Signal {
                 signo,
                 origin,
