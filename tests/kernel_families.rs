@@ -161,6 +161,16 @@ fn signals_into_a_loop_that_keeps_its_state_in_memory() {
     check_program("signal_into_memory_loop", &[]);
 }
 
+/// process_vm_writev into a child and into the caller itself: replay does
+/// not make the call, and puts the bytes where the kernel put them.
+#[test]
+fn process_vm_writev_into_a_child_and_into_itself() {
+    let out = check_program("process_vm_write", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("child's buffer: nonce "), "{text}");
+    assert!(text.contains("own buffer: written"), "{text}");
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

@@ -1,11 +1,13 @@
-//! Writes through `/proc/PID/mem`: the program changes memory with a
-//! syscall that replay does not make.
+//! Writes into another process's memory (or the caller's own) that replay
+//! does not make: through `/proc/PID/mem`, and with `process_vm_writev`.
 //!
-//! Opening such a file for writing takes the traced path (the library
+//! Opening `/proc/PID/mem` for writing takes the traced path (the library
 //! leaves `/proc` opens with write access to the tracer), and the process's
 //! later file writes are traced too. Each write is logged as a kernel write
 //! of the bytes now in the target's memory, as the target's event; a target
-//! outside the recording stops it.
+//! outside the recording stops it. `process_vm_writev` is never buffered;
+//! its writes are logged the same way, and one into a process outside the
+//! recording changes nothing replay needs.
 
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::Returned;
@@ -113,6 +115,52 @@ impl Recorder {
             },
             vec![bytes],
         )?;
+        Ok(())
+    }
+}
+
+impl Recorder {
+    /// After `process_vm_writev`'s exit: the bytes it put in the target's
+    /// memory, as the target's kernel write.
+    pub(crate) fn note_process_vm_write(&mut self, call: &Returned) -> Step {
+        let Returned {
+            tgid,
+            nr,
+            args,
+            result,
+            ..
+        } = *call;
+        if nr != libc::SYS_process_vm_writev as u64 || result <= 0 {
+            return Ok(());
+        }
+        let Some(target_tgid) = self.tasks.get(&(args[0] as Pid)).map(|t| t.tgid) else {
+            return Ok(());
+        };
+        // The remote iovecs, filled in order up to the bytes written.
+        const IOVEC_LEN: usize = 16;
+        let count = args[4].min(1024) as usize;
+        let iovecs = self.memory(tgid)?.read(args[3], count * IOVEC_LEN)?;
+        let mut left = result as u64;
+        let mut writes = Vec::new();
+        let mut payloads = Vec::new();
+        for iov in iovecs.chunks_exact(IOVEC_LEN) {
+            if left == 0 {
+                break;
+            }
+            let word = |at: usize| {
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(&iov[at..at + 8]);
+                u64::from_le_bytes(raw)
+            };
+            let (base, len) = (word(0), word(8).min(left));
+            if len == 0 {
+                continue;
+            }
+            payloads.push(self.memory(target_tgid)?.read(base, len as usize)?);
+            writes.push(MemWrite { addr: base, len });
+            left -= len;
+        }
+        self.log(args[0] as Pid, EventKind::KernelWrite { writes }, payloads)?;
         Ok(())
     }
 }

@@ -569,6 +569,7 @@ impl Recorder {
         self.note_own_seccomp(&returned)?;
         self.note_proc_mem_open(&returned)?;
         self.note_proc_mem_write(&returned)?;
+        self.note_process_vm_write(&returned)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.
