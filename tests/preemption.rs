@@ -291,6 +291,26 @@ fn a_point_whose_memory_never_matches_is_gone_back_for() {
                 "{name} {options:?}: the spoiled point was taken by going back: {log}"
             );
             scored |= log.contains("choice: Score");
+            // The choice is kept in the trace: the next replay takes the
+            // near miss at once, without starting again.
+            let choices = root.trace(&trace).join("point-choices");
+            let mode = std::fs::metadata(&choices)
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+            assert_eq!(mode.ok(), Some(0o600), "{}", choices.display());
+            let again = output_within_limit(
+                root.cmd()
+                    .env("REPLAY_TEST_SPOIL_POINT", "1")
+                    .env("REPLAY_LOG", "replay_replayer=debug")
+                    .arg("replay")
+                    .arg(root.trace(&trace)),
+            );
+            let log = String::from_utf8_lossy(&again.stderr);
+            assert_eq!(again.stdout, rec.stdout, "{log}");
+            assert!(
+                log.contains("took the near miss an earlier attempt chose")
+                    && !log.contains("going back for a preemption point"),
+                "{name} {options:?}: the saved choice was not taken at once: {log}"
+            );
         }
         assert!(
             scored || name != "memory_loop",

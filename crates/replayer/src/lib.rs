@@ -67,6 +67,7 @@ const MAX_POINT_RETRIES: u32 = 16;
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
     let mut printed = 0;
     let mut attempts = 0;
+    let saved_choices = point_retry::load_saved(&options.trace_dir);
     loop {
         attempts += 1;
         let replayed = (|| {
@@ -85,10 +86,18 @@ pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
                 printed = printed.max(retry.replayed);
             }
             Err(e) => {
+                if saved_choices {
+                    point_retry::forget_saved(&options.trace_dir);
+                }
                 session::finish_cpu_check();
                 return Err(e);
             }
-            Ok(outcome) => return Ok(outcome),
+            Ok(outcome) => {
+                if attempts > 1 {
+                    point_retry::save(&options.trace_dir);
+                }
+                return Ok(outcome);
+            }
         }
     }
 }

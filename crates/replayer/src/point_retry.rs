@@ -16,6 +16,9 @@
 //! words, found by a second run that scores each. Registers, flags and SSE
 //! registers must still match exactly, and every later event is checked as
 //! before, so a wrong choice is reported as a divergence, never silently.
+//! The choices are saved in the trace (`point-choices`), so that later
+//! replays of it take them at once; a replay that fails with saved choices
+//! drops them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +79,106 @@ pub(crate) fn next_choice(
     }
 }
 
+/// The file in a trace directory that keeps the near misses earlier
+/// replays took (`<event> <pass>` lines), so that the next replay of the
+/// trace takes them at once instead of going back for them again.
+const CHOICES_FILE: &str = "point-choices";
+
+/// Traces whose saved choices this process has read.
+static LOADED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Takes the choices an earlier replay of `trace` saved, once per process.
+/// True if any came from there.
+pub(crate) fn load_saved(trace: &Path) -> bool {
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if loaded.iter().any(|t| t == trace) {
+        return false;
+    }
+    loaded.push(trace.to_path_buf());
+    let Ok(text) = std::fs::read_to_string(trace.join(CHOICES_FILE)) else {
+        return false;
+    };
+    let saved: Vec<(u64, u64)> = text
+        .lines()
+        .filter_map(|line| {
+            let (event, pass) = line.split_once(' ')?;
+            Some((event.parse().ok()?, pass.parse().ok()?))
+        })
+        .filter(|&(_, pass)| pass > 0)
+        .collect();
+    let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    let choices = choices.get_or_insert_with(HashMap::new);
+    for &(event, pass) in &saved {
+        choices
+            .entry((trace.to_path_buf(), event))
+            .or_insert(PointChoice::Accept(pass));
+    }
+    !saved.is_empty()
+}
+
+/// Saves the near misses this process's replays of `trace` took, where the
+/// trace directory can be written (a pack's is temporary; then nothing is
+/// kept). A saved choice does not get in the way of a full match: the
+/// probe takes one of those first.
+pub(crate) fn save(trace: &Path) {
+    let lines: String = {
+        let choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(choices) = choices.as_ref() else {
+            return;
+        };
+        let mut accepted: Vec<(u64, u64)> = choices
+            .iter()
+            .filter(|((t, _), _)| t == trace)
+            .filter_map(|(&(_, event), &choice)| match choice {
+                PointChoice::Accept(pass) => Some((event, pass)),
+                PointChoice::Score => None,
+            })
+            .collect();
+        accepted.sort_unstable();
+        accepted
+            .iter()
+            .map(|(event, pass)| format!("{event} {pass}\n"))
+            .collect()
+    };
+    if lines.is_empty() {
+        return;
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = trace.join(format!("{CHOICES_FILE}.{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(lines.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, trace.join(CHOICES_FILE)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::debug!(
+            "cannot save the preemption points' choices in {}: {e}",
+            trace.display()
+        );
+    }
+}
+
+/// Drops the choices saved for `trace`, file and memory: a replay that
+/// took them failed, and the next one derives them again.
+pub(crate) fn forget_saved(trace: &Path) {
+    let _ = std::fs::remove_file(trace.join(CHOICES_FILE));
+    let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(choices) = choices.as_mut() {
+        choices.retain(|(t, _), _| t != trace);
+    }
+}
+
+/// Whether `REPLAY_TEST_SPOIL_POINT=1` is set (read once).
+fn spoil_asked() -> bool {
+    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ASKED.get_or_init(|| std::env::var_os("REPLAY_TEST_SPOIL_POINT").is_some_and(|v| v == "1"))
+}
+
 /// `REPLAY_TEST_SPOIL_POINT=1` makes each replay session change the last
 /// recorded word of the first preemption point that has words, as an
 /// uninitialised stack word would differ: how the end-to-end tests make a
@@ -84,9 +187,7 @@ pub(crate) fn spoil_this_point(done: &mut bool, words: &[WatchedWord]) -> bool {
     if *done || words.is_empty() {
         return false;
     }
-    static ASKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let asked = *ASKED
-        .get_or_init(|| std::env::var_os("REPLAY_TEST_SPOIL_POINT").is_some_and(|v| v == "1"));
+    let asked = spoil_asked();
     *done = asked;
     asked
 }

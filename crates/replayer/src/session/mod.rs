@@ -120,6 +120,9 @@ pub struct ReplaySession {
 impl ReplaySession {
     pub fn start(trace_dir: &Path, quiet: bool) -> Result<ReplaySession, ReplayError> {
         let reader = TraceReader::open(trace_dir)?;
+        // The debugger and the interactive prompt start sessions of their
+        // own: they take what earlier replays chose too.
+        crate::point_retry::load_saved(trace_dir);
         let cpu = replay_cpu(reader.manifest().header.cpu);
         // Blob hashing (and any thread started later) stays off the CPU the
         // tracee and this thread take turns on.
