@@ -747,6 +747,11 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     if nr == sys::CLOSE {
         fds_changed();
     }
+    let result = if (nr == sys::READ || nr == sys::PREAD64) && result > 0 {
+        hide_recorder_in_status(args, result)
+    } else {
+        result
+    };
     let (input_addr, input_len) = match plan.input {
         // With its NUL, so that an empty path ("" with AT_EMPTY_PATH) shows.
         Input::Path(addr) if result != -EFAULT && addr != 0 => {
@@ -791,6 +796,30 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         core::ptr::write_volatile(&raw mut (*header).used, (used + size) as u32);
     }
     result
+}
+
+/// A read of the process's own `/proc/PID/status`, with what the recorder
+/// adds there taken out (see `syscallbuf::status`); returns its length.
+fn hide_recorder_in_status(args: [u64; 6], result: i64) -> i64 {
+    const NAME: &[u8] = b"Name:\t";
+    let len = result as usize;
+    // SAFETY: the kernel just wrote `result` bytes at args[1], which the
+    // program handed over as its buffer for this read.
+    let data = unsafe { core::slice::from_raw_parts_mut(args[1] as *mut u8, len) };
+    if !data.starts_with(NAME) {
+        return result;
+    }
+    let marks = syscallbuf::status::Marks {
+        // The library buffers nothing once the program has a filter of its
+        // own (ALL_CALLS_TRACED), so the only one is the recorder's.
+        seccomp_filter: true,
+        no_new_privs: SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed)
+            & syscallbuf::NO_NEW_PRIVS_BY_RECORDER
+            != 0,
+    };
+    let own_pid = untraced(sys::GETPID, [0; 6]) as u64;
+    let may_shrink = (result as u64) < args[2];
+    syscallbuf::status::hide_recorder(data, len, own_pid, marks, may_shrink) as i64
 }
 
 /// Replaying: return the next recorded result and restore what the call

@@ -247,6 +247,10 @@ impl Recorder {
                 if self.tasks.values().any(|t| t.tgid == tgid && t.own_seccomp) {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
                 }
+                let own_no_new_privs = self.task(tid)?.own_no_new_privs;
+                if self.set_no_new_privs && !own_no_new_privs {
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::NO_NEW_PRIVS_BY_RECORDER)?;
+                }
                 Ok(syscallbuf::MODE_RECORD)
             }
             syscallbuf::OP_REGISTER

@@ -78,7 +78,8 @@ impl Recorder {
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
         if nr == libc::SYS_prctl as u64 && args[0] == PR_SET_NO_NEW_PRIVS && result == 0 {
             self.task(tid)?.own_no_new_privs = true;
-            return Ok(());
+            // The library's reads of the process's status show it again.
+            return self.update_fd_generation(tgid, |g| g & !syscallbuf::NO_NEW_PRIVS_BY_RECORDER);
         }
         let (installed, all_threads) = match nr as i64 {
             libc::SYS_prctl => (
@@ -100,5 +101,52 @@ impl Recorder {
             }
         }
         self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)
+    }
+}
+
+impl Recorder {
+    /// At the exit of a traced read of the process's own
+    /// `/proc/PID/status`: what the recorder adds there taken out, as the
+    /// library does for the reads it buffers (`syscallbuf::status`).
+    /// Returns the read's result, shorter where a value got shorter.
+    pub(crate) fn hide_recorder_in_status(
+        &mut self,
+        tid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Step<i64> {
+        const NAME: &[u8] = b"Name:\t";
+        let is_read = nr == libc::SYS_read as u64 || nr == libc::SYS_pread64 as u64;
+        if !is_read || result < NAME.len() as i64 {
+            return Ok(result);
+        }
+        let task = self.task(tid)?;
+        let (tgid, own_seccomp, own_no_new_privs) =
+            (task.tgid, task.own_seccomp, task.own_no_new_privs);
+        let marks = syscallbuf::status::Marks {
+            seccomp_filter: self.buffering && !own_seccomp,
+            no_new_privs: self.set_no_new_privs && !own_no_new_privs,
+        };
+        let mem = self.memory(tgid)?;
+        if mem.read(args[1], NAME.len()).ok().as_deref() != Some(NAME) {
+            return Ok(result);
+        }
+        let original = mem.read(args[1], result as usize)?;
+        let mut data = original.clone();
+        let len = data.len();
+        let may_shrink = (result as u64) < args[2];
+        let edited =
+            syscallbuf::status::hide_recorder(&mut data, len, tgid as u64, marks, may_shrink);
+        if data == original {
+            return Ok(result);
+        }
+        mem.write(args[1], &data[..edited])?;
+        if edited != len {
+            let mut regs = tracee::regs::get(tid)?;
+            regs.rax = edited as u64;
+            tracee::regs::set(tid, &regs)?;
+        }
+        Ok(edited as i64)
     }
 }

@@ -514,6 +514,10 @@ impl Recorder {
                 reason: reason.to_string(),
             });
         }
+        if forced.is_none() {
+            result = self.hide_recorder_in_status(tid, nr, &args, result)?;
+            exit_regs.rax = result as u64;
+        }
         let is_exec =
             (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
         let ranges = if is_exec {
