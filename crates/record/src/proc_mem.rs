@@ -117,9 +117,7 @@ impl Recorder {
         )?;
         Ok(())
     }
-}
 
-impl Recorder {
     /// After `process_vm_writev`'s exit: the bytes it put in the target's
     /// memory, as the target's kernel write.
     pub(crate) fn note_process_vm_write(&mut self, call: &Returned) -> Step {

@@ -102,9 +102,7 @@ impl Recorder {
         }
         self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)
     }
-}
 
-impl Recorder {
     /// At the exit of a traced read of the process's own
     /// `/proc/PID/status`: what the recorder adds there taken out, as the
     /// library does for the reads it buffers (`syscallbuf::status`).
