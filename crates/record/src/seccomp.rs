@@ -6,6 +6,10 @@
 //! recorder's TRACE: the call never stops. So a thread under a filter of
 //! its own is stepped with PTRACE_SYSCALL, whose entry stop comes before
 //! any filter, and the library stops buffering in that process.
+//!
+//! What the program asks about seccomp, no_new_privs and its tracer
+//! (`prctl`, its own `/proc/self/status`) is answered as if the recorder's
+//! filter were not there.
 
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::Returned;
