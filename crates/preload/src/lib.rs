@@ -19,7 +19,7 @@
 use core::arch::{asm, global_asm};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use syscallbuf::plan::{plan, sys, How, Input, Plan, MSG_DONTWAIT, PATH_MAX, STAT_LEN};
+use syscallbuf::plan::{plan, sys, How, Input, Plan, MSG_DONTWAIT, PATH_MAX};
 use syscallbuf::{
     fold_checksum, record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL,
     HEADER_LEN, MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN,
@@ -328,40 +328,7 @@ extern "C" fn hello(_argc: i32, _argv: *const *const u8, envp: *mut *const u8) {
         MODE.store(mode, Ordering::Relaxed);
         // SAFETY: glibc passes the process's environment array, terminated
         // by a null pointer, each entry a NUL-terminated string.
-        unsafe { hide_recorders_preload(envp) };
-    }
-}
-
-/// Removes the recorder's `LD_PRELOAD` from the end of the environment
-/// (see `syscallbuf::environment`): the loader has read it, and the
-/// program must not see it. The array is the one `environ` points at; the
-/// slot becomes its new terminator. Record and replay both run this, so
-/// the memory stays the same in both.
-///
-/// # Safety
-/// `envp` is null or a null-terminated array of NUL-terminated strings.
-unsafe fn hide_recorders_preload(envp: *mut *const u8) {
-    if envp.is_null() {
-        return;
-    }
-    // SAFETY: (all of this function) the caller's contract; reads stop at
-    // the terminators.
-    unsafe {
-        let mut count = 0;
-        while !(*envp.add(count)).is_null() {
-            count += 1;
-        }
-        let Some(last) = count.checked_sub(1).map(|i| envp.add(i)) else {
-            return;
-        };
-        let entry = *last;
-        let mut len = 0;
-        while *entry.add(len) != 0 && len < PATH_MAX * 4 {
-            len += 1;
-        }
-        if syscallbuf::environment::is_recorders_preload(core::slice::from_raw_parts(entry, len)) {
-            *last = core::ptr::null();
-        }
+        unsafe { invisible::hide_recorders_preload(envp) };
     }
 }
 
@@ -497,67 +464,9 @@ mod libc_consts {
 use libc_consts::*;
 
 mod fd_facts;
+mod invisible;
+mod opens;
 use fd_facts::{fd_kind, fds_changed, file_type, write_plan};
-
-/// Opens the regular file `a` names without waiting: a lease another
-/// process holds on it (`F_SETLEASE`) makes a plain open wait for that
-/// process to give it up, which it cannot do while the tracer waits for
-/// this thread. That open fails with EAGAIN instead and goes down the
-/// traced path, where it may wait as the program's would.
-fn open_file_no_wait(nr: u64, a: [u64; 6]) -> Option<i64> {
-    let flags = a[2];
-    let mut no_wait = a;
-    no_wait[2] = flags | O_NONBLOCK;
-    let fd = untraced(nr, no_wait);
-    if fd == -EAGAIN && flags & O_NONBLOCK == 0 {
-        return None;
-    }
-    if fd >= 0 {
-        clear_nonblock_unless_asked(fd as u64, flags);
-    }
-    Some(fd)
-}
-
-/// Takes back the O_NONBLOCK the hook added to an open that `flags` did
-/// not ask for.
-fn clear_nonblock_unless_asked(fd: u64, flags: u64) {
-    if flags & O_NONBLOCK != 0 {
-        return;
-    }
-    let status = untraced(sys::FCNTL, [fd, F_GETFL, 0, 0, 0, 0]);
-    if status >= 0 {
-        untraced(
-            sys::FCNTL,
-            [fd, F_SETFL, status as u64 & !O_NONBLOCK, 0, 0, 0],
-        );
-    }
-}
-
-/// openat of a path that did not exist a moment ago: a compiler's include
-/// search makes dozens of these, and each was a ptrace stop. Opened without
-/// waiting, in case a FIFO or device appeared there meanwhile: such a file
-/// is closed again and opened on the traced path, where the open may wait
-/// as the program's would; anything else is what the program asked for.
-fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
-    let flags = a[2];
-    let mut no_wait = a;
-    no_wait[2] = flags | O_NONBLOCK;
-    let fd = untraced(nr, no_wait);
-    if fd < 0 {
-        return (fd != -ENXIO).then_some(fd);
-    }
-    let fd_u = fd as u64;
-    match fd_kind(fd_u).map(|k| k.file_type) {
-        Some(S_IFREG | S_IFDIR) => {
-            clear_nonblock_unless_asked(fd_u, flags);
-            Some(fd)
-        }
-        _ => {
-            untraced(sys::CLOSE, [fd_u, 0, 0, 0, 0, 0]);
-            None
-        }
-    }
-}
 
 fn is_disk(kind: Option<u32>) -> bool {
     matches!(kind, Some(S_IFREG | S_IFBLK))
@@ -615,35 +524,7 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                 done as i64 + rest
             })
         }
-        How::Open => {
-            let flags = a[2];
-            if flags & (O_DIRECTORY | O_PATH) == 0 {
-                let mut stat = [0u8; STAT_LEN];
-                let r = untraced(
-                    sys::NEWFSTATAT,
-                    [a[0], a[1], stat.as_mut_ptr() as u64, 0, 0, 0],
-                );
-                let mut mode = [0u8; 4];
-                mode.copy_from_slice(&stat[STAT_MODE_OFFSET..STAT_MODE_OFFSET + 4]);
-                let kind = u32::from_le_bytes(mode) & S_IFMT;
-                if r != -EFAULT && flags & O_ACCMODE != 0 && is_proc_path(a[1]) {
-                    // A /proc/PID/mem written to changes memory: the
-                    // tracer must see that open.
-                    return None;
-                }
-                if r == -ENOENT && flags & O_CREAT == 0 {
-                    return open_missing(nr, a);
-                }
-                if r == 0 && kind == S_IFREG {
-                    return open_file_no_wait(nr, a);
-                }
-                let safe = (r == 0 && kind == S_IFDIR) || (r == -ENOENT && flags & O_CREAT != 0);
-                if !safe {
-                    return None;
-                }
-            }
-            Some(untraced(nr, a))
-        }
+        How::Open => opens::open(nr, a),
         How::RecvNoWait => {
             let mut now = a;
             now[3] |= MSG_DONTWAIT;
@@ -698,17 +579,6 @@ fn c_strlen(addr: u64, max: usize) -> usize {
     len
 }
 
-/// Whether the path at `addr` starts with "/proc/".
-fn is_proc_path(addr: u64) -> bool {
-    const PREFIX: &[u8] = b"/proc/";
-    // SAFETY: the kernel just read this path without EFAULT; the comparison
-    // stops at the first byte that differs, so it never reads past the NUL.
-    PREFIX
-        .iter()
-        .enumerate()
-        .all(|(i, &want)| unsafe { *((addr + i as u64) as *const u8) } == want)
-}
-
 /// Recording: make the call and append its record.
 ///
 /// # Safety
@@ -748,7 +618,7 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         fds_changed();
     }
     let result = if (nr == sys::READ || nr == sys::PREAD64) && result > 0 {
-        hide_recorder_in_status(args, result)
+        invisible::hide_recorder_in_status(args, result)
     } else {
         result
     };
@@ -796,30 +666,6 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
         core::ptr::write_volatile(&raw mut (*header).used, (used + size) as u32);
     }
     result
-}
-
-/// A read of the process's own `/proc/PID/status`, with what the recorder
-/// adds there taken out (see `syscallbuf::status`); returns its length.
-fn hide_recorder_in_status(args: [u64; 6], result: i64) -> i64 {
-    const NAME: &[u8] = b"Name:\t";
-    let len = result as usize;
-    // SAFETY: the kernel just wrote `result` bytes at args[1], which the
-    // program handed over as its buffer for this read.
-    let data = unsafe { core::slice::from_raw_parts_mut(args[1] as *mut u8, len) };
-    if !data.starts_with(NAME) {
-        return result;
-    }
-    let marks = syscallbuf::status::Marks {
-        // The library buffers nothing once the program has a filter of its
-        // own (ALL_CALLS_TRACED), so the only one is the recorder's.
-        seccomp_filter: true,
-        no_new_privs: SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed)
-            & syscallbuf::NO_NEW_PRIVS_BY_RECORDER
-            != 0,
-    };
-    let own_pid = untraced(sys::GETPID, [0; 6]) as u64;
-    let may_shrink = (result as u64) < args[2];
-    syscallbuf::status::hide_recorder(data, len, own_pid, marks, may_shrink) as i64
 }
 
 /// Replaying: return the next recorded result and restore what the call

@@ -12,6 +12,7 @@
 mod buffered;
 mod cpuid;
 mod exec;
+mod mappings;
 mod output;
 mod preempt;
 mod preload_env;
