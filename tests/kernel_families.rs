@@ -171,6 +171,14 @@ fn process_vm_writev_into_a_child_and_into_itself() {
     assert!(text.contains("own buffer: written"), "{text}");
 }
 
+/// A loop without syscalls, thousands of instructions a pass, that only a
+/// timer's handler ends: the held signal must find a point, however long
+/// the search (a thread alone has no time slice to look again later).
+#[test]
+fn an_alarm_ends_a_long_loop_without_syscalls() {
+    check_program("alarm_ends_long_loop", &[]);
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

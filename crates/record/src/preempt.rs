@@ -17,7 +17,14 @@ use tracee::{regs, Pid, ProcessMemory};
 
 /// Single steps cost about 26 µs here; a loop longer than this is left to
 /// reach its next anchor or the next slice.
-const STEP_BUDGET: usize = 2_000;
+pub const STEP_BUDGET: usize = 2_000;
+
+/// The most steps a search takes for a thread with a held signal, after
+/// shorter searches found no loop: about three seconds here. A
+/// program that loops without syscalls until its timer's handler sets a
+/// flag (a benchmark's "run until the alarm") has a loop of thousands of
+/// instructions, and its signal is held until a point is found.
+pub const MAX_STEP_BUDGET: usize = 128_000;
 
 /// Memory words compared at the point, most recently written first kept.
 const MAX_WORDS: usize = 48;
@@ -172,12 +179,13 @@ pub fn search(
     choice: Choice,
     in_syscall_hook: &dyn Fn(u64) -> bool,
     cpuid: Option<&crate::cpuid::CpuidAnswers>,
+    budget: usize,
 ) -> Result<Search, RecordError> {
     let mut log = StepLog::new();
     let mut written: VecDeque<Written> = VecDeque::new();
     let mut target: Option<(u64, u8)> = None;
     let mut last_rip = None;
-    for _ in 0..STEP_BUDGET {
+    for _ in 0..budget {
         let r = regs::get(tid)?;
         if in_syscall_hook(r.rip) {
             // The hook runs other code on replay; the thread reaches a

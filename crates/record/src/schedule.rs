@@ -128,14 +128,26 @@ impl Recorder {
         let hook_code = self.hooks.get(&tgid).map(|h| h.hook_code());
         let in_hook = |rip: u64| hook_code.iter().flatten().any(|range| range.contains(&rip));
         let cpuid = self.cpuid.clone();
-        let search = preempt::search(
-            tid,
-            self.memory(tgid)?,
-            &mut held,
-            choice,
-            &in_hook,
-            cpuid.as_deref(),
-        );
+        // A held signal waits for a point, and a thread alone has no time
+        // slice to look again later: a search that finds no loop is made
+        // again, longer, from where it stopped.
+        let mut budget = preempt::STEP_BUDGET;
+        let search = loop {
+            let search = preempt::search(
+                tid,
+                self.memory(tgid)?,
+                &mut held,
+                choice,
+                &in_hook,
+                cpuid.as_deref(),
+                budget,
+            );
+            let longer = (budget * 8).min(preempt::MAX_STEP_BUDGET);
+            match search {
+                Ok(Search::NoLoop) if !held.is_empty() && longer > budget => budget = longer,
+                other => break other,
+            }
+        };
         // Stepped over a `popf`, the kernel leaves the trap flag to the
         // program, and the thread would trap at its next instruction once
         // resumed (a JVM died of that SIGTRAP); no program sets it itself.
@@ -144,6 +156,7 @@ impl Recorder {
         task.held_signals = held;
         // Single-stepping ran user code (though not the hook).
         task.buffer_dirty = true;
+
         let point = match search? {
             Search::Found(point) => point,
             // A thread about to make a syscall reaches its anchor by itself;
