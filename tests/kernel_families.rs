@@ -179,6 +179,26 @@ fn an_alarm_ends_a_long_loop_without_syscalls() {
     check_program("alarm_ends_long_loop", &[]);
 }
 
+/// A 32-bit syscall made with `int $0x80` from 64-bit code follows the
+/// i386 table, which the model does not know: the recording stops with a
+/// message naming it, never recording it as the 64-bit call of that
+/// number (a write would have been replayed as a stat).
+#[test]
+fn a_32_bit_syscall_from_64_bit_code_is_refused_clearly() {
+    let exe = common::program("int80_syscall");
+    let argv = [exe.to_str().expect("utf-8 path")];
+    let native = common::run_native(&argv);
+    assert!(native.status.success(), "{}", common::show(&native));
+    let root = TraceRoot::new();
+    let recorded = root.record("t", &argv);
+    let stderr = String::from_utf8_lossy(&recorded.stderr);
+    assert_eq!(recorded.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recording stopped early") && stderr.contains("int $0x80"),
+        "{stderr}"
+    );
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

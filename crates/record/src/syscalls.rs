@@ -56,6 +56,17 @@ impl Recorder {
         )))
     }
 
+    /// Whether the syscall `tid` stopped at was made with `int $0x80` (the
+    /// two bytes before the return address), not `syscall`.
+    fn entered_by_int80(&mut self, tid: Pid, rip: u64) -> Step<bool> {
+        const INT80: [u8; 2] = [0xcd, 0x80];
+        let tgid = self.task(tid)?.tgid;
+        let Some(site) = rip.checked_sub(2) else {
+            return Ok(false);
+        };
+        Ok(self.memory(tgid)?.read(site, 2).is_ok_and(|b| b == INT80))
+    }
+
     pub(crate) fn syscall_entry(&mut self, tid: Pid) -> Step {
         let mut entry_regs = regs::get(tid)?;
         if self.buffering && entry_regs.rip == syscallbuf::UNTRACED_RETURN {
@@ -69,6 +80,14 @@ impl Recorder {
         }
         let nr = entry_regs.orig_rax;
         let args = entry_regs.syscall_args();
+        if self.entered_by_int80(tid, entry_regs.rip)? {
+            return Err(self.refuse(
+                tid,
+                "a 32-bit syscall (`int $0x80`) from 64-bit code is not supported: its \
+                 number and arguments follow the i386 table, which replay does not model; \
+                 recording stopped so that the trace is never silently wrong",
+            ));
+        }
         let (tgid, restartable) = {
             let task = self.task(tid)?;
             (task.tgid, task.restartable.take())
