@@ -78,6 +78,9 @@ pub(crate) struct Recorder {
     /// Processes a fatal signal is killing, until their last thread is
     /// reaped.
     killed_processes: std::collections::HashSet<Pid>,
+    /// (process, return address) of traced syscalls known to be made with
+    /// `syscall`, not `int $0x80`, so that the check reads memory once.
+    pub(crate) syscall_sites: std::collections::HashSet<(Pid, u64)>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
     /// Processes that took a SIGCONT since their last stop signal: a
@@ -175,6 +178,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .map(|library| library.as_os_str().as_encoded_bytes().to_vec()),
         shared_files: Default::default(),
         killed_processes: Default::default(),
+        syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
         continued: Default::default(),
         group_stopped: Default::default(),

@@ -61,10 +61,19 @@ impl Recorder {
     fn entered_by_int80(&mut self, tid: Pid, rip: u64) -> Step<bool> {
         const INT80: [u8; 2] = [0xcd, 0x80];
         let tgid = self.task(tid)?.tgid;
+        // Every traced syscall passes here: a site seen once is not read
+        // again (an exec forgets the process's sites).
+        if self.syscall_sites.contains(&(tgid, rip)) {
+            return Ok(false);
+        }
         let Some(site) = rip.checked_sub(2) else {
             return Ok(false);
         };
-        Ok(self.memory(tgid)?.read(site, 2).is_ok_and(|b| b == INT80))
+        let int80 = self.memory(tgid)?.read(site, 2).is_ok_and(|b| b == INT80);
+        if !int80 {
+            self.syscall_sites.insert((tgid, rip));
+        }
+        Ok(int80)
     }
 
     pub(crate) fn syscall_entry(&mut self, tid: Pid) -> Step {
@@ -580,6 +589,7 @@ impl Recorder {
                 for task in self.tasks.values_mut().filter(|t| t.tgid == tgid) {
                     task.buffer = None;
                 }
+                self.syscall_sites.retain(|&(pid, _)| pid != tgid);
                 let preload_entry = self.hide_preload_entry(tid, tgid, &exit_regs)?;
                 let mem = self.memories.get(&tgid).ok_or_else(|| {
                     RecordError::Setup(format!(
