@@ -103,6 +103,18 @@ fn private_file_mappings_see_later_writes_to_the_file() {
     check_program("private_file_mapping", &[]);
 }
 
+/// A file mapped shared changes by calls whose bytes are in no memory
+/// replay has (copy_file_range, sendfile, splice, a punched hole, appends
+/// that ignore their offset, truncate by name, an `O_TRUNC` open) and by a
+/// process forked before the mapping. Replay's copy of the file must
+/// follow each change, or the checksums of the mapping differ.
+#[test]
+fn a_shared_mapping_shows_every_change_to_its_file() {
+    let out = check_program("shared_mapping_file_changes", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("written again"), "{text}");
+}
+
 /// A thread dies of SIGSEGV while another thread of its process makes
 /// syscalls: the whole process dies wherever its threads were. The
 /// recorder once waited forever for the killed group leader to stop, and

@@ -130,6 +130,12 @@ fn write_facts(fd: u64) -> Option<(WriteTarget, u64)> {
     Some((target, mark))
 }
 
+/// Whether the recorder asked to see every change to a regular file: some
+/// process of the recording maps one shared (docs/decisions/0011).
+pub(crate) fn shared_file_writes_traced() -> bool {
+    SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & SHARED_FILE_WRITES_TRACED != 0
+}
+
 /// After a buffered close: whatever the cache knew may be another file's
 /// fd next.
 pub(crate) fn fds_changed() {
@@ -149,10 +155,7 @@ pub(crate) fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> 
         // A file waits only for the disk: written as the program asked,
         // without a no-wait attempt that ext4 refuses for most appends.
         // /dev/null never waits (and refuses no-wait writes).
-        WriteTarget::Disk => {
-            let word = SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed);
-            (word & SHARED_FILE_WRITES_TRACED == 0).then_some(How::Plain)
-        }
+        WriteTarget::Disk => (!shared_file_writes_traced()).then_some(How::Plain),
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
         WriteTarget::Pipe if len <= PIPE_BUF => Some(no_wait),
         WriteTarget::Pipe => {

@@ -430,6 +430,7 @@ mod libc_consts {
     pub const EFAULT: i64 = 14;
     pub const ENOENT: i64 = 2;
     pub const O_CREAT: u64 = 0o100;
+    pub const O_TRUNC: u64 = 0o1000;
     pub const O_NONBLOCK: u64 = 0o4000;
     pub const ENXIO: i64 = 6;
     pub const F_GETFL: u64 = 3;

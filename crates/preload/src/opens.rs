@@ -27,6 +27,10 @@ pub(crate) fn open(nr: u64, a: [u64; 6]) -> Option<i64> {
             return open_missing(nr, a);
         }
         if r == 0 && kind == S_IFREG {
+            if flags & O_TRUNC != 0 && crate::fd_facts::shared_file_writes_traced() {
+                // It empties the file, and a mapping of it shows that.
+                return None;
+            }
             return open_file_no_wait(nr, a);
         }
         let safe = (r == 0 && kind == S_IFDIR) || (r == -ENOENT && flags & O_CREAT != 0);

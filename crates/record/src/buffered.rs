@@ -247,6 +247,9 @@ impl Recorder {
                 if self.tasks.values().any(|t| t.tgid == tgid && t.own_seccomp) {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
                 }
+                if !self.shared_files.is_empty() {
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)?;
+                }
                 let own_no_new_privs = self.task(tid)?.own_no_new_privs;
                 if self.set_no_new_privs && !own_no_new_privs {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::NO_NEW_PRIVS_BY_RECORDER)?;
@@ -660,6 +663,13 @@ impl Recorder {
         if copy_of_memory {
             if let Some(state) = self.hooks.get(&parent_tgid).cloned() {
                 self.hooks.insert(child_tgid, state);
+                // Its copy of the library's page may predate the first
+                // shared mapping, if the parent mapped it after the fork.
+                if !self.shared_files.is_empty() {
+                    self.update_fd_generation(child_tgid, |g| {
+                        g | syscallbuf::SHARED_FILE_WRITES_TRACED
+                    })?;
+                }
             }
             // The parent's half is done at its clone event.
             if let Some((nr, args)) = call.filter(|_| self.keeps_fd_cache(child_tgid)) {

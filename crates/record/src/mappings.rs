@@ -22,6 +22,21 @@ impl Recorder {
         self.shared_files.contains(&identity).then_some(identity)
     }
 
+    /// A file some process maps so that later changes to the file show in
+    /// the mapping. From now on every process's writes to regular files
+    /// take the traced path: any of them may have the file open, from
+    /// before the mapping (a fork) or by name.
+    pub(crate) fn share_file(&mut self, identity: trace::event::FileIdentity) -> Step {
+        if !self.shared_files.insert(identity) {
+            return Ok(());
+        }
+        let processes: Vec<Pid> = self.hooks.keys().copied().collect();
+        for tgid in processes {
+            self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)?;
+        }
+        Ok(())
+    }
+
     /// A write that landed in a file some process maps shared, and where.
     pub(crate) fn shared_file_write(
         &self,
@@ -33,7 +48,16 @@ impl Recorder {
         let identity = self.shared_file_of(tid, args[0])?;
         let explicit =
             syscall_model::syscall(nr as u64).and_then(|row| row.fd_write?.explicit_offset(args));
+        const RWF_APPEND: u64 = 0x10;
+        let appends = fd_flags(tid, args[0]).is_some_and(|f| f & libc::O_APPEND as u32 != 0)
+            || (nr == libc::SYS_pwritev2 && args[5] & RWF_APPEND != 0);
         let offset = match explicit {
+            // An append ignores the offset it names and leaves the
+            // position alone: the bytes are the file's last.
+            Some(_) if appends => std::fs::metadata(format!("/proc/{tid}/fd/{}", args[0]))
+                .ok()?
+                .len()
+                .checked_sub(result as u64)?,
             Some(offset) => offset,
             // From the current position, which the write moved past it.
             None => {
@@ -41,6 +65,153 @@ impl Recorder {
             }
         };
         Some(SyscallExtra::SharedFileWrite { identity, offset })
+    }
+
+    /// A call that changed a file some process maps shared, with no bytes
+    /// of the change in the caller's memory: the file's new length, and
+    /// the bytes it changed, as they are now (pushed on `payloads`).
+    pub(crate) fn shared_file_change(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: i64,
+        args: &[u64; 6],
+        result: i64,
+        payloads: &mut Vec<Vec<u8>>,
+    ) -> Step<Option<SyscallExtra>> {
+        if self.shared_files.is_empty() || result < 0 {
+            return Ok(None);
+        }
+        let Some(change) = self.file_change(tid, tgid, nr, args, result)? else {
+            return Ok(None);
+        };
+        let Ok(meta) = std::fs::metadata(&change.path) else {
+            return Ok(None);
+        };
+        let identity = trace::event::FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        if !self.shared_files.contains(&identity) {
+            return Ok(None);
+        }
+        let file_len = meta.len();
+        let (offset, end) = match change.range {
+            Some((start, end)) => (start.min(file_len), end.min(file_len)),
+            None => (0, 0),
+        };
+        let len = end - offset;
+        if len > trace::MAX_MEM_WRITE {
+            return Err(Failure::Stop(StopRecording(format!(
+                "{} changed {len} bytes of {} at once, which some process maps shared; \
+                 a trace holds at most {} bytes per change, so recording stopped rather \
+                 than replay a wrong copy (thread {tid})",
+                syscall_model::name(nr as u64).unwrap_or("a call"),
+                change.path,
+                trace::MAX_MEM_WRITE
+            ))));
+        }
+        let bytes = read_file_range(&change.path, offset, len as usize).map_err(|e| {
+            Failure::Stop(StopRecording(format!(
+                "cannot read {} after {} changed it (thread {tid}): {e}",
+                change.path,
+                syscall_model::name(nr as u64).unwrap_or("a call"),
+            )))
+        })?;
+        payloads.push(bytes);
+        Ok(Some(SyscallExtra::SharedFileChanged {
+            identity,
+            file_len,
+            offset,
+            len,
+        }))
+    }
+
+    /// Which file a call changed without writing bytes from memory, and
+    /// which of its bytes (`None`: only its length).
+    fn file_change(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: i64,
+        args: &[u64; 6],
+        result: i64,
+    ) -> Step<Option<FileChange>> {
+        let fd_path = |fd: u64| format!("/proc/{tid}/fd/{fd}");
+        // Bytes copied in from another file: they end where the offset
+        // the call moved now is.
+        let copied_to = |fd: u64, offset_at: u64, recorder: &mut Self| -> Step<Option<FileChange>> {
+            if result == 0 {
+                return Ok(None);
+            }
+            let end = if offset_at != 0 {
+                let mut word = [0u8; 8];
+                recorder.memory(tgid)?.read_into(offset_at, &mut word)?;
+                u64::from_le_bytes(word)
+            } else {
+                let Some(position) = crate::output::file_position(tid, fd as i64) else {
+                    return Ok(None);
+                };
+                position
+            };
+            let start = end.saturating_sub(result as u64);
+            Ok(Some(FileChange {
+                path: fd_path(fd),
+                range: Some((start, end)),
+            }))
+        };
+        Ok(match nr {
+            libc::SYS_copy_file_range | libc::SYS_splice => copied_to(args[2], args[3], self)?,
+            libc::SYS_sendfile => copied_to(args[0], 0, self)?,
+            libc::SYS_fallocate => {
+                let (mode, offset, len) = (args[1] as i32, args[2], args[3]);
+                let range = if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE) != 0
+                {
+                    Some((offset, offset.saturating_add(len)))
+                } else if mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE)
+                    != 0
+                {
+                    // Everything after the offset moved.
+                    Some((offset, u64::MAX))
+                } else {
+                    None
+                };
+                Some(FileChange {
+                    path: fd_path(args[0]),
+                    range,
+                })
+            }
+            libc::SYS_truncate => {
+                let path = self.memory(tgid)?.read_cstring(args[0], libc::PATH_MAX as usize)?;
+                let path = if path.starts_with('/') {
+                    path
+                } else {
+                    format!("/proc/{tid}/cwd/{path}")
+                };
+                Some(FileChange { path, range: None })
+            }
+            libc::SYS_open | libc::SYS_openat | libc::SYS_creat => {
+                let flags = match nr {
+                    libc::SYS_open => args[1],
+                    libc::SYS_openat => args[2],
+                    _ => libc::O_TRUNC as u64,
+                };
+                (flags & libc::O_TRUNC as u64 != 0).then(|| FileChange {
+                    path: fd_path(result as u64),
+                    range: None,
+                })
+            }
+            libc::SYS_openat2 => {
+                // struct open_how starts with the flags.
+                let mut word = [0u8; 8];
+                self.memory(tgid)?.read_into(args[2], &mut word)?;
+                (u64::from_le_bytes(word) & libc::O_TRUNC as u64 != 0).then(|| FileChange {
+                    path: fd_path(result as u64),
+                    range: None,
+                })
+            }
+            _ => None,
+        })
     }
 
     /// A SysV shared-memory segment just attached at `addr`: its bytes now,
@@ -104,14 +275,32 @@ impl Recorder {
     }
 }
 
-/// Whether `fd` of `tid` was opened read-write (`/proc/TID/fdinfo`): a
-/// private mapping made through it is of a file the program means to
-/// write, and its pages not yet copied show those writes.
+/// A file a call changed: a path that names it for the recorder, and the
+/// byte range whose contents changed, if any did.
+struct FileChange {
+    path: String,
+    range: Option<(u64, u64)>,
+}
+
+/// `len` bytes of the file at `path` from `offset`.
+fn read_file_range(path: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0u8; len];
+    std::fs::File::open(path)?.read_exact_at(&mut bytes, offset)?;
+    Ok(bytes)
+}
+
+/// The open(2) flags `fd` of `tid` was opened with (`/proc/TID/fdinfo`).
+fn fd_flags(tid: Pid, fd: u64) -> Option<u32> {
+    let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+}
+
+/// Whether `fd` of `tid` was opened read-write: a private mapping made
+/// through it is of a file the program means to write, and its pages not
+/// yet copied show those writes.
 pub(crate) fn opened_for_writing(tid: Pid, fd: u64) -> bool {
-    std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).is_ok_and(|info| {
-        info.lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
-            .is_some_and(|flags| flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32)
-    })
+    fd_flags(tid, fd).is_some_and(|flags| flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32)
 }

@@ -631,10 +631,7 @@ impl Recorder {
                             || self.shared_files.contains(&identity)
                             || opened_for_writing(tid, args[4]) =>
                     {
-                        self.shared_files.insert(identity);
-                        self.update_fd_generation(tgid, |g| {
-                            g | syscallbuf::SHARED_FILE_WRITES_TRACED
-                        })?;
+                        self.share_file(identity)?;
                         Some(SyscallExtra::MmapShared { file, identity })
                     }
                     Some((file, _)) => Some(SyscallExtra::MmapFile { file }),
@@ -666,7 +663,7 @@ impl Recorder {
                     thread,
                 })
             }
-            _ => None,
+            _ => self.shared_file_change(tid, tgid, nr, args, result, payloads)?,
         })
     }
 }

@@ -165,6 +165,17 @@ pub enum SyscallExtra {
     SharedFileWrite { identity: FileIdentity, offset: u64 },
     /// An ftruncate of a file some process maps `MAP_SHARED` (format 3).
     SharedFileResize { identity: FileIdentity, len: u64 },
+    /// Any other change to a file some process maps `MAP_SHARED`, made by
+    /// a call whose bytes are in no memory replay has (copy_file_range,
+    /// sendfile or splice into it, fallocate, truncate, an `O_TRUNC` open;
+    /// format 3): the file is now `file_len` bytes long, and its `len`
+    /// bytes at `offset` follow the writes' payloads as one more range.
+    SharedFileChanged {
+        identity: FileIdentity,
+        file_len: u64,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl SyscallExtra {
@@ -351,9 +362,10 @@ impl Event {
                         ranges.extend(info.mappings.iter().filter_map(|m| m.contents));
                     }
                     // Bytes of no address: the output itself.
-                    Some(SyscallExtra::OutputCopied { len, .. }) => {
-                        ranges.push(MemWrite { addr: 0, len: *len })
-                    }
+                    Some(
+                        SyscallExtra::OutputCopied { len, .. }
+                        | SyscallExtra::SharedFileChanged { len, .. },
+                    ) => ranges.push(MemWrite { addr: 0, len: *len }),
                     _ => {}
                 }
                 ranges

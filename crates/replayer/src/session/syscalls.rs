@@ -544,6 +544,17 @@ impl ReplaySession {
             Some(SyscallExtra::SharedFileResize { identity, len }) => {
                 self.shared_files.resize(*identity, *len)?;
             }
+            Some(SyscallExtra::SharedFileChanged {
+                identity,
+                file_len,
+                offset,
+                ..
+            }) => {
+                self.shared_files.resize(*identity, *file_len)?;
+                if let Some(bytes) = recorded.payloads.get(writes.len()) {
+                    self.shared_files.write_at(*identity, *offset, bytes)?;
+                }
+            }
             _ => {}
         }
         if let Some(SyscallExtra::OutputCopied { stream, .. }) = extra {
