@@ -88,6 +88,20 @@ fn spinning_worker_replays_its_exact_count() {
     );
 }
 
+/// Loops that count only in xmm0, in the upper lanes of ymm0, or in an
+/// x87 register: every pass has the same general registers, so the point
+/// is named by the vector state. Before it was compared, replay took the
+/// first pass (a wrong count); compared only by the tracer, every pass
+/// trapped and replay took minutes.
+#[test]
+fn loops_that_count_in_vector_registers_stop_on_the_recorded_pass() {
+    let runs = check_rounds("vector_register_spin", 4);
+    assert!(
+        runs.iter().all(|(_, (n, _))| *n > 0),
+        "the spinning threads were preempted for the sleeping main thread: {runs:?}"
+    );
+}
+
 #[test]
 fn itimer_signals_land_inside_a_loop_without_syscalls() {
     let runs = check_rounds("itimer_compute", 10);

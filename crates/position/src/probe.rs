@@ -10,6 +10,12 @@
 //! `int3`; otherwise the displaced instructions run (relocated) and the code
 //! jumps back. The probe uses no stack (the red zone and anything the loop
 //! wrote below rsp stay untouched) and keeps its scratch words in its page.
+//!
+//! A loop that counts in a vector or x87 register (a float accumulator
+//! spinning on a flag) has the same general registers on every pass, so
+//! the probe also compares mxcsr, xmm0-15 and the x87 registers, from an
+//! `fxsave` into its page: otherwise every pass would trap to the tracer.
+//! The tracer still compares the rest of the AVX state at a hit.
 
 use crate::pass::PATCH_MIN;
 use iced_x86::code_asm::*;
@@ -24,6 +30,41 @@ pub const PROBE_LEN: u64 = 3 * 4096;
 
 /// Arithmetic flags `lahf` + `seto` capture: SF ZF AF PF CF and OF.
 const LAHF_FLAGS: u64 = 0xd5;
+
+/// Where in the scratch page the probe's `xsave` writes (64-aligned), and
+/// how far: to the end of the AVX component, which a standard-form area
+/// keeps at 576 (Intel SDM, XSAVE layout).
+const XSAVE_AT: usize = 1024;
+const XSAVE_AVX: usize = 576;
+const XSAVE_LEN: usize = XSAVE_AVX + 256;
+/// Where the probe expects the AVX component; a CPU that puts it
+/// elsewhere gets no in-probe comparison of it.
+pub const AVX_IN_XSAVE_AREA: Option<std::ops::Range<usize>> = Some(XSAVE_AVX..XSAVE_LEN);
+/// The requested-feature mask for `xsave`: the AVX component alone.
+const XSAVE_AVX_MASK: u32 = 1 << 2;
+/// Where in the scratch page the probe's `fxsave` writes (16-aligned).
+const FXSAVE_AT: usize = 2048;
+const FXSAVE_LEN: usize = 512;
+/// Offsets in the FXSAVE image (Intel SDM, FXSAVE layout).
+const FXSAVE_MXCSR: usize = 24;
+const FXSAVE_ST: usize = 32;
+const FXSAVE_XMM: usize = 160;
+/// Bytes of each 16-byte x87 slot that hold the register: a qword and a
+/// word.
+const ST_SLOT: usize = 16;
+
+/// The recorded floating-point state the probe compares.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorTarget<'a> {
+    pub mxcsr: u32,
+    /// xmm0-15 as FXSAVE stores them (256 bytes).
+    pub xmm: &'a [u8],
+    /// The eight x87 slots (128 bytes), or empty: not compared.
+    pub x87: &'a [u8],
+    /// The upper halves of ymm0-15 (256 bytes), or empty: not compared
+    /// (replay's CPU has no AVX, or the trace is older).
+    pub ymm_high: &'a [u8],
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -152,6 +193,7 @@ pub fn build(
     page: u64,
     target: &Regs,
     words: &[WatchedWord],
+    vector: Option<VectorTarget<'_>>,
     mode: ProbeMode,
     counters: NearMisses,
 ) -> Result<Probe, ProbeError> {
@@ -166,6 +208,7 @@ pub fn build(
     let mut a = CodeAssembler::new(64).map_err(asm_err)?;
     let mut save_rax = a.create_label();
     let mut save_rbx = a.create_label();
+    let mut save_rdx = a.create_label();
     let mut save_flags = a.create_label();
     let mut passes = a.create_label();
     let mut best_words = a.create_label();
@@ -197,7 +240,25 @@ pub fn build(
         a.dq(&[counters.accept_pass])?;
         a.set_label(&mut differing)?;
         a.dq(&[0])?;
-        a.db(&[0u8; DATA_LEN as usize - 64])?;
+        a.set_label(&mut save_rdx)?;
+        a.dq(&[0])?;
+        // The save areas, with a label on each of their words: a label
+        // plus a displacement is no operand the assembler has.
+        let area_words = |a: &mut CodeAssembler, len: usize| {
+            let mut labels = Vec::with_capacity(len / 8);
+            for _ in 0..len / 8 {
+                let mut label = a.create_label();
+                a.set_label(&mut label)?;
+                a.dq(&[0])?;
+                labels.push(label);
+            }
+            Ok::<_, IcedError>(labels)
+        };
+        a.db(&[0u8; XSAVE_AT - 72])?;
+        let xsave_words = area_words(&mut a, XSAVE_LEN)?;
+        a.db(&[0u8; FXSAVE_AT - XSAVE_AT - XSAVE_LEN])?;
+        let fx_words = area_words(&mut a, FXSAVE_LEN)?;
+        a.db(&[0u8; DATA_LEN as usize - FXSAVE_AT - FXSAVE_LEN])?;
         a.mov(qword_ptr(save_rax), rax)?;
         a.lahf()?;
         a.seto(al)?;
@@ -242,6 +303,19 @@ pub fn build(
         a.mov(ax, word_ptr(save_flags))?;
         a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
         a.jne(miss)?;
+        if let Some(vector) = vector {
+            compare_vector_state(&mut a, &fx_words, &vector, miss)?;
+            if !vector.ymm_high.is_empty() {
+                // xsave takes its mask in edx:eax; the flags are already
+                // saved and restored on every way out.
+                a.mov(qword_ptr(save_rdx), rdx)?;
+                a.mov(eax, XSAVE_AVX_MASK)?;
+                a.xor(edx, edx)?;
+                a.xsave64(ptr(xsave_words[0]))?;
+                a.mov(rdx, qword_ptr(save_rdx))?;
+                compare_words(&mut a, &xsave_words[XSAVE_AVX / 8..], vector.ymm_high, miss)?;
+            }
+        }
         if !words.is_empty() {
             a.mov(qword_ptr(save_rbx), rbx)?;
             a.mov(qword_ptr(differing), 0)?;
@@ -332,6 +406,50 @@ pub fn build(
     })
 }
 
+/// Saves the x87/SSE state into the page (`fxsave` changes no register)
+/// and compares what `vector` recorded of it, with rax as scratch; a
+/// difference goes to `miss`.
+fn compare_vector_state(
+    a: &mut CodeAssembler,
+    fx_words: &[CodeLabel],
+    vector: &VectorTarget<'_>,
+    miss: CodeLabel,
+) -> Result<(), IcedError> {
+    let word = |offset: usize| fx_words[offset / 8];
+    a.fxsave64(ptr(word(0)))?;
+    a.mov(eax, vector.mxcsr)?;
+    a.cmp(eax, dword_ptr(word(FXSAVE_MXCSR)))?;
+    a.jne(miss)?;
+    compare_words(a, &fx_words[FXSAVE_XMM / 8..], vector.xmm, miss)?;
+    for slot in 0..vector.x87.len() / ST_SLOT {
+        let at = slot * ST_SLOT;
+        compare_words(a, &fx_words[(FXSAVE_ST + at) / 8..], &vector.x87[at..at + 8], miss)?;
+        let exponent = u16::from_le_bytes([vector.x87[at + 8], vector.x87[at + 9]]);
+        a.mov(ax, u32::from(exponent))?;
+        a.cmp(ax, word_ptr(word(FXSAVE_ST + at + 8)))?;
+        a.jne(miss)?;
+    }
+    Ok(())
+}
+
+/// Compares the words at `labels` with `expected`, 8 bytes each, with rax
+/// as scratch; a difference goes to `miss`.
+fn compare_words(
+    a: &mut CodeAssembler,
+    labels: &[CodeLabel],
+    expected: &[u8],
+    miss: CodeLabel,
+) -> Result<(), IcedError> {
+    for (label, bytes) in labels.iter().zip(expected.chunks_exact(8)) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        a.mov(rax, u64::from_le_bytes(word))?;
+        a.cmp(rax, qword_ptr(*label))?;
+        a.jne(miss)?;
+    }
+    Ok(())
+}
+
 /// Puts ax (the flags snapshot) and rax back: `add al, 0x7f` sets OF exactly
 /// when al was 1, and `sahf` restores the rest from ah.
 fn restore(a: &mut CodeAssembler, flags: CodeLabel, saved_rax: CodeLabel) -> Result<(), IcedError> {
@@ -363,6 +481,7 @@ mod tests {
             page,
             &Regs::default(),
             &[],
+            None,
             ProbeMode::Compare,
             NearMisses::new(0),
         )
@@ -389,6 +508,48 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_with_vector_state_saves_it_into_its_page_and_fits() {
+        let (xmm, x87, ymm_high) = ([1u8; 256], [2u8; 128], [3u8; 256]);
+        let page = 0x40_0000;
+        let probe = build(
+            0x40_1000,
+            &[0x90; 5],
+            page,
+            &Regs::default(),
+            &[],
+            Some(VectorTarget {
+                mxcsr: 0x1f80,
+                xmm: &xmm,
+                x87: &x87,
+                ymm_high: &ymm_high,
+            }),
+            ProbeMode::Compare,
+            NearMisses::new(0),
+        )
+        .unwrap();
+        assert!((probe.code.len() as u64) < PROBE_LEN);
+        let code = &probe.code[DATA_LEN as usize..];
+        let saves: Vec<(iced_x86::Mnemonic, u64)> =
+            Decoder::with_ip(64, code, page + DATA_LEN, DecoderOptions::NONE)
+                .iter()
+                .filter(|i| {
+                    matches!(
+                        i.mnemonic(),
+                        iced_x86::Mnemonic::Fxsave64 | iced_x86::Mnemonic::Xsave64
+                    )
+                })
+                .map(|i| (i.mnemonic(), i.ip_rel_memory_address()))
+                .collect();
+        assert_eq!(
+            saves,
+            [
+                (iced_x86::Mnemonic::Fxsave64, page + FXSAVE_AT as u64),
+                (iced_x86::Mnemonic::Xsave64, page + XSAVE_AT as u64),
+            ]
+        );
+    }
+
+    #[test]
     fn a_page_beyond_two_gib_is_refused() {
         let r = build(
             0x1000,
@@ -396,6 +557,7 @@ mod tests {
             0x1_0000_0000,
             &Regs::default(),
             &[],
+            None,
             ProbeMode::Compare,
             NearMisses::new(0),
         );

@@ -43,7 +43,8 @@ const STACK_WORDS: u64 = 96;
 /// A preemption point and the state that names it.
 pub struct Point {
     pub regs: Regs,
-    pub xmm: Vec<u8>,
+    /// xmm0-15, then the digest of the rest (`tracee::vector_state`).
+    pub vector_state: Vec<u8>,
     pub mxcsr: u32,
     pub memory: Vec<WatchedWord>,
     pub patch_len: u8,
@@ -307,7 +308,7 @@ fn point_here(
 ) -> Result<Point, RecordError> {
     // Cleared before the thread runs on (see `clear_trap_flag`).
     regs.eflags &= !TRAP_FLAG;
-    let fp = regs::get_fpregs(tid)?;
+    let state = tracee::vector_state::read(tid)?;
     let memory = written
         .iter()
         .filter_map(|w| {
@@ -324,8 +325,8 @@ fn point_here(
     let memory = with_stack_words(mem, regs.rsp, memory);
     Ok(Point {
         regs,
-        xmm: fp[160..416].to_vec(),
-        mxcsr: u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]),
+        vector_state: state.to_trace_bytes(),
+        mxcsr: state.mxcsr,
         memory,
         patch_len,
     })

@@ -172,7 +172,7 @@ impl Recorder {
             tid,
             EventKind::Preempt {
                 regs: point.regs,
-                xmm: point.xmm,
+                vector_state: point.vector_state,
                 mxcsr: point.mxcsr,
                 memory: point.memory,
                 patch_len: point.patch_len,

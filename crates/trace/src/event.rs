@@ -241,6 +241,62 @@ pub struct WatchedWord {
     pub value: u64,
 }
 
+/// The parts of `EventKind::Preempt::vector_state`: xmm0–xmm15 as FXSAVE
+/// stores them (256 bytes); then, in traces made since the x87 and AVX
+/// state counted (still format 3: older traces have the xmm bytes alone),
+/// the eight x87 register slots (128 bytes, the 6 reserved bytes of each
+/// zeroed), the upper halves of ymm0–ymm15 (256 bytes, XSAVE's AVX
+/// component; zeros without AVX), and a 16-byte digest of the x87 control
+/// words and the AVX and AVX-512 state (`tracee::vector_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorState<'a> {
+    pub xmm: &'a [u8],
+    /// Empty in older traces, as are the others.
+    pub x87: &'a [u8],
+    pub ymm_high: &'a [u8],
+    pub digest: &'a [u8],
+}
+
+impl<'a> VectorState<'a> {
+    pub const XMM_LEN: usize = 256;
+    pub const X87_LEN: usize = 128;
+    pub const YMM_HIGH_LEN: usize = 256;
+    pub const DIGEST_LEN: usize = 16;
+
+    /// Splits the recorded bytes; `None` for a length no recorder writes.
+    pub fn parse(bytes: &'a [u8]) -> Option<VectorState<'a>> {
+        const FULL: usize = VectorState::XMM_LEN
+            + VectorState::X87_LEN
+            + VectorState::YMM_HIGH_LEN
+            + VectorState::DIGEST_LEN;
+        match bytes.len() {
+            Self::XMM_LEN => Some(VectorState {
+                xmm: bytes,
+                x87: &[],
+                ymm_high: &[],
+                digest: &[],
+            }),
+            FULL => {
+                let (xmm, rest) = bytes.split_at(Self::XMM_LEN);
+                let (x87, rest) = rest.split_at(Self::X87_LEN);
+                let (ymm_high, digest) = rest.split_at(Self::YMM_HIGH_LEN);
+                Some(VectorState {
+                    xmm,
+                    x87,
+                    ymm_high,
+                    digest,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The bytes a trace keeps.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        [self.xmm, self.x87, self.ymm_high, self.digest].concat()
+    }
+}
+
 /// Why the recorder stopped a thread in the middle of its user code.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreemptReason {
@@ -289,8 +345,8 @@ pub enum EventKind {
     /// these registers, SSE registers and watched memory.
     Preempt {
         regs: Regs,
-        /// xmm0–xmm15 as FXSAVE stores them (256 bytes).
-        xmm: Vec<u8>,
+        /// The floating-point and vector registers: see [`VectorState`].
+        vector_state: Vec<u8>,
         mxcsr: u32,
         /// Memory the loop around the point writes, with its values there.
         memory: Vec<WatchedWord>,

@@ -459,7 +459,7 @@ impl ReplaySession {
             EventKind::Rdtsc { regs } => self.rdtsc(event, regs),
             EventKind::Preempt {
                 regs,
-                xmm,
+                vector_state,
                 mxcsr,
                 memory,
                 patch_len,
@@ -468,7 +468,7 @@ impl ReplaySession {
                 event,
                 preempt::PointState {
                     regs,
-                    xmm,
+                    vector_state,
                     mxcsr: *mxcsr,
                     memory,
                     patch_len: *patch_len,

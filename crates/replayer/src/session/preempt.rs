@@ -72,6 +72,9 @@ pub struct ActiveProbe {
     /// The recorded state the probe compares, to build it again.
     pub target: Regs,
     pub words: Vec<WatchedWord>,
+    /// `EventKind::Preempt`'s `vector_state` and `mxcsr`.
+    pub vector_state: Vec<u8>,
+    pub mxcsr: u32,
     /// What an earlier attempt of this replay chose for this point's near
     /// misses (see `point_retry`).
     pub choice: Option<PointChoice>,
@@ -82,7 +85,7 @@ pub struct ActiveProbe {
 /// The recorded state at a preemption point.
 pub(super) struct PointState<'a> {
     pub regs: &'a Regs,
-    pub xmm: &'a [u8],
+    pub vector_state: &'a [u8],
     pub mxcsr: u32,
     pub memory: &'a [WatchedWord],
     pub patch_len: u8,
@@ -400,7 +403,7 @@ impl ReplaySession {
         };
         let EventKind::Preempt {
             regs,
-            xmm,
+            vector_state,
             mxcsr,
             memory,
             patch_len,
@@ -414,7 +417,7 @@ impl ReplaySession {
         };
         let point = PointState {
             regs,
-            xmm,
+            vector_state,
             mxcsr: *mxcsr,
             memory,
             patch_len: *patch_len,
@@ -478,13 +481,18 @@ impl ReplaySession {
         if !self.buffer_used_up(tid, pid)? {
             return Ok(false);
         }
-        let fp = regs::get_fpregs(real)?;
-        let mxcsr = u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]);
-        if mxcsr != point.mxcsr || fp[160..416] != *point.xmm {
+        let found = tracee::vector_state::read(real)?;
+        let same = trace::VectorState::parse(point.vector_state).is_some_and(|recorded| {
+            found.xmm == recorded.xmm
+                && (recorded.x87.is_empty() || found.x87 == recorded.x87)
+                && (recorded.ymm_high.is_empty() || found.ymm_high == recorded.ymm_high)
+                && (recorded.digest.is_empty() || found.digest == recorded.digest)
+        });
+        if found.mxcsr != point.mxcsr || !same {
             tracing::debug!(
-                mxcsr,
+                mxcsr = found.mxcsr,
                 recorded_mxcsr = point.mxcsr,
-                "SSE state differs at a probe hit"
+                "SSE, x87 or AVX state differs at a probe hit"
             );
             return Ok(false);
         }
@@ -563,6 +571,8 @@ impl ReplaySession {
             guard: Vec::new(),
             target: *point.regs,
             words: point.memory.to_vec(),
+            vector_state: point.vector_state.to_vec(),
+            mxcsr: point.mxcsr,
             choice: point_retry::choice(&self.trace_dir, event.index),
             event: event.index,
         };
@@ -603,6 +613,21 @@ impl ReplaySession {
             probe.page,
             &probe.target,
             &probe.words,
+            trace::VectorState::parse(&probe.vector_state).map(|recorded| {
+                position::probe::VectorTarget {
+                    mxcsr: probe.mxcsr,
+                    xmm: recorded.xmm,
+                    x87: recorded.x87,
+                    // Compared at a hit instead where the probe could not.
+                    ymm_high: if position::probe::AVX_IN_XSAVE_AREA
+                        == tracee::vector_state::avx_range()
+                    {
+                        recorded.ymm_high
+                    } else {
+                        &[]
+                    },
+                }
+            }),
             probe_mode(probe.choice, probe.event),
             counters,
         ) {
