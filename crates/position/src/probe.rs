@@ -36,6 +36,8 @@ const LAHF_FLAGS: u64 = 0xd5;
 /// keeps at 576 (Intel SDM, XSAVE layout).
 const XSAVE_AT: usize = 1024;
 const XSAVE_AVX: usize = 576;
+/// XSTATE_BV, the first word of the XSAVE header.
+const XSAVE_HEADER: usize = 512;
 const XSAVE_LEN: usize = XSAVE_AVX + 256;
 /// Where the probe expects the AVX component; a CPU that puts it
 /// elsewhere gets no in-probe comparison of it.
@@ -49,8 +51,8 @@ const FXSAVE_LEN: usize = 512;
 const FXSAVE_MXCSR: usize = 24;
 const FXSAVE_ST: usize = 32;
 const FXSAVE_XMM: usize = 160;
-/// Bytes of each 16-byte x87 slot that hold the register: a qword and a
-/// word.
+/// Each x87 register's slot in the FXSAVE image: 10 bytes of register,
+/// 6 reserved.
 const ST_SLOT: usize = 16;
 
 /// The recorded floating-point state the probe compares.
@@ -59,7 +61,8 @@ pub struct VectorTarget<'a> {
     pub mxcsr: u32,
     /// xmm0-15 as FXSAVE stores them (256 bytes).
     pub xmm: &'a [u8],
-    /// The eight x87 slots (128 bytes), or empty: not compared.
+    /// The x87 state as `trace::VectorState` keeps it, or empty: not
+    /// compared.
     pub x87: &'a [u8],
     /// The upper halves of ymm0-15 (256 bytes), or empty: not compared
     /// (replay's CPU has no AVX, or the trace is older).
@@ -184,6 +187,15 @@ impl NearMisses {
     }
 }
 
+/// The recorded state a probe looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct PointTarget<'a> {
+    pub regs: &'a Regs,
+    pub words: &'a [WatchedWord],
+    /// `None`: the vector state is not compared in the tracee.
+    pub vector: Option<VectorTarget<'a>>,
+}
+
 /// Builds the probe for the point `at`, whose first bytes (`original`, the
 /// patch window the recorder chose) it displaces. `counters` start where a
 /// probe planted before for this point left them.
@@ -191,12 +203,15 @@ pub fn build(
     at: u64,
     original: &[u8],
     page: u64,
-    target: &Regs,
-    words: &[WatchedWord],
-    vector: Option<VectorTarget<'_>>,
+    point: PointTarget<'_>,
     mode: ProbeMode,
     counters: NearMisses,
 ) -> Result<Probe, ProbeError> {
+    let PointTarget {
+        regs: target,
+        words,
+        vector,
+    } = point;
     let asm_err = |source| ProbeError::Assemble { at, source };
     let entry = page + DATA_LEN;
     let rel = entry.wrapping_sub(at.wrapping_add(PATCH_MIN)) as i64;
@@ -306,14 +321,7 @@ pub fn build(
         if let Some(vector) = vector {
             compare_vector_state(&mut a, &fx_words, &vector, miss)?;
             if !vector.ymm_high.is_empty() {
-                // xsave takes its mask in edx:eax; the flags are already
-                // saved and restored on every way out.
-                a.mov(qword_ptr(save_rdx), rdx)?;
-                a.mov(eax, XSAVE_AVX_MASK)?;
-                a.xor(edx, edx)?;
-                a.xsave64(ptr(xsave_words[0]))?;
-                a.mov(rdx, qword_ptr(save_rdx))?;
-                compare_words(&mut a, &xsave_words[XSAVE_AVX / 8..], vector.ymm_high, miss)?;
+                compare_upper_ymm(&mut a, &xsave_words, save_rdx, vector.ymm_high, miss)?;
             }
         }
         if !words.is_empty() {
@@ -421,15 +429,65 @@ fn compare_vector_state(
     a.cmp(eax, dword_ptr(word(FXSAVE_MXCSR)))?;
     a.jne(miss)?;
     compare_words(a, &fx_words[FXSAVE_XMM / 8..], vector.xmm, miss)?;
-    for slot in 0..vector.x87.len() / ST_SLOT {
-        let at = slot * ST_SLOT;
-        compare_words(a, &fx_words[(FXSAVE_ST + at) / 8..], &vector.x87[at..at + 8], miss)?;
-        let exponent = u16::from_le_bytes([vector.x87[at + 8], vector.x87[at + 9]]);
-        a.mov(ax, u32::from(exponent))?;
-        a.cmp(ax, word_ptr(word(FXSAVE_ST + at + 8)))?;
+    if vector.x87.len() != trace::VectorState::X87_LEN {
+        return Ok(());
+    }
+    // The control and status words, then the abridged tag byte after them.
+    let header = vector.x87;
+    a.mov(
+        eax,
+        u32::from_le_bytes([header[0], header[1], header[2], header[3]]),
+    )?;
+    a.cmp(eax, dword_ptr(word(0)))?;
+    a.jne(miss)?;
+    a.mov(rax, qword_ptr(word(0)))?;
+    a.shr(rax, 32)?;
+    a.cmp(al, u32::from(header[4]))?;
+    a.jne(miss)?;
+    // Only the registers that hold values: an empty one keeps stale bits.
+    const LEN: usize = trace::VectorState::X87_REGISTER_LEN;
+    for st in (0..8).filter(|&st| trace::VectorState::x87_register_valid(header, st)) {
+        let recorded = &header[8 + st * LEN..8 + (st + 1) * LEN];
+        let slot = FXSAVE_ST + st * ST_SLOT;
+        compare_words(a, &fx_words[slot / 8..], &recorded[..8], miss)?;
+        a.mov(
+            ax,
+            u32::from(u16::from_le_bytes([recorded[8], recorded[9]])),
+        )?;
+        a.cmp(ax, word_ptr(word(slot + 8)))?;
         a.jne(miss)?;
     }
     Ok(())
+}
+
+/// Saves the AVX component into the page with `xsave` (edx:eax is its
+/// mask; rdx is kept in `save_rdx`, the flags were saved before) and
+/// compares the upper ymm halves there with `ymm_high`. A component the
+/// CPU holds in its initial state (XSTATE_BV clear) is zeros, and `xsave`
+/// may leave its bytes in the page as an earlier pass wrote them.
+fn compare_upper_ymm(
+    a: &mut CodeAssembler,
+    xsave_words: &[CodeLabel],
+    save_rdx: CodeLabel,
+    ymm_high: &[u8],
+    miss: CodeLabel,
+) -> Result<(), IcedError> {
+    a.mov(qword_ptr(save_rdx), rdx)?;
+    a.mov(eax, XSAVE_AVX_MASK)?;
+    a.xor(edx, edx)?;
+    a.xsave64(ptr(xsave_words[0]))?;
+    a.mov(rdx, qword_ptr(save_rdx))?;
+    let mut compared = a.create_label();
+    a.mov(rax, qword_ptr(xsave_words[XSAVE_HEADER / 8]))?;
+    a.test(eax, XSAVE_AVX_MASK)?;
+    if ymm_high.iter().all(|&b| b == 0) {
+        a.jz(compared)?;
+    } else {
+        a.jz(miss)?;
+    }
+    compare_words(a, &xsave_words[XSAVE_AVX / 8..], ymm_high, miss)?;
+    a.set_label(&mut compared)?;
+    a.nop()
 }
 
 /// Compares the words at `labels` with `expected`, 8 bytes each, with rax
@@ -479,9 +537,11 @@ mod tests {
             0x40_1000,
             &original,
             page,
-            &Regs::default(),
-            &[],
-            None,
+            PointTarget {
+                regs: &Regs::default(),
+                words: &[],
+                vector: None,
+            },
             ProbeMode::Compare,
             NearMisses::new(0),
         )
@@ -509,20 +569,22 @@ mod tests {
 
     #[test]
     fn a_probe_with_vector_state_saves_it_into_its_page_and_fits() {
-        let (xmm, x87, ymm_high) = ([1u8; 256], [2u8; 128], [3u8; 256]);
+        let (xmm, x87, ymm_high) = ([1u8; 256], [2u8; trace::VectorState::X87_LEN], [3u8; 256]);
         let page = 0x40_0000;
         let probe = build(
             0x40_1000,
             &[0x90; 5],
             page,
-            &Regs::default(),
-            &[],
-            Some(VectorTarget {
-                mxcsr: 0x1f80,
-                xmm: &xmm,
-                x87: &x87,
-                ymm_high: &ymm_high,
-            }),
+            PointTarget {
+                regs: &Regs::default(),
+                words: &[],
+                vector: Some(VectorTarget {
+                    mxcsr: 0x1f80,
+                    xmm: &xmm,
+                    x87: &x87,
+                    ymm_high: &ymm_high,
+                }),
+            },
             ProbeMode::Compare,
             NearMisses::new(0),
         )
@@ -555,9 +617,11 @@ mod tests {
             0x1000,
             &[0x90; 5],
             0x1_0000_0000,
-            &Regs::default(),
-            &[],
-            None,
+            PointTarget {
+                regs: &Regs::default(),
+                words: &[],
+                vector: None,
+            },
             ProbeMode::Compare,
             NearMisses::new(0),
         );

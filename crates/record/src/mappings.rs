@@ -30,7 +30,13 @@ impl Recorder {
         if !self.shared_files.insert(identity) {
             return Ok(());
         }
-        let processes: Vec<Pid> = self.hooks.keys().copied().collect();
+        // Processes that are gone keep their hook state until reaped.
+        let processes: Vec<Pid> = self
+            .hooks
+            .keys()
+            .copied()
+            .filter(|tgid| self.memories.contains_key(tgid))
+            .collect();
         for tgid in processes {
             self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)?;
         }
@@ -140,26 +146,27 @@ impl Recorder {
         let fd_path = |fd: u64| format!("/proc/{tid}/fd/{fd}");
         // Bytes copied in from another file: they end where the offset
         // the call moved now is.
-        let copied_to = |fd: u64, offset_at: u64, recorder: &mut Self| -> Step<Option<FileChange>> {
-            if result == 0 {
-                return Ok(None);
-            }
-            let end = if offset_at != 0 {
-                let mut word = [0u8; 8];
-                recorder.memory(tgid)?.read_into(offset_at, &mut word)?;
-                u64::from_le_bytes(word)
-            } else {
-                let Some(position) = crate::output::file_position(tid, fd as i64) else {
+        let copied_to =
+            |fd: u64, offset_at: u64, recorder: &mut Self| -> Step<Option<FileChange>> {
+                if result == 0 {
                     return Ok(None);
+                }
+                let end = if offset_at != 0 {
+                    let mut word = [0u8; 8];
+                    recorder.memory(tgid)?.read_into(offset_at, &mut word)?;
+                    u64::from_le_bytes(word)
+                } else {
+                    let Some(position) = crate::output::file_position(tid, fd as i64) else {
+                        return Ok(None);
+                    };
+                    position
                 };
-                position
+                let start = end.saturating_sub(result as u64);
+                Ok(Some(FileChange {
+                    path: fd_path(fd),
+                    range: Some((start, end)),
+                }))
             };
-            let start = end.saturating_sub(result as u64);
-            Ok(Some(FileChange {
-                path: fd_path(fd),
-                range: Some((start, end)),
-            }))
-        };
         Ok(match nr {
             libc::SYS_copy_file_range | libc::SYS_splice => copied_to(args[2], args[3], self)?,
             libc::SYS_sendfile => copied_to(args[0], 0, self)?,
@@ -182,7 +189,9 @@ impl Recorder {
                 })
             }
             libc::SYS_truncate => {
-                let path = self.memory(tgid)?.read_cstring(args[0], libc::PATH_MAX as usize)?;
+                let path = self
+                    .memory(tgid)?
+                    .read_cstring(args[0], libc::PATH_MAX as usize)?;
                 let path = if path.starts_with('/') {
                     path
                 } else {

@@ -244,56 +244,55 @@ pub struct WatchedWord {
 /// The parts of `EventKind::Preempt::vector_state`: xmm0–xmm15 as FXSAVE
 /// stores them (256 bytes); then, in traces made since the x87 and AVX
 /// state counted (still format 3: older traces have the xmm bytes alone),
-/// the eight x87 register slots (128 bytes, the 6 reserved bytes of each
-/// zeroed), the upper halves of ymm0–ymm15 (256 bytes, XSAVE's AVX
-/// component; zeros without AVX), and a 16-byte digest of the x87 control
-/// words and the AVX and AVX-512 state (`tracee::vector_state`).
+/// the x87 state ([`VectorState::X87_LEN`] bytes: the control word, the
+/// status word and FXSAVE's abridged tag byte, 3 zero bytes, then ST(0) to
+/// ST(7), 10 bytes each, zeros for an empty register: an empty register
+/// keeps stale bits that a context switch may or may not clear), and the
+/// upper halves of ymm0–ymm15 (256 bytes, XSAVE's AVX component; zeros
+/// without AVX).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VectorState<'a> {
     pub xmm: &'a [u8],
-    /// Empty in older traces, as are the others.
+    /// Empty in older traces, as is `ymm_high`.
     pub x87: &'a [u8],
     pub ymm_high: &'a [u8],
-    pub digest: &'a [u8],
 }
 
 impl<'a> VectorState<'a> {
     pub const XMM_LEN: usize = 256;
-    pub const X87_LEN: usize = 128;
+    pub const X87_LEN: usize = 8 + 8 * Self::X87_REGISTER_LEN;
+    pub const X87_REGISTER_LEN: usize = 10;
     pub const YMM_HIGH_LEN: usize = 256;
-    pub const DIGEST_LEN: usize = 16;
 
     /// Splits the recorded bytes; `None` for a length no recorder writes.
     pub fn parse(bytes: &'a [u8]) -> Option<VectorState<'a>> {
-        const FULL: usize = VectorState::XMM_LEN
-            + VectorState::X87_LEN
-            + VectorState::YMM_HIGH_LEN
-            + VectorState::DIGEST_LEN;
+        const FULL: usize = VectorState::XMM_LEN + VectorState::X87_LEN + VectorState::YMM_HIGH_LEN;
         match bytes.len() {
             Self::XMM_LEN => Some(VectorState {
                 xmm: bytes,
                 x87: &[],
                 ymm_high: &[],
-                digest: &[],
             }),
             FULL => {
                 let (xmm, rest) = bytes.split_at(Self::XMM_LEN);
-                let (x87, rest) = rest.split_at(Self::X87_LEN);
-                let (ymm_high, digest) = rest.split_at(Self::YMM_HIGH_LEN);
-                Some(VectorState {
-                    xmm,
-                    x87,
-                    ymm_high,
-                    digest,
-                })
+                let (x87, ymm_high) = rest.split_at(Self::X87_LEN);
+                Some(VectorState { xmm, x87, ymm_high })
             }
             _ => None,
         }
     }
 
+    /// Whether ST(`st`) holds a value, by the tag and the top of stack in
+    /// the x87 header (`x87[..8]`).
+    pub fn x87_register_valid(x87_header: &[u8], st: usize) -> bool {
+        let status = u16::from_le_bytes([x87_header[2], x87_header[3]]);
+        let top = usize::from(status >> 11) & 7;
+        x87_header[4] & (1 << ((top + st) % 8)) != 0
+    }
+
     /// The bytes a trace keeps.
     pub fn to_bytes(&self) -> Vec<u8> {
-        [self.xmm, self.x87, self.ymm_high, self.digest].concat()
+        [self.xmm, self.x87, self.ymm_high].concat()
     }
 }
 

@@ -486,7 +486,6 @@ impl ReplaySession {
             found.xmm == recorded.xmm
                 && (recorded.x87.is_empty() || found.x87 == recorded.x87)
                 && (recorded.ymm_high.is_empty() || found.ymm_high == recorded.ymm_high)
-                && (recorded.digest.is_empty() || found.digest == recorded.digest)
         });
         if found.mxcsr != point.mxcsr || !same {
             tracing::debug!(
@@ -611,23 +610,25 @@ impl ReplaySession {
             probe.at,
             &probe.original,
             probe.page,
-            &probe.target,
-            &probe.words,
-            trace::VectorState::parse(&probe.vector_state).map(|recorded| {
-                position::probe::VectorTarget {
-                    mxcsr: probe.mxcsr,
-                    xmm: recorded.xmm,
-                    x87: recorded.x87,
-                    // Compared at a hit instead where the probe could not.
-                    ymm_high: if position::probe::AVX_IN_XSAVE_AREA
-                        == tracee::vector_state::avx_range()
-                    {
-                        recorded.ymm_high
-                    } else {
-                        &[]
-                    },
-                }
-            }),
+            position::probe::PointTarget {
+                regs: &probe.target,
+                words: &probe.words,
+                vector: trace::VectorState::parse(&probe.vector_state).map(|recorded| {
+                    position::probe::VectorTarget {
+                        mxcsr: probe.mxcsr,
+                        xmm: recorded.xmm,
+                        x87: recorded.x87,
+                        // Compared at a hit instead where the probe cannot.
+                        ymm_high: if position::probe::AVX_IN_XSAVE_AREA
+                            == tracee::vector_state::avx_range()
+                        {
+                            recorded.ymm_high
+                        } else {
+                            &[]
+                        },
+                    }
+                }),
+            },
             probe_mode(probe.choice, probe.event),
             counters,
         ) {
