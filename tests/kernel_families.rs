@@ -191,6 +191,20 @@ fn an_alarm_ends_a_long_loop_without_syscalls() {
     check_program("alarm_ends_long_loop", &[]);
 }
 
+/// Threads spin without syscalls through passes longer than the first
+/// search for a preemption point steps (an unrolled function, and `rep
+/// stosb` over 64 KiB, which a single step runs one byte at a time) while
+/// main waits to run. The recording hung: neither was ever preempted.
+#[test]
+fn threads_in_long_loops_are_preempted() {
+    let out = check_program("long_loops_in_threads", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("mixer: ") && text.contains("filler: "),
+        "{text}"
+    );
+}
+
 /// A 32-bit syscall made with `int $0x80` from 64-bit code follows the
 /// i386 table, which the model does not know: the recording stops with a
 /// message naming it, never recording it as the 64-bit call of that

@@ -43,6 +43,9 @@ pub struct Decoded {
     pub len: u8,
     pub kind: InsnKind,
     pub writes: Vec<Written>,
+    /// A string instruction with a `rep` prefix: a single step runs one
+    /// element of it, so a `memcpy` of 8 KiB takes 8192 steps.
+    pub repeated: bool,
 }
 
 /// Writes larger than this are only partly watched; the first bytes move
@@ -58,12 +61,15 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
             len: 0,
             kind: InsnKind::Invalid,
             writes: Vec::new(),
+            repeated: false,
         };
     }
     Decoded {
         len: insn.len() as u8,
         kind: classify(&insn),
         writes: writes(&insn, regs),
+        repeated: insn.is_string_instruction()
+            && (insn.has_rep_prefix() || insn.has_repne_prefix()),
     }
 }
 

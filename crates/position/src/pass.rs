@@ -160,6 +160,7 @@ mod tests {
             len,
             kind,
             writes: Vec::new(),
+            repeated: false,
         }
     }
 

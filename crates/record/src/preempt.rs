@@ -237,8 +237,12 @@ pub fn search(
             }
         }
         last_rip = Some(r.rip);
-        ptrace::resume(tid, Resume::SingleStep, 0)?;
-        let stop = ptrace::wait_for(tid)?;
+        let stop = if decoded.repeated {
+            run_to(tid, r.rip + u64::from(decoded.len))?
+        } else {
+            ptrace::resume(tid, Resume::SingleStep, 0)?;
+            ptrace::wait_for(tid)?
+        };
         let WaitResult::Stopped(_, Stop::Signal(sig)) = stop else {
             return Ok(Search::Stopped(stop));
         };
@@ -255,7 +259,13 @@ pub fn search(
         let code = ptrace::siginfo_code(&info);
         let synchronous = ptrace::is_synchronous(sig, &info);
         match (sig, code) {
-            (libc::SIGTRAP, ptrace::TRAP_TRACE | ptrace::TRAP_BRKPT | tracee::perf::TRAP_PERF) => {}
+            (
+                libc::SIGTRAP,
+                ptrace::TRAP_TRACE
+                | ptrace::TRAP_BRKPT
+                | ptrace::TRAP_HWBKPT
+                | tracee::perf::TRAP_PERF,
+            ) => {}
             _ if synchronous => return Ok(Search::Stopped(stop)),
             // The step did not run: the signal stop came first. The signal
             // waits for the point like any other.
@@ -266,6 +276,25 @@ pub fn search(
         }
     }
     Ok(Search::NoLoop)
+}
+
+/// Runs the thread until it reaches `next`, with an execution breakpoint
+/// there (DR0): a `rep` string instruction, stepped, stops after each
+/// element. Its end is the next instruction, whatever the count. A signal
+/// or fault stops the thread before that, as a step would.
+fn run_to(tid: Pid, next: u64) -> Result<WaitResult, RecordError> {
+    use tracee::debugreg;
+    /// DR7: local enable of DR0, as an execution breakpoint of length 1.
+    const DR0_EXECUTE: u64 = 1;
+    debugreg::write(tid, 0, next)?;
+    debugreg::write(tid, debugreg::CONTROL, DR0_EXECUTE)?;
+    ptrace::resume(tid, Resume::Continue, 0)?;
+    let stop = ptrace::wait_for(tid)?;
+    if matches!(stop, WaitResult::Stopped(..)) {
+        debugreg::write(tid, debugreg::CONTROL, 0)?;
+        debugreg::write(tid, debugreg::STATUS, 0)?;
+    }
+    Ok(stop)
 }
 
 /// Adds the words from rsp up (as far as the stack can be read) that no

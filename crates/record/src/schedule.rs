@@ -130,8 +130,9 @@ impl Recorder {
         let cpuid = self.cpuid.clone();
         // A held signal waits for a point, and a thread alone has no time
         // slice to look again later: a search that finds no loop is made
-        // again, longer, from where it stopped.
-        let mut budget = preempt::STEP_BUDGET;
+        // again, longer, from where it stopped. Threads waiting for this
+        // one get the next search at its next slice end made longer.
+        let mut budget = self.task(tid)?.search_budget;
         let search = loop {
             let search = preempt::search(
                 tid,
@@ -156,6 +157,10 @@ impl Recorder {
         task.held_signals = held;
         // Single-stepping ran user code (though not the hook).
         task.buffer_dirty = true;
+        task.search_budget = match &search {
+            Ok(Search::NoLoop) => (budget * 8).min(preempt::MAX_STEP_BUDGET),
+            _ => preempt::STEP_BUDGET,
+        };
 
         let point = match search? {
             Search::Found(point) => point,

@@ -70,6 +70,9 @@ pub struct Task {
     /// Asynchronous signals that arrived while the thread ran user code,
     /// held back until its next anchor.
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
+    /// Steps the next search for a preemption point may take: longer after
+    /// a search found no loop, back to the least after one did.
+    pub search_budget: usize,
     /// A held signal re-sent with tgkill; its delivery stop gets this siginfo.
     pub reinjecting: Option<[u8; SIGINFO_SIZE]>,
     /// The last syscall that returned -ERESTART_RESTARTBLOCK: a following
@@ -114,6 +117,7 @@ impl Task {
             last_delivery: None,
             new_child: None,
             held_signals: VecDeque::new(),
+            search_budget: crate::preempt::STEP_BUDGET,
             reinjecting: None,
             restartable: None,
             timer: None,
