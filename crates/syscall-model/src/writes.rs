@@ -54,11 +54,15 @@ pub(crate) fn msgrcv(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
 }
 
 pub(crate) fn sched_getattr(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
-    let (a, ret, mem) = (c.args, c.ret, c.mem);
-    // The kernel writes min(usize, its sizeof) and stores that in attr->size.
-    if ok(ret) && a[1] != 0 {
-        let size = read_u32(mem, a[1])? as u64;
-        out.add(a[1], size.min(a[2]));
+    let a = c.args;
+    // The kernel writes min(usize, its sizeof) and stores that in
+    // attr->size; since Linux 6.x it also zeroes the rest of the caller's
+    // usize bytes (copy_struct_to_user). All usize bytes, then: where an
+    // older kernel leaves the tail alone, it holds what it held. A
+    // successful call had usize at most a page.
+    const MAX_ATTR: u64 = 4096;
+    if ok(c.ret) && a[1] != 0 {
+        out.add(a[1], a[2].min(MAX_ATTR));
     }
     Ok(())
 }
