@@ -212,6 +212,18 @@ fn sched_getattr_into_a_larger_buffer() {
     check_program("sched_attr_tail", &[]);
 }
 
+/// The program's own seccomp filter kills a child process and a thread
+/// at a call it forbids; the tracer sees no stop there, only the death.
+/// Replay, which runs no filter, must end them at that call too.
+#[test]
+fn the_programs_own_seccomp_filter_kills() {
+    let out = check_program("own_seccomp_kills", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("child: signaled 1, signal 31"), "{text}");
+    assert!(text.contains("main goes on"), "{text}");
+    assert!(!text.contains("outlived"), "{text}");
+}
+
 /// A 32-bit syscall made with `int $0x80` from 64-bit code follows the
 /// i386 table, which the model does not know: the recording stops with a
 /// message naming it, never recording it as the 64-bit call of that

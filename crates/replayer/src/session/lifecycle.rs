@@ -188,9 +188,16 @@ impl ReplaySession {
             }
         }
         let exiting = self.processes.get(&rec_pid).is_some_and(|p| p.exiting);
+        // The program's own seccomp filter killed the recorded thread at a
+        // call, with no stop for the tracer or after its entry stop.
+        // Replay installed no filter: the death is dealt here.
+        let killed_by_seccomp = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS;
         let task = self.task(event)?;
         match task.state {
             ReplayState::Dead => return Ok(()),
+            ReplayState::InSyscall if killed_by_seccomp => {
+                self.die_of_seccomp(event, real, CallStop::Exit)?
+            }
             // The group exit kills it where it stands; running it further
             // would let it reach events the recording never saw.
             ReplayState::Ready if !exiting => {
@@ -229,6 +236,9 @@ impl ReplaySession {
                 Ok(WaitResult::Stopped(_, Stop::Signal(_))) => {
                     ptrace::resume(real, Resume::Syscall, 0)?;
                 }
+                Ok(WaitResult::Stopped(_, Stop::Syscall)) if killed_by_seccomp => {
+                    self.die_of_seccomp(event, real, CallStop::Entry)?;
+                }
                 Ok(WaitResult::Stopped(_, Stop::Syscall)) => {
                     let nr = regs::get(real).map(|r| r.orig_rax).unwrap_or(u64::MAX);
                     return Err(self.divergence(
@@ -255,6 +265,43 @@ impl ReplaySession {
         if !group_alive {
             self.processes.remove(&rec_pid);
         }
+        Ok(())
+    }
+
+    /// Ends `real`, stopped at the call a seccomp filter killed it at when
+    /// recorded: its process with it when it is the last thread
+    /// (`SECCOMP_RET_KILL_PROCESS`, or a lone thread), else the thread
+    /// alone (`SECCOMP_RET_KILL_THREAD`), by turning the call into `exit`
+    /// (at its exit stop, by running the `syscall` instruction again as
+    /// `exit`). Either way nothing of the program runs on.
+    fn die_of_seccomp(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        stop: CallStop,
+    ) -> Result<(), ReplayError> {
+        let task = self.task(event)?;
+        let rec_pid = task.rec_pid;
+        let alone = !self.tasks.iter().any(|(&tid, t)| {
+            tid != event.tid && t.rec_pid == rec_pid && t.state != ReplayState::Dead
+        });
+        if alone {
+            let process = self.process(rec_pid)?;
+            ptrace::tgkill(process.real_pid, real, libc::SIGKILL)?;
+        } else {
+            let mut exit = regs::get(real)?;
+            match stop {
+                CallStop::Entry => exit.orig_rax = libc::SYS_exit as u64,
+                CallStop::Exit => {
+                    const SYSCALL_LEN: u64 = 2;
+                    exit.rip -= SYSCALL_LEN;
+                    exit.rax = libc::SYS_exit as u64;
+                }
+            }
+            exit.rdi = 0;
+            regs::set(real, &exit)?;
+        }
+        ptrace::resume(real, Resume::Syscall, 0)?;
         Ok(())
     }
 
@@ -351,4 +398,11 @@ impl ReplaySession {
         }
         Ok(())
     }
+}
+
+/// Where a thread is stopped in a syscall.
+#[derive(Debug, Clone, Copy)]
+enum CallStop {
+    Entry,
+    Exit,
 }
