@@ -266,3 +266,70 @@ fn the_preload_library_brings_no_other_library_into_the_process() {
         .collect();
     assert!(others.is_empty(), "/bin/true needs only libc: {others:?}");
 }
+
+/// Copies the trace at `from` to `to` event by event, letting `alter`
+/// change each event's payloads.
+fn rewrite_trace(from: &std::path::Path, to: &std::path::Path, alter: impl Fn(&mut Vec<Vec<u8>>)) {
+    let reader = trace::TraceReader::open(from).expect("open the recorded trace");
+    let manifest = reader.manifest().clone();
+    let mut writer = trace::TraceWriter::create(to, manifest.header.clone()).expect("create");
+    let files = from.join(trace::FILES_DIR);
+    std::fs::create_dir_all(to.join(trace::FILES_DIR)).expect("files dir");
+    for entry in std::fs::read_dir(&files).expect("read files") {
+        let entry = entry.expect("file entry");
+        std::fs::copy(
+            entry.path(),
+            to.join(trace::FILES_DIR).join(entry.file_name()),
+        )
+        .expect("copy a stored file");
+    }
+    for recorded in reader.events().expect("events") {
+        let mut recorded = recorded.expect("event");
+        alter(&mut recorded.payloads);
+        writer
+            .push_event(recorded.event, recorded.payloads)
+            .expect("write event");
+    }
+    writer
+        .finish(manifest.outcome.expect("a finished recording"))
+        .expect("finish");
+}
+
+/// Replay compares what a buffered write sends with the bytes the record
+/// holds. A replay that computed other output without making another
+/// syscall (here the trace says the program wrote other bytes) must stop
+/// with a divergence, not print the recorded output as if all were well.
+#[test]
+fn a_buffered_write_of_other_bytes_is_a_divergence() {
+    let exe = program("buffered_output");
+    let root = TraceRoot::new();
+    let out = root.record_with("t", &["--syscall-buffer"], &[exe.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let altered = root.path().join("altered");
+    let changed = std::cell::Cell::new(false);
+    rewrite_trace(&root.trace("t"), &altered, |payloads| {
+        for payload in payloads.iter_mut() {
+            let line = b"out 7 ";
+            if let Some(at) = payload.windows(line.len()).position(|w| w == line) {
+                payload[at] = b'O';
+                changed.set(true);
+            }
+        }
+    });
+    assert!(changed.get(), "the recorded write of line 7 was found");
+    let replayed = output_within_limit(root.cmd().args(["replay"]).arg(&altered));
+    let stderr = String::from_utf8_lossy(&replayed.stderr);
+    assert!(!replayed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("passed other bytes to a buffered write"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Out 7 "),
+        "the recorded bytes are shown: {stderr}"
+    );
+}

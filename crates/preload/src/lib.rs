@@ -22,8 +22,8 @@ use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use syscallbuf::plan::{plan, sys, How, Input, Plan, MSG_DONTWAIT, PATH_MAX};
 use syscallbuf::{
     fold_checksum, record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL,
-    HEADER_LEN, MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER, RECORD_HEAD_LEN,
-    UNTRACED_PAGE,
+    DIVERGED_INPUT, HEADER_LEN, MODE_RECORD, MODE_REPLAY, OP_DIVERGED, OP_HELLO, OP_REGISTER,
+    RECORD_HEAD_LEN, UNTRACED_PAGE,
 };
 use syscallbuf::{ALL_CALLS_TRACED, FD_GENERATION_WORD, SHARED_WORDS};
 
@@ -567,6 +567,16 @@ unsafe fn copy_bytes(from: *const u8, to: *mut u8, len: usize) {
     }
 }
 
+/// Whether `len` bytes at `a` and `b` are equal, compared without libc
+/// (see `copy_bytes`).
+///
+/// # Safety
+/// `len` readable bytes at each.
+unsafe fn same_bytes(a: *const u8, b: *const u8, len: usize) -> bool {
+    // SAFETY: the caller guarantees `len` readable bytes at each.
+    (0..len).all(|i| unsafe { core::ptr::read_volatile(a.add(i)) == *b.add(i) })
+}
+
 fn c_strlen(addr: u64, max: usize) -> usize {
     let mut len = 0;
     // SAFETY: the kernel just read this path successfully (the call did not
@@ -698,6 +708,30 @@ unsafe fn replay(buffer: *mut u8, nr: u64, args: [u64; 6]) -> i64 {
             return traced(
                 CONTROL_SYSCALL,
                 [OP_DIVERGED, nr, head.nr as u64, consumed as u64, found, 0],
+            );
+        }
+        let recorded_input = at.add(RECORD_HEAD_LEN);
+        if head.input_len > 0
+            && !same_bytes(
+                head.input_addr as *const u8,
+                recorded_input,
+                head.input_len as usize,
+            )
+        {
+            // What a write sends and the path a call names must be what
+            // the recording's were, or replay would print the recorded
+            // output for a program that computed other.
+            let found = args.as_ptr() as u64;
+            return traced(
+                CONTROL_SYSCALL,
+                [
+                    OP_DIVERGED,
+                    nr,
+                    head.nr as u64,
+                    consumed as u64,
+                    found,
+                    DIVERGED_INPUT,
+                ],
             );
         }
         let output = at.add(RECORD_HEAD_LEN + head.input_len as usize);

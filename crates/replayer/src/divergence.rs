@@ -65,6 +65,23 @@ impl RecentEvents {
     }
 }
 
+/// Where `found` first differs from `expected`, and a window of each from
+/// a little before it: a difference past the start used to show as equal
+/// text. Returns (first differing byte, window start, expected, found).
+pub fn bytes_difference(expected: &[u8], found: &[u8]) -> (usize, usize, String, String) {
+    let first = expected
+        .iter()
+        .zip(found)
+        .position(|(a, b)| a != b)
+        .unwrap_or(expected.len().min(found.len()));
+    let from = first.saturating_sub(16);
+    let show = |b: &[u8]| {
+        let window = b.get(from..b.len().min(from + 64)).unwrap_or_default();
+        format!("{:?}", String::from_utf8_lossy(window))
+    };
+    (first, from, show(expected), show(found))
+}
+
 pub fn syscall_name(nr: u64) -> String {
     syscall_model::name(nr)
         .map(str::to_string)

@@ -75,6 +75,10 @@ pub const OP_REGISTER: u64 = 2;
 /// record starts after the header, `args` points to the call's six
 /// arguments.
 pub const OP_DIVERGED: u64 = 3;
+/// `control(OP_DIVERGED, …, DIVERGED_INPUT)`: the same call with the same
+/// arguments, but the bytes it reads (a write's data, a path) differ from
+/// the record's.
+pub const DIVERGED_INPUT: u64 = 1;
 
 pub const MODE_RECORD: i64 = 1;
 pub const MODE_REPLAY: i64 = 2;

@@ -7,7 +7,7 @@ use super::{Applied, ReplaySession};
 use crate::divergence::syscall_name;
 use crate::task::ReplayTask;
 use crate::ReplayError;
-use syscallbuf::{Header, CONTROL_SYSCALL, HEADER_LEN, OP_DIVERGED};
+use syscallbuf::{Header, CONTROL_SYSCALL, DIVERGED_INPUT, HEADER_LEN, OP_DIVERGED};
 use trace::event::{Event, MemWrite, OutputStream, Regs};
 use trace::RecordedEvent;
 use tracee::regs;
@@ -78,6 +78,9 @@ impl ReplaySession {
         };
         let real = task.real;
         if let Ok(r) = regs::get(real) {
+            if r.orig_rax == CONTROL_SYSCALL && r.rdi == OP_DIVERGED && r.r9 == DIVERGED_INPUT {
+                return Err(self.diverged_input(event, task, &r));
+            }
             if r.orig_rax == CONTROL_SYSCALL && r.rdi == OP_DIVERGED {
                 let (expected, found) = self.diverged_calls(event, task, &r);
                 return Err(self.divergence(
@@ -138,6 +141,44 @@ impl ReplaySession {
             .buffer
             .and_then(|buffer| read_args(buffer + HEADER_LEN as u64 + r.r10 + 16));
         (show(r.rdx, recorded), show(r.rsi, read_args(r.r8)))
+    }
+
+    /// A buffered call made as recorded but with other bytes to read (the
+    /// data a write sends, a path), as the preload library reported it.
+    fn diverged_input(&self, event: &Event, task: &ReplayTask, r: &Regs) -> ReplayError {
+        let name = syscall_name(r.rsi);
+        let compared = || -> Option<(Vec<u8>, Vec<u8>)> {
+            let memory = &self.process(event.pid).ok()?.memory;
+            let at = task.buffer? + HEADER_LEN as u64 + r.r10;
+            // A record starts with its size.
+            let size = u32::from_le_bytes(memory.read(at, 4).ok()?.try_into().ok()?);
+            let bytes = memory.read(at, size as usize).ok()?;
+            let record = syscallbuf::records(&bytes).next()?.ok()?;
+            let found = memory
+                .read(record.head.input_addr, record.input.len())
+                .ok()?;
+            Some((record.input.to_vec(), found))
+        };
+        match compared() {
+            Some((expected, found)) => {
+                let (first, from, expected, found) =
+                    crate::divergence::bytes_difference(&expected, &found);
+                self.divergence(
+                    event,
+                    &format!(
+                        "the program passed other bytes to a buffered {name} than the recording, from byte {first} on (shown from byte {from})"
+                    ),
+                    expected,
+                    found,
+                )
+            }
+            None => self.divergence(
+                event,
+                &format!("the program passed other bytes to a buffered {name} than the recording"),
+                "the recorded bytes".into(),
+                "other bytes".into(),
+            ),
+        }
     }
 
     /// Whether `tid` has used every buffered record put back for it. A

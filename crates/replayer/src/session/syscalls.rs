@@ -108,26 +108,16 @@ impl ReplaySession {
                 &found == expected
             };
             if !same {
-                // Where they first differ, and the 64 bytes around it: a
-                // difference past the start used to show as equal text.
-                let first = expected
-                    .iter()
-                    .zip(&found)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(expected.len().min(found.len()));
-                let from = first.saturating_sub(16);
-                let show = |b: &[u8]| {
-                    let window = b.get(from..b.len().min(from + 64)).unwrap_or_default();
-                    format!("{:?}", String::from_utf8_lossy(window))
-                };
+                let (first, from, expected, found) =
+                    crate::divergence::bytes_difference(expected, &found);
                 return Err(self.divergence(
                     event,
                     &format!(
                         "memory read by the syscall at {:#x} differs from byte {first} on (shown from byte {from})",
                         range.addr
                     ),
-                    show(expected),
-                    show(&found),
+                    expected,
+                    found,
                 ));
             }
         }
