@@ -33,8 +33,25 @@ fn normalize(line: &str, pid_words: &[String]) -> String {
         }
     }
     for p in pid_words {
-        out = out.replace(p.as_str(), "PID");
+        out = replace_number(&out, p, "PID");
     }
+    out
+}
+
+/// `line` with every whole-number occurrence of `number` replaced.
+fn replace_number(line: &str, number: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(number) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + number.len()..].chars().next();
+        let whole = !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric());
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { with } else { number });
+        rest = &rest[at + number.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -80,12 +97,60 @@ fn coverage(
     (hit, total, missing)
 }
 
+/// Joins each `<unfinished ...>` line with its `<... NAME resumed>` line
+/// of the same task: which calls another thread's interleave is a matter
+/// of timing, different in each run, in strace's output and in dump's.
+fn join_resumed(lines: &[&str]) -> Vec<String> {
+    let task_of = |line: &str| -> (String, String) {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("[pid") {
+            if let Some((pid, body)) = rest.split_once(']') {
+                return (pid.trim().to_string(), body.trim().to_string());
+            }
+        }
+        match line.split_once(' ') {
+            Some((pid, body)) if pid.chars().all(|c| c.is_ascii_digit()) => {
+                (pid.to_string(), body.trim().to_string())
+            }
+            _ => (String::new(), line.to_string()),
+        }
+    };
+    let mut out: Vec<Option<String>> = Vec::new();
+    let mut open: HashMap<String, (usize, String)> = HashMap::new();
+    for line in lines {
+        let (task, body) = task_of(line);
+        if let Some(head) = body.strip_suffix("<unfinished ...>") {
+            open.insert(task, (out.len(), head.trim_end().to_string()));
+            out.push(None);
+            continue;
+        }
+        let resumed = body
+            .strip_prefix("<... ")
+            .and_then(|rest| rest.split_once(" resumed>"))
+            .map(|(_, tail)| tail.trim_start().to_string());
+        if let (Some(tail), Some((at, head))) = (&resumed, open.get(&task).cloned()) {
+            open.remove(&task);
+            let separator = if head.ends_with('(') || tail.starts_with(')') {
+                ""
+            } else {
+                " "
+            };
+            out[at] = Some(format!("{task} {head}{separator}{tail}"));
+            continue;
+        }
+        out.push(Some(line.to_string()));
+    }
+    out.into_iter().flatten().collect()
+}
+
 /// Records `argv` and runs it under `strace -f`; both outputs, normalised.
 fn strace_and_dump(root: &TraceRoot, name: &str, argv: &[&str]) -> (Vec<String>, Vec<String>) {
     let st_file = root.path().join(format!("{name}.strace"));
     let st = Command::new("strace")
         // The environment recordings get (common::TraceRoot::cmd).
         .env_remove("LD_LIBRARY_PATH")
+        .env_remove("REPLAY_LOG")
+        .env("REPLAY_TRACE_DIR", root.path())
         .args(["-f", "-o"])
         .arg(&st_file)
         .args(argv)
@@ -104,21 +169,44 @@ fn strace_and_dump(root: &TraceRoot, name: &str, argv: &[&str]) -> (Vec<String>,
     let raw_dump = String::from_utf8_lossy(&dump.stdout).into_owned();
     // Pids appear as results (set_tid_address, getpid): take them from the
     // line prefixes and from set_tid_address's result.
+    // Pids differ between the two runs: every task's (line prefixes, the
+    // results of set_tid_address and of the calls that make tasks) reads
+    // PID in both.
     let mut pid_words: Vec<String> = Vec::new();
     for l in raw_strace.lines().chain(raw_dump.lines()) {
-        if l.contains("set_tid_address(") {
-            if let Some(r) = l.rsplit("= ").next() {
-                pid_words.push(format!("= {}", r.trim()));
+        let l = l.trim();
+        let prefix = l
+            .strip_prefix("[pid")
+            .and_then(|rest| rest.split_once(']'))
+            .map(|(pid, _)| pid.trim())
+            .or_else(|| l.split_once(' ').map(|(first, _)| first));
+        if let Some(pid) = prefix.filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        {
+            pid_words.push(pid.to_string());
+        }
+        let makes_task = ["set_tid_address(", "clone(", "clone3(", "fork(", "vfork("]
+            .iter()
+            .any(|call| l.contains(call));
+        if makes_task {
+            if let Some(r) = l.rsplit("= ").next().map(str::trim) {
+                if !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()) {
+                    pid_words.push(r.to_string());
+                }
             }
         }
     }
-    let strace = raw_strace
-        .lines()
+    pid_words.sort();
+    pid_words.dedup();
+    let strace = join_resumed(&raw_strace.lines().collect::<Vec<_>>())
+        .iter()
         // strace's exit line has no counterpart in the syscall view.
         .filter(|l| !l.contains("+++ exited with"))
         .map(|l| normalize(l, &pid_words))
         .collect();
-    let dumped = raw_dump.lines().map(|l| normalize(l, &pid_words)).collect();
+    let dumped = join_resumed(&raw_dump.lines().collect::<Vec<_>>())
+        .iter()
+        .map(|l| normalize(l, &pid_words))
+        .collect();
     (strace, dumped)
 }
 
@@ -156,29 +244,99 @@ fn dump_matches_strace() {
     );
 }
 
-/// Common programs, recorded the default way, read like strace: at least
-/// 94% of strace's lines come out exactly (measured: 96% for cat and
-/// ls -l, whose remaining lines are the recorder's rseq refusal, the
-/// random bytes and tid that differ from run to run, and the first execve's
-/// envp pointer, which only strace sees).
+/// Common programs, recorded the default way, read like strace. Measured
+/// here (session 15): cat 97.7%, ls -l 97.3%, python3 -c 99.5%, git
+/// status 98.4%, gcc -c 92.4%, a small threaded program 90%. The lines
+/// left are the recorder's rseq refusal (one per process), random bytes,
+/// temporary names, a child's CPU ticks and the parent's pid, which differ
+/// from run to run, the first execve's envp pointer, which only strace
+/// sees, and clone3's argument struct, not captured yet. The floors leave
+/// a little room for a loaded machine; the small programs' fixed lines
+/// weigh more.
 #[test]
 fn common_programs_read_like_strace() {
     if !have_strace() {
         return;
     }
     let root = TraceRoot::new();
-    let runs: [(&str, &[&str]); 2] = [
-        ("cat", &["/bin/cat", "/etc/hostname", "/etc/os-release"]),
-        ("ls", &["ls", "-l", "/etc/hostname", "/usr/share/doc/gcc"]),
+    let repo = root.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let repo_text = repo.to_str().unwrap().to_string();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-C", &repo_text])
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    // Files an hour old: one as new as the index is "racily clean", and
+    // each status would read it again and rewrite the index, so that the
+    // first run (strace's) would do more than the second.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let write_old = |name: &str, text: &str| {
+        let path = repo.join(name);
+        std::fs::write(&path, text).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+    };
+    for i in 0..40 {
+        write_old(&format!("file{i}.txt"), &format!("{i}\n"));
+    }
+    git(&["add", "."]);
+    write_old("file3.txt", "changed\n");
+    git(&["status", "--short"]);
+    let source = root.path().join("unit.c");
+    std::fs::write(&source, "int twice(int x) { return 2 * x; }\n").unwrap();
+    let object = root.path().join("unit.o");
+    let threaded = program("analyze_mt");
+    // The interpreter itself: a version manager's shim (a shell script)
+    // in front of it forks and waits as its SIGCHLDs arrive, a different
+    // number of times in each run.
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("run python3");
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
+    let runs: Vec<(&str, Vec<&str>, usize)> = vec![
+        (
+            "cat",
+            vec!["/bin/cat", "/etc/hostname", "/etc/os-release"],
+            96,
+        ),
+        (
+            "ls",
+            vec!["ls", "-l", "/etc/hostname", "/usr/share/doc/gcc"],
+            96,
+        ),
+        ("python", vec![&python, "-c", "print(sum(range(10)))"], 96),
+        (
+            "git",
+            vec!["git", "-C", &repo_text, "status", "--short"],
+            96,
+        ),
+        ("threads", vec![threaded.to_str().unwrap()], 85),
+        (
+            "gcc",
+            vec![
+                "gcc",
+                "-c",
+                "-o",
+                object.to_str().unwrap(),
+                source.to_str().unwrap(),
+            ],
+            88,
+        ),
     ];
-    for (name, argv) in runs {
-        let (strace, dumped) = strace_and_dump(&root, name, argv);
+    for (name, argv, floor) in runs {
+        let (strace, dumped) = strace_and_dump(&root, name, &argv);
         let (hit, total, missing) = coverage(&strace, &dumped, |_| true);
         eprintln!("{name}: {hit}/{total}");
-        assert!(total > 50, "{name}: strace printed only {total} lines");
+        assert!(total > 20, "{name}: strace printed only {total} lines");
         assert!(
-            hit * 100 >= total * 94,
-            "{name}: {hit}/{total} of strace's lines, missing {missing:#?}"
+            hit * 100 >= total * floor,
+            "{name}: {hit}/{total} of strace's lines, below {floor}%; missing {missing:#?}"
         );
     }
 }

@@ -82,10 +82,12 @@ pub(crate) fn connect(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRang
 
 pub(crate) fn execve(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push_string_array(out, args[1], mem);
+    push_pointer_array(out, args[2], mem);
 }
 
 pub(crate) fn execveat(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push_string_array(out, args[2], mem);
+    push_pointer_array(out, args[3], mem);
 }
 
 /// The new action (`struct kernel_sigaction`).
@@ -100,6 +102,16 @@ pub(crate) fn rt_sigprocmask(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec
 /// The requested `timespec`.
 pub(crate) fn nanosleep(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push(out, args[0], 16);
+}
+
+/// The new limit `prlimit64` sets.
+pub(crate) fn prlimit64(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[2], 16);
+}
+
+/// The limit `setrlimit` sets.
+pub(crate) fn setrlimit(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[1], 16);
 }
 
 pub(crate) fn clock_nanosleep(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
@@ -190,8 +202,16 @@ fn push_string(out: &mut Vec<MemRange>, addr: u64, mem: &dyn MemoryReader) {
 }
 
 fn push_string_array(out: &mut Vec<MemRange>, array: u64, mem: &dyn MemoryReader) {
+    for ptr in push_pointer_array(out, array, mem) {
+        push_string(out, ptr, mem);
+    }
+}
+
+/// A NULL-terminated array of pointers (exec's envp: strace counts its
+/// entries), without what they point to. Returns the pointers.
+fn push_pointer_array(out: &mut Vec<MemRange>, array: u64, mem: &dyn MemoryReader) -> Vec<u64> {
     if array == 0 {
-        return;
+        return Vec::new();
     }
     // The pointers a page at a time (a read apiece was two /proc reads per
     // argument), stopping at the page end in case the next is unmapped.
@@ -214,9 +234,7 @@ fn push_string_array(out: &mut Vec<MemRange>, array: u64, mem: &dyn MemoryReader
         cursor += words * 8;
     }
     push(out, array, 8 * pointers.len() as u64);
-    for ptr in pointers {
-        push_string(out, ptr, mem);
-    }
+    pointers
 }
 
 fn push_iovecs(out: &mut Vec<MemRange>, iov: u64, count: u64, mem: &dyn MemoryReader) {

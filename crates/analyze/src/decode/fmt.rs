@@ -103,6 +103,7 @@ pub fn octal(value: u64) -> String {
     format!("0{value:02o}")
 }
 
+/// In the order strace prints them (its open_mode_flags table).
 pub const OPEN_FLAGS: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
@@ -112,15 +113,15 @@ pub const OPEN_FLAGS: &[(u64, &str)] = &[
     (0o4000, "O_NONBLOCK"),
     (0o4010000, "O_SYNC"),
     (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
     (0o40000, "O_DIRECT"),
-    (0o200000, "O_DIRECTORY"),
+    (0o100000, "O_LARGEFILE"),
     (0o400000, "O_NOFOLLOW"),
     (0o1000000, "O_NOATIME"),
     (0o2000000, "O_CLOEXEC"),
-    (0o20200000, "O_TMPFILE"),
     (0o10000000, "O_PATH"),
-    (0o100000, "O_LARGEFILE"),
+    (0o20200000, "O_TMPFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o20000, "FASYNC"),
 ];
 
 /// open(2) flags: access mode first, as strace prints them.
@@ -143,6 +144,26 @@ pub fn open_flags(value: u64) -> String {
 pub fn fd_flags(value: u64) -> String {
     flags(value, OPEN_FLAGS, "0")
 }
+
+/// The flags of calls that make a descriptor of their own kind, each
+/// under its own names (strace's tables, in its order).
+pub const EVENTFD_FLAGS: &[(u64, &str)] = &[
+    (1, "EFD_SEMAPHORE"),
+    (0o2000000, "EFD_CLOEXEC"),
+    (0o4000, "EFD_NONBLOCK"),
+];
+pub const EPOLL_CREATE_FLAGS: &[(u64, &str)] = &[(0o2000000, "EPOLL_CLOEXEC")];
+pub const INOTIFY_INIT_FLAGS: &[(u64, &str)] =
+    &[(0o4000, "IN_NONBLOCK"), (0o2000000, "IN_CLOEXEC")];
+pub const SIGNALFD_FLAGS: &[(u64, &str)] = &[(0o2000000, "SFD_CLOEXEC"), (0o4000, "SFD_NONBLOCK")];
+
+/// fcntl commands that take no argument: strace shows two.
+pub const FCNTL_WITHOUT_ARG: &[u64] = &[1, 3, 9, 11, 1025, 1032, 1034];
+pub const F_SETFD: u64 = 2;
+pub const F_GETFD: u64 = 1;
+pub const F_SETFL: u64 = 4;
+pub const F_GETFL: u64 = 3;
+pub const FD_FLAGS: &[(u64, &str)] = &[(1, "FD_CLOEXEC")];
 
 pub const AT_FLAGS: &[(u64, &str)] = &[
     (0x100, "AT_SYMLINK_NOFOLLOW"),

@@ -6,7 +6,10 @@
 //! the record's own payloads.
 
 pub mod fmt;
+mod lines;
 pub mod structs;
+
+pub use lines::{exit_line, first_output_arg, signal_line, with_result};
 
 use syscall_model::decode::{arg_kinds, ArgKind};
 use syscall_model::Returns;
@@ -248,6 +251,22 @@ impl Decoder<'_> {
         }
     }
 
+    /// How many entries a NULL-terminated array of pointers (execve's
+    /// envp) has, from the bytes captured at entry.
+    fn pointer_count(&self, rec: &SyscallRecord, array: u64) -> Option<usize> {
+        if array == 0 {
+            return None;
+        }
+        (0..).find_map(|i: u64| {
+            let slot = crate::inputs::lookup(self.inputs, rec, array + 8 * i, 8);
+            match slot.map(|s| s.iter().all(|&b| b == 0)) {
+                Some(true) => Some(Some(i as usize)),
+                Some(false) => None,
+                None => Some(None),
+            }
+        })?
+    }
+
     /// A NULL-terminated array of strings (execve's argv) from the bytes
     /// captured at entry, each quoted.
     fn string_array(&self, rec: &SyscallRecord, array: u64) -> Option<Vec<String>> {
@@ -283,7 +302,35 @@ impl Decoder<'_> {
         self.describe_files_and_time(rec, sysno, &mut out);
         self.describe_signals_and_processes(rec, sysno, &mut out);
         self.describe_network_and_io(rec, sysno, &mut out);
+        self.describe_descriptors(rec, sysno, &mut out);
         out
+    }
+
+    /// Descriptor flags under each call's own names, fcntl's arguments as
+    /// its command takes them, and link targets.
+    fn describe_descriptors(
+        &self,
+        rec: &SyscallRecord,
+        sysno: Option<Sysno>,
+        out: &mut Vec<String>,
+    ) {
+        let a = rec.args;
+        match sysno {
+            Some(Sysno::pipe2) => set(out, 1, fd_flags(a[1])),
+            Some(Sysno::dup3) => set(out, 2, fd_flags(a[2])),
+            Some(Sysno::eventfd2) => set(out, 1, flags(a[1], EVENTFD_FLAGS, "0")),
+            Some(Sysno::epoll_create1) => set(out, 0, flags(a[0], EPOLL_CREATE_FLAGS, "0")),
+            Some(Sysno::inotify_init1) => set(out, 0, flags(a[0], INOTIFY_INIT_FLAGS, "0")),
+            Some(Sysno::signalfd4) => set(out, 3, flags(a[3], SIGNALFD_FLAGS, "0")),
+            Some(Sysno::fcntl) if FCNTL_WITHOUT_ARG.contains(&a[1]) => out.truncate(2),
+            Some(Sysno::fcntl) if a[1] == F_SETFD => set(out, 2, flags(a[2], FD_FLAGS, "0")),
+            Some(Sysno::fcntl) if a[1] == F_SETFL => set(out, 2, open_flags(a[2])),
+            Some(Sysno::readlink | Sysno::readlinkat) => {
+                let buf = usize::from(sysno == Some(Sysno::readlinkat)) + 1;
+                set(out, buf, self.buf(rec, a[buf], a[buf + 1]));
+            }
+            _ => {}
+        }
     }
 
     /// Paths, stat buffers, times and limits.
@@ -313,9 +360,17 @@ impl Decoder<'_> {
                         format!("{} /* {} vars */", ptr(a[base + 2]), info.env_count),
                     );
                 } else if let Some(argv) = self.string_array(rec, a[base + 1]) {
-                    // An `<unfinished ...>` line: the exit (and its exec
-                    // image) comes later; the argv captured at entry shows.
+                    // A failed exec, or an `<unfinished ...>` line (the
+                    // exit and its exec image come later): the argv and
+                    // envp captured at entry show.
                     set(out, base + 1, format!("[{}]", argv.join(", ")));
+                    if let Some(vars) = self.pointer_count(rec, a[base + 2]) {
+                        set(
+                            out,
+                            base + 2,
+                            format!("{} /* {vars} vars */", ptr(a[base + 2])),
+                        );
+                    }
                 }
             }
             Some(Sysno::open | Sysno::openat) => {
@@ -359,12 +414,24 @@ impl Decoder<'_> {
                 };
                 set(out, 1, r);
             }
+            Some(Sysno::getcwd) if rec.result.is_some_and(|r| r > 0) => set(
+                out,
+                0,
+                self.out(rec, a[0], a[1] as usize, |b| {
+                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                    Some(quote_cstr(&b[..end], self.strsize))
+                }),
+            ),
             Some(Sysno::pipe | Sysno::pipe2) => {
                 set(out, 0, self.out(rec, a[0], 8, structs::int_pair))
             }
             Some(Sysno::access) => set(out, 1, access_mode(a[1])),
             Some(Sysno::fadvise64) => set(out, 3, symbol(a[3], FADVISE)),
             Some(Sysno::faccessat | Sysno::faccessat2) => set(out, 2, access_mode(a[2])),
+            // The end of the directory: nothing written, none listed.
+            Some(Sysno::getdents64 | Sysno::getdents) if rec.result == Some(0) => {
+                set(out, 1, format!("{} /* 0 entries */", ptr(a[1])))
+            }
             Some(Sysno::getdents64 | Sysno::getdents) => set(
                 out,
                 1,
@@ -440,6 +507,20 @@ impl Decoder<'_> {
                 set(out, 5, off);
             }
             Some(Sysno::futex) => {
+                const FUTEX_WAIT_BITSET: u64 = 9;
+                const FUTEX_BITSET_MATCH_ANY: u64 = 0xffff_ffff;
+                if a[1] & 0x7f == FUTEX_WAIT_BITSET {
+                    // No second address: strace shows the bitset after the
+                    // timeout.
+                    let bitset = if a[5] & 0xffff_ffff == FUTEX_BITSET_MATCH_ANY {
+                        "FUTEX_BITSET_MATCH_ANY".to_string()
+                    } else {
+                        format!("{:#x}", a[5] & 0xffff_ffff)
+                    };
+                    out.truncate(4);
+                    out.push(bitset);
+                    return;
+                }
                 let keep = match a[1] & 0x7f {
                     1 => 3,
                     0 => 4,
@@ -546,6 +627,13 @@ impl Decoder<'_> {
             let lead = if e >= 512 { "?" } else { "-1" };
             return format!("{lead} {ename} ({})", errno_message(e));
         }
+        if rec.sysno() == Some(Sysno::fcntl) && r > 0 {
+            match rec.args[1] {
+                F_GETFD => return format!("{r:#x} (flags {})", flags(r as u64, FD_FLAGS, "0")),
+                F_GETFL => return format!("{r:#x} (flags {})", open_flags(r as u64)),
+                _ => {}
+            }
+        }
         match syscall_model::syscall(rec.nr).map(|row| row.returns) {
             Some(Returns::Address) => format!("{:#x}", r as u64),
             Some(Returns::Fd) => self.fd(rec, r as u64),
@@ -555,61 +643,6 @@ impl Decoder<'_> {
 
     pub fn call(&self, rec: &SyscallRecord) -> String {
         format!("{}({})", rec.name(), self.args(rec).join(", "))
-    }
-}
-
-/// Pads `line` to strace's result column (40) before ` = `.
-pub fn with_result(prefix_len: usize, call: &str, ret: &str) -> String {
-    let used = prefix_len + call.chars().count();
-    let pad = 39usize.saturating_sub(used);
-    format!("{call}{} = {ret}", " ".repeat(pad))
-}
-
-/// `--- SIGCHLD {si_signo=SIGCHLD, si_code=1, si_pid=42, ...} ---`
-pub fn signal_line(signo: i32, siginfo: &[u8]) -> String {
-    let name = signal_name(signo);
-    let int = |off: usize| {
-        siginfo
-            .get(off..off + 4)
-            .map(|b| i32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
-    };
-    let code = int(8).unwrap_or(0);
-    let detail = match signo {
-        11 | 7 | 4 | 8 => format!(
-            ", si_addr={}",
-            ptr(siginfo
-                .get(16..24)
-                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-                .unwrap_or(0))
-        ),
-        _ => format!(
-            ", si_pid={}, si_uid={}",
-            int(16).unwrap_or(0),
-            int(20).unwrap_or(0)
-        ),
-    };
-    let code_s = match code {
-        0 => "SI_USER".to_string(),
-        -6 => "SI_TKILL".to_string(),
-        -1 => "SI_QUEUE".to_string(),
-        0x80 => "SI_KERNEL".to_string(),
-        c => c.to_string(),
-    };
-    format!("--- {name} {{si_signo={name}, si_code={code_s}{detail}}} ---")
-}
-
-/// `+++ exited with 0 +++` / `+++ killed by SIGKILL +++`
-pub fn exit_line(status: i32) -> String {
-    let sig = status & 0x7f;
-    if sig == 0 {
-        format!("+++ exited with {} +++", (status >> 8) & 0xff)
-    } else {
-        let core = if status & 0x80 != 0 {
-            " (core dumped)"
-        } else {
-            ""
-        };
-        format!("+++ killed by {}{core} +++", signal_name(sig))
     }
 }
 

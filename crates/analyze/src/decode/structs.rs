@@ -208,10 +208,11 @@ pub fn sockaddr(b: &[u8]) -> Option<String> {
     })
 }
 
+/// In the order strace prints them.
 const SA_FLAGS: &[(u64, &str)] = &[
     (0x04000000, "SA_RESTORER"),
-    (0x10000000, "SA_RESTART"),
     (0x08000000, "SA_ONSTACK"),
+    (0x10000000, "SA_RESTART"),
     (0x40000000, "SA_NODEFER"),
     (0x80000000, "SA_RESETHAND"),
     (4, "SA_SIGINFO"),
