@@ -218,8 +218,19 @@ pub fn search(
                 Choice::Nth(n) if !points.is_empty() => n % points.len(),
                 _ => 0,
             };
-            target = (0..points.len())
-                .map(|i| points[(first + i) % points.len()])
+            let in_order = (0..points.len()).map(|i| points[(first + i) % points.len()]);
+            // A window that is one instruction has no boundary inside it
+            // that a branch the walk never saw (an indirect one, one from
+            // far away) could land on, running the jump's bytes as code:
+            // such points first.
+            let one_instruction = |&(at, len): &(u64, u8)| {
+                code(at, usize::from(len))
+                    .is_some_and(|bytes| insn::instruction_starts(at, &bytes).len() == 1)
+            };
+            target = in_order
+                .clone()
+                .filter(one_instruction)
+                .chain(in_order)
                 .find(|&(at, len)| !jumped_into(&code, at, len));
             if let Some((at, len)) = target {
                 if at == r.rip {
