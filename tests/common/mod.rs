@@ -408,3 +408,18 @@ pub fn start_gdb_server(mut replay: Command, options: &[&str], trace: &Path) -> 
     });
     GdbServer { child, port, log }
 }
+
+/// Runs gdb in batch mode against the server on `port`, with `commands`,
+/// and returns all it printed.
+pub fn gdb_batch(port: u16, exe: &Path, commands: &[&str]) -> String {
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-q", "-batch", "-nx"]);
+    cmd.arg("-ex")
+        .arg(format!("target extended-remote 127.0.0.1:{port}"));
+    for c in commands {
+        cmd.arg("-ex").arg(c);
+    }
+    cmd.arg(exe);
+    let out = cmd.output().expect("gdb must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}

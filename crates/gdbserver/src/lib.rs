@@ -7,6 +7,8 @@ mod arch;
 mod conn;
 mod host_io;
 mod interrupt;
+mod reverse;
+mod snapshots;
 mod target;
 mod timeline;
 
@@ -65,7 +67,10 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
                      replay: the replay is back where the command started\n"
                 );
                 console_output(conn, &text).map_err(WaitForStopReasonError::Connection)?;
-                Outcome::Stepped(tid)
+                // SIGINT, not SIGTRAP: a stepping command (next, and gdb's
+                // reverse-next made of reverse-stepi) would take a trap in
+                // its range as progress and ask again, forever.
+                Outcome::Interrupted(tid)
             }
             Err(Failed::Lost(e)) => return Err(WaitForStopReasonError::Target(e)),
         };

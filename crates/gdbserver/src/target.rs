@@ -581,7 +581,8 @@ impl MonitorCmd for ReplayTarget {
                 }
             }
             ["checkpoint"] => {
-                self.checkpoints.push(self.timeline.path.clone());
+                let path = self.timeline.checkpoint();
+                self.checkpoints.push(path);
                 let id = self.checkpoints.len();
                 let at = self.timeline.session.position();
                 gdbstub::outputln!(out, "Checkpoint {id} at event {at}");
@@ -607,6 +608,11 @@ impl MonitorCmd for ReplayTarget {
                     }
                 }
             }
+            ["snapshots"] => {
+                let (count, interval) = self.timeline.snapshot_summary();
+                gdbstub::outputln!(out, "{count}");
+                gdbstub::outputln!(out, "{interval}");
+            }
             ["help"] | [] => {
                 gdbstub::outputln!(out, "monitor when          print the current event number");
                 gdbstub::outputln!(
@@ -617,6 +623,10 @@ impl MonitorCmd for ReplayTarget {
                 gdbstub::outputln!(
                     out,
                     "monitor restart N     go back (or forward) to checkpoint N"
+                );
+                gdbstub::outputln!(
+                    out,
+                    "monitor snapshots     how many snapshots reverse execution keeps, and how often"
                 );
             }
             _ => {

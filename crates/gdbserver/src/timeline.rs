@@ -1,28 +1,35 @@
-//! Positions in a replay and reverse execution by re-execution.
+//! Positions in a replay, and moving between them.
 //!
 //! A replay is deterministic, so any point of it is described exactly by the
 //! debugger operations that led there from the start (run to the N-th event,
-//! run until a breakpoint fires, step one instruction). Going backwards means
-//! starting a fresh replay and performing a shorter list of operations; rr
-//! speeds the same idea up with fork checkpoints, which this does not have
-//! yet, so each reverse command costs a replay from the beginning.
+//! run until a breakpoint fires, step one instruction). Going anywhere,
+//! backwards included, means taking the snapshot nearest before the place
+//! (see `snapshots`), copying it, and performing the operations left.
 
+use crate::snapshots::{Key, Snapshots};
 use crate::GdbServerError;
 use replayer::{ReplaySession, RunStop, WatchKind};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Breakpoints and watchpoints in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     pub breakpoints: BTreeSet<u64>,
     pub watchpoints: Vec<(u64, u64, bool)>,
+    /// Hardware breakpoints (reverse-stepi's guesses at the previous
+    /// instruction: a wrong guess must not patch memory).
+    pub hardware_breakpoints: BTreeSet<u64>,
 }
 
 impl Config {
-    fn apply(&self, session: &mut ReplaySession) {
+    pub(crate) fn apply(&self, session: &mut ReplaySession) {
         for &bp in &self.breakpoints {
             session.set_breakpoint(bp);
+        }
+        for &bp in &self.hardware_breakpoints {
+            session.set_watchpoint(bp, 1, WatchKind::Execute);
         }
         for &(addr, len, read) in &self.watchpoints {
             let kind = if read {
@@ -34,9 +41,12 @@ impl Config {
         }
     }
 
-    fn clear(&self, session: &mut ReplaySession) {
+    pub(crate) fn clear(&self, session: &mut ReplaySession) {
         for &bp in &self.breakpoints {
             session.remove_breakpoint(bp);
+        }
+        for &bp in &self.hardware_breakpoints {
+            session.remove_watchpoint(bp, 1);
         }
         for &(addr, len, _) in &self.watchpoints {
             session.remove_watchpoint(addr, len);
@@ -53,6 +63,9 @@ pub enum Op {
     Run(Config),
     /// Execute one instruction of this thread.
     Step(i32),
+    /// Start from this stretch snapshot (see `snapshots`); only ever the
+    /// first operation.
+    From(u64),
 }
 
 /// Where the debugger is now: the thread it stopped in and its registers.
@@ -72,33 +85,38 @@ pub struct Timeline {
     pub path: Vec<Op>,
     /// Set by Ctrl-C in gdb: stops a forward run at the next event.
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) snapshots: Snapshots,
+    /// The stop the current position was reached with.
+    last_stop: RunStop,
 }
 
 /// How often one operation goes back for missed preemption points.
 const MAX_POINT_RETRIES: u32 = 4;
 
-/// Longest stretch of single steps a reverse-step walks through.
-const MAX_REVERSE_STEPS: u64 = 5_000_000;
-
-fn fresh(trace_dir: &Path) -> Result<ReplaySession, GdbServerError> {
-    Ok(ReplaySession::start(trace_dir, true)?)
-}
+/// A position that took longer than this to reach is kept as a snapshot,
+/// so that coming back to it (after a failed command, a step back) is
+/// quick.
+const KEEP_POSITIONS_SLOWER_THAN: Duration = Duration::from_millis(50);
 
 impl Timeline {
     pub fn start(trace_dir: &Path) -> Result<Timeline, GdbServerError> {
         let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut session = fresh(trace_dir)?;
+        let snapshots = Snapshots::new();
+        let mut session = ReplaySession::start(trace_dir, true)?;
         session.set_interrupt(interrupt.clone());
+        session.snapshot_every(snapshots.interval());
         Ok(Timeline {
             trace_dir: trace_dir.to_path_buf(),
             session,
             path: Vec::new(),
             interrupt,
+            snapshots,
+            last_stop: RunStop::End,
         })
     }
 
     /// Performs one operation on `session`.
-    fn perform(session: &mut ReplaySession, op: &Op) -> Result<RunStop, GdbServerError> {
+    pub(crate) fn perform(session: &mut ReplaySession, op: &Op) -> Result<RunStop, GdbServerError> {
         match op {
             Op::ToEvent(n) => {
                 while session.position() < *n {
@@ -115,6 +133,9 @@ impl Timeline {
                 Ok(stop?)
             }
             Op::Step(tid) => Ok(session.step_instruction(*tid)?),
+            Op::From(id) => Err(GdbServerError::Reverse(format!(
+                "the snapshot {id} this position starts from is gone"
+            ))),
         }
     }
 
@@ -122,9 +143,14 @@ impl Timeline {
     /// on memory words (see `replayer::PointRetry`) is gone back for: the
     /// session is built again to here, and takes the point this time.
     pub fn forward(&mut self, op: Op) -> Result<RunStop, GdbServerError> {
+        let started = Instant::now();
         let mut retries = 0;
         let stop = loop {
-            match Self::perform(&mut self.session, &op) {
+            let performed = Self::perform(&mut self.session, &op);
+            let mut on_the_way = self.path.clone();
+            on_the_way.push(op.clone());
+            collect_snapshots(&mut self.snapshots, &mut self.session, &on_the_way);
+            match performed {
                 Err(GdbServerError::Replay(replayer::ReplayError::Divergence(d)))
                     if d.retry.is_some() && retries < MAX_POINT_RETRIES =>
                 {
@@ -138,18 +164,82 @@ impl Timeline {
         match stop {
             // Where an interrupted run stopped is an event count, which a
             // run with the same breakpoints would not stop at again.
-            RunStop::Interrupted { .. } => self.path.push(Op::ToEvent(self.session.position())),
-            _ => self.path.push(op),
+            RunStop::Interrupted { .. } => {
+                self.path = vec![Op::ToEvent(self.session.position())];
+            }
+            _ => match (self.path.as_slice(), &op) {
+                // Consecutive event counts are one position.
+                ([Op::ToEvent(_)], Op::ToEvent(_)) | ([], Op::ToEvent(_)) => {
+                    self.path = vec![op];
+                }
+                _ => self.path.push(op),
+            },
+        }
+        self.snapshots.set_current(&self.path);
+        self.last_stop = stop;
+        if started.elapsed() > KEEP_POSITIONS_SLOWER_THAN {
+            self.keep_here(stop);
         }
         Ok(stop)
     }
 
-    /// Replaces the session by a fresh one that performs `path`.
+    /// Makes the current position a checkpoint: a snapshot kept for the
+    /// whole session. Returns the path that names it.
+    pub fn checkpoint(&mut self) -> Vec<Op> {
+        let stop = self.last_stop;
+        self.keep_here(stop);
+        self.snapshots.pin(&self.path);
+        self.path.clone()
+    }
+
+    /// Keeps the current position as a snapshot.
+    fn keep_here(&mut self, stop: RunStop) {
+        match self.session.fork_session() {
+            Ok(copy) => self
+                .snapshots
+                .add(Key::Path(self.path.clone()), copy, stop, Vec::new()),
+            Err(e) => tracing::debug!("no snapshot of this position: {e}"),
+        }
+    }
+
+    /// A new replay at the snapshot nearest before `path`, and the
+    /// operations still to perform on it.
+    pub(crate) fn open_near(
+        &mut self,
+        path: &[Op],
+    ) -> Result<(ReplaySession, Vec<Op>, RunStop), GdbServerError> {
+        if let Some((i, rest)) = self.snapshots.nearest(path) {
+            match self.snapshots.fork(i) {
+                Ok((mut session, stop)) => {
+                    session.snapshot_every(self.snapshots.interval());
+                    return Ok((session, rest, stop));
+                }
+                Err(e) => {
+                    tracing::warn!("a snapshot could not be copied ({e}); replaying from the start")
+                }
+            }
+        }
+        let mut session = ReplaySession::start(&self.trace_dir, true)?;
+        session.snapshot_every(self.snapshots.interval());
+        Ok((session, path.to_vec(), RunStop::End))
+    }
+
+    /// Replaces the session by a new one that performs `path`.
     fn rebuild(&mut self, path: Vec<Op>) -> Result<RunStop, GdbServerError> {
-        let mut session = fresh(&self.trace_dir)?;
-        let mut last = RunStop::End;
-        for op in &path {
-            last = Self::perform(&mut session, op)?;
+        let started = Instant::now();
+        let (mut session, rest, mut last) = self.open_near(&path)?;
+        let done = path.len() - rest.len();
+        let performed = (|| {
+            for (i, op) in rest.iter().enumerate() {
+                let performed = Self::perform(&mut session, op);
+                collect_snapshots(&mut self.snapshots, &mut session, &path[..done + i + 1]);
+                last = performed?;
+            }
+            Ok::<_, GdbServerError>(())
+        })();
+        if let Err(e) = performed {
+            session.finish();
+            return Err(e);
         }
         // Interruptible from now on, not while it got here.
         session.set_interrupt(self.interrupt.clone());
@@ -157,6 +247,11 @@ impl Timeline {
         let old = std::mem::replace(&mut self.session, session);
         old.finish();
         self.path = path;
+        self.snapshots.set_current(&self.path);
+        self.last_stop = last;
+        if !rest.is_empty() && started.elapsed() > KEEP_POSITIONS_SLOWER_THAN {
+            self.keep_here(last);
+        }
         Ok(last)
     }
 
@@ -167,6 +262,16 @@ impl Timeline {
     /// Goes to the position `path` describes (a `monitor checkpoint`).
     pub fn restore(&mut self, path: Vec<Op>) -> Result<(), GdbServerError> {
         self.rebuild(path).map(|_| ())
+    }
+
+    /// What `monitor snapshots` says.
+    pub fn snapshot_summary(&self) -> (String, String) {
+        self.snapshots.summary()
+    }
+
+    /// Goes to `path` and returns the stop its last operation ended with.
+    pub(crate) fn go_to(&mut self, path: Vec<Op>) -> Result<RunStop, GdbServerError> {
+        self.rebuild(path)
     }
 
     pub fn here(&mut self, tid: Option<i32>) -> Here {
@@ -181,111 +286,35 @@ impl Timeline {
             ended,
         }
     }
+}
 
-    /// Goes back to the last time a breakpoint or watchpoint of `config`
-    /// fired before `here`; to the very start when none did. Returns the
-    /// stop, or `None` at the start.
-    pub fn reverse_continue(
-        &mut self,
-        config: &Config,
-        here: &Here,
-    ) -> Result<Option<RunStop>, GdbServerError> {
-        // Pass 1: count the hits before `here`. A sentinel breakpoint at
-        // here's rip recognises the moment `here` comes round again.
-        let mut probe = fresh(&self.trace_dir)?;
-        probe.set_interrupt(self.interrupt.clone());
-        config.apply(&mut probe);
-        let sentinel =
-            (here.regs.is_some() && !config.breakpoints.contains(&here.rip)).then_some(here.rip);
-        if let Some(addr) = sentinel {
-            probe.set_breakpoint(addr);
+/// Files the snapshots `session` took of itself while performing the last
+/// of the operations `on_the_way`.
+pub(crate) fn collect_snapshots(
+    snapshots: &mut Snapshots,
+    session: &mut ReplaySession,
+    on_the_way: &[Op],
+) {
+    // A point inside a stretch is known to lie between the operation's
+    // start and end only for operations that run freely to a stop; steps
+    // may go past where they end up being cut.
+    let free_running = matches!(on_the_way.last(), Some(Op::Run(_) | Op::ToEvent(_)));
+    for copy in session.take_snapshots() {
+        if copy.between_events() {
+            let at = copy.position();
+            snapshots.add(Key::Event(at), copy, RunStop::End, Vec::new());
+        } else if free_running {
+            let id = snapshots.next_id();
+            snapshots.add(Key::Stretch(id), copy, RunStop::End, on_the_way.to_vec());
+        } else {
+            copy.finish();
         }
-        let mut hits = 0u64;
-        loop {
-            let stop = probe.run()?;
-            let tid = match stop {
-                RunStop::Breakpoint { tid }
-                | RunStop::Watchpoint { tid, .. }
-                | RunStop::Stepped { tid } => tid,
-                RunStop::End => break,
-                RunStop::Interrupted { .. } => {
-                    probe.finish();
-                    return Err(GdbServerError::Reverse("interrupted (Ctrl-C)".into()));
-                }
-            };
-            let at_here = probe.position() == here.events
-                && Some(tid) == here.tid
-                && here.regs.is_some()
-                && probe.regs(tid).ok() == here.regs;
-            if at_here || probe.position() > here.events {
-                break;
-            }
-            let is_sentinel_only = matches!(stop, RunStop::Breakpoint { .. })
-                && sentinel.is_some()
-                && probe
-                    .regs(tid)
-                    .map(|r| Some(r.rip) == sentinel)
-                    .unwrap_or(false);
-            if !is_sentinel_only {
-                hits += 1;
-            }
-        }
-        probe.finish();
-        // Pass 2: stop at the last of those hits.
-        let path = vec![Op::Run(config.clone()); hits as usize];
-        let stop = self.rebuild(path)?;
-        Ok((hits > 0).then_some(stop))
     }
+    session.snapshot_every(snapshots.interval());
+}
 
-    /// Goes back one instruction of `tid`. Returns false at the start.
-    pub fn reverse_step(&mut self, tid: i32, here: &Here) -> Result<bool, GdbServerError> {
-        if let Some(Op::Step(last)) = self.path.last() {
-            if *last == tid {
-                let mut path = self.path.clone();
-                path.pop();
-                self.rebuild(path)?;
-                return Ok(true);
-            }
-        }
-        let Some(target) = here.regs else {
-            return Ok(false);
-        };
-        // Walk forward from the start of the thread's current stretch of
-        // user code, one instruction at a time, until `here` comes round.
-        let base = vec![Op::ToEvent(here.events)];
-        let mut probe = fresh(&self.trace_dir)?;
-        for op in &base {
-            Self::perform(&mut probe, op)?;
-        }
-        let mut steps = 0u64;
-        loop {
-            if probe.position() == here.events && probe.regs(tid).ok() == Some(target) {
-                break;
-            }
-            if steps >= MAX_REVERSE_STEPS || probe.position() > here.events {
-                probe.finish();
-                return Err(GdbServerError::Reverse(format!(
-                    "could not find the previous instruction within {MAX_REVERSE_STEPS} steps"
-                )));
-            }
-            if probe.step_instruction(tid)? == RunStop::End {
-                break;
-            }
-            steps += 1;
-        }
-        probe.finish();
-        if steps == 0 {
-            // `here` is the first instruction of the stretch: the previous
-            // one is the thread's last event (its syscall), before it.
-            if here.events == 0 {
-                return Ok(false);
-            }
-            self.rebuild(vec![Op::ToEvent(here.events - 1)])?;
-            return Ok(true);
-        }
-        let mut path = base;
-        path.extend(std::iter::repeat_n(Op::Step(tid), (steps - 1) as usize));
-        self.rebuild(path)?;
-        Ok(true)
+impl Drop for Timeline {
+    fn drop(&mut self) {
+        self.snapshots.clear();
     }
 }

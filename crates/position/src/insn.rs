@@ -84,6 +84,52 @@ pub fn instruction_starts(base: u64, bytes: &[u8]) -> Vec<u64> {
     starts
 }
 
+/// Addresses of the instructions that, decoded from there, end exactly at
+/// `end`: the candidates for the instruction executed before the one at
+/// `end` when control fell through. `bytes` are the bytes just before
+/// `end`. x86 cannot be decoded backwards, so some may start inside
+/// another instruction; a caller that stops at them must not patch memory.
+pub fn instructions_ending_at(bytes: &[u8], end: u64) -> Vec<u64> {
+    let mut starts = Vec::new();
+    for len in 1..=bytes.len().min(MAX_INSN_LEN) {
+        let at = end - len as u64;
+        let code = &bytes[bytes.len() - len..];
+        let mut decoder = Decoder::with_ip(64, code, at, DecoderOptions::NONE);
+        let insn = decoder.decode();
+        if !insn.is_invalid() && insn.len() == len {
+            starts.push(at);
+        }
+    }
+    starts
+}
+
+/// The `call` that a return address `ret` follows, if the bytes before it
+/// (`bytes`, ending at `ret`) end with one: its address, and its target
+/// when the call is direct.
+pub fn call_before(bytes: &[u8], ret: u64) -> Option<(u64, Option<u64>)> {
+    // A direct call is 5 bytes; an indirect one 2 to 7.
+    for len in [5usize, 2, 3, 4, 6, 7] {
+        if len > bytes.len() {
+            continue;
+        }
+        let at = ret - len as u64;
+        let code = &bytes[bytes.len() - len..];
+        let mut decoder = Decoder::with_ip(64, code, at, DecoderOptions::NONE);
+        let insn = decoder.decode();
+        if insn.is_invalid()
+            || insn.len() != len
+            || insn.flow_control() != FlowControl::Call
+                && insn.flow_control() != FlowControl::IndirectCall
+        {
+            continue;
+        }
+        let target =
+            (insn.op0_kind() == iced_x86::OpKind::NearBranch64).then(|| insn.near_branch_target());
+        return Some((at, target));
+    }
+    None
+}
+
 /// The direct jump and branch targets in `bytes`, decoded one instruction
 /// after another from `base`. A single-stepped pass sees only the branches
 /// it took; the code around the loop says where others can land.
@@ -204,6 +250,31 @@ fn writes(insn: &Instruction, regs: &Regs) -> Vec<Written> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direct_call_is_found_before_its_return_address() {
+        // call +0x10 at 0x1000; then mov eax, 1 at 0x1005.
+        let code = [0xe8, 0x10, 0, 0, 0];
+        assert_eq!(call_before(&code, 0x1005), Some((0x1000, Some(0x1015))));
+        // call rax (ff d0).
+        assert_eq!(
+            call_before(&[0x90, 0x90, 0x90, 0xff, 0xd0], 0x1005),
+            Some((0x1003, None))
+        );
+        // No call: nops.
+        assert_eq!(call_before(&[0x90; 8], 0x1008), None);
+    }
+
+    #[test]
+    fn fall_through_candidates_end_exactly_at_the_address() {
+        // mov eax, 1 (b8 01 00 00 00) ends at 0x1005; so do the shorter
+        // decodes that start inside it.
+        let starts = instructions_ending_at(&[0xb8, 1, 0, 0, 0], 0x1005);
+        assert!(starts.contains(&0x1000));
+        for at in starts {
+            assert!(at < 0x1005);
+        }
+    }
 
     #[test]
     fn store_through_rip_relative_operand_is_a_write() {

@@ -40,6 +40,7 @@ impl fmt::Display for Divergence {
 }
 
 /// A short ring of recent events for divergence reports.
+#[derive(Clone)]
 pub struct RecentEvents {
     lines: VecDeque<String>,
 }

@@ -55,6 +55,10 @@ pub enum ReplayError {
     /// from there.
     #[error("interrupted (Ctrl-C) while a thread ran toward its recorded preemption point")]
     Interrupted,
+    /// The replay cannot be copied at this moment (see
+    /// [`ReplaySession::fork_session`]); a later moment may do.
+    #[error("no snapshot can be taken here: {0}")]
+    NoSnapshot(String),
 }
 
 /// How many times one replay starts again for missed points: each costs a

@@ -22,6 +22,14 @@ impl Lookahead {
         }
     }
 
+    /// An independent copy at the same place in the stream.
+    pub fn try_clone(&self) -> Result<Lookahead, TraceError> {
+        Ok(Lookahead {
+            iter: self.iter.try_clone()?,
+            buffer: self.buffer.clone(),
+        })
+    }
+
     pub fn next(&mut self) -> Option<Result<RecordedEvent, TraceError>> {
         if let Some(e) = self.buffer.pop_front() {
             return Some(Ok(e));

@@ -55,12 +55,7 @@ impl SharedFiles {
         if file.size > len {
             copy.set_len(file.size).map_err(|e| setup("grow", e))?;
         }
-        use std::os::fd::AsRawFd;
-        Ok(PathBuf::from(format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            copy.as_raw_fd()
-        )))
+        Ok(path_of(copy))
     }
 }
 
@@ -92,5 +87,66 @@ impl SharedFiles {
         copy.set_len(len).map_err(|e| {
             ReplayError::Setup(format!("cannot resize replay's shared copy of a file: {e}"))
         })
+    }
+}
+
+/// A new memfd holding `len` bytes, for a snapshot's own copy of a
+/// shared memory object.
+pub fn new_copy(len: u64) -> Result<File, ReplayError> {
+    let fd =
+        memfd_create(c"replay-snapshot-shared", MemFdCreateFlag::MFD_CLOEXEC).map_err(|e| {
+            ReplayError::Setup(format!(
+                "cannot create a snapshot's copy of shared memory: {e}"
+            ))
+        })?;
+    let copy = File::from(fd);
+    copy.set_len(len).map_err(|e| {
+        ReplayError::Setup(format!(
+            "cannot size a snapshot's copy of shared memory: {e}"
+        ))
+    })?;
+    Ok(copy)
+}
+
+/// The path another process opens `file` of this one by.
+pub fn path_of(file: &File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        file.as_raw_fd()
+    ))
+}
+
+impl SharedFiles {
+    /// Copies of every file, for a snapshot: its processes write to their
+    /// own. Returns them with each old copy's inode, which names the
+    /// mappings to move over to the new one.
+    pub fn copies(&self) -> Result<(SharedFiles, HashMap<u64, PathBuf>), ReplayError> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let failed = |e: std::io::Error| {
+            ReplayError::Setup(format!(
+                "cannot copy a shared file's replay copy for a snapshot: {e}"
+            ))
+        };
+        let mut files = HashMap::new();
+        let mut by_inode = HashMap::new();
+        for (&identity, old) in &self.files {
+            let metadata = old.metadata().map_err(failed)?;
+            let copy = new_copy(metadata.len())?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut at = 0u64;
+            loop {
+                let n = old.read_at(&mut buf, at).map_err(failed)?;
+                if n == 0 {
+                    break;
+                }
+                copy.write_all_at(&buf[..n], at).map_err(failed)?;
+                at += n as u64;
+            }
+            by_inode.insert(metadata.ino(), path_of(&copy));
+            files.insert(identity, copy);
+        }
+        Ok((SharedFiles { files }, by_inode))
     }
 }

@@ -113,7 +113,7 @@ pub struct Truncation {
 }
 
 /// One verified, decompressed chunk.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Chunk {
     pub seq: u64,
     /// Byte offset of the chunk header in the stream file.
@@ -219,6 +219,16 @@ impl ChunkReader {
     /// (sequence number of the next chunk, byte offset where it starts).
     pub fn position(&self) -> (u64, u64) {
         (self.next_seq, self.offset)
+    }
+
+    /// Continues at a chunk boundary another reader of this file reached
+    /// (its [`ChunkReader::position`]).
+    pub fn seek_to(&mut self, (seq, offset): (u64, u64)) -> Result<(), TraceError> {
+        use std::io::Seek;
+        self.file.seek(io::SeekFrom::Start(offset)).at(&self.path)?;
+        self.next_seq = seq;
+        self.offset = offset;
+        Ok(())
     }
 
     pub fn take_truncation(&mut self) -> Option<Truncation> {

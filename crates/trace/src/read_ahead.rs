@@ -36,13 +36,15 @@ pub(crate) struct ReadAhead {
 }
 
 impl ReadAhead {
-    pub(crate) fn start(mut reader: ChunkReader, kind: StreamKind) -> ReadAhead {
+    /// Reads `reader`'s chunks on a thread; the first must start at event
+    /// index or data offset `first`.
+    pub(crate) fn start(mut reader: ChunkReader, kind: StreamKind, first: u64) -> ReadAhead {
         let position = reader.position();
         let (tx, chunks) = mpsc::sync_channel(AHEAD);
         let spawned = std::thread::Builder::new()
             .name("replay-read-ahead".into())
             .spawn(move || {
-                let mut expected_first = 0u64;
+                let mut expected_first = first;
                 loop {
                     let start = expected_first;
                     let result = reader.next_chunk(start);
@@ -79,6 +81,22 @@ impl ReadAhead {
             ahead.ended = true;
         }
         ahead
+    }
+
+    /// A stream whose end was already reached at `position`.
+    pub(crate) fn ended_at(kind: StreamKind, position: (u64, u64)) -> ReadAhead {
+        let (_, chunks) = mpsc::sync_channel(1);
+        ReadAhead {
+            kind,
+            chunks,
+            position,
+            truncation: None,
+            ended: true,
+        }
+    }
+
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended
     }
 
     /// (sequence number of the next chunk, byte offset where it starts).

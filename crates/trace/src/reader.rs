@@ -100,7 +100,7 @@ impl TraceReader {
 
     fn stream(&self, kind: StreamKind) -> Result<ReadAhead, TraceError> {
         let reader = ChunkReader::open(&self.stream_path(kind), kind, self.manifest.complete)?;
-        Ok(ReadAhead::start(reader, kind))
+        Ok(ReadAhead::start(reader, kind, 0))
     }
 
     /// Streaming iterator over events in order, each with its payloads.
@@ -110,6 +110,7 @@ impl TraceReader {
 
     fn iter(&self, skip_payloads: bool) -> Result<EventIter, TraceError> {
         Ok(EventIter {
+            dir: self.dir.clone(),
             events: self.stream(StreamKind::Events)?,
             data: self.stream(StreamKind::Data)?,
             complete: self.manifest.complete,
@@ -232,6 +233,8 @@ impl TraceReader {
 /// Streaming iterator over a trace's events. Holds at most one chunk of
 /// each stream plus the current event's payloads.
 pub struct EventIter {
+    /// The trace directory, to open the streams again for a copy.
+    dir: PathBuf,
     events: ReadAhead,
     data: ReadAhead,
     complete: bool,
@@ -495,6 +498,49 @@ impl EventIter {
         }
         self.next_index += 1;
         Ok(Some(RecordedEvent { event, payloads }))
+    }
+}
+
+impl EventIter {
+    /// A second iterator at the same place, reading the same files on its
+    /// own: a snapshot of a replay takes one, and continues from it later
+    /// without reading the events before it again.
+    pub fn try_clone(&self) -> Result<EventIter, TraceError> {
+        let events_first = match &self.chunk {
+            Some(c) => self.next_index + u64::from(c.item_count.saturating_sub(self.in_chunk)),
+            None => self.next_index,
+        };
+        let reopen = |kind: StreamKind, ahead: &ReadAhead, first: u64| {
+            if ahead.has_ended() {
+                return Ok(ReadAhead::ended_at(kind, ahead.position()));
+            }
+            let name = match kind {
+                StreamKind::Events => EVENTS_NAME,
+                StreamKind::Data => DATA_NAME,
+            };
+            let mut reader = ChunkReader::open(&self.dir.join(name), kind, self.complete)?;
+            reader.seek_to(ahead.position())?;
+            Ok::<_, TraceError>(ReadAhead::start(reader, kind, first))
+        };
+        Ok(EventIter {
+            dir: self.dir.clone(),
+            events: reopen(StreamKind::Events, &self.events, events_first)?,
+            data: reopen(StreamKind::Data, &self.data, self.data_offset)?,
+            complete: self.complete,
+            expected_totals: self.expected_totals,
+            skip_payloads: self.skip_payloads,
+            buffered_in_columns: self.buffered_in_columns,
+            chunk: self.chunk.clone(),
+            pos: self.pos,
+            in_chunk: self.in_chunk,
+            next_index: self.next_index,
+            data_chunk: self.data_chunk.clone(),
+            data_pos: self.data_pos,
+            data_chunk_at: self.data_chunk_at,
+            data_offset: self.data_offset,
+            truncation: self.truncation.clone(),
+            done: self.done,
+        })
     }
 }
 

@@ -758,3 +758,32 @@ fn buffered_records_round_trip_through_the_column_layout() {
     let err = w.finish(TraceOutcome::Exited { code: 0 }).unwrap_err();
     assert!(err.to_string().contains("malformed"), "{err}");
 }
+
+#[test]
+fn a_cloned_iterator_reads_the_same_rest_from_any_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    let events = gen_events(6_000, true);
+    let summary = write_trace(&dir, &events);
+    assert!(chunks_of(&summary, "events").count() >= 2);
+    assert!(chunks_of(&summary, "data").count() >= 2);
+    let r = TraceReader::open(&dir).unwrap();
+    // The start, inside chunks, and the very end.
+    for at in [0usize, 1, 1_234, 3_000, 5_999, 6_000] {
+        let mut it = r.events().unwrap();
+        for _ in 0..at {
+            it.next().unwrap().unwrap();
+        }
+        let mut copy = it.try_clone().unwrap();
+        // The original goes on too: the two share nothing.
+        let from_original: Vec<_> = (&mut it).map(|e| e.unwrap()).collect();
+        let from_copy: Vec<_> = (&mut copy).map(|e| e.unwrap()).collect();
+        assert_eq!(from_copy.len(), events.len() - at, "clone taken at {at}");
+        assert_eq!(from_original, from_copy, "clone taken at {at}");
+        for (got, (want_e, want_p)) in from_copy.iter().zip(&events[at..]) {
+            assert_eq!(&got.event, want_e);
+            assert_eq!(&got.payloads, want_p);
+        }
+        assert!(copy.truncation().is_none());
+    }
+}

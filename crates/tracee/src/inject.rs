@@ -88,3 +88,67 @@ fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
 fn is_droppable(sig: i32) -> bool {
     !ptrace::is_fault_kind(sig)
 }
+
+/// Forks the stopped thread `pid` by running `clone` in it at the
+/// `syscall` instruction at `site`: the child is a copy of the process
+/// with this one thread, sharing nothing, attached to this tracer (the
+/// tracee has `PTRACE_O_TRACECLONE`) and left at its first stop with
+/// `pid`'s registers as they were before the call. Its exit signal is 0:
+/// the process it forked from is never told it exists. Returns the child.
+pub fn fork(pid: Pid, site: u64) -> Result<Pid, TraceeError> {
+    let saved = regs::get(pid)?;
+    let mut call = saved;
+    call.rip = site;
+    call.rax = libc::SYS_clone as u64;
+    call.orig_rax = u64::MAX;
+    regs::set_syscall_args(&mut call, &[0; 6]);
+    regs::set(pid, &call)?;
+    let what = "a fork for a snapshot";
+    run_to_syscall_stop(pid, what)?;
+    ptrace::resume(pid, Resume::Syscall, 0)?;
+    let child = loop {
+        match ptrace::wait_for(pid)? {
+            WaitResult::Stopped(_, Stop::Event { event, message })
+                if event == libc::PTRACE_EVENT_CLONE || event == libc::PTRACE_EVENT_FORK =>
+            {
+                break message as Pid;
+            }
+            WaitResult::Stopped(_, Stop::Event { event, .. })
+                if event == libc::PTRACE_EVENT_SECCOMP =>
+            {
+                ptrace::resume(pid, Resume::Syscall, 0)?;
+            }
+            WaitResult::Stopped(_, Stop::Signal(sig)) if is_droppable(sig) => {
+                ptrace::resume(pid, Resume::Syscall, 0)?;
+            }
+            other => {
+                // The clone failed (out of memory, a pid limit): it returned
+                // without a child.
+                let errno = regs::get(pid).map(|r| -(r.rax as i64)).unwrap_or(0);
+                let _ = regs::set(pid, &saved);
+                return Err(TraceeError::Injection {
+                    pid,
+                    what: what.to_string(),
+                    stop: format!("{other:?} (result {errno})"),
+                });
+            }
+        }
+    };
+    run_to_syscall_stop(pid, what)?;
+    regs::set(pid, &saved)?;
+    // The child's first stop: SIGSTOP for a tracer that attached the
+    // classic way, an event stop for one that seized.
+    match ptrace::wait_for(child)? {
+        WaitResult::Stopped(_, _) => {}
+        other => {
+            return Err(TraceeError::Injection {
+                pid: child,
+                what: what.to_string(),
+                stop: format!("{other:?}"),
+            })
+        }
+    }
+    regs::set(child, &saved)?;
+    tracing::debug!(pid, child, "forked for a snapshot");
+    Ok(child)
+}

@@ -37,6 +37,10 @@ pub enum RunStop {
 pub enum WatchKind {
     Write,
     ReadWrite,
+    /// A hardware breakpoint: the thread stops before executing the
+    /// instruction there, and memory is never patched, so an address that
+    /// is not the start of an instruction simply never fires.
+    Execute,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +73,14 @@ impl DebugState {
         !self.breakpoints.is_empty() || !self.watchpoints.is_empty()
     }
 
+    pub(super) fn parked_at_exit(&self) -> bool {
+        self.parked_at_exit
+    }
+
+    pub(super) fn has_inserted(&self) -> bool {
+        !self.inserted.is_empty()
+    }
+
     /// Debug registers 0.. that hold the debugger's watchpoints; a probe's
     /// code guard takes the ones above.
     pub(super) fn watchpoints_in_use(&self) -> usize {
@@ -87,8 +99,10 @@ fn dr7_for(watchpoints: &[Watchpoint]) -> u64 {
         let rw = match w.kind {
             WatchKind::Write => 0b01,
             WatchKind::ReadWrite => 0b11,
+            WatchKind::Execute => 0b00,
         };
         let len = match w.len {
+            _ if w.kind == WatchKind::Execute => 0b00,
             1 => 0b00,
             2 => 0b01,
             8 => 0b10,
@@ -111,6 +125,7 @@ impl ReplaySession {
 
     /// Adds a hardware watchpoint; x86_64 has four debug registers.
     pub fn set_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
+        let len = if kind == WatchKind::Execute { 1 } else { len };
         if self.debug.watchpoints.len() >= 4
             || !matches!(len, 1 | 2 | 4 | 8)
             || !addr.is_multiple_of(len)
@@ -163,11 +178,16 @@ impl ReplaySession {
         let Some(next) = self.events.next() else {
             return Ok(RunStop::End);
         };
-        let next = next?;
+        let mut next = next?;
         let event = next.event.clone();
-        if self.advance(&event, Expect::Syscall)? == Applied::Interrupted {
+        while self.advance(&event, Expect::Syscall)? == Applied::Interrupted {
             self.interrupted = Some(next);
-            return Ok(self.debug.stop.take().unwrap_or(RunStop::End));
+            if let Some(stop) = self.debug.stop.take() {
+                return Ok(stop);
+            }
+            // Stopped for a snapshot on the way.
+            self.snapshot_if_due();
+            next = self.interrupted.take().expect("set above");
         }
         if let Some(task) = self.tasks.get_mut(&event.tid) {
             task.prefetched = Some(WaitResult::Stopped(task.real, Stop::Syscall));
@@ -180,10 +200,21 @@ impl ReplaySession {
     /// Replays events until a breakpoint or watchpoint fires, or the end
     /// (parked at the last process's exit).
     pub fn run(&mut self) -> Result<RunStop, ReplayError> {
+        Ok(self
+            .run_until(u64::MAX)?
+            .expect("no event count reaches u64::MAX"))
+    }
+
+    /// As [`ReplaySession::run`], but stops with `None` once `events`
+    /// events have been replayed, before any code that follows the last.
+    pub fn run_until(&mut self, events: u64) -> Result<Option<RunStop>, ReplayError> {
         let mut last_tid = None;
         loop {
+            if self.replayed >= events && self.interrupted.is_none() {
+                return Ok(None);
+            }
             if self.debug.parked_at_exit || self.at_final_exit()? {
-                return self.park_at_final_exit();
+                return self.park_at_final_exit().map(Some);
             }
             let interrupted = self
                 .debug
@@ -195,12 +226,12 @@ impl ReplaySession {
                     Some(tid) => tid,
                     None => self.next_event_thread()?.unwrap_or(0),
                 };
-                return Ok(RunStop::Interrupted { tid });
+                return Ok(Some(RunStop::Interrupted { tid }));
             }
             match self.step_debug()? {
                 DebugStep::Event(e) => last_tid = Some(e.tid),
-                DebugStep::Stopped(stop) => return Ok(stop),
-                DebugStep::End => return Ok(RunStop::End),
+                DebugStep::Stopped(stop) => return Ok(Some(stop)),
+                DebugStep::End => return Ok(Some(RunStop::End)),
             }
         }
     }

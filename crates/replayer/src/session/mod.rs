@@ -5,7 +5,9 @@ mod code_guard;
 mod cpuid;
 mod debug;
 mod lifecycle;
+mod pause;
 mod preempt;
+mod snapshot;
 mod syscalls;
 mod tasks;
 
@@ -115,6 +117,8 @@ pub struct ReplaySession {
     /// The recording's CPUID table, which answers every CPUID the program
     /// executes when the recording made CPUID fault.
     cpuid: Option<host::cpu_features::CpuidAnswers>,
+    /// Copies the replay takes of itself for a debugger (see `snapshot`).
+    auto_snapshots: Option<snapshot::AutoSnapshots>,
 }
 
 impl ReplaySession {
@@ -212,6 +216,7 @@ impl ReplaySession {
             ended: false,
             shared_files: Default::default(),
             cpuid,
+            auto_snapshots: None,
         })
     }
 
@@ -310,6 +315,7 @@ impl ReplaySession {
         if self.ended {
             return Ok(DebugStep::End);
         }
+        self.snapshot_if_due();
         let recorded = match self.interrupted.take() {
             Some(e) => e,
             None => match self.events.next() {
@@ -320,9 +326,16 @@ impl ReplaySession {
                 }
             },
         };
-        if self.apply(&recorded)? == Applied::Interrupted {
-            let stop = self.debug.stop.take().unwrap_or(RunStop::End);
+        let mut recorded = recorded;
+        while self.apply(&recorded)? == Applied::Interrupted {
             self.interrupted = Some(recorded);
+            let Some(stop) = self.debug.stop.take() else {
+                // Stopped for a snapshot inside the stretch of user code
+                // before this event: take it, and go on.
+                self.snapshot_if_due();
+                recorded = self.interrupted.take().expect("set above");
+                continue;
+            };
             return Ok(DebugStep::Stopped(stop));
         }
         self.recent.push(&recorded.event);
@@ -527,11 +540,15 @@ impl ReplaySession {
                 .tasks
                 .get_mut(&event.tid)
                 .and_then(|t| t.prefetched.take());
+            let tgid = self.process(pid)?.real_pid;
             let stop = match (prefetched, expect) {
                 (Some(stop), _) => stop,
                 (None, Expect::Probe) => {
                     let limit = preempt::preempt_limit();
-                    match self.wait_interruptibly(real, limit)? {
+                    let pause = self.arm_pause(tgid, real);
+                    let waited = self.wait_interruptibly(real, limit);
+                    self.disarm_pause(pause, real);
+                    match waited? {
                         Some(stop) => stop,
                         None => {
                             return Err(self.divergence(
@@ -543,7 +560,12 @@ impl ReplaySession {
                         }
                     }
                 }
-                (None, _) => ptrace::wait_for(real)?,
+                (None, _) => {
+                    let pause = self.arm_pause(tgid, real);
+                    let waited = ptrace::wait_for(real);
+                    self.disarm_pause(pause, real);
+                    waited?
+                }
             };
             self.remove_breakpoints();
             tracing::trace!(
@@ -555,6 +577,10 @@ impl ReplaySession {
             match stop {
                 WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => {
                     return Ok(Applied::Done)
+                }
+                WaitResult::Stopped(_, Stop::Signal(sig)) if self.is_pause(real, sig) => {
+                    self.debug.stop = None;
+                    return Ok(Applied::Interrupted);
                 }
                 WaitResult::Stopped(_, Stop::Signal(sig)) => {
                     let Some(info) = ptrace::get_siginfo(real)? else {
