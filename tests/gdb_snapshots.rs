@@ -73,15 +73,16 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
             "x/i $pc",
             "stepi",
             "x/i $pc",
+            "delete",
+            "watch checkpoint_counter",
+            "reverse-continue",
+            "print checkpoint_counter",
+            "delete",
             "monitor snapshots",
             "break work",
             "reverse-continue",
             "print i",
             "reverse-finish",
-            "delete",
-            "watch checkpoint_counter",
-            "reverse-continue",
-            "print checkpoint_counter",
             "delete",
             "monitor restart 1",
             "stepi",
@@ -94,6 +95,10 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
         acc,
         "the recorded value:\n{text}"
     );
+    // checkpoint_counter is written every CALLS/10 + 1 calls; going back
+    // from marker stops at the last write, before it is made.
+    let every = CALLS / 10 + 1;
+    let last_write = (CALLS - 1) / every * every;
     let instructions: Vec<&str> = text.lines().filter(|l| l.starts_with("=> ")).collect();
     assert_eq!(instructions.len(), 2, "{text}");
     assert!(
@@ -109,9 +114,9 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
         "snapshots were taken inside the stretch of user code: {text}"
     );
     assert_eq!(
-        value_after(&text, "$2 = "),
-        (CALLS - 1).to_string(),
-        "reverse-continue reaches the last call of work before marker: {text}"
+        value_after(&text, "$3 = "),
+        last_write.to_string(),
+        "reverse-continue from the write reaches the call of work in its iteration: {text}"
     );
     assert!(
         text.split("reverse-finish")
@@ -120,17 +125,12 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
             .contains("in main"),
         "reverse-finish returns to the caller: {text}"
     );
-    // checkpoint_counter is written every CALLS/10 + 1 calls; going back
-    // from the last call's start reaches the last write, where the value is
-    // the one before it.
-    let every = CALLS / 10 + 1;
-    let last_write = (CALLS - 1) / every * every;
     assert!(
         text.contains(&format!("Old value = {last_write}")),
         "the watchpoint fires at the last write: {text}"
     );
     assert_eq!(
-        value_after(&text, "$3 = "),
+        value_after(&text, "$2 = "),
         (last_write - every).to_string(),
         "{text}"
     );
@@ -187,4 +187,54 @@ fn snapshots_of_processes_sharing_memory_keep_their_own_copy() {
     assert_eq!(value_after(&text, "$3 = "), recorded[1], "{text}");
     assert_eq!(value_after(&text, "$4 = "), recorded[2], "{text}");
     assert!(inside_stretches(&text) > 0, "{text}");
+}
+
+#[test]
+fn snapshots_copy_every_thread_of_a_process() {
+    let root = TraceRoot::new();
+    let exe = program("threads_compute");
+    let out = root.record("t", &[exe.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", common::show(&out));
+    let recorded = String::from_utf8_lossy(&out.stdout).into_owned();
+    let total = value_after(&recorded, "total=");
+    let chunk_value = |thread: &str, chunk: &str| {
+        value_after(&recorded, &format!("thread={thread} chunk={chunk} value="))
+    };
+    let text = serve_and_debug(
+        &root,
+        &exe,
+        &[("REPLAY_SNAPSHOT_INTERVAL_MS", "20")],
+        &[
+            "break all_done",
+            "continue",
+            "print/u total",
+            "break chunk_done",
+            "reverse-continue",
+            "print thread",
+            "print chunk",
+            "print/u value",
+            "reverse-continue",
+            "print thread",
+            "print chunk",
+            "print/u value",
+            "monitor snapshots",
+            // Forward from copies of all three threads, through the joins
+            // (the kernel clears each thread's tid at its exit).
+            "delete 2",
+            "continue",
+            "print/u total",
+        ],
+    );
+    assert_eq!(value_after(&text, "$1 = "), total, "{text}");
+    for first in [2, 5] {
+        let thread = value_after(&text, &format!("${first} = "));
+        let chunk = value_after(&text, &format!("${} = ", first + 1));
+        assert_eq!(
+            value_after(&text, &format!("${} = ", first + 2)),
+            chunk_value(&thread, &chunk),
+            "thread {thread}'s chunk {chunk}: {text}"
+        );
+    }
+    assert!(inside_stretches(&text) > 0, "{text}");
+    assert_eq!(value_after(&text, "$8 = "), total, "{text}");
 }

@@ -175,7 +175,15 @@ impl Timeline {
             if hits > 0 {
                 let mut path = base.path.clone();
                 path.extend(std::iter::repeat_n(Op::Run(config.clone()), hits as usize));
-                return Ok(Some(self.go_to(path)?));
+                let stop = self.go_to(path)?;
+                if let RunStop::Watchpoint { tid, .. } = stop {
+                    // A watchpoint traps after the access. Going backwards,
+                    // the access is undone: stop at the instruction that
+                    // made it, with memory as it was before (as rr does).
+                    let after = self.here(Some(tid));
+                    self.reverse_step(tid, &after)?;
+                }
+                return Ok(Some(stop));
             }
             segment_end = Some(match base.event {
                 Some(m) => m,

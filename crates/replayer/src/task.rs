@@ -61,6 +61,10 @@ pub struct ReplayTask {
     pub pending_exit: Option<ParkedExit>,
     /// Head of the thread's robust futex list (set_robust_list).
     pub robust_list: Option<u64>,
+    /// Where the kernel clears the thread's tid when it exits
+    /// (`CLONE_CHILD_CLEARTID`, set_tid_address): a snapshot's copy of the
+    /// thread needs it too.
+    pub clear_child_tid: Option<u64>,
     /// The asynchronous signal of the event being replayed was already sent
     /// (the event was interrupted by a breakpoint and is being finished).
     pub signal_sent: bool,
@@ -100,6 +104,7 @@ impl ReplayTask {
             prefetched: None,
             pending_exit: None,
             robust_list: None,
+            clear_child_tid: None,
             signal_sent: false,
             renamed_to: None,
             killed_by_exec: false,

@@ -96,14 +96,34 @@ fn is_droppable(sig: i32) -> bool {
 /// `pid`'s registers as they were before the call. Its exit signal is 0:
 /// the process it forked from is never told it exists. Returns the child.
 pub fn fork(pid: Pid, site: u64) -> Result<Pid, TraceeError> {
+    clone(pid, site, [0; 6], "a fork for a snapshot")
+}
+
+/// Starts a thread in `pid`'s process (`clone` with the thread flags and
+/// `clear_child_tid` for `CLONE_CHILD_CLEARTID`), stopped at its first
+/// stop with `pid`'s registers, for the caller to give it its own.
+pub fn spawn_thread(pid: Pid, site: u64, clear_child_tid: Option<u64>) -> Result<Pid, TraceeError> {
+    let mut flags = libc::CLONE_VM
+        | libc::CLONE_FS
+        | libc::CLONE_FILES
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_THREAD
+        | libc::CLONE_SYSVSEM;
+    if clear_child_tid.is_some() {
+        flags |= libc::CLONE_CHILD_CLEARTID;
+    }
+    let args = [flags as u64, 0, 0, clear_child_tid.unwrap_or(0), 0, 0];
+    clone(pid, site, args, "a thread for a snapshot")
+}
+
+fn clone(pid: Pid, site: u64, args: [u64; 6], what: &str) -> Result<Pid, TraceeError> {
     let saved = regs::get(pid)?;
     let mut call = saved;
     call.rip = site;
     call.rax = libc::SYS_clone as u64;
     call.orig_rax = u64::MAX;
-    regs::set_syscall_args(&mut call, &[0; 6]);
+    regs::set_syscall_args(&mut call, &args);
     regs::set(pid, &call)?;
-    let what = "a fork for a snapshot";
     run_to_syscall_stop(pid, what)?;
     ptrace::resume(pid, Resume::Syscall, 0)?;
     let child = loop {
@@ -149,6 +169,6 @@ pub fn fork(pid: Pid, site: u64) -> Result<Pid, TraceeError> {
         }
     }
     regs::set(child, &saved)?;
-    tracing::debug!(pid, child, "forked for a snapshot");
+    tracing::debug!(pid, child, what, "cloned");
     Ok(child)
 }

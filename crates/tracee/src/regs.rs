@@ -165,3 +165,30 @@ pub fn get_xstate(pid: Pid) -> Result<Vec<u8>, TraceeError> {
     area.truncate(iov.iov_len);
     Ok(area)
 }
+
+/// Writes a thread's XSAVE area, as [`get_xstate`] read it.
+pub fn set_xstate(pid: Pid, area: &[u8]) -> Result<(), TraceeError> {
+    let mut copy = area.to_vec();
+    let mut iov = libc::iovec {
+        iov_base: copy.as_mut_ptr().cast(),
+        iov_len: copy.len(),
+    };
+    // SAFETY: SETREGSET reads at most iov_len bytes from `copy`, which
+    // lives until the call returns.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            pid,
+            NT_X86_XSTATE as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "SETREGSET",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}

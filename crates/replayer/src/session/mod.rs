@@ -544,11 +544,10 @@ impl ReplaySession {
             let stop = match (prefetched, expect) {
                 (Some(stop), _) => stop,
                 (None, Expect::Probe) => {
+                    // No pause for a snapshot here: the probe's time limit
+                    // would start again after each one.
                     let limit = preempt::preempt_limit();
-                    let pause = self.arm_pause(tgid, real);
-                    let waited = self.wait_interruptibly(real, limit);
-                    self.disarm_pause(pause, real);
-                    match waited? {
+                    match self.wait_interruptibly(real, limit)? {
                         Some(stop) => stop,
                         None => {
                             return Err(self.divergence(

@@ -21,7 +21,7 @@ use crate::ReplayError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tracee::{debugreg, inject, maps, Pid, ProcessMemory};
+use tracee::{debugreg, inject, maps, regs, Pid, ProcessMemory};
 
 /// A shared mapping a copy needs its own object for.
 struct SharedMapping {
@@ -51,7 +51,6 @@ impl ReplaySession {
         if self.debug.parked_at_exit() {
             return Some("the program is at its final exit".into());
         }
-        let mut live_threads: HashMap<i32, usize> = HashMap::new();
         for (tid, task) in &self.tasks {
             match task.state {
                 ReplayState::Dead => continue,
@@ -61,12 +60,6 @@ impl ReplaySession {
             if task.prefetched.is_some() || task.pending_exit.is_some() || task.killed_by_exec {
                 return Some(format!("thread {tid} is stopped inside a syscall"));
             }
-            *live_threads.entry(task.rec_pid).or_default() += 1;
-        }
-        if let Some((pid, n)) = live_threads.iter().find(|(_, &n)| n > 1) {
-            return Some(format!(
-                "process {pid} has {n} threads; snapshots copy single-threaded processes only"
-            ));
         }
         if let Some((pid, _)) = self.processes.iter().find(|(_, p)| p.exiting) {
             return Some(format!("process {pid} is exiting"));
@@ -83,16 +76,20 @@ impl ReplaySession {
             return Err(not_here(why));
         }
         let (shared_files, mut objects) = self.shared_files.copies()?;
-        // Each live process and its one thread, in a fixed order.
-        let mut live: BTreeMap<i32, (i32, Pid)> = BTreeMap::new();
+        // Each live process and its threads, the leader first.
+        let mut live: BTreeMap<i32, Vec<(i32, Pid)>> = BTreeMap::new();
         for (&tid, task) in &self.tasks {
             if task.state != ReplayState::Dead {
-                live.insert(task.rec_pid, (tid, task.real));
+                live.entry(task.rec_pid).or_default().push((tid, task.real));
             }
+        }
+        for (&pid, threads) in live.iter_mut() {
+            threads.sort_by_key(|&(tid, _)| (tid != pid, tid));
         }
         let mut shared: HashMap<i32, Vec<SharedMapping>> = HashMap::new();
         let mut new_objects = Vec::new();
-        for (&pid, &(_, real)) in &live {
+        for (&pid, threads) in &live {
+            let real = threads[0].1;
             let process = self.process(pid)?;
             let mut mine = Vec::new();
             for entry in maps::read(real)?.into_iter().filter(|e| e.shared) {
@@ -130,8 +127,10 @@ impl ReplaySession {
             shared.insert(pid, mine);
         }
         let mut processes = HashMap::new();
-        let mut children: HashMap<i32, Pid> = HashMap::new();
-        for (&pid, &(_, real)) in &live {
+        // Recorded tid to the copy's thread.
+        let mut copies: HashMap<i32, Pid> = HashMap::new();
+        for (&pid, threads) in &live {
+            let (first_tid, real) = threads[0];
             let scratch = match self.process(pid)?.scratch {
                 Some(addr) => addr,
                 None => {
@@ -142,14 +141,18 @@ impl ReplaySession {
                     addr
                 }
             };
+            // What the kernel keeps for each thread, read before the fork.
+            let mut states = Vec::new();
+            for &(tid, real) in &threads[1..] {
+                states.push((tid, self.thread_state(tid, real, pid, scratch)?));
+            }
             let child = match inject::fork(real, scratch) {
                 Ok(child) => child,
                 Err(e) => {
-                    kill_copies(&children);
+                    kill_copies(&processes);
                     return Err(e.into());
                 }
             };
-            children.insert(pid, child);
             let original = self.process(pid)?;
             let copy = ReplayProcess {
                 real_pid: child,
@@ -160,16 +163,31 @@ impl ReplaySession {
                 exiting: false,
                 blob_fds: original.blob_fds.clone(),
             };
-            if let Err(e) = remap_shared(child, &copy, shared.get(&pid).map_or(&[], |v| v)) {
-                kill_copies(&children);
+            copies.insert(first_tid, child);
+            let made = (|| {
+                remap_shared(child, &copy, shared.get(&pid).map_or(&[], |v| v))?;
+                let first = self.tasks.get(&first_tid);
+                restore_futex_state(child, &copy, first)?;
+                for (tid, state) in &states {
+                    let task = self.tasks.get(tid);
+                    let clear = task.and_then(|t| t.clear_child_tid);
+                    let thread = inject::spawn_thread(child, scratch, clear)?;
+                    copies.insert(*tid, thread);
+                    state.apply(thread, &copy, scratch)?;
+                    restore_futex_state(thread, &copy, task)?;
+                }
+                Ok::<_, ReplayError>(())
+            })();
+            processes.insert(pid, copy);
+            if let Err(e) = made {
+                kill_copies(&processes);
                 return Err(e);
             }
-            processes.insert(pid, copy);
         }
         let mut tasks = HashMap::new();
         for (&tid, task) in &self.tasks {
-            let real = match children.get(&task.rec_pid) {
-                Some(&child) if task.state != ReplayState::Dead => child,
+            let real = match copies.get(&tid) {
+                Some(&copy) if task.state != ReplayState::Dead => copy,
                 _ => task.real,
             };
             let copy = copy_task(task, real);
@@ -413,11 +431,135 @@ fn remap_shared(
     Ok(())
 }
 
-fn kill_copies(children: &HashMap<i32, Pid>) {
-    for &child in children.values() {
-        tracee::tracer::kill_process(child);
-        let _ = tracee::ptrace::wait_for_death(child);
+fn kill_copies(processes: &HashMap<i32, ReplayProcess>) {
+    for process in processes.values() {
+        tracee::tracer::kill_process(process.real_pid);
+        let _ = tracee::ptrace::wait_for_death(process.real_pid);
     }
+}
+
+/// Where in the injection page a snapshot puts what it reads and writes
+/// through syscalls (past the path buffer, before clone3's copy).
+const MASK_AT: u64 = address_space::SCRATCH_LEN - 512;
+const ALTSTACK_AT: u64 = address_space::SCRATCH_LEN - 480;
+const STACK_T_LEN: usize = 24;
+/// `ss_flags` bits a thread reports about its signal stack that cannot be
+/// set (it is running on it now).
+const SS_ONSTACK: u32 = 1;
+
+/// Per-thread state the kernel keeps and a new thread does not inherit
+/// from the one that created it.
+struct ThreadState {
+    regs: trace::event::Regs,
+    xstate: Vec<u8>,
+    mask: [u8; 8],
+    altstack: [u8; STACK_T_LEN],
+}
+
+impl ThreadState {
+    /// Gives `thread` (new, in a snapshot's process) this state.
+    fn apply(&self, thread: Pid, process: &ReplayProcess, scratch: u64) -> Result<(), ReplayError> {
+        process.memory.write(scratch + MASK_AT, &self.mask)?;
+        let mut altstack = self.altstack;
+        let flags = u32::from_le_bytes(altstack[8..12].try_into().unwrap_or_default());
+        altstack[8..12].copy_from_slice(&(flags & !SS_ONSTACK).to_le_bytes());
+        process.memory.write(scratch + ALTSTACK_AT, &altstack)?;
+        let results = [
+            address_space::run_syscall(
+                thread,
+                process,
+                libc::SYS_rt_sigprocmask,
+                [libc::SIG_SETMASK as u64, scratch + MASK_AT, 0, 8, 0, 0],
+            )?,
+            address_space::run_syscall(
+                thread,
+                process,
+                libc::SYS_sigaltstack,
+                [scratch + ALTSTACK_AT, 0, 0, 0, 0, 0],
+            )?,
+        ];
+        if let Some(bad) = results.iter().find(|&&r| r < 0) {
+            return Err(ReplayError::Setup(format!(
+                "a snapshot's thread cannot take its signal state: {}",
+                std::io::Error::from_raw_os_error(-*bad as i32)
+            )));
+        }
+        regs::set(thread, &self.regs)?;
+        if !self.xstate.is_empty() {
+            regs::set_xstate(thread, &self.xstate)?;
+        }
+        Ok(())
+    }
+}
+
+impl ReplaySession {
+    /// Reads what [`ThreadState`] holds from a thread of this replay.
+    fn thread_state(
+        &self,
+        tid: i32,
+        real: Pid,
+        pid: i32,
+        scratch: u64,
+    ) -> Result<ThreadState, ReplayError> {
+        let process = self.process(pid)?;
+        let regs = regs::get(real)?;
+        let xstate = regs::get_xstate(real).unwrap_or_default();
+        let mask = address_space::run_syscall(
+            real,
+            process,
+            libc::SYS_rt_sigprocmask,
+            [libc::SIG_BLOCK as u64, 0, scratch + MASK_AT, 8, 0, 0],
+        )?;
+        let altstack = address_space::run_syscall(
+            real,
+            process,
+            libc::SYS_sigaltstack,
+            [0, scratch + ALTSTACK_AT, 0, 0, 0, 0],
+        )?;
+        if mask < 0 || altstack < 0 {
+            return Err(ReplayError::Setup(format!(
+                "cannot read the signal state of thread {tid} for a snapshot"
+            )));
+        }
+        let read = |at: u64, len: usize| process.memory.read(scratch + at, len);
+        Ok(ThreadState {
+            regs,
+            xstate,
+            mask: read(MASK_AT, 8)?.try_into().unwrap_or_default(),
+            altstack: read(ALTSTACK_AT, STACK_T_LEN)?
+                .try_into()
+                .unwrap_or([0; STACK_T_LEN]),
+        })
+    }
+}
+
+/// A fork or a new thread starts with no robust futex list and nothing
+/// for the kernel to clear at exit: the copy of `task` gets its own.
+fn restore_futex_state(
+    thread: Pid,
+    process: &ReplayProcess,
+    task: Option<&ReplayTask>,
+) -> Result<(), ReplayError> {
+    let Some(task) = task else {
+        return Ok(());
+    };
+    if let Some(head) = task.robust_list {
+        address_space::run_syscall(
+            thread,
+            process,
+            libc::SYS_set_robust_list,
+            [head, 24, 0, 0, 0, 0],
+        )?;
+    }
+    if let Some(addr) = task.clear_child_tid {
+        address_space::run_syscall(
+            thread,
+            process,
+            libc::SYS_set_tid_address,
+            [addr, 0, 0, 0, 0, 0],
+        )?;
+    }
+    Ok(())
 }
 
 fn copy_task(task: &ReplayTask, real: Pid) -> ReplayTask {
@@ -432,6 +574,7 @@ fn copy_task(task: &ReplayTask, real: Pid) -> ReplayTask {
         prefetched: None,
         pending_exit: task.pending_exit,
         robust_list: task.robust_list,
+        clear_child_tid: task.clear_child_tid,
         signal_sent: task.signal_sent,
         renamed_to: task.renamed_to,
         killed_by_exec: task.killed_by_exec,

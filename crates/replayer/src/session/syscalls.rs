@@ -218,6 +218,9 @@ impl ReplaySession {
         if nr == libc::SYS_set_robust_list as u64 {
             self.task(event)?.robust_list = Some(args[0]);
         }
+        if nr == libc::SYS_set_tid_address as u64 {
+            self.task(event)?.clear_child_tid = (args[0] != 0).then_some(args[0]);
+        }
         let mut real_result = None;
         match policy {
             ReplayPolicy::Emulate => self.skip_syscall(event, real, current)?,

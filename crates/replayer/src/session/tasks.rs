@@ -330,6 +330,9 @@ impl ReplaySession {
             ReplayTask {
                 child_tid_fixup: fixup,
                 clone_regs: Some((nr as u64, *args)),
+                clear_child_tid: (flags & libc::CLONE_CHILD_CLEARTID as u64 != 0
+                    && child_tid_addr != 0)
+                    .then_some(child_tid_addr),
                 buffer,
                 ..ReplayTask::new(child, child_pid, ReplayState::New)
             },
