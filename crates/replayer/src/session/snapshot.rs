@@ -260,6 +260,7 @@ impl ReplaySession {
     /// code: has it stopped when the next snapshot is due. Returns what
     /// [`ReplaySession::disarm_pause`] takes.
     pub(super) fn arm_pause(&mut self, tgid: Pid, real: Pid) -> Option<u64> {
+        self.auto_snapshots.as_ref()?;
         if self.threads_blocker().is_some() {
             return None;
         }
