@@ -315,8 +315,8 @@ impl Timeline {
         else {
             return config;
         };
-        let before = |end: u64| {
-            (1..=16u64)
+        let before = |end: u64, most: u64| {
+            (1..=most)
                 .rev()
                 .find_map(|len| session.read_memory(pid, end - len, len as usize).ok())
                 .unwrap_or_default()
@@ -328,7 +328,7 @@ impl Timeline {
             .and_then(|b| b.try_into().ok())
             .map(u64::from_le_bytes);
         if let Some(ret) = return_address.filter(|&r| r > 16) {
-            match position::insn::call_before(&before(ret), ret) {
+            match position::insn::call_before(&before(ret, 16), ret) {
                 Some((call, Some(target))) if target == here.rip => {
                     // Here is the entry of the function that call called:
                     // nothing else is as likely.
@@ -339,11 +339,10 @@ impl Timeline {
                 None => {}
             }
         }
-        // Longest first: the decodes that start inside another
-        // instruction are usually the short ones.
-        let mut fall_through = position::insn::instructions_ending_at(&before(here.rip), here.rip);
-        fall_through.sort_unstable();
-        uncertain.extend(fall_through);
+        uncertain.extend(position::insn::instructions_ending_at(
+            &before(here.rip, 64),
+            here.rip,
+        ));
         for at in uncertain {
             if config.hardware_breakpoints.len() >= HARDWARE_GUESSES {
                 break;

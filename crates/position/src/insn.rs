@@ -87,20 +87,39 @@ pub fn instruction_starts(base: u64, bytes: &[u8]) -> Vec<u64> {
 /// Addresses of the instructions that, decoded from there, end exactly at
 /// `end`: the candidates for the instruction executed before the one at
 /// `end` when control fell through. `bytes` are the bytes just before
-/// `end`. x86 cannot be decoded backwards, so some may start inside
+/// `end` (64 or so). x86 cannot be decoded backwards, so some start inside
 /// another instruction; a caller that stops at them must not patch memory.
+/// Most likely first: decoding forward from each byte of `bytes` soon falls
+/// into step with the real instruction boundaries, so the start that most
+/// of those decodings reach `end` through comes first.
 pub fn instructions_ending_at(bytes: &[u8], end: u64) -> Vec<u64> {
-    let mut starts = Vec::new();
-    for len in 1..=bytes.len().min(MAX_INSN_LEN) {
-        let at = end - len as u64;
-        let code = &bytes[bytes.len() - len..];
-        let mut decoder = Decoder::with_ip(64, code, at, DecoderOptions::NONE);
-        let insn = decoder.decode();
-        if !insn.is_invalid() && insn.len() == len {
-            starts.push(at);
+    let base = end - bytes.len() as u64;
+    let mut votes: Vec<(u64, u32)> = Vec::new();
+    for from in 0..bytes.len() {
+        let mut decoder =
+            Decoder::with_ip(64, &bytes[from..], base + from as u64, DecoderOptions::NONE);
+        let mut previous = None;
+        while decoder.can_decode() {
+            let at = decoder.ip();
+            let insn = decoder.decode();
+            if insn.is_invalid() {
+                break;
+            }
+            previous = Some(at);
+            if insn.next_ip() == end {
+                break;
+            }
+        }
+        let reached = decoder.ip() == end && !decoder.can_decode();
+        if let (true, Some(at)) = (reached, previous) {
+            match votes.iter_mut().find(|(start, _)| *start == at) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((at, 1)),
+            }
         }
     }
-    starts
+    votes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    votes.into_iter().map(|(at, _)| at).collect()
 }
 
 /// The `call` that a return address `ret` follows, if the bytes before it
@@ -267,12 +286,17 @@ mod tests {
 
     #[test]
     fn fall_through_candidates_end_exactly_at_the_address() {
-        // mov eax, 1 (b8 01 00 00 00) ends at 0x1005; so do the shorter
-        // decodes that start inside it.
-        let starts = instructions_ending_at(&[0xb8, 1, 0, 0, 0], 0x1005);
-        assert!(starts.contains(&0x1000));
+        // Three instructions: lea rax, [rip+0x2e8f] (7 bytes), mov rdi,
+        // rbx (3), mov eax, 1 (5), ending at 0x1010. The real last one
+        // comes first; decodes that start inside it may follow.
+        let code = [
+            0x48, 0x8d, 0x05, 0x8f, 0x2e, 0x00, 0x00, 0x48, 0x89, 0xdf, 0xb8, 1, 0, 0, 0,
+        ];
+        let end = 0x1000 + code.len() as u64;
+        let starts = instructions_ending_at(&code, end);
+        assert_eq!(starts.first(), Some(&(end - 5)), "{starts:x?}");
         for at in starts {
-            assert!(at < 0x1005);
+            assert!(at < end);
         }
     }
 
