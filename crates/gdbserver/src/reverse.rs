@@ -21,6 +21,9 @@ use replayer::{ReplaySession, RunStop};
 /// about 2 s where every guess missed.
 const MAX_REVERSE_STEPS: u64 = 200_000;
 
+/// How many snapshots a reverse-stepi walks from before it gives up.
+const MAX_WALKS: u32 = 3;
+
 /// While counting breakpoint hits, a snapshot at a hit this often.
 const HIT_SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -209,6 +212,7 @@ impl Timeline {
         }
         let guesses = self.previous_instruction_guesses(tid, here);
         tracing::debug!(?guesses, "guesses at the previous instruction");
+        let mut walks_left = MAX_WALKS;
         for base in self.bases_before(here) {
             let Some(hits) = self.count_hits(&base, &guesses, here, None)? else {
                 continue;
@@ -235,10 +239,12 @@ impl Timeline {
                     self.go_to(path)?;
                     return Ok(true);
                 }
+                // Too far, or past here: an earlier snapshot may do.
+                None if walks_left > 1 => walks_left -= 1,
                 None => {
                     return Err(GdbServerError::Reverse(format!(
                         "could not find the previous instruction within {MAX_REVERSE_STEPS} \
-                         single steps of the nearest snapshot or of a guess at it; a breakpoint \
+                         single steps of the nearest snapshots or of a guess at it; a breakpoint \
                          a little before here and reverse-continue get there"
                     )))
                 }

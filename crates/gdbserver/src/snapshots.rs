@@ -285,10 +285,16 @@ impl Snapshots {
                     s.events < events || (p.len() < path.len() && path.starts_with(p)),
                     1,
                 ),
+                // Taken while the last operation that led here ran: before
+                // here, which that operation ended at. For a stretch
+                // snapshot's own path (depth > 0), that operation had not
+                // ended: only one taken during an earlier operation is
+                // surely before it.
                 Key::Stretch(id) => (
                     s.events < events
-                        || path.starts_with(&s.on_the_way)
-                        || path.first() == Some(&Op::From(*id)),
+                        || path.first() == Some(&Op::From(*id))
+                        || (path.starts_with(&s.on_the_way)
+                            && (depth == 0 || s.on_the_way.len() < path.len())),
                     1,
                 ),
             };
