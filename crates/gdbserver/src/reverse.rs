@@ -241,16 +241,14 @@ impl Timeline {
                 }
                 // Too far, or past here: an earlier snapshot may do.
                 None if walks_left > 1 => walks_left -= 1,
-                None => {
-                    return Err(GdbServerError::Reverse(format!(
-                        "could not find the previous instruction within {MAX_REVERSE_STEPS} \
-                         single steps of the nearest snapshots or of a guess at it; a breakpoint \
-                         a little before here and reverse-continue get there"
-                    )))
-                }
+                None => break,
             }
         }
-        Ok(false)
+        Err(GdbServerError::Reverse(format!(
+            "could not find the previous instruction within {MAX_REVERSE_STEPS} single steps \
+             of the nearest snapshots or of a guess at it; a breakpoint a little before here \
+             and reverse-continue get there"
+        )))
     }
 
     /// How many single steps of `tid` lead from the end of `path` to
@@ -293,10 +291,16 @@ impl Timeline {
                     );
                     return Ok(None);
                 }
-                if probe.step_instruction(tid)? == RunStop::End {
-                    return Ok(None);
-                }
+                let stop = probe.step_instruction(tid)?;
                 steps += 1;
+                if stop == RunStop::End {
+                    // Here may be the final exit, where the last thread is
+                    // parked at its syscall.
+                    return Ok(
+                        (probe.position() == here.events && at_here(&probe, tid, here))
+                            .then_some(steps),
+                    );
+                }
             }
         })();
         probe.finish();

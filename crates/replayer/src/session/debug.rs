@@ -148,11 +148,13 @@ impl ReplaySession {
     /// the exit of its last thread): a debugger stops there, with the
     /// program still alive to inspect and reverse from, as rr does.
     pub fn at_final_exit(&mut self) -> Result<bool, ReplayError> {
-        if self.interrupted.is_some() {
-            return Ok(false);
-        }
-        let Some(next) = self.events.peek_first()? else {
-            return Ok(true);
+        // A breakpoint may have stopped the thread on its way there.
+        let next = match &self.interrupted {
+            Some(pending) => pending,
+            None => match self.events.peek_first()? {
+                Some(next) => next,
+                None => return Ok(true),
+            },
         };
         let EventKind::SyscallEntry { regs, .. } = &next.event.kind else {
             return Ok(false);
@@ -175,10 +177,14 @@ impl ReplaySession {
         if self.debug.parked_at_exit {
             return Ok(RunStop::End);
         }
-        let Some(next) = self.events.next() else {
-            return Ok(RunStop::End);
+        let next = match self.interrupted.take() {
+            Some(pending) => pending,
+            None => match self.events.next() {
+                Some(next) => next?,
+                None => return Ok(RunStop::End),
+            },
         };
-        let mut next = next?;
+        let mut next = next;
         let event = next.event.clone();
         while self.advance(&event, Expect::Syscall)? == Applied::Interrupted {
             self.interrupted = Some(next);
