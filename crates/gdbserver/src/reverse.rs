@@ -178,7 +178,7 @@ impl Timeline {
             if hits > 0 {
                 let mut path = base.path.clone();
                 path.extend(std::iter::repeat_n(Op::Run(config.clone()), hits as usize));
-                let stop = self.go_to(path)?;
+                let stop = self.restore(path)?;
                 if let RunStop::Watchpoint { tid, .. } = stop {
                     // A watchpoint traps after the access. Going backwards,
                     // the access is undone: stop at the instruction that
@@ -193,7 +193,7 @@ impl Timeline {
                 None => base.events + 1,
             });
         }
-        self.go_to(Vec::new())?;
+        self.restore(Vec::new())?;
         Ok(None)
     }
 
@@ -203,7 +203,7 @@ impl Timeline {
             if *last == tid {
                 let mut path = self.path.clone();
                 path.pop();
-                self.go_to(path)?;
+                self.restore(path)?;
                 return Ok(true);
             }
         }
@@ -227,7 +227,7 @@ impl Timeline {
                     match base.event {
                         Some(0) => return Ok(false),
                         Some(m) if m == here.events => {
-                            self.go_to(vec![Op::ToEvent(m - 1)])?;
+                            self.restore(vec![Op::ToEvent(m - 1)])?;
                             return Ok(true);
                         }
                         _ => continue,
@@ -236,7 +236,7 @@ impl Timeline {
                 Some(0) => continue,
                 Some(steps) => {
                     path.extend(std::iter::repeat_n(Op::Step(tid), (steps - 1) as usize));
-                    self.go_to(path)?;
+                    self.restore(path)?;
                     return Ok(true);
                 }
                 // Too far, or past here: an earlier snapshot may do.

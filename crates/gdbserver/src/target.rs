@@ -170,7 +170,7 @@ impl ReplayTarget {
         };
         tracing::info!(%reason, "a gdb command failed; going back to where it started");
         match self.timeline.restore(before) {
-            Ok(()) => Err(Failed::Recovered {
+            Ok(_) => Err(Failed::Recovered {
                 reason,
                 tid: self.current,
             }),

@@ -259,19 +259,16 @@ impl Timeline {
         &self.trace_dir
     }
 
-    /// Goes to the position `path` describes (a `monitor checkpoint`).
-    pub fn restore(&mut self, path: Vec<Op>) -> Result<(), GdbServerError> {
-        self.rebuild(path).map(|_| ())
+    /// Goes to the position `path` describes (a `monitor checkpoint`, or
+    /// where a reverse command found it should be); returns the stop its
+    /// last operation ended with.
+    pub fn restore(&mut self, path: Vec<Op>) -> Result<RunStop, GdbServerError> {
+        self.rebuild(path)
     }
 
     /// What `monitor snapshots` says.
     pub fn snapshot_summary(&self) -> (String, String) {
         self.snapshots.summary()
-    }
-
-    /// Goes to `path` and returns the stop its last operation ended with.
-    pub(crate) fn go_to(&mut self, path: Vec<Op>) -> Result<RunStop, GdbServerError> {
-        self.rebuild(path)
     }
 
     pub fn here(&mut self, tid: Option<i32>) -> Here {

@@ -141,43 +141,35 @@ const XSTATE_MAX: usize = 16 * 1024;
 /// The thread's XSAVE area, as long as the kernel reports it.
 pub fn get_xstate(pid: Pid) -> Result<Vec<u8>, TraceeError> {
     let mut area = vec![0u8; XSTATE_MAX];
-    let mut iov = libc::iovec {
-        iov_base: area.as_mut_ptr().cast(),
-        iov_len: area.len(),
-    };
-    // SAFETY: GETREGSET writes at most iov_len bytes into `area` and stores
-    // the length it wrote in iov_len.
-    let rc = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            pid,
-            NT_X86_XSTATE as usize,
-            &mut iov as *mut libc::iovec,
-        )
-    };
-    if rc < 0 {
-        return Err(TraceeError::Ptrace {
-            request: "GETREGSET",
-            pid,
-            source: nix::Error::last(),
-        });
-    }
-    area.truncate(iov.iov_len);
+    let len = xstate_request(pid, libc::PTRACE_GETREGSET, "GETREGSET", &mut area)?;
+    area.truncate(len);
     Ok(area)
 }
 
 /// Writes a thread's XSAVE area, as [`get_xstate`] read it.
 pub fn set_xstate(pid: Pid, area: &[u8]) -> Result<(), TraceeError> {
     let mut copy = area.to_vec();
+    xstate_request(pid, libc::PTRACE_SETREGSET, "SETREGSET", &mut copy).map(|_| ())
+}
+
+/// One `NT_X86_XSTATE` regset request over `area`; returns the length the
+/// kernel used.
+fn xstate_request(
+    pid: Pid,
+    request: libc::c_uint,
+    name: &'static str,
+    area: &mut [u8],
+) -> Result<usize, TraceeError> {
     let mut iov = libc::iovec {
-        iov_base: copy.as_mut_ptr().cast(),
-        iov_len: copy.len(),
+        iov_base: area.as_mut_ptr().cast(),
+        iov_len: area.len(),
     };
-    // SAFETY: SETREGSET reads at most iov_len bytes from `copy`, which
-    // lives until the call returns.
+    // SAFETY: GETREGSET writes and SETREGSET reads at most iov_len bytes
+    // of `area`, which outlives the call; the kernel stores the length it
+    // used in iov_len.
     let rc = unsafe {
         libc::ptrace(
-            libc::PTRACE_SETREGSET,
+            request,
             pid,
             NT_X86_XSTATE as usize,
             &mut iov as *mut libc::iovec,
@@ -185,10 +177,10 @@ pub fn set_xstate(pid: Pid, area: &[u8]) -> Result<(), TraceeError> {
     };
     if rc < 0 {
         return Err(TraceeError::Ptrace {
-            request: "SETREGSET",
+            request: name,
             pid,
             source: nix::Error::last(),
         });
     }
-    Ok(())
+    Ok(iov.iov_len)
 }
