@@ -1,6 +1,8 @@
 /* A MAP_PRIVATE file mapping shows the file's later writes in the pages it
  * has not copied yet, and keeps its own bytes in those it wrote; the same
- * for a read-only private mapping and one of another process. */
+ * for a read-only private mapping and one of another process, and for a
+ * file mapped only through a read-only descriptor and written through
+ * another. */
 #include "family.h"
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -39,6 +41,20 @@ int main(void) {
   }
   int status;
   CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status));
+
+  /* A second file, mapped only through a read-only descriptor. */
+  char other_path[] = "/tmp/replay-private-map-ro-XXXXXX";
+  int writer = mkstemp(other_path);
+  CHECK(writer >= 0);
+  CHECK(pwrite(writer, initial, page, 0) == page);
+  int reader = open(other_path, O_RDONLY);
+  CHECK(reader >= 0);
+  unlink(other_path);
+  char *through_reader = mmap(NULL, page, PROT_READ, MAP_PRIVATE, reader, 0);
+  CHECK(through_reader != MAP_FAILED);
+  CHECK(pwrite(writer, text, len, 8) == len);
+  printf("mapped through a read-only descriptor: %.24s\n", through_reader);
+  CHECK(memcmp(through_reader + 8, text, len) == 0);
 
   printf("nonce %s\n", text);
   printf("written page: %.16s\n", cow);

@@ -307,9 +307,36 @@ fn fd_flags(tid: Pid, fd: u64) -> Option<u32> {
         .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
 }
 
-/// Whether `fd` of `tid` was opened read-write: a private mapping made
-/// through it is of a file the program means to write, and its pages not
-/// yet copied show those writes.
-pub(crate) fn opened_for_writing(tid: Pid, fd: u64) -> bool {
-    fd_flags(tid, fd).is_some_and(|flags| flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32)
+/// Whether a private mapping through `fd` of `tid` may see later writes to
+/// its file: the pages not yet copied show them. True when the descriptor
+/// was opened read-write (the program means to write the file), and for a
+/// read-only descriptor of a data file of the program's own (the program
+/// may write it through another descriptor). Libraries and the system's
+/// read-only data (`ld.so.cache`, locale archives, a JDK's modules) are
+/// left out: every process maps them, and tracking them would send every
+/// write to a regular file down the traced path (decision 0011).
+pub(crate) fn private_mapping_follows_writes(tid: Pid, fd: u64, path: &str) -> bool {
+    let Some(flags) = fd_flags(tid, fd) else {
+        return false;
+    };
+    if flags & libc::O_ACCMODE as u32 == libc::O_RDWR as u32 {
+        return true;
+    }
+    const SYSTEM_DIRS: [&str; 10] = [
+        "/usr/", "/lib/", "/lib32/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/opt/", "/nix/",
+        "/snap/",
+    ];
+    path.starts_with('/')
+        && !SYSTEM_DIRS.iter().any(|dir| path.starts_with(dir))
+        && !is_elf_object(&format!("/proc/{tid}/fd/{fd}"))
+}
+
+/// Whether the file begins with the ELF magic: a library or program, which
+/// nothing writes while it runs.
+fn is_elf_object(path: &str) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == *b"\x7fELF")
 }

@@ -2,7 +2,7 @@
 //! stops, and what it refuses.
 
 use crate::exec;
-use crate::mappings::opened_for_writing;
+use crate::mappings::private_mapping_follows_writes;
 use crate::preload_env::PreloadEntry;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::task::{InFlight, RunState};
@@ -643,7 +643,7 @@ impl Recorder {
                     Some((file, identity))
                         if shared
                             || self.shared_files.contains(&identity)
-                            || opened_for_writing(tid, args[4]) =>
+                            || private_mapping_follows_writes(tid, args[4], &file.path) =>
                     {
                         self.share_file(identity)?;
                         Some(SyscallExtra::MmapShared { file, identity })
