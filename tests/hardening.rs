@@ -85,18 +85,6 @@ fn a_tracee_that_ptraces_its_child_is_refused() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("attach"));
 }
 
-#[test]
-fn io_uring_setup_is_refused_by_name() {
-    let root = TraceRoot::new();
-    let out = record_bounded(
-        &root,
-        "t",
-        &[&exe("hostile_io_uring")],
-        Duration::from_secs(30),
-    );
-    assert_refused(&root, &out, "io_uring_setup");
-}
-
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

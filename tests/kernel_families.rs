@@ -23,6 +23,23 @@ fn rejected_syscalls_get_the_kernels_error() {
     assert!(text.contains("fcntl 9999: Invalid argument"), "{text}");
 }
 
+/// io_uring, Linux AIO, perf events and userfaultfd act outside any
+/// syscall, so the recorder answers ENOSYS, as a kernel built without them
+/// does, and the program takes its fallback; the recording and its replay
+/// agree, whatever the machine offers natively.
+#[test]
+fn features_that_act_outside_syscalls_are_absent() {
+    let out = check_program("absent_features", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for probe in ["io_uring_setup", "io_setup", "perf_event_open", "userfaultfd"] {
+        assert!(
+            text.contains(&format!("{probe}: Function not implemented")),
+            "{probe} was not answered ENOSYS:\n{text}"
+        );
+    }
+    assert!(text.contains("fallback read"), "{text}");
+}
+
 /// No parent-death signal the program did not set; SIGPIPE kills a writer
 /// to a closed pipe (the recorder's own runtime ignores it); PR_GET_TSC
 /// says what the program chose, and rdtsc faults when it asked for that.

@@ -13,7 +13,6 @@ use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
-const SYS_RSEQ: u64 = libc::SYS_rseq as u64;
 
 /// auxv key set to 1 when an exec gained privileges.
 const AT_SECURE: u64 = 23;
@@ -227,13 +226,10 @@ impl Recorder {
                 answer,
                 "answered by the recorder, whose own seccomp filter the program does not see",
             ));
-        } else if nr == SYS_RSEQ {
+        } else if let Some(reason) = syscall_model::syscall(nr).and_then(|row| row.absent_because()) {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
-            forced = Some((
-                -(libc::ENOSYS as i64),
-                "rseq registration refused: restartable sequences depend on preemption points replay cannot reproduce",
-            ));
+            forced = Some((-(libc::ENOSYS as i64), reason));
         }
         let task = self.task(tid)?;
         task.syscall = Some(InFlight {

@@ -197,6 +197,11 @@ pub fn outputs(
             }
         }
         Writes::Refused(reason) => return Err(unsupported(row.name, reason)),
+        Writes::Absent(reason) => {
+            if !is_err(ret, l::ENOSYS) {
+                return Err(unsupported(row.name, reason));
+            }
+        }
     }
     Ok(out.0)
 }

@@ -56,6 +56,11 @@ pub enum Writes {
     /// Replay refuses the call, for this reason, rather than record a trace
     /// that would be silently wrong.
     Refused(&'static str),
+    /// The recorder answers ENOSYS without running the call, as a kernel
+    /// built without the feature does, because the call's effects happen
+    /// outside any syscall (for this reason). Programs are written to fall
+    /// back when it is missing; a refusal would stop them all.
+    Absent(&'static str),
 }
 
 /// Where a call that waits under a temporary signal mask (`rt_sigsuspend`,
@@ -217,6 +222,15 @@ impl Syscall {
     pub(crate) const fn blocks_when(mut self, when: fn(&Args) -> bool) -> Syscall {
         self.blocking = Blocking::When(when);
         self
+    }
+
+    /// Why the recorder answers this call ENOSYS without running it, when
+    /// it does ([`Writes::Absent`]).
+    pub fn absent_because(&self) -> Option<&'static str> {
+        match self.writes {
+            Writes::Absent(reason) => Some(reason),
+            _ => None,
+        }
     }
 
     pub(crate) const fn writes(mut self, writes: Writes) -> Syscall {
