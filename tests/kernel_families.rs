@@ -40,6 +40,14 @@ fn features_that_act_outside_syscalls_are_absent() {
     assert!(text.contains("fallback read"), "{text}");
 }
 
+/// A raw thread clone's caller reads the tid the kernel wrote for
+/// CLONE_CHILD_SETTID into memory it shares with the child, and waits on
+/// it with futex: replay must show it the recorded tid, not the new one.
+#[test]
+fn a_raw_clone_sees_the_recorded_child_tid() {
+    check_program("raw_clone_tids", &[]);
+}
+
 /// No parent-death signal the program did not set; SIGPIPE kills a writer
 /// to a closed pipe (the recorder's own runtime ignores it); PR_GET_TSC
 /// says what the program chose, and rdtsc faults when it asked for that.

@@ -1,7 +1,11 @@
 /* poll, epoll_wait and recv on a socket pair fed by a forked child at its
  * own pace: how often each call finds data ready, and what it reads,
  * depend on timing. With the syscall buffer, calls that find data ready
- * are buffered; the ones that must wait go through ptrace. */
+ * are buffered; the ones that must wait go through ptrace. Then recv
+ * with MSG_TRUNC, which returns more than it writes (a datagram longer
+ * than the buffer) or writes nothing (a TCP stream, discarding). */
+#include <netinet/in.h>
+#include <string.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -60,5 +64,36 @@ int main(void) {
     }
     waitpid(child, 0, 0);
     printf("total=%lu sum=%lx rounds=%lu ready=%lu\n", total, sum, rounds, ready_at_once);
-    return 0;
+
+    int dg[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) != 0)
+        return 3;
+    unsigned char datagram[48];
+    getrandom(datagram, sizeof datagram, 0);
+    send(dg[1], datagram, 16 + datagram[0] % 32, 0);
+    unsigned char head[8] = {0};
+    ssize_t whole = recv(dg[0], head, sizeof head, MSG_TRUNC);
+    if (whole != 16 + datagram[0] % 32 || memcmp(head, datagram, sizeof head) != 0)
+        return 4;
+    printf("datagram of %zd bytes, first %02x%02x\n", whole, head[0], head[1]);
+
+    /* A TCP stream discards with MSG_TRUNC and a NULL buffer. */
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (bind(listener, (struct sockaddr *)&addr, len) != 0 || listen(listener, 1) != 0 ||
+        getsockname(listener, (struct sockaddr *)&addr, &len) != 0)
+        return 5;
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(client, (struct sockaddr *)&addr, len) != 0)
+        return 6;
+    int server = accept(listener, 0, 0);
+    send(client, "discard-kept", 12, 0);
+    struct pollfd ready = {.fd = server, .events = POLLIN};
+    poll(&ready, 1, 1000);
+    ssize_t discarded = recv(server, NULL, 8, MSG_TRUNC);
+    char kept[8] = {0};
+    ssize_t rest = recv(server, kept, 4, MSG_WAITALL);
+    printf("discarded %zd, then %zd: %.4s\n", discarded, rest, kept);
+    return discarded == 8 && rest == 4 && memcmp(kept, "kept", 4) == 0 ? 0 : 7;
 }

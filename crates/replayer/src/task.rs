@@ -7,6 +7,10 @@ use tracee::{Pid, ProcessMemory};
 pub enum ReplayState {
     /// Created by a replayed clone; its first stop has not been consumed.
     New,
+    /// Created by a replayed clone and already at its first stop, taken
+    /// early (see [`ReplayTask::child_tid_fixup`]); it waits for its start
+    /// event.
+    Created,
     /// Stopped where resuming runs user code.
     Ready,
     /// Parked at the exit stop of the syscall whose entry was replayed.
@@ -45,7 +49,8 @@ pub struct ReplayTask {
     pub syscall: Option<InSyscall>,
     /// Where CLONE_CHILD_SETTID made the kernel write the real tid, and the
     /// tid it wrote in the recording (the child's own view of it), written
-    /// there when the task starts.
+    /// there when the task starts. A child sharing the parent's memory
+    /// gets it at the clone instead: the parent may read the word first.
     pub child_tid_fixup: Option<(u64, i32)>,
     /// Syscall number and arguments the recorded clone had; replay may have
     /// run a variant (vfork as clone), and the child inherits the registers

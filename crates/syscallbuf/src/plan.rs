@@ -121,6 +121,9 @@ pub const FIONREAD: u64 = 0x541b;
 const FCNTL_FD_FLAGS: core::ops::RangeInclusive<u64> = 1..=3;
 pub const MSG_DONTWAIT: u64 = 0x40;
 pub const MSG_WAITALL: u64 = 0x100;
+/// recv(2): return the real length of a datagram longer than the buffer,
+/// or (on a stream) discard the bytes, writing nothing.
+pub const MSG_TRUNC: u64 = 0x20;
 pub const POLLFD_LEN: usize = 8;
 pub const EPOLL_EVENT_LEN: usize = 12;
 /// More descriptors than this go through ptrace (the record must fit).
@@ -354,8 +357,10 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
             n(a[1])? * POLLFD_LEN,
             How::PollNoWait { timeout_arg: 2 },
         ),
-        // recvfrom without a source address (recv), not waiting for all.
-        RECVFROM if a[4] == 0 && a[3] & MSG_WAITALL == 0 => p(
+        // recvfrom without a source address (recv), not waiting for all,
+        // and writing no more than it returns (MSG_TRUNC may do either
+        // less or more).
+        RECVFROM if a[4] == 0 && a[3] & (MSG_WAITALL | MSG_TRUNC) == 0 => p(
             Input::None,
             Output::Received(a[1]),
             n(a[2])?,

@@ -78,6 +78,9 @@ impl ReplaySession {
 
     pub(super) fn task_start(&mut self, event: &Event) -> Result<(), ReplayError> {
         let task = self.task(event)?;
+        if task.state == ReplayState::Created {
+            return self.task_started(event);
+        }
         if task.state != ReplayState::New {
             let state = task.state;
             return Err(self.divergence(
@@ -87,29 +90,31 @@ impl ReplaySession {
                 format!("{state:?}"),
             ));
         }
-        let real = task.real;
-        loop {
-            match ptrace::wait_for(real)? {
-                WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => break,
-                WaitResult::Stopped(_, _) => ptrace::resume(real, Resume::Syscall, 0)?,
-                WaitResult::Exited(..) | WaitResult::Signaled(..) if self.group_exiting(event) => {
-                    // Its process's exit_group already ran here: the kernel
-                    // killed the thread before its first stop, which the
-                    // recording happened to see first. Nothing of it is
-                    // left to replay but its exit.
-                    self.task(event)?.state = ReplayState::Dead;
-                    return Ok(());
-                }
-                other => {
-                    return Err(self.divergence(
-                        event,
-                        "new task died before starting",
-                        "its first stop".into(),
-                        format!("{other:?}"),
-                    ))
-                }
+        match first_stop(task.real)? {
+            WaitResult::Stopped(..) => {}
+            WaitResult::Exited(..) | WaitResult::Signaled(..) if self.group_exiting(event) => {
+                // Its process's exit_group already ran here: the kernel
+                // killed the thread before its first stop, which the
+                // recording happened to see first. Nothing of it is left
+                // to replay but its exit.
+                self.task(event)?.state = ReplayState::Dead;
+                return Ok(());
+            }
+            other => {
+                return Err(self.divergence(
+                    event,
+                    "new task died before starting",
+                    "its first stop".into(),
+                    format!("{other:?}"),
+                ))
             }
         }
+        self.task_started(event)
+    }
+
+    /// A new task at its first stop becomes ready to run its code.
+    fn task_started(&mut self, event: &Event) -> Result<(), ReplayError> {
+        let real = self.task(event)?.real;
         let task = self.task(event)?;
         task.state = ReplayState::Ready;
         if let Some((nr, args)) = task.clone_regs.take() {
@@ -145,7 +150,7 @@ impl ReplaySession {
         // killing the child it just forked): it is still at its first stop.
         let parked = matches!(
             task.state,
-            ReplayState::Ready | ReplayState::InSyscall | ReplayState::New
+            ReplayState::Ready | ReplayState::InSyscall | ReplayState::New | ReplayState::Created
         );
         if parked && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
             // A SIGKILL from outside the recording has no delivery stop to
@@ -405,4 +410,16 @@ impl ReplaySession {
 enum CallStop {
     Entry,
     Exit,
+}
+
+/// Waits for a new task's first stop: the SIGSTOP the kernel sends a child
+/// it attaches to its tracer. What else it reports (its death) is returned.
+pub(super) fn first_stop(real: Pid) -> Result<WaitResult, ReplayError> {
+    loop {
+        match ptrace::wait_for(real)? {
+            stop @ WaitResult::Stopped(_, Stop::Signal(libc::SIGSTOP)) => return Ok(stop),
+            WaitResult::Stopped(_, _) => ptrace::resume(real, Resume::Syscall, 0)?,
+            other => return Ok(other),
+        }
+    }
 }

@@ -234,7 +234,7 @@ impl ReplaySession {
                 tid,
                 pid: t.rec_pid,
                 real_tid: t.real,
-                started: t.state != ReplayState::New,
+                started: !matches!(t.state, ReplayState::New | ReplayState::Created),
             })
             .collect();
         threads.sort_by_key(|t| t.tid);
@@ -245,7 +245,12 @@ impl ReplaySession {
     fn live_thread(&self, tid: i32) -> Result<Pid, ReplayError> {
         self.tasks
             .get(&tid)
-            .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
+            .filter(|t| {
+                !matches!(
+                    t.state,
+                    ReplayState::Dead | ReplayState::New | ReplayState::Created
+                )
+            })
             .map(|t| t.real)
             .ok_or_else(|| {
                 ReplayError::Setup(format!(

@@ -316,8 +316,32 @@ impl ReplaySession {
         } else {
             seen_tid
         };
-        let fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
+        let mut fixup = (flags & libc::CLONE_CHILD_SETTID as u64 != 0 && child_tid_addr != 0)
             .then_some((child_tid_addr, own_tid));
+        let mut state = ReplayState::New;
+        if let Some((addr, tid)) = fixup.filter(|_| flags & libc::CLONE_VM as u64 != 0) {
+            // The kernel writes the real tid as the child first runs, into
+            // memory the parent shares and may read before the child's
+            // start event comes in the log (a raw clone's caller waiting
+            // on that word): once the child is at its first stop, nothing
+            // writes it again, and the recorded tid goes there now.
+            match super::lifecycle::first_stop(child)? {
+                WaitResult::Stopped(..) => {}
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "new task died before starting",
+                        "its first stop".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+            self.process(event.pid)?
+                .memory
+                .write(addr, &tid.to_le_bytes())?;
+            fixup = None;
+            state = ReplayState::Created;
+        }
         // A new process keeps the thread's buffer (its copy, or the shared
         // one after vfork); a new thread gets its own.
         let buffer = if thread {
@@ -334,7 +358,7 @@ impl ReplaySession {
                     && child_tid_addr != 0)
                     .then_some(child_tid_addr),
                 buffer,
-                ..ReplayTask::new(child, child_pid, ReplayState::New)
+                ..ReplayTask::new(child, child_pid, state)
             },
         );
         Ok(regs::get(real)?.rax as i64)
