@@ -362,12 +362,14 @@ fn a_new_thread_sees_its_recorded_tid_at_once() {
     check_program("thread_own_tid", &[]);
 }
 
-/// A child cloned with CLONE_UNTRACED is recorded and replayed like any
-/// other.
+/// A child cloned with CLONE_UNTRACED, by clone or by clone3, is recorded
+/// and replayed like any other: its output is the recording's.
 #[test]
 fn an_untraced_clone_is_recorded_all_the_same() {
     let out = check_program("untraced_clone", &[]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exit 42"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("exit 42") && text.contains("exit 43"), "{text}");
+    assert!(text.contains("clone3 child"), "{text}");
 }
 
 /// A thread whose loop now and then runs `pushfq ... popfq` is preempted

@@ -69,6 +69,9 @@ pub(crate) struct ForkedBy {
     pub(crate) buffer: Option<u64>,
     /// The forking syscall (number and arguments).
     pub(crate) call: Option<(u64, [u64; 6])>,
+    /// A `clone3`'s flags with `CLONE_UNTRACED`, which the recorder cleared
+    /// in the struct the child has a copy of.
+    pub(crate) untraced_clone3_flags: Option<u64>,
     /// The forking thread's PR_SET_TSC mode, which the child inherits.
     pub(crate) tsc_sigsegv: bool,
     /// Whether the forking thread has a seccomp filter of its own.
@@ -84,6 +87,7 @@ impl ForkedBy {
             copy_of_memory,
             buffer: forking.buffer,
             call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
+            untraced_clone3_flags: forking.syscall.as_ref().and_then(|s| s.untraced_clone3_flags),
             tsc_sigsegv: forking.tsc_sigsegv,
             own_seccomp: forking.own_seccomp,
             own_no_new_privs: forking.own_no_new_privs,

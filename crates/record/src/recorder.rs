@@ -204,6 +204,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             unmodelled: None,
             copied_output: None,
             added_preload: None,
+            untraced_clone3_flags: None,
         });
         task.pending_stop = Some(Stop::Syscall);
     }
@@ -623,6 +624,11 @@ impl Recorder {
                 let mut child = regs::get(tid)?;
                 child.rdi = args[0];
                 regs::set(tid, &child)?;
+            }
+            let copied_struct = forked_by.as_ref().filter(|f| f.copy_of_memory);
+            if let Some(flags) = copied_struct.and_then(|f| f.untraced_clone3_flags) {
+                // Its copy of the clone3 struct, too.
+                self.memory(tgid)?.write(args[0], &flags.to_le_bytes())?;
             }
         }
         if !thread {

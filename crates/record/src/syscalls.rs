@@ -172,6 +172,7 @@ impl Recorder {
             entry_regs.rdi &= !(libc::CLONE_UNTRACED as u64);
             regs::set(tid, &entry_regs)?;
         }
+        let untraced_clone3_flags = self.clear_untraced_clone3(tgid, nr, &args)?;
         let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
             return Err(Failure::Stop(StopRecording(format!(
@@ -241,6 +242,7 @@ impl Recorder {
             unmodelled,
             copied_output,
             added_preload,
+            untraced_clone3_flags,
         });
         task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,
@@ -438,6 +440,7 @@ impl Recorder {
             unmodelled,
             copied_output,
             added_preload,
+            untraced_clone3_flags,
             ..
         }) = inflight
         else {
@@ -483,6 +486,11 @@ impl Recorder {
         if untraced_clone(nr, &args) {
             exit_regs.rdi = args[0];
             regs::set(tid, &exit_regs)?;
+        }
+        if let Some(flags) = untraced_clone3_flags {
+            // The parent sees its own struct again (a forked child's copy
+            // is put back as it starts).
+            self.memory(tgid)?.write(args[0], &flags.to_le_bytes())?;
         }
         if let Some((value, reason)) = forced {
             exit_regs.rax = value as u64;
@@ -691,6 +699,27 @@ fn locks_pi_futex(nr: u64, args: &[u64; 6]) -> Option<u64> {
 /// A clone that asks the kernel not to let the tracer see the child.
 pub(crate) fn untraced_clone(nr: u64, args: &[u64; 6]) -> bool {
     nr == libc::SYS_clone as u64 && args[0] & libc::CLONE_UNTRACED as u64 != 0
+}
+
+impl Recorder {
+    /// A `clone3` asking for `CLONE_UNTRACED` keeps its flags in memory:
+    /// they are cleared there before the kernel reads them, and the
+    /// original flags returned, to be put back at the exit.
+    fn clear_untraced_clone3(&mut self, tgid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<u64>> {
+        if nr != libc::SYS_clone3 as u64 || args[1] < 8 {
+            return Ok(None);
+        }
+        let memory = self.memory(tgid)?;
+        // An unreadable struct makes the kernel answer EFAULT.
+        let Ok(flags) = memory.read_u64(args[0]) else {
+            return Ok(None);
+        };
+        if flags & libc::CLONE_UNTRACED as u64 == 0 {
+            return Ok(None);
+        }
+        memory.write(args[0], &(flags & !(libc::CLONE_UNTRACED as u64)).to_le_bytes())?;
+        Ok(Some(flags))
+    }
 }
 
 /// A setuid or setgid file: executing it would gain privileges.

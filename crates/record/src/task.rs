@@ -37,6 +37,10 @@ pub struct InFlight {
     /// An exec pointed at a copy of its environment with the recorder's
     /// `LD_PRELOAD` added, undone if the exec fails.
     pub added_preload: Option<tracee::exec_env::AddedPreload>,
+    /// The flags of a `clone3` that asked for `CLONE_UNTRACED`, which the
+    /// recorder cleared in the program's `clone_args` so that it sees the
+    /// child; they go back at the exit.
+    pub untraced_clone3_flags: Option<u64>,
 }
 
 pub struct Task {

@@ -226,8 +226,9 @@ impl ReplaySession {
                     u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
                 let parent_tid =
                     u64::from_le_bytes(clone_args[24..32].try_into().unwrap_or_default());
-                clone_args[0..8]
-                    .copy_from_slice(&(flags & !(libc::CLONE_VFORK as u64)).to_le_bytes());
+                // The recorder traced an untraced child too (and replay must).
+                let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
+                clone_args[0..8].copy_from_slice(&(flags & !untraced).to_le_bytes());
                 let scratch = process.scratch.ok_or_else(|| {
                     ReplayError::Setup("internal error: no injection page".into())
                 })?;
