@@ -386,6 +386,13 @@ fn the_recorders_own_calls_are_hidden_unless_asked_for() {
             marked.iter().any(|l| l.contains("libreplay_preload.so")),
             "{shown}"
         );
+        // The loader maps the library's .bss anonymous over its span.
+        assert!(
+            marked
+                .iter()
+                .any(|l| l.starts_with("mmap(") && l.contains("MAP_FIXED|MAP_ANONYMOUS")),
+            "{shown}"
+        );
     } else {
         assert!(marked.is_empty(), "{shown}");
     }

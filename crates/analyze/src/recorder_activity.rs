@@ -121,6 +121,9 @@ impl RecorderActivity {
                 }
                 true
             }
+            // The zero-filled pages of its .bss, mapped anonymous over its
+            // span while the loader still has it open.
+            Sysno::mmap if state.fd.is_some() && state.maps(a[0]) => true,
             Sysno::mprotect | Sysno::munmap | Sysno::madvise => state.maps(a[0]),
             _ => false,
         };
