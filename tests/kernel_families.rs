@@ -48,6 +48,17 @@ fn a_raw_clone_sees_the_recorded_child_tid() {
     check_program("raw_clone_tids", &[]);
 }
 
+/// Strict seccomp mode: read, write and exit work, anything else is
+/// SIGKILL at its entry. With the syscall buffer's filter installed the
+/// kernel refuses strict mode, and the recorder enforces it instead.
+#[test]
+fn strict_seccomp_mode_allows_four_calls_and_kills_at_others() {
+    let out = check_program("strict_seccomp", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("exited 3"), "{text}");
+    assert_eq!(text.matches("killed by SIGKILL").count(), 2, "{text}");
+}
+
 /// No parent-death signal the program did not set; SIGPIPE kills a writer
 /// to a closed pipe (the recorder's own runtime ignores it); PR_GET_TSC
 /// says what the program chose, and rdtsc faults when it asked for that.

@@ -76,6 +76,8 @@ pub(crate) struct ForkedBy {
     pub(crate) tsc_sigsegv: bool,
     /// Whether the forking thread has a seccomp filter of its own.
     pub(crate) own_seccomp: bool,
+    /// Whether it is in the strict seccomp mode the recorder enforces.
+    pub(crate) strict_seccomp: bool,
     /// Whether the forking thread set no_new_privs itself.
     pub(crate) own_no_new_privs: bool,
 }
@@ -90,6 +92,7 @@ impl ForkedBy {
             untraced_clone3_flags: forking.syscall.as_ref().and_then(|s| s.untraced_clone3_flags),
             tsc_sigsegv: forking.tsc_sigsegv,
             own_seccomp: forking.own_seccomp,
+            strict_seccomp: forking.strict_seccomp,
             own_no_new_privs: forking.own_no_new_privs,
         }
     }
@@ -605,6 +608,14 @@ impl Recorder {
                 .unwrap_or(libc::CLONE_VM as u64),
             _ => return Ok(None),
         }))
+    }
+
+    /// Whether a syscall stopped at `rip` is the preload library's own
+    /// (mapping its buffer, say), made at its traced syscall instruction.
+    pub(crate) fn is_library_call(&self, tgid: Pid, rip: u64) -> bool {
+        self.hooks
+            .get(&tgid)
+            .is_some_and(|hook| hook.traced_return == rip)
     }
 
     pub(crate) fn forked_by_now(&mut self, tid: Pid, copy_of_memory: bool) -> Step<ForkedBy> {

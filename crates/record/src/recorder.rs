@@ -609,14 +609,20 @@ impl Recorder {
         // parent's fork event, and then the parent's task says it.
         let inherited = forked_by
             .as_ref()
-            .map(|f| (f.tsc_sigsegv, f.own_seccomp, f.own_no_new_privs))
+            .map(|f| {
+                let seccomp = (f.own_seccomp, f.strict_seccomp);
+                (f.tsc_sigsegv, seccomp, f.own_no_new_privs)
+            })
             .or_else(|| {
                 let p = self.tasks.get(&parent)?;
-                Some((p.tsc_sigsegv, p.own_seccomp, p.own_no_new_privs))
+                let seccomp = (p.own_seccomp, p.strict_seccomp);
+                Some((p.tsc_sigsegv, seccomp, p.own_no_new_privs))
             })
             .unwrap_or_default();
         let task = self.task(tid)?;
-        (task.tsc_sigsegv, task.own_seccomp, task.own_no_new_privs) = inherited;
+        let seccomp;
+        (task.tsc_sigsegv, seccomp, task.own_no_new_privs) = inherited;
+        (task.own_seccomp, task.strict_seccomp) = seccomp;
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the

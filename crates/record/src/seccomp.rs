@@ -10,6 +10,11 @@
 //! What the program asks about seccomp, no_new_privs and its tracer
 //! (`prctl`, its own `/proc/self/status`) is answered as if the recorder's
 //! filter were not there.
+//!
+//! Strict mode cannot be entered under a filter, so under the buffer the
+//! recorder enforces it: the request succeeds, the thread is stepped at
+//! every syscall entry like one with a filter of its own, and a call
+//! strict mode forbids gets the kernel's answer, SIGKILL at its entry.
 
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::Returned;
@@ -19,7 +24,7 @@ use tracee::Pid;
 impl Recorder {
     /// The seccomp mode the program sees: the syscall buffer's filter is
     /// the recorder's. Strict mode cannot be set under that filter (the
-    /// kernel refuses it), so a program asking for it stops the recording.
+    /// kernel refuses it), so the recorder takes it on itself.
     pub(crate) fn seccomp_query(
         &mut self,
         tid: Pid,
@@ -35,7 +40,7 @@ impl Recorder {
         if !self.buffering {
             return Ok(None);
         }
-        let strict = match nr as i64 {
+        let strict_request = match nr as i64 {
             libc::SYS_prctl if args[0] == PR_GET_SECCOMP => {
                 let own = self.task(tid)?.own_seccomp;
                 return Ok(Some(if own { SECCOMP_MODE_FILTER } else { 0 }));
@@ -51,15 +56,53 @@ impl Recorder {
             libc::SYS_seccomp => args[0] == SECCOMP_SET_MODE_STRICT,
             _ => false,
         };
-        if strict {
+        if !strict_request {
+            return Ok(None);
+        }
+        if nr == libc::SYS_seccomp as u64 && (args[1] != 0 || args[2] != 0) {
+            // The kernel's answer to strict mode with flags or a filter.
+            return Ok(Some(-(libc::EINVAL as i64)));
+        }
+        let task = self.task(tid)?;
+        task.strict_seccomp = true;
+        task.own_seccomp = true;
+        let tgid = task.tgid;
+        // The library's buffered calls would not stop: every call of the
+        // process goes to the tracer from now on.
+        self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+        Ok(Some(0))
+    }
+
+    /// At a syscall entry of a thread in the strict mode the recorder
+    /// enforces: a call strict mode forbids kills the thread before it
+    /// runs, as the kernel does (`SIGKILL`). Returns whether it does.
+    pub(crate) fn strict_seccomp_kills(&mut self, tid: Pid, nr: u64, rip: u64) -> Step<bool> {
+        let task = self.task(tid)?;
+        let tgid = task.tgid;
+        if !task.strict_seccomp || self.is_library_call(tgid, rip) {
+            return Ok(false);
+        }
+        let allowed = [
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_exit,
+            libc::SYS_rt_sigreturn,
+        ];
+        if nr == syscallbuf::CONTROL_SYSCALL || allowed.contains(&(nr as i64)) {
+            return Ok(false);
+        }
+        if self.tasks.values().any(|t| t.tgid == tgid && t.tid != tid) {
+            // The kernel ends only this thread; a SIGKILL would end all.
             return Err(self.refuse(
                 tid,
-                "strict seccomp mode cannot be entered under the syscall buffer's seccomp \
-                 filter; recording stopped so that the trace is never silently wrong; record \
-                 with --no-syscall-buffer",
+                "a thread in strict seccomp mode made a forbidden call while other threads \
+                 run, which ends only that thread; the recorder cannot end one thread of \
+                 several under the syscall buffer; record with --no-syscall-buffer",
             ));
         }
-        Ok(None)
+        // Pending at the entry stop, SIGKILL keeps the call from running.
+        tracee::ptrace::tgkill(tgid, tid, libc::SIGKILL)?;
+        Ok(true)
     }
 
     /// After a syscall's exit: a seccomp filter the program installed

@@ -164,6 +164,25 @@ impl Recorder {
             },
             input_bytes,
         )?;
+        if self.strict_seccomp_kills(tid, nr, entry_regs.rip)? {
+            // The thread dies as it resumes; nothing else of the call runs.
+            let task = self.task(tid)?;
+            task.syscall = Some(InFlight {
+                nr,
+                rip: entry_regs.rip,
+                args,
+                model,
+                forced: None,
+                unmodelled: None,
+                copied_output: None,
+                added_preload: None,
+                untraced_clone3_flags: None,
+            });
+            task.anchor_regs = None;
+            ptrace::resume(tid, Resume::Syscall, 0)?;
+            self.task(tid)?.state = RunState::InKernel;
+            return Ok(());
+        }
         let mut forced = None;
         if untraced_clone(nr, &args) {
             // A child the recorder could not see would run unrecorded (and

@@ -102,6 +102,10 @@ pub struct Task {
     /// The thread runs under a seccomp filter of the program's own (the
     /// syscall buffer's filter is the recorder's, and hidden).
     pub own_seccomp: bool,
+    /// The thread asked for strict seccomp mode, which the kernel refuses
+    /// under the syscall buffer's filter: the recorder enforces it instead
+    /// (see `seccomp.rs`). It also has `own_seccomp`.
+    pub strict_seccomp: bool,
     /// The program set no_new_privs itself (the syscall buffer's filter
     /// needs it set, so the kernel's answer is the recorder's).
     pub own_no_new_privs: bool,
@@ -131,6 +135,7 @@ impl Task {
             buffer_dirty: true,
             tsc_sigsegv: false,
             own_seccomp: false,
+            strict_seccomp: false,
             own_no_new_privs: false,
         }
     }
