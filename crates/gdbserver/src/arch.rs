@@ -88,40 +88,67 @@ impl Registers for X86_64Regs {
     }
 
     fn gdb_deserialize(&mut self, bytes: &[u8]) -> Result<(), ()> {
-        // Only the general registers and orig_rax can come back meaningfully;
-        // the target decides which writes it accepts.
-        let u64_at = |i: usize| -> Result<u64, ()> {
-            bytes
-                .get(8 * i..8 * i + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-                .ok_or(())
+        // The same layout as `fields`, read back. Bytes of the FXSAVE image
+        // that gdb has no register for stay as they were (zero in a fresh
+        // value; the target overlays what gdb sent on the thread's own, see
+        // `overlay_fxsave`).
+        let mut at = 0;
+        let mut take = |len: usize| -> Result<&[u8], ()> {
+            let field = bytes.get(at..at + len).ok_or(())?;
+            at += len;
+            Ok(field)
         };
+        let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+        let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
         let g = &mut self.gprs;
-        g.rax = u64_at(0)?;
-        g.rbx = u64_at(1)?;
-        g.rcx = u64_at(2)?;
-        g.rdx = u64_at(3)?;
-        g.rsi = u64_at(4)?;
-        g.rdi = u64_at(5)?;
-        g.rbp = u64_at(6)?;
-        g.rsp = u64_at(7)?;
-        g.r8 = u64_at(8)?;
-        g.r9 = u64_at(9)?;
-        g.r10 = u64_at(10)?;
-        g.r11 = u64_at(11)?;
-        g.r12 = u64_at(12)?;
-        g.r13 = u64_at(13)?;
-        g.r14 = u64_at(14)?;
-        g.r15 = u64_at(15)?;
-        g.rip = u64_at(16)?;
-        // orig_rax follows 17*8 + 7*4 + 8*10 + 8*4 + 16*16 + 4 bytes.
-        let orig = 17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4;
-        if let Some(b) = bytes.get(orig..orig + 8) {
-            g.orig_rax = u64::from_le_bytes(b.try_into().map_err(|_| ())?);
+        for reg in [
+            &mut g.rax, &mut g.rbx, &mut g.rcx, &mut g.rdx, &mut g.rsi, &mut g.rdi, &mut g.rbp,
+            &mut g.rsp, &mut g.r8, &mut g.r9, &mut g.r10, &mut g.r11, &mut g.r12, &mut g.r13,
+            &mut g.r14, &mut g.r15, &mut g.rip,
+        ] {
+            *reg = u64_of(take(8)?);
         }
+        for reg in [
+            &mut g.eflags, &mut g.cs, &mut g.ss, &mut g.ds, &mut g.es, &mut g.fs, &mut g.gs,
+        ] {
+            *reg = u64::from(u32_of(take(4)?));
+        }
+        let fx = &mut self.fxsave;
+        for i in 0..8 {
+            fx[32 + 16 * i..32 + 16 * i + 10].copy_from_slice(take(10)?);
+        }
+        // fctrl, fstat, ftag, fiseg, fioff, foseg, fooff, fop.
+        let x87: Vec<u32> = (0..8).map(|_| take(4).map(u32_of)).collect::<Result<_, _>>()?;
+        fx[0..2].copy_from_slice(&(x87[0] as u16).to_le_bytes());
+        fx[2..4].copy_from_slice(&(x87[1] as u16).to_le_bytes());
+        fx[4..6].copy_from_slice(&(x87[2] as u16).to_le_bytes());
+        fx[8..12].copy_from_slice(&x87[4].to_le_bytes());
+        fx[16..20].copy_from_slice(&x87[6].to_le_bytes());
+        fx[6..8].copy_from_slice(&(x87[7] as u16).to_le_bytes());
+        for i in 0..16 {
+            fx[160 + 16 * i..160 + 16 * (i + 1)].copy_from_slice(take(16)?);
+        }
+        fx[24..28].copy_from_slice(take(4)?);
+        g.orig_rax = u64_of(take(8)?);
+        g.fs_base = u64_of(take(8)?);
+        g.gs_base = u64_of(take(8)?);
         Ok(())
     }
+}
+
+/// The byte ranges of an FXSAVE image that gdb's registers cover (see
+/// `fields`): x87 control, status, tag and opcode, the instruction and
+/// data offsets, MXCSR, st0-7 and xmm0-15.
+const FXSAVE_COVERED: [std::ops::Range<usize>; 5] = [0..12, 16..20, 24..28, 32..160, 160..416];
+
+/// `onto` (a thread's FXSAVE image) with the bytes gdb's registers cover
+/// taken from `from` (what gdb wrote).
+pub fn overlay_fxsave(from: &[u8; 512], onto: &[u8; 512]) -> [u8; 512] {
+    let mut merged = *onto;
+    for range in FXSAVE_COVERED {
+        merged[range.clone()].copy_from_slice(&from[range]);
+    }
+    merged
 }
 
 pub enum X86_64Linux {}

@@ -5,6 +5,7 @@
 
 mod arch;
 mod conn;
+mod diversion;
 mod host_io;
 mod interrupt;
 mod reverse;
@@ -74,6 +75,14 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
             }
             Err(Failed::Lost(e)) => return Err(WaitForStopReasonError::Target(e)),
         };
+        let notes: String = target
+            .notes
+            .drain(..)
+            .map(|note| format!("replay: {note}\n"))
+            .collect();
+        if !notes.is_empty() {
+            console_output(conn, &notes).map_err(WaitForStopReasonError::Connection)?;
+        }
         let tid = |t: i32| {
             gdbstub::common::Tid::new(t as usize)
                 .unwrap_or(gdbstub::common::Tid::new(1).expect("1 is not zero"))
@@ -100,6 +109,10 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
             Outcome::Interrupted(t) => MultiThreadStopReason::SignalWithThread {
                 tid: tid(t),
                 signal: Signal::SIGINT,
+            },
+            Outcome::Signal(t, signal) => MultiThreadStopReason::SignalWithThread {
+                tid: tid(t),
+                signal: Signal(signal as u8),
             },
             Outcome::Start(t) => MultiThreadStopReason::ReplayLog {
                 tid: Some(tid(t)),

@@ -1,6 +1,7 @@
 //! The gdbstub target: gdb's view of a replay.
 
 use crate::arch::{X86_64Linux, X86_64Regs};
+use crate::diversion::Diversion;
 use crate::timeline::{Config, Here, Op, Timeline};
 use crate::GdbServerError;
 use gdbstub::common::{Signal, Tid};
@@ -44,6 +45,8 @@ pub enum Outcome {
     Start(i32),
     /// Ctrl-C in gdb stopped a `continue` between two events.
     Interrupted(i32),
+    /// Code gdb runs in a diversion raised this signal.
+    Signal(i32, i32),
 }
 
 /// How a gdb command that could not complete ended.
@@ -67,6 +70,11 @@ pub struct ReplayTarget {
     pub open_files: crate::host_io::OpenFiles,
     /// gdb's connection, watched for Ctrl-C while a `continue` runs.
     pub interrupt_source: Option<std::net::TcpStream>,
+    /// The copy of the replay gdb changes and runs code in, while it
+    /// evaluates an expression that calls a function.
+    diversion: Option<Diversion>,
+    /// What gdb's console should show before the next stop.
+    pub notes: Vec<String>,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -111,11 +119,28 @@ impl ReplayTarget {
             checkpoints: Vec::new(),
             open_files: Default::default(),
             interrupt_source: None,
+            diversion: None,
+            notes: Vec::new(),
         })
     }
 
+    /// The session gdb sees: the diversion while there is one.
+    fn session(&self) -> &replayer::ReplaySession {
+        self.diversion
+            .as_ref()
+            .map_or(&self.timeline.session, |d| &d.session)
+    }
+
+    /// The session gdb may change: the diversion, begun now if needed.
+    fn diverted(&mut self, tid: i32) -> Result<&mut replayer::ReplaySession, GdbServerError> {
+        if self.diversion.is_none() {
+            self.diversion = Some(Diversion::begin(&mut self.timeline.session, tid)?);
+        }
+        Ok(&mut self.diversion.as_mut().expect("just begun").session)
+    }
+
     fn pid_of(&self, tid: i32) -> Option<i32> {
-        let threads = self.timeline.session.threads();
+        let threads = self.session().threads();
         threads
             .iter()
             .find(|t| t.tid == tid)
@@ -163,6 +188,18 @@ impl ReplayTarget {
     /// replay where it was before the command, and the error says why: the
     /// session goes on.
     pub fn run_pending(&mut self) -> Result<Outcome, Failed> {
+        if let Some(diversion) = self.diversion.take() {
+            let reverse = matches!(
+                self.pending,
+                Pending::ReverseContinue | Pending::ReverseStep(_)
+            );
+            if reverse || diversion.restored() {
+                diversion.end();
+            } else {
+                self.diversion = Some(diversion);
+                return self.run_diverted();
+            }
+        }
         let before = self.timeline.path.clone();
         let reason = match self.try_pending() {
             Ok(outcome) => return Ok(outcome),
@@ -178,6 +215,29 @@ impl ReplayTarget {
                 "{reason}; then the replay could not be brought back to where the command \
                  started: {e}"
             )))),
+        }
+    }
+
+    /// Runs code gdb set up in the diversion (the function an expression
+    /// calls). A failure throws the diversion away: gdb sees the replay
+    /// where it was.
+    fn run_diverted(&mut self) -> Result<Outcome, Failed> {
+        let step = match self.pending {
+            Pending::Step(tid) => Some(tid),
+            _ => None,
+        };
+        let diversion = self.diversion.as_mut().expect("run_pending checked");
+        match diversion.run(step, &self.config.breakpoints, &mut self.notes) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                if let Some(diversion) = self.diversion.take() {
+                    diversion.end();
+                }
+                Err(Failed::Recovered {
+                    reason: format!("running the expression's code failed: {e}"),
+                    tid: self.current,
+                })
+            }
         }
     }
 
@@ -336,26 +396,34 @@ impl ExecFile for ReplayTarget {
 impl MultiThreadBase for ReplayTarget {
     fn read_registers(&mut self, regs: &mut X86_64Regs, tid: Tid) -> TargetResult<(), Self> {
         let tid = tid_of(tid);
-        let session = &self.timeline.session;
+        let session = self.session();
         regs.gprs = session.regs(tid).map_err(|_| TargetError::NonFatal)?;
         regs.fxsave = session.fpregs(tid).unwrap_or([0; 512]);
         Ok(())
     }
 
     fn write_registers(&mut self, regs: &X86_64Regs, tid: Tid) -> TargetResult<(), Self> {
-        // A replay cannot be changed. gdb writes orig_rax = -1 on its own
-        // when it resumes after a syscall; that one is accepted and ignored.
-        let current = self
-            .timeline
-            .session
-            .regs(tid_of(tid))
-            .map_err(|_| TargetError::NonFatal)?;
+        // gdb writes orig_rax = -1 on its own when it resumes after a
+        // syscall; that one is accepted and ignored. Any other change goes
+        // to a diversion: the replay itself cannot be changed.
+        let tid = tid_of(tid);
+        let session = self.session();
+        let current = session.regs(tid).map_err(|_| TargetError::NonFatal)?;
+        let fxsave = session.fpregs(tid).unwrap_or([0; 512]);
+        let new_fxsave = crate::arch::overlay_fxsave(&regs.fxsave, &fxsave);
         let mut proposed = current;
         proposed.orig_rax = regs.gprs.orig_rax;
-        if regs.gprs == proposed {
+        if regs.gprs == proposed && new_fxsave == fxsave {
             return Ok(());
         }
-        Err(TargetError::Errno(libc::EPERM as u8))
+        let diverted = self.diverted(tid).map_err(refused_change)?;
+        diverted.set_regs(tid, &regs.gprs).map_err(failed_change)?;
+        if new_fxsave != fxsave {
+            diverted
+                .set_fpregs(tid, &new_fxsave)
+                .map_err(failed_change)?;
+        }
+        Ok(())
     }
 
     fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
@@ -368,7 +436,7 @@ impl MultiThreadBase for ReplayTarget {
         while done < data.len() {
             let addr = start + done as u64;
             let chunk = ((4096 - addr % 4096) as usize).min(data.len() - done);
-            match self.timeline.session.read_memory(pid, addr, chunk) {
+            match self.session().read_memory(pid, addr, chunk) {
                 Ok(bytes) => {
                     data[done..done + chunk].copy_from_slice(&bytes);
                     done += chunk;
@@ -382,8 +450,16 @@ impl MultiThreadBase for ReplayTarget {
         Ok(done)
     }
 
-    fn write_addrs(&mut self, _start: u64, _data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
-        Err(TargetError::Errno(libc::EPERM as u8))
+    fn write_addrs(&mut self, start: u64, data: &[u8], tid: Tid) -> TargetResult<(), Self> {
+        let tid = tid_of(tid);
+        let pid = self.pid_of(tid).ok_or(TargetError::NonFatal)?;
+        if self.session().read_memory(pid, start, data.len()).ok().as_deref() == Some(data) {
+            return Ok(());
+        }
+        self.diverted(tid)
+            .map_err(refused_change)?
+            .write_memory(pid, start, data)
+            .map_err(failed_change)
     }
 
     fn list_active_threads(
@@ -393,8 +469,7 @@ impl MultiThreadBase for ReplayTarget {
         // The thread gdb stopped in comes first: gdb takes the first one as
         // the thread a new connection's stop (`?`) happened in.
         let mut threads: Vec<i32> = self
-            .timeline
-            .session
+            .session()
             .threads()
             .iter()
             .map(|t| t.tid)
@@ -635,4 +710,17 @@ impl MonitorCmd for ReplayTarget {
         }
         Ok(())
     }
+}
+
+/// A change gdb asked for that no diversion could take (the replay cannot
+/// be copied here, say inside a syscall): refused, and logged with why.
+fn refused_change(e: GdbServerError) -> TargetError<GdbServerError> {
+    tracing::info!("cannot begin a diversion for gdb's change: {e}");
+    TargetError::Errno(libc::EPERM as u8)
+}
+
+/// A change the diversion could not make (an unmapped address, say).
+fn failed_change(e: replayer::ReplayError) -> TargetError<GdbServerError> {
+    tracing::debug!("gdb's change to the diversion failed: {e}");
+    TargetError::NonFatal
 }

@@ -21,7 +21,9 @@ use std::path::PathBuf;
 
 pub use divergence::Divergence;
 pub use point_retry::{PointChoice, PointRetry};
-pub use session::{DebugStep, ReplaySession, RunStop, StepOutcome, ThreadInfo, WatchKind};
+pub use session::{
+    DebugStep, DivertedRun, DivertedStop, ReplaySession, RunStop, StepOutcome, ThreadInfo, WatchKind,
+};
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {

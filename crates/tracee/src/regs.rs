@@ -133,6 +133,21 @@ pub fn get_fpregs(pid: Pid) -> Result<[u8; 512], TraceeError> {
     Ok(area)
 }
 
+/// Sets the thread's x87/SSE state from an FXSAVE image (512 bytes).
+pub fn set_fpregs(pid: Pid, area: &[u8; 512]) -> Result<(), TraceeError> {
+    // SAFETY: SETFPREGS reads one user_fpregs_struct (512 bytes) from
+    // `area`, which outlives the call.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, pid, 0usize, area.as_ptr()) };
+    if rc < 0 {
+        return Err(TraceeError::Ptrace {
+            request: "SETFPREGS",
+            pid,
+            source: nix::Error::last(),
+        });
+    }
+    Ok(())
+}
+
 /// `NT_X86_XSTATE`: the thread's XSAVE area (standard form).
 const NT_X86_XSTATE: libc::c_int = 0x202;
 /// Room for any XSAVE area the kernel reports (AMX needs about 11 KiB).

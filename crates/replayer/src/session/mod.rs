@@ -4,6 +4,7 @@ mod buffered;
 mod code_guard;
 mod cpuid;
 mod debug;
+mod diversion;
 mod lifecycle;
 mod pause;
 mod preempt;
@@ -13,6 +14,7 @@ mod tasks;
 
 pub use cpuid::finish_cpu_check;
 pub use debug::{DebugStep, RunStop, WatchKind};
+pub use diversion::{DivertedRun, DivertedStop};
 pub use preempt::ActiveProbe;
 
 use syscalls::exec_payloads;

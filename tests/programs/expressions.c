@@ -1,0 +1,44 @@
+/* Functions for gdb to call from expressions at `marker`: one returning a
+ * number, one a struct, one with a side effect on a global, one that makes
+ * a syscall. The buffer holds a random value, so that every recording
+ * differs. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+struct pair {
+  long first;
+  long second;
+  double ratio;
+};
+
+struct pair make_pair(long x) {
+  struct pair p = {x, x * 2, x / 4.0};
+  return p;
+}
+
+long twice(long x) { return 2 * x; }
+
+volatile long counter;
+
+void bump(void) { counter++; }
+
+int pid_of_me(void) { return getpid(); }
+
+/* Kept out of line, and its argument kept, so that gdb stops here with
+ * `buf` in scope. */
+__attribute__((noinline)) void marker(const char *buf) {
+  __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+int main(void) {
+  unsigned int r = 0;
+  getrandom(&r, sizeof r, 0);
+  char buf[64];
+  snprintf(buf, sizeof buf, "value-%u", r % 1000000);
+  marker(buf);
+  bump();
+  printf("%s counter=%ld len=%zu\n", buf, (long)counter, strlen(buf));
+  return 0;
+}
