@@ -20,9 +20,43 @@ fn record() -> (TraceRoot, String) {
 
 /// The recorded `buf` and its length, from the line the program printed.
 fn recorded_buf(line: &str) -> (String, usize) {
-    let buf = line.split_whitespace().next().expect("buf").to_string();
+    let buf = line
+        .split_whitespace()
+        .find(|w| w.starts_with("value-"))
+        .expect("buf")
+        .to_string();
     let len = buf.len();
     (buf, len)
+}
+
+/// `replay replay --gdb 127.0.0.1:0 TRACE` with the replayed processes'
+/// stdout in `stdout` (the replay itself prints nothing under gdb).
+fn start_gdb_server_to(
+    mut replay: std::process::Command,
+    trace: &std::path::Path,
+    stdout: &std::path::Path,
+) -> common::GdbServer {
+    use std::io::BufRead;
+    let mut child = replay
+        .args(["replay", "--gdb", "127.0.0.1:0"])
+        .arg(trace)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(stdout).expect("stdout file"))
+        .spawn()
+        .expect("start gdb server");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    lines.read_line(&mut line).expect("server prints where it listens");
+    let port = common::port_in(&line);
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
+    });
+    common::GdbServer {
+        child,
+        port,
+        log: std::sync::Arc::new(std::sync::Mutex::new(line)),
+    }
 }
 
 fn finish(mut server: common::GdbServer) -> String {
@@ -38,7 +72,9 @@ fn expressions_call_functions_in_a_copy_and_the_replay_goes_on() {
     let (root, line) = record();
     let (buf, len) = recorded_buf(&line);
     let exe = program("expressions");
-    let server = start_gdb_server(root.cmd(), &[], &root.trace("t"));
+    // The replayed process's own stdout: where code gdb runs writes.
+    let stdout_path = root.path().join("replay-stdout");
+    let server = start_gdb_server_to(root.cmd(), &root.trace("t"), &stdout_path);
     let text = gdb_batch(
         server.port,
         &exe,
@@ -53,6 +89,7 @@ fn expressions_call_functions_in_a_copy_and_the_replay_goes_on() {
             "call bump()",
             "print counter",
             "print pid_of_me()",
+            "print say(\"from gdb\\n\")",
             // Forward again: the copy is gone, the replay's own bump runs.
             "next",
             "next",
@@ -85,12 +122,18 @@ fn expressions_call_functions_in_a_copy_and_the_replay_goes_on() {
         text.contains("called getpid, which got ENOSYS"),
         "{text}"
     );
+    // A write to the terminal is made, through the syscall buffer's
+    // library too.
+    assert_eq!(value(7), "9", "{text}");
+    assert!(!text.contains("called write"), "{text}");
+    let written = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    assert!(written.contains("from gdb"), "{written:?}\n{text}");
     // The replay's own counter: one bump, as recorded.
-    assert_eq!(value(7), "1", "{text}");
-    assert!(value(8).contains(&buf), "{text}");
+    assert_eq!(value(8), "1", "{text}");
+    assert!(value(9).contains(&buf), "{text}");
     // Back at marker, before the program's bump.
-    assert_eq!(value(9), "0", "{text}");
-    assert_eq!(value(10), "1", "{text}");
+    assert_eq!(value(10), "0", "{text}");
+    assert_eq!(value(11), "1", "{text}");
     // The end of the recording, reached as recorded.
     assert!(text.contains("SIGKILL"), "{text}");
     assert!(!text.contains("could not complete"), "{text}");

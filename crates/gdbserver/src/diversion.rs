@@ -23,7 +23,8 @@ impl Diversion {
     /// A copy of `replay` as it is now, for gdb to change.
     pub fn begin(replay: &mut ReplaySession, tid: i32) -> Result<Diversion, GdbServerError> {
         let original = replay.regs(tid)?;
-        let session = replay.fork_session()?;
+        let mut session = replay.fork_session()?;
+        session.send_library_calls_to_the_kernel()?;
         tracing::debug!(tid, "a diversion begins");
         Ok(Diversion {
             session,

@@ -264,6 +264,8 @@ pub fn restore_exec_image(
     // The exec closed them (close-on-exec).
     process.blob_fds.clear();
     process.auxv = info.auxv.clone();
+    // The new image loads its own library, which says hello again.
+    process.library_words = None;
     process.exe = Some(reader.verified_file(&info.exe)?);
     let scratch = process.scratch.unwrap_or_default();
     for entry in maps::read(tid)? {

@@ -138,4 +138,8 @@ pub struct ReplayProcess {
     /// sha256: a library is mapped four or five times by the loader, and
     /// each open and close in the tracee costs two ptrace stops.
     pub blob_fds: std::collections::HashMap<String, u64>,
+    /// The words the preload library shares with the tracer (its hello
+    /// says where), so that a diversion can send the library's calls to
+    /// the kernel instead of to recorded results.
+    pub library_words: Option<u64>,
 }

@@ -22,6 +22,9 @@ impl ReplaySession {
     ) -> Result<i64, ReplayError> {
         match args[0] {
             op if syscallbuf::is_hello(op) && recorded == syscallbuf::MODE_RECORD => {
+                if let Some(process) = self.processes.get_mut(&event.pid) {
+                    process.library_words = (args[5] != 0).then_some(args[5]);
+                }
                 Ok(syscallbuf::MODE_REPLAY)
             }
             syscallbuf::OP_REGISTER if recorded == 0 => {

@@ -47,6 +47,23 @@ impl ReplaySession {
         Ok(regs::set_fpregs(self.live_thread(tid)?, area)?)
     }
 
+    /// Makes the preload library of every process send its calls to the
+    /// kernel (its traced path), not to the recorded results it replays:
+    /// for a diversion, where code gdb runs makes calls the recording never
+    /// made.
+    pub fn send_library_calls_to_the_kernel(&mut self) -> Result<(), ReplayError> {
+        let word = 8 * syscallbuf::FD_GENERATION_WORD as u64;
+        for process in self.processes.values() {
+            let Some(words) = process.library_words else {
+                continue;
+            };
+            let flags = process.memory.read_u64(words + word)?;
+            let flags = flags | syscallbuf::ALL_CALLS_TRACED;
+            process.memory.write(words + word, &flags.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Writes a process's memory; only for a diversion.
     pub fn write_memory(&mut self, pid: i32, addr: u64, bytes: &[u8]) -> Result<(), ReplayError> {
         Ok(self.process(pid)?.memory.write(addr, bytes)?)

@@ -183,6 +183,7 @@ impl ReplaySession {
             exe: None,
             exiting: false,
             blob_fds: HashMap::new(),
+            library_words: None,
         };
         let (stack, contents) = exec_payloads(&first, writes.len())?;
         address_space::restore_exec_image(real, &mut process, &reader, info, stack, contents)?;

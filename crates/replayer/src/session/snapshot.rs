@@ -162,6 +162,7 @@ impl ReplaySession {
                 exe: original.exe.clone(),
                 exiting: false,
                 blob_fds: original.blob_fds.clone(),
+                library_words: original.library_words,
             };
             copies.insert(first_tid, child);
             let made = (|| {

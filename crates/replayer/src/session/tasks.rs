@@ -297,6 +297,7 @@ impl ReplaySession {
             let (scratch, auxv, exe) = (parent.scratch, parent.auxv.clone(), parent.exe.clone());
             // The child has copies of the parent's descriptors, blobs too.
             let blob_fds = parent.blob_fds.clone();
+            let library_words = parent.library_words;
             self.processes.insert(
                 recorded_child,
                 ReplayProcess {
@@ -307,6 +308,7 @@ impl ReplaySession {
                     exe,
                     exiting: false,
                     blob_fds,
+                    library_words,
                 },
             );
         }
