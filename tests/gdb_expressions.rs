@@ -46,7 +46,9 @@ fn start_gdb_server_to(
         .expect("start gdb server");
     let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
-    lines.read_line(&mut line).expect("server prints where it listens");
+    lines
+        .read_line(&mut line)
+        .expect("server prints where it listens");
     let port = common::port_in(&line);
     std::thread::spawn(move || {
         let mut rest = String::new();
@@ -118,10 +120,7 @@ fn expressions_call_functions_in_a_copy_and_the_replay_goes_on() {
     assert_eq!(value(5), "2", "{text}");
     // getpid is not made in the copy: ENOSYS, and gdb is told why.
     assert_eq!(value(6), "-38", "{text}");
-    assert!(
-        text.contains("called getpid, which got ENOSYS"),
-        "{text}"
-    );
+    assert!(text.contains("called getpid, which got ENOSYS"), "{text}");
     // A write to the terminal is made, through the syscall buffer's
     // library too.
     assert_eq!(value(7), "9", "{text}");

@@ -31,7 +31,12 @@ fn rejected_syscalls_get_the_kernels_error() {
 fn features_that_act_outside_syscalls_are_absent() {
     let out = check_program("absent_features", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for probe in ["io_uring_setup", "io_setup", "perf_event_open", "userfaultfd"] {
+    for probe in [
+        "io_uring_setup",
+        "io_setup",
+        "perf_event_open",
+        "userfaultfd",
+    ] {
         assert!(
             text.contains(&format!("{probe}: Function not implemented")),
             "{probe} was not answered ENOSYS:\n{text}"
@@ -379,7 +384,10 @@ fn a_new_thread_sees_its_recorded_tid_at_once() {
 fn an_untraced_clone_is_recorded_all_the_same() {
     let out = check_program("untraced_clone", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("exit 42") && text.contains("exit 43"), "{text}");
+    assert!(
+        text.contains("exit 42") && text.contains("exit 43"),
+        "{text}"
+    );
     assert!(text.contains("clone3 child"), "{text}");
 }
 

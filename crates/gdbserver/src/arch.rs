@@ -109,7 +109,13 @@ impl Registers for X86_64Regs {
             *reg = u64_of(take(8)?);
         }
         for reg in [
-            &mut g.eflags, &mut g.cs, &mut g.ss, &mut g.ds, &mut g.es, &mut g.fs, &mut g.gs,
+            &mut g.eflags,
+            &mut g.cs,
+            &mut g.ss,
+            &mut g.ds,
+            &mut g.es,
+            &mut g.fs,
+            &mut g.gs,
         ] {
             *reg = u64::from(u32_of(take(4)?));
         }
@@ -118,7 +124,9 @@ impl Registers for X86_64Regs {
             fx[32 + 16 * i..32 + 16 * i + 10].copy_from_slice(take(10)?);
         }
         // fctrl, fstat, ftag, fiseg, fioff, foseg, fooff, fop.
-        let x87: Vec<u32> = (0..8).map(|_| take(4).map(u32_of)).collect::<Result<_, _>>()?;
+        let x87: Vec<u32> = (0..8)
+            .map(|_| take(4).map(u32_of))
+            .collect::<Result<_, _>>()?;
         fx[0..2].copy_from_slice(&(x87[0] as u16).to_le_bytes());
         fx[2..4].copy_from_slice(&(x87[1] as u16).to_le_bytes());
         fx[4..6].copy_from_slice(&(x87[2] as u16).to_le_bytes());

@@ -453,7 +453,13 @@ impl MultiThreadBase for ReplayTarget {
     fn write_addrs(&mut self, start: u64, data: &[u8], tid: Tid) -> TargetResult<(), Self> {
         let tid = tid_of(tid);
         let pid = self.pid_of(tid).ok_or(TargetError::NonFatal)?;
-        if self.session().read_memory(pid, start, data.len()).ok().as_deref() == Some(data) {
+        if self
+            .session()
+            .read_memory(pid, start, data.len())
+            .ok()
+            .as_deref()
+            == Some(data)
+        {
             return Ok(());
         }
         self.diverted(tid)
@@ -468,12 +474,7 @@ impl MultiThreadBase for ReplayTarget {
     ) -> Result<(), Self::Error> {
         // The thread gdb stopped in comes first: gdb takes the first one as
         // the thread a new connection's stop (`?`) happened in.
-        let mut threads: Vec<i32> = self
-            .session()
-            .threads()
-            .iter()
-            .map(|t| t.tid)
-            .collect();
+        let mut threads: Vec<i32> = self.session().threads().iter().map(|t| t.tid).collect();
         threads.sort_by_key(|&tid| tid != self.current);
         for tid in threads.into_iter().filter_map(gdb_tid) {
             thread_is_active(tid);

@@ -89,7 +89,10 @@ impl ForkedBy {
             copy_of_memory,
             buffer: forking.buffer,
             call: forking.syscall.as_ref().map(|s| (s.nr, s.args)),
-            untraced_clone3_flags: forking.syscall.as_ref().and_then(|s| s.untraced_clone3_flags),
+            untraced_clone3_flags: forking
+                .syscall
+                .as_ref()
+                .and_then(|s| s.untraced_clone3_flags),
             tsc_sigsegv: forking.tsc_sigsegv,
             own_seccomp: forking.own_seccomp,
             strict_seccomp: forking.strict_seccomp,

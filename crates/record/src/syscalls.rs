@@ -13,7 +13,6 @@ use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
-
 /// auxv key set to 1 when an exec gained privileges.
 const AT_SECURE: u64 = 23;
 
@@ -246,7 +245,8 @@ impl Recorder {
                 answer,
                 "answered by the recorder, whose own seccomp filter the program does not see",
             ));
-        } else if let Some(reason) = syscall_model::syscall(nr).and_then(|row| row.absent_because()) {
+        } else if let Some(reason) = syscall_model::syscall(nr).and_then(|row| row.absent_because())
+        {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
             forced = Some((-(libc::ENOSYS as i64), reason));
@@ -736,7 +736,10 @@ impl Recorder {
         if flags & libc::CLONE_UNTRACED as u64 == 0 {
             return Ok(None);
         }
-        memory.write(args[0], &(flags & !(libc::CLONE_UNTRACED as u64)).to_le_bytes())?;
+        memory.write(
+            args[0],
+            &(flags & !(libc::CLONE_UNTRACED as u64)).to_le_bytes(),
+        )?;
         Ok(Some(flags))
     }
 }

@@ -22,7 +22,8 @@ use std::path::PathBuf;
 pub use divergence::Divergence;
 pub use point_retry::{PointChoice, PointRetry};
 pub use session::{
-    DebugStep, DivertedRun, DivertedStop, ReplaySession, RunStop, StepOutcome, ThreadInfo, WatchKind,
+    DebugStep, DivertedRun, DivertedStop, ReplaySession, RunStop, StepOutcome, ThreadInfo,
+    WatchKind,
 };
 
 #[derive(Debug, Clone)]

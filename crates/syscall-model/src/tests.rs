@@ -438,7 +438,10 @@ fn unknown_and_unsupported() {
         // answer and nothing else.
         let row = crate::syscall(nr(n)).expect("a row");
         assert!(row.absent_because().is_some(), "{n}");
-        assert!(outputs(nr(n), &[0; 6], neg(l::ENOSYS), &EMPTY).is_ok(), "{n}");
+        assert!(
+            outputs(nr(n), &[0; 6], neg(l::ENOSYS), &EMPTY).is_ok(),
+            "{n}"
+        );
     }
     let e = outputs(nr(l::SYS_io_uring_setup), &[0; 6], 3, &EMPTY).unwrap_err();
     assert!(

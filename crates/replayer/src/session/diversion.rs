@@ -112,7 +112,11 @@ fn run_thread(
     // gets ENOSYS at its exit.
     let mut in_syscall: Option<bool> = None;
     let stop = loop {
-        let how = if step { Resume::SingleStep } else { Resume::Syscall };
+        let how = if step {
+            Resume::SingleStep
+        } else {
+            Resume::Syscall
+        };
         ptrace::resume(real, how, 0)?;
         match ptrace::wait_for(real)? {
             WaitResult::Stopped(_, Stop::Syscall) => {
