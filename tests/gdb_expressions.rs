@@ -29,38 +29,6 @@ fn recorded_buf(line: &str) -> (String, usize) {
     (buf, len)
 }
 
-/// `replay replay --gdb 127.0.0.1:0 TRACE` with the replayed processes'
-/// stdout in `stdout` (the replay itself prints nothing under gdb).
-fn start_gdb_server_to(
-    mut replay: std::process::Command,
-    trace: &std::path::Path,
-    stdout: &std::path::Path,
-) -> common::GdbServer {
-    use std::io::BufRead;
-    let mut child = replay
-        .args(["replay", "--gdb", "127.0.0.1:0"])
-        .arg(trace)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::fs::File::create(stdout).expect("stdout file"))
-        .spawn()
-        .expect("start gdb server");
-    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    lines
-        .read_line(&mut line)
-        .expect("server prints where it listens");
-    let port = common::port_in(&line);
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        while lines.read_line(&mut rest).map(|n| n > 0).unwrap_or(false) {}
-    });
-    common::GdbServer {
-        child,
-        port,
-        log: std::sync::Arc::new(std::sync::Mutex::new(line)),
-    }
-}
-
 fn finish(mut server: common::GdbServer) -> String {
     let status = server.child.wait().expect("server ends after gdb detaches");
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -76,7 +44,9 @@ fn expressions_call_functions_in_a_copy_and_the_replay_goes_on() {
     let exe = program("expressions");
     // The replayed process's own stdout: where code gdb runs writes.
     let stdout_path = root.path().join("replay-stdout");
-    let server = start_gdb_server_to(root.cmd(), &root.trace("t"), &stdout_path);
+    let stdout = std::fs::File::create(&stdout_path).expect("stdout file");
+    let server =
+        common::start_gdb_server_with_stdout(root.cmd(), &[], &root.trace("t"), stdout.into());
     let text = gdb_batch(
         server.port,
         &exe,

@@ -381,14 +381,26 @@ pub struct GdbServer {
 
 /// Starts `replay` (from [`TraceRoot::cmd`], environment set by the
 /// caller) as `replay replay --gdb 127.0.0.1:0 OPTIONS TRACE`.
-pub fn start_gdb_server(mut replay: Command, options: &[&str], trace: &Path) -> GdbServer {
+pub fn start_gdb_server(replay: Command, options: &[&str], trace: &Path) -> GdbServer {
+    start_gdb_server_with_stdout(replay, options, trace, Stdio::null())
+}
+
+/// [`start_gdb_server`], with the replayed processes' stdout (where code
+/// gdb runs in them writes; the replay itself prints nothing under gdb)
+/// going to `stdout`.
+pub fn start_gdb_server_with_stdout(
+    mut replay: Command,
+    options: &[&str],
+    trace: &Path,
+    stdout: Stdio,
+) -> GdbServer {
     use std::io::BufRead;
     let mut child = replay
         .args(["replay", "--gdb", "127.0.0.1:0"])
         .args(options)
         .arg(trace)
         .stderr(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .spawn()
         .expect("start gdb server");
     let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));

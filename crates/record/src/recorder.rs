@@ -195,17 +195,8 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     // The child waits at the exit of its exec: the first event logged.
     if let Some(task) = recorder.tasks.get_mut(&pid) {
         task.started = true;
-        task.syscall = Some(InFlight {
-            nr: libc::SYS_execve as u64,
-            rip: 0,
-            args: [0; 6],
-            model: (libc::SYS_execve as u64, [0; 6]),
-            forced: None,
-            unmodelled: None,
-            copied_output: None,
-            added_preload: None,
-            untraced_clone3_flags: None,
-        });
+        let execve = libc::SYS_execve as u64;
+        task.syscall = Some(InFlight::plain(execve, 0, [0; 6], (execve, [0; 6])));
         task.pending_stop = Some(Stop::Syscall);
     }
     recorder.ready.push_back(pid);

@@ -166,17 +166,7 @@ impl Recorder {
         if self.strict_seccomp_kills(tid, nr, entry_regs.rip)? {
             // The thread dies as it resumes; nothing else of the call runs.
             let task = self.task(tid)?;
-            task.syscall = Some(InFlight {
-                nr,
-                rip: entry_regs.rip,
-                args,
-                model,
-                forced: None,
-                unmodelled: None,
-                copied_output: None,
-                added_preload: None,
-                untraced_clone3_flags: None,
-            });
+            task.syscall = Some(InFlight::plain(nr, entry_regs.rip, args, model));
             task.anchor_regs = None;
             ptrace::resume(tid, Resume::Syscall, 0)?;
             self.task(tid)?.state = RunState::InKernel;
@@ -253,15 +243,12 @@ impl Recorder {
         }
         let task = self.task(tid)?;
         task.syscall = Some(InFlight {
-            nr,
-            rip: entry_regs.rip,
-            args,
-            model,
             forced,
             unmodelled,
             copied_output,
             added_preload,
             untraced_clone3_flags,
+            ..InFlight::plain(nr, entry_regs.rip, args, model)
         });
         task.anchor_regs = None;
         // A signal held back while the thread ran user code is re-sent now,

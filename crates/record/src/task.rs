@@ -43,6 +43,23 @@ pub struct InFlight {
     pub untraced_clone3_flags: Option<u64>,
 }
 
+impl InFlight {
+    /// A call the recorder lets run as the program made it.
+    pub fn plain(nr: u64, rip: u64, args: [u64; 6], model: (u64, [u64; 6])) -> InFlight {
+        InFlight {
+            nr,
+            rip,
+            args,
+            model,
+            forced: None,
+            unmodelled: None,
+            copied_output: None,
+            added_preload: None,
+            untraced_clone3_flags: None,
+        }
+    }
+}
+
 pub struct Task {
     pub tid: Pid,
     pub tgid: Pid,

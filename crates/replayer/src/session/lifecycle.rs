@@ -100,16 +100,20 @@ impl ReplaySession {
                 self.task(event)?.state = ReplayState::Dead;
                 return Ok(());
             }
-            other => {
-                return Err(self.divergence(
-                    event,
-                    "new task died before starting",
-                    "its first stop".into(),
-                    format!("{other:?}"),
-                ))
-            }
+            other => return Err(self.died_before_starting(event, other)),
         }
         self.task_started(event)
+    }
+
+    /// A new task that ended before its first stop, where the recording
+    /// had it start.
+    pub(super) fn died_before_starting(&self, event: &Event, found: WaitResult) -> ReplayError {
+        self.divergence(
+            event,
+            "new task died before starting",
+            "its first stop".into(),
+            format!("{found:?}"),
+        )
     }
 
     /// A new task at its first stop becomes ready to run its code.

@@ -330,14 +330,7 @@ impl ReplaySession {
             // writes it again, and the recorded tid goes there now.
             match super::lifecycle::first_stop(child)? {
                 WaitResult::Stopped(..) => {}
-                other => {
-                    return Err(self.divergence(
-                        event,
-                        "new task died before starting",
-                        "its first stop".into(),
-                        format!("{other:?}"),
-                    ))
-                }
+                other => return Err(self.died_before_starting(event, other)),
             }
             self.process(event.pid)?
                 .memory
