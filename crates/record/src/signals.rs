@@ -63,6 +63,14 @@ impl Recorder {
             return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
         }
         let task = self.task(tid)?;
+        // A standard signal is pending once at most: one the recorder holds
+        // is still pending for the program, and another of the same number
+        // merges with it, as the kernel would merge them (a fast interval
+        // timer would otherwise queue more deliveries than natively).
+        let standard = sig < libc::SIGRTMIN();
+        if standard && task.held_signals.iter().any(|held| ptrace::siginfo_signo(held) == sig) {
+            return self.resume_user(tid, 0);
+        }
         // Arrived while user code ran: its position cannot be reproduced
         // without a PMU, so it is held and delivered at a state-matched
         // point, or at the thread's next syscall if none is found.
