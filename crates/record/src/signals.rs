@@ -67,8 +67,8 @@ impl Recorder {
         // is still pending for the program, and another of the same number
         // merges with it, as the kernel would merge them (a fast interval
         // timer would otherwise queue more deliveries than natively).
-        let standard = sig < libc::SIGRTMIN();
-        if standard && task.held_signals.iter().any(|held| ptrace::siginfo_signo(held) == sig) {
+        let held = |info: &[u8; ptrace::SIGINFO_SIZE]| ptrace::siginfo_signo(info) == sig;
+        if sig < libc::SIGRTMIN() && task.held_signals.iter().any(held) {
             return self.resume_user(tid, 0);
         }
         // Arrived while user code ran: its position cannot be reproduced
