@@ -664,6 +664,10 @@ impl MonitorCmd for ReplayTarget {
                 gdbstub::outputln!(out, "Checkpoint {id} at event {at}");
             }
             ["restart", n] => {
+                // Another position: what gdb changed in a diversion is gone.
+                if let Some(diversion) = self.diversion.take() {
+                    diversion.end();
+                }
                 let saved = n
                     .parse::<usize>()
                     .ok()
