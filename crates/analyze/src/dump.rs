@@ -185,19 +185,7 @@ impl Dumper<'_, '_> {
                 }
                 self.announced.insert(rec.index);
                 let p = self.prefix(rec.tid, rec.entry_ns);
-                // strace ends the split line after the last input argument.
-                let call = match crate::decode::first_output_arg(rec.sysno()) {
-                    Some(first) => {
-                        let args = dec.args(rec);
-                        let inputs = &args[..first.min(args.len())];
-                        format!("{}({}, ", rec.name(), inputs.join(", "))
-                    }
-                    None => {
-                        let mut call = dec.call(rec);
-                        call.pop();
-                        call
-                    }
-                };
+                let (call, _) = dec.split_call(rec);
                 let body = format!("{} <unfinished ...>", self.bold_name(&call, &rec.name()));
                 self.line(&p, &body)?;
             }
@@ -212,11 +200,8 @@ impl Dumper<'_, '_> {
                 let ns = rec.exit_ns.unwrap_or(rec.entry_ns);
                 let p = self.prefix(rec.tid, if was_announced { ns } else { rec.entry_ns });
                 let call = if was_announced {
-                    // The arguments the call wrote, as strace shows them.
-                    let outputs = crate::decode::first_output_arg(rec.sysno())
-                        .map(|first| dec.args(rec).get(first..).unwrap_or_default().join(", "))
-                        .unwrap_or_default();
-                    format!("<... {} resumed>{outputs})", rec.name())
+                    let (_, resumed) = dec.split_call(rec);
+                    format!("<... {} resumed>{resumed}", rec.name())
                 } else {
                     dec.call(rec)
                 };

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use trace::{
-    EventKind, MemWrite, OutputStream, RecordedEvent, Regs, SignalOrigin, SyscallExtra, Tid,
-    TraceReader,
+    EventKind, ExecInfo, MemWrite, OutputStream, RecordedEvent, Regs, SignalOrigin, SyscallExtra,
+    Tid, TraceReader,
 };
 
 use crate::recorder_activity::RecorderActivity;
@@ -202,6 +202,43 @@ struct Pending {
     announced: bool,
 }
 
+/// The exec that started the recording has no entry (the recorder made
+/// it): its arguments are read from the image it produced, where the new
+/// program finds them. The path is the one the exec was asked for (the
+/// kernel keeps it for `AT_EXECFN`), not the file it resolved to; argv and
+/// envp point at the arrays on the initial stack.
+fn take_exec_arguments_from_image(record: &mut SyscallRecord, info: &ExecInfo, stack: &[u8]) {
+    const AT_EXECFN: u64 = 31;
+    let base = info.stack.addr;
+    let offset = |addr: u64| usize::try_from(addr.checked_sub(base)?).ok();
+    let word = |addr: u64| {
+        let at = offset(addr)?;
+        Some(u64::from_le_bytes(
+            stack.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
+    };
+    let Some(argc) = word(base) else {
+        return;
+    };
+    let argv = base.saturating_add(8);
+    record.args[1] = argv;
+    record.args[2] = argv.saturating_add(argc.saturating_add(1).saturating_mul(8));
+    let execfn = info.auxv.iter().find(|(key, _)| *key == AT_EXECFN);
+    let Some(path) = execfn.and_then(|&(_, addr)| Some((addr, stack.get(offset(addr)?..)?))) else {
+        return;
+    };
+    let (addr, rest) = path;
+    if let Some(nul) = rest.iter().position(|&b| b == 0) {
+        record.args[0] = addr;
+        let bytes = rest[..=nul].to_vec();
+        let range = MemWrite {
+            addr,
+            len: bytes.len() as u64,
+        };
+        record.inputs.push((range, bytes));
+    }
+}
+
 /// Streaming pairing state. Feed events in order with [`Pairing::push`],
 /// then call [`Pairing::finish`] for calls that never returned.
 #[derive(Default)]
@@ -259,11 +296,16 @@ impl Pairing {
                 writes,
                 extra,
             } => {
-                let (mut record, announced) = match self.pending.remove(&tid) {
-                    Some(p) => (p.record, p.announced),
+                let (mut record, announced, entered) = match self.pending.remove(&tid) {
+                    Some(p) => (p.record, p.announced, true),
                     // An exit without entry: the first stop of a fork child
-                    // returning from clone. Keep it, with unknown arguments.
-                    None => (SyscallRecord::entered(stamp, nr, Regs::default()), false),
+                    // returning from clone, or the exec that started the
+                    // recording. Keep it, with unknown arguments.
+                    None => (
+                        SyscallRecord::entered(stamp, nr, Regs::default()),
+                        false,
+                        false,
+                    ),
                 };
                 record.exit_index = Some(event.index);
                 record.exit_ns = Some(event.time_ns);
@@ -271,6 +313,12 @@ impl Pairing {
                 // The pid can change at exec (a thread exec'ing takes the
                 // group leader's id); the exit is authoritative.
                 record.pid = event.pid;
+                let written = writes.len();
+                if let (false, Some(SyscallExtra::Exec(info))) = (entered, &extra) {
+                    if let Some(stack) = payloads.get(written) {
+                        take_exec_arguments_from_image(&mut record, info, stack);
+                    }
+                }
                 record.writes = writes.into_iter().zip(payloads).collect();
                 record.extra = extra;
                 out.push(Item::Syscall {

@@ -80,6 +80,13 @@ pub(crate) fn connect(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRang
     push_sockaddr(out, args[1], args[2], mem);
 }
 
+/// `struct clone_args`, as far as the kernel reads it (the size argument),
+/// kept for the dump: strace shows every field.
+pub(crate) fn clone3(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    const CLONE_ARGS_SIZE_VER2: u64 = 88;
+    push(out, args[0], args[1].min(CLONE_ARGS_SIZE_VER2));
+}
+
 pub(crate) fn execve(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push_string_array(out, args[1], mem);
     push_pointer_array(out, args[2], mem);

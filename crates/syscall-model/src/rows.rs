@@ -380,7 +380,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::fsmount, DESC).returns_fd(),
     row(Sysno::fspick, DESC | FILE).returns_fd(),
     row(Sysno::pidfd_open, DESC).args(&[Pid, Hex]).returns_fd(),
-    row(Sysno::clone3, PROCESS).args(&[Ptr, Size]).executed().blocks().writes(Hook(writes::clone3)),
+    row(Sysno::clone3, PROCESS).args(&[Ptr, Size]).executed().blocks().writes(Hook(writes::clone3)).reads(inputs::clone3),
     row(Sysno::close_range, DESC).args(&[UInt, UInt, Hex]),
     row(Sysno::openat2, DESC | FILE).args(&[DirFd, Path, Ptr, Size]).blocks().reads(inputs::openat2).returns_fd(),
     row(Sysno::pidfd_getfd, DESC).returns_fd(),

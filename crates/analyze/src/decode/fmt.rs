@@ -175,6 +175,13 @@ pub const AT_FLAGS: &[(u64, &str)] = &[
     (0x2000, "AT_STATX_FORCE_SYNC"),
 ];
 
+/// faccessat2's flags: 0x200 is AT_EACCESS there, not AT_REMOVEDIR.
+pub const ACCESS_AT_FLAGS: &[(u64, &str)] = &[
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x200, "AT_EACCESS"),
+    (0x1000, "AT_EMPTY_PATH"),
+];
+
 pub const STATX_MASK: &[(u64, &str)] = &[
     (0x7ff, "STATX_BASIC_STATS"),
     (0x1, "STATX_TYPE"),

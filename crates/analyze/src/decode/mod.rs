@@ -427,7 +427,10 @@ impl Decoder<'_> {
             }
             Some(Sysno::access) => set(out, 1, access_mode(a[1])),
             Some(Sysno::fadvise64) => set(out, 3, symbol(a[3], FADVISE)),
-            Some(Sysno::faccessat | Sysno::faccessat2) => set(out, 2, access_mode(a[2])),
+            Some(Sysno::faccessat | Sysno::faccessat2) => {
+                set(out, 2, access_mode(a[2]));
+                set(out, 3, flags(a[3], ACCESS_AT_FLAGS, "0"));
+            }
             // The end of the directory: nothing written, none listed.
             Some(Sysno::getdents64 | Sysno::getdents) if rec.result == Some(0) => {
                 set(out, 1, format!("{} /* 0 entries */", ptr(a[1])))
@@ -527,6 +530,11 @@ impl Decoder<'_> {
                     _ => 6,
                 };
                 out.truncate(keep);
+            }
+            Some(Sysno::clone3) => {
+                if let Some((args, returned)) = self.clone3_parts(rec) {
+                    set(out, 0, format!("{args}{returned}"));
+                }
             }
             Some(Sysno::clone) => {
                 *out = vec![
@@ -644,6 +652,51 @@ impl Decoder<'_> {
     pub fn call(&self, rec: &SyscallRecord) -> String {
         format!("{}({})", rec.name(), self.args(rec).join(", "))
     }
+
+    /// A call another thread's event splits in two, as strace writes it:
+    /// the text before ` <unfinished ...>` and the text after
+    /// `<... NAME resumed>`. strace ends the first line after the last
+    /// argument it decodes at entry.
+    pub fn split_call(&self, rec: &SyscallRecord) -> (String, String) {
+        if let Some((args, returned)) = self.clone3_parts(rec) {
+            return (
+                format!("{}({args}", rec.name()),
+                format!("{returned}, {})", rec.args[1]),
+            );
+        }
+        let args = self.args(rec);
+        match lines::first_output_arg(rec.sysno()) {
+            Some(first) => {
+                let first = first.min(args.len());
+                (
+                    format!("{}({}, ", rec.name(), args[..first].join(", ")),
+                    format!("{})", args[first..].join(", ")),
+                )
+            }
+            None => (format!("{}({}", rec.name(), args.join(", ")), ")".into()),
+        }
+    }
+
+    /// clone3's argument struct and what it wrote back for the parent
+    /// (empty when nothing), from the bytes captured at entry.
+    fn clone3_parts(&self, rec: &SyscallRecord) -> Option<(String, String)> {
+        const CLONE_ARGS_MIN: usize = 64;
+        if rec.sysno() != Some(Sysno::clone3) {
+            return None;
+        }
+        let bytes = crate::inputs::lookup(self.inputs, rec, rec.args[0], 88)?;
+        let fields = bytes.get(..CLONE_ARGS_MIN)?;
+        let args = structs::clone_args(fields)?;
+        let returned = match rec.result {
+            Some(tid) if tid > 0 => structs::clone_args_returned(fields, |addr| {
+                let word = rec.written(addr, 4)?;
+                Some(i32::from_ne_bytes(word.try_into().ok()?))
+            })
+            .unwrap_or_default(),
+            _ => String::new(),
+        };
+        Some((args, returned))
+    }
 }
 
 #[cfg(test)]
@@ -738,6 +791,65 @@ mod tests {
         assert_eq!(
             decoder.args(&rec)[0],
             "[{fd=3, events=POLLIN}, {fd=4, events=POLLOUT|POLLRDHUP}]"
+        );
+    }
+
+    /// clone3's struct is decoded from the bytes captured at entry, and the
+    /// parent's tid from what the call wrote, in strace's words, whole and
+    /// split around another thread's line.
+    #[test]
+    fn clone3_shows_its_arguments_and_the_tid_it_wrote() {
+        const PARENT_TID: u64 = 0x7000;
+        let flags: u64 = 0x3d0f00; // CLONE_VM..SIGHAND, THREAD, SYSVSEM, SETTLS, PARENT_SETTID, CHILD_CLEARTID
+        let mut clone_args = Vec::new();
+        for field in [
+            flags, 0, PARENT_TID, PARENT_TID, 0, 0x6000, 0x7fff80, 0x76c0, 0, 0, 0,
+        ] {
+            clone_args.extend_from_slice(&field.to_le_bytes());
+        }
+        let range = |addr: u64, bytes: Vec<u8>| {
+            (
+                MemWrite {
+                    addr,
+                    len: bytes.len() as u64,
+                },
+                bytes,
+            )
+        };
+        let rec = SyscallRecord {
+            index: 1,
+            exit_index: Some(2),
+            tid: 10,
+            pid: 10,
+            nr: libc::SYS_clone3 as u64,
+            args: [0x5000, 88, 0, 0, 0, 0],
+            regs: Regs::default(),
+            entry_ns: 0,
+            exit_ns: Some(0),
+            result: Some(11),
+            inputs: vec![range(0x5000, clone_args)],
+            writes: vec![range(PARENT_TID, 11i32.to_le_bytes().to_vec())],
+            extra: None,
+        };
+        let decoder = Decoder {
+            inputs: &NoInputs,
+            strsize: 32,
+            fds: None,
+        };
+        let fields = "{flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|\
+                      CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, \
+                      child_tid=0x7000, parent_tid=0x7000, exit_signal=0, stack=0x6000, \
+                      stack_size=0x7fff80, tls=0x76c0}";
+        assert_eq!(
+            decoder.call(&rec),
+            format!("clone3({fields} => {{parent_tid=[11]}}, 88)")
+        );
+        assert_eq!(
+            decoder.split_call(&rec),
+            (
+                format!("clone3({fields}"),
+                " => {parent_tid=[11]}, 88)".to_string()
+            )
         );
     }
 }

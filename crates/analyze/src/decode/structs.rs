@@ -289,3 +289,54 @@ pub fn int_pair(b: &[u8]) -> Option<String> {
 pub fn int_pair_values(b: &[u8]) -> Option<(i32, i32)> {
     Some((u32_at(b, 0)? as i32, u32_at(b, 4)? as i32))
 }
+
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+const CLONE_SETTLS: u64 = 0x0008_0000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+
+/// clone3's `struct clone_args` as strace shows it at entry: the fields the
+/// flags make meaningful, then the exit signal, stack and TLS.
+pub fn clone_args(b: &[u8]) -> Option<String> {
+    let field = |i: usize| u64_at(b, 8 * i);
+    let flags = field(0)?;
+    let mut out = vec![format!("flags={}", super::fmt::clone_flags(flags))];
+    if flags & CLONE_PIDFD != 0 {
+        out.push(format!("pidfd={}", super::fmt::ptr(field(1)?)));
+    }
+    if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        out.push(format!("child_tid={}", super::fmt::ptr(field(2)?)));
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        out.push(format!("parent_tid={}", super::fmt::ptr(field(3)?)));
+    }
+    let exit_signal = field(4)?;
+    out.push(match exit_signal {
+        0 => "exit_signal=0".to_string(),
+        s => format!("exit_signal={}", crate::errno::signal_name(s as i32)),
+    });
+    out.push(format!("stack={}", super::fmt::ptr(field(5)?)));
+    out.push(match field(6)? {
+        0 => "stack_size=0".to_string(),
+        size => format!("stack_size={size:#x}"),
+    });
+    if flags & CLONE_SETTLS != 0 {
+        out.push(format!("tls={}", super::fmt::ptr(field(7)?)));
+    }
+    Some(format!("{{{}}}", out.join(", ")))
+}
+
+/// What clone3 wrote back for the parent, strace's ` => {parent_tid=[N]}`:
+/// `written` reads a 4-byte word the call wrote.
+pub fn clone_args_returned(b: &[u8], written: impl Fn(u64) -> Option<i32>) -> Option<String> {
+    let flags = u64_at(b, 0)?;
+    let mut out = Vec::new();
+    if flags & CLONE_PIDFD != 0 {
+        out.push(format!("pidfd=[{}]", written(u64_at(b, 8)?)?));
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        out.push(format!("parent_tid=[{}]", written(u64_at(b, 24)?)?));
+    }
+    (!out.is_empty()).then(|| format!(" => {{{}}}", out.join(", ")))
+}
