@@ -87,6 +87,21 @@ pub(crate) fn clone3(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRang
     push(out, args[0], args[1].min(CLONE_ARGS_SIZE_VER2));
 }
 
+/// The name `PR_SET_NAME` gives (at most 16 bytes), for the dump.
+pub(crate) fn prctl(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    const PR_SET_NAME: u64 = 15;
+    const TASK_COMM_LEN: u64 = 16;
+    if args[0] == PR_SET_NAME {
+        let len = string_len(args[1], mem).unwrap_or(TASK_COMM_LEN);
+        push(out, args[1], len.min(TASK_COMM_LEN));
+    }
+}
+
+/// The new alternate stack (`stack_t`).
+pub(crate) fn sigaltstack(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[0], 24);
+}
+
 pub(crate) fn execve(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push_string_array(out, args[1], mem);
     push_pointer_array(out, args[2], mem);

@@ -159,6 +159,8 @@ pub const SIGNALFD_FLAGS: &[(u64, &str)] = &[(0o2000000, "SFD_CLOEXEC"), (0o4000
 
 /// fcntl commands that take no argument: strace shows two.
 pub const FCNTL_WITHOUT_ARG: &[u64] = &[1, 3, 9, 11, 1025, 1032, 1034];
+pub const F_DUPFD: u64 = 0;
+pub const F_DUPFD_CLOEXEC: u64 = 1030;
 pub const F_SETFD: u64 = 2;
 pub const F_GETFD: u64 = 1;
 pub const F_SETFL: u64 = 4;
@@ -183,6 +185,7 @@ pub const ACCESS_AT_FLAGS: &[(u64, &str)] = &[
 ];
 
 pub const STATX_MASK: &[(u64, &str)] = &[
+    (0xfff, "STATX_ALL"),
     (0x7ff, "STATX_BASIC_STATS"),
     (0x1, "STATX_TYPE"),
     (0x2, "STATX_MODE"),

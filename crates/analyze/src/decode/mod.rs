@@ -7,6 +7,7 @@
 
 pub mod fmt;
 mod lines;
+mod prctl;
 pub mod structs;
 
 pub use lines::{exit_line, first_output_arg, signal_line, with_result};
@@ -323,6 +324,9 @@ impl Decoder<'_> {
             Some(Sysno::inotify_init1) => set(out, 0, flags(a[0], INOTIFY_INIT_FLAGS, "0")),
             Some(Sysno::signalfd4) => set(out, 3, flags(a[3], SIGNALFD_FLAGS, "0")),
             Some(Sysno::fcntl) if FCNTL_WITHOUT_ARG.contains(&a[1]) => out.truncate(2),
+            Some(Sysno::fcntl) if a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC => {
+                set(out, 2, (a[2] as i32).to_string())
+            }
             Some(Sysno::fcntl) if a[1] == F_SETFD => set(out, 2, flags(a[2], FD_FLAGS, "0")),
             Some(Sysno::fcntl) if a[1] == F_SETFL => set(out, 2, open_flags(a[2])),
             Some(Sysno::readlink | Sysno::readlinkat) => {
@@ -381,6 +385,9 @@ impl Decoder<'_> {
             }
             Some(Sysno::fstat | Sysno::stat | Sysno::lstat) => {
                 set(out, 1, self.out(rec, a[1], 144, structs::stat))
+            }
+            Some(Sysno::statfs | Sysno::fstatfs) => {
+                set(out, 1, self.out(rec, a[1], 120, structs::statfs))
             }
             Some(Sysno::newfstatat) => set(out, 2, self.out(rec, a[2], 144, structs::stat)),
             Some(Sysno::statx) => {
@@ -495,6 +502,23 @@ impl Decoder<'_> {
             Some(Sysno::arch_prctl) => {
                 set(out, 0, symbol(a[0], ARCH_PRCTL));
                 set(out, 1, ptr(a[1]).replace("NULL", "0"));
+            }
+            Some(Sysno::prctl) => *out = self.prctl_arguments(rec),
+            Some(Sysno::sigaltstack) => {
+                set(out, 0, self.input_struct(rec, a[0], 24, structs::stack_t));
+                set(out, 1, self.out(rec, a[1], 24, structs::stack_t));
+            }
+            Some(Sysno::sched_getaffinity) => {
+                let len = rec.result.unwrap_or(0).max(0) as usize;
+                set(out, 2, self.out(rec, a[2], len, structs::cpu_mask));
+            }
+            Some(Sysno::getgroups) => {
+                let shown = match rec.result {
+                    Some(0) if a[1] != 0 => "[]".to_string(),
+                    Some(n) if n > 0 => self.out(rec, a[1], 4 * n as usize, structs::gid_list),
+                    _ => ptr(a[1]),
+                };
+                set(out, 1, shown);
             }
             Some(Sysno::rseq) => {
                 set(out, 1, format!("{:#x}", a[1]));
@@ -700,156 +724,4 @@ impl Decoder<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inputs::NoInputs;
-    use trace::event::{MemWrite, Regs};
-
-    /// An execve split by another task's event has no exit (and no exec
-    /// image) yet when its `<unfinished ...>` line is written: the argv
-    /// comes from the bytes captured at entry.
-    #[test]
-    fn unfinished_execve_shows_argv_from_entry_inputs() {
-        let (path, argv, s0, s1) = (0x1000u64, 0x2000u64, 0x3000u64, 0x3010u64);
-        let mut array = Vec::new();
-        for p in [s0, s1, 0] {
-            array.extend_from_slice(&p.to_le_bytes());
-        }
-        let range = |addr: u64, bytes: &[u8]| {
-            (
-                MemWrite {
-                    addr,
-                    len: bytes.len() as u64,
-                },
-                bytes.to_vec(),
-            )
-        };
-        let rec = SyscallRecord {
-            index: 5,
-            exit_index: None,
-            tid: 10,
-            pid: 10,
-            nr: libc::SYS_execve as u64,
-            args: [path, argv, 0x4000, 0, 0, 0],
-            regs: Regs::default(),
-            entry_ns: 0,
-            exit_ns: None,
-            result: None,
-            inputs: vec![
-                range(path, b"/bin/sh\0"),
-                range(argv, &array),
-                range(s0, b"sh\0"),
-                range(s1, b"exit 3\0"),
-            ],
-            writes: Vec::new(),
-            extra: None,
-        };
-        let decoder = Decoder {
-            inputs: &NoInputs,
-            strsize: 32,
-            fds: None,
-        };
-        let args = decoder.args(&rec);
-        assert_eq!(args[0], "\"/bin/sh\"");
-        assert_eq!(args[1], "[\"sh\", \"exit 3\"]");
-    }
-
-    #[test]
-    fn poll_shows_each_descriptor_and_its_events() {
-        struct Entry(Vec<u8>);
-        impl InputSource for Entry {
-            fn input(&self, _event: u64, addr: u64, len: usize) -> Option<&[u8]> {
-                (addr == 0x5000).then(|| &self.0[..len.min(self.0.len())])
-            }
-        }
-        let mut fds = Vec::new();
-        for (fd, events) in [(3i32, 0x1u16), (4, 0x4 | 0x2000)] {
-            fds.extend_from_slice(&fd.to_le_bytes());
-            fds.extend_from_slice(&events.to_le_bytes());
-            fds.extend_from_slice(&0u16.to_le_bytes());
-        }
-        let rec = SyscallRecord {
-            index: 1,
-            exit_index: Some(2),
-            tid: 10,
-            pid: 10,
-            nr: libc::SYS_poll as u64,
-            args: [0x5000, 2, 1000, 0, 0, 0],
-            regs: Regs::default(),
-            entry_ns: 0,
-            exit_ns: Some(0),
-            result: Some(1),
-            inputs: Vec::new(),
-            writes: Vec::new(),
-            extra: None,
-        };
-        let decoder = Decoder {
-            inputs: &Entry(fds),
-            strsize: 32,
-            fds: None,
-        };
-        assert_eq!(
-            decoder.args(&rec)[0],
-            "[{fd=3, events=POLLIN}, {fd=4, events=POLLOUT|POLLRDHUP}]"
-        );
-    }
-
-    /// clone3's struct is decoded from the bytes captured at entry, and the
-    /// parent's tid from what the call wrote, in strace's words, whole and
-    /// split around another thread's line.
-    #[test]
-    fn clone3_shows_its_arguments_and_the_tid_it_wrote() {
-        const PARENT_TID: u64 = 0x7000;
-        let flags: u64 = 0x3d0f00; // CLONE_VM..SIGHAND, THREAD, SYSVSEM, SETTLS, PARENT_SETTID, CHILD_CLEARTID
-        let mut clone_args = Vec::new();
-        for field in [
-            flags, 0, PARENT_TID, PARENT_TID, 0, 0x6000, 0x7fff80, 0x76c0, 0, 0, 0,
-        ] {
-            clone_args.extend_from_slice(&field.to_le_bytes());
-        }
-        let range = |addr: u64, bytes: Vec<u8>| {
-            (
-                MemWrite {
-                    addr,
-                    len: bytes.len() as u64,
-                },
-                bytes,
-            )
-        };
-        let rec = SyscallRecord {
-            index: 1,
-            exit_index: Some(2),
-            tid: 10,
-            pid: 10,
-            nr: libc::SYS_clone3 as u64,
-            args: [0x5000, 88, 0, 0, 0, 0],
-            regs: Regs::default(),
-            entry_ns: 0,
-            exit_ns: Some(0),
-            result: Some(11),
-            inputs: vec![range(0x5000, clone_args)],
-            writes: vec![range(PARENT_TID, 11i32.to_le_bytes().to_vec())],
-            extra: None,
-        };
-        let decoder = Decoder {
-            inputs: &NoInputs,
-            strsize: 32,
-            fds: None,
-        };
-        let fields = "{flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|\
-                      CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, \
-                      child_tid=0x7000, parent_tid=0x7000, exit_signal=0, stack=0x6000, \
-                      stack_size=0x7fff80, tls=0x76c0}";
-        assert_eq!(
-            decoder.call(&rec),
-            format!("clone3({fields} => {{parent_tid=[11]}}, 88)")
-        );
-        assert_eq!(
-            decoder.split_call(&rec),
-            (
-                format!("clone3({fields}"),
-                " => {parent_tid=[11]}, 88)".to_string()
-            )
-        );
-    }
-}
+mod tests;

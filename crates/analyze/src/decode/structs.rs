@@ -340,3 +340,124 @@ pub fn clone_args_returned(b: &[u8], written: impl Fn(u64) -> Option<i32>) -> Op
     }
     (!out.is_empty()).then(|| format!(" => {{{}}}", out.join(", ")))
 }
+
+const FS_MAGIC: &[(u64, &str)] = &[
+    (0xef53, "EXT2_SUPER_MAGIC"),
+    (0x0102_1994, "TMPFS_MAGIC"),
+    (0x9fa0, "PROC_SUPER_MAGIC"),
+    (0x6265_6572, "SYSFS_MAGIC"),
+    (0x794c_7630, "OVERLAYFS_SUPER_MAGIC"),
+    (0x5846_5342, "XFS_SUPER_MAGIC"),
+    (0x9123_683e, "BTRFS_SUPER_MAGIC"),
+    (0x6367_7270, "CGROUP2_SUPER_MAGIC"),
+    (0x0027_e0eb, "CGROUP_SUPER_MAGIC"),
+    (0x1cd1, "DEVPTS_SUPER_MAGIC"),
+    (0x6969, "NFS_SUPER_MAGIC"),
+    (0x6573_5546, "FUSE_SUPER_MAGIC"),
+    (0x7371_7368, "SQUASHFS_MAGIC"),
+    (0x8584_58f6, "RAMFS_MAGIC"),
+    (0x6462_6720, "DEBUGFS_MAGIC"),
+    (0x7363_6673, "SECURITYFS_MAGIC"),
+    (0x1980_0202, "MQUEUE_MAGIC"),
+    (0x9584_58f6, "HUGETLBFS_MAGIC"),
+    (0xcafe_4a11, "BPF_FS_MAGIC"),
+    (0x7472_6163, "TRACEFS_MAGIC"),
+    (0x6165_676c, "PSTOREFS_MAGIC"),
+    (0x0187, "AUTOFS_SUPER_MAGIC"),
+    (0x4249_4e4d, "BINFMTFS_MAGIC"),
+    (0x6265_6570, "CONFIGFS_MAGIC"),
+    (0xde5e_81e4, "EFIVARFS_MAGIC"),
+    (0x6e73_6673, "NSFS_MAGIC"),
+    (0x5346_544e, "NTFS_SB_MAGIC"),
+    (0x4d44, "MSDOS_SUPER_MAGIC"),
+    (0x0102_1997, "V9FS_MAGIC"),
+    (0x6e66_7364, "NFSD_MAGIC"),
+];
+
+const MOUNT_FLAGS: &[(u64, &str)] = &[
+    (0x1, "ST_RDONLY"),
+    (0x2, "ST_NOSUID"),
+    (0x4, "ST_NODEV"),
+    (0x8, "ST_NOEXEC"),
+    (0x10, "ST_SYNCHRONOUS"),
+    (0x20, "ST_VALID"),
+    (0x40, "ST_MANDLOCK"),
+    (0x400, "ST_NOATIME"),
+    (0x800, "ST_NODIRATIME"),
+    (0x1000, "ST_RELATIME"),
+    (0x2000, "ST_NOSYMFOLLOW"),
+];
+
+fn hex_or_zero(value: u64) -> String {
+    if value == 0 {
+        "0".into()
+    } else {
+        format!("{value:#x}")
+    }
+}
+
+/// `struct statfs` (statfs, fstatfs), every field as strace prints it.
+pub fn statfs(b: &[u8]) -> Option<String> {
+    let field = |i: usize| u64_at(b, 8 * i);
+    let magic = field(0)?;
+    let fs_type = match FS_MAGIC.iter().find(|(m, _)| *m == magic) {
+        Some((_, name)) => name.to_string(),
+        None => format!("{magic:#x}"),
+    };
+    let fsid = [u32_at(b, 56)?, u32_at(b, 60)?].map(|v| hex_or_zero(u64::from(v)));
+    Some(format!(
+        "{{f_type={fs_type}, f_bsize={}, f_blocks={}, f_bfree={}, f_bavail={}, f_files={}, \
+         f_ffree={}, f_fsid={{val=[{}, {}]}}, f_namelen={}, f_frsize={}, f_flags={}}}",
+        field(1)?,
+        field(2)?,
+        field(3)?,
+        field(4)?,
+        field(5)?,
+        field(6)?,
+        fsid[0],
+        fsid[1],
+        field(8)?,
+        field(9)?,
+        flags(field(10)?, MOUNT_FLAGS, "0"),
+    ))
+}
+
+const STACK_FLAGS: &[(u64, &str)] = &[
+    (1, "SS_ONSTACK"),
+    (2, "SS_DISABLE"),
+    (0x8000_0000, "SS_AUTODISARM"),
+];
+
+/// `stack_t` (sigaltstack).
+pub fn stack_t(b: &[u8]) -> Option<String> {
+    Some(format!(
+        "{{ss_sp={}, ss_flags={}, ss_size={}}}",
+        super::fmt::ptr(u64_at(b, 0)?),
+        flags(u64::from(u32_at(b, 8)?), STACK_FLAGS, "0"),
+        u64_at(b, 16)?
+    ))
+}
+
+/// A CPU mask (`sched_getaffinity`): the numbers of the CPUs in it.
+pub fn cpu_mask(b: &[u8]) -> Option<String> {
+    let cpus: Vec<String> = b
+        .iter()
+        .enumerate()
+        .flat_map(|(byte, bits)| {
+            (0..8)
+                .filter(move |bit| bits & (1 << bit) != 0)
+                .map(move |bit| (byte * 8 + bit).to_string())
+        })
+        .collect();
+    Some(format!("[{}]", cpus.join(" ")))
+}
+
+/// A list of group ids (`getgroups`).
+pub fn gid_list(b: &[u8]) -> Option<String> {
+    let ids: Vec<String> = b
+        .chunks_exact(4)
+        .filter_map(|c| c.try_into().ok().map(u32::from_ne_bytes))
+        .map(|id| id.to_string())
+        .collect();
+    Some(format!("[{}]", ids.join(", ")))
+}
