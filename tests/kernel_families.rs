@@ -86,32 +86,7 @@ fn the_recorder_does_not_show_in_the_environment() {
     let buffered = std::env::var("REPLAY_TEST_SYSCALL_BUFFER").map_or(true, |v| v != "off");
     for (exe, loads_library) in [(dynamic, buffered), (fully_static, false)] {
         let argv = [exe.to_str().expect("utf-8 path")];
-        let root = TraceRoot::new();
-        // The environment `replay record` gets (see `TraceRoot::cmd`).
-        let native = common::output_within_limit(
-            std::process::Command::new(argv[0])
-                .env("REPLAY_TRACE_DIR", root.path())
-                .env_remove("REPLAY_LOG")
-                .env_remove("LD_LIBRARY_PATH"),
-        );
-        assert!(native.status.success(), "{}", common::show(&native));
-        let recorded = common::assert_replay_matches(&root, "env", &argv);
-        let views = |out: &std::process::Output| -> Vec<String> {
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| !l.starts_with("nonce "))
-                .map(str::to_string)
-                .collect()
-        };
-        assert_eq!(
-            views(&recorded),
-            views(&native),
-            "{argv:?} saw another environment under the recorder"
-        );
-        assert_ne!(
-            recorded.stdout, native.stdout,
-            "the nonce did not differ: the run was not recorded"
-        );
+        let recorded = assert_recorded_view_is_native("env", &argv);
         let stderr = String::from_utf8_lossy(&recorded.stderr);
         for who in ["parent", "inheriting", "own-preload", "no-environment"] {
             let expected = format!(
@@ -124,6 +99,53 @@ fn the_recorder_does_not_show_in_the_environment() {
             );
         }
     }
+}
+
+/// Runs `argv` natively, in the environment `replay record` gives it, and
+/// recorded; asserts that the replay matches the recording and that every
+/// line the program printed but its `nonce` line is the native run's.
+/// Returns the recorded run's output.
+fn assert_recorded_view_is_native(name: &str, argv: &[&str]) -> std::process::Output {
+    let root = TraceRoot::new();
+    let native = common::output_within_limit(
+        std::process::Command::new(argv[0])
+            .args(&argv[1..])
+            .env("REPLAY_TRACE_DIR", root.path())
+            .env_remove("REPLAY_LOG")
+            .env_remove("LD_LIBRARY_PATH"),
+    );
+    assert!(native.status.success(), "{}", common::show(&native));
+    let recorded = common::assert_replay_matches(&root, name, argv);
+    let views = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("nonce "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        views(&recorded),
+        views(&native),
+        "{argv:?} saw itself otherwise under the recorder"
+    );
+    assert_ne!(
+        recorded.stdout, native.stdout,
+        "the nonce did not differ: the run was not recorded"
+    );
+    recorded
+}
+
+/// The recorder runs the program on one CPU; the program, its threads and
+/// children still see the CPUs they would natively, until it sets its own.
+#[test]
+fn the_recorder_does_not_show_in_the_cpu_affinity() {
+    let exe = common::program("cpu_affinity");
+    let recorded = assert_recorded_view_is_native("affinity", &[exe.to_str().expect("utf-8 path")]);
+    let text = String::from_utf8_lossy(&recorded.stdout);
+    assert!(
+        text.contains("pinned by itself: 1 CPUs"),
+        "the program's own affinity was not its own:\n{text}"
+    );
 }
 
 /// Several signals pending together and unblocked by one sigprocmask run

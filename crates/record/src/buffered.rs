@@ -72,14 +72,8 @@ pub(crate) struct ForkedBy {
     /// A `clone3`'s flags with `CLONE_UNTRACED`, which the recorder cleared
     /// in the struct the child has a copy of.
     pub(crate) untraced_clone3_flags: Option<u64>,
-    /// The forking thread's PR_SET_TSC mode, which the child inherits.
-    pub(crate) tsc_sigsegv: bool,
-    /// Whether the forking thread has a seccomp filter of its own.
-    pub(crate) own_seccomp: bool,
-    /// Whether it is in the strict seccomp mode the recorder enforces.
-    pub(crate) strict_seccomp: bool,
-    /// Whether the forking thread set no_new_privs itself.
-    pub(crate) own_no_new_privs: bool,
+    /// The forking thread's modes, which the child inherits.
+    pub(crate) modes: crate::task::Modes,
 }
 
 impl ForkedBy {
@@ -93,10 +87,7 @@ impl ForkedBy {
                 .syscall
                 .as_ref()
                 .and_then(|s| s.untraced_clone3_flags),
-            tsc_sigsegv: forking.tsc_sigsegv,
-            own_seccomp: forking.own_seccomp,
-            strict_seccomp: forking.strict_seccomp,
-            own_no_new_privs: forking.own_no_new_privs,
+            modes: forking.modes,
         }
     }
 }
@@ -254,13 +245,17 @@ impl Recorder {
                 );
                 // A seccomp filter survives exec; the new image's library
                 // must leave every call to the tracer again.
-                if self.tasks.values().any(|t| t.tgid == tgid && t.own_seccomp) {
+                if self
+                    .tasks
+                    .values()
+                    .any(|t| t.tgid == tgid && t.modes.own_seccomp)
+                {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
                 }
                 if !self.shared_files.is_empty() {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)?;
                 }
-                let own_no_new_privs = self.task(tid)?.own_no_new_privs;
+                let own_no_new_privs = self.task(tid)?.modes.own_no_new_privs;
                 if self.set_no_new_privs && !own_no_new_privs {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::NO_NEW_PRIVS_BY_RECORDER)?;
                 }

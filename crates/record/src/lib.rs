@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod affinity;
 mod buffered;
 mod cpuid;
 mod exec;

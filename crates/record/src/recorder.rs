@@ -92,6 +92,9 @@ pub(crate) struct Recorder {
     /// The table every CPUID the program executes is answered from, where
     /// CPUID faults (see `cpuid.rs`).
     pub(crate) cpuid: Option<std::sync::Arc<crate::cpuid::CpuidAnswers>>,
+    /// The CPUs the program may run on natively (the recorder's own, before
+    /// it pinned anything), which `sched_getaffinity` shows.
+    pub(crate) native_affinity: Option<Vec<u8>>,
     pub(crate) next_index: u64,
     start: Instant,
     initial_pid: Pid,
@@ -110,6 +113,8 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     if let Some(library) = &options.syscall_buffer {
         preload(&mut env, library);
     }
+    // Before anything is pinned: the CPUs the program would have natively.
+    let native_affinity = tracee::spawn::starting_affinity();
     let cpu = tracee::spawn::choose_cpu();
     let cpuid_answers = crate::cpuid::answers(&options, cpu);
     let header = TraceHeader {
@@ -183,6 +188,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         continued: Default::default(),
         group_stopped: Default::default(),
         cpuid: header_cpuid,
+        native_affinity,
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),
@@ -355,7 +361,7 @@ impl Recorder {
         // Under a filter of the program's own, a call it fails or traps
         // never reaches the buffer's filter, whose stops the recorder
         // otherwise waits for: such a thread stops at every syscall entry.
-        let how = if self.buffering && !self.task(tid)?.own_seccomp {
+        let how = if self.buffering && !self.task(tid)?.modes.own_seccomp {
             Resume::Continue
         } else {
             Resume::Syscall
@@ -600,20 +606,10 @@ impl Recorder {
         // parent's fork event, and then the parent's task says it.
         let inherited = forked_by
             .as_ref()
-            .map(|f| {
-                let seccomp = (f.own_seccomp, f.strict_seccomp);
-                (f.tsc_sigsegv, seccomp, f.own_no_new_privs)
-            })
-            .or_else(|| {
-                let p = self.tasks.get(&parent)?;
-                let seccomp = (p.own_seccomp, p.strict_seccomp);
-                Some((p.tsc_sigsegv, seccomp, p.own_no_new_privs))
-            })
+            .map(|f| f.modes)
+            .or_else(|| Some(self.tasks.get(&parent)?.modes))
             .unwrap_or_default();
-        let task = self.task(tid)?;
-        let seccomp;
-        (task.tsc_sigsegv, seccomp, task.own_no_new_privs) = inherited;
-        (task.own_seccomp, task.strict_seccomp) = seccomp;
+        self.task(tid)?.modes = inherited;
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the

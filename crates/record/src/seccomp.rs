@@ -42,7 +42,7 @@ impl Recorder {
         }
         let strict_request = match nr as i64 {
             libc::SYS_prctl if args[0] == PR_GET_SECCOMP => {
-                let own = self.task(tid)?.own_seccomp;
+                let own = self.task(tid)?.modes.own_seccomp;
                 return Ok(Some(if own { SECCOMP_MODE_FILTER } else { 0 }));
             }
             libc::SYS_prctl
@@ -50,7 +50,7 @@ impl Recorder {
                     && args[1..5] == [0; 4]
                     && self.set_no_new_privs =>
             {
-                return Ok(Some(i64::from(self.task(tid)?.own_no_new_privs)));
+                return Ok(Some(i64::from(self.task(tid)?.modes.own_no_new_privs)));
             }
             libc::SYS_prctl => args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT,
             libc::SYS_seccomp => args[0] == SECCOMP_SET_MODE_STRICT,
@@ -64,8 +64,8 @@ impl Recorder {
             return Ok(Some(-(libc::EINVAL as i64)));
         }
         let task = self.task(tid)?;
-        task.strict_seccomp = true;
-        task.own_seccomp = true;
+        task.modes.strict_seccomp = true;
+        task.modes.own_seccomp = true;
         let tgid = task.tgid;
         // The library's buffered calls would not stop: every call of the
         // process goes to the tracer from now on.
@@ -79,7 +79,7 @@ impl Recorder {
     pub(crate) fn strict_seccomp_kills(&mut self, tid: Pid, nr: u64, rip: u64) -> Step<bool> {
         let task = self.task(tid)?;
         let tgid = task.tgid;
-        if !task.strict_seccomp || self.is_library_call(tgid, rip) {
+        if !task.modes.strict_seccomp || self.is_library_call(tgid, rip) {
             return Ok(false);
         }
         let allowed = [
@@ -124,7 +124,7 @@ impl Recorder {
         const SECCOMP_SET_MODE_FILTER: u64 = 1;
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
         if nr == libc::SYS_prctl as u64 && args[0] == PR_SET_NO_NEW_PRIVS && result == 0 {
-            self.task(tid)?.own_no_new_privs = true;
+            self.task(tid)?.modes.own_no_new_privs = true;
             // The library's reads of the process's status show it again.
             return self.update_fd_generation(tgid, |g| g & !syscallbuf::NO_NEW_PRIVS_BY_RECORDER);
         }
@@ -144,7 +144,7 @@ impl Recorder {
         }
         for task in self.tasks.values_mut() {
             if task.tid == tid || (all_threads && task.tgid == tgid) {
-                task.own_seccomp = true;
+                task.modes.own_seccomp = true;
             }
         }
         self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)
@@ -167,8 +167,11 @@ impl Recorder {
             return Ok(result);
         }
         let task = self.task(tid)?;
-        let (tgid, own_seccomp, own_no_new_privs) =
-            (task.tgid, task.own_seccomp, task.own_no_new_privs);
+        let (tgid, own_seccomp, own_no_new_privs) = (
+            task.tgid,
+            task.modes.own_seccomp,
+            task.modes.own_no_new_privs,
+        );
         let marks = syscallbuf::status::Marks {
             seccomp_filter: self.buffering && !own_seccomp,
             no_new_privs: self.set_no_new_privs && !own_no_new_privs,

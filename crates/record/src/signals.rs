@@ -42,7 +42,7 @@ impl Recorder {
         if self.answer_cpuid(tid, sig, &info)? {
             return self.resume_user(tid, 0);
         }
-        if sig == libc::SIGSEGV && code == 0x80 && !self.task(tid)?.tsc_sigsegv {
+        if sig == libc::SIGSEGV && code == 0x80 && !self.task(tid)?.modes.tsc_sigsegv {
             if let Some(len) = rdtsc_length(self.memory(tgid)?, tid)? {
                 return self.emulate_rdtsc(tid, len);
             }

@@ -327,7 +327,7 @@ impl Recorder {
         }
         Ok(Some(match args[0] {
             PR_GET_TSC => {
-                let mode = match self.task(tid)?.tsc_sigsegv {
+                let mode = match self.task(tid)?.modes.tsc_sigsegv {
                     true => PR_TSC_SIGSEGV,
                     false => PR_TSC_ENABLE,
                 } as i32;
@@ -338,7 +338,7 @@ impl Recorder {
             }
             PR_SET_TSC => match args[1] {
                 PR_TSC_ENABLE | PR_TSC_SIGSEGV => {
-                    self.task(tid)?.tsc_sigsegv = args[1] == PR_TSC_SIGSEGV;
+                    self.task(tid)?.modes.tsc_sigsegv = args[1] == PR_TSC_SIGSEGV;
                     0
                 }
                 _ => -(libc::EINVAL as i64),
@@ -510,6 +510,11 @@ impl Recorder {
         if forced.is_none() {
             result = self.hide_recorder_in_status(tid, nr, &args, result)?;
             exit_regs.rax = result as u64;
+            match nr as i64 {
+                libc::SYS_sched_getaffinity => self.show_native_affinity(tid, &args, result)?,
+                libc::SYS_sched_setaffinity if result == 0 => self.note_own_affinity(tid, &args),
+                _ => {}
+            }
         }
         let is_exec =
             (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;

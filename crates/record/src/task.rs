@@ -60,6 +60,30 @@ impl InFlight {
     }
 }
 
+/// Settings a program makes for itself where the recorder's own show
+/// through: the recorder answers with the program's. A new task inherits
+/// its parent's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Modes {
+    /// The program asked for `rdtsc` to raise SIGSEGV (PR_SET_TSC). The
+    /// recorder traps it either way; this is the mode the program sees.
+    pub tsc_sigsegv: bool,
+    /// The thread runs under a seccomp filter of the program's own (the
+    /// syscall buffer's filter is the recorder's, and hidden).
+    pub own_seccomp: bool,
+    /// The thread asked for strict seccomp mode, which the kernel refuses
+    /// under the syscall buffer's filter: the recorder enforces it instead
+    /// (see `seccomp.rs`). It also has `own_seccomp`.
+    pub strict_seccomp: bool,
+    /// The program set no_new_privs itself (the syscall buffer's filter
+    /// needs it set, so the kernel's answer is the recorder's).
+    pub own_no_new_privs: bool,
+    /// The program set the thread's CPU affinity itself. Until then the
+    /// thread runs on the one CPU the recorder pinned it to, and
+    /// `sched_getaffinity` answers with the CPUs it would have natively.
+    pub own_affinity: bool,
+}
+
 pub struct Task {
     pub tid: Pid,
     pub tgid: Pid,
@@ -113,19 +137,9 @@ pub struct Task {
     /// entry stop with only the kernel in between, so the buffer is not
     /// read again there.
     pub buffer_dirty: bool,
-    /// The program asked for `rdtsc` to raise SIGSEGV (PR_SET_TSC). The
-    /// recorder traps it either way; this is the mode the program sees.
-    pub tsc_sigsegv: bool,
-    /// The thread runs under a seccomp filter of the program's own (the
-    /// syscall buffer's filter is the recorder's, and hidden).
-    pub own_seccomp: bool,
-    /// The thread asked for strict seccomp mode, which the kernel refuses
-    /// under the syscall buffer's filter: the recorder enforces it instead
-    /// (see `seccomp.rs`). It also has `own_seccomp`.
-    pub strict_seccomp: bool,
-    /// The program set no_new_privs itself (the syscall buffer's filter
-    /// needs it set, so the kernel's answer is the recorder's).
-    pub own_no_new_privs: bool,
+    /// What the program set for itself that the recorder answers for it,
+    /// inherited by the tasks it starts.
+    pub modes: Modes,
 }
 
 impl Task {
@@ -150,10 +164,7 @@ impl Task {
             preempted: false,
             buffer: None,
             buffer_dirty: true,
-            tsc_sigsegv: false,
-            own_seccomp: false,
-            strict_seccomp: false,
-            own_no_new_privs: false,
+            modes: Modes::default(),
         }
     }
 }

@@ -268,13 +268,7 @@ pub fn avoid_cpu(cpu: usize) {
     // same replay (reverse execution, restart) this thread is pinned to
     // `cpu`, and the threads it starts would otherwise share it with the
     // tracee.
-    let Some(mut set) = *STARTING_AFFINITY.get_or_init(|| {
-        let mut set = unsafe_zeroed_cpu_set();
-        // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
-        let rc =
-            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-        (rc == 0).then_some(set)
-    }) else {
+    let Some(mut set) = starting_affinity_set() else {
         return;
     };
     // SAFETY: CPU_ISSET only reads `set`.
@@ -289,6 +283,31 @@ pub fn avoid_cpu(cpu: usize) {
         libc::CPU_CLR(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
+}
+
+fn starting_affinity_set() -> Option<libc::cpu_set_t> {
+    *STARTING_AFFINITY.get_or_init(|| {
+        let mut set = unsafe_zeroed_cpu_set();
+        // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+        let rc =
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        (rc == 0).then_some(set)
+    })
+}
+
+/// The CPUs this process could run on before anything was pinned, as the
+/// kernel's `sched_getaffinity` writes them (one bit per CPU, CPU 0 in the
+/// lowest bit of the first byte). Call it before pinning anything.
+pub fn starting_affinity() -> Option<Vec<u8>> {
+    let set = starting_affinity_set()?;
+    let mut bytes = vec![0u8; std::mem::size_of::<libc::cpu_set_t>()];
+    for cpu in 0..libc::CPU_SETSIZE as usize {
+        // SAFETY: CPU_ISSET only reads `set`.
+        if unsafe { libc::CPU_ISSET(cpu, &set) } {
+            bytes[cpu / 8] |= 1 << (cpu % 8);
+        }
+    }
+    Some(bytes)
 }
 
 /// Whether the calling thread may run on `cpu`.
