@@ -150,3 +150,116 @@ fn clone3_shows_its_arguments_and_the_tid_it_wrote() {
         )
     );
 }
+
+fn record(nr: i64, args: [u64; 6], result: i64, writes: Vec<(MemWrite, Vec<u8>)>) -> SyscallRecord {
+    SyscallRecord {
+        index: 1,
+        exit_index: Some(2),
+        tid: 10,
+        pid: 10,
+        nr: nr as u64,
+        args,
+        regs: Regs::default(),
+        entry_ns: 0,
+        exit_ns: Some(0),
+        result: Some(result),
+        inputs: Vec::new(),
+        writes,
+        extra: None,
+    }
+}
+
+fn decoder() -> Decoder<'static> {
+    Decoder {
+        inputs: &NoInputs,
+        strsize: 32,
+        fds: None,
+    }
+}
+
+/// prctl shows its option by name and only the arguments that option takes.
+#[test]
+fn prctl_shows_each_option_in_its_own_terms() {
+    let prctl = libc::SYS_prctl;
+    let name_at = 0x4000u64;
+    let name = (
+        MemWrite {
+            addr: name_at,
+            len: 16,
+        },
+        b"worker-7\0\0\0\0\0\0\0\0".to_vec(),
+    );
+    let cases = [
+        (
+            record(prctl, [23, 32, 0, 0, 0, 0], 1, vec![]),
+            "prctl(PR_CAPBSET_READ, CAP_MAC_OVERRIDE)",
+        ),
+        (
+            record(prctl, [23, 48, 0, 0, 0, 0], -22, vec![]),
+            "prctl(PR_CAPBSET_READ, 0x30 /* CAP_??? */)",
+        ),
+        (
+            record(prctl, [16, name_at, 0, 0, 0, 0], 0, vec![name]),
+            "prctl(PR_GET_NAME, \"worker-7\")",
+        ),
+        (
+            record(prctl, [1, 9, 0, 0, 0, 0], 0, vec![]),
+            "prctl(PR_SET_PDEATHSIG, SIGKILL)",
+        ),
+        (
+            record(prctl, [3, 0, 0, 0, 0, 0], 1, vec![]),
+            "prctl(PR_GET_DUMPABLE)",
+        ),
+        (
+            record(prctl, [38, 1, 0, 0, 0, 0], 0, vec![]),
+            "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)",
+        ),
+        (
+            record(prctl, [0x1234, 1, 2, 0, 0, 0], -22, vec![]),
+            "prctl(4660, 0x1, 0x2, 0, 0)",
+        ),
+    ];
+    for (rec, expected) in cases {
+        assert_eq!(decoder().call(&rec), expected);
+    }
+}
+
+/// statfs's struct, and a CPU mask as the list of its CPUs.
+#[test]
+fn statfs_and_cpu_masks_read_like_strace() {
+    let at = 0x5000u64;
+    let mut fields = Vec::new();
+    for v in [0xef53u64, 4096, 100, 50, 40, 1000, 900] {
+        fields.extend_from_slice(&v.to_le_bytes());
+    }
+    fields.extend_from_slice(&0x1234u32.to_le_bytes());
+    fields.extend_from_slice(&0u32.to_le_bytes());
+    for v in [255u64, 4096, 0x1020, 0, 0, 0, 0] {
+        fields.extend_from_slice(&v.to_le_bytes());
+    }
+    let written = |bytes: Vec<u8>| {
+        vec![(
+            MemWrite {
+                addr: at,
+                len: bytes.len() as u64,
+            },
+            bytes,
+        )]
+    };
+    let statfs = record(libc::SYS_fstatfs, [3, at, 0, 0, 0, 0], 0, written(fields));
+    assert_eq!(
+        decoder().args(&statfs)[1],
+        "{f_type=EXT2_SUPER_MAGIC, f_bsize=4096, f_blocks=100, f_bfree=50, f_bavail=40, \
+         f_files=1000, f_ffree=900, f_fsid={val=[0x1234, 0]}, f_namelen=255, f_frsize=4096, \
+         f_flags=ST_VALID|ST_RELATIME}"
+    );
+    let mut mask = vec![0u8; 8];
+    mask[0] = 0b101;
+    let affinity = record(
+        libc::SYS_sched_getaffinity,
+        [0, 128, at, 0, 0, 0],
+        8,
+        written(mask),
+    );
+    assert_eq!(decoder().args(&affinity)[2], "[0 2]");
+}
