@@ -25,6 +25,7 @@ mod signals;
 mod syscalls;
 mod task;
 mod vdso;
+mod vsyscall;
 
 use std::path::PathBuf;
 

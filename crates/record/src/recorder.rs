@@ -57,6 +57,10 @@ pub(crate) struct Recorder {
     /// The syscall buffer is on: threads run under PTRACE_CONT and traced
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
+    /// The program runs under a seccomp filter of the recorder's: the
+    /// syscall buffer's, or one that stops calls through the legacy
+    /// vsyscall page. The program must not see it.
+    pub(crate) recorder_filter: bool,
     /// The recorder set no_new_privs for the buffer's seccomp filter (it
     /// must without CAP_SYS_ADMIN): a setuid exec then silently keeps the
     /// caller's privileges.
@@ -174,6 +178,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         timeslice_ns: options.timeslice_ns,
         chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
         buffering: untraced_ip.is_some(),
+        recorder_filter: seccomp_filters(&pid.to_string()) > seccomp_filters("self"),
         set_no_new_privs: untraced_ip.is_some()
             && no_new_privs(&pid.to_string())
             && !no_new_privs("self"),
@@ -657,6 +662,17 @@ impl Recorder {
 }
 
 /// Whether `/proc/PROCESS/status` says no_new_privs is set.
+/// How many seccomp filters `process` runs under.
+fn seccomp_filters(process: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Seccomp_filters:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn no_new_privs(process: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{process}/status"))
         .is_ok_and(|status| status.lines().any(|l| l == "NoNewPrivs:\t1"))

@@ -1,7 +1,8 @@
-//! The program's own seccomp filters, beside the syscall buffer's.
+//! The program's own seccomp filters, beside the recorder's.
 //!
 //! The recorder's filter lets the library's buffered calls run without a
-//! stop and makes every other call stop for the tracer. A filter the
+//! stop and makes every other call stop for the tracer; without the
+//! buffer, it stops only calls through the legacy vsyscall page. A filter the
 //! program adds runs too, and its ERRNO, TRAP or KILL outranks the
 //! recorder's TRACE: the call never stops. So a thread under a filter of
 //! its own is stepped with PTRACE_SYSCALL, whose entry stop comes before
@@ -11,8 +12,8 @@
 //! (`prctl`, its own `/proc/self/status`) is answered as if the recorder's
 //! filter were not there.
 //!
-//! Strict mode cannot be entered under a filter, so under the buffer the
-//! recorder enforces it: the request succeeds, the thread is stepped at
+//! Strict mode cannot be entered under a filter, so under the recorder's
+//! the recorder enforces it: the request succeeds, the thread is stepped at
 //! every syscall entry like one with a filter of its own, and a call
 //! strict mode forbids gets the kernel's answer, SIGKILL at its entry.
 
@@ -37,7 +38,7 @@ impl Recorder {
         const SECCOMP_SET_MODE_STRICT: u64 = 0;
         const SECCOMP_MODE_STRICT: u64 = 1;
         const SECCOMP_MODE_FILTER: i64 = 2;
-        if !self.buffering {
+        if !self.recorder_filter {
             return Ok(None);
         }
         let strict_request = match nr as i64 {
@@ -173,7 +174,7 @@ impl Recorder {
             task.modes.own_no_new_privs,
         );
         let marks = syscallbuf::status::Marks {
-            seccomp_filter: self.buffering && !own_seccomp,
+            seccomp_filter: self.recorder_filter && !own_seccomp,
             no_new_privs: self.set_no_new_privs && !own_no_new_privs,
         };
         let mem = self.memory(tgid)?;

@@ -45,11 +45,6 @@ impl MemoryReader for Reader<'_> {
     }
 }
 
-/// The legacy vsyscall page: the kernel emulates a call there (`time`,
-/// `gettimeofday`, `getcpu`) when it is executed, and only the syscall
-/// buffer's seccomp filter stops the thread for it.
-const VSYSCALL_PAGE: std::ops::Range<u64> = 0xffff_ffff_ff60_0000..0xffff_ffff_ff60_1000;
-
 impl Recorder {
     pub(crate) fn refuse(&self, tid: Pid, error: impl std::fmt::Display) -> Failure {
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
@@ -92,14 +87,8 @@ impl Recorder {
         }
         let nr = entry_regs.orig_rax;
         let args = entry_regs.syscall_args();
-        if VSYSCALL_PAGE.contains(&entry_regs.rip) {
-            return Err(self.refuse(
-                tid,
-                "a call through the legacy vsyscall page (time, gettimeofday or getcpu \
-                 at 0xffffffffff600000, as programs linked before 2012 make them) is not \
-                 supported: the kernel emulates it with no stop replay can reproduce; \
-                 recording stopped so that the trace is never silently wrong",
-            ));
+        if tracee::spawn::VSYSCALL_PAGE.contains(&entry_regs.rip) {
+            return self.emulate_vsyscall(tid, entry_regs);
         }
         if self.entered_by_int80(tid, entry_regs.rip)? {
             return Err(self.refuse(

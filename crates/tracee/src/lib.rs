@@ -17,6 +17,7 @@ pub mod signal_state;
 pub mod spawn;
 pub mod stack_print;
 pub mod tracer;
+pub mod vsyscall;
 pub mod vector_state;
 
 pub use error::TraceeError;

@@ -14,8 +14,15 @@ pub struct SpawnOptions {
     /// Install a seccomp filter that lets only syscalls made from this
     /// address (the kernel's view: just after the instruction) run without
     /// a ptrace stop. It is inherited by every descendant and survives exec.
+    /// Without it, a filter stops only calls through the legacy vsyscall
+    /// page (see [`vsyscall_filter`]), where the process may install one
+    /// without `no_new_privs`.
     pub untraced_syscall_ip: Option<u64>,
 }
+
+/// The legacy vsyscall page, whose calls the kernel emulates without any
+/// syscall instruction: only a seccomp filter stops the thread there.
+pub const VSYSCALL_PAGE: std::ops::Range<u64> = 0xffff_ffff_ff60_0000..0xffff_ffff_ff60_1000;
 
 /// The filter described at [`SpawnOptions::untraced_syscall_ip`].
 fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
@@ -47,6 +54,43 @@ fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
         jump_eq((ip >> 32) as u32, 0, 1),
         stmt(ret, libc::SECCOMP_RET_ALLOW),
         stmt(ret, libc::SECCOMP_RET_TRACE),
+    ]
+}
+
+/// A filter that stops (`SECCOMP_RET_TRACE`) only the calls the kernel
+/// emulates for the legacy vsyscall page, and allows everything else.
+fn vsyscall_filter() -> [libc::sock_filter; 9] {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const ARCH: u32 = 4;
+    const IP_LOW: u32 = 8;
+    const IP_HIGH: u32 = 12;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let and = libc::BPF_ALU | libc::BPF_AND | libc::BPF_K;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let page = VSYSCALL_PAGE.start;
+    // Each jump's false branch goes to the last instruction, ALLOW.
+    [
+        stmt(load, ARCH),
+        jump_eq(AUDIT_ARCH_X86_64, 0, 6),
+        stmt(load, IP_HIGH),
+        jump_eq((page >> 32) as u32, 0, 4),
+        stmt(load, IP_LOW),
+        stmt(and, !0xfff),
+        jump_eq(page as u32, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_TRACE),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
     ]
 }
 
@@ -89,11 +133,16 @@ pub fn spawn_traced(
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
-    let filter = options.untraced_syscall_ip.map(untraced_ip_filter);
-    let program = filter.as_ref().map(|f| libc::sock_fprog {
-        len: f.len() as u16,
-        filter: f.as_ptr().cast_mut(),
-    });
+    // The buffer needs its filter, even at the cost of no_new_privs; the
+    // vsyscall filter is installed only where it costs the program nothing.
+    let (filter, filter_needed) = match options.untraced_syscall_ip {
+        Some(ip) => (untraced_ip_filter(ip).to_vec(), true),
+        None => (vsyscall_filter().to_vec(), false),
+    };
+    let program = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
     let mut cpu_set: libc::cpu_set_t = unsafe_zeroed_cpu_set();
     if let Some(cpu) = options.cpu {
         // SAFETY: CPU_SET writes one bit inside the cpu_set_t it is given.
@@ -142,25 +191,25 @@ pub fn spawn_traced(
             libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
             // After the stop, so that the tracer has asked for seccomp
             // stops: without that, a traced syscall would fail with ENOSYS.
-            if let Some(program) = &program {
-                let install = || {
-                    libc::prctl(
-                        libc::PR_SET_SECCOMP,
-                        libc::SECCOMP_MODE_FILTER,
-                        program as *const libc::sock_fprog,
-                    ) == 0
-                };
-                // With CAP_SYS_ADMIN the filter needs no no_new_privs,
-                // which the program would see (/proc/self/status) and
-                // which would cost a setuid program its privileges; the
-                // kernel asks for it only from others.
-                let installed = install()
-                    || (libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && install());
-                if !installed {
-                    let errno = *libc::__errno_location();
-                    libc::write(errno_write, (&errno as *const i32).cast(), 4);
-                    libc::_exit(127);
-                }
+            let install = || {
+                libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &program as *const libc::sock_fprog,
+                ) == 0
+            };
+            // With CAP_SYS_ADMIN the filter needs no no_new_privs, which
+            // the program would see (/proc/self/status) and which would
+            // cost a setuid program its privileges; the kernel asks for it
+            // only from others.
+            let installed = install()
+                || (filter_needed
+                    && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+                    && install());
+            if filter_needed && !installed {
+                let errno = *libc::__errno_location();
+                libc::write(errno_write, (&errno as *const i32).cast(), 4);
+                libc::_exit(127);
             }
             libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
             // Tell the parent why; the pipe closes by itself on a successful exec.

@@ -585,6 +585,13 @@ impl ReplaySession {
                 WaitResult::Stopped(_, Stop::Syscall) if expect == Expect::Syscall => {
                     return Ok(Applied::Done)
                 }
+                // A call through the legacy vsyscall page, which only the
+                // spawn's seccomp filter stops (see record's vsyscall.rs).
+                WaitResult::Stopped(_, Stop::Event { event: ev, .. })
+                    if ev == libc::PTRACE_EVENT_SECCOMP && expect == Expect::Syscall =>
+                {
+                    return Ok(Applied::Done)
+                }
                 WaitResult::Stopped(_, Stop::Signal(sig)) if self.is_pause(real, sig) => {
                     self.debug.stop = None;
                     return Ok(Applied::Interrupted);

@@ -146,7 +146,10 @@ impl ReplaySession {
         }
     }
 
-    /// Makes the kernel skip the syscall at this entry stop.
+    /// Makes the kernel skip the syscall at this entry stop. A call through
+    /// the legacy vsyscall page has no exit stop: the kernel returns to the
+    /// caller as soon as the thread resumes, so it stays here, where its
+    /// exit event sets the result.
     pub(super) fn skip_syscall(
         &mut self,
         event: &Event,
@@ -155,6 +158,9 @@ impl ReplaySession {
     ) -> Result<(), ReplayError> {
         current.orig_rax = u64::MAX;
         regs::set(real, &current)?;
+        if tracee::spawn::VSYSCALL_PAGE.contains(&current.rip) {
+            return Ok(());
+        }
         self.run_to_exit(event, real)
     }
 
@@ -569,6 +575,12 @@ impl ReplaySession {
             Some(SyscallExtra::Exec(info)) => next = info.regs,
             // sigreturn just restored every register from the signal frame.
             _ if nr == libc::SYS_rt_sigreturn as u64 => {}
+            // The kernel must skip its own emulation, and return to the
+            // caller with the recorded result.
+            _ if tracee::spawn::VSYSCALL_PAGE.contains(&next.rip) => {
+                next.rax = result as u64;
+                next.orig_rax = u64::MAX;
+            }
             _ => {
                 next.rax = result as u64;
                 next.orig_rax = nr;
