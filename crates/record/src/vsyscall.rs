@@ -8,9 +8,9 @@
 //! recorder's result. Replay stops at the same place and does the same with
 //! the recorded answer.
 
-use tracee::{regs, Pid};
 use trace::event::Regs;
 use trace::EventKind;
+use tracee::{regs, Pid};
 
 use crate::recorder::{Recorder, Step};
 use crate::task::InFlight;

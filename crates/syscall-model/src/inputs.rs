@@ -102,6 +102,27 @@ pub(crate) fn sigaltstack(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<Me
     push(out, args[0], 24);
 }
 
+/// capget's header (version, pid).
+pub(crate) fn capget(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[0], 8);
+}
+
+/// capset's header and the sets it installs (two structs of three words
+/// from version 2 on; reading 24 bytes covers version 1's one too).
+pub(crate) fn capset(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    push(out, args[0], 8);
+    push(out, args[1], 24);
+}
+
+/// The `struct epoll_event` an add or a modify reads.
+pub(crate) fn epoll_ctl(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
+    const EPOLL_CTL_DEL: u64 = 2;
+    const EPOLL_EVENT_SIZE: u64 = 12;
+    if args[1] != EPOLL_CTL_DEL {
+        push(out, args[3], EPOLL_EVENT_SIZE);
+    }
+}
+
 pub(crate) fn execve(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push_string_array(out, args[1], mem);
     push_pointer_array(out, args[2], mem);

@@ -17,8 +17,8 @@ pub mod signal_state;
 pub mod spawn;
 pub mod stack_print;
 pub mod tracer;
-pub mod vsyscall;
 pub mod vector_state;
+pub mod vsyscall;
 
 pub use error::TraceeError;
 pub use memory::ProcessMemory;

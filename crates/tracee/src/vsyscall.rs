@@ -108,7 +108,10 @@ mod tests {
         assert!(time.result > 1_600_000_000);
         assert_eq!(time.stores[0].1, time.result.to_le_bytes());
         let tv = answer(me, libc::SYS_gettimeofday as u64).expect("gettimeofday");
-        assert_eq!((tv.result, tv.stores[0].1.len(), tv.stores[1].1.len()), (0, 16, 8));
+        assert_eq!(
+            (tv.result, tv.stores[0].1.len(), tv.stores[1].1.len()),
+            (0, 16, 8)
+        );
         let cpu = answer(me, libc::SYS_getcpu as u64).expect("getcpu");
         assert_eq!(cpu.stores.len(), 2);
         assert!(current_cpu(me).is_some());

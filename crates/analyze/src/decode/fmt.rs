@@ -184,6 +184,21 @@ pub const ACCESS_AT_FLAGS: &[(u64, &str)] = &[
     (0x1000, "AT_EMPTY_PATH"),
 ];
 
+pub const EPOLL_CTL_OPS: &[(u64, &str)] = &[
+    (1, "EPOLL_CTL_ADD"),
+    (2, "EPOLL_CTL_DEL"),
+    (3, "EPOLL_CTL_MOD"),
+];
+
+pub const FLOCK_OPS: &[(u64, &str)] = &[
+    (1, "LOCK_SH"),
+    (2, "LOCK_EX"),
+    (4, "LOCK_NB"),
+    (8, "LOCK_UN"),
+];
+
+pub const PKEY_ACCESS: &[(u64, &str)] = &[(1, "PKEY_DISABLE_ACCESS"), (2, "PKEY_DISABLE_WRITE")];
+
 pub const STATX_MASK: &[(u64, &str)] = &[
     (0xfff, "STATX_ALL"),
     (0x7ff, "STATX_BASIC_STATS"),

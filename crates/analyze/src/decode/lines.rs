@@ -6,31 +6,42 @@ use super::fmt::ptr;
 use crate::errno::signal_name;
 use syscall_model::Sysno;
 
-/// Where a call's arguments that it writes start, for calls that wait:
-/// strace splits a call another task interrupts there, the arguments
-/// before it on the `<unfinished ...>` line and the rest, decoded at exit,
-/// on the `<... resumed>` one. `None`: every argument shows at entry.
+/// Where a call's arguments that it writes start: strace splits a call
+/// another task interrupts there, the arguments before it on the
+/// `<unfinished ...>` line and the rest, decoded at exit, on the
+/// `<... resumed>` one. From the syscall model where its writes say (a
+/// buffer, fixed structs), and listed for the irregular ones. `None`:
+/// every argument shows at entry.
 pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
-    match sysno? {
+    use syscall_model::{At, Writes};
+    let sysno = sysno?;
+    let listed = match sysno {
         Sysno::read
         | Sysno::pread64
+        | Sysno::getdents64
         | Sysno::readv
         | Sysno::preadv
         | Sysno::preadv2
         | Sysno::recvfrom
         | Sysno::recvmsg
-        | Sysno::getdents64
         | Sysno::epoll_wait
         | Sysno::epoll_pwait
+        | Sysno::epoll_pwait2
         | Sysno::nanosleep
         | Sysno::wait4
         | Sysno::accept
         | Sysno::accept4
+        | Sysno::capget
         | Sysno::rt_sigtimedwait => Some(1),
-        Sysno::waitid => Some(2),
+        Sysno::waitid | Sysno::rt_sigprocmask | Sysno::rt_sigaction => Some(2),
         Sysno::clock_nanosleep => Some(3),
         _ => None,
-    }
+    };
+    listed.or_else(|| match syscall_model::syscall(sysno.id() as u64)?.writes {
+        Writes::Returned { buf, .. } => Some(buf),
+        Writes::OnSuccess(structs) => structs.iter().map(|At(arg, _)| *arg).min(),
+        _ => None,
+    })
 }
 
 /// Pads `line` to strace's result column (40) before ` = `.

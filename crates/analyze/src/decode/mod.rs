@@ -5,6 +5,7 @@
 //! strace does for unreadable memory. Memory the kernel wrote comes from
 //! the record's own payloads.
 
+mod caps;
 pub mod fmt;
 mod lines;
 mod prctl;
@@ -247,7 +248,11 @@ impl Decoder<'_> {
             ArgKind::FcntlCmd => symbol(v, FCNTL),
             ArgKind::FutexOp => futex_op(v),
             ArgKind::CloneFlags => clone_flags(v),
-            ArgKind::ClockId => symbol(v, CLOCKS),
+            ArgKind::ClockId => match CLOCKS.iter().find(|(id, _)| *id == v) {
+                Some((_, name)) => name.to_string(),
+                // A process's or thread's CPU clock (a negative id).
+                None => format!("{:#x} /* CLOCK_??? */", v as u32),
+            },
             ArgKind::PrctlOption => v.to_string(),
         }
     }
@@ -321,6 +326,23 @@ impl Decoder<'_> {
             Some(Sysno::dup3) => set(out, 2, fd_flags(a[2])),
             Some(Sysno::eventfd2) => set(out, 1, flags(a[1], EVENTFD_FLAGS, "0")),
             Some(Sysno::epoll_create1) => set(out, 0, flags(a[0], EPOLL_CREATE_FLAGS, "0")),
+            Some(Sysno::flock) => set(out, 1, flags(a[1], FLOCK_OPS, "0")),
+            Some(Sysno::epoll_ctl) => {
+                set(out, 1, symbol(a[1], EPOLL_CTL_OPS));
+                set(
+                    out,
+                    3,
+                    self.input_struct(rec, a[3], 12, structs::epoll_event),
+                );
+            }
+            Some(Sysno::epoll_wait | Sysno::epoll_pwait | Sysno::epoll_pwait2) => {
+                let shown = match rec.result {
+                    Some(0) => "[]".to_string(),
+                    Some(n) if n > 0 => self.out(rec, a[1], 12 * n as usize, structs::epoll_events),
+                    _ => ptr(a[1]),
+                };
+                set(out, 1, shown);
+            }
             Some(Sysno::inotify_init1) => set(out, 0, flags(a[0], INOTIFY_INIT_FLAGS, "0")),
             Some(Sysno::signalfd4) => set(out, 3, flags(a[3], SIGNALFD_FLAGS, "0")),
             Some(Sysno::fcntl) if FCNTL_WITHOUT_ARG.contains(&a[1]) => out.truncate(2),
@@ -504,6 +526,16 @@ impl Decoder<'_> {
                 set(out, 1, ptr(a[1]).replace("NULL", "0"));
             }
             Some(Sysno::prctl) => *out = self.prctl_arguments(rec),
+            Some(Sysno::capget | Sysno::capset) => self.capabilities(rec, out),
+            Some(Sysno::getcpu) => {
+                for (i, addr) in a.iter().enumerate().take(2) {
+                    let shown = self.out(rec, *addr, 4, |b| {
+                        Some(format!("[{}]", u32::from_ne_bytes(b.try_into().ok()?)))
+                    });
+                    set(out, i, shown);
+                }
+            }
+            Some(Sysno::pkey_alloc) => set(out, 1, flags(a[1], PKEY_ACCESS, "0")),
             Some(Sysno::sigaltstack) => {
                 set(out, 0, self.input_struct(rec, a[0], 24, structs::stack_t));
                 set(out, 1, self.out(rec, a[1], 24, structs::stack_t));
@@ -692,10 +724,11 @@ impl Decoder<'_> {
         match lines::first_output_arg(rec.sysno()) {
             Some(first) => {
                 let first = first.min(args.len());
-                (
-                    format!("{}({}, ", rec.name(), args[..first].join(", ")),
-                    format!("{})", args[first..].join(", ")),
-                )
+                let entry = match first {
+                    0 => format!("{}(", rec.name()),
+                    _ => format!("{}({}, ", rec.name(), args[..first].join(", ")),
+                };
+                (entry, format!("{})", args[first..].join(", ")))
             }
             None => (format!("{}({}", rec.name(), args.join(", ")), ")".into()),
         }

@@ -1,6 +1,7 @@
 //! prctl as strace shows it: the option by name, and only the arguments
 //! that option takes, each in its own terms.
 
+use super::caps::capability;
 use super::fmt::{ptr, quote_cstr, symbol};
 use crate::errno::signal_name;
 use crate::pairing::SyscallRecord;
@@ -62,50 +63,6 @@ const OPTIONS: &[(u64, &str)] = &[
     (0x5961_6d61, "PR_SET_PTRACER"),
 ];
 
-const CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 const DUMPABLE: &[(u64, &str)] = &[
     (0, "SUID_DUMP_DISABLE"),
     (1, "SUID_DUMP_USER"),
@@ -121,13 +78,16 @@ fn hex(value: u64) -> String {
     }
 }
 
-fn capability(value: u64) -> String {
-    match usize::try_from(value)
-        .ok()
-        .and_then(|i| CAPABILITIES.get(i))
-    {
-        Some(name) => name.to_string(),
-        None => format!("{value:#x} /* CAP_??? */"),
+/// A thread name (`TASK_COMM_LEN` bytes with the NUL): strace marks one
+/// that fills all 15 characters as possibly cut short.
+fn task_name(bytes: &[u8]) -> String {
+    const NAME_MAX: usize = 15;
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let quoted = quote_cstr(bytes, NAME_MAX);
+    if len == NAME_MAX {
+        format!("{quoted}...")
+    } else {
+        quoted
     }
 }
 
@@ -164,11 +124,9 @@ impl super::Decoder<'_> {
             4 => vec![symbol(a[1], DUMPABLE)],
             26 => vec![symbol(a[1], TSC)],
             15 => vec![crate::inputs::lookup(self.inputs, rec, a[1], 16)
-                .map(|b| quote_cstr(b, 15))
+                .map(task_name)
                 .unwrap_or_else(|| ptr(a[1]))],
-            16 => vec![written_or_ptr(
-                rec.written(a[1], 16).map(|b| quote_cstr(b, 15)),
-            )],
+            16 => vec![written_or_ptr(rec.written(a[1], 16).map(task_name))],
             23 | 24 => vec![capability(a[1])],
             // One number.
             8 | 14 | 29 | 36 | 57 => vec![a[1].to_string()],

@@ -461,3 +461,40 @@ pub fn gid_list(b: &[u8]) -> Option<String> {
         .collect();
     Some(format!("[{}]", ids.join(", ")))
 }
+
+const EPOLL_EVENTS: &[(u64, &str)] = &[
+    (0x1, "EPOLLIN"),
+    (0x2, "EPOLLPRI"),
+    (0x4, "EPOLLOUT"),
+    (0x8, "EPOLLERR"),
+    (0x10, "EPOLLHUP"),
+    (0x20, "EPOLLNVAL"),
+    (0x40, "EPOLLRDNORM"),
+    (0x80, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (0x1000_0000, "EPOLLEXCLUSIVE"),
+    (0x2000_0000, "EPOLLWAKEUP"),
+    (0x4000_0000, "EPOLLONESHOT"),
+    (0x8000_0000, "EPOLLET"),
+];
+
+/// `struct epoll_event` (packed: 4 bytes of events, 8 of data), as
+/// epoll_ctl reads it.
+pub fn epoll_event(e: &[u8]) -> Option<String> {
+    let mask = u32_at(e, 0)?;
+    let data = u64_at(e, 4)?;
+    Some(format!(
+        "{{events={}, data={{u32={}, u64={data}}}}}",
+        flags(u64::from(mask), EPOLL_EVENTS, "0"),
+        data as u32
+    ))
+}
+
+/// The events epoll_wait returned.
+pub fn epoll_events(b: &[u8]) -> Option<String> {
+    let events: Option<Vec<String>> = b.chunks_exact(12).map(epoll_event).collect();
+    Some(format!("[{}]", events?.join(", ")))
+}

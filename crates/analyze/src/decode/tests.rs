@@ -263,3 +263,90 @@ fn statfs_and_cpu_masks_read_like_strace() {
     );
     assert_eq!(decoder().args(&affinity)[2], "[0 2]");
 }
+
+/// capget's header and sets, epoll events in and out, and the small flag
+/// families, in strace's words.
+#[test]
+fn capabilities_epoll_and_flags_read_like_strace() {
+    let range = |addr: u64, bytes: Vec<u8>| {
+        (
+            MemWrite {
+                addr,
+                len: bytes.len() as u64,
+            },
+            bytes,
+        )
+    };
+    let words = |ws: &[u32]| ws.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    let mut capget = record(
+        libc::SYS_capget,
+        [0x1000, 0x2000, 0, 0, 0, 0],
+        0,
+        vec![range(0x2000, words(&[0b11, 0b1, 0, 0, 0, 0]))],
+    );
+    capget.inputs = vec![range(0x1000, words(&[0x2008_0522, 42]))];
+    assert_eq!(
+        decoder().call(&capget),
+        "capget({version=_LINUX_CAPABILITY_VERSION_3, pid=42}, \
+         {effective=1<<CAP_CHOWN|1<<CAP_DAC_OVERRIDE, permitted=1<<CAP_CHOWN, inheritable=0})"
+    );
+    let mut event = 0x2001u32.to_le_bytes().to_vec();
+    event.extend_from_slice(&12u64.to_le_bytes());
+    let mut ctl = record(libc::SYS_epoll_ctl, [9, 1, 12, 0x3000, 0, 0], 0, vec![]);
+    ctl.inputs = vec![range(0x3000, event.clone())];
+    assert_eq!(
+        decoder().call(&ctl),
+        "epoll_ctl(9, EPOLL_CTL_ADD, 12, {events=EPOLLIN|EPOLLRDHUP, data={u32=12, u64=12}})"
+    );
+    let wait = record(
+        libc::SYS_epoll_wait,
+        [9, 0x3000, 16, 100, 0, 0],
+        1,
+        vec![range(0x3000, event)],
+    );
+    assert_eq!(
+        decoder().args(&wait)[1],
+        "[{events=EPOLLIN|EPOLLRDHUP, data={u32=12, u64=12}}]"
+    );
+    let nothing = record(libc::SYS_epoll_wait, [9, 0x3000, 16, 0, 0, 0], 0, vec![]);
+    assert_eq!(decoder().args(&nothing)[1], "[]");
+    let flock = record(libc::SYS_flock, [6, 6, 0, 0, 0, 0], 0, vec![]);
+    assert_eq!(decoder().call(&flock), "flock(6, LOCK_EX|LOCK_NB)");
+    let cpu_clock = record(
+        libc::SYS_clock_getres,
+        [0xffff_ffff_ffff_9236, 0, 0, 0, 0, 0],
+        0,
+        vec![],
+    );
+    assert_eq!(decoder().args(&cpu_clock)[0], "0xffff9236 /* CLOCK_??? */");
+    let name = range(0x4000, b"VM Periodic Tas\0".to_vec());
+    let long_name = record(libc::SYS_prctl, [16, 0x4000, 0, 0, 0, 0], 0, vec![name]);
+    assert_eq!(
+        decoder().call(&long_name),
+        "prctl(PR_GET_NAME, \"VM Periodic Tas\"...)"
+    );
+}
+
+/// A call another thread interrupts splits where its written arguments
+/// start, so that the first line never shows an address the exit fills.
+#[test]
+fn a_split_call_ends_its_first_line_before_what_it_writes() {
+    let mask = (
+        MemWrite {
+            addr: 0x5000,
+            len: 8,
+        },
+        0x200u64.to_le_bytes().to_vec(),
+    );
+    let sigprocmask = record(
+        libc::SYS_rt_sigprocmask,
+        [0, 0, 0x5000, 8, 0, 0],
+        0,
+        vec![mask],
+    );
+    let (entry, exit) = decoder().split_call(&sigprocmask);
+    assert_eq!(entry, "rt_sigprocmask(SIG_BLOCK, NULL, ");
+    assert_eq!(exit, "[USR1], 8)");
+    let pipe = record(libc::SYS_pipe2, [0x6000, 0, 0, 0, 0, 0], 0, vec![]);
+    assert_eq!(decoder().split_call(&pipe).0, "pipe2(");
+}
