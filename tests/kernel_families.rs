@@ -327,6 +327,18 @@ fn calls_through_the_vsyscall_page_replay_exactly() {
     check_program("vsyscall_time", &[]);
 }
 
+/// A brk and an mmap refused by limits the program set, and
+/// process_madvise discarding the program's own pages: replay re-creates
+/// neither the limits nor the discard, and must still give the recorded
+/// results and memory.
+#[test]
+fn memory_calls_refused_by_limits_or_discarding_pages() {
+    let out = check_program("limits_and_discards", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("brk past RLIMIT_DATA refused"), "{text}");
+    assert!(text.contains("small mmap works: 7"), "{text}");
+}
+
 /// pselect, ppoll, epoll_pwait and sigsuspend, each interrupted by a
 /// SIGCHLD that only their temporary mask lets through.
 #[test]

@@ -385,7 +385,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::openat2, DESC | FILE).args(&[DirFd, Path, Ptr, Size]).blocks().reads(inputs::openat2).returns_fd(),
     row(Sysno::pidfd_getfd, DESC).returns_fd(),
     row(Sysno::faccessat2, DESC | FILE).args(&[DirFd, Path, Mode, AtFlags]),
-    row(Sysno::process_madvise, DESC),
+    row(Sysno::process_madvise, DESC).args(&[Fd, Ptr, Size, Int, Hex]).writes(Hook(writes::process_madvise)),
     row(Sysno::epoll_pwait2, DESC).args(&[Fd, Ptr, Int, Ptr, Ptr, Size]).blocks().writes(Hook(writes::epoll_wait)).temporary_mask(MaskAt::Arg(4)),
     row(Sysno::mount_setattr, DESC | FILE),
     row(Sysno::quotactl_fd, DESC).writes(Refused("its sub-commands are not modelled")),

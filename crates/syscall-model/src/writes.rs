@@ -24,6 +24,24 @@ pub(crate) fn process_vm_readv(c: &Exit, out: &mut Out) -> Result<(), ModelError
     Ok(())
 }
 
+/// Advice that discards a page's contents. The kernel takes it only for
+/// the caller's own memory (a remote process gets only the advice that
+/// keeps contents), so the ranges are the caller's, and what they hold
+/// after the call (zeros, or a file's bytes again) is logged.
+pub(crate) fn process_madvise(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    const DISCARDING: [u64; 4] = [
+        4,  // MADV_DONTNEED
+        8,  // MADV_FREE
+        9,  // MADV_REMOVE
+        24, // MADV_DONTNEED_LOCKED
+    ];
+    let (a, ret, mem) = (c.args, c.ret, c.mem);
+    if DISCARDING.contains(&a[3]) {
+        distribute(out, mem, a[1], a[2], count(ret))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn getxattrat(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
     let (a, ret, mem) = (c.args, c.ret, c.mem);
     // struct xattr_args { u64 value; u32 size; u32 flags; } at args[4].

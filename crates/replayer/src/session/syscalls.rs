@@ -288,7 +288,7 @@ impl ReplaySession {
                 | libc::SYS_vfork
         );
         if !needs_exit {
-            if self.recorded_failure(event, nr)? {
+            if self.recorded_failure(event, nr)? || self.recorded_brk_failure(event, nr, args)? {
                 // The kernel refused it in the recording (an mprotect of a
                 // sealed memfd's mapping, say), so it changed nothing; replay's
                 // own copies may lack what made it fail, so it is not run.
@@ -365,6 +365,25 @@ impl ReplaySession {
                 )
                 .map(Some),
         }
+    }
+
+    /// True if this is a `brk` that failed in the recording: it returns the
+    /// old break, not the one asked for. A limit the program set
+    /// (RLIMIT_DATA, RLIMIT_AS) refused it, which replay, not running
+    /// `setrlimit`, would not.
+    fn recorded_brk_failure(
+        &mut self,
+        event: &Event,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Result<bool, ReplayError> {
+        if nr != libc::SYS_brk as u64 || args[0] == 0 {
+            return Ok(false);
+        }
+        Ok(matches!(
+            self.events.peek_exit(event.tid)?.map(|e| &e.event.kind),
+            Some(EventKind::SyscallExit { result, .. }) if *result as u64 != args[0]
+        ))
     }
 
     /// True if the recording says this call, whose result is a status,
