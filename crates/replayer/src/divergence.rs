@@ -17,6 +17,11 @@ pub struct Divergence {
     /// Set when the divergence is a preemption point missed on memory
     /// words alone, which a new attempt may take (`point_retry`).
     pub retry: Option<crate::PointRetry>,
+    /// The preemption events replayed before it, oldest first (the most
+    /// recent few): where a new attempt may pass over a wrong match.
+    pub matched_points: Vec<u64>,
+    /// Events replayed before it, whose output was printed.
+    pub replayed: u64,
 }
 
 impl fmt::Display for Divergence {

@@ -68,13 +68,22 @@ pub enum ReplayError {
 /// whole replay, so a trace that needs more is reported as diverged.
 const MAX_POINT_RETRIES: u32 = 16;
 
+/// How long a replay that diverged keeps going back for a point that may
+/// have matched the wrong pass before it reports the divergence.
+const WRONG_PASS_SEARCH_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Replays a whole trace from start to end. A preemption point missed only
 /// because of memory the program never initialised is gone back for (see
-/// `point_retry`): the replay starts again, without printing twice.
+/// `point_retry`): the replay starts again, without printing twice. So is a
+/// divergence that a recent point's match may explain: the replay starts
+/// again with that point taking its next match (`WrongPassSearch`).
 pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
     let mut printed = 0;
     let mut attempts = 0;
     let saved_choices = point_retry::load_saved(&options.trace_dir);
+    let mut wrong_pass = point_retry::WrongPassSearch::default();
+    let mut first_divergence = None;
+    let mut search_started = None;
     loop {
         attempts += 1;
         let replayed = (|| {
@@ -91,6 +100,31 @@ pub fn replay(options: &ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
                 tracing::debug!(?retry, "going back for a preemption point");
                 point_retry::remember(&options.trace_dir, retry);
                 printed = printed.max(retry.replayed);
+            }
+            // No near miss explains it: an earlier point may have matched
+            // a pass that only looked like the recorded one.
+            Err(ReplayError::Divergence(d)) => {
+                let searching_since = *search_started.get_or_insert_with(std::time::Instant::now);
+                let trial = (attempts <= MAX_POINT_RETRIES
+                    && searching_since.elapsed() < WRONG_PASS_SEARCH_TIME)
+                    .then(|| wrong_pass.next_trial(&options.trace_dir, d.event, &d.matched_points))
+                    .flatten();
+                printed = printed.max(d.replayed);
+                // What is reported if going back does not help: the first.
+                let first = first_divergence.take().unwrap_or(d);
+                let Some(point) = trial else {
+                    if saved_choices {
+                        point_retry::forget_saved(&options.trace_dir);
+                    }
+                    session::finish_cpu_check();
+                    return Err(ReplayError::Divergence(first));
+                };
+                tracing::debug!(
+                    point,
+                    diverged_at = first.event,
+                    "going back to pass over the match of an earlier preemption point"
+                );
+                first_divergence = Some(first);
             }
             Err(e) => {
                 if saved_choices {

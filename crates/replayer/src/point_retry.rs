@@ -25,13 +25,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use trace::event::WatchedWord;
 
-/// How to treat the near misses of one recorded preemption point.
+/// How to treat the passes of one recorded preemption point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PointChoice {
     /// Score every near miss (how many words differ) to find the closest.
     Score,
     /// Take this near miss (counting from 1) as the point.
     Accept(u64),
+    /// Pass over this many full matches and take the next: the first was an
+    /// earlier pass that looked the same as the recorded one (a loop that
+    /// came back to the same registers and words after changing memory
+    /// the probe does not compare), and the replay diverged after it.
+    Later(u64),
 }
 
 /// What a replay that missed a point needs to go back for it.
@@ -54,6 +59,14 @@ pub(crate) fn choice(trace: &Path, event: u64) -> Option<PointChoice> {
         .as_ref()?
         .get(&(trace.to_path_buf(), event))
         .copied()
+}
+
+/// Drops the choice for one point (a wrong-pass trial that did not help).
+pub(crate) fn forget(trace: &Path, event: u64) {
+    let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(choices) = choices.as_mut() {
+        choices.remove(&(trace.to_path_buf(), event));
+    }
 }
 
 pub(crate) fn remember(trace: &Path, retry: PointRetry) {
@@ -98,22 +111,39 @@ pub(crate) fn load_saved(trace: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(trace.join(CHOICES_FILE)) else {
         return false;
     };
-    let saved: Vec<(u64, u64)> = text
-        .lines()
-        .filter_map(|line| {
-            let (event, pass) = line.split_once(' ')?;
-            Some((event.parse().ok()?, pass.parse().ok()?))
-        })
-        .filter(|&(_, pass)| pass > 0)
-        .collect();
+    let saved: Vec<(u64, PointChoice)> = text.lines().filter_map(parse_choice).collect();
     let mut choices = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
     let choices = choices.get_or_insert_with(HashMap::new);
-    for &(event, pass) in &saved {
+    for &(event, choice) in &saved {
         choices
             .entry((trace.to_path_buf(), event))
-            .or_insert(PointChoice::Accept(pass));
+            .or_insert(choice);
     }
     !saved.is_empty()
+}
+
+/// One line of the choices file: `<event> <near miss>` or `<event> later
+/// <full matches passed over>`.
+fn parse_choice(line: &str) -> Option<(u64, PointChoice)> {
+    let mut words = line.split_whitespace();
+    let event = words.next()?.parse().ok()?;
+    let choice = match (words.next()?, words.next()) {
+        ("later", Some(n)) => PointChoice::Later(n.parse().ok()?),
+        (pass, None) => PointChoice::Accept(pass.parse().ok()?),
+        _ => return None,
+    };
+    match choice {
+        PointChoice::Accept(0) | PointChoice::Later(0) => None,
+        choice => Some((event, choice)),
+    }
+}
+
+fn choice_line(event: u64, choice: PointChoice) -> Option<String> {
+    match choice {
+        PointChoice::Accept(pass) => Some(format!("{event} {pass}\n")),
+        PointChoice::Later(n) => Some(format!("{event} later {n}\n")),
+        PointChoice::Score => None,
+    }
 }
 
 /// Saves the near misses this process's replays of `trace` took, where the
@@ -126,18 +156,15 @@ pub(crate) fn save(trace: &Path) {
         let Some(choices) = choices.as_ref() else {
             return;
         };
-        let mut accepted: Vec<(u64, u64)> = choices
+        let mut taken: Vec<(u64, PointChoice)> = choices
             .iter()
             .filter(|((t, _), _)| t == trace)
-            .filter_map(|(&(_, event), &choice)| match choice {
-                PointChoice::Accept(pass) => Some((event, pass)),
-                PointChoice::Score => None,
-            })
+            .map(|(&(_, event), &choice)| (event, choice))
             .collect();
-        accepted.sort_unstable();
-        accepted
-            .iter()
-            .map(|(event, pass)| format!("{event} {pass}\n"))
+        taken.sort_unstable_by_key(|&(event, _)| event);
+        taken
+            .into_iter()
+            .filter_map(|(event, choice)| choice_line(event, choice))
             .collect()
     };
     if lines.is_empty() {
@@ -201,6 +228,61 @@ pub(crate) fn spoiled(words: &[WatchedWord]) -> Vec<WatchedWord> {
     words
 }
 
+/// Points the replay went back for after a divergence that no near miss
+/// explains: one recent point at a time takes its second full match, most
+/// recent first; a trial that gets further than the divergence keeps its
+/// choice and the search starts again from the new divergence.
+#[derive(Debug, Default)]
+pub(crate) struct WrongPassSearch {
+    /// The divergence the current candidates are tried against.
+    diverged_at: u64,
+    /// Points still to try, most recent first.
+    candidates: Vec<u64>,
+    /// The point the running trial passes over a match of.
+    trying: Option<u64>,
+    started: bool,
+}
+
+/// How many recent points one search tries.
+const WRONG_PASS_CANDIDATES: usize = 6;
+
+impl WrongPassSearch {
+    /// After a replay that diverged at event `at`, having matched the
+    /// points `matched` (oldest first) on the way: the point to try next,
+    /// if any. Remembers the trial's choice for `trace`.
+    pub(crate) fn next_trial(&mut self, trace: &Path, at: u64, matched: &[u64]) -> Option<u64> {
+        let progressed = self.trying.is_some() && at > self.diverged_at;
+        if let Some(tried) = self.trying.take() {
+            if !progressed {
+                forget(trace, tried);
+            }
+        }
+        if !self.started || progressed {
+            self.started = true;
+            self.diverged_at = at;
+            self.candidates = matched
+                .iter()
+                .rev()
+                .filter(|&&event| choice(trace, event).is_none())
+                .take(WRONG_PASS_CANDIDATES)
+                .copied()
+                .collect();
+            self.candidates.reverse();
+        }
+        let event = self.candidates.pop()?;
+        remember(
+            trace,
+            PointRetry {
+                event,
+                choice: PointChoice::Later(1),
+                replayed: 0,
+            },
+        );
+        self.trying = Some(event);
+        Some(event)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +311,40 @@ mod tests {
         assert_eq!(choice(trace, 12), Some(PointChoice::Accept(2)));
         assert_eq!(choice(trace, 13), None);
         assert_eq!(choice(Path::new("/nonexistent/other"), 12), None);
+    }
+
+    /// Recent points are tried one at a time, most recent first, each
+    /// trial's choice dropped when it does not get further; one that gets
+    /// further is kept, and the search goes on from there.
+    #[test]
+    fn a_wrong_pass_search_tries_recent_points_and_keeps_progress() {
+        let trace = Path::new("/nonexistent/trace-for-wrong-pass");
+        let mut search = WrongPassSearch::default();
+        assert_eq!(search.next_trial(trace, 100, &[10, 20, 30]), Some(30));
+        assert_eq!(choice(trace, 30), Some(PointChoice::Later(1)));
+        assert_eq!(search.next_trial(trace, 100, &[10, 20, 30]), Some(20));
+        assert_eq!(choice(trace, 30), None);
+        // Further than 100: 20's choice stays, the points before the new
+        // divergence are the candidates.
+        assert_eq!(
+            search.next_trial(trace, 150, &[10, 20, 120, 140]),
+            Some(140)
+        );
+        assert_eq!(choice(trace, 20), Some(PointChoice::Later(1)));
+        assert_eq!(search.next_trial(trace, 150, &[]), Some(120));
+        assert_eq!(search.next_trial(trace, 150, &[]), Some(10));
+        assert_eq!(search.next_trial(trace, 150, &[]), None);
+        assert_eq!(choice(trace, 10), None);
+    }
+
+    #[test]
+    fn choices_are_written_and_read_back() {
+        for (event, choice) in [(5, PointChoice::Accept(3)), (9, PointChoice::Later(2))] {
+            let line = choice_line(event, choice).expect("a line");
+            assert_eq!(parse_choice(line.trim_end()), Some((event, choice)));
+        }
+        assert_eq!(choice_line(1, PointChoice::Score), None);
+        assert_eq!(parse_choice("7 later"), None);
+        assert_eq!(parse_choice("7 0"), None);
     }
 }

@@ -113,6 +113,8 @@ pub struct ReplaySession {
     trace_dir: std::path::PathBuf,
     /// Whether `REPLAY_TEST_SPOIL_POINT` changed a point already.
     spoiled_a_point: bool,
+    /// The last preemption events replayed, oldest first.
+    matched_points: Vec<u64>,
     ended: bool,
     /// Replay's copies of the files the recording mapped `MAP_SHARED`.
     shared_files: crate::shared_files::SharedFiles,
@@ -216,6 +218,7 @@ impl ReplaySession {
             print_from: 0,
             trace_dir: trace_dir.to_path_buf(),
             spoiled_a_point: false,
+            matched_points: Vec::new(),
             ended: false,
             shared_files: Default::default(),
             cpuid,
@@ -410,6 +413,8 @@ impl ReplaySession {
             found,
             recent: self.recent.snapshot(),
             retry: None,
+            matched_points: self.matched_points.clone(),
+            replayed: self.replayed,
         }))
     }
 

@@ -80,6 +80,8 @@ pub struct ActiveProbe {
     pub choice: Option<PointChoice>,
     /// The preemption event the probe looks for.
     pub event: u64,
+    /// Full matches still to pass over (`PointChoice::Later`).
+    pub skip: u64,
 }
 
 /// The recorded state at a preemption point.
@@ -124,8 +126,19 @@ impl ReplaySession {
                 format!("{state:?}"),
             ));
         }
-        if !prefetched && self.at_point(event.tid, real, pid, &point, false)? {
+        let mut skip = match point_retry::choice(&self.trace_dir, event.index) {
+            Some(PointChoice::Later(n)) => n,
+            _ => 0,
+        };
+        let here = !prefetched && self.at_point(event.tid, real, pid, &point, false)?;
+        if here && skip == 0 {
             return self.finish_preempt(event, real, pid, point.regs);
+        }
+        // Passing over the match the thread stands on: once the probe is
+        // in, it runs the displaced instructions instead of the jump.
+        let pass_over_here = here;
+        if here {
+            skip -= 1;
         }
         tracing::debug!(target_regs = ?point.regs, words = ?point.memory, "seeking preemption point");
         if self
@@ -136,7 +149,13 @@ impl ReplaySession {
             if self.step_out_of_window(event, real, &point)? {
                 return self.finish_preempt(event, real, pid, point.regs);
             }
-            let probe = self.plant_probe(event, real, pid, &point)?;
+            let mut probe = self.plant_probe(event, real, pid, &point)?;
+            probe.skip = skip;
+            if pass_over_here && probe.planted {
+                let mut r = regs::get(real)?;
+                r.rip = probe.resume_miss;
+                regs::set(real, &r)?;
+            }
             self.task(event)?.probe = Some(probe);
         }
         loop {
@@ -156,17 +175,35 @@ impl ReplaySession {
             if advanced == Applied::Interrupted {
                 return Ok(Applied::Interrupted);
             }
-            if self.at_point(event.tid, real, pid, &point, true)?
-                || self.at_chosen_near_miss(event, real, pid, &point)?
-            {
+            let full_match = self.at_point(event.tid, real, pid, &point, true)?;
+            let passed_over = full_match && self.pass_over_match(event)?;
+            if (full_match && !passed_over) || self.at_chosen_near_miss(event, real, pid, &point)? {
                 return self.finish_preempt(event, real, pid, point.regs);
             }
             // The probe compares general registers and memory only; the
-            // SSE registers differed, so this pass is not the point.
+            // SSE registers differed, or an earlier attempt chose a later
+            // match, so this pass is not the point.
             let mut r = regs::get(real)?;
             r.rip = resume_miss;
             regs::set(real, &r)?;
         }
+    }
+
+    /// At a full match: whether an earlier attempt chose to pass over it
+    /// (`PointChoice::Later`), counting it off.
+    fn pass_over_match(&mut self, event: &Event) -> Result<bool, ReplayError> {
+        let Some(probe) = self.task(event)?.probe.as_mut() else {
+            return Ok(false);
+        };
+        if probe.skip == 0 {
+            return Ok(false);
+        }
+        probe.skip -= 1;
+        tracing::debug!(
+            left = probe.skip,
+            "passing over a full match an earlier attempt ruled out"
+        );
+        Ok(true)
     }
 
     /// The probe's near-miss counters, if it was ever built.
@@ -435,6 +472,11 @@ impl ReplaySession {
         if let Some(probe) = self.task(event)?.probe.take() {
             self.remove_probe(real, pid, &probe)?;
         }
+        const KEPT_POINTS: usize = 16;
+        if self.matched_points.len() == KEPT_POINTS {
+            self.matched_points.remove(0);
+        }
+        self.matched_points.push(event.index);
         self.check_buffer_drained(event)?;
         let current = regs::get(real)?;
         // Only the kernel's bookkeeping (orig_rax, RF, TF) may differ here.
@@ -574,6 +616,7 @@ impl ReplaySession {
             mxcsr: point.mxcsr,
             choice: point_retry::choice(&self.trace_dir, event.index),
             event: event.index,
+            skip: 0,
         };
         // Bytes that are no code yet (a JIT writes the loop during this
         // stretch) wait for the guard to report them written.

@@ -225,6 +225,7 @@ impl ReplaySession {
             print_from: self.print_from,
             trace_dir: self.trace_dir.clone(),
             spoiled_a_point: self.spoiled_a_point,
+            matched_points: self.matched_points.clone(),
             ended: self.ended,
             shared_files,
             cpuid: self.cpuid.clone(),
