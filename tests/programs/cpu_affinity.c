@@ -2,9 +2,11 @@
  * one CPU, but sched_getaffinity (nproc, a JVM's collector choice, a
  * runtime's pool size) must answer what it would natively, in the process,
  * its threads and its children, until the program sets an affinity of its
- * own, which it then reads back. Prints one line per view, and a nonce. */
+ * own, which it then reads back, and where rdtscp then names the CPU it
+ * moved to. Prints one line per view, and a nonce. */
 #include "family.h"
 #include <pthread.h>
+#include <x86intrin.h>
 #include <sched.h>
 #include <sys/wait.h>
 
@@ -48,6 +50,11 @@ int main(void) {
   CPU_SET(last, &set);
   CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
   print_view("pinned by itself");
+  /* rdtscp's TSC_AUX names the CPU the thread runs on (the recorder
+   * answers it, from its own CPU unless it looks). */
+  unsigned aux = 0;
+  __rdtscp(&aux);
+  printf("rdtscp names the CPU it runs on: %s\n", (int)(aux & 0xfff) == sched_getcpu() ? "yes" : "no");
   CHECK(pthread_create(&thread, NULL, thread_view, NULL) == 0);
   CHECK(pthread_join(thread, NULL) == 0);
   printf("nonce %llx\n", random_value());

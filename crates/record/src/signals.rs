@@ -257,7 +257,12 @@ impl Recorder {
         r.rax = tsc & 0xffff_ffff;
         r.rdx = tsc >> 32;
         if len == 3 {
-            r.rcx = aux as u64;
+            // The thread's own CPU, which is not the recorder's once the
+            // program set its own affinity.
+            r.rcx = match tracee::tracer::cpu_of(tid) {
+                Some((cpu, node)) => u64::from(node << 12 | cpu),
+                None => u64::from(aux),
+            };
         }
         r.rip += len;
         regs::set(tid, &r)?;

@@ -94,6 +94,30 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// The CPU `tid` last ran on and its NUMA node (`/proc/TID/stat`, field
+/// 39; the node 0 where the machine names none): what `getcpu` and
+/// `rdtscp`'s TSC_AUX (`node << 12 | cpu`) tell the thread.
+pub fn cpu_of(tid: Pid) -> Option<(u32, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let cpu: u32 = after_name.split_whitespace().nth(36)?.parse().ok()?;
+    let node = std::fs::read_dir(format!("/sys/devices/system/cpu/cpu{cpu}"))
+        .ok()
+        .and_then(|dir| {
+            dir.flatten().find_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("node")?
+                    .parse()
+                    .ok()
+            })
+        })
+        .unwrap_or(0);
+    Some((cpu, node))
+}
+
 /// The time-stamp counter as `rdtscp` (with its aux value) or `rdtsc`
 /// reads it here, to answer a tracee's trapped read.
 pub fn read_tsc(with_aux: bool) -> (u64, u32) {

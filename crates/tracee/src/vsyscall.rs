@@ -40,12 +40,12 @@ pub fn answer(tid: Pid, nr: u64) -> Option<Answer> {
             }
         }
         libc::SYS_getcpu => {
-            let cpu = current_cpu(tid).unwrap_or(0);
+            let (cpu, node) = crate::tracer::cpu_of(tid).unwrap_or((0, 0));
             Answer {
                 result: 0,
                 stores: vec![
                     (0, cpu.to_le_bytes().to_vec()),
-                    (1, node_of(cpu).to_le_bytes().to_vec()),
+                    (1, node.to_le_bytes().to_vec()),
                 ],
             }
         }
@@ -72,31 +72,6 @@ fn timezone() -> (i32, i32) {
     }
 }
 
-/// The CPU `tid` last ran on (`/proc/TID/stat`, field 39).
-fn current_cpu(tid: Pid) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces: count after its ')'.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(36)?.parse().ok()
-}
-
-/// The NUMA node of `cpu` (0 where the machine says nothing).
-fn node_of(cpu: u32) -> u32 {
-    std::fs::read_dir(format!("/sys/devices/system/cpu/cpu{cpu}"))
-        .ok()
-        .and_then(|dir| {
-            dir.flatten().find_map(|entry| {
-                entry
-                    .file_name()
-                    .to_str()?
-                    .strip_prefix("node")?
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +89,7 @@ mod tests {
         );
         let cpu = answer(me, libc::SYS_getcpu as u64).expect("getcpu");
         assert_eq!(cpu.stores.len(), 2);
-        assert!(current_cpu(me).is_some());
+        assert!(crate::tracer::cpu_of(me).is_some());
         assert_eq!(answer(me, libc::SYS_getpid as u64), None);
     }
 }
