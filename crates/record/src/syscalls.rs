@@ -676,6 +676,11 @@ impl Recorder {
                 let flags = self.clone_flags(tgid, nr as u64, args)?.unwrap_or(0);
                 let thread = flags & libc::CLONE_THREAD as u64 != 0;
                 let child = self.task(tid)?.new_child.take();
+                let sets_shared_tid = flags & libc::CLONE_VM as u64 != 0
+                    && flags & libc::CLONE_CHILD_SETTID as u64 != 0;
+                if let (true, Some(child)) = (sets_shared_tid, child) {
+                    self.let_child_write_its_tid(child)?;
+                }
                 Some(SyscallExtra::NewTask {
                     child: child.unwrap_or(result as Pid),
                     thread,
@@ -683,6 +688,25 @@ impl Recorder {
             }
             _ => self.shared_file_change(tid, tgid, nr, args, result, payloads)?,
         })
+    }
+}
+
+impl Recorder {
+    /// The kernel writes a `CLONE_CHILD_SETTID` child's tid as the child
+    /// first runs, into memory a `CLONE_VM` parent shares: whether the
+    /// parent, resumed, reads it there or not depended on the scheduler.
+    /// The recorder lets the child reach its first stop (the word written)
+    /// before the parent goes on, as replay writes it at the clone.
+    fn let_child_write_its_tid(&mut self, child: Pid) -> Step {
+        let stopped = self
+            .tasks
+            .get(&child)
+            .is_some_and(|t| t.started || t.pending_stop.is_some());
+        if stopped {
+            return Ok(());
+        }
+        let first = ptrace::wait_for(child)?;
+        self.on_wait(first)
     }
 }
 
