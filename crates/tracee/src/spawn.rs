@@ -24,73 +24,75 @@ pub struct SpawnOptions {
 /// syscall instruction: only a seccomp filter stops the thread there.
 pub const VSYSCALL_PAGE: std::ops::Range<u64> = 0xffff_ffff_ff60_0000..0xffff_ffff_ff60_1000;
 
+/// Building blocks of the seccomp filters below (classic BPF over
+/// `struct seccomp_data`).
+mod bpf {
+    pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    // Offsets in struct seccomp_data.
+    pub const ARCH: u32 = 4;
+    pub const IP_LOW: u32 = 8;
+    pub const IP_HIGH: u32 = 12;
+
+    pub fn stmt(code: u32, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        }
+    }
+
+    /// Skips `jt` instructions if the accumulator equals `k`, else `jf`.
+    pub fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+
+    /// Loads the 32-bit word at `offset` of `struct seccomp_data`.
+    pub fn load(offset: u32) -> libc::sock_filter {
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset)
+    }
+
+    pub fn ret(action: u32) -> libc::sock_filter {
+        stmt(libc::BPF_RET | libc::BPF_K, action)
+    }
+}
+
 /// The filter described at [`SpawnOptions::untraced_syscall_ip`].
 fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    // Offsets in struct seccomp_data.
-    const ARCH: u32 = 4;
-    const IP_LOW: u32 = 8;
-    const IP_HIGH: u32 = 12;
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let ret = libc::BPF_RET | libc::BPF_K;
+    use bpf::*;
     [
-        stmt(load, ARCH),
+        load(ARCH),
         jump_eq(AUDIT_ARCH_X86_64, 0, 5),
-        stmt(load, IP_LOW),
+        load(IP_LOW),
         jump_eq(ip as u32, 0, 3),
-        stmt(load, IP_HIGH),
+        load(IP_HIGH),
         jump_eq((ip >> 32) as u32, 0, 1),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(ret, libc::SECCOMP_RET_TRACE),
+        ret(libc::SECCOMP_RET_ALLOW),
+        ret(libc::SECCOMP_RET_TRACE),
     ]
 }
 
 /// A filter that stops (`SECCOMP_RET_TRACE`) only the calls the kernel
 /// emulates for the legacy vsyscall page, and allows everything else.
 fn vsyscall_filter() -> [libc::sock_filter; 9] {
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    const ARCH: u32 = 4;
-    const IP_LOW: u32 = 8;
-    const IP_HIGH: u32 = 12;
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let and = libc::BPF_ALU | libc::BPF_AND | libc::BPF_K;
-    let ret = libc::BPF_RET | libc::BPF_K;
+    use bpf::*;
     let page = VSYSCALL_PAGE.start;
     // Each jump's false branch goes to the last instruction, ALLOW.
     [
-        stmt(load, ARCH),
+        load(ARCH),
         jump_eq(AUDIT_ARCH_X86_64, 0, 6),
-        stmt(load, IP_HIGH),
+        load(IP_HIGH),
         jump_eq((page >> 32) as u32, 0, 4),
-        stmt(load, IP_LOW),
-        stmt(and, !0xfff),
+        load(IP_LOW),
+        stmt(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K, !0xfff),
         jump_eq(page as u32, 0, 1),
-        stmt(ret, libc::SECCOMP_RET_TRACE),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        ret(libc::SECCOMP_RET_TRACE),
+        ret(libc::SECCOMP_RET_ALLOW),
     ]
 }
 

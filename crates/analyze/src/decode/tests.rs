@@ -13,40 +13,16 @@ fn unfinished_execve_shows_argv_from_entry_inputs() {
     for p in [s0, s1, 0] {
         array.extend_from_slice(&p.to_le_bytes());
     }
-    let range = |addr: u64, bytes: &[u8]| {
-        (
-            MemWrite {
-                addr,
-                len: bytes.len() as u64,
-            },
-            bytes.to_vec(),
-        )
-    };
-    let rec = SyscallRecord {
-        index: 5,
-        exit_index: None,
-        tid: 10,
-        pid: 10,
-        nr: libc::SYS_execve as u64,
-        args: [path, argv, 0x4000, 0, 0, 0],
-        regs: Regs::default(),
-        entry_ns: 0,
-        exit_ns: None,
-        result: None,
-        inputs: vec![
-            range(path, b"/bin/sh\0"),
-            range(argv, &array),
-            range(s0, b"sh\0"),
-            range(s1, b"exit 3\0"),
-        ],
-        writes: Vec::new(),
-        extra: None,
-    };
-    let decoder = Decoder {
-        inputs: &NoInputs,
-        strsize: 32,
-        fds: None,
-    };
+    let mut rec = record(libc::SYS_execve, [path, argv, 0x4000, 0, 0, 0], 0, vec![]);
+    // Split by another task's event: no exit yet.
+    (rec.exit_index, rec.exit_ns, rec.result) = (None, None, None);
+    rec.inputs = vec![
+        range(path, b"/bin/sh\0".to_vec()),
+        range(argv, array),
+        range(s0, b"sh\0".to_vec()),
+        range(s1, b"exit 3\0".to_vec()),
+    ];
+    let decoder = decoder();
     let args = decoder.args(&rec);
     assert_eq!(args[0], "\"/bin/sh\"");
     assert_eq!(args[1], "[\"sh\", \"exit 3\"]");
@@ -66,21 +42,7 @@ fn poll_shows_each_descriptor_and_its_events() {
         fds.extend_from_slice(&events.to_le_bytes());
         fds.extend_from_slice(&0u16.to_le_bytes());
     }
-    let rec = SyscallRecord {
-        index: 1,
-        exit_index: Some(2),
-        tid: 10,
-        pid: 10,
-        nr: libc::SYS_poll as u64,
-        args: [0x5000, 2, 1000, 0, 0, 0],
-        regs: Regs::default(),
-        entry_ns: 0,
-        exit_ns: Some(0),
-        result: Some(1),
-        inputs: Vec::new(),
-        writes: Vec::new(),
-        extra: None,
-    };
+    let rec = record(libc::SYS_poll, [0x5000, 2, 1000, 0, 0, 0], 1, vec![]);
     let decoder = Decoder {
         inputs: &Entry(fds),
         strsize: 32,
@@ -105,30 +67,13 @@ fn clone3_shows_its_arguments_and_the_tid_it_wrote() {
     ] {
         clone_args.extend_from_slice(&field.to_le_bytes());
     }
-    let range = |addr: u64, bytes: Vec<u8>| {
-        (
-            MemWrite {
-                addr,
-                len: bytes.len() as u64,
-            },
-            bytes,
-        )
-    };
-    let rec = SyscallRecord {
-        index: 1,
-        exit_index: Some(2),
-        tid: 10,
-        pid: 10,
-        nr: libc::SYS_clone3 as u64,
-        args: [0x5000, 88, 0, 0, 0, 0],
-        regs: Regs::default(),
-        entry_ns: 0,
-        exit_ns: Some(0),
-        result: Some(11),
-        inputs: vec![range(0x5000, clone_args)],
-        writes: vec![range(PARENT_TID, 11i32.to_le_bytes().to_vec())],
-        extra: None,
-    };
+    let mut rec = record(
+        libc::SYS_clone3,
+        [0x5000, 88, 0, 0, 0, 0],
+        11,
+        vec![range(PARENT_TID, 11i32.to_le_bytes().to_vec())],
+    );
+    rec.inputs = vec![range(0x5000, clone_args)];
     let decoder = Decoder {
         inputs: &NoInputs,
         strsize: 32,
@@ -149,6 +94,16 @@ fn clone3_shows_its_arguments_and_the_tid_it_wrote() {
             " => {parent_tid=[11]}, 88)".to_string()
         )
     );
+}
+
+fn range(addr: u64, bytes: Vec<u8>) -> (MemWrite, Vec<u8>) {
+    (
+        MemWrite {
+            addr,
+            len: bytes.len() as u64,
+        },
+        bytes,
+    )
 }
 
 fn record(nr: i64, args: [u64; 6], result: i64, writes: Vec<(MemWrite, Vec<u8>)>) -> SyscallRecord {
@@ -182,13 +137,7 @@ fn decoder() -> Decoder<'static> {
 fn prctl_shows_each_option_in_its_own_terms() {
     let prctl = libc::SYS_prctl;
     let name_at = 0x4000u64;
-    let name = (
-        MemWrite {
-            addr: name_at,
-            len: 16,
-        },
-        b"worker-7\0\0\0\0\0\0\0\0".to_vec(),
-    );
+    let name = range(name_at, b"worker-7\0\0\0\0\0\0\0\0".to_vec());
     let cases = [
         (
             record(prctl, [23, 32, 0, 0, 0, 0], 1, vec![]),
@@ -237,15 +186,7 @@ fn statfs_and_cpu_masks_read_like_strace() {
     for v in [255u64, 4096, 0x1020, 0, 0, 0, 0] {
         fields.extend_from_slice(&v.to_le_bytes());
     }
-    let written = |bytes: Vec<u8>| {
-        vec![(
-            MemWrite {
-                addr: at,
-                len: bytes.len() as u64,
-            },
-            bytes,
-        )]
-    };
+    let written = |bytes: Vec<u8>| vec![range(at, bytes)];
     let statfs = record(libc::SYS_fstatfs, [3, at, 0, 0, 0, 0], 0, written(fields));
     assert_eq!(
         decoder().args(&statfs)[1],
@@ -268,15 +209,6 @@ fn statfs_and_cpu_masks_read_like_strace() {
 /// families, in strace's words.
 #[test]
 fn capabilities_epoll_and_flags_read_like_strace() {
-    let range = |addr: u64, bytes: Vec<u8>| {
-        (
-            MemWrite {
-                addr,
-                len: bytes.len() as u64,
-            },
-            bytes,
-        )
-    };
     let words = |ws: &[u32]| ws.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
     let mut capget = record(
         libc::SYS_capget,
@@ -331,13 +263,7 @@ fn capabilities_epoll_and_flags_read_like_strace() {
 /// start, so that the first line never shows an address the exit fills.
 #[test]
 fn a_split_call_ends_its_first_line_before_what_it_writes() {
-    let mask = (
-        MemWrite {
-            addr: 0x5000,
-            len: 8,
-        },
-        0x200u64.to_le_bytes().to_vec(),
-    );
+    let mask = range(0x5000, 0x200u64.to_le_bytes().to_vec());
     let sigprocmask = record(
         libc::SYS_rt_sigprocmask,
         [0, 0, 0x5000, 8, 0, 0],
