@@ -286,24 +286,9 @@ impl FdTable {
 mod tests {
     use super::*;
     use crate::inputs::NoInputs;
-    use trace::event::Regs;
 
     fn call(index: u64, nr: i64, args: [u64; 6], result: i64) -> SyscallRecord {
-        SyscallRecord {
-            index,
-            exit_index: Some(index + 1),
-            tid: 7,
-            pid: 7,
-            nr: nr as u64,
-            args,
-            regs: Regs::default(),
-            entry_ns: 0,
-            exit_ns: Some(0),
-            result: Some(result),
-            inputs: Vec::new(),
-            writes: Vec::new(),
-            extra: None,
-        }
+        SyscallRecord::returned(index, nr, args, result)
     }
 
     #[test]

@@ -71,6 +71,26 @@ impl SyscallRecord {
         }
     }
 
+    /// A call of thread 7 that returned `result`, for tests.
+    #[cfg(test)]
+    pub(crate) fn returned(index: u64, nr: i64, args: [u64; 6], result: i64) -> SyscallRecord {
+        SyscallRecord {
+            index,
+            exit_index: Some(index + 1),
+            tid: 7,
+            pid: 7,
+            nr: nr as u64,
+            args,
+            regs: Regs::default(),
+            entry_ns: 0,
+            exit_ns: Some(0),
+            result: Some(result),
+            inputs: Vec::new(),
+            writes: Vec::new(),
+            extra: None,
+        }
+    }
+
     /// The syscall, when its number is one the kernel defines.
     pub fn sysno(&self) -> Option<syscall_model::Sysno> {
         usize::try_from(self.nr)

@@ -1,7 +1,7 @@
 //! The decoder's irregular calls, from hand-built records.
 use super::*;
 use crate::inputs::NoInputs;
-use trace::event::{MemWrite, Regs};
+use trace::event::MemWrite;
 
 /// An execve split by another task's event has no exit (and no exec
 /// image) yet when its `<unfinished ...>` line is written: the argv
@@ -108,19 +108,8 @@ fn range(addr: u64, bytes: Vec<u8>) -> (MemWrite, Vec<u8>) {
 
 fn record(nr: i64, args: [u64; 6], result: i64, writes: Vec<(MemWrite, Vec<u8>)>) -> SyscallRecord {
     SyscallRecord {
-        index: 1,
-        exit_index: Some(2),
-        tid: 10,
-        pid: 10,
-        nr: nr as u64,
-        args,
-        regs: Regs::default(),
-        entry_ns: 0,
-        exit_ns: Some(0),
-        result: Some(result),
-        inputs: Vec::new(),
         writes,
-        extra: None,
+        ..SyscallRecord::returned(1, nr, args, result)
     }
 }
 
