@@ -136,7 +136,6 @@ impl ReplaySession {
         }
         // Passing over the match the thread stands on: once the probe is
         // in, it runs the displaced instructions instead of the jump.
-        let pass_over_here = here;
         if here {
             skip -= 1;
         }
@@ -151,7 +150,7 @@ impl ReplaySession {
             }
             let mut probe = self.plant_probe(event, real, pid, &point)?;
             probe.skip = skip;
-            if pass_over_here && probe.planted {
+            if here && probe.planted {
                 let mut r = regs::get(real)?;
                 r.rip = probe.resume_miss;
                 regs::set(real, &r)?;
