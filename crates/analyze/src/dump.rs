@@ -9,7 +9,7 @@ use trace::{Tid, TraceReader};
 
 use crate::context::{Context, Touched};
 use crate::decode::{exit_line, signal_line, with_result, Decoder};
-use crate::errno::errno_name;
+use crate::errno::errno_label;
 use crate::filter::Filter;
 use crate::inputs::InputSource;
 use crate::pairing::{for_each_item_marked, Item, SyscallRecord};
@@ -154,7 +154,7 @@ impl Dumper<'_, '_> {
             "args": dec.args(rec),
             "raw_args": rec.args,
             "ret": rec.result,
-            "errno": rec.errno().map(|e| errno_name(e).map(str::to_string).unwrap_or_else(|| e.to_string())),
+            "errno": rec.errno().map(errno_label),
             "time_ns": rec.entry_ns,
             "wall_ns": self.start_unix_ns + rec.entry_ns,
             "duration_ns": rec.duration_ns(),

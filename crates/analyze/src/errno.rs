@@ -1,177 +1,12 @@
-//! errno and signal names, as strace prints them.
+//! errno and signal names, as strace prints them: nix's names, plus the
+//! kernel-internal restart codes a stopped syscall can show.
 
-/// errno names indexed by number - 1 (Linux x86_64).
-const ERRNO: [&str; 133] = [
-    "EPERM",
-    "ENOENT",
-    "ESRCH",
-    "EINTR",
-    "EIO",
-    "ENXIO",
-    "E2BIG",
-    "ENOEXEC",
-    "EBADF",
-    "ECHILD",
-    "EAGAIN",
-    "ENOMEM",
-    "EACCES",
-    "EFAULT",
-    "ENOTBLK",
-    "EBUSY",
-    "EEXIST",
-    "EXDEV",
-    "ENODEV",
-    "ENOTDIR",
-    "EISDIR",
-    "EINVAL",
-    "ENFILE",
-    "EMFILE",
-    "ENOTTY",
-    "ETXTBSY",
-    "EFBIG",
-    "ENOSPC",
-    "ESPIPE",
-    "EROFS",
-    "EMLINK",
-    "EPIPE",
-    "EDOM",
-    "ERANGE",
-    "EDEADLK",
-    "ENAMETOOLONG",
-    "ENOLCK",
-    "ENOSYS",
-    "ENOTEMPTY",
-    "ELOOP",
-    "",
-    "ENOMSG",
-    "EIDRM",
-    "ECHRNG",
-    "EL2NSYNC",
-    "EL3HLT",
-    "EL3RST",
-    "ELNRNG",
-    "EUNATCH",
-    "ENOCSI",
-    "EL2HLT",
-    "EBADE",
-    "EBADR",
-    "EXFULL",
-    "ENOANO",
-    "EBADRQC",
-    "EBADSLT",
-    "",
-    "EBFONT",
-    "ENOSTR",
-    "ENODATA",
-    "ETIME",
-    "ENOSR",
-    "ENONET",
-    "ENOPKG",
-    "EREMOTE",
-    "ENOLINK",
-    "EADV",
-    "ESRMNT",
-    "ECOMM",
-    "EPROTO",
-    "EMULTIHOP",
-    "EDOTDOT",
-    "EBADMSG",
-    "EOVERFLOW",
-    "ENOTUNIQ",
-    "EBADFD",
-    "EREMCHG",
-    "ELIBACC",
-    "ELIBBAD",
-    "ELIBSCN",
-    "ELIBMAX",
-    "ELIBEXEC",
-    "EILSEQ",
-    "ERESTART",
-    "ESTRPIPE",
-    "EUSERS",
-    "ENOTSOCK",
-    "EDESTADDRREQ",
-    "EMSGSIZE",
-    "EPROTOTYPE",
-    "ENOPROTOOPT",
-    "EPROTONOSUPPORT",
-    "ESOCKTNOSUPPORT",
-    "EOPNOTSUPP",
-    "EPFNOSUPPORT",
-    "EAFNOSUPPORT",
-    "EADDRINUSE",
-    "EADDRNOTAVAIL",
-    "ENETDOWN",
-    "ENETUNREACH",
-    "ENETRESET",
-    "ECONNABORTED",
-    "ECONNRESET",
-    "ENOBUFS",
-    "EISCONN",
-    "ENOTCONN",
-    "ESHUTDOWN",
-    "ETOOMANYREFS",
-    "ETIMEDOUT",
-    "ECONNREFUSED",
-    "EHOSTDOWN",
-    "EHOSTUNREACH",
-    "EALREADY",
-    "EINPROGRESS",
-    "ESTALE",
-    "EUCLEAN",
-    "ENOTNAM",
-    "ENAVAIL",
-    "EISNAM",
-    "EREMOTEIO",
-    "EDQUOT",
-    "ENOMEDIUM",
-    "EMEDIUMTYPE",
-    "ECANCELED",
-    "ENOKEY",
-    "EKEYEXPIRED",
-    "EKEYREVOKED",
-    "EKEYREJECTED",
-    "EOWNERDEAD",
-    "ENOTRECOVERABLE",
-    "ERFKILL",
-    "EHWPOISON",
-];
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use std::str::FromStr;
 
-const SIGNALS: [&str; 31] = [
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
-/// Kernel-internal restart codes a tracer can see (strace shows them too).
+/// The codes a syscall interrupted by a signal returns inside the kernel,
+/// which a tracer sees at its exit stop and libc never names.
 const RESTART: [(i32, &str, &str); 4] = [
     (512, "ERESTARTSYS", "To be restarted if SA_RESTART is set"),
     (513, "ERESTARTNOINTR", "To be restarted"),
@@ -179,13 +14,23 @@ const RESTART: [(i32, &str, &str); 4] = [
     (516, "ERESTART_RESTARTBLOCK", "Interrupted by signal"),
 ];
 
+/// The highest errno Linux defines (EHWPOISON).
+const LAST_ERRNO: i32 = 133;
+
 /// `ENOENT` for 2; `None` for numbers with no name.
-pub fn errno_name(errno: i32) -> Option<&'static str> {
+pub fn errno_name(errno: i32) -> Option<String> {
     if let Some((_, name, _)) = RESTART.iter().find(|(n, _, _)| *n == errno) {
-        return Some(name);
+        return Some(name.to_string());
     }
-    let i = usize::try_from(errno).ok()?.checked_sub(1)?;
-    ERRNO.get(i).copied().filter(|s| !s.is_empty())
+    match Errno::from_raw(errno) {
+        Errno::UnknownErrno => None,
+        known => Some(format!("{known:?}")),
+    }
+}
+
+/// The name, or the number where it has none.
+pub fn errno_label(errno: i32) -> String {
+    errno_name(errno).unwrap_or_else(|| errno.to_string())
 }
 
 /// `ENOENT` -> 2 (also accepts a plain number).
@@ -196,13 +41,11 @@ pub fn errno_number(name: &str) -> Option<i32> {
     if let Some((n, _, _)) = RESTART.iter().find(|(_, s, _)| *s == name) {
         return Some(*n);
     }
-    ERRNO
-        .iter()
-        .position(|e| !e.is_empty() && *e == name)
-        .map(|i| i as i32 + 1)
+    (1..=LAST_ERRNO).find(|&n| errno_name(n).as_deref() == Some(name))
 }
 
-/// strerror text, e.g. "No such file or directory".
+/// strerror text, e.g. "No such file or directory" (the C library's, as
+/// strace prints it; nix's own descriptions differ).
 pub fn errno_message(errno: i32) -> String {
     if let Some((_, _, msg)) = RESTART.iter().find(|(n, _, _)| *n == errno) {
         return (*msg).to_string();
@@ -217,10 +60,10 @@ pub fn errno_message(errno: i32) -> String {
 
 /// `SIGSEGV` for 11, `SIGRT_3` for realtime signals.
 pub fn signal_name(signo: i32) -> String {
-    match usize::try_from(signo) {
-        Ok(n) if (1..=SIGNALS.len()).contains(&n) => SIGNALS[n - 1].to_string(),
-        _ if (32..=64).contains(&signo) => format!("SIGRT_{}", signo - 32),
-        _ => signo.to_string(),
+    match Signal::try_from(signo) {
+        Ok(signal) => signal.as_str().to_string(),
+        Err(_) if (32..=64).contains(&signo) => format!("SIGRT_{}", signo - 32),
+        Err(_) => signo.to_string(),
     }
 }
 
@@ -235,10 +78,7 @@ pub fn signal_number(name: &str) -> Option<i32> {
     } else {
         format!("SIG{upper}")
     };
-    SIGNALS
-        .iter()
-        .position(|s| *s == full)
-        .map(|i| i as i32 + 1)
+    Signal::from_str(&full).ok().map(|signal| signal as i32)
 }
 
 #[cfg(test)]
@@ -247,11 +87,17 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(errno_name(2), Some("ENOENT"));
-        assert_eq!(errno_name(133), Some("EHWPOISON"));
+        assert_eq!(errno_name(2).as_deref(), Some("ENOENT"));
+        assert_eq!(errno_name(133).as_deref(), Some("EHWPOISON"));
         assert_eq!(errno_number("EACCES"), Some(13));
         assert_eq!(errno_message(2), "No such file or directory");
         assert_eq!(signal_name(11), "SIGSEGV");
         assert_eq!(signal_number("segv"), Some(11));
+        assert_eq!(errno_name(11).as_deref(), Some("EAGAIN"));
+        assert_eq!(errno_name(41), None);
+        assert_eq!(errno_label(41), "41");
+        assert_eq!(errno_name(514).as_deref(), Some("ERESTARTNOHAND"));
+        assert_eq!(signal_name(31), "SIGSYS");
+        assert_eq!(signal_name(34), "SIGRT_2");
     }
 }

@@ -99,7 +99,7 @@ pub fn export(
                     rec.result
                         .map(|r| r.to_string())
                         .unwrap_or_else(|| "?".into()),
-                    rec.errno().and_then(errno_name).unwrap_or("")
+                    rec.errno().and_then(errno_name).unwrap_or_default()
                 )?,
                 Format::Chrome => {
                     for (tid, thread) in [(rec.pid, false), (rec.tid, true)] {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use analyze::errno::{errno_message, errno_name};
+use analyze::errno::{errno_label, errno_message};
 use trace::Regs;
 
 use crate::cursor::Stop;
@@ -109,9 +109,7 @@ pub fn inspect(stop: &Stop) -> String {
         Some(r) => {
             let _ = write!(out, "  return = {r}");
             if let Some(e) = rec.errno() {
-                let name = errno_name(e)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.to_string());
+                let name = errno_label(e);
                 let _ = write!(out, " ({name}: {})", errno_message(e));
             } else if r > 0xffff {
                 let _ = write!(out, " ({r:#x})");

@@ -12,6 +12,7 @@
 mod affinity;
 mod buffered;
 mod cpuid;
+mod event_log;
 mod exec;
 mod mappings;
 mod output;

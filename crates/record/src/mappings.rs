@@ -239,7 +239,8 @@ impl Recorder {
             .map_or(0, |m| m.end - m.start);
         let bytes = self.memory(tgid)?.read(addr, len as usize)?;
         let file = self
-            .writer
+            .log
+            .files()
             .store_bytes(&format!("SYSV shm {shmid}"), &bytes, false)?;
         let identity = trace::event::FileIdentity {
             dev: trace::event::SYSV_SHM_DEVICE,
@@ -266,7 +267,8 @@ impl Recorder {
         })?;
         if meta.is_file() {
             let mut file =
-                self.writer
+                self.log
+                    .files()
                     .store_file_with_metadata(Path::new(&proc_path), &meta, false)?;
             file.path = target;
             let identity = trace::event::FileIdentity {

@@ -1,13 +1,14 @@
 //! The recorder's event loop.
 
+use crate::event_log::EventLog;
 use crate::output::OutputMatcher;
+use crate::schedule::Scheduler;
 use crate::syscalls::is_set_id;
 use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::Instant;
-use trace::event::{Event, EventKind};
+use trace::event::EventKind;
 use trace::{TraceHeader, TraceOutcome, TraceWriter};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
@@ -44,16 +45,10 @@ impl<E: Into<RecordError>> From<E> for Failure {
 pub(crate) type Step<T = ()> = Result<T, Failure>;
 
 pub(crate) struct Recorder {
-    pub(crate) writer: TraceWriter,
+    pub(crate) log: EventLog,
     pub(crate) tasks: HashMap<Pid, Task>,
     pub(crate) memories: HashMap<Pid, ProcessMemory>,
-    pub(crate) ready: VecDeque<Pid>,
-    /// The front of `ready` is the stop of the thread that ran user code
-    /// last, and must be logged before anything else.
-    pub(crate) front_pinned: bool,
-    pub(crate) running: Option<Pid>,
-    pub(crate) timeslice_ns: u64,
-    pub(crate) chaos: Option<crate::schedule::Chaos>,
+    pub(crate) scheduler: Scheduler,
     /// The syscall buffer is on: threads run under PTRACE_CONT and traced
     /// syscalls arrive as seccomp stops.
     pub(crate) buffering: bool,
@@ -99,8 +94,6 @@ pub(crate) struct Recorder {
     /// The CPUs the program may run on natively (the recorder's own, before
     /// it pinned anything), which `sched_getaffinity` shows.
     pub(crate) native_affinity: Option<Vec<u8>>,
-    pub(crate) next_index: u64,
-    start: Instant,
     initial_pid: Pid,
     initial_outcome: Option<TraceOutcome>,
 }
@@ -169,14 +162,10 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         })?;
     tracee::tracer::raise_fd_limit();
     let mut recorder = Recorder {
-        writer,
+        log: EventLog::new(writer),
         tasks: HashMap::new(),
         memories: HashMap::new(),
-        ready: VecDeque::new(),
-        front_pinned: false,
-        running: None,
-        timeslice_ns: options.timeslice_ns,
-        chaos: options.chaos_seed.map(crate::schedule::Chaos::new),
+        scheduler: Scheduler::new(options.timeslice_ns, options.chaos_seed),
         buffering: untraced_ip.is_some(),
         recorder_filter: seccomp_filters(&pid.to_string()) > seccomp_filters("self"),
         set_no_new_privs: untraced_ip.is_some()
@@ -197,8 +186,6 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         hooks: HashMap::new(),
         forked_by: HashMap::new(),
         output: OutputMatcher::new(),
-        next_index: 0,
-        start: Instant::now(),
         initial_pid: pid,
         initial_outcome: None,
     };
@@ -210,21 +197,21 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         task.syscall = Some(InFlight::plain(execve, 0, [0; 6], (execve, [0; 6])));
         task.pending_stop = Some(Stop::Syscall);
     }
-    recorder.ready.push_back(pid);
+    recorder.scheduler.enqueue(pid);
 
     let stopped_early = match recorder.run() {
         Ok(()) => None,
         Err(Failure::Stop(StopRecording(reason))) => Some(reason),
         Err(Failure::Fatal(e)) => {
             recorder.kill_all();
-            let _ = recorder.writer.flush();
+            let _ = recorder.log.flush();
             return Err(e);
         }
     };
     if stopped_early.is_some() {
         recorder.kill_all();
     }
-    let events = recorder.next_index;
+    let events = recorder.log.next_index();
     let outcome = match (&stopped_early, recorder.initial_outcome.clone()) {
         (Some(reason), _) => TraceOutcome::Interrupted {
             reason: reason.clone(),
@@ -234,10 +221,9 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             reason: "the traced program vanished without an exit status".into(),
         },
     };
-    if let Some(machine) = machine {
-        recorder.writer.set_machine(machine.wait());
-    }
-    recorder.writer.finish(outcome.clone())?;
+    recorder
+        .log
+        .finish(machine.map(|m| m.wait()), outcome.clone())?;
     Ok(RecordOutcome {
         outcome,
         events,
@@ -254,14 +240,15 @@ impl Recorder {
                 ))));
             }
             let running_killed = self
-                .running
+                .scheduler
+                .running()
                 .and_then(|r| self.tasks.get(&r))
                 .is_some_and(|r| self.killed_processes.contains(&r.tgid));
             if running_killed {
-                self.running = None;
+                self.scheduler.cpu_released();
             }
-            if self.running.is_none() {
-                if let Some(tid) = self.next_ready() {
+            if self.scheduler.running().is_none() {
+                if let Some(tid) = self.scheduler.next_ready() {
                     self.process(tid)?;
                     continue;
                 }
@@ -345,19 +332,11 @@ impl Recorder {
         if let EventKind::SyscallEntry { regs, .. } = &kind {
             if tracee::stack_print::enabled() {
                 if let Ok(mem) = self.memory(pid) {
-                    tracee::stack_print::log_at_syscall(tid, mem, regs.rsp, self.next_index);
+                    tracee::stack_print::log_at_syscall(tid, mem, regs.rsp, self.log.next_index());
                 }
             }
         }
-        let event = Event {
-            index: self.next_index,
-            tid,
-            pid,
-            time_ns: self.start.elapsed().as_nanos() as u64,
-            kind,
-        };
-        self.next_index += 1;
-        self.writer.push_event(event, payloads)?;
+        self.log.push(tid, pid, kind, payloads)?;
         Ok(())
     }
 
@@ -375,7 +354,7 @@ impl Recorder {
         let task = self.task(tid)?;
         task.state = RunState::Running;
         task.buffer_dirty = true;
-        self.running = Some(tid);
+        self.scheduler.now_running(tid);
         Ok(())
     }
 
@@ -404,10 +383,7 @@ impl Recorder {
                     let tgid = proc_ids(tid).map(|(tgid, _)| tgid).unwrap_or(tid);
                     self.add_task(tid, tgid)?;
                 }
-                let was_running = self.running == Some(tid);
-                if was_running {
-                    self.running = None;
-                }
+                let was_running = self.scheduler.stopped(tid);
                 let stop = match stop {
                     Stop::Event { event, .. } if event == libc::PTRACE_EVENT_SECCOMP => {
                         if self.task(tid)?.syscall.is_some() {
@@ -435,10 +411,9 @@ impl Recorder {
                         // next event, so that event must be logged before
                         // anything that completed while the code ran.
                         if was_running {
-                            self.ready.push_front(tid);
-                            self.front_pinned = true;
+                            self.scheduler.stopped_while_running(tid);
                         } else {
-                            self.ready.push_back(tid);
+                            self.scheduler.enqueue(tid);
                             self.someone_waits();
                         }
                         Ok(())
@@ -464,10 +439,7 @@ impl Recorder {
         if tid == self.initial_pid {
             self.initial_outcome = Some(outcome);
         }
-        if self.running == Some(tid) {
-            self.running = None;
-        }
-        self.ready.retain(|&t| t != tid);
+        self.scheduler.forget(tid);
         if let Some(task) = self.tasks.remove(&tid) {
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.memories.remove(&task.tgid);
@@ -586,9 +558,7 @@ impl Recorder {
             return handled;
         };
         tracing::debug!(tid, "task was killed while stopped");
-        if self.running == Some(tid) {
-            self.running = None;
-        }
+        self.scheduler.stopped(tid);
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.state = RunState::InKernel;
             task.preempted = false;

@@ -6,6 +6,7 @@
 
 use crate::preempt::{self, Choice, Search};
 use crate::recorder::{Recorder, Step};
+use std::collections::VecDeque;
 use trace::event::{EventKind, PreemptReason};
 use tracee::ptrace;
 use tracee::Pid;
@@ -40,7 +41,32 @@ impl Chaos {
     }
 }
 
-impl Recorder {
+/// Which thread holds the single CPU and which wait for it. Only the
+/// recorder's stop handling changes it, through these methods: a thread is
+/// queued when its stop arrives, runs when taken from the queue, and the
+/// thread that ran last is taken first (its next event must be logged
+/// before anything that completed while it ran).
+pub(crate) struct Scheduler {
+    ready: VecDeque<Pid>,
+    /// The front of `ready` is the stop of the thread that ran user code
+    /// last, and must be logged before anything else.
+    front_pinned: bool,
+    running: Option<Pid>,
+    timeslice_ns: u64,
+    chaos: Option<Chaos>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(timeslice_ns: u64, chaos_seed: Option<u64>) -> Scheduler {
+        Scheduler {
+            ready: VecDeque::new(),
+            front_pinned: false,
+            running: None,
+            timeslice_ns,
+            chaos: chaos_seed.map(Chaos::new),
+        }
+    }
+
     /// The thread whose stop is processed next.
     pub(crate) fn next_ready(&mut self) -> Option<Pid> {
         let pinned = std::mem::take(&mut self.front_pinned);
@@ -53,13 +79,73 @@ impl Recorder {
         }
     }
 
+    /// A stopped thread waits its turn behind the others.
+    pub(crate) fn enqueue(&mut self, tid: Pid) {
+        self.ready.push_back(tid);
+    }
+
+    /// The thread that was running user code stopped: its stop goes first.
+    pub(crate) fn stopped_while_running(&mut self, tid: Pid) {
+        self.ready.push_front(tid);
+        self.front_pinned = true;
+    }
+
+    pub(crate) fn anyone_waiting(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub(crate) fn running(&self) -> Option<Pid> {
+        self.running
+    }
+
+    pub(crate) fn is_running(&self, tid: Pid) -> bool {
+        self.running == Some(tid)
+    }
+
+    pub(crate) fn now_running(&mut self, tid: Pid) {
+        self.running = Some(tid);
+    }
+
+    /// The CPU is free: nobody runs user code now.
+    pub(crate) fn cpu_released(&mut self) {
+        self.running = None;
+    }
+
+    /// `tid` no longer runs user code; whether it did.
+    pub(crate) fn stopped(&mut self, tid: Pid) -> bool {
+        let was_running = self.is_running(tid);
+        if was_running {
+            self.running = None;
+        }
+        was_running
+    }
+
+    /// `tid` is gone: it neither runs nor waits.
+    pub(crate) fn forget(&mut self, tid: Pid) {
+        self.stopped(tid);
+        self.ready.retain(|&t| t != tid);
+    }
+
+    fn slice_period(&mut self) -> Option<u64> {
+        self.chaos.as_mut().map(Chaos::slice_ns)
+    }
+
+    fn point_choice(&mut self) -> Choice {
+        match &mut self.chaos {
+            Some(chaos) => Choice::Nth(chaos.below(64)),
+            None => Choice::Nearest,
+        }
+    }
+}
+
+impl Recorder {
     /// The thread's time slice, opened the first time it runs while another
     /// task exists: even a disabled perf event costs about 7% on every
     /// ptrace stop, so a recording with one task never gets one. Without a
     /// timer the recording still works; a thread that spins without
     /// syscalls then waits for its own next anchor.
     fn timer(&mut self, tid: Pid) -> Option<&tracee::perf::SliceTimer> {
-        let period = self.timeslice_ns;
+        let period = self.scheduler.timeslice_ns;
         let task = self.tasks.get_mut(&tid)?;
         if task.timer.is_none() && !task.timer_failed {
             match tracee::perf::SliceTimer::open(tid, period) {
@@ -78,7 +164,7 @@ impl Recorder {
     /// only when it gets the CPU, which the running thread holds.
     pub(crate) fn new_slice(&mut self, tid: Pid) {
         let others = self.tasks.len() > 1;
-        let period = self.chaos.as_mut().map(Chaos::slice_ns);
+        let period = self.scheduler.slice_period();
         if !others {
             if let Some(timer) = self.tasks.get(&tid).and_then(|t| t.timer.as_ref()) {
                 timer.disarm();
@@ -96,7 +182,7 @@ impl Recorder {
     /// A stop reached the ready queue while a thread runs user code (a new
     /// task, say): from now on the running thread's slice counts.
     pub(crate) fn someone_waits(&mut self) {
-        if let Some(running) = self.running {
+        if let Some(running) = self.scheduler.running() {
             if let Some(timer) = self.timer(running) {
                 timer.arm();
             }
@@ -105,7 +191,7 @@ impl Recorder {
 
     /// The thread used up its slice while running user code.
     pub(crate) fn on_slice_end(&mut self, tid: Pid) -> Step {
-        let waiting = !self.ready.is_empty() || !self.task(tid)?.held_signals.is_empty();
+        let waiting = self.scheduler.anyone_waiting() || !self.task(tid)?.held_signals.is_empty();
         if !waiting {
             return self.resume_user(tid, 0);
         }
@@ -116,10 +202,7 @@ impl Recorder {
     /// it. A held signal is then delivered there; otherwise the thread goes
     /// to the back of the ready queue.
     pub(crate) fn preempt(&mut self, tid: Pid, reason: PreemptReason) -> Step {
-        let choice = match &mut self.chaos {
-            Some(chaos) => Choice::Nth(chaos.below(64)),
-            None => Choice::Nearest,
-        };
+        let choice = self.scheduler.point_choice();
         let tgid = self.task(tid)?.tgid;
         let mut held = std::mem::take(&mut self.task(tid)?.held_signals);
         if let Some(timer) = &self.task(tid)?.timer {
@@ -168,7 +251,7 @@ impl Recorder {
             // one in a loop too long to step waits for its next slice.
             Search::AtAnchor | Search::NoLoop => return self.resume_user(tid, 0),
             Search::Stopped(stop) => {
-                self.running = Some(tid);
+                self.scheduler.now_running(tid);
                 return self.on_wait(stop);
             }
         };
@@ -200,8 +283,8 @@ impl Recorder {
         }
         task.preempted = true;
         task.state = crate::task::RunState::Stopped;
-        self.running = None;
-        self.ready.push_back(tid);
+        self.scheduler.cpu_released();
+        self.scheduler.enqueue(tid);
         Ok(())
     }
 }

@@ -108,7 +108,7 @@ impl Recorder {
         // A thread that died while stopped is gone from the tasks too.
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.preempted = true;
-            self.ready.push_back(tid);
+            self.scheduler.enqueue(tid);
         }
         Ok(())
     }

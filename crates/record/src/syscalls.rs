@@ -50,7 +50,7 @@ impl Recorder {
         let pid = self.tasks.get(&tid).map(|t| t.tgid).unwrap_or(tid);
         Failure::Stop(StopRecording(format!(
             "{error} (process {pid}, thread {tid}, after event {})",
-            self.next_index
+            self.log.next_index()
         )))
     }
 
@@ -179,7 +179,7 @@ impl Recorder {
                  event {}); record with --no-syscall-buffer to have the exec refused at \
                  its exit instead",
                 syscall_model::name(nr).unwrap_or("execve"),
-                self.next_index
+                self.log.next_index()
             ))));
         }
         let added_preload = match (&self.preload_library, is_exec) {
@@ -614,7 +614,7 @@ impl Recorder {
                         "internal error: no memory handle for process {tgid}"
                     ))
                 })?;
-                let mut captured = exec::capture(tid, mem, &mut self.writer, exit_regs)?;
+                let mut captured = exec::capture(tid, mem, self.log.files(), exit_regs)?;
                 if preload_entry == PreloadEntry::LeftForTheLoader {
                     // The library takes it out before the program's code runs.
                     captured.info.env_count = captured.info.env_count.saturating_sub(1);
@@ -635,7 +635,7 @@ impl Recorder {
                          wrong (process {tgid}, thread {tid}, after event {})",
                         syscall_model::name(nr as u64).unwrap_or("execve"),
                         captured.info.exe.path,
-                        self.next_index
+                        self.log.next_index()
                     ))));
                 }
                 payloads.extend(captured.payloads);

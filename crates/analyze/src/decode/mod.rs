@@ -18,7 +18,7 @@ use syscall_model::Returns;
 use syscall_model::Sysno;
 use trace::SyscallExtra;
 
-use crate::errno::{errno_message, errno_name, signal_name};
+use crate::errno::{errno_label, errno_message, signal_name};
 use crate::fds::FdTable;
 use crate::inputs::InputSource;
 use crate::pairing::SyscallRecord;
@@ -685,9 +685,7 @@ impl Decoder<'_> {
             return "?".into();
         };
         if let Some(e) = rec.errno() {
-            let ename = errno_name(e)
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string());
+            let ename = errno_label(e);
             let lead = if e >= 512 { "?" } else { "-1" };
             return format!("{lead} {ename} ({})", errno_message(e));
         }
