@@ -221,167 +221,33 @@ pub fn build(
     let displaced = displaced_instructions(at, original)?;
 
     let mut a = CodeAssembler::new(64).map_err(asm_err)?;
-    let mut save_rax = a.create_label();
-    let mut save_rbx = a.create_label();
-    let mut save_rdx = a.create_label();
-    let mut save_flags = a.create_label();
-    let mut passes = a.create_label();
-    let mut best_words = a.create_label();
-    let mut best_pass = a.create_label();
-    let mut accept_pass = a.create_label();
-    let mut differing = a.create_label();
-    let mut miss = a.create_label();
-    let mut near_miss = a.create_label();
-    let mut hit = a.create_label();
-    let mut trap = a.create_label();
-    let mut resume = a.create_label();
-
+    let mut l = Labels::new(&mut a);
     (|| -> Result<(), IcedError> {
-        // Scratch words on their own page: stores next to code being run
-        // would make the CPU flush its pipeline on every pass.
-        a.set_label(&mut save_rax)?;
-        a.dq(&[0])?;
-        a.set_label(&mut save_rbx)?;
-        a.dq(&[0])?;
-        a.set_label(&mut save_flags)?;
-        a.dq(&[0])?;
-        a.set_label(&mut passes)?;
-        a.dq(&[counters.passes])?;
-        a.set_label(&mut best_words)?;
-        a.dq(&[counters.best_words])?;
-        a.set_label(&mut best_pass)?;
-        a.dq(&[counters.best_pass])?;
-        a.set_label(&mut accept_pass)?;
-        a.dq(&[counters.accept_pass])?;
-        a.set_label(&mut differing)?;
-        a.dq(&[0])?;
-        a.set_label(&mut save_rdx)?;
-        a.dq(&[0])?;
-        // The save areas, with a label on each of their words: a label
-        // plus a displacement is no operand the assembler has.
-        let area_words = |a: &mut CodeAssembler, len: usize| {
-            let mut labels = Vec::with_capacity(len / 8);
-            for _ in 0..len / 8 {
-                let mut label = a.create_label();
-                a.set_label(&mut label)?;
-                a.dq(&[0])?;
-                labels.push(label);
-            }
-            Ok::<_, IcedError>(labels)
-        };
-        a.db(&[0u8; XSAVE_AT - 72])?;
-        let xsave_words = area_words(&mut a, XSAVE_LEN)?;
-        a.db(&[0u8; FXSAVE_AT - XSAVE_AT - XSAVE_LEN])?;
-        let fx_words = area_words(&mut a, FXSAVE_LEN)?;
-        a.db(&[0u8; DATA_LEN as usize - FXSAVE_AT - FXSAVE_LEN])?;
-        a.mov(qword_ptr(save_rax), rax)?;
+        let (xsave_words, fx_words) = emit_scratch_page(&mut a, &mut l, counters)?;
+        a.mov(qword_ptr(l.save_rax), rax)?;
         a.lahf()?;
         a.seto(al)?;
-        a.mov(word_ptr(save_flags), ax)?;
+        a.mov(word_ptr(l.save_flags), ax)?;
         if mode == ProbeMode::TrapEveryPass {
-            a.jmp(hit)?;
+            a.jmp(l.hit)?;
         }
-        // Loop variables usually live in caller-saved registers, so those
-        // are compared first: most passes miss after two or three
-        // instructions.
-        a.mov(rax, target.rax)?;
-        a.cmp(rax, qword_ptr(save_rax))?;
-        a.jne(miss)?;
-        let compare = |a: &mut CodeAssembler, regs: &[(AsmRegister64, u64)]| {
-            for &(reg, value) in regs {
-                a.mov(rax, value)?;
-                a.cmp(reg, rax)?;
-                a.jne(miss)?;
-            }
-            Ok::<(), IcedError>(())
-        };
-        compare(
-            &mut a,
-            &[
-                (rcx, target.rcx),
-                (rdx, target.rdx),
-                (rsi, target.rsi),
-                (rdi, target.rdi),
-                (r8, target.r8),
-                (r9, target.r9),
-                (r10, target.r10),
-                (r11, target.r11),
-                (rbx, target.rbx),
-                (rbp, target.rbp),
-                (r12, target.r12),
-                (r13, target.r13),
-                (r14, target.r14),
-                (r15, target.r15),
-                (rsp, target.rsp),
-            ],
-        )?;
-        a.mov(ax, word_ptr(save_flags))?;
-        a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
-        a.jne(miss)?;
+        emit_register_compare(&mut a, &l, target)?;
         if let Some(vector) = vector {
-            compare_vector_state(&mut a, &fx_words, &vector, miss)?;
+            compare_vector_state(&mut a, &fx_words, &vector, l.miss)?;
             if !vector.ymm_high.is_empty() {
-                compare_upper_ymm(&mut a, &xsave_words, save_rdx, vector.ymm_high, miss)?;
+                compare_upper_ymm(&mut a, &xsave_words, l.save_rdx, vector.ymm_high, l.miss)?;
             }
         }
         if !words.is_empty() {
-            a.mov(qword_ptr(save_rbx), rbx)?;
-            a.mov(qword_ptr(differing), 0)?;
-            for w in words {
-                a.mov(rax, w.addr)?;
-                match w.len {
-                    1 => a.movzx(eax, byte_ptr(rax))?,
-                    2 => a.movzx(eax, word_ptr(rax))?,
-                    4 => a.mov(eax, dword_ptr(rax))?,
-                    _ => a.mov(rax, qword_ptr(rax))?,
-                }
-                let mask = match w.len {
-                    1 => 0xff,
-                    2 => 0xffff,
-                    4 => 0xffff_ffff,
-                    _ => u64::MAX,
-                };
-                a.mov(rbx, w.value & mask)?;
-                a.cmp(rax, rbx)?;
-                if mode == ProbeMode::Score {
-                    let mut same = a.create_label();
-                    a.je(same)?;
-                    a.add(qword_ptr(differing), 1)?;
-                    a.set_label(&mut same)?;
-                    a.nop()?;
-                } else {
-                    a.jne(near_miss)?;
-                }
-            }
-            a.mov(rbx, qword_ptr(save_rbx))?;
-            a.cmp(qword_ptr(differing), 0)?;
-            a.je(hit)?;
-            // Registers matched, some words did not.
-            a.set_label(&mut near_miss)?;
-            a.mov(rbx, qword_ptr(save_rbx))?;
-            a.add(qword_ptr(passes), 1)?;
-            if mode == ProbeMode::Score {
-                let mut not_closer = a.create_label();
-                a.mov(rax, qword_ptr(differing))?;
-                a.cmp(rax, qword_ptr(best_words))?;
-                a.jae(not_closer)?;
-                a.mov(qword_ptr(best_words), rax)?;
-                a.mov(rax, qword_ptr(passes))?;
-                a.mov(qword_ptr(best_pass), rax)?;
-                a.set_label(&mut not_closer)?;
-                a.nop()?;
-            }
-            a.mov(rax, qword_ptr(passes))?;
-            a.cmp(rax, qword_ptr(accept_pass))?;
-            a.jne(miss)?;
+            emit_word_compare(&mut a, &mut l, words, mode)?;
         }
-        a.set_label(&mut hit)?;
-        restore(&mut a, save_flags, save_rax)?;
-        a.set_label(&mut trap)?;
+        a.set_label(&mut l.hit)?;
+        restore(&mut a, l.save_flags, l.save_rax)?;
+        a.set_label(&mut l.trap)?;
         a.int3()?;
-        a.set_label(&mut miss)?;
-        restore(&mut a, save_flags, save_rax)?;
-        a.set_label(&mut resume)?;
+        a.set_label(&mut l.miss)?;
+        restore(&mut a, l.save_flags, l.save_rax)?;
+        a.set_label(&mut l.resume)?;
         for insn in &displaced {
             a.add_instruction(*insn)?;
         }
@@ -393,8 +259,8 @@ pub fn build(
     let result = a
         .assemble_options(page, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)
         .map_err(asm_err)?;
-    let hit = result.label_ip(&trap).map_err(asm_err)?;
-    let resume_miss = result.label_ip(&resume).map_err(asm_err)?;
+    let hit = result.label_ip(&l.trap).map_err(asm_err)?;
+    let resume_miss = result.label_ip(&l.resume).map_err(asm_err)?;
     let mut patch = vec![0xe9];
     patch.extend_from_slice(&(rel as i32).to_le_bytes());
     patch.resize(original.len(), 0xcc);
@@ -412,6 +278,187 @@ pub fn build(
         resume_miss,
         patch,
     })
+}
+
+/// The probe's scratch words (on its data page) and its branch targets.
+struct Labels {
+    save_rax: CodeLabel,
+    save_rbx: CodeLabel,
+    save_rdx: CodeLabel,
+    save_flags: CodeLabel,
+    passes: CodeLabel,
+    best_words: CodeLabel,
+    best_pass: CodeLabel,
+    accept_pass: CodeLabel,
+    differing: CodeLabel,
+    miss: CodeLabel,
+    near_miss: CodeLabel,
+    hit: CodeLabel,
+    trap: CodeLabel,
+    resume: CodeLabel,
+}
+
+impl Labels {
+    fn new(a: &mut CodeAssembler) -> Labels {
+        Labels {
+            save_rax: a.create_label(),
+            save_rbx: a.create_label(),
+            save_rdx: a.create_label(),
+            save_flags: a.create_label(),
+            passes: a.create_label(),
+            best_words: a.create_label(),
+            best_pass: a.create_label(),
+            accept_pass: a.create_label(),
+            differing: a.create_label(),
+            miss: a.create_label(),
+            near_miss: a.create_label(),
+            hit: a.create_label(),
+            trap: a.create_label(),
+            resume: a.create_label(),
+        }
+    }
+}
+
+/// The data page: scratch words and counters first, then the `xsave` and
+/// `fxsave` areas, with a label on each of their words (a label plus a
+/// displacement is no operand the assembler has). Scratch words live on
+/// their own page: stores next to code being run would make the CPU
+/// flush its pipeline on every pass.
+fn emit_scratch_page(
+    a: &mut CodeAssembler,
+    l: &mut Labels,
+    counters: NearMisses,
+) -> Result<(Vec<CodeLabel>, Vec<CodeLabel>), IcedError> {
+    for (label, value) in [
+        (&mut l.save_rax, 0),
+        (&mut l.save_rbx, 0),
+        (&mut l.save_flags, 0),
+        (&mut l.passes, counters.passes),
+        (&mut l.best_words, counters.best_words),
+        (&mut l.best_pass, counters.best_pass),
+        (&mut l.accept_pass, counters.accept_pass),
+        (&mut l.differing, 0),
+        (&mut l.save_rdx, 0),
+    ] {
+        a.set_label(label)?;
+        a.dq(&[value])?;
+    }
+    let area_words = |a: &mut CodeAssembler, len: usize| {
+        let mut labels = Vec::with_capacity(len / 8);
+        for _ in 0..len / 8 {
+            let mut label = a.create_label();
+            a.set_label(&mut label)?;
+            a.dq(&[0])?;
+            labels.push(label);
+        }
+        Ok::<_, IcedError>(labels)
+    };
+    a.db(&[0u8; XSAVE_AT - 72])?;
+    let xsave_words = area_words(a, XSAVE_LEN)?;
+    a.db(&[0u8; FXSAVE_AT - XSAVE_AT - XSAVE_LEN])?;
+    let fx_words = area_words(a, FXSAVE_LEN)?;
+    a.db(&[0u8; DATA_LEN as usize - FXSAVE_AT - FXSAVE_LEN])?;
+    Ok((xsave_words, fx_words))
+}
+
+/// Compares the general registers and the arithmetic flags; a difference
+/// jumps to the miss path. Loop variables usually live in caller-saved
+/// registers, so those are compared first: most passes miss after two or
+/// three instructions.
+fn emit_register_compare(
+    a: &mut CodeAssembler,
+    l: &Labels,
+    target: &Regs,
+) -> Result<(), IcedError> {
+    a.mov(rax, target.rax)?;
+    a.cmp(rax, qword_ptr(l.save_rax))?;
+    a.jne(l.miss)?;
+    for (reg, value) in [
+        (rcx, target.rcx),
+        (rdx, target.rdx),
+        (rsi, target.rsi),
+        (rdi, target.rdi),
+        (r8, target.r8),
+        (r9, target.r9),
+        (r10, target.r10),
+        (r11, target.r11),
+        (rbx, target.rbx),
+        (rbp, target.rbp),
+        (r12, target.r12),
+        (r13, target.r13),
+        (r14, target.r14),
+        (r15, target.r15),
+        (rsp, target.rsp),
+    ] {
+        a.mov(rax, value)?;
+        a.cmp(reg, rax)?;
+        a.jne(l.miss)?;
+    }
+    a.mov(ax, word_ptr(l.save_flags))?;
+    a.cmp(ax, i32::from(flags_snapshot(target.eflags)))?;
+    a.jne(l.miss)
+}
+
+/// Compares the watched memory words, with the registers already equal.
+/// Scoring counts the differing words and remembers the closest pass;
+/// otherwise any difference is a near miss, which hits only on the pass
+/// the tracer chose to accept.
+fn emit_word_compare(
+    a: &mut CodeAssembler,
+    l: &mut Labels,
+    words: &[WatchedWord],
+    mode: ProbeMode,
+) -> Result<(), IcedError> {
+    a.mov(qword_ptr(l.save_rbx), rbx)?;
+    a.mov(qword_ptr(l.differing), 0)?;
+    for w in words {
+        a.mov(rax, w.addr)?;
+        match w.len {
+            1 => a.movzx(eax, byte_ptr(rax))?,
+            2 => a.movzx(eax, word_ptr(rax))?,
+            4 => a.mov(eax, dword_ptr(rax))?,
+            _ => a.mov(rax, qword_ptr(rax))?,
+        }
+        let mask = match w.len {
+            1 => 0xff,
+            2 => 0xffff,
+            4 => 0xffff_ffff,
+            _ => u64::MAX,
+        };
+        a.mov(rbx, w.value & mask)?;
+        a.cmp(rax, rbx)?;
+        if mode == ProbeMode::Score {
+            let mut same = a.create_label();
+            a.je(same)?;
+            a.add(qword_ptr(l.differing), 1)?;
+            a.set_label(&mut same)?;
+            a.nop()?;
+        } else {
+            a.jne(l.near_miss)?;
+        }
+    }
+    a.mov(rbx, qword_ptr(l.save_rbx))?;
+    a.cmp(qword_ptr(l.differing), 0)?;
+    a.je(l.hit)?;
+    // Registers matched, some words did not.
+    a.set_label(&mut l.near_miss)?;
+    a.mov(rbx, qword_ptr(l.save_rbx))?;
+    a.add(qword_ptr(l.passes), 1)?;
+    if mode == ProbeMode::Score {
+        let mut not_closer = a.create_label();
+        a.mov(rax, qword_ptr(l.differing))?;
+        a.cmp(rax, qword_ptr(l.best_words))?;
+        a.jae(not_closer)?;
+        a.mov(qword_ptr(l.best_words), rax)?;
+        a.mov(rax, qword_ptr(l.passes))?;
+        a.mov(qword_ptr(l.best_pass), rax)?;
+        a.set_label(&mut not_closer)?;
+        a.nop()?;
+    }
+    a.mov(rax, qword_ptr(l.passes))?;
+    a.cmp(rax, qword_ptr(l.accept_pass))?;
+    a.jne(l.miss)?;
+    Ok(())
 }
 
 /// Saves the x87/SSE state into the page (`fxsave` changes no register)

@@ -14,6 +14,7 @@ mod buffered;
 mod cpuid;
 mod event_log;
 mod exec;
+mod in_place;
 mod mappings;
 mod output;
 mod preempt;

@@ -2,6 +2,7 @@
 //! stops, and what it refuses.
 
 use crate::exec;
+use crate::in_place::locks_pi_futex;
 use crate::mappings::private_mapping_follows_writes;
 use crate::preload_env::PreloadEntry;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
@@ -10,7 +11,7 @@ use crate::RecordError;
 use std::path::Path;
 use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError, ERESTARTNOHAND};
 use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
-use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::ptrace::{self, Resume};
 use tracee::{regs, Pid, ProcessMemory};
 
 /// auxv key set to 1 when an exec gained privileges.
@@ -128,22 +129,7 @@ impl Recorder {
             let bytes = self.memories.get(&tgid)?.read(ptr, 8).ok()?;
             Some(u64::from_le_bytes(bytes.try_into().ok()?))
         });
-        let (inputs, input_bytes) = {
-            let mem = self.memory(tgid)?;
-            let mut inputs = Vec::new();
-            let mut bytes = Vec::new();
-            for r in syscall_model::inputs(model.0, &model.1, &Reader(mem)) {
-                // The model saw it readable; a page unmapped since is simply skipped.
-                if let Ok(b) = mem.read(r.addr, r.len as usize) {
-                    inputs.push(MemWrite {
-                        addr: r.addr,
-                        len: r.len,
-                    });
-                    bytes.push(b);
-                }
-            }
-            (inputs, bytes)
-        };
+        let (inputs, input_bytes) = self.read_inputs(tgid, model)?;
         self.log(
             tid,
             EventKind::SyscallEntry {
@@ -161,7 +147,6 @@ impl Recorder {
             self.task(tid)?.state = RunState::InKernel;
             return Ok(());
         }
-        let mut forced = None;
         if untraced_clone(nr, &args) {
             // A child the recorder could not see would run unrecorded (and
             // outside the syscall buffer's protocol): it is traced like any
@@ -198,37 +183,11 @@ impl Recorder {
             }
             _ => None,
         };
-        if nr == syscallbuf::CONTROL_SYSCALL {
-            let answer = self.control(tid, tgid, &args)?;
+        let forced = self.recorder_answer(tid, tgid, nr, &args)?;
+        if forced.is_some() {
+            // The kernel skips a call numbered -1; the answer goes in at the exit.
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
-            forced = Some((answer, "answered by the recorder (syscall buffer control)"));
-        } else if let Some(answer) = self.program_tsc_mode(tid, tgid, nr, &args)? {
-            entry_regs.orig_rax = u64::MAX;
-            regs::set(tid, &entry_regs)?;
-            forced = Some((
-                answer,
-                "answered by the recorder, which keeps rdtsc trapping itself",
-            ));
-        } else if let Some(answer) = self.program_cpuid_mode(nr, &args)? {
-            entry_regs.orig_rax = u64::MAX;
-            regs::set(tid, &entry_regs)?;
-            forced = Some((
-                answer,
-                "answered by the recorder, which keeps CPUID faulting itself",
-            ));
-        } else if let Some(answer) = self.seccomp_query(tid, nr, &args)? {
-            entry_regs.orig_rax = u64::MAX;
-            regs::set(tid, &entry_regs)?;
-            forced = Some((
-                answer,
-                "answered by the recorder, whose own seccomp filter the program does not see",
-            ));
-        } else if let Some(reason) = syscall_model::syscall(nr).and_then(|row| row.absent_because())
-        {
-            entry_regs.orig_rax = u64::MAX;
-            regs::set(tid, &entry_regs)?;
-            forced = Some((-(libc::ENOSYS as i64), reason));
         }
         let task = self.task(tid)?;
         task.syscall = Some(InFlight {
@@ -258,6 +217,68 @@ impl Recorder {
             return self.log_pi_futex_block(tid, tgid, word);
         }
         Ok(())
+    }
+
+    /// The memory a syscall reads, as the model names it, with its bytes.
+    fn read_inputs(
+        &self,
+        tgid: Pid,
+        (nr, args): (u64, [u64; 6]),
+    ) -> Result<(Vec<MemWrite>, Vec<Vec<u8>>), RecordError> {
+        let mem = self.memory(tgid)?;
+        let mut inputs = Vec::new();
+        let mut bytes = Vec::new();
+        for r in syscall_model::inputs(nr, &args, &Reader(mem)) {
+            // The model saw it readable; a page unmapped since is simply skipped.
+            if let Ok(b) = mem.read(r.addr, r.len as usize) {
+                inputs.push(MemWrite {
+                    addr: r.addr,
+                    len: r.len,
+                });
+                bytes.push(b);
+            }
+        }
+        Ok((inputs, bytes))
+    }
+
+    /// A call the recorder answers instead of the kernel, with the answer
+    /// and why: its own control call, and the queries whose kernel answer
+    /// would show the recorder's settings instead of the program's.
+    fn recorder_answer(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Result<Option<(i64, &'static str)>, Failure> {
+        if nr == syscallbuf::CONTROL_SYSCALL {
+            let answer = self.control(tid, tgid, args)?;
+            return Ok(Some((
+                answer,
+                "answered by the recorder (syscall buffer control)",
+            )));
+        }
+        if let Some(answer) = self.program_tsc_mode(tid, tgid, nr, args)? {
+            return Ok(Some((
+                answer,
+                "answered by the recorder, which keeps rdtsc trapping itself",
+            )));
+        }
+        if let Some(answer) = self.program_cpuid_mode(nr, args)? {
+            return Ok(Some((
+                answer,
+                "answered by the recorder, which keeps CPUID faulting itself",
+            )));
+        }
+        if let Some(answer) = self.seccomp_query(tid, nr, args)? {
+            return Ok(Some((
+                answer,
+                "answered by the recorder, whose own seccomp filter the program does not see",
+            )));
+        }
+        Ok(syscall_model::syscall(nr)
+            .and_then(|row| row.absent_because())
+            .map(|reason| (-(libc::ENOSYS as i64), reason)))
     }
 
     /// Right after an exec: the vDSO's clock functions become syscalls
@@ -336,91 +357,6 @@ impl Recorder {
         }))
     }
 
-    /// A write to the recorder's own stdout or stderr finishes before any
-    /// other thread runs: replay prints in log order, and two processes'
-    /// writes still in the kernel together could reach the pipe in the
-    /// other order than their exits are logged. (The reader is outside the
-    /// recording, so waiting for it cannot deadlock the tracees.)
-    fn writes_to_output(&self, tid: Pid, nr: u64, args: &[u64; 6]) -> bool {
-        match syscall_model::syscall(nr).and_then(|row| row.fd_write) {
-            Some(write) => self.output.classify(tid, args[write.fd] as i64).is_some(),
-            None => false,
-        }
-    }
-
-    /// Runs a syscall that changes the address space to its exit and logs
-    /// that exit at once, before any other thread's event. Replay applies
-    /// mappings in trace order; while a munmap was in the kernel, another
-    /// thread's mmap could complete, reuse the freed range and be logged
-    /// first, and replay then mapped it before freeing the range and lost
-    /// it (a thread's syscall buffer, in many_short_lived_threads).
-    fn exit_in_place(&mut self, tid: Pid) -> Step {
-        loop {
-            let stop = ptrace::wait_for(tid)?;
-            if self.in_place_stop(tid, stop)? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Handles a stop of a thread the recorder waits for in place; true
-    /// once the syscall's exit (or whatever ended it) has been handled.
-    fn in_place_stop(&mut self, tid: Pid, stop: WaitResult) -> Step<bool> {
-        match stop {
-            // Under PTRACE_SYSCALL the seccomp stop follows the entry.
-            WaitResult::Stopped(_, Stop::Event { event, .. })
-                if event == libc::PTRACE_EVENT_SECCOMP =>
-            {
-                ptrace::resume(tid, Resume::Syscall, 0)?;
-                Ok(false)
-            }
-            WaitResult::Stopped(_, Stop::Syscall) => {
-                self.task(tid)?.state = RunState::Stopped;
-                self.syscall_exit(tid)?;
-                Ok(true)
-            }
-            other => {
-                self.on_wait(other)?;
-                Ok(true)
-            }
-        }
-    }
-
-    /// A thread that blocks in FUTEX_LOCK_PI has already marked the futex
-    /// word contended (FUTEX_WAITERS), and the owner's user code reads that
-    /// bit to decide whether to unlock through the kernel. Replay applies
-    /// the call's writes only at its exit, so the word as the block left it
-    /// is logged now, before any other thread runs.
-    fn log_pi_futex_block(&mut self, tid: Pid, tgid: Pid, word: u64) -> Step {
-        let deadline = std::time::Instant::now() + PI_BLOCK_WAIT;
-        loop {
-            let slice = std::time::Duration::from_micros(100);
-            if let Some(stop) = ptrace::wait_for_within(tid, slice)? {
-                // It returned without blocking: its exit has the word.
-                if self.in_place_stop(tid, stop)? {
-                    return Ok(());
-                }
-                continue;
-            }
-            if ptrace::is_blocked(tid) {
-                let Ok(value) = self.memory(tgid)?.read(word, 4) else {
-                    return Ok(());
-                };
-                self.log(
-                    tid,
-                    EventKind::KernelWrite {
-                        writes: vec![MemWrite { addr: word, len: 4 }],
-                    },
-                    vec![value],
-                )?;
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                return Ok(());
-            }
-        }
-    }
-
     pub(crate) fn syscall_exit(&mut self, tid: Pid) -> Step {
         let mut exit_regs = regs::get(tid)?;
         let (tgid, inflight) = {
@@ -461,21 +397,7 @@ impl Recorder {
             if !is_error_result(result) {
                 return Err(self.refuse(tid, e));
             }
-            // Rejected by the kernel: nothing happened but the error.
-            self.log(
-                tid,
-                EventKind::SyscallExit {
-                    nr,
-                    result,
-                    writes: Vec::new(),
-                    extra: None,
-                },
-                Vec::new(),
-            )?;
-            let task = self.task(tid)?;
-            task.anchor_regs = Some(exit_regs);
-            task.anchor_in_user_code = None;
-            return self.resume_user(tid, 0);
+            return self.log_rejected(tid, nr, result, exit_regs);
         }
         let mut extra = None;
         if untraced_clone(nr, &args) {
@@ -507,26 +429,11 @@ impl Recorder {
         }
         let is_exec =
             (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
-        let ranges = if is_exec {
-            Vec::new()
+        let (writes, mut payloads) = if is_exec {
+            (Vec::new(), Vec::new())
         } else {
-            match syscall_model::outputs(model.0, &model.1, result, &Reader(self.memory(tgid)?)) {
-                Ok(r) => r,
-                Err(e) => return Err(self.refuse(tid, e)),
-            }
+            self.read_outputs(tid, tgid, model, result)?
         };
-        let mut writes = Vec::with_capacity(ranges.len());
-        let mut payloads = Vec::with_capacity(ranges.len());
-        {
-            let mem = self.memory(tgid)?;
-            for r in ranges {
-                payloads.push(mem.read(r.addr, r.len as usize)?);
-                writes.push(MemWrite {
-                    addr: r.addr,
-                    len: r.len,
-                });
-            }
-        }
         if let (None, Some((stream, source)), true) = (&extra, copied_output, result > 0) {
             let bytes = source.bytes(result as usize);
             let len = bytes.len() as u64;
@@ -556,11 +463,7 @@ impl Recorder {
             args,
             result,
         };
-        self.note_fd_changes(&returned)?;
-        self.note_own_seccomp(&returned)?;
-        self.note_proc_mem_open(&returned)?;
-        self.note_proc_mem_write(&returned)?;
-        self.note_process_vm_write(&returned)?;
+        self.note_effects(&returned)?;
         // Not where the kernel may still restart the call (it moves rip
         // back over the `syscall` the patch replaces); plain errors are
         // fine, and `ls -l`'s getxattr calls nearly all fail.
@@ -581,6 +484,61 @@ impl Recorder {
             task.restartable = Some(model);
         }
         self.resume_user(tid, 0)
+    }
+
+    /// A call the model cannot describe, rejected by the kernel: nothing
+    /// happened but the error, which is all the exit logs.
+    fn log_rejected(&mut self, tid: Pid, nr: u64, result: i64, exit_regs: Regs) -> Step {
+        self.log(
+            tid,
+            EventKind::SyscallExit {
+                nr,
+                result,
+                writes: Vec::new(),
+                extra: None,
+            },
+            Vec::new(),
+        )?;
+        let task = self.task(tid)?;
+        task.anchor_regs = Some(exit_regs);
+        task.anchor_in_user_code = None;
+        self.resume_user(tid, 0)
+    }
+
+    /// The memory the call wrote, as the model names it, with its bytes.
+    fn read_outputs(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        (nr, args): (u64, [u64; 6]),
+        result: i64,
+    ) -> Result<(Vec<MemWrite>, Vec<Vec<u8>>), Failure> {
+        let ranges = match syscall_model::outputs(nr, &args, result, &Reader(self.memory(tgid)?)) {
+            Ok(ranges) => ranges,
+            Err(e) => return Err(self.refuse(tid, e)),
+        };
+        let mem = self.memory(tgid)?;
+        let mut writes = Vec::with_capacity(ranges.len());
+        let mut payloads = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            payloads.push(mem.read(r.addr, r.len as usize)?);
+            writes.push(MemWrite {
+                addr: r.addr,
+                len: r.len,
+            });
+        }
+        Ok((writes, payloads))
+    }
+
+    /// What the recorder keeps track of beyond the log: descriptors,
+    /// the program's own seccomp filters, writers of other processes'
+    /// memory.
+    fn note_effects(&mut self, returned: &Returned) -> Step {
+        self.note_fd_changes(returned)?;
+        self.note_own_seccomp(returned)?;
+        self.note_proc_mem_open(returned)?;
+        self.note_proc_mem_write(returned)?;
+        self.note_process_vm_write(returned)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -708,16 +666,6 @@ impl Recorder {
         let first = ptrace::wait_for(child)?;
         self.on_wait(first)
     }
-}
-
-/// How long the recorder waits for a FUTEX_LOCK_PI to block or return.
-const PI_BLOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The futex word of a FUTEX_LOCK_PI or FUTEX_LOCK_PI2.
-fn locks_pi_futex(nr: u64, args: &[u64; 6]) -> Option<u64> {
-    const PRIVATE_AND_CLOCK: u64 = 128 | 256;
-    let lock = matches!(args[1] & !PRIVATE_AND_CLOCK, 6 | 13);
-    (nr == libc::SYS_futex as u64 && lock).then_some(args[0])
 }
 
 /// A clone that asks the kernel not to let the tracer see the child.

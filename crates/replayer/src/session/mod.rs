@@ -8,6 +8,7 @@ mod diversion;
 mod lifecycle;
 mod pause;
 mod preempt;
+mod probes;
 mod snapshot;
 mod syscalls;
 mod tasks;
@@ -15,7 +16,7 @@ mod tasks;
 pub use cpuid::finish_cpu_check;
 pub use debug::{DebugStep, RunStop, WatchKind};
 pub use diversion::{DivertedRun, DivertedStop};
-pub use preempt::ActiveProbe;
+pub use probes::ActiveProbe;
 
 use syscalls::exec_payloads;
 
@@ -602,64 +603,8 @@ impl ReplaySession {
                     return Ok(Applied::Interrupted);
                 }
                 WaitResult::Stopped(_, Stop::Signal(sig)) => {
-                    let Some(info) = ptrace::get_siginfo(real)? else {
-                        ptrace::resume(real, Resume::Syscall, 0)?;
-                        continue;
-                    };
-                    if self.answer_cpuid(real, pid, sig, &info)? {
-                        self.resume_user_code(real, pid, 0)?;
-                        continue;
-                    }
-                    let guard_fired = expect == Expect::Probe
-                        && sig == libc::SIGTRAP
-                        && ptrace::siginfo_code(&info) == ptrace::TRAP_HWBKPT
-                        && self.code_guard_fired(event.tid, real)?;
-                    if sig == libc::SIGTRAP {
-                        if let Some(stop) = self.debug_trap(event.tid, real, &info)? {
-                            self.debug.stop = Some(stop);
-                            return Ok(Applied::Interrupted);
-                        }
-                    }
-                    match expect {
-                        Expect::Signal(want) if want == sig => return Ok(Applied::Done),
-                        Expect::Rdtsc
-                            if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 =>
-                        {
-                            return Ok(Applied::Done)
-                        }
-                        Expect::Probe if guard_fired => {
-                            self.resume_user_code(real, pid, 0)?;
-                        }
-                        Expect::Probe
-                            if sig == libc::SIGTRAP && self.at_probe_hit(event.tid, real) =>
-                        {
-                            return Ok(Applied::Done)
-                        }
-                        Expect::Probe
-                            if (sig == libc::SIGTRAP || is_fault_signal(sig, &info))
-                                && self.step_over_window_entry(event, real, sig)? =>
-                        {
-                            self.resume_user_code(real, pid, 0)?;
-                        }
-                        _ if is_fault_signal(sig, &info) => {
-                            let rip = regs::get(real).map(|r| r.rip).unwrap_or(0);
-                            return Err(self.divergence(
-                                event,
-                                "the replayed program faulted where the recorded one did not",
-                                self.describe(event.tid, expect),
-                                format!(
-                                    "signal {sig} at rip {rip:#x} (address {:#x})",
-                                    ptrace::siginfo_fault_addr(&info)
-                                ),
-                            ));
-                        }
-                        _ => {
-                            tracing::debug!(
-                                sig,
-                                "dropping a signal the real kernel sent during replay"
-                            );
-                            self.resume_user_code(real, pid, 0)?;
-                        }
+                    if let Some(applied) = self.on_signal_stop(event, expect, real, pid, sig)? {
+                        return Ok(applied);
                     }
                 }
                 WaitResult::Stopped(_, Stop::Event { event: ev, .. })
@@ -684,6 +629,71 @@ impl ReplaySession {
                 }
             }
         }
+    }
+
+    /// A signal stop while running to the event's stop: what it ends in,
+    /// or `None` where the thread runs on.
+    fn on_signal_stop(
+        &mut self,
+        event: &Event,
+        expect: Expect,
+        real: Pid,
+        pid: i32,
+        sig: i32,
+    ) -> Result<Option<Applied>, ReplayError> {
+        let Some(info) = ptrace::get_siginfo(real)? else {
+            ptrace::resume(real, Resume::Syscall, 0)?;
+            return Ok(None);
+        };
+        if self.answer_cpuid(real, pid, sig, &info)? {
+            self.resume_user_code(real, pid, 0)?;
+            return Ok(None);
+        }
+        let guard_fired = expect == Expect::Probe
+            && sig == libc::SIGTRAP
+            && ptrace::siginfo_code(&info) == ptrace::TRAP_HWBKPT
+            && self.code_guard_fired(event.tid, real)?;
+        if sig == libc::SIGTRAP {
+            if let Some(stop) = self.debug_trap(event.tid, real, &info)? {
+                self.debug.stop = Some(stop);
+                return Ok(Some(Applied::Interrupted));
+            }
+        }
+        match expect {
+            Expect::Signal(want) if want == sig => return Ok(Some(Applied::Done)),
+            Expect::Rdtsc if sig == libc::SIGSEGV && ptrace::siginfo_code(&info) == 0x80 => {
+                return Ok(Some(Applied::Done))
+            }
+            Expect::Probe if guard_fired => {
+                self.resume_user_code(real, pid, 0)?;
+            }
+            Expect::Probe if sig == libc::SIGTRAP && self.at_probe_hit(event.tid, real) => {
+                return Ok(Some(Applied::Done))
+            }
+            Expect::Probe
+                if (sig == libc::SIGTRAP || is_fault_signal(sig, &info))
+                    && self.step_over_window_entry(event, real, sig)? =>
+            {
+                self.resume_user_code(real, pid, 0)?;
+            }
+            _ if is_fault_signal(sig, &info) => {
+                let rip = regs::get(real).map(|r| r.rip).unwrap_or(0);
+                return Err(self.divergence(
+                    event,
+                    "the replayed program faulted where the recorded one did not",
+                    self.describe(event.tid, expect),
+                    format!(
+                        "signal {sig} at rip {rip:#x} (address {:#x})",
+                        ptrace::siginfo_fault_addr(&info)
+                    ),
+                ));
+            }
+            _ => {
+                tracing::debug!(sig, "dropping a signal the real kernel sent during replay");
+                self.resume_user_code(real, pid, 0)?;
+            }
+        }
+        Ok(None)
     }
 
     fn compare_regs(&self, event: &Event, recorded: &Regs, real: Pid) -> Result<Regs, ReplayError> {

@@ -86,46 +86,7 @@ impl ReplaySession {
         for (&pid, threads) in live.iter_mut() {
             threads.sort_by_key(|&(tid, _)| (tid != pid, tid));
         }
-        let mut shared: HashMap<i32, Vec<SharedMapping>> = HashMap::new();
-        let mut new_objects = Vec::new();
-        for (&pid, threads) in &live {
-            let real = threads[0].1;
-            let process = self.process(pid)?;
-            let mut mine = Vec::new();
-            for entry in maps::read(real)?.into_iter().filter(|e| e.shared) {
-                let path = match objects.get(&entry.inode) {
-                    Some(path) => path.clone(),
-                    None if is_shared_memory(&entry.name) => {
-                        let copy = shared_files::new_copy(0)?;
-                        let path = shared_files::path_of(&copy);
-                        objects.insert(entry.inode, path.clone());
-                        new_objects.push((entry.inode, copy));
-                        path
-                    }
-                    // A file mapped shared that nobody writes through this
-                    // mapping: the copy may share it.
-                    None if !entry.writable => continue,
-                    None => {
-                        return Err(not_here(format!(
-                            "process {pid} maps {} shared and writable",
-                            entry.name
-                        )))
-                    }
-                };
-                mine.push(SharedMapping { entry, path });
-            }
-            // What a new object holds: this process's view of it now.
-            for mapping in &mine {
-                let Some((_, copy)) = new_objects
-                    .iter()
-                    .find(|(inode, _)| *inode == mapping.entry.inode)
-                else {
-                    continue;
-                };
-                fill_from_memory(copy, &process.memory, &mapping.entry)?;
-            }
-            shared.insert(pid, mine);
-        }
+        let shared = self.shared_mappings(&live, &mut objects)?;
         let mut processes = HashMap::new();
         // Recorded tid to the copy's thread.
         let mut copies: HashMap<i32, Pid> = HashMap::new();
@@ -185,26 +146,7 @@ impl ReplaySession {
                 return Err(e);
             }
         }
-        let mut tasks = HashMap::new();
-        for (&tid, task) in &self.tasks {
-            let real = match copies.get(&tid) {
-                Some(&copy) if task.state != ReplayState::Dead => copy,
-                _ => task.real,
-            };
-            let copy = copy_task(task, real);
-            if let Some(probe) = copy.probe.as_ref().filter(|p| !p.guard.is_empty()) {
-                // Debug registers are not inherited by a fork.
-                for &(i, addr) in &probe.guard {
-                    debugreg::write(real, i, addr)?;
-                }
-                debugreg::write(
-                    real,
-                    debugreg::CONTROL,
-                    super::code_guard::guard_dr7(&probe.guard),
-                )?;
-            }
-            tasks.insert(tid, copy);
-        }
+        let tasks = self.copy_tasks(&copies)?;
         let reader = trace::TraceReader::open(self.reader.dir())?;
         let events: Lookahead = self.events.try_clone()?;
         tracing::debug!(
@@ -231,6 +173,86 @@ impl ReplaySession {
             cpuid: self.cpuid.clone(),
             auto_snapshots: None,
         })
+    }
+
+    /// Each live process's shared mappings and the files the copies map
+    /// instead: shared memory objects get new files holding what they hold
+    /// now; a shared writable file mapping cannot be copied.
+    fn shared_mappings(
+        &self,
+        live: &BTreeMap<i32, Vec<(i32, Pid)>>,
+        objects: &mut HashMap<u64, std::path::PathBuf>,
+    ) -> Result<HashMap<i32, Vec<SharedMapping>>, ReplayError> {
+        let mut shared: HashMap<i32, Vec<SharedMapping>> = HashMap::new();
+        let mut new_objects = Vec::new();
+        for (&pid, threads) in live {
+            let real = threads[0].1;
+            let process = self.process(pid)?;
+            let mut mine = Vec::new();
+            for entry in maps::read(real)?.into_iter().filter(|e| e.shared) {
+                let path = match objects.get(&entry.inode) {
+                    Some(path) => path.clone(),
+                    None if is_shared_memory(&entry.name) => {
+                        let copy = shared_files::new_copy(0)?;
+                        let path = shared_files::path_of(&copy);
+                        objects.insert(entry.inode, path.clone());
+                        new_objects.push((entry.inode, copy));
+                        path
+                    }
+                    // A file mapped shared that nobody writes through this
+                    // mapping: the copy may share it.
+                    None if !entry.writable => continue,
+                    None => {
+                        return Err(not_here(format!(
+                            "process {pid} maps {} shared and writable",
+                            entry.name
+                        )))
+                    }
+                };
+                mine.push(SharedMapping { entry, path });
+            }
+            // What a new object holds: this process's view of it now.
+            for mapping in &mine {
+                let Some((_, copy)) = new_objects
+                    .iter()
+                    .find(|(inode, _)| *inode == mapping.entry.inode)
+                else {
+                    continue;
+                };
+                fill_from_memory(copy, &process.memory, &mapping.entry)?;
+            }
+            shared.insert(pid, mine);
+        }
+        Ok(shared)
+    }
+
+    /// The tasks of the copy: those of live processes run as the copies'
+    /// threads, with their debug registers (a fork does not inherit them).
+    fn copy_tasks(
+        &self,
+        copies: &HashMap<i32, Pid>,
+    ) -> Result<HashMap<i32, ReplayTask>, ReplayError> {
+        let mut tasks = HashMap::new();
+        for (&tid, task) in &self.tasks {
+            let real = match copies.get(&tid) {
+                Some(&copy) if task.state != ReplayState::Dead => copy,
+                _ => task.real,
+            };
+            let copy = copy_task(task, real);
+            if let Some(probe) = copy.probe.as_ref().filter(|p| !p.guard.is_empty()) {
+                // Debug registers are not inherited by a fork.
+                for &(i, addr) in &probe.guard {
+                    debugreg::write(real, i, addr)?;
+                }
+                debugreg::write(
+                    real,
+                    debugreg::CONTROL,
+                    super::code_guard::guard_dr7(&probe.guard),
+                )?;
+            }
+            tasks.insert(tid, copy);
+        }
+        Ok(tasks)
     }
 
     /// Makes the replay copy itself every `every` of replay time, at the

@@ -194,91 +194,9 @@ impl ReplaySession {
         args: &[u64; 6],
         recorded: RecordedClone,
     ) -> Result<i64, ReplayError> {
-        // vfork would block the parent until the child execs, but replay
-        // decides when each task runs; sharing memory is what matters.
-        let (flags, child_tid_addr, parent_tid_addr) = match nr {
-            libc::SYS_vfork => {
-                current.orig_rax = libc::SYS_clone as u64;
-                current.rdi = (libc::CLONE_VM | libc::SIGCHLD) as u64;
-                current.rsi = 0;
-                (libc::CLONE_VM as u64, 0, 0)
-            }
-            libc::SYS_fork => (0, 0, 0),
-            libc::SYS_clone => {
-                // The recorder traced an untraced child too (and replay must).
-                current.rdi = args[0] & !((libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64);
-                (args[0], args[3], args[2])
-            }
-            _ => {
-                let process = self.process(event.pid)?;
-                let size = args[1].min(128) as usize;
-                let mut clone_args = process.memory.read(args[0], size)?;
-                if clone_args.len() < 32 {
-                    return Err(self.divergence(
-                        event,
-                        "clone3 with a short argument struct",
-                        "≥ 32 bytes".into(),
-                        format!("{size}"),
-                    ));
-                }
-                let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
-                let child_tid =
-                    u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
-                let parent_tid =
-                    u64::from_le_bytes(clone_args[24..32].try_into().unwrap_or_default());
-                // The recorder traced an untraced child too (and replay must).
-                let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
-                clone_args[0..8].copy_from_slice(&(flags & !untraced).to_le_bytes());
-                let scratch = process.scratch.ok_or_else(|| {
-                    ReplayError::Setup("internal error: no injection page".into())
-                })?;
-                let copy = scratch + SCRATCH_LEN - 256;
-                process.memory.write(copy, &clone_args)?;
-                current.rdi = copy;
-                (flags, child_tid, parent_tid)
-            }
-        };
-        regs::set(real, &current)?;
-        ptrace::resume(real, Resume::Syscall, 0)?;
-        let mut child = None;
-        loop {
-            match ptrace::wait_for(real)? {
-                WaitResult::Stopped(
-                    _,
-                    Stop::Event {
-                        event:
-                            libc::PTRACE_EVENT_FORK
-                            | libc::PTRACE_EVENT_VFORK
-                            | libc::PTRACE_EVENT_CLONE,
-                        message,
-                    },
-                ) => {
-                    child = Some(message as Pid);
-                    ptrace::resume(real, Resume::Syscall, 0)?;
-                }
-                WaitResult::Stopped(_, Stop::Syscall) => break,
-                WaitResult::Stopped(_, Stop::Signal(_)) => {
-                    ptrace::resume(real, Resume::Syscall, 0)?
-                }
-                other => {
-                    return Err(self.divergence(
-                        event,
-                        "clone failed during replay",
-                        "a new task".into(),
-                        format!("{other:?}"),
-                    ))
-                }
-            }
-        }
-        let Some(child) = child else {
-            let rax = regs::get(real)?.rax as i64;
-            return Err(self.divergence(
-                event,
-                "clone failed during replay",
-                "a new task".into(),
-                format!("result {rax}"),
-            ));
-        };
+        let (flags, child_tid_addr, parent_tid_addr) =
+            self.clone_to_run(event, &mut current, nr, args)?;
+        let child = self.run_clone(event, real, &current)?;
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let seen_tid = recorded.result as i32;
         let recorded_child = recorded.tid.unwrap_or(seen_tid);
@@ -358,6 +276,107 @@ impl ReplaySession {
             },
         );
         Ok(regs::get(real)?.rax as i64)
+    }
+
+    /// The registers (and, for clone3, the argument struct) of the clone
+    /// replay runs, and the recorded call's flags, child-tid and parent-tid
+    /// addresses. vfork would block the parent until the child execs, but
+    /// replay decides when each task runs; sharing memory is what matters.
+    fn clone_to_run(
+        &mut self,
+        event: &Event,
+        current: &mut Regs,
+        nr: i64,
+        args: &[u64; 6],
+    ) -> Result<(u64, u64, u64), ReplayError> {
+        Ok(match nr {
+            libc::SYS_vfork => {
+                current.orig_rax = libc::SYS_clone as u64;
+                current.rdi = (libc::CLONE_VM | libc::SIGCHLD) as u64;
+                current.rsi = 0;
+                (libc::CLONE_VM as u64, 0, 0)
+            }
+            libc::SYS_fork => (0, 0, 0),
+            libc::SYS_clone => {
+                // The recorder traced an untraced child too (and replay must).
+                current.rdi = args[0] & !((libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64);
+                (args[0], args[3], args[2])
+            }
+            _ => {
+                let process = self.process(event.pid)?;
+                let size = args[1].min(128) as usize;
+                let mut clone_args = process.memory.read(args[0], size)?;
+                if clone_args.len() < 32 {
+                    return Err(self.divergence(
+                        event,
+                        "clone3 with a short argument struct",
+                        "≥ 32 bytes".into(),
+                        format!("{size}"),
+                    ));
+                }
+                let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
+                let child_tid =
+                    u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
+                let parent_tid =
+                    u64::from_le_bytes(clone_args[24..32].try_into().unwrap_or_default());
+                // The recorder traced an untraced child too (and replay must).
+                let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
+                clone_args[0..8].copy_from_slice(&(flags & !untraced).to_le_bytes());
+                let scratch = process.scratch.ok_or_else(|| {
+                    ReplayError::Setup("internal error: no injection page".into())
+                })?;
+                let copy = scratch + SCRATCH_LEN - 256;
+                process.memory.write(copy, &clone_args)?;
+                current.rdi = copy;
+                (flags, child_tid, parent_tid)
+            }
+        })
+    }
+
+    /// Runs the clone in the kernel; the new task's real tid.
+    fn run_clone(&mut self, event: &Event, real: Pid, current: &Regs) -> Result<Pid, ReplayError> {
+        regs::set(real, current)?;
+        ptrace::resume(real, Resume::Syscall, 0)?;
+        let mut child = None;
+        loop {
+            match ptrace::wait_for(real)? {
+                WaitResult::Stopped(
+                    _,
+                    Stop::Event {
+                        event:
+                            libc::PTRACE_EVENT_FORK
+                            | libc::PTRACE_EVENT_VFORK
+                            | libc::PTRACE_EVENT_CLONE,
+                        message,
+                    },
+                ) => {
+                    child = Some(message as Pid);
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
+                WaitResult::Stopped(_, Stop::Syscall) => break,
+                WaitResult::Stopped(_, Stop::Signal(_)) => {
+                    ptrace::resume(real, Resume::Syscall, 0)?
+                }
+                other => {
+                    return Err(self.divergence(
+                        event,
+                        "clone failed during replay",
+                        "a new task".into(),
+                        format!("{other:?}"),
+                    ))
+                }
+            }
+        }
+        let Some(child) = child else {
+            let rax = regs::get(real)?.rax as i64;
+            return Err(self.divergence(
+                event,
+                "clone failed during replay",
+                "a new task".into(),
+                format!("result {rax}"),
+            ));
+        };
+        Ok(child)
     }
 
     /// From the exit of an exec from a non-main thread on, the recording
