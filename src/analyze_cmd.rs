@@ -164,7 +164,7 @@ pub fn dump(args: DumpArgs) -> Result<Status> {
         wall_clock: args.time > 0,
         fd_paths: args.fd_paths,
         strsize: args.strsize,
-        pid: args.pid,
+        pid: args.pid.map(trace::RecordedTid),
         json: args.json,
         color: args.common.colored(),
         show_recorder: args.show_recorder,

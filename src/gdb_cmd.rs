@@ -4,6 +4,7 @@ use crate::exit::Status;
 use anyhow::{Context, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use trace::RecordedTid;
 
 /// Where a gdb session starts: `replay debug` and `replay replay --gdb`.
 #[derive(clap::Args, Debug, Default)]
@@ -32,7 +33,7 @@ impl StartArgs {
 
 /// A recorded process as the start options name it.
 struct Found {
-    pid: i32,
+    pid: RecordedTid,
     /// Its first event (the first thing it did after the fork).
     first_event: u64,
     /// The event of its first exec.
@@ -52,10 +53,10 @@ fn find_process(trace_dir: &Path, spec: &str) -> Result<Found> {
                 == Some(spec)
         })
     };
-    let matching: Vec<i32> = match spec.parse::<i32>() {
+    let matching: Vec<RecordedTid> = match spec.parse::<i32>() {
         Ok(pid) => procs
             .iter()
-            .filter(|p| p.pid == pid)
+            .filter(|p| p.pid == RecordedTid(pid))
             .map(|p| p.pid)
             .collect(),
         Err(_) => procs.iter().filter(|p| named(p)).map(|p| p.pid).collect(),
@@ -72,7 +73,7 @@ fn find_process(trace_dir: &Path, spec: &str) -> Result<Found> {
             matching.len(),
             matching[1..]
                 .iter()
-                .map(i32::to_string)
+                .map(RecordedTid::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         );

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use syscall_model::Sysno;
 
-use trace::{SyscallExtra, Tid};
+use trace::{RecordedTid, SyscallExtra};
 
 use crate::decode::structs::{parse_sockaddr, SockAddr};
 use crate::fds::{input_path, FdKind, FdTable};
@@ -16,8 +16,10 @@ use syscall_model::decode::{arg_kinds, ArgKind};
 pub struct Context<'a> {
     pub inputs: &'a dyn InputSource,
     pub fds: FdTable,
-    comm: HashMap<Tid, String>,
-    tid_pid: HashMap<Tid, Tid>,
+    comm: HashMap<RecordedTid, String>,
+    /// The recorded command's name, for threads with none of their own yet.
+    command: Option<String>,
+    tid_pid: HashMap<RecordedTid, RecordedTid>,
 }
 
 /// Paths and socket addresses a syscall involves.
@@ -33,22 +35,19 @@ fn base_name(s: &str) -> String {
 
 impl<'a> Context<'a> {
     pub fn new(inputs: &'a dyn InputSource, command: &[String]) -> Context<'a> {
-        let mut ctx = Context {
+        Context {
             inputs,
             fds: FdTable::new(),
             comm: HashMap::new(),
+            command: command.first().map(|c| base_name(c)),
             tid_pid: HashMap::new(),
-        };
-        if let Some(c) = command.first() {
-            ctx.comm.insert(0, base_name(c));
         }
-        ctx
     }
 
-    pub fn comm(&self, pid: Tid) -> Option<&str> {
+    pub fn comm(&self, pid: RecordedTid) -> Option<&str> {
         self.comm
             .get(&pid)
-            .or_else(|| self.comm.get(&0))
+            .or(self.command.as_ref())
             .map(String::as_str)
     }
 

@@ -114,12 +114,12 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
             | Item::Rdtsc { tid, pid, .. }
             | Item::Preempt { tid, pid, .. } => (*tid, *pid),
         };
-        for id in [pid, tid] {
+        for id in [pid.raw(), tid.raw()] {
             let n = pids.len();
             pids.entry(id).or_insert(n);
         }
-        seqs.entry(pid).or_insert_with(|| {
-            order.push(pid);
+        seqs.entry(pid.raw()).or_insert_with(|| {
+            order.push(pid.raw());
             Vec::new()
         });
         if let Item::Syscall { record, .. } = &item {
@@ -139,7 +139,7 @@ fn side(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Side> {
                     dec.ret(record)
                 );
             }
-            seqs.get_mut(&pid)
+            seqs.get_mut(&pid.raw())
                 .expect("inserted above")
                 .push(normalize(&line, &pids));
         }

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::json;
 use syscall_model::Classes;
-use trace::{Tid, TraceReader};
+use trace::{RecordedTid, TraceReader};
 
 use crate::context::{Context, Touched};
 use crate::decode::{exit_line, signal_line, with_result, Decoder};
@@ -35,7 +35,7 @@ pub struct DumpOptions {
     pub fd_paths: bool,
     /// `-s`
     pub strsize: usize,
-    pub pid: Option<Tid>,
+    pub pid: Option<RecordedTid>,
     pub filter: Option<Filter>,
     pub json: bool,
     /// ANSI colour: syscall names bold, failed results red.
@@ -84,7 +84,7 @@ struct Dumper<'o, 'w> {
     opts: &'o DumpOptions,
     out: &'w mut dyn Write,
     start_unix_ns: u64,
-    tasks: HashSet<Tid>,
+    tasks: HashSet<RecordedTid>,
     /// Unfinished lines printed, so their resumption is printed too.
     announced: HashSet<u64>,
     /// The item being written is the recorder's.
@@ -109,7 +109,7 @@ impl Dumper<'_, '_> {
         by_trace && by_status && view_ok
     }
 
-    fn prefix(&self, tid: Tid, ns: u64) -> String {
+    fn prefix(&self, tid: RecordedTid, ns: u64) -> String {
         let mut p = String::new();
         if self.tasks.len() > 1 {
             p.push_str(&format!("[pid {tid:>5}] "));

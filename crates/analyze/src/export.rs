@@ -103,7 +103,7 @@ pub fn export(
                 )?,
                 Format::Chrome => {
                     for (tid, thread) in [(rec.pid, false), (rec.tid, true)] {
-                        if named.insert((rec.pid, if thread { tid } else { -1 })) {
+                        if named.insert((rec.pid.raw(), if thread { tid.raw() } else { -1 })) {
                             let name = if thread {
                                 "thread_name"
                             } else {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use syscall_model::Sysno;
+use trace::RecordedTid;
 
 use serde::Serialize;
 use trace::{SyscallExtra, TraceReader};
@@ -27,7 +28,7 @@ pub struct FileUse {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Connection {
-    pub pid: i32,
+    pub pid: RecordedTid,
     pub protocol: String,
     pub local: Option<String>,
     pub remote: Option<String>,
@@ -122,7 +123,7 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
     let mut files: BTreeMap<String, FileUse> = BTreeMap::new();
     // Keyed by (pid, fd, opening event) so a reused descriptor number is a
     // new connection.
-    let mut conns: BTreeMap<(i32, i32, u64), Connection> = BTreeMap::new();
+    let mut conns: BTreeMap<(RecordedTid, i32, u64), Connection> = BTreeMap::new();
     for_each_item(reader, None, |item| {
         if let Item::Syscall { record: rec, .. } = &item {
             let sysno = rec.sysno();

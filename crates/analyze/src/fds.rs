@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use syscall_model::Sysno;
-use trace::{SyscallExtra, Tid};
+use trace::{RecordedTid, SyscallExtra};
 
 use crate::decode::structs::{int_pair_values, parse_sockaddr, SockAddr};
 use crate::inputs::InputSource;
@@ -39,8 +39,8 @@ pub struct FdEntry {
 
 #[derive(Debug, Default)]
 pub struct FdTable {
-    procs: HashMap<Tid, HashMap<i32, FdEntry>>,
-    tid_pid: HashMap<Tid, Tid>,
+    procs: HashMap<RecordedTid, HashMap<i32, FdEntry>>,
+    tid_pid: HashMap<RecordedTid, RecordedTid>,
 }
 
 const O_CLOEXEC: u64 = 0o2000000;
@@ -72,20 +72,26 @@ impl FdTable {
         FdTable::default()
     }
 
-    pub fn get(&self, pid: Tid, fd: i32) -> Option<&FdEntry> {
+    pub fn get(&self, pid: RecordedTid, fd: i32) -> Option<&FdEntry> {
         self.procs.get(&pid)?.get(&fd)
     }
 
-    pub fn path(&self, pid: Tid, fd: i32) -> Option<&str> {
+    pub fn path(&self, pid: RecordedTid, fd: i32) -> Option<&str> {
         self.get(pid, fd)?.path.as_deref()
     }
 
-    pub fn observe(&mut self, tid: Tid, pid: Tid) {
+    pub fn observe(&mut self, tid: RecordedTid, pid: RecordedTid) {
         self.tid_pid.insert(tid, pid);
     }
 
     /// A new process inherits a copy of its parent's table.
-    pub fn task_start(&mut self, tid: Tid, pid: Tid, parent: Tid, thread: bool) {
+    pub fn task_start(
+        &mut self,
+        tid: RecordedTid,
+        pid: RecordedTid,
+        parent: RecordedTid,
+        thread: bool,
+    ) {
         self.observe(tid, pid);
         if thread {
             return;
@@ -96,7 +102,7 @@ impl FdTable {
         }
     }
 
-    fn insert(&mut self, pid: Tid, fd: i64, entry: FdEntry) {
+    fn insert(&mut self, pid: RecordedTid, fd: i64, entry: FdEntry) {
         if let Ok(fd) = i32::try_from(fd) {
             self.procs.entry(pid).or_default().insert(fd, entry);
         }
@@ -185,7 +191,7 @@ impl FdTable {
 
     /// `close_range(first, last, flags)`: closes the range, or with
     /// CLOSE_RANGE_CLOEXEC marks it close-on-exec.
-    fn close_range(&mut self, pid: Tid, a: [u64; 6]) {
+    fn close_range(&mut self, pid: RecordedTid, a: [u64; 6]) {
         const CLOSE_RANGE_CLOEXEC: u64 = 4;
         let (first, last) = (a[0] as u32, a[1] as u32);
         let Some(t) = self.procs.get_mut(&pid) else {
@@ -299,11 +305,14 @@ mod tests {
             &call(2, libc::SYS_timerfd_create, [1, 0, 0, 0, 0, 0], 4),
             &NoInputs,
         );
-        assert_eq!(table.get(7, 3).map(|e| &e.kind), Some(&FdKind::Other));
-        assert_eq!(table.get(7, 4).map(|e| e.opened_at), Some(2));
+        assert_eq!(
+            table.get(RecordedTid(7), 3).map(|e| &e.kind),
+            Some(&FdKind::Other)
+        );
+        assert_eq!(table.get(RecordedTid(7), 4).map(|e| e.opened_at), Some(2));
         // A failed call opens nothing.
         table.update(&call(4, libc::SYS_eventfd2, [0; 6], -24), &NoInputs);
-        assert!(table.get(7, -24).is_none());
+        assert!(table.get(RecordedTid(7), -24).is_none());
     }
 
     #[test]
@@ -316,7 +325,9 @@ mod tests {
             &call(2, libc::SYS_close_range, [4, 5, 0, 0, 0, 0], 0),
             &NoInputs,
         );
-        let open: Vec<i32> = (3..8).filter(|fd| table.get(7, *fd).is_some()).collect();
+        let open: Vec<i32> = (3..8)
+            .filter(|fd| table.get(RecordedTid(7), *fd).is_some())
+            .collect();
         assert_eq!(open, [3, 6, 7]);
         // CLOSE_RANGE_CLOEXEC, then an exec closes them.
         table.update(
@@ -329,7 +340,9 @@ mod tests {
             &NoInputs,
         );
         table.update(&call(6, libc::SYS_execve, [0; 6], 0), &NoInputs);
-        let open: Vec<i32> = (3..8).filter(|fd| table.get(7, *fd).is_some()).collect();
+        let open: Vec<i32> = (3..8)
+            .filter(|fd| table.get(RecordedTid(7), *fd).is_some())
+            .collect();
         assert_eq!(open, [3]);
     }
 
@@ -342,11 +355,14 @@ mod tests {
             &call(2, libc::SYS_dup3, [3, 1030, 0, 0, 0, 0], 1030),
             &NoInputs,
         );
-        assert_eq!(table.get(7, 1030).map(|e| e.cloexec), Some(false));
+        assert_eq!(
+            table.get(RecordedTid(7), 1030).map(|e| e.cloexec),
+            Some(false)
+        );
         table.update(
             &call(4, libc::SYS_fcntl, [3, 1030, 10, 0, 0, 0], 10),
             &NoInputs,
         );
-        assert_eq!(table.get(7, 10).map(|e| e.cloexec), Some(true));
+        assert_eq!(table.get(RecordedTid(7), 10).map(|e| e.cloexec), Some(true));
     }
 }

@@ -6,6 +6,7 @@
 //! match for the spec to match.
 
 use syscall_model::Classes;
+use trace::RecordedTid;
 
 use crate::decode::structs::SockAddr;
 use crate::errno::{errno_number, signal_number};
@@ -24,8 +25,8 @@ pub struct FilterError {
 #[derive(Debug, Clone, Copy)]
 pub struct EventView<'a> {
     pub index: u64,
-    pub pid: i32,
-    pub tid: i32,
+    pub pid: RecordedTid,
+    pub tid: RecordedTid,
     pub kind: ViewKind<'a>,
     /// Short name of the process (basename of what it exec'd last).
     pub comm: Option<&'a str>,
@@ -72,7 +73,7 @@ enum Clause {
     NetAddr { ip: String, port: Option<u16> },
     Signal(Option<i32>),
     Event(u64),
-    Pid(i32),
+    Pid(RecordedTid),
     Exec,
     Exit,
     Preempt,
@@ -196,7 +197,7 @@ fn parse_clause(text: &str) -> Result<Clause, String> {
             .map_err(|_| "event: needs a number".to_string()),
         "pid" => need(key, value)?
             .parse()
-            .map(Clause::Pid)
+            .map(|pid| Clause::Pid(RecordedTid(pid)))
             .map_err(|_| "pid: needs a number".to_string()),
         "comm" => Ok(Clause::Comm(need(key, value)?.to_string())),
         "exec" if value.is_none() => Ok(Clause::Exec),

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use trace::{
-    EventKind, ExecInfo, MemWrite, OutputStream, RecordedEvent, Regs, SignalOrigin, SyscallExtra,
-    Tid, TraceReader,
+    EventKind, ExecInfo, MemWrite, OutputStream, RecordedEvent, RecordedTid, Regs, SignalOrigin,
+    SyscallExtra, TraceReader,
 };
 
 use crate::recorder_activity::RecorderActivity;
@@ -23,8 +23,8 @@ pub struct SyscallRecord {
     pub index: u64,
     /// Index of the exit event, when the call returned.
     pub exit_index: Option<u64>,
-    pub tid: Tid,
-    pub pid: Tid,
+    pub tid: RecordedTid,
+    pub pid: RecordedTid,
     pub nr: u64,
     pub args: [u64; 6],
     pub regs: Regs,
@@ -45,8 +45,8 @@ pub struct SyscallRecord {
 #[derive(Clone, Copy)]
 struct Stamp {
     index: u64,
-    tid: Tid,
-    pid: Tid,
+    tid: RecordedTid,
+    pid: RecordedTid,
     time_ns: u64,
 }
 
@@ -77,8 +77,8 @@ impl SyscallRecord {
         SyscallRecord {
             index,
             exit_index: Some(index + 1),
-            tid: 7,
-            pid: 7,
+            tid: RecordedTid(7),
+            pid: RecordedTid(7),
             nr: nr as u64,
             args,
             regs: Regs::default(),
@@ -153,8 +153,8 @@ pub enum Item {
     },
     Signal {
         index: u64,
-        tid: Tid,
-        pid: Tid,
+        tid: RecordedTid,
+        pid: RecordedTid,
         time_ns: u64,
         signo: i32,
         origin: SignalOrigin,
@@ -162,31 +162,31 @@ pub enum Item {
     },
     TaskStart {
         index: u64,
-        tid: Tid,
-        pid: Tid,
+        tid: RecordedTid,
+        pid: RecordedTid,
         time_ns: u64,
-        parent: Tid,
+        parent: RecordedTid,
         thread: bool,
     },
     TaskExit {
         index: u64,
-        tid: Tid,
-        pid: Tid,
+        tid: RecordedTid,
+        pid: RecordedTid,
         time_ns: u64,
         status: i32,
     },
     Rdtsc {
         index: u64,
-        tid: Tid,
-        pid: Tid,
+        tid: RecordedTid,
+        pid: RecordedTid,
         time_ns: u64,
     },
     /// The recorder switched away from a thread in the middle of its user
     /// code (rr's time-slice "SCHED" events), or delivered a signal there.
     Preempt {
         index: u64,
-        tid: Tid,
-        pid: Tid,
+        tid: RecordedTid,
+        pid: RecordedTid,
         time_ns: u64,
         rip: u64,
         reason: trace::event::PreemptReason,
@@ -205,7 +205,7 @@ impl Item {
         }
     }
 
-    pub fn pid(&self) -> Tid {
+    pub fn pid(&self) -> RecordedTid {
         match self {
             Item::Unfinished(r) | Item::Syscall { record: r, .. } => r.pid,
             Item::Signal { pid, .. }
@@ -263,7 +263,7 @@ fn take_exec_arguments_from_image(record: &mut SyscallRecord, info: &ExecInfo, s
 /// then call [`Pairing::finish`] for calls that never returned.
 #[derive(Default)]
 pub struct Pairing {
-    pending: HashMap<Tid, Pending>,
+    pending: HashMap<RecordedTid, Pending>,
 }
 
 impl Pairing {

@@ -3,20 +3,20 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use trace::{SyscallExtra, Tid, TraceReader};
+use trace::{RecordedTid, SyscallExtra, TraceReader};
 
 use crate::pairing::{for_each_item, Item};
 use crate::Result;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Process {
-    pub pid: Tid,
-    pub ppid: Option<Tid>,
+    pub pid: RecordedTid,
+    pub ppid: Option<RecordedTid>,
     /// Raw wait status of the last thread to exit, if it did.
     pub exit_status: Option<i32>,
     /// Every successful exec, in order (argv joined).
     pub execs: Vec<String>,
-    pub threads: Vec<Tid>,
+    pub threads: Vec<RecordedTid>,
     pub start_ns: u64,
     pub end_ns: u64,
 }
@@ -33,9 +33,9 @@ impl Process {
 
 /// All processes in order of appearance.
 pub fn collect(reader: &TraceReader, command: &[String]) -> Result<Vec<Process>> {
-    let mut procs: BTreeMap<Tid, Process> = BTreeMap::new();
-    let mut order: Vec<Tid> = Vec::new();
-    let mut tid_pid: BTreeMap<Tid, Tid> = BTreeMap::new();
+    let mut procs: BTreeMap<RecordedTid, Process> = BTreeMap::new();
+    let mut order: Vec<RecordedTid> = Vec::new();
+    let mut tid_pid: BTreeMap<RecordedTid, RecordedTid> = BTreeMap::new();
     let mut first = true;
     for_each_item(reader, None, |item| {
         let (tid, pid, ns) = match &item {
@@ -109,7 +109,7 @@ pub fn print(procs: &[Process], out: &mut dyn Write) -> Result<()> {
         "{:>7} {:>7} {:>6} {:>10} {:>4}  CMD",
         "PID", "PPID", "EXIT", "TIME(s)", "THR"
     )?;
-    fn walk(procs: &[Process], pid: Tid, depth: usize, out: &mut dyn Write) -> Result<()> {
+    fn walk(procs: &[Process], pid: RecordedTid, depth: usize, out: &mut dyn Write) -> Result<()> {
         let Some(p) = procs.iter().find(|p| p.pid == pid) else {
             return Ok(());
         };

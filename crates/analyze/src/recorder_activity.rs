@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use syscall_model::{Syscall, Sysno};
-use trace::{Tid, TraceHeader};
+use trace::{RecordedTid, TraceHeader};
 
 use crate::pairing::{Item, SyscallRecord};
 
@@ -39,7 +39,7 @@ pub struct RecorderActivity {
     /// The library's path as the loader opens it; `None` when the
     /// recording was made without the syscall buffer.
     library: Option<String>,
-    processes: HashMap<Tid, InProcess>,
+    processes: HashMap<RecordedTid, InProcess>,
 }
 
 impl RecorderActivity {

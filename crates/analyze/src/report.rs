@@ -5,7 +5,7 @@ use std::io::Write;
 use syscall_model::Sysno;
 
 use syscall_model::Classes;
-use trace::{SyscallExtra, TraceReader};
+use trace::{RecordedTid, SyscallExtra, TraceReader};
 
 use crate::context::Context;
 use crate::decode::Decoder;
@@ -17,7 +17,7 @@ use crate::Result;
 pub struct Finding {
     pub category: &'static str,
     pub event: u64,
-    pub pid: i32,
+    pub pid: RecordedTid,
     pub detail: String,
     pub line: String,
 }
@@ -204,8 +204,8 @@ pub fn performance(
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut by_class: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut slowest: Vec<(u64, u64, i32, String)> = Vec::new();
-    let mut blocked: BTreeMap<i32, u64> = BTreeMap::new();
+    let mut slowest: Vec<(u64, u64, RecordedTid, String)> = Vec::new();
+    let mut blocked: BTreeMap<RecordedTid, u64> = BTreeMap::new();
     let header = reader.manifest().header.clone();
     let mut ctx = Context::new(inputs, &header.command);
     for_each_item(reader, None, |item| {

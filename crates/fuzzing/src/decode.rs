@@ -5,7 +5,7 @@
 use analyze::decode::{exit_line, signal_line, Decoder};
 use analyze::filter::{EventView, ViewKind};
 use analyze::{Filter, NoInputs, SyscallRecord};
-use trace::{MemWrite, Regs};
+use trace::{MemWrite, RecordedTid, Regs};
 
 struct Bytes<'a>(&'a [u8]);
 
@@ -62,8 +62,8 @@ pub fn run(input: &[u8]) {
     let rec = SyscallRecord {
         index: 0,
         exit_index: result.map(|_| 1),
-        tid: 1,
-        pid: 1,
+        tid: RecordedTid(1),
+        pid: RecordedTid(1),
         nr,
         args,
         regs: Regs::default(),
@@ -88,8 +88,8 @@ pub fn run(input: &[u8]) {
         if let Ok(f) = Filter::parse(spec) {
             let view = EventView {
                 index: 0,
-                pid: 1,
-                tid: 1,
+                pid: RecordedTid(1),
+                tid: RecordedTid(1),
                 kind: ViewKind::Syscall(&rec),
                 comm: Some("fuzz"),
                 paths: &[],

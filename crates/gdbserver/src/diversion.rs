@@ -11,21 +11,25 @@ use crate::GdbServerError;
 use replayer::{DivertedStop, ReplaySession};
 use std::collections::BTreeSet;
 use trace::event::Regs;
+use trace::RecordedTid;
 
 pub struct Diversion {
     pub session: ReplaySession,
     /// The thread whose registers gdb changed first, and what they were.
-    tid: i32,
+    tid: RecordedTid,
     original: Regs,
 }
 
 impl Diversion {
     /// A copy of `replay` as it is now, for gdb to change.
-    pub fn begin(replay: &mut ReplaySession, tid: i32) -> Result<Diversion, GdbServerError> {
+    pub fn begin(
+        replay: &mut ReplaySession,
+        tid: RecordedTid,
+    ) -> Result<Diversion, GdbServerError> {
         let original = replay.regs(tid)?;
         let mut session = replay.fork_session()?;
         session.send_library_calls_to_the_kernel()?;
-        tracing::debug!(tid, "a diversion begins");
+        tracing::debug!(%tid, "a diversion begins");
         Ok(Diversion {
             session,
             tid,
@@ -52,7 +56,7 @@ impl Diversion {
 
     /// Throws the copy away.
     pub fn end(self) {
-        tracing::debug!(tid = self.tid, "a diversion ends");
+        tracing::debug!(tid = %self.tid, "a diversion ends");
         let _ = self.session.finish();
     }
 
@@ -61,7 +65,7 @@ impl Diversion {
     /// make are answered ENOSYS; `notes` gets why.
     pub fn run(
         &mut self,
-        step: Option<i32>,
+        step: Option<RecordedTid>,
         breakpoints: &BTreeSet<u64>,
         notes: &mut Vec<String>,
     ) -> Result<Outcome, GdbServerError> {

@@ -22,6 +22,7 @@ use gdbstub::target::ext::breakpoints::WatchKind;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use target::{Failed, Outcome, ReplayTarget};
+use trace::RecordedTid;
 
 pub use target::Pending;
 
@@ -83,8 +84,8 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
         if !notes.is_empty() {
             console_output(conn, &notes).map_err(WaitForStopReasonError::Connection)?;
         }
-        let tid = |t: i32| {
-            gdbstub::common::Tid::new(t as usize)
+        let tid = |t: RecordedTid| {
+            gdbstub::common::Tid::new(t.raw() as usize)
                 .unwrap_or(gdbstub::common::Tid::new(1).expect("1 is not zero"))
         };
         let reason = match outcome {
@@ -135,7 +136,7 @@ pub struct StartAt {
     /// Replay this many events first (`--goto`); 0 means the program's first instruction.
     pub events: u64,
     /// Stop in this recorded process (`--pid`).
-    pub pid: Option<i32>,
+    pub pid: Option<RecordedTid>,
     /// Start at the end of the recording, its last thread parked at its
     /// final exit (`--at-end`, rr's `-e`); `events` is then ignored.
     pub at_end: bool,

@@ -15,6 +15,7 @@ use crate::snapshots::Key;
 use crate::timeline::{collect_snapshots, Config, Here, Op, Timeline};
 use crate::GdbServerError;
 use replayer::{ReplaySession, RunStop};
+use trace::RecordedTid;
 
 /// Longest walk of single steps a reverse-stepi takes from its guess.
 /// A ptrace single step costs about 10 µs here, so this bounds the walk to
@@ -198,7 +199,7 @@ impl Timeline {
     }
 
     /// Goes back one instruction of `tid`. Returns false at the start.
-    pub fn reverse_step(&mut self, tid: i32, here: &Here) -> Result<bool, GdbServerError> {
+    pub fn reverse_step(&mut self, tid: RecordedTid, here: &Here) -> Result<bool, GdbServerError> {
         if let Some(Op::Step(last)) = self.path.last() {
             if *last == tid {
                 let mut path = self.path.clone();
@@ -256,7 +257,7 @@ impl Timeline {
     fn steps_to_here(
         &mut self,
         path: &[Op],
-        tid: i32,
+        tid: RecordedTid,
         here: &Here,
     ) -> Result<Option<u64>, GdbServerError> {
         let (mut probe, rest, _) = self.open_near(path)?;
@@ -313,7 +314,7 @@ impl Timeline {
     /// begins (straight-line code). Only the first two are certain to be
     /// instruction starts; the others get hardware breakpoints, which patch
     /// nothing.
-    fn previous_instruction_guesses(&self, tid: i32, here: &Here) -> Config {
+    fn previous_instruction_guesses(&self, tid: RecordedTid, here: &Here) -> Config {
         let mut config = Config::default();
         config.breakpoints.insert(here.rip);
         let session = &self.session;
@@ -366,7 +367,7 @@ impl Timeline {
 }
 
 /// Whether `probe`'s thread `tid` is exactly where `here` is.
-fn at_here(probe: &ReplaySession, tid: i32, here: &Here) -> bool {
+fn at_here(probe: &ReplaySession, tid: RecordedTid, here: &Here) -> bool {
     let (Some(want), Ok(found)) = (here.regs, probe.regs(tid)) else {
         return false;
     };

@@ -23,37 +23,38 @@ use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps
 use gdbstub::target::{Target, TargetError, TargetResult};
 use replayer::RunStop;
 use std::path::Path;
+use trace::RecordedTid;
 
 /// What gdb asked the next resume to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
     Continue,
-    Step(i32),
+    Step(RecordedTid),
     ReverseContinue,
-    ReverseStep(i32),
+    ReverseStep(RecordedTid),
 }
 
 /// What the last resume ended with, in gdb's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    Breakpoint(i32),
-    Watch(i32, u64, bool),
-    Stepped(i32),
+    Breakpoint(RecordedTid),
+    Watch(RecordedTid, u64, bool),
+    Stepped(RecordedTid),
     /// The end of the recording: gdb sees a SIGKILL it can reverse from.
-    End(i32),
+    End(RecordedTid),
     /// Reverse execution reached the start of the recording.
-    Start(i32),
+    Start(RecordedTid),
     /// Ctrl-C in gdb stopped a `continue` between two events.
-    Interrupted(i32),
+    Interrupted(RecordedTid),
     /// Code gdb runs in a diversion raised this signal.
-    Signal(i32, i32),
+    Signal(RecordedTid, i32),
 }
 
 /// How a gdb command that could not complete ended.
 #[derive(Debug)]
 pub enum Failed {
     /// The replay is back where the command started, in thread `tid`.
-    Recovered { reason: String, tid: i32 },
+    Recovered { reason: String, tid: RecordedTid },
     /// Not even that worked: the session ends.
     Lost(GdbServerError),
 }
@@ -63,7 +64,7 @@ pub struct ReplayTarget {
     config: Config,
     pub pending: Pending,
     /// Thread gdb last stopped in.
-    pub current: i32,
+    pub current: RecordedTid,
     /// `monitor checkpoint`: saved positions, as the operations that reach them.
     checkpoints: Vec<Vec<Op>>,
     /// Files gdb opened through host I/O.
@@ -77,12 +78,12 @@ pub struct ReplayTarget {
     pub notes: Vec<String>,
 }
 
-fn tid_of(tid: Tid) -> i32 {
-    tid.get() as i32
+fn tid_of(tid: Tid) -> RecordedTid {
+    RecordedTid(tid.get() as i32)
 }
 
-fn gdb_tid(tid: i32) -> Option<Tid> {
-    Tid::new(tid as usize)
+fn gdb_tid(tid: RecordedTid) -> Option<Tid> {
+    Tid::new(tid.raw() as usize)
 }
 
 impl ReplayTarget {
@@ -109,7 +110,7 @@ impl ReplayTarget {
                     )))
                 }
             },
-            None => threads.first().map(|t| t.tid).unwrap_or(1),
+            None => threads.first().map(|t| t.tid).unwrap_or(RecordedTid(1)),
         };
         Ok(ReplayTarget {
             timeline,
@@ -132,14 +133,17 @@ impl ReplayTarget {
     }
 
     /// The session gdb may change: the diversion, begun now if needed.
-    fn diverted(&mut self, tid: i32) -> Result<&mut replayer::ReplaySession, GdbServerError> {
+    fn diverted(
+        &mut self,
+        tid: RecordedTid,
+    ) -> Result<&mut replayer::ReplaySession, GdbServerError> {
         if self.diversion.is_none() {
             self.diversion = Some(Diversion::begin(&mut self.timeline.session, tid)?);
         }
         Ok(&mut self.diversion.as_mut().expect("just begun").session)
     }
 
-    fn pid_of(&self, tid: i32) -> Option<i32> {
+    fn pid_of(&self, tid: RecordedTid) -> Option<RecordedTid> {
         let threads = self.session().threads();
         threads
             .iter()
@@ -474,7 +478,8 @@ impl MultiThreadBase for ReplayTarget {
     ) -> Result<(), Self::Error> {
         // The thread gdb stopped in comes first: gdb takes the first one as
         // the thread a new connection's stop (`?`) happened in.
-        let mut threads: Vec<i32> = self.session().threads().iter().map(|t| t.tid).collect();
+        let mut threads: Vec<RecordedTid> =
+            self.session().threads().iter().map(|t| t.tid).collect();
         threads.sort_by_key(|&tid| tid != self.current);
         for tid in threads.into_iter().filter_map(gdb_tid) {
             thread_is_active(tid);

@@ -12,6 +12,7 @@ use replayer::{ReplaySession, RunStop, WatchKind};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use trace::RecordedTid;
 
 /// Breakpoints and watchpoints in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,7 +63,7 @@ pub enum Op {
     /// Run with this configuration until it stops.
     Run(Config),
     /// Execute one instruction of this thread.
-    Step(i32),
+    Step(RecordedTid),
     /// Start from this stretch snapshot (see `snapshots`); only ever the
     /// first operation.
     From(u64),
@@ -72,7 +73,7 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Here {
     pub events: u64,
-    pub tid: Option<i32>,
+    pub tid: Option<RecordedTid>,
     pub rip: u64,
     pub regs: Option<trace::event::Regs>,
     pub ended: bool,
@@ -271,7 +272,7 @@ impl Timeline {
         self.snapshots.summary()
     }
 
-    pub fn here(&mut self, tid: Option<i32>) -> Here {
+    pub fn here(&mut self, tid: Option<RecordedTid>) -> Here {
         let events = self.session.position();
         let ended = self.session.next_event_thread().ok().flatten().is_none();
         let regs = tid.and_then(|t| self.session.regs(t).ok());

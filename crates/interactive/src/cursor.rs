@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use trace::RecordedTid;
 
 use analyze::context::{Context, Touched};
 use analyze::decode::{exit_line, signal_line, Decoder};
@@ -39,8 +40,8 @@ pub struct Breakpoint {
 pub struct Stop {
     /// The event just replayed (for a syscall: its exit event).
     pub event: u64,
-    pub tid: i32,
-    pub pid: i32,
+    pub tid: RecordedTid,
+    pub pid: RecordedTid,
     /// The strace-style line.
     pub line: String,
     /// For syscalls: the paired record and what it touched.
@@ -148,7 +149,7 @@ impl Cursor {
         self.current
     }
 
-    pub fn comm(&self, pid: i32) -> Option<&str> {
+    pub fn comm(&self, pid: RecordedTid) -> Option<&str> {
         self.ctx.comm(pid)
     }
 
@@ -396,8 +397,8 @@ impl Cursor {
     fn render(&self, item: &Item, touched: &Touched, event: u64) -> Stop {
         let mut stop = Stop {
             event,
-            tid: 0,
-            pid: 0,
+            tid: RecordedTid::default(),
+            pid: RecordedTid::default(),
             line: String::new(),
             record: None,
             args_y: Vec::new(),

@@ -1,6 +1,7 @@
 //! Text for stops, `inspect`, `regs` and `mem`.
 
 use std::fmt::Write as _;
+use trace::RecordedTid;
 
 use analyze::errno::{errno_label, errno_message};
 use trace::Regs;
@@ -154,7 +155,7 @@ pub fn inspect(stop: &Stop) -> String {
     out
 }
 
-pub fn regs(tid: i32, regs: &Regs) -> String {
+pub fn regs(tid: RecordedTid, regs: &Regs) -> String {
     let mut out = format!("thread {tid}:\n");
     for (i, (name, value)) in regs.named().iter().enumerate() {
         let _ = write!(out, "  {name:<8} {value:#018x}");

@@ -2,6 +2,7 @@
 //! or line by line from a pipe or file, and runs them against the cursor.
 
 use std::io::{BufRead, IsTerminal, Write};
+use trace::RecordedTid;
 
 use analyze::Filter;
 
@@ -375,9 +376,11 @@ impl<'o> Repl<'o> {
     }
 
     /// TID from the arguments, else the stopped thread, else the first one.
-    fn thread_arg(&self, args: &[&str]) -> Result<i32, String> {
+    fn thread_arg(&self, args: &[&str]) -> Result<RecordedTid, String> {
         if let Some(a) = args.first() {
-            return i32::try_from(parse_num(a)?).map_err(|_| format!("bad thread id {a}"));
+            return i32::try_from(parse_num(a)?)
+                .map(RecordedTid)
+                .map_err(|_| format!("bad thread id {a}"));
         }
         if let Some(stop) = &self.cursor.stop {
             if self.session()?.threads().iter().any(|t| t.tid == stop.tid) {
@@ -391,7 +394,7 @@ impl<'o> Repl<'o> {
             .ok_or_else(|| "no live threads at this point".to_string())
     }
 
-    fn pid_of(&self, tid: i32) -> Result<i32, String> {
+    fn pid_of(&self, tid: RecordedTid) -> Result<RecordedTid, String> {
         self.session()?
             .threads()
             .iter()

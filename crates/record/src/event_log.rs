@@ -2,7 +2,7 @@
 //! and the files stored beside them.
 
 use std::time::Instant;
-use trace::event::{Event, EventKind};
+use trace::event::{Event, EventKind, RecordedTid};
 use trace::{TraceError, TraceOutcome, TraceWriter};
 use tracee::Pid;
 
@@ -35,8 +35,8 @@ impl EventLog {
     ) -> Result<(), TraceError> {
         let event = Event {
             index: self.next_index,
-            tid,
-            pid,
+            tid: RecordedTid(tid),
+            pid: RecordedTid(pid),
             time_ns: self.start.elapsed().as_nanos() as u64,
             kind,
         };

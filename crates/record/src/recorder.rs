@@ -8,7 +8,7 @@ use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
 use std::collections::HashMap;
 use std::path::Path;
-use trace::event::EventKind;
+use trace::event::{EventKind, RecordedTid};
 use trace::{TraceHeader, TraceOutcome, TraceWriter};
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
@@ -602,7 +602,14 @@ impl Recorder {
         if !thread {
             self.inherit_buffer(parent, tid, forked_by)?;
         }
-        self.log(tid, EventKind::TaskStart { parent, thread }, Vec::new())?;
+        self.log(
+            tid,
+            EventKind::TaskStart {
+                parent: RecordedTid(parent),
+                thread,
+            },
+            Vec::new(),
+        )?;
         self.resume_user(tid, 0)
     }
 

@@ -10,7 +10,7 @@ use crate::task::{InFlight, RunState};
 use crate::RecordError;
 use std::path::Path;
 use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError, ERESTARTNOHAND};
-use trace::event::{EventKind, MemWrite, Regs, SyscallExtra};
+use trace::event::{EventKind, MemWrite, RecordedTid, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume};
 use tracee::{regs, Pid, ProcessMemory};
 
@@ -640,7 +640,7 @@ impl Recorder {
                     self.let_child_write_its_tid(child)?;
                 }
                 Some(SyscallExtra::NewTask {
-                    child: child.unwrap_or(result as Pid),
+                    child: RecordedTid(child.unwrap_or(result as Pid)),
                     thread,
                 })
             }

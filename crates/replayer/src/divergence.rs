@@ -3,12 +3,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use trace::event::{Event, EventKind};
+use trace::RecordedTid;
 
 /// A replay that no longer matches its recording.
 #[derive(Debug, Clone)]
 pub struct Divergence {
     pub event: u64,
-    pub tid: i32,
+    pub tid: RecordedTid,
     pub what: String,
     pub expected: String,
     pub found: String,

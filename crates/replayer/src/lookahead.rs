@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use trace::event::EventKind;
+use trace::RecordedTid;
 use trace::{EventIter, RecordedEvent, TraceError};
 
 pub struct Lookahead {
@@ -73,14 +74,14 @@ impl Lookahead {
     }
 
     /// The next event of thread `tid` if it is a syscall exit.
-    pub fn peek_exit(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+    pub fn peek_exit(&mut self, tid: RecordedTid) -> Result<Option<&RecordedEvent>, TraceError> {
         Ok(self
             .peek_next(tid)?
             .filter(|e| matches!(e.event.kind, EventKind::SyscallExit { .. })))
     }
 
     /// The next event logged for `tid`.
-    pub fn peek_next(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+    pub fn peek_next(&mut self, tid: RecordedTid) -> Result<Option<&RecordedEvent>, TraceError> {
         let position = self.find(|e| e.event.tid == tid)?;
         Ok(position.and_then(|p| self.buffer.get(p)))
     }
@@ -88,7 +89,10 @@ impl Lookahead {
     /// The next syscall exit logged for `tid`, past its own exit event: an
     /// exec from another thread kills the leader (logged first), then
     /// returns in the leader's name.
-    pub fn peek_exit_past_death(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+    pub fn peek_exit_past_death(
+        &mut self,
+        tid: RecordedTid,
+    ) -> Result<Option<&RecordedEvent>, TraceError> {
         let position = self.find(|e| {
             e.event.tid == tid && matches!(e.event.kind, EventKind::SyscallExit { .. })
         })?;
@@ -96,7 +100,7 @@ impl Lookahead {
     }
 
     /// The event of thread `tid` that follows its next one.
-    pub fn peek_second(&mut self, tid: i32) -> Result<Option<&RecordedEvent>, TraceError> {
+    pub fn peek_second(&mut self, tid: RecordedTid) -> Result<Option<&RecordedEvent>, TraceError> {
         let mut seen = 0;
         let mut index = 0;
         loop {

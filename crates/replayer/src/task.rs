@@ -1,6 +1,7 @@
 //! Per-thread and per-process replay state.
 
 use trace::event::Regs;
+use trace::RecordedTid;
 use tracee::{Pid, ProcessMemory};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub struct ReplayTask {
     /// Thread id in this replay (differs from the recorded one).
     pub real: Pid,
     /// Recorded thread-group id.
-    pub rec_pid: i32,
+    pub rec_pid: RecordedTid,
     pub state: ReplayState,
     /// Signal to deliver when the thread next resumes.
     pub pending_signal: Option<i32>,
@@ -76,7 +77,7 @@ pub struct ReplayTask {
     /// This thread exec'd from outside the main thread and took over the
     /// group leader's tid, which the recording names it by from the exec's
     /// exit on.
-    pub renamed_to: Option<i32>,
+    pub renamed_to: Option<RecordedTid>,
     /// Killed by another thread's exec: events the recording logged for it
     /// while the kernel tore it down are already done.
     pub killed_by_exec: bool,
@@ -97,7 +98,7 @@ impl ReplayTask {
     }
 
     /// A thread in `state`, with nothing pending.
-    pub fn new(real: Pid, rec_pid: i32, state: ReplayState) -> ReplayTask {
+    pub fn new(real: Pid, rec_pid: RecordedTid, state: ReplayState) -> ReplayTask {
         ReplayTask {
             real,
             rec_pid,

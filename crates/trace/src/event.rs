@@ -8,8 +8,32 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Thread id as the kernel reported it during recording.
-pub type Tid = i32;
+/// A thread or process id as the kernel reported it during recording.
+/// Replay's real ids differ; this type keeps the two apart (the replayer's
+/// real ones are `tracee::Pid`). On the wire it is the plain `i32`.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[serde(transparent)]
+pub struct RecordedTid(pub i32);
+
+impl RecordedTid {
+    pub fn raw(self) -> i32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RecordedTid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Plain, as the number it was before it had a type: logs and messages
+/// that show events stay as they were.
+impl std::fmt::Debug for RecordedTid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The x86_64 general-purpose register file, laid out like the kernel's
 /// `user_regs_struct` so that conversion is a field-by-field copy.
@@ -143,7 +167,7 @@ pub enum SyscallExtra {
     /// only the destination is stored.
     Output { stream: OutputStream },
     /// A successful clone/fork/vfork/clone3: the new task.
-    NewTask { child: Tid, thread: bool },
+    NewTask { child: RecordedTid, thread: bool },
     /// The recorder changed the syscall (rseq registration made to fail,
     /// for example); the result is what the tracee saw.
     Suppressed { reason: String },
@@ -356,7 +380,7 @@ pub enum EventKind {
         reason: PreemptReason,
     },
     /// A new thread or process appeared (first stop of the child).
-    TaskStart { parent: Tid, thread: bool },
+    TaskStart { parent: RecordedTid, thread: bool },
     /// The thread is exiting (PTRACE_EVENT_EXIT).
     TaskExit {
         /// Raw wait status the kernel will report for this thread.
@@ -395,9 +419,9 @@ pub struct Event {
     /// Position in the recording, starting at 0, gap-free.
     pub index: u64,
     /// Thread the event belongs to.
-    pub tid: Tid,
+    pub tid: RecordedTid,
     /// Thread-group (process) id of that thread.
-    pub pid: Tid,
+    pub pid: RecordedTid,
     /// Nanoseconds since the recording started (CLOCK_MONOTONIC).
     pub time_ns: u64,
     pub kind: EventKind,

@@ -731,8 +731,8 @@ fn buffered_records_round_trip_through_the_column_layout() {
     records.extend(buffer_record(0, b"", b"hello"));
     let event = |index, len| Event {
         index,
-        tid: 7,
-        pid: 7,
+        tid: RecordedTid(7),
+        pid: RecordedTid(7),
         time_ns: index,
         kind: EventKind::Buffered {
             records: MemWrite {

@@ -10,6 +10,7 @@ use crate::ReplayError;
 use syscallbuf::{Header, CONTROL_SYSCALL, DIVERGED_INPUT, HEADER_LEN, OP_DIVERGED};
 use trace::event::{Event, MemWrite, OutputStream, Regs};
 use trace::RecordedEvent;
+use trace::RecordedTid;
 use tracee::regs;
 
 impl ReplaySession {
@@ -188,7 +189,11 @@ impl ReplaySession {
     /// preemption point's state can recur between two buffered syscalls
     /// (the recorder saw no anchor there): only the pass after the last
     /// record is the recorded one.
-    pub(super) fn buffer_used_up(&self, tid: i32, pid: i32) -> Result<bool, ReplayError> {
+    pub(super) fn buffer_used_up(
+        &self,
+        tid: RecordedTid,
+        pid: RecordedTid,
+    ) -> Result<bool, ReplayError> {
         let Some(buffer) = self
             .tasks
             .get(&tid)

@@ -14,6 +14,7 @@
 
 use super::{ActiveProbe, ReplaySession};
 use crate::ReplayError;
+use trace::RecordedTid;
 use tracee::{debugreg, Pid};
 
 const WORD: u64 = 8;
@@ -69,7 +70,11 @@ impl ReplaySession {
 
     /// After a hardware-breakpoint trap of `tid`: whether its probe's guard
     /// fired. If so the probe now stands over the program's new bytes.
-    pub(super) fn code_guard_fired(&mut self, tid: i32, real: Pid) -> Result<bool, ReplayError> {
+    pub(super) fn code_guard_fired(
+        &mut self,
+        tid: RecordedTid,
+        real: Pid,
+    ) -> Result<bool, ReplayError> {
         let Some(mut probe) = self.tasks.get(&tid).and_then(|t| t.probe.clone()) else {
             return Ok(false);
         };
@@ -95,7 +100,7 @@ impl ReplaySession {
     /// them, as the program's own, and plants the probe again over them.
     pub(super) fn take_program_bytes(
         &self,
-        pid: i32,
+        pid: RecordedTid,
         probe: &mut ActiveProbe,
         now: &[u8],
     ) -> Result<(), ReplayError> {

@@ -9,6 +9,7 @@ use super::ReplaySession;
 use crate::task::ReplayProcess;
 use crate::{address_space, ReplayError};
 use host::cpu_features::{self, CpuidAnswers};
+use trace::RecordedTid;
 use trace::{MachineInfo, TraceHeader};
 use tracee::cpuid::ARCH_SET_CPUID;
 use tracee::ptrace::{self, Stop, WaitResult, SIGINFO_SIZE};
@@ -90,7 +91,7 @@ impl ReplaySession {
     pub(super) fn answer_cpuid(
         &self,
         real: Pid,
-        rec_pid: i32,
+        rec_pid: RecordedTid,
         sig: i32,
         info: &[u8; SIGINFO_SIZE],
     ) -> Result<bool, ReplayError> {
@@ -116,7 +117,7 @@ impl ReplaySession {
     pub(super) fn step_answered_cpuid(
         &self,
         real: Pid,
-        rec_pid: i32,
+        rec_pid: RecordedTid,
         stop: &WaitResult,
     ) -> Result<bool, ReplayError> {
         let WaitResult::Stopped(_, Stop::Signal(sig)) = *stop else {

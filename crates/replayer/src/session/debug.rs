@@ -11,6 +11,7 @@ use crate::task::{ReplayState, ReplayTask};
 use crate::ReplayError;
 use std::collections::BTreeSet;
 use trace::event::{Event, EventKind};
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::ptrace::{SI_KERNEL, TRAP_HWBKPT, TRAP_TRACE};
 use tracee::{debugreg, regs, Pid};
@@ -21,16 +22,16 @@ const INT3: u8 = 0xcc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStop {
     /// A software breakpoint; the thread's rip is at the breakpoint address.
-    Breakpoint { tid: i32 },
+    Breakpoint { tid: RecordedTid },
     /// A hardware watchpoint fired after the access at `addr`.
-    Watchpoint { tid: i32, addr: u64 },
+    Watchpoint { tid: RecordedTid, addr: u64 },
     /// One instruction (or one whole syscall) of `tid` was executed.
-    Stepped { tid: i32 },
+    Stepped { tid: RecordedTid },
     /// The recording has no more events.
     End,
     /// [`ReplaySession::run`] saw its interrupt flag (Ctrl-C in gdb) and
     /// stopped between two events; `tid` made the last one.
-    Interrupted { tid: i32 },
+    Interrupted { tid: RecordedTid },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub(super) struct DebugState {
     breakpoints: BTreeSet<u64>,
     watchpoints: Vec<Watchpoint>,
     /// int3 bytes now in tracee memory: (recorded pid, address, original byte).
-    inserted: Vec<(i32, u64, u8)>,
+    inserted: Vec<(RecordedTid, u64, u8)>,
     /// Why the last interrupted advance stopped.
     pub(super) stop: Option<RunStop>,
     /// The last thread waits at its final exit syscall, not executed.
@@ -230,7 +231,7 @@ impl ReplaySession {
             if interrupted {
                 let tid = match last_tid {
                     Some(tid) => tid,
-                    None => self.next_event_thread()?.unwrap_or(0),
+                    None => self.next_event_thread()?.unwrap_or_default(),
                 };
                 return Ok(Some(RunStop::Interrupted { tid }));
             }
@@ -276,7 +277,7 @@ impl ReplaySession {
     }
 
     /// The thread whose event comes next in the recording.
-    pub fn next_event_thread(&mut self) -> Result<Option<i32>, ReplayError> {
+    pub fn next_event_thread(&mut self) -> Result<Option<RecordedTid>, ReplayError> {
         if let Some(pending) = &self.interrupted {
             return Ok(Some(pending.event.tid));
         }
@@ -286,7 +287,7 @@ impl ReplaySession {
     /// Executes one instruction of `tid` (a whole syscall if it is at one),
     /// first replaying the events that the recording has before that
     /// thread's turn. Breakpoints elsewhere may stop it earlier.
-    pub fn step_instruction(&mut self, tid: i32) -> Result<RunStop, ReplayError> {
+    pub fn step_instruction(&mut self, tid: RecordedTid) -> Result<RunStop, ReplayError> {
         // Replay up to the thread's turn: its code runs just before its next event.
         loop {
             let ready = self.tasks.get(&tid).map(|t| t.state) == Some(ReplayState::Ready);
@@ -391,7 +392,7 @@ impl ReplaySession {
     pub(super) fn resume_user_code(
         &mut self,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         signal: i32,
     ) -> Result<(), ReplayError> {
         if !self.debug.active() {
@@ -426,7 +427,7 @@ impl ReplaySession {
         Ok(())
     }
 
-    fn insert_breakpoints(&mut self, pid: i32) -> Result<(), ReplayError> {
+    fn insert_breakpoints(&mut self, pid: RecordedTid) -> Result<(), ReplayError> {
         let memory = &self.process(pid)?.memory;
         let mut inserted = Vec::new();
         for &addr in &self.debug.breakpoints {
@@ -500,7 +501,7 @@ impl ReplaySession {
     /// For a breakpoint, rewinds rip onto the breakpoint address.
     pub(super) fn debug_trap(
         &mut self,
-        tid: i32,
+        tid: RecordedTid,
         real: Pid,
         info: &[u8; SIGINFO_SIZE],
     ) -> Result<Option<RunStop>, ReplayError> {

@@ -10,6 +10,7 @@ use super::ReplaySession;
 use crate::ReplayError;
 use std::collections::BTreeSet;
 use trace::event::Regs;
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::regs;
 
@@ -38,12 +39,12 @@ pub struct DivertedRun {
 impl ReplaySession {
     /// Sets a thread's registers. Only for a diversion: a replay changed
     /// this way no longer follows its recording.
-    pub fn set_regs(&mut self, tid: i32, new: &Regs) -> Result<(), ReplayError> {
+    pub fn set_regs(&mut self, tid: RecordedTid, new: &Regs) -> Result<(), ReplayError> {
         Ok(regs::set(self.live_thread(tid)?, new)?)
     }
 
     /// Sets a thread's x87/SSE state (FXSAVE layout); only for a diversion.
-    pub fn set_fpregs(&mut self, tid: i32, area: &[u8; 512]) -> Result<(), ReplayError> {
+    pub fn set_fpregs(&mut self, tid: RecordedTid, area: &[u8; 512]) -> Result<(), ReplayError> {
         Ok(regs::set_fpregs(self.live_thread(tid)?, area)?)
     }
 
@@ -65,7 +66,12 @@ impl ReplaySession {
     }
 
     /// Writes a process's memory; only for a diversion.
-    pub fn write_memory(&mut self, pid: i32, addr: u64, bytes: &[u8]) -> Result<(), ReplayError> {
+    pub fn write_memory(
+        &mut self,
+        pid: RecordedTid,
+        addr: u64,
+        bytes: &[u8],
+    ) -> Result<(), ReplayError> {
         Ok(self.process(pid)?.memory.write(addr, bytes)?)
     }
 
@@ -76,7 +82,7 @@ impl ReplaySession {
     /// stay where they are.
     pub fn run_diverted(
         &mut self,
-        tid: i32,
+        tid: RecordedTid,
         breakpoints: &BTreeSet<u64>,
         step: bool,
     ) -> Result<DivertedRun, ReplayError> {

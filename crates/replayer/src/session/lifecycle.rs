@@ -5,6 +5,7 @@ use crate::divergence::syscall_name;
 use crate::task::{ParkedExit, ReplayState};
 use crate::ReplayError;
 use trace::event::{Event, EventKind, Regs, SignalOrigin};
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
 use tracee::{regs, Pid};
 
@@ -175,7 +176,7 @@ impl ReplaySession {
             .get(&event.tid)
             .and_then(|t| t.pending_exit)
             .is_some();
-        let releases: Vec<i32> = if own {
+        let releases: Vec<RecordedTid> = if own {
             vec![event.tid]
         } else {
             self.tasks
@@ -321,10 +322,10 @@ impl ReplaySession {
     /// wait would never end.
     fn wait_for_leader(
         &mut self,
-        rec_pid: i32,
+        rec_pid: RecordedTid,
         leader: Pid,
     ) -> Result<WaitResult, tracee::TraceeError> {
-        let others: Vec<i32> = self
+        let others: Vec<RecordedTid> = self
             .tasks
             .iter()
             .filter(|(_, t)| {
@@ -380,7 +381,7 @@ impl ReplaySession {
         else {
             return Ok(());
         };
-        let tid = event.tid as u32;
+        let tid = event.tid.raw() as u32;
         let mark = |entry: u64| {
             let addr = (entry & !1).wrapping_add(offset);
             if let Ok(bytes) = memory.read(addr, 4) {

@@ -19,6 +19,7 @@ pub use diversion::{DivertedRun, DivertedStop};
 pub use probes::ActiveProbe;
 
 use syscalls::exec_payloads;
+use trace::RecordedTid;
 
 use crate::address_space;
 use crate::divergence::{syscall_name, RecentEvents};
@@ -36,9 +37,9 @@ use tracee::{regs, Pid, ProcessMemory};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadInfo {
     /// Recorded thread id (what the program saw).
-    pub tid: i32,
+    pub tid: RecordedTid,
     /// Recorded process id.
-    pub pid: i32,
+    pub pid: RecordedTid,
     /// Thread id of the replayed thread on this machine now.
     pub real_tid: Pid,
     /// False until the thread's start event has been replayed.
@@ -71,7 +72,7 @@ enum Expect {
 
 impl ReplaySession {
     /// What the thread was expected to stop at, for a divergence message.
-    fn describe(&self, tid: i32, expect: Expect) -> String {
+    fn describe(&self, tid: RecordedTid, expect: Expect) -> String {
         match expect {
             Expect::Syscall => "a syscall".into(),
             Expect::Signal(sig) => format!("signal {sig}"),
@@ -99,8 +100,8 @@ fn is_fault_signal(sig: i32, info: &[u8; SIGINFO_SIZE]) -> bool {
 pub struct ReplaySession {
     reader: TraceReader,
     events: Lookahead,
-    tasks: HashMap<i32, ReplayTask>,
-    processes: HashMap<i32, ReplayProcess>,
+    tasks: HashMap<RecordedTid, ReplayTask>,
+    processes: HashMap<RecordedTid, ReplayProcess>,
     recent: RecentEvents,
     /// Breakpoints, watchpoints and the stop a debugger run ended with.
     debug: debug::DebugState,
@@ -249,7 +250,7 @@ impl ReplaySession {
     }
 
     /// The real tid of a thread (recorded tid) that is alive now.
-    fn live_thread(&self, tid: i32) -> Result<Pid, ReplayError> {
+    fn live_thread(&self, tid: RecordedTid) -> Result<Pid, ReplayError> {
         self.tasks
             .get(&tid)
             .filter(|t| {
@@ -267,27 +268,32 @@ impl ReplaySession {
     }
 
     /// Registers of a thread (recorded tid) as the replayed thread has them now.
-    pub fn regs(&self, tid: i32) -> Result<Regs, ReplayError> {
+    pub fn regs(&self, tid: RecordedTid) -> Result<Regs, ReplayError> {
         Ok(regs::get(self.live_thread(tid)?)?)
     }
 
     /// The x87/SSE state (FXSAVE layout) of a thread.
-    pub fn fpregs(&self, tid: i32) -> Result<[u8; 512], ReplayError> {
+    pub fn fpregs(&self, tid: RecordedTid) -> Result<[u8; 512], ReplayError> {
         Ok(regs::get_fpregs(self.live_thread(tid)?)?)
     }
 
     /// The recorded auxv of a process's last exec.
-    pub fn auxv(&self, pid: i32) -> Result<Vec<(u64, u64)>, ReplayError> {
+    pub fn auxv(&self, pid: RecordedTid) -> Result<Vec<(u64, u64)>, ReplayError> {
         Ok(self.process(pid)?.auxv.clone())
     }
 
     /// The binary a process is running, as stored in the trace's `files/`.
-    pub fn exe(&self, pid: i32) -> Result<Option<std::path::PathBuf>, ReplayError> {
+    pub fn exe(&self, pid: RecordedTid) -> Result<Option<std::path::PathBuf>, ReplayError> {
         Ok(self.process(pid)?.exe.clone())
     }
 
     /// Memory of a process (recorded pid) as the replay has it now.
-    pub fn read_memory(&self, pid: i32, addr: u64, len: usize) -> Result<Vec<u8>, ReplayError> {
+    pub fn read_memory(
+        &self,
+        pid: RecordedTid,
+        addr: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, ReplayError> {
         let mut bytes = self.process(pid)?.memory.read(addr, len)?;
         self.hide_probes(pid, addr, &mut bytes);
         Ok(bytes)
@@ -295,7 +301,7 @@ impl ReplaySession {
 
     /// The replayed process's address space. Mappings of captured files
     /// name their `files/<sha256>` blob.
-    pub fn mappings(&self, pid: i32) -> Result<Vec<tracee::maps::MapEntry>, ReplayError> {
+    pub fn mappings(&self, pid: RecordedTid) -> Result<Vec<tracee::maps::MapEntry>, ReplayError> {
         Ok(tracee::maps::read(self.process(pid)?.real_pid)?)
     }
 
@@ -431,7 +437,7 @@ impl ReplaySession {
         Ok(self.tasks.get_mut(&event.tid).expect("checked above"))
     }
 
-    fn process(&self, rec_pid: i32) -> Result<&ReplayProcess, ReplayError> {
+    fn process(&self, rec_pid: RecordedTid) -> Result<&ReplayProcess, ReplayError> {
         self.processes
             .get(&rec_pid)
             .ok_or_else(|| no_process(rec_pid))
@@ -638,7 +644,7 @@ impl ReplaySession {
         event: &Event,
         expect: Expect,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         sig: i32,
     ) -> Result<Option<Applied>, ReplayError> {
         let Some(info) = ptrace::get_siginfo(real)? else {
@@ -716,7 +722,7 @@ impl ReplaySession {
     }
 }
 
-fn no_process(rec_pid: i32) -> ReplayError {
+fn no_process(rec_pid: RecordedTid) -> ReplayError {
     ReplayError::Setup(format!(
         "internal error: no replayed process for pid {rec_pid}"
     ))

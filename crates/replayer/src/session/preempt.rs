@@ -15,6 +15,7 @@ use crate::ReplayError;
 use position::probe::{NearMisses, ProbeMode};
 use std::time::Duration;
 use trace::event::{Event, EventKind, Regs, WatchedWord};
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid};
 
@@ -176,7 +177,7 @@ impl ReplaySession {
     /// The probe's near-miss counters, if it was ever built.
     pub(super) fn near_misses(
         &self,
-        pid: i32,
+        pid: RecordedTid,
         probe: &ActiveProbe,
     ) -> Result<Option<NearMisses>, ReplayError> {
         if probe.hit == 0 {
@@ -193,7 +194,7 @@ impl ReplaySession {
     fn retry_for_missed_point(
         &mut self,
         event: &Event,
-        pid: i32,
+        pid: RecordedTid,
     ) -> Result<Option<PointRetry>, ReplayError> {
         let Some(probe) = self.task(event)?.probe.clone() else {
             return Ok(None);
@@ -224,7 +225,7 @@ impl ReplaySession {
         &mut self,
         event: &Event,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         point: &PointState<'_>,
     ) -> Result<bool, ReplayError> {
         let Some(probe) = self.task(event)?.probe.clone() else {
@@ -338,7 +339,7 @@ impl ReplaySession {
     }
 
     /// Whether `tid` stopped on its planted probe's `int3`.
-    pub(super) fn at_probe_hit(&self, tid: i32, real: Pid) -> bool {
+    pub(super) fn at_probe_hit(&self, tid: RecordedTid, real: Pid) -> bool {
         let hit = self
             .tasks
             .get(&tid)
@@ -397,7 +398,10 @@ impl ReplaySession {
 
     /// Whether `tid`'s next event is a preemption whose point the thread is
     /// at now (a debugger stepped it there).
-    pub(super) fn at_next_preemption_point(&mut self, tid: i32) -> Result<bool, ReplayError> {
+    pub(super) fn at_next_preemption_point(
+        &mut self,
+        tid: RecordedTid,
+    ) -> Result<bool, ReplayError> {
         let next = match &self.interrupted {
             Some(e) => Some(e.event.clone()),
             None => self.events.peek_first()?.map(|e| e.event.clone()),
@@ -433,7 +437,7 @@ impl ReplaySession {
         &mut self,
         event: &Event,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         recorded: &Regs,
     ) -> Result<Applied, ReplayError> {
         if let Some(probe) = self.task(event)?.probe.take() {
@@ -461,9 +465,9 @@ impl ReplaySession {
     /// `int3` (`in_probe`), rip is the probe's and stands for the point.
     fn at_point(
         &self,
-        tid: i32,
+        tid: RecordedTid,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         point: &PointState<'_>,
         in_probe: bool,
     ) -> Result<bool, ReplayError> {

@@ -8,6 +8,7 @@ use crate::point_retry::{self, PointChoice};
 use crate::ReplayError;
 use position::probe::NearMisses;
 use trace::event::{Event, Regs, WatchedWord};
+use trace::RecordedTid;
 use tracee::{maps, Pid};
 
 /// A probe planted in a replayed process.
@@ -47,7 +48,7 @@ impl ReplaySession {
         &mut self,
         event: &Event,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         point: &PointState<'_>,
     ) -> Result<ActiveProbe, ReplayError> {
         let at = point.regs.rip;
@@ -123,7 +124,7 @@ impl ReplaySession {
     /// displace.
     pub(super) fn build_probe(
         &self,
-        pid: i32,
+        pid: RecordedTid,
         probe: &mut ActiveProbe,
     ) -> Result<bool, ReplayError> {
         // Planted again (a JIT rewrote the code), the probe keeps counting.
@@ -179,7 +180,7 @@ impl ReplaySession {
     pub(super) fn remove_probe(
         &self,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         probe: &ActiveProbe,
     ) -> Result<(), ReplayError> {
         self.unguard_probe(real, probe)?;
@@ -198,7 +199,7 @@ impl ReplaySession {
 
     /// Replaces probe bytes in `bytes` (read at `addr` in process `pid`)
     /// with the program's own, so that debuggers never see a probe.
-    pub(super) fn hide_probes(&self, pid: i32, addr: u64, bytes: &mut [u8]) {
+    pub(super) fn hide_probes(&self, pid: RecordedTid, addr: u64, bytes: &mut [u8]) {
         for probe in self
             .tasks
             .values()
@@ -216,7 +217,7 @@ impl ReplaySession {
 
     /// Whether a breakpoint at `addr` would land inside a planted probe's
     /// jump (the probe's first byte may carry one: it is executed as is).
-    pub(super) fn inside_probe(&self, pid: i32, addr: u64) -> bool {
+    pub(super) fn inside_probe(&self, pid: RecordedTid, addr: u64) -> bool {
         self.tasks
             .values()
             .filter(|t| t.rec_pid == pid)

@@ -21,6 +21,7 @@ use crate::ReplayError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use trace::RecordedTid;
 use tracee::{debugreg, inject, maps, regs, Pid, ProcessMemory};
 
 /// A shared mapping a copy needs its own object for.
@@ -77,7 +78,7 @@ impl ReplaySession {
         }
         let (shared_files, mut objects) = self.shared_files.copies()?;
         // Each live process and its threads, the leader first.
-        let mut live: BTreeMap<i32, Vec<(i32, Pid)>> = BTreeMap::new();
+        let mut live: BTreeMap<RecordedTid, Vec<(RecordedTid, Pid)>> = BTreeMap::new();
         for (&tid, task) in &self.tasks {
             if task.state != ReplayState::Dead {
                 live.entry(task.rec_pid).or_default().push((tid, task.real));
@@ -89,7 +90,7 @@ impl ReplaySession {
         let shared = self.shared_mappings(&live, &mut objects)?;
         let mut processes = HashMap::new();
         // Recorded tid to the copy's thread.
-        let mut copies: HashMap<i32, Pid> = HashMap::new();
+        let mut copies: HashMap<RecordedTid, Pid> = HashMap::new();
         for (&pid, threads) in &live {
             let (first_tid, real) = threads[0];
             let scratch = match self.process(pid)?.scratch {
@@ -180,10 +181,10 @@ impl ReplaySession {
     /// now; a shared writable file mapping cannot be copied.
     fn shared_mappings(
         &self,
-        live: &BTreeMap<i32, Vec<(i32, Pid)>>,
+        live: &BTreeMap<RecordedTid, Vec<(RecordedTid, Pid)>>,
         objects: &mut HashMap<u64, std::path::PathBuf>,
-    ) -> Result<HashMap<i32, Vec<SharedMapping>>, ReplayError> {
-        let mut shared: HashMap<i32, Vec<SharedMapping>> = HashMap::new();
+    ) -> Result<HashMap<RecordedTid, Vec<SharedMapping>>, ReplayError> {
+        let mut shared: HashMap<RecordedTid, Vec<SharedMapping>> = HashMap::new();
         let mut new_objects = Vec::new();
         for (&pid, threads) in live {
             let real = threads[0].1;
@@ -230,8 +231,8 @@ impl ReplaySession {
     /// threads, with their debug registers (a fork does not inherit them).
     fn copy_tasks(
         &self,
-        copies: &HashMap<i32, Pid>,
-    ) -> Result<HashMap<i32, ReplayTask>, ReplayError> {
+        copies: &HashMap<RecordedTid, Pid>,
+    ) -> Result<HashMap<RecordedTid, ReplayTask>, ReplayError> {
         let mut tasks = HashMap::new();
         for (&tid, task) in &self.tasks {
             let real = match copies.get(&tid) {
@@ -456,7 +457,7 @@ fn remap_shared(
     Ok(())
 }
 
-fn kill_copies(processes: &HashMap<i32, ReplayProcess>) {
+fn kill_copies(processes: &HashMap<RecordedTid, ReplayProcess>) {
     for process in processes.values() {
         tracee::tracer::kill_process(process.real_pid);
         let _ = tracee::ptrace::wait_for_death(process.real_pid);
@@ -521,9 +522,9 @@ impl ReplaySession {
     /// Reads what [`ThreadState`] holds from a thread of this replay.
     fn thread_state(
         &self,
-        tid: i32,
+        tid: RecordedTid,
         real: Pid,
-        pid: i32,
+        pid: RecordedTid,
         scratch: u64,
     ) -> Result<ThreadState, ReplayError> {
         let process = self.process(pid)?;

@@ -10,6 +10,7 @@ use syscall_model::decode::ArgKind;
 use syscall_model::{is_error_result, ReplayPolicy};
 use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
 use trace::RecordedEvent;
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
@@ -68,7 +69,7 @@ impl ReplaySession {
     /// tracee, or None when the call keeps the thread's mask.
     fn temporary_mask(
         &self,
-        pid: i32,
+        pid: RecordedTid,
         nr: u64,
         args: &[u64; 6],
     ) -> Result<Option<u64>, ReplayError> {
@@ -296,7 +297,7 @@ impl ReplaySession {
                 return Ok(None);
             }
             if nr_i == libc::SYS_prlimit64 && args[0] != 0 {
-                if args[0] as i32 != event.pid {
+                if args[0] as i32 != event.pid.raw() {
                     // Another process's limit: nothing of this one's changes.
                     self.skip_syscall(event, real, current)?;
                     return Ok(None);
@@ -720,7 +721,7 @@ fn output_bytes(
 /// The recorder's id of the task a clone made: the same as the call's
 /// result, except from inside a PID namespace, where the result is the
 /// namespace's number for it.
-fn recorded_tid(extra: &Option<SyscallExtra>) -> Option<i32> {
+fn recorded_tid(extra: &Option<SyscallExtra>) -> Option<RecordedTid> {
     match extra {
         Some(SyscallExtra::NewTask { child, .. }) => Some(*child),
         _ => None,

@@ -9,6 +9,7 @@ use crate::task::{ReplayProcess, ReplayState, ReplayTask};
 use crate::ReplayError;
 use trace::event::{Event, EventKind, Regs, SyscallExtra};
 use trace::RecordedEvent;
+use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
@@ -19,7 +20,7 @@ pub(super) struct RecordedClone {
     pub(super) result: i64,
     /// The recording's name for the child in its events, where the
     /// recorder logged one: the same but from inside a PID namespace.
-    pub(super) tid: Option<i32>,
+    pub(super) tid: Option<RecordedTid>,
 }
 
 impl ReplaySession {
@@ -134,7 +135,7 @@ impl ReplaySession {
     /// Waits for the death of every thread of the exec'ing process other
     /// than the exec'ing thread and the leader: the kernel kills them.
     fn reap_threads_killed_by_exec(&mut self, event: &Event) {
-        let others: Vec<(i32, Pid)> = self
+        let others: Vec<(RecordedTid, Pid)> = self
             .tasks
             .iter()
             .filter(|(&tid, t)| {
@@ -199,7 +200,7 @@ impl ReplaySession {
         let child = self.run_clone(event, real, &current)?;
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let seen_tid = recorded.result as i32;
-        let recorded_child = recorded.tid.unwrap_or(seen_tid);
+        let recorded_child = recorded.tid.unwrap_or(RecordedTid(seen_tid));
         if flags & libc::CLONE_PARENT_SETTID as u64 != 0 && parent_tid_addr != 0 {
             // The kernel wrote the new tid before either task ran, and the
             // child may read it (pthread's own tid) before the parent's exit
@@ -381,7 +382,7 @@ impl ReplaySession {
 
     /// From the exit of an exec from a non-main thread on, the recording
     /// calls that thread by the leader's tid.
-    pub(super) fn take_over_renamed(&mut self, tid: i32) {
+    pub(super) fn take_over_renamed(&mut self, tid: RecordedTid) {
         if self
             .tasks
             .get(&tid)

@@ -169,7 +169,7 @@ pub fn gen_events_sized(n: u64, big_write: u64, mapping_len: u64) -> Vec<(Event,
                         regs: regs(i),
                     },
                     4 => EventKind::TaskStart {
-                        parent: 100,
+                        parent: RecordedTid(100),
                         thread: i % 2 == 0,
                     },
                     5 => EventKind::SyscallExit {
@@ -186,7 +186,7 @@ pub fn gen_events_sized(n: u64, big_write: u64, mapping_len: u64) -> Vec<(Event,
                             },
                         ],
                         extra: Some(SyscallExtra::NewTask {
-                            child: i as i32,
+                            child: RecordedTid(i as i32),
                             thread: false,
                         }),
                     },
@@ -195,8 +195,8 @@ pub fn gen_events_sized(n: u64, big_write: u64, mapping_len: u64) -> Vec<(Event,
             };
             let event = Event {
                 index: i,
-                tid: 100 + (i % 3) as i32,
-                pid: 100,
+                tid: RecordedTid(100 + (i % 3) as i32),
+                pid: RecordedTid(100),
                 time_ns: i * 1000,
                 kind,
             };
@@ -317,8 +317,8 @@ pub fn handmade_trace(dir: &Path, complete: bool, events: &[u8], data: &[u8]) {
 pub fn simple_event(index: u64, write_len: u64) -> Event {
     Event {
         index,
-        tid: 1,
-        pid: 1,
+        tid: RecordedTid(1),
+        pid: RecordedTid(1),
         time_ns: index,
         kind: EventKind::SyscallExit {
             nr: 0,
