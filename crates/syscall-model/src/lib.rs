@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod abi;
 mod blocking;
 mod classes;
 pub mod decode;

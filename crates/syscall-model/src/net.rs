@@ -1,12 +1,13 @@
 //! poll/select and socket syscalls.
 
+use crate::abi::{self, MsgHdr};
 use crate::outputs::{count, distribute, interrupted, is_err, ok, read_u32, Out, TIMESPEC_SIZE};
 use crate::{MemoryReader, ModelError};
 
 /// `sizeof(struct sockaddr_storage)`: the kernel never writes a longer address.
 const SOCKADDR_MAX: u64 = 128;
 /// `sizeof(struct msghdr)` on x86_64.
-const MSGHDR_SIZE: u64 = 56;
+const MSGHDR_SIZE: u64 = size_of::<MsgHdr>() as u64;
 /// `sizeof(struct mmsghdr)` on x86_64 (msghdr, msg_len, padding).
 const MMSGHDR_SIZE: u64 = 64;
 /// `UIO_MAXIOV`: the kernel caps recvmmsg/sendmmsg's vlen at this.
@@ -103,18 +104,11 @@ pub(crate) fn recvmsg(
             detail: format!("short read ({} bytes)", hdr.len()),
         }));
     }
-    let u64_at = |o: usize| u64::from_le_bytes(hdr[o..o + 8].try_into().unwrap_or_default());
-    let u32_at = |o: usize| u32::from_le_bytes(hdr[o..o + 4].try_into().unwrap_or_default());
-    let name = u64_at(0);
-    let namelen = u32_at(8) as u64;
-    let iov = u64_at(16);
-    let iovlen = u64_at(24);
-    let control = u64_at(32);
-    let controllen = u64_at(40);
+    let hdr: MsgHdr = abi::read(&hdr).unwrap_or_default();
     out.add(msg, MSGHDR_SIZE);
-    out.add(name, namelen.min(SOCKADDR_MAX));
-    out.add(control, controllen);
-    distribute(out, mem, iov, iovlen, data)
+    out.add(hdr.name, u64::from(hdr.namelen).min(SOCKADDR_MAX));
+    out.add(hdr.control, hdr.controllen);
+    distribute(out, mem, hdr.iov, hdr.iovlen, data)
 }
 
 /// recvmmsg(fd, msgvec, vlen, flags, timeout): for each of the `ret`

@@ -1,5 +1,6 @@
 //! `outputs()`: the memory each syscall writes, computed at syscall exit.
 
+use crate::abi::{self, Iovec};
 use crate::row::{At, Exit, Writes};
 use crate::{MemRange, MemoryError, MemoryReader, ModelError};
 use libc as l;
@@ -117,13 +118,8 @@ pub(crate) fn read_iovecs(
             detail: format!("short read ({} bytes)", bytes.len()),
         }));
     }
-    Ok(bytes
-        .chunks_exact(16)
-        .map(|c| {
-            let base = u64::from_le_bytes(c[..8].try_into().unwrap_or_default());
-            let len = u64::from_le_bytes(c[8..].try_into().unwrap_or_default());
-            (base, len)
-        })
+    Ok(abi::read_all::<Iovec>(&bytes)
+        .map(|iov| (iov.base, iov.len))
         .collect())
 }
 

@@ -13,6 +13,7 @@ pub mod structs;
 
 pub use lines::{exit_line, first_output_arg, signal_line, with_result};
 
+use syscall_model::abi::{self, PollFd};
 use syscall_model::decode::{arg_kinds, ArgKind};
 use syscall_model::Returns;
 use syscall_model::Sysno;
@@ -105,20 +106,18 @@ impl Decoder<'_> {
     /// A `struct pollfd` array as strace shows it at entry:
     /// `[{fd=3, events=POLLIN}]`.
     fn pollfds(&self, rec: &SyscallRecord, addr: u64, count: u64) -> String {
-        const POLLFD_LEN: usize = 8;
+        const POLLFD_LEN: usize = size_of::<PollFd>();
         const SHOWN: u64 = 64;
         let len = count.min(SHOWN) as usize * POLLFD_LEN;
         let Some(bytes) = crate::inputs::lookup(self.inputs, rec, addr, len) else {
             return ptr(addr);
         };
-        let entries: Vec<String> = bytes
-            .chunks_exact(POLLFD_LEN)
+        let entries: Vec<String> = abi::read_all::<PollFd>(bytes)
             .map(|entry| {
-                let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
-                let events = u16::from_le_bytes([entry[4], entry[5]]);
                 format!(
-                    "{{fd={fd}, events={}}}",
-                    flags(events.into(), POLL_EVENTS, "0")
+                    "{{fd={}, events={}}}",
+                    entry.fd,
+                    flags(u64::from(entry.events as u16), POLL_EVENTS, "0")
                 )
             })
             .collect();

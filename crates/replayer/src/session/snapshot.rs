@@ -21,6 +21,7 @@ use crate::ReplayError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use syscall_model::abi::{self, StackT};
 use trace::RecordedTid;
 use tracee::{debugreg, inject, maps, regs, Pid, ProcessMemory};
 
@@ -468,7 +469,7 @@ fn kill_copies(processes: &HashMap<RecordedTid, ReplayProcess>) {
 /// through syscalls (past the path buffer, before clone3's copy).
 const MASK_AT: u64 = address_space::SCRATCH_LEN - 512;
 const ALTSTACK_AT: u64 = address_space::SCRATCH_LEN - 480;
-const STACK_T_LEN: usize = 24;
+const STACK_T_LEN: usize = size_of::<StackT>();
 /// `ss_flags` bits a thread reports about its signal stack that cannot be
 /// set (it is running on it now).
 const SS_ONSTACK: u32 = 1;
@@ -486,10 +487,11 @@ impl ThreadState {
     /// Gives `thread` (new, in a snapshot's process) this state.
     fn apply(&self, thread: Pid, process: &ReplayProcess, scratch: u64) -> Result<(), ReplayError> {
         process.memory.write(scratch + MASK_AT, &self.mask)?;
-        let mut altstack = self.altstack;
-        let flags = u32::from_le_bytes(altstack[8..12].try_into().unwrap_or_default());
-        altstack[8..12].copy_from_slice(&(flags & !SS_ONSTACK).to_le_bytes());
-        process.memory.write(scratch + ALTSTACK_AT, &altstack)?;
+        let mut altstack: StackT = abi::read(&self.altstack).unwrap_or_default();
+        altstack.flags &= !SS_ONSTACK;
+        process
+            .memory
+            .write(scratch + ALTSTACK_AT, abi::bytes_of(&altstack))?;
         let results = [
             address_space::run_syscall(
                 thread,

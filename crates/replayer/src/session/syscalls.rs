@@ -6,6 +6,7 @@ use crate::divergence::syscall_name;
 use crate::task::{InSyscall, ParkedExit, ReplayState};
 use crate::{address_space, ReplayError};
 use std::io::Write;
+use syscall_model::abi::{self, Iovec};
 use syscall_model::decode::ArgKind;
 use syscall_model::{is_error_result, ReplayPolicy};
 use trace::event::{Event, EventKind, MemWrite, OutputStream, Regs, SignalOrigin, SyscallExtra};
@@ -702,15 +703,12 @@ fn output_bytes(
             let count = args[count].min(1024) as usize;
             let iovecs = mem.read(args[iov], count * 16)?;
             let mut out = Vec::with_capacity(len);
-            for iov in iovecs.chunks_exact(16) {
+            for iov in abi::read_all::<Iovec>(&iovecs) {
                 if out.len() >= len {
                     break;
                 }
-                let base = u64::from_le_bytes(iov[0..8].try_into().unwrap_or_default());
-                let iov_len =
-                    u64::from_le_bytes(iov[8..16].try_into().unwrap_or_default()) as usize;
-                let take = iov_len.min(len - out.len());
-                out.extend(mem.read(base, take)?);
+                let take = (iov.len as usize).min(len - out.len());
+                out.extend(mem.read(iov.base, take)?);
             }
             Ok(out)
         }

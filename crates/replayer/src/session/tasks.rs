@@ -7,6 +7,7 @@ use super::{cpuid, ReplaySession};
 use crate::address_space::{self, SCRATCH_LEN};
 use crate::task::{ReplayProcess, ReplayState, ReplayTask};
 use crate::ReplayError;
+use syscall_model::abi::{self, CloneArgsHead};
 use trace::event::{Event, EventKind, Regs, SyscallExtra};
 use trace::RecordedEvent;
 use trace::RecordedTid;
@@ -315,11 +316,8 @@ impl ReplaySession {
                         format!("{size}"),
                     ));
                 }
-                let flags = u64::from_le_bytes(clone_args[0..8].try_into().unwrap_or_default());
-                let child_tid =
-                    u64::from_le_bytes(clone_args[16..24].try_into().unwrap_or_default());
-                let parent_tid =
-                    u64::from_le_bytes(clone_args[24..32].try_into().unwrap_or_default());
+                let head: CloneArgsHead = abi::read(&clone_args).unwrap_or_default();
+                let (flags, child_tid, parent_tid) = (head.flags, head.child_tid, head.parent_tid);
                 // The recorder traced an untraced child too (and replay must).
                 let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
                 clone_args[0..8].copy_from_slice(&(flags & !untraced).to_le_bytes());
