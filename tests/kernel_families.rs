@@ -482,3 +482,17 @@ fn a_call_the_kernel_refused_is_refused_in_replay() {
 fn a_stopped_child_stays_stopped_until_continued() {
     check_program("job_control", &[]);
 }
+
+/// A process that forbids writable-and-executable memory (PR_SET_MDWE)
+/// and execs: replay's own pages in it (the injection page, the probes at
+/// the spinning threads' preemption points) are never both. Replay could
+/// not map its injection page after the exec.
+#[test]
+fn a_process_that_forbids_writable_code() {
+    let out = check_program("write_xor_execute", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("exec'd under MDWE") || text.contains("MDWE unsupported"),
+        "{text}"
+    );
+}

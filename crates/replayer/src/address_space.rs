@@ -11,7 +11,8 @@ use tracee::{maps, Pid, ProcessMemory};
 /// Where replay puts its injection page: far below where the kernel's
 /// top-down mmap allocator reaches in practice, and above any brk heap.
 const SCRATCH_CANDIDATES: [u64; 3] = [0x6fff_ffff_0000, 0x5fff_ffff_0000, 0x4fff_ffff_0000];
-pub const SCRATCH_LEN: u64 = 2 * 4096;
+const PAGE: u64 = 4096;
+pub const SCRATCH_LEN: u64 = 2 * PAGE;
 /// Offset of the path buffer inside the scratch page.
 const PATH_OFFSET: u64 = 64;
 const MAX_PATH: usize = 4000;
@@ -32,24 +33,55 @@ fn check(what: &str, result: i64) -> Result<u64, ReplayError> {
     Ok(result as u64)
 }
 
-/// Maps the scratch page using a temporarily patched `syscall` at rip.
+/// Protections for replay's own pages: code pages are readable and
+/// executable, data pages readable and writable, and none both writable and
+/// executable, which a process that set `PR_SET_MDWE` may not map. The
+/// tracer writes code through `/proc/PID/mem`, which needs no write
+/// permission.
+const CODE_PROT: u64 = (libc::PROT_READ | libc::PROT_EXEC) as u64;
+const DATA_PROT: u64 = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+
+/// Maps `len` bytes of replay's own at exactly `addr` (or fails, returning
+/// what mmap did): code, except `data_len` bytes from `data_at` that the
+/// program or the kernel write (a probe's scratch words, syscall results).
+pub fn map_own_pages(
+    tid: Pid,
+    mem: &ProcessMemory,
+    site: SyscallSite,
+    addr: u64,
+    len: u64,
+    (data_at, data_len): (u64, u64),
+) -> Result<Result<(), i64>, ReplayError> {
+    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+    let result = inject::syscall(
+        tid,
+        mem,
+        site,
+        libc::SYS_mmap,
+        [addr, len, CODE_PROT, flags, u64::MAX, 0],
+    )?;
+    if result as u64 != addr {
+        return Ok(Err(result));
+    }
+    // Dropping exec to gain write is allowed under MDWE; the reverse is not.
+    let protected = inject::syscall(
+        tid,
+        mem,
+        site,
+        libc::SYS_mprotect,
+        [addr + data_at, data_len, DATA_PROT, 0, 0, 0],
+    )?;
+    check("make its data page writable", protected)?;
+    Ok(Ok(()))
+}
+
+/// Maps the scratch page using a temporarily patched `syscall` at rip: its
+/// first page holds the `syscall` instruction and the path buffer, its
+/// second what the kernel writes back.
 pub fn create_scratch(tid: Pid, mem: &ProcessMemory) -> Result<u64, ReplayError> {
     for addr in SCRATCH_CANDIDATES {
-        let result = inject::syscall(
-            tid,
-            mem,
-            SyscallSite::PatchRip,
-            libc::SYS_mmap,
-            [
-                addr,
-                SCRATCH_LEN,
-                (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64,
-                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64,
-                u64::MAX,
-                0,
-            ],
-        )?;
-        if result as u64 == addr {
+        let data = (PAGE, SCRATCH_LEN - PAGE);
+        if map_own_pages(tid, mem, SyscallSite::PatchRip, addr, SCRATCH_LEN, data)?.is_ok() {
             // syscall; int3 — the int3 catches a runaway return from an injection.
             mem.write(addr, &[0x0f, 0x05, 0xcc])?;
             return Ok(addr);
@@ -60,6 +92,14 @@ pub fn create_scratch(tid: Pid, mem: &ProcessMemory) -> Result<u64, ReplayError>
     ))
 }
 
+/// Where injected syscalls run: the scratch page once there is one.
+pub fn syscall_site(process: &ReplayProcess) -> SyscallSite {
+    match process.scratch {
+        Some(addr) => SyscallSite::At(addr),
+        None => SyscallSite::PatchRip,
+    }
+}
+
 /// Runs one syscall in the process through its scratch page.
 pub fn run_syscall(
     tid: Pid,
@@ -67,11 +107,13 @@ pub fn run_syscall(
     nr: i64,
     args: [u64; 6],
 ) -> Result<i64, ReplayError> {
-    let site = match process.scratch {
-        Some(addr) => SyscallSite::At(addr),
-        None => SyscallSite::PatchRip,
-    };
-    Ok(inject::syscall(tid, &process.memory, site, nr, args)?)
+    Ok(inject::syscall(
+        tid,
+        &process.memory,
+        syscall_site(process),
+        nr,
+        args,
+    )?)
 }
 
 /// Writes a NUL-terminated path into the scratch page; returns its address.
@@ -269,7 +311,7 @@ pub fn restore_exec_image(
     process.exe = Some(reader.verified_file(&info.exe)?);
     let scratch = process.scratch.unwrap_or_default();
     for entry in maps::read(tid)? {
-        if is_special(&entry.name) || entry.start == scratch {
+        if is_special(&entry.name) || (scratch..scratch + SCRATCH_LEN).contains(&entry.start) {
             continue;
         }
         let result = run_syscall(

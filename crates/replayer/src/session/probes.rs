@@ -70,20 +70,22 @@ impl ReplaySession {
                 "an address space full around it".into(),
             )
         })?;
-        let prot = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
-        let mapped = address_space::run_syscall(
+        // The probe writes its counters on its first page; the tracer
+        // writes the code after it.
+        let mapped = address_space::map_own_pages(
             real,
-            process,
-            libc::SYS_mmap,
-            [page, position::probe::PROBE_LEN, prot, flags, u64::MAX, 0],
+            &process.memory,
+            address_space::syscall_site(process),
+            page,
+            position::probe::PROBE_LEN,
+            (0, position::probe::DATA_LEN),
         )?;
-        if mapped as u64 != page {
+        if let Err(result) = mapped {
             return Err(self.divergence(
                 event,
                 "could not map the probe page for a preemption point",
                 format!("a page at {page:#x}"),
-                format!("mmap returned {mapped}"),
+                format!("mmap returned {result}"),
             ));
         }
         let original = process.memory.read(at, patch_len)?;
