@@ -496,3 +496,16 @@ fn a_process_that_forbids_writable_code() {
         "{text}"
     );
 }
+
+/// A program that calls the vDSO's getrandom itself: its parameter query
+/// gets this kernel's answer (it got ENOSYS from the recorder's patch),
+/// and the bytes it draws through its state are recorded.
+#[test]
+fn the_vdso_getrandom_answers_as_the_kernels_does() {
+    let out = check_program("vdso_getrandom", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("vDSO getrandom state of") || text.contains("no vDSO getrandom"),
+        "{text}"
+    );
+}

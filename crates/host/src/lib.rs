@@ -7,6 +7,7 @@ pub mod cpu_features;
 mod cpuid_cache;
 pub mod location;
 pub mod machine;
+pub mod vdso;
 
 pub use location::{
     allocate_trace_dir, default_trace_root, link_cache_dir, machine_cache_dir, resolve_trace,
