@@ -509,3 +509,33 @@ fn the_vdso_getrandom_answers_as_the_kernels_does() {
         "{text}"
     );
 }
+
+/// Secret memory (memfd_secret) is hidden from the recorder too: mapping
+/// it stops the recording with a message that says so (it ended in an
+/// I/O error on the file), and the trace up to there replays.
+#[test]
+fn secret_memory_is_refused_clearly() {
+    let exe = common::program("secret_memory");
+    let argv = [exe.to_str().expect("utf-8 path")];
+    let native = common::run_native(&argv);
+    assert!(native.status.success(), "{}", common::show(&native));
+    if String::from_utf8_lossy(&native.stdout).contains("no memfd_secret") {
+        let recorded = common::assert_replay_matches(&TraceRoot::new(), "t", &argv);
+        assert!(recorded.status.success(), "{}", common::show(&recorded));
+        return;
+    }
+    let root = TraceRoot::new();
+    let recorded = root.record("t", &argv);
+    let stderr = String::from_utf8_lossy(&recorded.stderr);
+    assert_eq!(recorded.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recording stopped early") && stderr.contains("memfd_secret"),
+        "{stderr}"
+    );
+    let replayed = root.replay("t");
+    let replay_err = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        replay_err.contains("the recording stopped early") && !replay_err.contains("diverge"),
+        "{replay_err}"
+    );
+}

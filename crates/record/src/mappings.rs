@@ -265,6 +265,13 @@ impl Recorder {
                 "cannot inspect the file behind mmap of fd {fd} in thread {tid}: {e}"
             )))
         })?;
+        if target.starts_with("/secretmem") {
+            return Err(Failure::Stop(StopRecording(format!(
+                "mmap of a memfd_secret file (fd {fd}) is not supported: the kernel hides \
+                 secret memory from every other process, the recorder included, so what \
+                 the program and the kernel write there cannot be recorded"
+            ))));
+        }
         if meta.is_file() {
             let mut file =
                 self.log
