@@ -539,3 +539,16 @@ fn secret_memory_is_refused_clearly() {
         "{replay_err}"
     );
 }
+
+/// Real-time threads of one priority that take turns by yielding
+/// alternate strictly, as natively: a yield hands the CPU to the thread
+/// waiting for it.
+#[test]
+fn a_yield_hands_the_cpu_to_a_waiting_thread() {
+    let out = check_program("yield_handoff", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("switches") || text.contains("no SCHED_FIFO"),
+        "{text}"
+    );
+}

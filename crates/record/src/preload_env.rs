@@ -106,15 +106,8 @@ struct MmLayout {
 
 impl MmLayout {
     fn read(tid: Pid) -> Option<MmLayout> {
-        let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-        // Fields after the command name, which may hold spaces and parens;
-        // the first of them is field 3 (state).
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<u64> = rest
-            .split_whitespace()
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        let field = |n: usize| fields.get(n - 3).copied();
+        let stat = tracee::proc_stat::ThreadStat::read(tid)?;
+        let field = |n: usize| stat.number(n);
         Some(MmLayout {
             start_code: field(26)?,
             end_code: field(27)?,

@@ -6,10 +6,16 @@
 
 use crate::preempt::{self, Choice, Search};
 use crate::recorder::{Recorder, Step};
+use crate::task::RunState;
 use std::collections::VecDeque;
+use std::time::Duration;
 use trace::event::{EventKind, PreemptReason};
+use tracee::proc_stat::ThreadStat;
 use tracee::ptrace;
 use tracee::Pid;
+
+/// How long a woken thread gets to reach its stop before a yield.
+const WOKEN_REPORT_WAIT: Duration = Duration::from_millis(2);
 
 /// A small xorshift generator: the choices need variety, not quality.
 pub struct Chaos {
@@ -187,6 +193,52 @@ impl Recorder {
                 timer.arm();
             }
         }
+    }
+
+    /// The thread gave the CPU up (`sched_yield`, its exit logged) while
+    /// others wait: it goes behind them, as the kernel's yield puts it
+    /// behind the threads of its priority. Kept running instead, a
+    /// SCHED_FIFO pair that alternates by yielding natively ran one
+    /// thread's whole loop first, and a thread spinning on yield while it
+    /// waits for another kept the CPU for its whole slice.
+    pub(crate) fn yield_cpu(&mut self, tid: Pid) -> Step {
+        let task = self.task(tid)?;
+        task.preempted = true;
+        task.state = RunState::Stopped;
+        self.scheduler.cpu_released();
+        self.scheduler.enqueue(tid);
+        Ok(())
+    }
+
+    /// Before a yield: stops other threads already reached (a thread this
+    /// one woke with a futex, say) join the queue, so that the yield hands
+    /// them the CPU as the kernel's would. A real-time thread's yield
+    /// guarantees that to threads of its priority, and a thread made
+    /// runnable in the kernel reports its stop only once it runs, which on
+    /// the one CPU needs this thread stopped, as it is now: each such
+    /// thread gets a moment to report.
+    pub(crate) fn collect_stops_before_yield(&mut self, tid: Pid) -> Step {
+        while let Some(stop) = ptrace::poll_any()? {
+            self.on_wait(stop)?;
+        }
+        if self.scheduler.anyone_waiting()
+            || !ThreadStat::read(tid).is_some_and(|stat| stat.is_realtime())
+        {
+            return Ok(());
+        }
+        let woken: Vec<Pid> = self
+            .tasks
+            .iter()
+            .filter(|&(&other, task)| other != tid && task.state == RunState::InKernel)
+            .map(|(&other, _)| other)
+            .filter(|&other| ThreadStat::read(other).is_some_and(|stat| stat.is_runnable()))
+            .collect();
+        for other in woken {
+            if let Some(stop) = ptrace::wait_for_within(other, WOKEN_REPORT_WAIT)? {
+                self.on_wait(stop)?;
+            }
+        }
+        Ok(())
     }
 
     /// The thread used up its slice while running user code.

@@ -483,6 +483,12 @@ impl Recorder {
         if result == ERESTART_RESTARTBLOCK {
             task.restartable = Some(model);
         }
+        if nr == libc::SYS_sched_yield as u64 {
+            self.collect_stops_before_yield(tid)?;
+            if self.scheduler.anyone_waiting() {
+                return self.yield_cpu(tid);
+            }
+        }
         self.resume_user(tid, 0)
     }
 

@@ -11,6 +11,7 @@ pub mod inject;
 pub mod maps;
 pub mod memory;
 pub mod perf;
+pub mod proc_stat;
 pub mod ptrace;
 pub mod regs;
 pub mod signal_state;

@@ -241,6 +241,11 @@ pub fn poll_for(pid: Pid) -> Result<Option<WaitResult>, TraceeError> {
     wait_raw(pid, libc::WNOHANG)
 }
 
+/// A state change of any tracee that already happened, without waiting.
+pub fn poll_any() -> Result<Option<WaitResult>, TraceeError> {
+    poll_for(-1)
+}
+
 /// Waits for one tracee's next state change for at most `limit`; `None`
 /// when it is still running then. Polls, backing off from 20 µs to 2 ms, so
 /// a quick stop costs little extra latency.
@@ -265,13 +270,7 @@ pub fn wait_for_within(
 /// Whether the thread sleeps in the kernel (state `S` or `D` in
 /// /proc/<tid>/stat): a syscall it was resumed into has blocked.
 pub fn is_blocked(tid: Pid) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{tid}/stat")) else {
-        return false;
-    };
-    // The command name in parentheses may hold spaces; the state follows it.
-    stat.rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "S" || state == "D")
+    crate::proc_stat::ThreadStat::read(tid).is_some_and(|stat| stat.is_blocked())
 }
 
 /// Waits until a thread that was resumed after its exit event is gone,

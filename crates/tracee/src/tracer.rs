@@ -98,10 +98,7 @@ pub fn raise_fd_limit() {
 /// 39; the node 0 where the machine names none): what `getcpu` and
 /// `rdtscp`'s TSC_AUX (`node << 12 | cpu`) tell the thread.
 pub fn cpu_of(tid: Pid) -> Option<(u32, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces: count after its ')'.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let cpu: u32 = after_name.split_whitespace().nth(36)?.parse().ok()?;
+    let cpu = crate::proc_stat::ThreadStat::read(tid)?.cpu()?;
     let node = std::fs::read_dir(format!("/sys/devices/system/cpu/cpu{cpu}"))
         .ok()
         .and_then(|dir| {
