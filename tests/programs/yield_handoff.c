@@ -47,7 +47,7 @@ int main(void) {
   int switches = 0;
   for (int i = 1; i < 2 * TURNS; i++)
     switches += order[i] != order[i - 1];
-  /* The first turn may go either way; after that they alternate. */
+  /* The turns may go either way while both start; then they alternate. */
   CHECK(switches >= 2 * TURNS - 6);
   printf("%d switches, %.12s... (%llx %llx)\n", switches, order, stamps[0], stamps[1]);
   return 0;
