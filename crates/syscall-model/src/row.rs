@@ -116,6 +116,9 @@ pub enum Returns {
     Address,
     /// A new file descriptor.
     Fd,
+    /// A thread id (a new task's, or the caller's own): replay's real one
+    /// differs from the recorded one.
+    Tid,
     /// Not a result: the interrupted context's rax, put back
     /// (`rt_sigreturn`).
     Restored,
@@ -270,6 +273,11 @@ impl Syscall {
 
     pub(crate) const fn returns_restored(mut self) -> Syscall {
         self.returns = Returns::Restored;
+        self
+    }
+
+    pub(crate) const fn returns_tid(mut self) -> Syscall {
+        self.returns = Returns::Tid;
         self
     }
 

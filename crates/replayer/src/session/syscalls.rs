@@ -527,15 +527,8 @@ impl ReplaySession {
             ));
         };
         if let Some(real_result) = inflight.real_result {
-            let nr_i = nr as i64;
-            let tid_valued = matches!(
-                nr_i,
-                libc::SYS_clone
-                    | libc::SYS_clone3
-                    | libc::SYS_fork
-                    | libc::SYS_vfork
-                    | libc::SYS_set_tid_address
-            );
+            let tid_valued =
+                syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Tid);
             if !tid_valued && real_result != result {
                 return Err(self.divergence(
                     event,
