@@ -224,6 +224,7 @@ impl ReplaySession {
             if let Some(process) = self.processes.get_mut(&rec_pid) {
                 process.exiting = true;
             }
+            self.deliver_held_signals(rec_pid, event.tid)?;
         }
         loop {
             let waited = if event.tid == event.pid {
@@ -274,6 +275,32 @@ impl ReplaySession {
             .any(|t| t.rec_pid == rec_pid && t.state != ReplayState::Dead);
         if !group_alive {
             self.processes.remove(&rec_pid);
+        }
+        Ok(())
+    }
+
+    /// Delivers the signals other threads of the process hold for their
+    /// next resume. The signal that kills a process may be another
+    /// thread's (a thread calling `abort`, say): replay stops that thread
+    /// where the signal was delivered, and the recording may log the main
+    /// thread's death before that thread's, so the process would never die
+    /// while replay waited for it.
+    fn deliver_held_signals(
+        &mut self,
+        rec_pid: RecordedTid,
+        dying: RecordedTid,
+    ) -> Result<(), ReplayError> {
+        for task in self.tasks.iter_mut().filter_map(|(&tid, task)| {
+            (tid != dying && task.rec_pid == rec_pid && task.state == ReplayState::Ready)
+                .then_some(task)
+        }) {
+            if let Some(signal) = task.pending_signal.take() {
+                match ptrace::resume(task.real, Resume::Syscall, signal) {
+                    Err(e) if e.gone_task().is_some() => {}
+                    other => other?,
+                }
+                task.state = ReplayState::Exiting;
+            }
         }
         Ok(())
     }
