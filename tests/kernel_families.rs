@@ -579,3 +579,29 @@ fn a_thread_that_aborts_kills_the_process_in_replay_too() {
         );
     }
 }
+
+/// An exec with address-space randomization on (the program's own
+/// `personality`, or capabilities gained without AT_SECURE) is refused
+/// clearly at record time: the trace it made failed at replay, whose
+/// stack could not be where the recorded one was.
+#[test]
+fn an_exec_laid_out_at_random_is_refused_clearly() {
+    let exe = common::program("randomized_exec");
+    let argv = [exe.to_str().expect("utf-8 path")];
+    let native = common::run_native(&argv);
+    assert!(native.status.success(), "{}", common::show(&native));
+    let root = TraceRoot::new();
+    let recorded = root.record("t", &argv);
+    let stderr = String::from_utf8_lossy(&recorded.stderr);
+    assert_eq!(recorded.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recording stopped early") && stderr.contains("randomization"),
+        "{stderr}"
+    );
+    let replayed = root.replay("t");
+    let replay_err = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        replay_err.contains("the recording stopped early") && !replay_err.contains("diverge"),
+        "{replay_err}"
+    );
+}

@@ -586,17 +586,26 @@ impl Recorder {
                 // A setuid/setgid or file-capability exec (AT_SECURE): the
                 // kernel drops ADDR_NO_RANDOMIZE for it, so its randomized
                 // layout could not be recreated on replay. Refuse it.
-                if captured
+                let secure = captured
                     .info
                     .auxv
                     .iter()
-                    .any(|&(k, v)| k == AT_SECURE && v != 0)
-                {
+                    .any(|&(k, v)| k == AT_SECURE && v != 0);
+                if secure || randomized_layout(tid) {
+                    let why = match secure {
+                        true => {
+                            "gained privileges (setuid/setgid or file capabilities), so \
+                                 the kernel randomized its address space"
+                        }
+                        false => {
+                            "runs with address-space randomization on (capabilities \
+                                  gained at the exec, or the program's own personality())"
+                        }
+                    };
                     return Err(Failure::Stop(StopRecording(format!(
-                        "{} of {} gained privileges (setuid/setgid or file capabilities): \
-                         the kernel randomizes its address space, which replay cannot \
-                         reproduce; recording stopped so that the trace is never silently \
-                         wrong (process {tgid}, thread {tid}, after event {})",
+                        "{} of {} {why}, which replay cannot reproduce; recording stopped so \
+                         that the trace is never silently wrong (process {tgid}, thread {tid}, \
+                         after event {})",
                         syscall_model::name(nr as u64).unwrap_or("execve"),
                         captured.info.exe.path,
                         self.log.next_index()
@@ -750,4 +759,15 @@ fn waits(nr: u64, args: &[u64; 6]) -> bool {
 /// the program ignores (SIG_IGN, or a default action of nothing).
 fn interrupted_by_ignored_signal(tid: Pid) -> bool {
     tracee::signal_state::SignalState::read(tid).is_ok_and(|state| state.only_ignored_deliverable())
+}
+
+/// Whether the kernel laid out the process `tid` just exec'd at random
+/// addresses: its personality lacks ADDR_NO_RANDOMIZE, which the recorder
+/// set and an exec that gains capabilities (or the program itself) clears.
+fn randomized_layout(tid: Pid) -> bool {
+    const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
+    std::fs::read_to_string(format!("/proc/{tid}/personality"))
+        .ok()
+        .and_then(|text| u32::from_str_radix(text.trim(), 16).ok())
+        .is_some_and(|personality| personality & ADDR_NO_RANDOMIZE == 0)
 }
