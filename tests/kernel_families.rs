@@ -605,3 +605,20 @@ fn an_exec_laid_out_at_random_is_refused_clearly() {
         "{replay_err}"
     );
 }
+
+/// A thread that waits by making syscalls in a loop, spending almost no
+/// time in user code, gives the CPU up after a slice of real time: the
+/// slice timer counts only user time, and the thread it waited for never
+/// ran again (the recording hung).
+#[test]
+fn a_thread_spinning_on_syscalls_lets_the_others_run() {
+    check_program("syscall_spinner", &[]);
+}
+
+/// A thread maps the descriptor another thread keeps opening and closing:
+/// the recorder finds the mapped file through the mapping when the
+/// descriptor is gone or names another file by the time it looks.
+#[test]
+fn mapping_a_descriptor_another_thread_closes() {
+    check_program("mmap_fd_race", &[]);
+}

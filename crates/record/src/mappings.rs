@@ -255,12 +255,27 @@ impl Recorder {
         &mut self,
         tid: Pid,
         fd: i32,
+        mapped_at: u64,
     ) -> Step<Option<(trace::event::FileRef, trace::event::FileIdentity)>> {
-        let proc_path = format!("/proc/{tid}/fd/{fd}");
+        let mut proc_path = format!("/proc/{tid}/fd/{fd}");
+        let mut meta = std::fs::metadata(&proc_path);
+        // Another thread may have closed the descriptor, or opened another
+        // file on its number, once the mapping was made (the call returned
+        // before this exit stop was handled): the mapping itself still
+        // names the file.
+        if let Some((mapping, inode)) = mapping_file_path(tid, mapped_at) {
+            if meta
+                .as_ref()
+                .map_or(true, |m| m.is_file() && m.ino() != inode)
+            {
+                meta = std::fs::metadata(&mapping);
+                proc_path = mapping;
+            }
+        }
         let target = std::fs::read_link(&proc_path)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let meta = std::fs::metadata(&proc_path).map_err(|e| {
+        let meta = meta.map_err(|e| {
             Failure::Stop(StopRecording(format!(
                 "cannot inspect the file behind mmap of fd {fd} in thread {tid}: {e}"
             )))
@@ -291,6 +306,17 @@ impl Recorder {
             "mmap of {target} (fd {fd}) is not supported: only regular files and /dev/zero can be mapped during recording"
         ))))
     }
+}
+
+/// `/proc/TID/map_files/START-END` of the file mapping that holds `addr`,
+/// with the mapped file's inode.
+fn mapping_file_path(tid: Pid, addr: u64) -> Option<(String, u64)> {
+    let entry = tracee::maps::read(tid)
+        .ok()?
+        .into_iter()
+        .find(|m| (m.start..m.end).contains(&addr) && m.inode != 0)?;
+    let path = format!("/proc/{tid}/map_files/{:x}-{:x}", entry.start, entry.end);
+    Some((path, entry.inode))
 }
 
 /// A file a call changed: a path that names it for the recorder, and the

@@ -8,7 +8,7 @@ use crate::preempt::{self, Choice, Search};
 use crate::recorder::{Recorder, Step};
 use crate::task::RunState;
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use trace::event::{EventKind, PreemptReason};
 use tracee::proc_stat::ThreadStat;
 use tracee::ptrace;
@@ -58,6 +58,10 @@ pub(crate) struct Scheduler {
     /// last, and must be logged before anything else.
     front_pinned: bool,
     running: Option<Pid>,
+    /// The thread that has the CPU and since when: the stops it reaches
+    /// while it runs come back to it, and only a switch to another thread
+    /// starts a new turn.
+    turn: Option<(Pid, Instant)>,
     timeslice_ns: u64,
     chaos: Option<Chaos>,
 }
@@ -68,6 +72,7 @@ impl Scheduler {
             ready: VecDeque::new(),
             front_pinned: false,
             running: None,
+            turn: None,
             timeslice_ns,
             chaos: chaos_seed.map(Chaos::new),
         }
@@ -76,13 +81,33 @@ impl Scheduler {
     /// The thread whose stop is processed next.
     pub(crate) fn next_ready(&mut self) -> Option<Pid> {
         let pinned = std::mem::take(&mut self.front_pinned);
-        match &mut self.chaos {
+        let next = match &mut self.chaos {
             Some(chaos) if !pinned && self.ready.len() > 1 => {
                 let i = chaos.below(self.ready.len());
                 self.ready.remove(i)
             }
             _ => self.ready.pop_front(),
+        }?;
+        if self.turn.map(|(holder, _)| holder) != Some(next) {
+            self.turn = Some((next, Instant::now()));
         }
+        Some(next)
+    }
+
+    /// The thread holding the CPU gave it up: whoever runs next, even the
+    /// same thread, starts a new turn.
+    pub(crate) fn end_turn(&mut self) {
+        self.turn = None;
+    }
+
+    /// Whether `tid` has had the CPU for a whole slice of real time. The
+    /// slice timer counts only user time, and a thread that makes syscalls
+    /// in a loop (mmap on a descriptor another thread keeps closing) spends
+    /// little of it in user code: without this it kept the CPU for ever.
+    pub(crate) fn turn_used_up(&self, tid: Pid) -> bool {
+        self.turn.is_some_and(|(holder, since)| {
+            holder == tid && since.elapsed() >= Duration::from_nanos(self.timeslice_ns)
+        })
     }
 
     /// A stopped thread waits its turn behind the others.
@@ -195,9 +220,10 @@ impl Recorder {
         }
     }
 
-    /// The thread gave the CPU up (`sched_yield`, its exit logged) while
-    /// others wait: it goes behind them, as the kernel's yield puts it
-    /// behind the threads of its priority. Kept running instead, a
+    /// The thread gives the CPU up at a syscall exit (already logged) while
+    /// others wait: it called `sched_yield`, or its turn is used up. It goes
+    /// behind them, as the kernel's yield puts it behind the threads of its
+    /// priority. Kept running instead, a
     /// SCHED_FIFO pair that alternates by yielding natively ran one
     /// thread's whole loop first, and a thread spinning on yield while it
     /// waits for another kept the CPU for its whole slice.
@@ -206,6 +232,7 @@ impl Recorder {
         task.preempted = true;
         task.state = RunState::Stopped;
         self.scheduler.cpu_released();
+        self.scheduler.end_turn();
         self.scheduler.enqueue(tid);
         Ok(())
     }

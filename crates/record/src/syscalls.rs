@@ -483,11 +483,12 @@ impl Recorder {
         if result == ERESTART_RESTARTBLOCK {
             task.restartable = Some(model);
         }
-        if nr == libc::SYS_sched_yield as u64 {
+        let yields = nr == libc::SYS_sched_yield as u64;
+        if yields {
             self.collect_stops_before_yield(tid)?;
-            if self.scheduler.anyone_waiting() {
-                return self.yield_cpu(tid);
-            }
+        }
+        if (yields || self.scheduler.turn_used_up(tid)) && self.scheduler.anyone_waiting() {
+            return self.yield_cpu(tid);
         }
         self.resume_user(tid, 0)
     }
@@ -616,7 +617,7 @@ impl Recorder {
             }
             libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
                 let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
-                match self.mapped_file(tid, args[4] as i32)? {
+                match self.mapped_file(tid, args[4] as i32, result as u64)? {
                     Some((file, identity))
                         if shared
                             || self.shared_files.contains(&identity)
