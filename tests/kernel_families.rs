@@ -622,3 +622,10 @@ fn a_thread_spinning_on_syscalls_lets_the_others_run() {
 fn mapping_a_descriptor_another_thread_closes() {
     check_program("mmap_fd_race", &[]);
 }
+
+/// A TUN interface made and read back through its ioctls, which the model
+/// did not know (the recording was refused).
+#[test]
+fn a_tun_interface_and_its_ioctls() {
+    check_program("tun_device", &[]);
+}

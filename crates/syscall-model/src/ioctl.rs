@@ -95,7 +95,18 @@ fn effect(request: u32) -> Option<Effect> {
         // SIOCSIFTXQLEN SIOCSIFMAP.
         0x8914 | 0x8916 | 0x8918 | 0x891A | 0x891C | 0x891E | 0x8922 | 0x8923 | 0x8924 | 0x8936
         | 0x8943 | 0x8971 => Nothing,
-        0x894B => Fixed(4),                   // SIOCOUTQNSD
+        0x894B => Fixed(4), // SIOCOUTQNSD
+        // TUN/TAP (/dev/net/tun): TUNSETIFF and TUNGETIFF copy the struct
+        // ifreq back (the interface's name); the other setters only read.
+        0x4004_54CA | 0x8004_54D2 => Fixed(IFREQ), // TUNSETIFF TUNGETIFF
+        0x8004_54CF | 0x8004_54D3 | 0x8004_54D7 => Fixed(4), // TUNGETFEATURES TUNGETSNDBUF TUNGETVNETHDRSZ
+        // TUNSETNOCSUM TUNSETDEBUG TUNSETPERSIST TUNSETOWNER TUNSETLINK
+        // TUNSETGROUP TUNSETOFFLOAD TUNSETTXFILTER TUNSETSNDBUF
+        // TUNSETVNETHDRSZ TUNSETQUEUE TUNSETIFINDEX.
+        0x4004_54C8 | 0x4004_54C9 | 0x4004_54CB | 0x4004_54CC | 0x4004_54CD | 0x4004_54CE
+        | 0x4004_54D0 | 0x4004_54D1 | 0x4004_54D4 | 0x4004_54D8 | 0x4004_54D9 | 0x4004_54DA => {
+            Nothing
+        }
         0x8946 => Unsupported("SIOCETHTOOL"), // variable-size command structs
         // ---- Block devices ----
         0x125E => Fixed(4),          // BLKROGET
