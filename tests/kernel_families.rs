@@ -629,3 +629,13 @@ fn mapping_a_descriptor_another_thread_closes() {
 fn a_tun_interface_and_its_ioctls() {
     check_program("tun_device", &[]);
 }
+
+/// A raw clone's child with no thread-local storage (a null TLS pointer)
+/// makes syscalls at a site patched for the syscall buffer, whose code
+/// keeps its state in thread-local storage: it takes the traced path
+/// instead of faulting.
+#[test]
+fn a_child_without_thread_local_storage() {
+    let out = check_program("clone_null_tls", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("child without TLS"));
+}

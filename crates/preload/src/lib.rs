@@ -18,7 +18,7 @@
 
 use core::arch::{asm, global_asm};
 use core::cell::Cell;
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use syscallbuf::plan::{plan, sys, How, Input, Plan, MSG_DONTWAIT, PATH_MAX};
 use syscallbuf::{
     fold_checksum, record_size, significant_args, Header, RecordHead, BUFFER_LEN, CONTROL_SYSCALL,
@@ -220,6 +220,8 @@ global_asm!(
 );
 
 extern "C" {
+    /// The C library's, which loaded this one.
+    fn getauxval(kind: u64) -> u64;
     static replay_stub_area: u8;
     static replay_traced_syscall_return: u8;
     fn replay_traced_syscall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
@@ -260,6 +262,28 @@ const FACTS_VALID: u64 = 0x80;
 
 /// 0 until the tracer answered the hello: no tracer, no buffering.
 static MODE: AtomicI64 = AtomicI64::new(0);
+
+/// Whether user code may read the fs base (`rdfsbase`): the kernel says so
+/// in AT_HWCAP2.
+static FSGSBASE: AtomicBool = AtomicBool::new(false);
+const AT_HWCAP2: u64 = 26;
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
+
+/// Whether this thread has thread-local storage to keep its buffer in. A
+/// thread made by a raw `clone` with a null TLS pointer has none, and the
+/// first thread-local access (through `%fs`) faulted where natively its
+/// syscall would have run; such a thread takes the traced path. (Where
+/// `rdfsbase` is not allowed, every thread is taken to have it.)
+fn has_thread_locals() -> bool {
+    if !FSGSBASE.load(Ordering::Relaxed) {
+        return true;
+    }
+    let base: u64;
+    // SAFETY: rdfsbase only reads the fs base into a register; the kernel
+    // allows it in user mode (HWCAP2_FSGSBASE, checked above).
+    unsafe { asm!("rdfsbase {}", out(reg) base, options(nomem, nostack, preserves_flags)) };
+    base != 0
+}
 
 /// Buffer states besides an address.
 const NO_BUFFER: usize = 0;
@@ -325,6 +349,10 @@ extern "C" fn hello(_argc: i32, _argv: *const *const u8, envp: *mut *const u8) {
         ],
     );
     if mode == MODE_RECORD || mode == MODE_REPLAY {
+        // SAFETY: getauxval reads the process's auxiliary vector, set up
+        // before any code of this library runs.
+        let hwcap2 = unsafe { getauxval(AT_HWCAP2) };
+        FSGSBASE.store(hwcap2 & HWCAP2_FSGSBASE != 0, Ordering::Relaxed);
         MODE.store(mode, Ordering::Relaxed);
         // SAFETY: glibc passes the process's environment array, terminated
         // by a null pointer, each entry a NUL-terminated string.
@@ -336,6 +364,9 @@ extern "C" fn hello(_argc: i32, _argv: *const *const u8, envp: *mut *const u8) {
 /// child keeps its parent's (the tracer knows); a new thread starts
 /// without one.
 fn thread_buffer() -> Option<*mut u8> {
+    if !has_thread_locals() {
+        return None;
+    }
     let current = BUFFER.with(Cell::get);
     match current {
         BUFFER_FAILED | BUFFER_PENDING => return None,
