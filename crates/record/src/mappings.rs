@@ -255,21 +255,23 @@ impl Recorder {
         &mut self,
         tid: Pid,
         fd: i32,
-        mapped_at: u64,
+        (mapped_at, mapped_len): (u64, u64),
     ) -> Step<Option<(trace::event::FileRef, trace::event::FileIdentity)>> {
         let mut proc_path = format!("/proc/{tid}/fd/{fd}");
         let mut meta = std::fs::metadata(&proc_path);
-        // Another thread may have closed the descriptor, or opened another
-        // file on its number, once the mapping was made (the call returned
-        // before this exit stop was handled): the mapping itself still
-        // names the file.
-        if let Some((mapping, inode)) = mapping_file_path(tid, mapped_at) {
-            if meta
-                .as_ref()
-                .map_or(true, |m| m.is_file() && m.ino() != inode)
-            {
-                meta = std::fs::metadata(&mapping);
-                proc_path = mapping;
+        // Another thread may close the descriptor, or open another file on
+        // its number, once the mapping is made (the call returned before
+        // this exit stop was handled, and that thread may run while the
+        // file is read): a regular file is read through the mapping, which
+        // keeps naming it. (Only a privileged recorder may open map_files.)
+        if meta.as_ref().map_or(true, |m| m.is_file()) {
+            if let Some(mapping) = mapping_file_path(tid, mapped_at, mapped_len) {
+                if let Ok(mapped) = std::fs::metadata(&mapping) {
+                    if mapped.is_file() {
+                        meta = Ok(mapped);
+                        proc_path = mapping;
+                    }
+                }
             }
         }
         let target = std::fs::read_link(&proc_path)
@@ -308,15 +310,24 @@ impl Recorder {
     }
 }
 
-/// `/proc/TID/map_files/START-END` of the file mapping that holds `addr`,
-/// with the mapped file's inode.
-fn mapping_file_path(tid: Pid, addr: u64) -> Option<(String, u64)> {
+/// `/proc/TID/map_files/START-END` of the file mapping made at `addr`,
+/// `len` bytes long: usually exactly the new mapping; where the kernel
+/// merged it with a neighbour, the merged one from the maps.
+fn mapping_file_path(tid: Pid, addr: u64, len: u64) -> Option<String> {
+    const PAGE: u64 = 4096;
+    let end = addr.checked_add(len.checked_add(PAGE - 1)? & !(PAGE - 1))?;
+    let exact = format!("/proc/{tid}/map_files/{addr:x}-{end:x}");
+    if std::fs::symlink_metadata(&exact).is_ok() {
+        return Some(exact);
+    }
     let entry = tracee::maps::read(tid)
         .ok()?
         .into_iter()
         .find(|m| (m.start..m.end).contains(&addr) && m.inode != 0)?;
-    let path = format!("/proc/{tid}/map_files/{:x}-{:x}", entry.start, entry.end);
-    Some((path, entry.inode))
+    Some(format!(
+        "/proc/{tid}/map_files/{:x}-{:x}",
+        entry.start, entry.end
+    ))
 }
 
 /// A file a call changed: a path that names it for the recorder, and the

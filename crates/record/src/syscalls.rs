@@ -617,7 +617,7 @@ impl Recorder {
             }
             libc::SYS_mmap if args[3] & libc::MAP_ANONYMOUS as u64 == 0 => {
                 let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
-                match self.mapped_file(tid, args[4] as i32, result as u64)? {
+                match self.mapped_file(tid, args[4] as i32, (result as u64, args[1]))? {
                     Some((file, identity))
                         if shared
                             || self.shared_files.contains(&identity)
