@@ -40,11 +40,6 @@ impl ThreadStat {
         self.field(3) == Some("R")
     }
 
-    /// In a ptrace stop, which the tracer may not have reaped yet.
-    pub fn is_traced(&self) -> bool {
-        self.field(3) == Some("t")
-    }
-
     /// Scheduled by a real-time policy (SCHED_FIFO or SCHED_RR).
     pub fn is_realtime(&self) -> bool {
         self.number(41)
