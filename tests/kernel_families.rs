@@ -589,6 +589,21 @@ fn a_child_without_thread_local_storage() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("child without TLS"));
 }
 
+/// A thread calls exit_group while another keeps signalling the main
+/// thread (Go's runtime does this at every exit). About one recording in
+/// four hung at the exit before the fix, so it is recorded several times.
+#[test]
+fn exit_group_while_the_main_thread_takes_signals() {
+    let exe = common::program("exit_group_while_signalled");
+    let argv = [exe.to_str().expect("utf-8 path")];
+    common::assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    for round in 0..6 {
+        let recorded = common::assert_replay_matches(&root, &format!("t{round}"), &argv);
+        assert!(recorded.status.success(), "{}", common::show(&recorded));
+    }
+}
+
 /// `tests/programs/<name>.c` passes natively, and its recording stops with
 /// a message that names `what`; the trace up to there replays, saying the
 /// recording stopped early, without a divergence.

@@ -74,8 +74,8 @@ pub(crate) struct Recorder {
     /// copied show later writes to the file): writes to them and their
     /// resizing are logged for replay's copies.
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
-    /// Processes a fatal signal is killing, until their last thread is
-    /// reaped.
+    /// Processes a fatal signal or an `exit_group` is killing, until their
+    /// last thread is reaped.
     killed_processes: std::collections::HashSet<Pid>,
     /// (process, return address) of traced syscalls known to be made with
     /// `syscall`, not `int $0x80`, so that the check reads memory once.
@@ -423,13 +423,13 @@ impl Recorder {
         }
     }
 
-    /// A fatal signal is killing `tid` and with it every thread of its
-    /// process. A thread of it that runs user code will not stop again
+    /// A fatal signal or an `exit_group` is killing `tid` and with it every
+    /// thread of its process. A thread of it that runs user code will not stop again
     /// before its exit, and a group leader not even there: it is reported
     /// only once the others are gone, which they cannot be while they wait
     /// for it to stop first. None of them counts as running from here
     /// (see [`Recorder::run`]).
-    fn process_killed(&mut self, tid: Pid) {
+    pub(crate) fn process_killed(&mut self, tid: Pid) {
         if let Some(task) = self.tasks.get(&tid) {
             self.killed_processes.insert(task.tgid);
         }
@@ -520,11 +520,21 @@ impl Recorder {
             task.pending_stop,
             Some(Stop::Event { event, .. }) if event == libc::PTRACE_EVENT_EXIT
         );
+        let dying = self.killed_processes.contains(&task.tgid);
         let handled = if task.preempted && !exiting {
             // A SIGKILL wakes a thread out of its ptrace stop while it waits
             // in the queue: its exit is then reported, and resuming it would
             // lose that report. Taken first, it is processed like any stop.
-            if let Some(reported) = ptrace::poll_for(tid)? {
+            // Once its process is dying that stop is certain, but it may
+            // not have been reached yet: a resume made just as it is
+            // reached would pass it unreported (a group leader then stays
+            // a zombie that never stops, counted as running).
+            let reported = if dying {
+                Some(ptrace::wait_for(tid)?)
+            } else {
+                ptrace::poll_for(tid)?
+            };
+            if let Some(reported) = reported {
                 let handled = self.on_wait(reported);
                 return self.unless_killed(handled);
             }

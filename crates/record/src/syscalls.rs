@@ -210,6 +210,10 @@ impl Recorder {
         }
         ptrace::resume(tid, Resume::Syscall, 0)?;
         self.task(tid)?.state = RunState::InKernel;
+        if nr == libc::SYS_exit_group as u64 {
+            // Every other thread of the process is being killed now.
+            self.process_killed(tid);
+        }
         if syscall_model::changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
             return self.exit_in_place(tid);
         }
