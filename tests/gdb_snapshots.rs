@@ -83,6 +83,11 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
             "reverse-continue",
             "print i",
             "reverse-finish",
+            // From the call in the hot loop: every pass through it matches
+            // the sentinel's address, and only the last its registers.
+            "watch checkpoint_counter",
+            "reverse-continue",
+            "print checkpoint_counter",
             "delete",
             "monitor restart 1",
             "stepi",
@@ -136,6 +141,11 @@ fn reverse_execution_inside_a_long_stretch_of_user_code() {
     );
     assert_eq!(
         value_after(&text, "$4 = "),
+        (last_write - every).to_string(),
+        "watch + reverse-continue from inside the loop: {text}"
+    );
+    assert_eq!(
+        value_after(&text, "$5 = "),
         acc,
         "after restart and a step, marker has stored the recorded value: {text}"
     );

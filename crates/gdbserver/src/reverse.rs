@@ -105,13 +105,16 @@ impl Timeline {
             return Ok(None);
         };
         config.apply(&mut probe);
-        // A sentinel breakpoint at here's rip recognises the moment `here`
-        // comes round again.
-        let sentinel =
-            (here.regs.is_some() && !config.breakpoints.contains(&here.rip)).then_some(here.rip);
-        if let Some(addr) = sentinel {
-            probe.set_breakpoint(addr);
-        }
+        // A sentinel at here's rip recognises the moment `here` comes round
+        // again: it stops where the thread has here's registers (in
+        // process, where it can), or at every pass.
+        let sentinel = match (here.tid, here.regs) {
+            (Some(tid), Some(regs)) if !config.breakpoints.contains(&here.rip) => {
+                probe.set_sentinel(tid, regs);
+                Some(here.rip)
+            }
+            _ => None,
+        };
         let mut on_the_way = base.path.clone();
         on_the_way.push(Op::Run(config.clone()));
         let mut kept_at = std::time::Instant::now();

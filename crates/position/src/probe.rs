@@ -249,7 +249,11 @@ pub fn build(
         restore(&mut a, l.save_flags, l.save_rax)?;
         a.set_label(&mut l.resume)?;
         for insn in &displaced {
-            a.add_instruction(*insn)?;
+            if is_direct_call(insn) {
+                emit_call_from(&mut a, insn)?;
+            } else {
+                a.add_instruction(*insn)?;
+            }
         }
         a.jmp(at + original.len() as u64)?;
         Ok(())
@@ -278,6 +282,46 @@ pub fn build(
         resume_miss,
         patch,
     })
+}
+
+/// The length of the instruction at `at` (decoded from `bytes`, read
+/// there) when a probe can displace it on its own: long enough for the
+/// probe's `jmp`, so that no other instruction starts inside the patch and
+/// no jump the program makes can land in it. Instructions that stop the
+/// thread by themselves (syscall, trapped rdtsc or CPUID) and calls
+/// through a register or memory are not displaced.
+pub fn displaceable_alone(at: u64, bytes: &[u8]) -> Option<usize> {
+    let insn = Decoder::with_ip(64, bytes, at, DecoderOptions::NONE).decode();
+    if insn.is_invalid() || (insn.len() as u64) < PATCH_MIN {
+        return None;
+    }
+    let kind = crate::insn::decode(at, bytes, &Regs::default()).kind;
+    let movable = match kind {
+        crate::insn::InsnKind::Sequential | crate::insn::InsnKind::Branch => {
+            insn.mnemonic() != iced_x86::Mnemonic::Cpuid
+        }
+        crate::insn::InsnKind::Call => is_direct_call(&insn),
+        _ => false,
+    };
+    movable.then_some(insn.len())
+}
+
+/// A `call` with its target in the instruction. Moved into the probe's
+/// page, it would push the page's address as its return address: a
+/// backtrace would show it, and a stack word compared later would differ.
+fn is_direct_call(insn: &Instruction) -> bool {
+    insn.flow_control() == iced_x86::FlowControl::Call
+        && insn.op0_kind() == iced_x86::OpKind::NearBranch64
+}
+
+/// Runs `call` as if from its own address: pushes the address after it,
+/// then jumps to its target, leaving every register and flag as the call
+/// would (the pushed `rax` is exchanged for the return address).
+fn emit_call_from(a: &mut CodeAssembler, call: &Instruction) -> Result<(), IcedError> {
+    a.push(rax)?;
+    a.mov(rax, call.next_ip())?;
+    a.xchg(qword_ptr(rsp), rax)?;
+    a.jmp(call.near_branch_target())
 }
 
 /// The probe's scratch words (on its data page) and its branch targets.
@@ -612,6 +656,78 @@ mod tests {
             }
         }
         assert!(found, "relocated instruction present");
+    }
+
+    #[test]
+    fn only_whole_long_instructions_are_displaced_alone() {
+        // call rel32, mov eax,[rip+x], jmp rel32: yes.
+        assert_eq!(
+            displaceable_alone(0x1000, &[0xe8, 0, 1, 0, 0, 0x90]),
+            Some(5)
+        );
+        assert_eq!(
+            displaceable_alone(0x1000, &[0x8b, 0x05, 0, 1, 0, 0]),
+            Some(6)
+        );
+        assert_eq!(displaceable_alone(0x1000, &[0xe9, 0, 1, 0, 0]), Some(5));
+        // add eax, ebx (2 bytes); call rax; call [rip+x]; syscall; cpuid.
+        assert_eq!(
+            displaceable_alone(0x1000, &[0x01, 0xd8, 0x90, 0x90, 0x90]),
+            None
+        );
+        assert_eq!(
+            displaceable_alone(0x1000, &[0xff, 0xd0, 0x90, 0x90, 0x90]),
+            None
+        );
+        assert_eq!(displaceable_alone(0x1000, &[0xff, 0x15, 0, 1, 0, 0]), None);
+        assert_eq!(
+            displaceable_alone(0x1000, &[0x0f, 0x05, 0x90, 0x90, 0x90]),
+            None
+        );
+        assert_eq!(
+            displaceable_alone(0x1000, &[0x0f, 0xa2, 0x90, 0x90, 0x90]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_displaced_direct_call_returns_to_the_instruction_after_it() {
+        // call +0x100 at 0x40_1000: target 0x40_1105, returns to 0x40_1005.
+        let original = [0xe8, 0x00, 0x01, 0x00, 0x00];
+        let page = 0x40_0000;
+        let target = Regs::default();
+        let point = PointTarget {
+            regs: &target,
+            words: &[],
+            vector: None,
+        };
+        let probe = build(
+            0x40_1000,
+            &original,
+            page,
+            point,
+            ProbeMode::Compare,
+            NearMisses::new(0),
+        )
+        .unwrap();
+        let offset = (probe.resume_miss - page) as usize;
+        let resumed: Vec<Instruction> = Decoder::with_ip(
+            64,
+            &probe.code[offset..],
+            probe.resume_miss,
+            DecoderOptions::NONE,
+        )
+        .iter()
+        .take(4)
+        .collect();
+        let mnemonics: Vec<_> = resumed.iter().map(|i| i.mnemonic()).collect();
+        use iced_x86::Mnemonic::{Jmp, Mov, Push, Xchg};
+        assert_eq!(mnemonics, [Push, Mov, Xchg, Jmp]);
+        assert_eq!(resumed[1].immediate64(), 0x40_1005);
+        assert_eq!(resumed[3].near_branch_target(), 0x40_1105);
+        assert!(resumed
+            .iter()
+            .all(|i| i.mnemonic() != iced_x86::Mnemonic::Call));
     }
 
     #[test]

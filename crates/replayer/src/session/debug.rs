@@ -67,11 +67,13 @@ pub(super) struct DebugState {
     /// Set from another thread to stop a [`ReplaySession::run`] at the next
     /// event (Ctrl-C in gdb).
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Where a backwards search stops (see `sentinel`).
+    pub(super) sentinel: Option<super::sentinel::Sentinel>,
 }
 
 impl DebugState {
     pub(super) fn active(&self) -> bool {
-        !self.breakpoints.is_empty() || !self.watchpoints.is_empty()
+        !self.breakpoints.is_empty() || !self.watchpoints.is_empty() || self.sentinel.is_some()
     }
 
     pub(super) fn parked_at_exit(&self) -> bool {
@@ -79,7 +81,19 @@ impl DebugState {
     }
 
     pub(super) fn has_inserted(&self) -> bool {
-        !self.inserted.is_empty()
+        !self.inserted.is_empty() || self.sentinel.as_ref().is_some_and(|s| s.inserted())
+    }
+
+    /// Whether a breakpoint lies in the bytes from `start` to `end`.
+    pub(super) fn breakpoint_within(&self, start: u64, end: u64) -> bool {
+        self.breakpoints.range(start..end).next().is_some()
+    }
+
+    /// Whether resuming at `rip` first steps the instruction there
+    /// unpatched: a breakpoint's, or the sentinel's (whose probe would
+    /// otherwise find the same registers again at once).
+    fn steps_over(&self, rip: u64) -> bool {
+        self.breakpoints.contains(&rip) || self.sentinel.as_ref().is_some_and(|s| s.at() == rip)
     }
 
     /// Debug registers 0.. that hold the debugger's watchpoints; a probe's
@@ -404,7 +418,7 @@ impl ReplaySession {
         }
         let mut signal = signal;
         let rip = regs::get(real)?.rip;
-        if self.debug.breakpoints.contains(&rip) {
+        if self.debug.steps_over(rip) {
             // Execute the instruction under the breakpoint first, unpatched.
             ptrace::resume(real, Resume::SingleStep, signal)?;
             signal = 0;
@@ -421,36 +435,46 @@ impl ReplaySession {
                 return Ok(());
             }
         }
-        self.insert_breakpoints(pid)?;
+        self.insert_breakpoints(pid);
+        self.insert_sentinel(real, pid)?;
         self.set_watch_registers(real)?;
         ptrace::resume(real, Resume::Syscall, signal)?;
         Ok(())
     }
 
-    fn insert_breakpoints(&mut self, pid: RecordedTid) -> Result<(), ReplayError> {
-        let memory = &self.process(pid)?.memory;
-        let mut inserted = Vec::new();
-        for &addr in &self.debug.breakpoints {
-            if self.inside_probe(pid, addr) {
-                continue;
-            }
-            if let Ok(original) = memory.read(addr, 1) {
-                if memory.write(addr, &[INT3]).is_ok() {
-                    inserted.push((pid, addr, original[0]));
-                }
-            }
+    fn insert_breakpoints(&mut self, pid: RecordedTid) {
+        let addresses: Vec<u64> = self
+            .debug
+            .breakpoints
+            .iter()
+            .copied()
+            .filter(|&addr| !self.inside_probe(pid, addr))
+            .collect();
+        for addr in addresses {
+            self.insert_int3(pid, addr);
         }
-        self.debug.inserted.extend(inserted);
-        Ok(())
     }
 
-    /// Takes every inserted int3 out of memory again.
+    /// Writes an `int3` at `addr` in process `pid`, remembering the byte.
+    pub(super) fn insert_int3(&mut self, pid: RecordedTid, addr: u64) {
+        let Some(process) = self.processes.get(&pid) else {
+            return;
+        };
+        if let Ok(original) = process.memory.read(addr, 1) {
+            if process.memory.write(addr, &[INT3]).is_ok() {
+                self.debug.inserted.push((pid, addr, original[0]));
+            }
+        }
+    }
+
+    /// Takes every inserted int3, and the sentinel, out of memory again.
     pub(super) fn remove_breakpoints(&mut self) {
         for (pid, addr, original) in std::mem::take(&mut self.debug.inserted) {
             if let Some(process) = self.processes.get(&pid) {
                 let _ = process.memory.write(addr, &[original]);
             }
         }
+        self.remove_sentinel();
     }
 
     fn set_watch_registers(&mut self, real: Pid) -> Result<(), ReplayError> {
@@ -511,9 +535,12 @@ impl ReplaySession {
             let addr = r.rip.wrapping_sub(1);
             // The int3 bytes are already out of memory again; the set says
             // whether one of ours was at that address.
-            if self.debug.breakpoints.contains(&addr) {
+            if self.debug.steps_over(addr) {
                 r.rip = addr;
                 regs::set(real, &r)?;
+                return Ok(Some(RunStop::Breakpoint { tid }));
+            }
+            if self.at_sentinel_hit(real, r.rip)? {
                 return Ok(Some(RunStop::Breakpoint { tid }));
             }
         }

@@ -9,6 +9,7 @@ mod lifecycle;
 mod pause;
 mod preempt;
 mod probes;
+mod sentinel;
 mod snapshot;
 mod syscalls;
 mod tasks;

@@ -217,6 +217,16 @@ impl ReplaySession {
         }
     }
 
+    /// Whether a planted probe's patch in process `pid` overlaps the bytes
+    /// from `start` to `end`.
+    pub(super) fn probe_window_overlaps(&self, pid: RecordedTid, start: u64, end: u64) -> bool {
+        self.tasks
+            .values()
+            .filter(|t| t.rec_pid == pid)
+            .filter_map(|t| t.probe.as_ref())
+            .any(|p| p.at < end && start < p.at + p.original.len() as u64)
+    }
+
     /// Whether a breakpoint at `addr` would land inside a planted probe's
     /// jump (the probe's first byte may carry one: it is executed as is).
     pub(super) fn inside_probe(&self, pid: RecordedTid, addr: u64) -> bool {
@@ -229,7 +239,7 @@ impl ReplaySession {
 }
 
 /// A free page within jump range of `at`, as close to it as possible.
-fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
+pub(super) fn probe_page(real_pid: Pid, at: u64) -> Option<u64> {
     const REACH: u64 = (1 << 31) - 2 * PAGE;
     const LOWEST: u64 = 0x10000;
     const HIGHEST: u64 = 0x7fff_ffff_f000;

@@ -142,6 +142,15 @@ impl ReplaySession {
                 }
                 Ok::<_, ReplayError>(())
             })();
+            if let Some(page) = self.sentinel_pages(pid) {
+                // A debugger's search put them there; the copy outlives it.
+                let _ = address_space::run_syscall(
+                    child,
+                    &copy,
+                    libc::SYS_munmap,
+                    [page, position::probe::PROBE_LEN, 0, 0, 0, 0],
+                );
+            }
             processes.insert(pid, copy);
             if let Err(e) = made {
                 kill_copies(&processes);
