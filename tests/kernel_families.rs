@@ -604,6 +604,15 @@ fn exit_group_while_the_main_thread_takes_signals() {
     }
 }
 
+/// A 100 µs interval timer, faster than the recorder delivers a signal:
+/// each tick was delivered the moment the last handler returned, so the
+/// program never ran its own code again and the recording never ended.
+#[test]
+fn a_timer_faster_than_the_recorder_lets_the_program_run() {
+    let out = check_program("fast_timer", &["100"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted: yes"));
+}
+
 /// `tests/programs/<name>.c` passes natively, and its recording stops with
 /// a message that names `what`; the trace up to there replays, saying the
 /// recording stopped early, without a divergence.

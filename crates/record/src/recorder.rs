@@ -342,6 +342,14 @@ impl Recorder {
 
     pub(crate) fn resume_user(&mut self, tid: Pid, signal: i32) -> Step {
         self.new_slice(tid);
+        self.resume_in_slice(tid, signal)
+    }
+
+    /// Resumes `tid` into user code with its time slice running on: a
+    /// stop that ran no user code (a merged signal) must not start the
+    /// slice again, or a timer faster than the slice keeps it from ever
+    /// ending.
+    pub(crate) fn resume_in_slice(&mut self, tid: Pid, signal: i32) -> Step {
         // Under a filter of the program's own, a call it fails or traps
         // never reaches the buffer's filter, whose stops the recorder
         // otherwise waits for: such a thread stops at every syscall entry.

@@ -194,7 +194,13 @@ impl Recorder {
     /// whenever another task exists: that task's stops reach the recorder
     /// only when it gets the CPU, which the running thread holds.
     pub(crate) fn new_slice(&mut self, tid: Pid) {
-        let others = self.tasks.len() > 1;
+        // A signal held for a later point is delivered at a slice's end
+        // too, a lone thread's included.
+        let others = self.tasks.len() > 1
+            || self
+                .tasks
+                .get(&tid)
+                .is_some_and(|t| !t.held_signals.is_empty());
         let period = self.scheduler.slice_period();
         if !others {
             if let Some(timer) = self.tasks.get(&tid).and_then(|t| t.timer.as_ref()) {
@@ -348,7 +354,7 @@ impl Recorder {
             Vec::new(),
         )?;
         tracing::debug!(tid, rip = regs.rip, ?reason, "preempted");
-        self.anchor_in_user_code(tid, regs)?;
+        self.anchor_in_user_code(tid, regs, false)?;
         let task = self.task(tid)?;
         if task.reinjecting.is_none() {
             if let Some(info) = task.held_signals.pop_front() {

@@ -15,6 +15,10 @@ const SIGCONTEXT_IN_FRAME: u64 = 8 + 8 + 8 + 24;
 /// Its general registers up to `rip`.
 const SIGCONTEXT_GPRS_LEN: usize = 17 * 8;
 
+/// How many signals in a row are delivered right where a handler returned
+/// before the next one waits for the program's own code to run.
+const HANDLER_CHAIN_LIMIT: u32 = 8;
+
 impl Recorder {
     pub(crate) fn signal_stop(&mut self, tid: Pid, sig: i32) -> Step {
         let Some(info) = ptrace::get_siginfo(tid)? else {
@@ -59,23 +63,49 @@ impl Recorder {
         if ptrace::is_synchronous(sig, &info) {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
-        if self.at_anchor(tid)? || self.at_fresh_handler(tid)? {
-            return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
-        }
+        let at_anchor = self.at_anchor(tid)?;
         let task = self.task(tid)?;
-        // A standard signal is pending once at most: one the recorder holds
-        // is still pending for the program, and another of the same number
-        // merges with it, as the kernel would merge them (a fast interval
-        // timer would otherwise queue more deliveries than natively).
-        let held = |info: &[u8; ptrace::SIGINFO_SIZE]| ptrace::siginfo_signo(info) == sig;
-        if sig < libc::SIGRTMIN() && task.held_signals.iter().any(held) {
+        let after_handler = at_anchor && task.anchor_after_handler;
+        task.handler_chain = if after_handler {
+            task.handler_chain + 1
+        } else {
+            0
+        };
+        if after_handler && task.handler_chain > HANDLER_CHAIN_LIMIT {
+            // Signals due each time a handler returns: a timer faster than
+            // a delivery costs the recorder (100 µs ITIMER_REAL here) ran
+            // the next handler at once, again and again, and the program
+            // made no progress at all. Held, the signal waits for a slice
+            // of the program's own code and a state-matched point, as
+            // natively it would wait for the timer's next tick.
+            if self.merges_with_held(tid, sig)? {
+                return self.resume_in_slice(tid, 0);
+            }
+            self.task(tid)?.held_signals.push_back(info);
             return self.resume_user(tid, 0);
         }
+        if at_anchor || self.at_fresh_handler(tid)? {
+            return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
+        }
+        if self.merges_with_held(tid, sig)? {
+            return self.resume_in_slice(tid, 0);
+        }
+        let task = self.task(tid)?;
         // Arrived while user code ran: its position cannot be reproduced
         // without a PMU, so it is held and delivered at a state-matched
         // point, or at the thread's next syscall if none is found.
         task.held_signals.push_back(info);
         self.preempt(tid, PreemptReason::Signal)
+    }
+
+    /// Whether `sig` merges with a signal of the same number the recorder
+    /// holds for `tid`: a standard signal is pending once at most, so one
+    /// the recorder holds is still pending for the program, and another
+    /// merges with it as the kernel would merge them (a fast interval
+    /// timer would otherwise queue more deliveries than natively).
+    fn merges_with_held(&mut self, tid: Pid, sig: i32) -> Step<bool> {
+        let held = |info: &[u8; ptrace::SIGINFO_SIZE]| ptrace::siginfo_signo(info) == sig;
+        Ok(sig < libc::SIGRTMIN() && self.task(tid)?.held_signals.iter().any(held))
     }
 
     /// A stop signal starts a new stopped period for the thread's process; a
@@ -156,11 +186,17 @@ impl Recorder {
 
     /// Makes `regs`, a place inside user code, `tid`'s anchor (see
     /// `Task::anchor_in_user_code`).
-    pub(crate) fn anchor_in_user_code(&mut self, tid: Pid, regs: Regs) -> Step {
+    pub(crate) fn anchor_in_user_code(
+        &mut self,
+        tid: Pid,
+        regs: Regs,
+        after_handler: bool,
+    ) -> Step {
         let due = signal_due(tid);
         let task = self.task(tid)?;
         task.anchor_regs = Some(regs);
         task.anchor_in_user_code = Some(due);
+        task.anchor_after_handler = after_handler;
         Ok(())
     }
 

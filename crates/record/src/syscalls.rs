@@ -476,11 +476,12 @@ impl Recorder {
         }
         if nr == libc::SYS_rt_sigreturn as u64 {
             // It returns into the interrupted code, maybe a loop.
-            self.anchor_in_user_code(tid, exit_regs)?;
+            self.anchor_in_user_code(tid, exit_regs, true)?;
         } else {
             let task = self.task(tid)?;
             task.anchor_regs = Some(exit_regs);
             task.anchor_in_user_code = None;
+            task.anchor_after_handler = false;
         }
         let task = self.task(tid)?;
         const ERESTART_RESTARTBLOCK: i64 = -516;
@@ -513,6 +514,7 @@ impl Recorder {
         let task = self.task(tid)?;
         task.anchor_regs = Some(exit_regs);
         task.anchor_in_user_code = None;
+        task.anchor_after_handler = false;
         self.resume_user(tid, 0)
     }
 

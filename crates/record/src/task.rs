@@ -103,6 +103,12 @@ pub struct Task {
     /// was resumed there. Only then is a signal stop at those registers
     /// one before any user instruction ran. `None` for a syscall's exit.
     pub anchor_in_user_code: Option<bool>,
+    /// The anchor is where `rt_sigreturn` returned: a signal handler just
+    /// finished there.
+    pub anchor_after_handler: bool,
+    /// Signals delivered in a row the moment a handler returned, the
+    /// thread's own code not run in between.
+    pub handler_chain: u32,
     /// Registers at the thread's last signal-delivery stop: a next delivery
     /// stop at that signal's handler entry, whose frame saved exactly
     /// these, comes before any user instruction ran too (the kernel sets
@@ -153,6 +159,8 @@ impl Task {
             started: false,
             anchor_regs: None,
             anchor_in_user_code: None,
+            anchor_after_handler: false,
+            handler_chain: 0,
             last_delivery: None,
             new_child: None,
             held_signals: VecDeque::new(),
