@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use trace::event::{EventKind, RecordedTid};
 use trace::{TraceHeader, TraceOutcome, TraceWriter};
+use tracee::proc_stat::ThreadStat;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
@@ -231,6 +232,16 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
     })
 }
 
+/// What became of a queued thread's stop while it waited for the CPU.
+enum Queued {
+    /// It is still in the stop it was queued with.
+    InItsStop,
+    /// A SIGKILL took it out of that stop; this is its next report.
+    Reported(WaitResult),
+    /// It is dead, its exit seen already.
+    Gone,
+}
+
 impl Recorder {
     fn run(&mut self) -> Step {
         loop {
@@ -259,8 +270,11 @@ impl Recorder {
             if self.tasks.is_empty() {
                 return Ok(());
             }
-            if !self.group_stopped.is_empty() {
-                // A SIGCONT from outside the recording shows in no stop.
+            let others_wait = self.scheduler.running().is_some() && self.scheduler.anyone_waiting();
+            if !self.group_stopped.is_empty() || others_wait {
+                // A SIGCONT from outside the recording shows in no stop, and
+                // neither does the death of a running thread whose exit
+                // stop went by unreported.
                 tracee::tracer::interrupt_wait_in_a_second();
             }
             match ptrace::wait_any_interruptible() {
@@ -268,10 +282,28 @@ impl Recorder {
                     let handled = self.on_wait(w);
                     self.unless_killed(handled)?
                 }
-                Ok(None) => continue,
+                Ok(None) => {
+                    self.release_cpu_of_the_dead();
+                    continue;
+                }
                 Err(tracee::TraceeError::Wait(nix::Error::ECHILD)) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// A running thread that is dead (a zombie group leader, say: resumed
+    /// just as it reached its exit stop, it passed that stop unreported,
+    /// and no report comes before the others of its group are gone) holds
+    /// the CPU no longer, so that the others can exit.
+    fn release_cpu_of_the_dead(&mut self) {
+        let Some(running) = self.scheduler.running() else {
+            return;
+        };
+        if ThreadStat::read(running).is_none_or(|stat| stat.is_dead()) {
+            tracing::debug!(tid = running, "the running thread died unreported");
+            self.process_killed(running);
+            self.scheduler.cpu_released();
         }
     }
 
@@ -381,7 +413,9 @@ impl Recorder {
             }
             WaitResult::Stopped(tid, stop) => {
                 if let Stop::Event { event, message } = stop {
-                    if event == libc::PTRACE_EVENT_EXIT && libc::WIFSIGNALED(message as i32) {
+                    if event == libc::PTRACE_EVENT_EXIT
+                        && (libc::WIFSIGNALED(message as i32) || self.sibling_execs(tid))
+                    {
                         self.process_killed(tid);
                     }
                 }
@@ -429,6 +463,22 @@ impl Recorder {
                 }
             }
         }
+    }
+
+    /// Whether another thread of `tid`'s process is in `execve`: an exit
+    /// stop then means the exec got past its point of no return and is
+    /// killing every other thread.
+    fn sibling_execs(&self, tid: Pid) -> bool {
+        let Some(tgid) = self.tasks.get(&tid).map(|t| t.tgid) else {
+            return false;
+        };
+        self.tasks.iter().any(|(&other, task)| {
+            other != tid
+                && task.tgid == tgid
+                && task.syscall.as_ref().is_some_and(|call| {
+                    call.nr == libc::SYS_execve as u64 || call.nr == libc::SYS_execveat as u64
+                })
+        })
     }
 
     /// A fatal signal or an `exit_group` is killing `tid` and with it every
@@ -483,13 +533,18 @@ impl Recorder {
             libc::PTRACE_EVENT_EXEC => {
                 let former = message as Pid;
                 if former != tid {
-                    // A non-leader thread exec'd and took over the leader's tid.
+                    // A non-leader thread exec'd and took over the leader's
+                    // tid. The leader is gone, whether or not its exit was
+                    // seen: it neither runs nor waits any more.
+                    self.scheduler.forget(tid);
                     if let Some(mut task) = self.tasks.remove(&former) {
                         task.tid = tid;
                         self.tasks.insert(tid, task);
                     }
                 }
                 let tgid = self.task(tid)?.tgid;
+                // The threads the exec killed are gone; the process lives on.
+                self.killed_processes.remove(&tgid);
                 self.memories.insert(tgid, ProcessMemory::open(tid)?);
                 // The kernel removed the old timer with the old image.
                 self.task(tid)?.timer = None;
@@ -516,7 +571,7 @@ impl Recorder {
     }
 
     fn process(&mut self, tid: Pid) -> Step {
-        let Some(task) = self.tasks.get_mut(&tid) else {
+        let Some(task) = self.tasks.get(&tid) else {
             return Ok(());
         };
         // A preempted thread killed while it waited in the queue reports its
@@ -528,28 +583,31 @@ impl Recorder {
             task.pending_stop,
             Some(Stop::Event { event, .. }) if event == libc::PTRACE_EVENT_EXIT
         );
-        let dying = self.killed_processes.contains(&task.tgid);
-        let handled = if task.preempted && !exiting {
-            // A SIGKILL wakes a thread out of its ptrace stop while it waits
-            // in the queue: its exit is then reported, and resuming it would
-            // lose that report. Taken first, it is processed like any stop.
-            // Once its process is dying that stop is certain, but it may
-            // not have been reached yet: a resume made just as it is
-            // reached would pass it unreported (a group leader then stays
-            // a zombie that never stops, counted as running).
-            let reported = if dying {
-                Some(ptrace::wait_for(tid)?)
-            } else {
-                ptrace::poll_for(tid)?
-            };
-            if let Some(reported) = reported {
-                let handled = self.on_wait(reported);
-                return self.unless_killed(handled);
+        let (preempted, tgid) = (task.preempted, task.tgid);
+        if !exiting {
+            match self.killed_in_the_queue(tid, tgid, preempted)? {
+                Queued::Reported(reported) => {
+                    let handled = self.on_wait(reported);
+                    return self.unless_killed(handled);
+                }
+                Queued::Gone => {
+                    // Its exit went by already (a zombie group leader waits
+                    // for the rest of its group); nothing of it is left to do.
+                    self.scheduler.stopped(tid);
+                    let task = self.task(tid)?;
+                    task.preempted = false;
+                    task.pending_stop = None;
+                    task.state = RunState::InKernel;
+                    return Ok(());
+                }
+                Queued::InItsStop => {}
             }
-            self.task(tid)?.preempted = false;
+        }
+        let task = self.task(tid)?;
+        task.preempted = false;
+        let handled = if preempted && !exiting {
             self.resume_user(tid, 0)
         } else {
-            task.preempted = false;
             let Some(stop) = task.pending_stop.take() else {
                 return Ok(());
             };
@@ -563,6 +621,43 @@ impl Recorder {
         self.unless_killed(handled)
     }
 
+    /// The exit stop of a queued thread that was killed while it waited
+    /// (an `exit_group`, another thread's exec, a fatal signal): a SIGKILL
+    /// wakes a thread out of its ptrace stop, so the stop it waited with
+    /// is stale, and resuming it would lose the exit's report. `None` when
+    /// the thread is still in the stop it waited with.
+    fn killed_in_the_queue(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        preempted: bool,
+    ) -> Result<Queued, RecordError> {
+        let dying = self.killed_processes.contains(&tgid);
+        let exec_beside = self.sibling_execs(tid);
+        if !preempted && !dying && !exec_beside {
+            return Ok(Queued::InItsStop);
+        }
+        if let Some(reported) = ptrace::poll_for(tid)? {
+            return Ok(Queued::Reported(reported));
+        }
+        if !dying && !exec_beside {
+            return Ok(Queued::InItsStop);
+        }
+        let stat = ThreadStat::read(tid);
+        if stat.as_ref().is_some_and(ThreadStat::is_dead) {
+            return Ok(Queued::Gone);
+        }
+        // In a dying process the exit stop is certain but may not be
+        // reached yet: a resume made just as it is reached would pass it
+        // unreported (a group leader then stays a zombie that never stops,
+        // counted as running). Only a SIGKILL takes a thread out of its
+        // ptrace stop, so one that left it is on its way there too.
+        let woken = stat.is_some_and(|stat| !stat.in_tracing_stop());
+        if (dying && preempted) || woken {
+            return Ok(Queued::Reported(ptrace::wait_for(tid)?));
+        }
+        Ok(Queued::InItsStop)
+    }
     /// A task can be killed while its stop waits in the queue (another
     /// thread called exit_group, or SIGKILL came from outside): ptrace then
     /// answers ESRCH. What it was doing never completes, and its exit is

@@ -86,15 +86,19 @@ impl Lookahead {
         Ok(position.and_then(|p| self.buffer.get(p)))
     }
 
-    /// The next syscall exit logged for `tid`, past its own exit event: an
+    /// The next exec's exit logged for `tid`, past its own exit event: an
     /// exec from another thread kills the leader (logged first), then
-    /// returns in the leader's name.
-    pub fn peek_exit_past_death(
+    /// returns in the leader's name. The leader may also finish a call of
+    /// its own before it is killed (a syscall it was returning from), and
+    /// that exit is not the exec's.
+    pub fn peek_exec_exit_past_death(
         &mut self,
         tid: RecordedTid,
     ) -> Result<Option<&RecordedEvent>, TraceError> {
+        let exec = |nr: u64| nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         let position = self.find(|e| {
-            e.event.tid == tid && matches!(e.event.kind, EventKind::SyscallExit { .. })
+            e.event.tid == tid
+                && matches!(e.event.kind, EventKind::SyscallExit { nr, .. } if exec(nr))
         })?;
         Ok(position.and_then(|p| self.buffer.get(p)))
     }

@@ -35,6 +35,16 @@ impl ThreadStat {
         matches!(self.field(3), Some("S" | "D"))
     }
 
+    /// Exited: a zombie, or on its way out.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.field(3), Some("Z" | "X"))
+    }
+
+    /// Stopped by its tracer (`t`), in a ptrace stop.
+    pub fn in_tracing_stop(&self) -> bool {
+        self.field(3) == Some("t")
+    }
+
     /// Runnable, or running.
     pub fn is_runnable(&self) -> bool {
         self.field(3) == Some("R")

@@ -314,7 +314,7 @@ impl ReplaySession {
             matches!(nr_i, libc::SYS_execve | libc::SYS_execveat) && event.tid != event.pid;
         // An exec from another thread returns in the group leader's name.
         let exit = if from_thread {
-            self.events.peek_exit_past_death(event.pid)?.cloned()
+            self.events.peek_exec_exit_past_death(event.pid)?.cloned()
         } else {
             self.events.peek_exit(event.tid)?.cloned()
         };
