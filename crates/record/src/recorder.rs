@@ -238,7 +238,7 @@ enum Queued {
     InItsStop,
     /// A SIGKILL took it out of that stop; this is its next report.
     Reported(WaitResult),
-    /// It is dead, its exit seen already.
+    /// It is dead, or its exit was logged already.
     Gone,
 }
 
@@ -552,6 +552,7 @@ impl Recorder {
             libc::PTRACE_EVENT_EXIT => {
                 let status = message as i32;
                 self.log(tid, EventKind::TaskExit { status }, Vec::new())?;
+                self.task(tid)?.exit_seen = true;
                 ptrace::resume(tid, Resume::Continue, 0)?;
                 self.task(tid)?.state = RunState::InKernel;
                 if tid != self.task(tid)?.tgid {
@@ -632,6 +633,9 @@ impl Recorder {
         tgid: Pid,
         preempted: bool,
     ) -> Result<Queued, RecordError> {
+        if self.task(tid)?.exit_seen {
+            return Ok(Queued::Gone);
+        }
         let dying = self.killed_processes.contains(&tgid);
         let exec_beside = self.sibling_execs(tid);
         if !preempted && !dying && !exec_beside {

@@ -109,6 +109,9 @@ pub struct Task {
     /// Signals delivered in a row the moment a handler returned, the
     /// thread's own code not run in between.
     pub handler_chain: u32,
+    /// Its exit stop was logged: nothing more comes from it but its death
+    /// (a group leader's only once the rest of its group is gone).
+    pub exit_seen: bool,
     /// Registers at the thread's last signal-delivery stop: a next delivery
     /// stop at that signal's handler entry, whose frame saved exactly
     /// these, comes before any user instruction ran too (the kernel sets
@@ -161,6 +164,7 @@ impl Task {
             anchor_in_user_code: None,
             anchor_after_handler: false,
             handler_chain: 0,
+            exit_seen: false,
             last_delivery: None,
             new_child: None,
             held_signals: VecDeque::new(),

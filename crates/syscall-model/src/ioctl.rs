@@ -135,9 +135,10 @@ fn effect(request: u32) -> Option<Effect> {
         0x8011_1500 => Fixed(17), // FS_IOC_GETFSUUID
         0x8081_1501 => Fixed(129), // FS_IOC_GETFSSYSFSPATH
         // ---- Misc ----
-        0x8004_5200 => Fixed(4),    // RNDGETENTCNT
+        0x4008_5400 => Nothing,  // TFD_IOC_SET_TICKS (timerfd; reads a u64)
+        0x8004_5200 => Fixed(4), // RNDGETENTCNT
         0xB701..=0xB703 => Nothing, // NS_GET_USERNS NS_GET_PARENT NS_GET_NSTYPE
-        0x8004_B704 => Fixed(4),    // NS_GET_OWNER_UID
+        0x8004_B704 => Fixed(4), // NS_GET_OWNER_UID
         _ => return None,
     })
 }
