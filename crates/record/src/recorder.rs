@@ -244,6 +244,9 @@ enum Queued {
 
 impl Recorder {
     fn run(&mut self) -> Step {
+        /// `interrupt_wait_in_a_second`'s delay.
+        const WAKE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+        let mut wake_armed_at: Option<std::time::Instant> = None;
         loop {
             if let Some(sig) = tracee::tracer::stop_requested() {
                 return Err(Failure::Stop(StopRecording(format!(
@@ -271,11 +274,14 @@ impl Recorder {
                 return Ok(());
             }
             let others_wait = self.scheduler.running().is_some() && self.scheduler.anyone_waiting();
-            if !self.group_stopped.is_empty() || others_wait {
+            let wake_due = wake_armed_at.is_none_or(|at| at.elapsed() >= WAKE_AFTER);
+            if (!self.group_stopped.is_empty() || others_wait) && wake_due {
                 // A SIGCONT from outside the recording shows in no stop, and
                 // neither does the death of a running thread whose exit
-                // stop went by unreported.
+                // stop went by unreported. Armed once a second, not at every
+                // stop: this loop is the recorder's hottest path.
                 tracee::tracer::interrupt_wait_in_a_second();
+                wake_armed_at = Some(std::time::Instant::now());
             }
             match ptrace::wait_any_interruptible() {
                 Ok(Some(w)) => {
