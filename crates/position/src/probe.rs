@@ -660,34 +660,19 @@ mod tests {
 
     #[test]
     fn only_whole_long_instructions_are_displaced_alone() {
-        // call rel32, mov eax,[rip+x], jmp rel32: yes.
-        assert_eq!(
-            displaceable_alone(0x1000, &[0xe8, 0, 1, 0, 0, 0x90]),
-            Some(5)
-        );
-        assert_eq!(
-            displaceable_alone(0x1000, &[0x8b, 0x05, 0, 1, 0, 0]),
-            Some(6)
-        );
-        assert_eq!(displaceable_alone(0x1000, &[0xe9, 0, 1, 0, 0]), Some(5));
-        // add eax, ebx (2 bytes); call rax; call [rip+x]; syscall; cpuid.
-        assert_eq!(
-            displaceable_alone(0x1000, &[0x01, 0xd8, 0x90, 0x90, 0x90]),
-            None
-        );
-        assert_eq!(
-            displaceable_alone(0x1000, &[0xff, 0xd0, 0x90, 0x90, 0x90]),
-            None
-        );
-        assert_eq!(displaceable_alone(0x1000, &[0xff, 0x15, 0, 1, 0, 0]), None);
-        assert_eq!(
-            displaceable_alone(0x1000, &[0x0f, 0x05, 0x90, 0x90, 0x90]),
-            None
-        );
-        assert_eq!(
-            displaceable_alone(0x1000, &[0x0f, 0xa2, 0x90, 0x90, 0x90]),
-            None
-        );
+        let cases: [(&[u8], Option<usize>); 8] = [
+            (&[0xe8, 0, 1, 0, 0, 0x90], Some(5)),    // call rel32
+            (&[0x8b, 0x05, 0, 1, 0, 0], Some(6)),    // mov eax, [rip+x]
+            (&[0xe9, 0, 1, 0, 0], Some(5)),          // jmp rel32
+            (&[0x01, 0xd8, 0x90, 0x90, 0x90], None), // add eax, ebx: 2 bytes
+            (&[0xff, 0xd0, 0x90, 0x90, 0x90], None), // call rax
+            (&[0xff, 0x15, 0, 1, 0, 0], None),       // call [rip+x]
+            (&[0x0f, 0x05, 0x90, 0x90, 0x90], None), // syscall
+            (&[0x0f, 0xa2, 0x90, 0x90, 0x90], None), // cpuid
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(displaceable_alone(0x1000, bytes), expected, "{bytes:x?}");
+        }
     }
 
     #[test]

@@ -487,12 +487,13 @@ impl Recorder {
         })
     }
 
-    /// A fatal signal or an `exit_group` is killing `tid` and with it every
-    /// thread of its process. A thread of it that runs user code will not stop again
-    /// before its exit, and a group leader not even there: it is reported
-    /// only once the others are gone, which they cannot be while they wait
-    /// for it to stop first. None of them counts as running from here
-    /// (see [`Recorder::run`]).
+    /// A fatal signal, an `exit_group` or another thread's exec is killing
+    /// `tid` and with it every (other) thread of its process. A thread of
+    /// it that runs user code will not stop again before its exit, and a
+    /// group leader not even there: it is reported only once the others
+    /// are gone, which they cannot be while they wait for it to stop
+    /// first. None of them counts as running from here (see
+    /// [`Recorder::run`]).
     pub(crate) fn process_killed(&mut self, tid: Pid) {
         if let Some(task) = self.tasks.get(&tid) {
             self.killed_processes.insert(task.tgid);
@@ -631,15 +632,14 @@ impl Recorder {
     /// The exit stop of a queued thread that was killed while it waited
     /// (an `exit_group`, another thread's exec, a fatal signal): a SIGKILL
     /// wakes a thread out of its ptrace stop, so the stop it waited with
-    /// is stale, and resuming it would lose the exit's report. `None` when
-    /// the thread is still in the stop it waited with.
+    /// is stale, and resuming it would lose the exit's report.
     fn killed_in_the_queue(
-        &mut self,
+        &self,
         tid: Pid,
         tgid: Pid,
         preempted: bool,
     ) -> Result<Queued, RecordError> {
-        if self.task(tid)?.exit_seen {
+        if self.tasks.get(&tid).is_some_and(|t| t.exit_seen) {
             return Ok(Queued::Gone);
         }
         let dying = self.killed_processes.contains(&tgid);
@@ -668,6 +668,7 @@ impl Recorder {
         }
         Ok(Queued::InItsStop)
     }
+
     /// A task can be killed while its stop waits in the queue (another
     /// thread called exit_group, or SIGKILL came from outside): ptrace then
     /// answers ESRCH. What it was doing never completes, and its exit is
