@@ -227,6 +227,26 @@ fn an_open_that_waits_for_a_lease_to_be_broken() {
     check_program("file_lease", &[]);
 }
 
+/// A fanotify listener in the recording answers for a child's opens of a
+/// marked file: the open waits in the kernel until the parent allows it.
+/// The syscall buffer's open must not wait where the recorder cannot run
+/// the listener.
+#[test]
+fn an_open_that_waits_for_a_fanotify_listener() {
+    check_program("fanotify_permission", &[]);
+}
+
+/// The kernel's count of the process's own read and write syscalls
+/// (`/proc/self/io`) is what the program's calls make: the syscall buffer
+/// makes no second attempt the program would see, for procfs files, short
+/// reads at a file's end, terminals, or fds opened the other way.
+#[test]
+fn the_recorder_does_not_show_in_the_io_counts() {
+    let out = check_program("io_accounting", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("procfs pread 1, short pread 1"), "{text}");
+}
+
 /// Timer signals interrupt a loop whose registers are the same on every
 /// pass; a handler's return lands back in it. Each signal must be
 /// delivered on the pass it was recorded at, though the registers where

@@ -1,11 +1,12 @@
-//! What the library knows about a descriptor before it writes to it: its
-//! type and identity, cached per fd under the tracer's fd generation word,
-//! and from those whether a write may be buffered and whether it goes to
-//! the recorder's own stdout or stderr.
+//! What the library knows about a descriptor before it reads or writes
+//! it: its type and identity, cached per fd under the tracer's fd
+//! generation word, and from those whether a write may be buffered,
+//! whether it goes to the recorder's own stdout or stderr, and whether a
+//! read tries first without waiting.
 
 use crate::libc_consts::*;
-use crate::{untraced, FACTS_VALID, FD_CACHE, FD_CACHE_LEN, SHARED};
-use core::sync::atomic::Ordering;
+use crate::{untraced, FD_CACHE, FD_CACHE_LEN, SHARED};
+use core::sync::atomic::{AtomicU64, Ordering};
 use syscallbuf::plan::{sys, How, FIONREAD, STATX_LEN};
 use syscallbuf::{
     FD_CACHE_DISABLED, FD_CACHE_PAUSED, FD_GENERATION_WORD, OUTPUT_MARK_STDERR, OUTPUT_MARK_STDOUT,
@@ -19,6 +20,10 @@ pub(crate) struct FdKind {
     ino: u64,
     /// (major, minor) of a device file.
     rdev: (u32, u32),
+    /// A regular file that looks empty on a filesystem without a device
+    /// (procfs, cgroupfs, debugfs): its reads make their contents up, and
+    /// refuse `RWF_NOWAIT`.
+    made_up_contents: bool,
 }
 
 /// The type and identity of `fd`, from an untraced statx that asks for
@@ -27,6 +32,35 @@ pub(crate) struct FdKind {
 /// dirtied by the next write: a stat before every small write made the
 /// writes three times slower.
 pub(crate) fn fd_kind(fd: u64) -> Option<FdKind> {
+    let statx = statx_of(fd, STATX_TYPE | STATX_INO | STATX_SIZE)?;
+    let u32_at =
+        |at: usize| u32::from_le_bytes([statx[at], statx[at + 1], statx[at + 2], statx[at + 3]]);
+    let file_type = mode_of(&statx) & S_IFMT;
+    Some(FdKind {
+        file_type,
+        dev: makedev(
+            u32_at(STATX_DEV_MAJOR_OFFSET),
+            u32_at(STATX_DEV_MINOR_OFFSET),
+        ),
+        ino: u64_at(&statx, STATX_INO_OFFSET),
+        rdev: (
+            u32_at(STATX_RDEV_MAJOR_OFFSET),
+            u32_at(STATX_RDEV_MINOR_OFFSET),
+        ),
+        made_up_contents: file_type == S_IFREG
+            && u64_at(&statx, STATX_SIZE_OFFSET) == 0
+            && u32_at(STATX_DEV_MAJOR_OFFSET) == 0,
+    })
+}
+
+/// The file type bits and size of `fd`.
+pub(crate) fn file_type_and_size(fd: u64) -> Option<(u32, u64)> {
+    let statx = statx_of(fd, STATX_TYPE | STATX_SIZE)?;
+    Some((mode_of(&statx) & S_IFMT, u64_at(&statx, STATX_SIZE_OFFSET)))
+}
+
+/// An untraced statx of `fd` that asks for `mask` only.
+fn statx_of(fd: u64, mask: u64) -> Option<[u8; STATX_LEN]> {
     let mut statx = [0u8; STATX_LEN];
     let r = untraced(
         sys::STATX,
@@ -34,34 +68,25 @@ pub(crate) fn fd_kind(fd: u64) -> Option<FdKind> {
             fd,
             c"".as_ptr() as u64,
             AT_EMPTY_PATH,
-            STATX_TYPE | STATX_INO,
+            mask,
             statx.as_mut_ptr() as u64,
             0,
         ],
     );
-    if r != 0 {
-        return None;
-    }
-    let u32_at =
-        |at: usize| u32::from_le_bytes([statx[at], statx[at + 1], statx[at + 2], statx[at + 3]]);
-    let mut ino = [0u8; 8];
-    ino.copy_from_slice(&statx[STATX_INO_OFFSET..STATX_INO_OFFSET + 8]);
-    let mode = u32::from(u16::from_le_bytes([
+    (r == 0).then_some(statx)
+}
+
+fn mode_of(statx: &[u8; STATX_LEN]) -> u32 {
+    u32::from(u16::from_le_bytes([
         statx[STATX_MODE_OFFSET],
         statx[STATX_MODE_OFFSET + 1],
-    ]));
-    Some(FdKind {
-        file_type: mode & S_IFMT,
-        dev: makedev(
-            u32_at(STATX_DEV_MAJOR_OFFSET),
-            u32_at(STATX_DEV_MINOR_OFFSET),
-        ),
-        ino: u64::from_le_bytes(ino),
-        rdev: (
-            u32_at(STATX_RDEV_MAJOR_OFFSET),
-            u32_at(STATX_RDEV_MINOR_OFFSET),
-        ),
-    })
+    ]))
+}
+
+fn u64_at(statx: &[u8; STATX_LEN], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&statx[at..at + 8]);
+    u64::from_le_bytes(bytes)
 }
 
 /// glibc's encoding of a device number, as `st_dev` carries it.
@@ -71,11 +96,6 @@ fn makedev(major: u32, minor: u32) -> u64 {
         | ((major & 0xfff) << 8)
         | ((minor & 0xffff_ff00) << 12)
         | (minor & 0xff)
-}
-
-/// The file type bits of `fd`.
-pub(crate) fn file_type(fd: u64) -> Option<u32> {
-    fd_kind(fd).map(|k| k.file_type)
 }
 
 /// What decides how a write to an fd is made.
@@ -88,29 +108,84 @@ enum WriteTarget {
     Other = 3,
 }
 
-/// The write target of `fd` and the output mark of writes to it, from the
-/// fd cache while its generation holds, else from a statx (a syscall that
-/// cost a quarter of a small pipe write's time in the hook). `None`: the
-/// fd cannot be examined (closed, say).
-fn write_facts(fd: u64) -> Option<(WriteTarget, u64)> {
+/// Bits of a cache entry: `fd_generation << 8 | FACTS_VALID | NOT_WRITABLE
+/// | NOT_READABLE | NO_WAIT_REFUSED | target << 2 | output mark`.
+const FACTS_VALID: u64 = 0x80;
+const NOT_WRITABLE: u64 = 0x40;
+const NOT_READABLE: u64 = 0x20;
+const NO_WAIT_REFUSED: u64 = 0x10;
+
+/// What decides how a read or write of an fd is made.
+#[derive(Clone, Copy)]
+pub(crate) struct Facts {
+    target: WriteTarget,
+    output_mark: u64,
+    /// The file refuses `RWF_NOWAIT` (procfs, terminals): an attempt
+    /// would only count as one more read or write in the process's
+    /// `/proc/PID/io`.
+    pub(crate) no_wait_refused: bool,
+    /// Opened for reading; a read of an fd that is not fails with EBADF
+    /// before the kernel counts it, a no-wait attempt after.
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+}
+
+impl Facts {
+    /// A file or block device: waits only for the disk.
+    pub(crate) fn is_disk(&self) -> bool {
+        self.target == WriteTarget::Disk
+    }
+
+    fn encode(self) -> u64 {
+        let bit = |set: bool, bit: u64| if set { bit } else { 0 };
+        bit(self.no_wait_refused, NO_WAIT_REFUSED)
+            | bit(!self.readable, NOT_READABLE)
+            | bit(!self.writable, NOT_WRITABLE)
+            | (self.target as u64) << 2
+            | self.output_mark
+    }
+
+    fn decode(entry: u64) -> Self {
+        let target = match (entry >> 2) & 3 {
+            0 => WriteTarget::Socket,
+            1 => WriteTarget::Disk,
+            2 => WriteTarget::Pipe,
+            _ => WriteTarget::Other,
+        };
+        Facts {
+            target,
+            output_mark: entry & 3,
+            no_wait_refused: entry & NO_WAIT_REFUSED != 0,
+            readable: entry & NOT_READABLE == 0,
+            writable: entry & NOT_WRITABLE == 0,
+        }
+    }
+}
+
+/// `fd`'s facts, from the fd cache while its generation holds, else from a
+/// statx and an `F_GETFL` (the statx alone cost a quarter of a small pipe
+/// write's time in the hook). `None`: the fd cannot be examined (closed,
+/// say).
+pub(crate) fn facts(fd: u64) -> Option<Facts> {
     let generation = SHARED[FD_GENERATION_WORD].load(Ordering::Acquire);
-    let slot = usize::try_from(fd)
-        .ok()
-        .filter(|&fd| fd < FD_CACHE_LEN && generation & (FD_CACHE_DISABLED | FD_CACHE_PAUSED) == 0)
-        .map(|fd| &FD_CACHE[fd]);
+    let slot = cache_slot(fd, generation);
     if let Some(slot) = slot {
         let entry = slot.load(Ordering::Relaxed);
-        if entry & FACTS_VALID != 0 && entry >> 8 == generation & (u64::MAX >> 8) {
-            let target = match (entry >> 2) & 3 {
-                0 => WriteTarget::Socket,
-                1 => WriteTarget::Disk,
-                2 => WriteTarget::Pipe,
-                _ => WriteTarget::Other,
-            };
-            return Some((target, entry & 3));
+        if is_current(entry, generation) {
+            return Some(Facts::decode(entry));
         }
     }
     let kind = fd_kind(fd)?;
+    let status = untraced(sys::FCNTL, [fd, F_GETFL, 0, 0, 0, 0]);
+    if status < 0 {
+        return None;
+    }
+    let status = status as u64;
+    let access = if status & O_PATH != 0 {
+        u64::MAX
+    } else {
+        status & O_ACCMODE
+    };
     let target = match kind.file_type {
         S_IFSOCK => WriteTarget::Socket,
         S_IFREG | S_IFBLK => WriteTarget::Disk,
@@ -118,16 +193,64 @@ fn write_facts(fd: u64) -> Option<(WriteTarget, u64)> {
         S_IFIFO => WriteTarget::Pipe,
         _ => WriteTarget::Other,
     };
-    let mark = recorder_output_mark(fd, kind.dev, kind.ino);
+    let facts = Facts {
+        target,
+        output_mark: recorder_output_mark(fd, kind.dev, kind.ino),
+        no_wait_refused: kind.made_up_contents
+            || (kind.file_type == S_IFCHR && is_terminal_major(kind.rdev.0)),
+        readable: access == O_RDONLY || access == O_RDWR,
+        writable: access == O_WRONLY || access == O_RDWR,
+    };
     if let Some(slot) = slot {
         // Tagged with the generation read before the statx: a close on
         // another thread meanwhile leaves the entry stale from the start.
         slot.store(
-            generation << 8 | FACTS_VALID | (target as u64) << 2 | mark,
+            generation << 8 | FACTS_VALID | facts.encode(),
             Ordering::Relaxed,
         );
     }
-    Some((target, mark))
+    Some(facts)
+}
+
+/// Terminals (the console, ttys, ptys): they refuse `RWF_NOWAIT`.
+fn is_terminal_major(major: u32) -> bool {
+    matches!(major, 4 | 5 | 136..=143)
+}
+
+/// `fd`'s entry in the fd cache, unless the cache is off.
+fn cache_slot(fd: u64, generation: u64) -> Option<&'static AtomicU64> {
+    usize::try_from(fd)
+        .ok()
+        .filter(|&fd| fd < FD_CACHE_LEN && generation & (FD_CACHE_DISABLED | FD_CACHE_PAUSED) == 0)
+        .map(|fd| &FD_CACHE[fd])
+}
+
+/// Whether a cache entry was made under this fd generation.
+fn is_current(entry: u64, generation: u64) -> bool {
+    entry & FACTS_VALID != 0 && entry >> 8 == generation & (u64::MAX >> 8)
+}
+
+/// Notes that `fd`'s file refused a no-wait read or write, for its later
+/// calls.
+pub(crate) fn remember_no_wait_refused(fd: u64) {
+    let generation = SHARED[FD_GENERATION_WORD].load(Ordering::Acquire);
+    let Some(facts) = facts(fd) else {
+        return;
+    };
+    if let Some(slot) = cache_slot(fd, generation) {
+        // Only over the entry of this generation: one made under a later
+        // generation may be another file's.
+        let refused = Facts {
+            no_wait_refused: true,
+            ..facts
+        };
+        let _ = slot.compare_exchange(
+            generation << 8 | FACTS_VALID | facts.encode(),
+            generation << 8 | FACTS_VALID | refused.encode(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// Whether the recorder asked to see every change to a regular file: some
@@ -147,15 +270,20 @@ pub(crate) fn fds_changed() {
 /// when it all fits now. A write that does not wait could otherwise return
 /// short where the program's blocking write would have written everything.
 pub(crate) fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> {
-    let Some((target, mark)) = write_facts(fd) else {
+    let Some(facts) = facts(fd) else {
         return Some((no_wait, 0));
     };
-    let how = match target {
+    if !facts.writable {
+        // EBADF, and uncounted, as the program's own write.
+        return Some((How::Plain, 0));
+    }
+    let how = match facts.target {
         WriteTarget::Socket => None,
         // A file waits only for the disk: written as the program asked,
         // without a no-wait attempt that ext4 refuses for most appends.
         // /dev/null never waits (and refuses no-wait writes).
         WriteTarget::Disk => (!shared_file_writes_traced()).then_some(How::Plain),
+        _ if facts.no_wait_refused => None,
         // Up to PIPE_BUF a pipe write is atomic: all of it or EAGAIN.
         WriteTarget::Pipe if len <= PIPE_BUF => Some(no_wait),
         WriteTarget::Pipe => {
@@ -169,9 +297,9 @@ pub(crate) fn write_plan(fd: u64, len: u64, no_wait: How) -> Option<(How, u64)> 
                 capacity > 0 && r == 0 && len <= (capacity - i64::from(unread)).max(0) as u64;
             fits.then_some(no_wait)
         }
-        _ => Some(no_wait),
+        WriteTarget::Other => Some(no_wait),
     };
-    how.map(|how| (how, mark))
+    how.map(|how| (how, facts.output_mark))
 }
 
 /// `OUTPUT_MARK_STDOUT`/`_STDERR` when the file is the recorder's stdout or

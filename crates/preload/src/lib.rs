@@ -254,11 +254,11 @@ const TAKE_TRACED_PATH: i64 = i64::MIN;
 /// fd cache's generation (`FD_GENERATION_WORD`).
 static SHARED: [AtomicU64; SHARED_WORDS] = [const { AtomicU64::new(0) }; SHARED_WORDS];
 
-/// What a write needs to know about its fd, per fd below this number.
+/// What a read or write needs to know about its fd, per fd below this
+/// number.
 const FD_CACHE_LEN: usize = 256;
-/// `fd_generation << 8 | FACTS_VALID | target << 2 | output mark`.
+/// See `fd_facts::facts`.
 static FD_CACHE: [AtomicU64; FD_CACHE_LEN] = [const { AtomicU64::new(0) }; FD_CACHE_LEN];
-const FACTS_VALID: u64 = 0x80;
 
 /// 0 until the tracer answered the hello: no tracer, no buffering.
 static MODE: AtomicI64 = AtomicI64::new(0);
@@ -459,6 +459,8 @@ mod libc_consts {
     pub const MAP_ANONYMOUS: i32 = 0x20;
     pub const RWF_NOWAIT: u64 = 8;
     pub const EFAULT: i64 = 14;
+    pub const EOPNOTSUPP: i64 = 95;
+    pub const SEEK_CUR: u64 = 1;
     pub const ENOENT: i64 = 2;
     pub const O_CREAT: u64 = 0o100;
     pub const O_TRUNC: u64 = 0o1000;
@@ -469,6 +471,9 @@ mod libc_consts {
     pub const O_DIRECTORY: u64 = 0o200000;
     pub const O_PATH: u64 = 0o10000000;
     pub const O_ACCMODE: u64 = 0o3;
+    pub const O_RDONLY: u64 = 0;
+    pub const O_WRONLY: u64 = 1;
+    pub const O_RDWR: u64 = 2;
     pub const S_IFMT: u32 = 0o170000;
     pub const S_IFREG: u32 = 0o100000;
     pub const S_IFDIR: u32 = 0o040000;
@@ -484,6 +489,8 @@ mod libc_consts {
     pub const AT_EMPTY_PATH: u64 = 0x1000;
     pub const STATX_TYPE: u64 = 0x1;
     pub const STATX_INO: u64 = 0x100;
+    pub const STATX_SIZE: u64 = 0x200;
+    pub const STATX_SIZE_OFFSET: usize = 0x28;
     pub const STATX_MODE_OFFSET: usize = 0x1c;
     pub const STATX_INO_OFFSET: usize = 0x20;
     pub const STATX_DEV_MAJOR_OFFSET: usize = 0x88;
@@ -498,11 +505,7 @@ use libc_consts::*;
 mod fd_facts;
 mod invisible;
 mod opens;
-use fd_facts::{fd_kind, fds_changed, file_type, write_plan};
-
-fn is_disk(kind: Option<u32>) -> bool {
-    matches!(kind, Some(S_IFREG | S_IFBLK))
-}
+use fd_facts::{fd_kind, fds_changed, write_plan};
 
 /// Makes the call without blocking on anything but the disk; `None` means
 /// it must take the traced path.
@@ -511,6 +514,18 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
         How::Plain => Some(untraced(nr, a)),
         How::ReadNoWait { offset } | How::WriteNoWait { offset } => {
             let reading = matches!(how, How::ReadNoWait { .. });
+            // A write that reaches here is not to a file (see `write_plan`).
+            let facts = if reading { fd_facts::facts(a[0]) } else { None };
+            if let Some(facts) = facts {
+                if !facts.readable {
+                    // EBADF, and uncounted, as the program's own read.
+                    return Some(untraced(nr, a));
+                }
+                if facts.no_wait_refused {
+                    return facts.is_disk().then(|| untraced(nr, a));
+                }
+            }
+            let disk = facts.is_some_and(|facts| facts.is_disk());
             let iov = [a[1], a[2]];
             let pos = offset.unwrap_or(u64::MAX);
             let vectored = if reading { SYS_PREADV2 } else { SYS_PWRITEV2 };
@@ -519,13 +534,21 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             if complete {
                 return Some(r);
             }
-            if r > 0 && !is_disk(file_type(a[0])) {
+            if r == -EOPNOTSUPP {
+                fd_facts::remember_no_wait_refused(a[0]);
+            }
+            if r > 0 && !disk {
                 // A short read from a pipe or socket is what the program
                 // would have seen too.
                 return Some(r);
             }
-            if !is_disk(file_type(a[0])) {
+            if !disk {
                 return None;
+            }
+            if r > 0 && reading && ends_at(a[0], offset.map_or(-1, |o| (o + r as u64) as i64)) {
+                // Short because the file ends there: a second read would
+                // return nothing and count twice in `syscr`.
+                return Some(r);
             }
             // A file whose pages are not all cached: finish it normally.
             let done = r.max(0) as u64;
@@ -570,6 +593,19 @@ fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             (r != 0 || a[timeout_arg] == 0).then_some(r)
         }
     }
+}
+
+/// Whether regular file `fd` ends at `position` (-1: its file position),
+/// or before it.
+fn ends_at(fd: u64, position: i64) -> bool {
+    let position = if position < 0 {
+        untraced(sys::LSEEK, [fd, 0, SEEK_CUR, 0, 0, 0])
+    } else {
+        position
+    };
+    position >= 0
+        && fd_facts::file_type_and_size(fd)
+            .is_some_and(|(kind, size)| kind == S_IFREG && position as u64 >= size)
 }
 
 /// Copies with `rep movsb` rather than through libc's memcpy: the hook

@@ -12,6 +12,7 @@ use crate::syscalls::Returned;
 use crate::task::{RunState, Task};
 use crate::RecordError;
 use std::collections::HashSet;
+use syscall_model::is_error_result;
 use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
 use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
@@ -255,6 +256,9 @@ impl Recorder {
                 if !self.shared_files.is_empty() {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)?;
                 }
+                if self.permission_listener {
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+                }
                 let own_no_new_privs = self.task(tid)?.modes.own_no_new_privs;
                 if self.set_no_new_privs && !own_no_new_privs {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::NO_NEW_PRIVS_BY_RECORDER)?;
@@ -305,6 +309,27 @@ impl Recorder {
             }
             _ => Ok(()),
         }
+    }
+
+    /// After a traced syscall: a fanotify group of a permission class
+    /// makes opens and reads of files wait for its reader's answer. A
+    /// buffered call waits outside the recorder's view, which then never
+    /// runs the reader, if the reader is in the recording: from here on,
+    /// every process's calls take the traced path.
+    pub(crate) fn note_permission_listener(&mut self, call: &Returned) -> Step {
+        const FAN_CLASS_BITS: u64 = 0x0c;
+        let listens = call.nr == libc::SYS_fanotify_init as u64
+            && call.args[0] & FAN_CLASS_BITS != 0
+            && !is_error_result(call.result);
+        if !listens || self.permission_listener {
+            return Ok(());
+        }
+        self.permission_listener = true;
+        let processes: Vec<Pid> = self.hooks.keys().copied().collect();
+        for tgid in processes {
+            self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+        }
+        Ok(())
     }
 
     /// At the clone, fork or vfork event of `parent` (before the child

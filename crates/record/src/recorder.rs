@@ -75,6 +75,10 @@ pub(crate) struct Recorder {
     /// copied show later writes to the file): writes to them and their
     /// resizing are logged for replay's copies.
     pub(crate) shared_files: std::collections::HashSet<trace::event::FileIdentity>,
+    /// Some process of the recording made a fanotify group whose
+    /// listener answers for opens and reads (see
+    /// `note_permission_listener`).
+    pub(crate) permission_listener: bool,
     /// Processes a fatal signal or an `exit_group` is killing, until their
     /// last thread is reaped.
     killed_processes: std::collections::HashSet<Pid>,
@@ -177,6 +181,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             .as_ref()
             .map(|library| library.as_os_str().as_encoded_bytes().to_vec()),
         shared_files: Default::default(),
+        permission_listener: false,
         killed_processes: Default::default(),
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),

@@ -548,6 +548,7 @@ impl Recorder {
     /// memory.
     fn note_effects(&mut self, returned: &Returned) -> Step {
         self.note_fd_changes(returned)?;
+        self.note_permission_listener(returned)?;
         self.note_own_seccomp(returned)?;
         self.note_proc_mem_open(returned)?;
         self.note_proc_mem_write(returned)?;
