@@ -137,7 +137,7 @@ fn join_resumed(lines: &[&str]) -> Vec<String> {
             .find(|t| open.contains_key(t));
         if let (Some(tail), Some(opened)) = (&resumed, opened) {
             let (at, head) = open.remove(&opened).expect("found above");
-            let separator = if head.ends_with('(') || tail.starts_with(')') {
+            let separator = if head.ends_with('(') || tail.starts_with([')', ',']) {
                 ""
             } else {
                 " "
