@@ -247,6 +247,18 @@ fn the_recorder_does_not_show_in_the_io_counts() {
     assert!(text.contains("procfs pread 1, short pread 1"), "{text}");
 }
 
+/// Restartable sequences: threads add to one per-CPU counter in an rseq
+/// critical section that loads, spins and stores. The recorder emulates
+/// rseq: glibc's registration succeeds, the CPU fields are filled in, and
+/// a section is aborted where the recorder switches its thread out (and
+/// in replay at the same point), so no addition is lost.
+#[test]
+fn restartable_sequences_are_aborted_where_threads_switch() {
+    let out = check_program("rseq_counter", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("16000 of 16000 additions counted"), "{text}");
+}
+
 /// Timer signals interrupt a loop whose registers are the same on every
 /// pass; a handler's return lands back in it. Each signal must be
 /// delivered on the pass it was recorded at, though the registers where

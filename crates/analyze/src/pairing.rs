@@ -387,8 +387,11 @@ impl Pairing {
                 buffered_records(stamp, &bytes, &outputs, out);
             }
             // Code the recorder rewrote is no part of what the program did,
-            // and a blocked syscall's early write belongs to that syscall.
-            EventKind::CodePatch { .. } | EventKind::KernelWrite { .. } => {}
+            // a blocked syscall's early write belongs to that syscall, and
+            // an aborted restartable sequence is the kernel's preemption.
+            EventKind::CodePatch { .. }
+            | EventKind::KernelWrite { .. }
+            | EventKind::RseqAbort { .. } => {}
             EventKind::TaskExit { status } => {
                 // exit/exit_group never return: close them as "= ?".
                 if let Some(p) = self.pending.remove(&tid) {

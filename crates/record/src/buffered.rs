@@ -75,6 +75,9 @@ pub(crate) struct ForkedBy {
     pub(crate) untraced_clone3_flags: Option<u64>,
     /// The forking thread's modes, which the child inherits.
     pub(crate) modes: crate::task::Modes,
+    /// The forking thread's rseq registration, which a child with a copy
+    /// of its memory keeps (the kernel's `rseq_fork`).
+    pub(crate) rseq: Option<crate::rseq::RseqArea>,
 }
 
 impl ForkedBy {
@@ -89,6 +92,7 @@ impl ForkedBy {
                 .as_ref()
                 .and_then(|s| s.untraced_clone3_flags),
             modes: forking.modes,
+            rseq: forking.rseq.filter(|_| copy_of_memory),
         }
     }
 }

@@ -21,6 +21,7 @@ mod preempt;
 mod preload_env;
 mod proc_mem;
 mod recorder;
+mod rseq;
 mod schedule;
 mod seccomp;
 mod signals;

@@ -558,8 +558,10 @@ impl Recorder {
                 // The threads the exec killed are gone; the process lives on.
                 self.killed_processes.remove(&tgid);
                 self.memories.insert(tgid, ProcessMemory::open(tid)?);
-                // The kernel removed the old timer with the old image.
+                // The kernel removed the old timer with the old image, and
+                // the rseq registration.
                 self.task(tid)?.timer = None;
+                self.task(tid)?.rseq = None;
             }
             libc::PTRACE_EVENT_EXIT => {
                 let status = message as i32;
@@ -714,6 +716,12 @@ impl Recorder {
             .or_else(|| Some(self.tasks.get(&parent)?.modes))
             .unwrap_or_default();
         self.task(tid)?.modes = inherited;
+        let rseq = match &forked_by {
+            Some(f) => f.rseq,
+            None if !thread => self.tasks.get(&parent).and_then(|p| p.rseq),
+            None => None,
+        };
+        self.task(tid)?.rseq = rseq;
         if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
             if crate::syscalls::untraced_clone(nr, &args) {
                 // The child starts with the registers of the clone the

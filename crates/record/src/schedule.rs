@@ -354,6 +354,7 @@ impl Recorder {
             Vec::new(),
         )?;
         tracing::debug!(tid, rip = regs.rip, ?reason, "preempted");
+        let regs = self.preempt_rseq(tid, regs)?;
         self.anchor_in_user_code(tid, regs, false)?;
         let task = self.task(tid)?;
         if task.reinjecting.is_none() {

@@ -274,6 +274,12 @@ impl Recorder {
                 "answered by the recorder, which keeps CPUID faulting itself",
             )));
         }
+        if let Some(answer) = self.answer_rseq(tid, nr, args)? {
+            return Ok(Some((
+                answer,
+                "answered by the recorder, which emulates restartable sequences",
+            )));
+        }
         if let Some(answer) = self.seccomp_query(tid, nr, args)? {
             return Ok(Some((
                 answer,
@@ -427,7 +433,12 @@ impl Recorder {
             exit_regs.rax = result as u64;
             match nr as i64 {
                 libc::SYS_sched_getaffinity => self.show_native_affinity(tid, &args, result)?,
-                libc::SYS_sched_setaffinity if result == 0 => self.note_own_affinity(tid, &args),
+                libc::SYS_sched_setaffinity if result == 0 => {
+                    self.note_own_affinity(tid, &args);
+                    if args[0] == 0 || args[0] == tid as u64 {
+                        self.rseq_after_migration(tid)?;
+                    }
+                }
                 _ => {}
             }
         }

@@ -149,6 +149,9 @@ pub struct Task {
     /// What the program set for itself that the recorder answers for it,
     /// inherited by the tasks it starts.
     pub modes: Modes,
+    /// The thread's `struct rseq`, registered with the recorder, which
+    /// emulates rseq (see `rseq.rs`). A forked child keeps its parent's.
+    pub rseq: Option<crate::rseq::RseqArea>,
 }
 
 impl Task {
@@ -177,6 +180,7 @@ impl Task {
             buffer: None,
             buffer_dirty: true,
             modes: Modes::default(),
+            rseq: None,
         }
     }
 }

@@ -114,6 +114,9 @@ pub fn summarize(event: &Event) -> String {
         EventKind::Buffered { records, .. } => {
             format!("{} bytes of buffered syscalls", records.len)
         }
+        EventKind::RseqAbort { from, abort_ip, .. } => {
+            format!("restartable sequence at {from:#x} aborted to {abort_ip:#x}")
+        }
         EventKind::KernelWrite { writes } => {
             format!(
                 "{} ranges written by the kernel in a blocked syscall",

@@ -13,6 +13,8 @@ pub(crate) const STATX_SIZE: u64 = 256;
 pub(crate) const STATFS_SIZE: u64 = 120;
 /// `sizeof(struct rusage)`.
 pub(crate) const RUSAGE_SIZE: u64 = 144;
+/// The original `struct rseq`: the fields the kernel keeps are in it.
+pub(crate) const RSEQ_SIZE: u64 = 32;
 /// `sizeof(siginfo_t)`.
 pub(crate) const SIGINFO_SIZE: u64 = 128;
 /// `sizeof(struct timespec)` / `struct timeval`.

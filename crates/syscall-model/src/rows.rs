@@ -8,7 +8,7 @@
 
 use crate::decode::ArgKind::*;
 use crate::outputs::{
-    IO_EVENT_SIZE, ITIMER_SIZE, RUSAGE_SIZE, STATFS_SIZE, STATX_SIZE, STAT_SIZE, TIMESPEC_SIZE,
+    IO_EVENT_SIZE, ITIMER_SIZE, RSEQ_SIZE, RUSAGE_SIZE, STATFS_SIZE, STATX_SIZE, STAT_SIZE, TIMESPEC_SIZE,
     TIMEX_SIZE,
 };
 use crate::row::Writes::*;
@@ -368,7 +368,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::pkey_free, NONE).executed(),
     row(Sysno::statx, DESC | FILE | STAT).args(&[DirFd, Path, AtFlags, Hex, Ptr]).writes(OnSuccess(&[At(4, STATX_SIZE)])),
     row(Sysno::io_pgetevents, NONE).blocks().writes(Hook(writes::io_getevents)),
-    row(Sysno::rseq, NONE).args(&[Ptr, UInt, Hex, Hex]).writes(Absent("restartable sequences depend on preemption points replay cannot reproduce")),
+    row(Sysno::rseq, NONE).args(&[Ptr, UInt, Hex, Hex]).writes(OnSuccess(&[At(0, RSEQ_SIZE)])),
     row(Sysno::pidfd_send_signal, PROCESS | DESC | SIGNAL),
     row(Sysno::io_uring_setup, DESC).args(&[UInt, Ptr]).writes(Absent("io_uring shares memory with the kernel")).returns_fd(),
     row(Sysno::io_uring_enter, DESC).args(&[Fd, UInt, UInt, Hex, Ptr, Size]).writes(Absent("io_uring shares memory with the kernel")),

@@ -432,7 +432,6 @@ fn unknown_and_unsupported() {
         l::SYS_bpf,
         l::SYS_userfaultfd,
         l::SYS_perf_event_open,
-        l::SYS_rseq,
     ] {
         // The recorder answers ENOSYS for these; the model accepts that
         // answer and nothing else.

@@ -411,6 +411,13 @@ pub enum EventKind {
     /// word a blocked `FUTEX_LOCK_PI` marked as contended. Replay writes it
     /// here, since the syscall's own effects come only at its exit.
     KernelWrite { writes: Vec<MemWrite> },
+    /// Where the recorder switched the thread out (its `Preempt` just
+    /// before), it was inside a restartable sequence's critical section
+    /// (format 4). As the kernel does on preemption, the thread's
+    /// `rseq_cs` pointer, at `rseq_cs`, was cleared and the thread
+    /// continues at the section's abort handler, `abort_ip`, instead of
+    /// `from`.
+    RseqAbort { rseq_cs: u64, from: u64, abort_ip: u64 },
 }
 
 /// One frame of the events stream.

@@ -38,8 +38,9 @@ pub use writer::TraceWriter;
 
 /// Version of the stream layout and manifest schema. Readers refuse traces
 /// with a larger number. 2: an exec mapping's `contents` may be a suffix of
-/// the mapping instead of all of it. 3: `SyscallExtra::MmapShared`.
-pub const FORMAT_VERSION: u32 = 3;
+/// the mapping instead of all of it. 3: `SyscallExtra::MmapShared`. 4:
+/// `EventKind::RseqAbort`.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Name of the events stream file inside a trace directory.
 pub const EVENTS_NAME: &str = "events";

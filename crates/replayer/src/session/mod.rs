@@ -516,6 +516,11 @@ impl ReplaySession {
                 resume_from,
                 resume_to,
             } => self.code_patch(recorded, writes, *resume_from, *resume_to),
+            EventKind::RseqAbort {
+                rseq_cs,
+                from,
+                abort_ip,
+            } => self.rseq_abort(event, *rseq_cs, *from, *abort_ip),
             EventKind::KernelWrite { writes } => {
                 let memory = &self.process(event.pid)?.memory;
                 for (w, bytes) in writes.iter().zip(&recorded.payloads) {

@@ -461,6 +461,32 @@ impl ReplaySession {
         Ok(Applied::Done)
     }
 
+    /// The recorder moved the thread, switched out inside a restartable
+    /// sequence's critical section, to the section's abort handler, and
+    /// cleared its `rseq_cs` pointer, as the kernel does on preemption.
+    pub(super) fn rseq_abort(
+        &mut self,
+        event: &Event,
+        rseq_cs: u64,
+        from: u64,
+        abort_ip: u64,
+    ) -> Result<Applied, ReplayError> {
+        let real = self.task(event)?.real;
+        let mut r = regs::get(real)?;
+        if r.rip != from {
+            return Err(self.divergence(
+                event,
+                "thread is not where the recording aborted its restartable sequence",
+                format!("rip={from:#x}"),
+                format!("rip={:#x}", r.rip),
+            ));
+        }
+        self.process(event.pid)?.memory.write(rseq_cs, &0u64.to_le_bytes())?;
+        r.rip = abort_ip;
+        regs::set(real, &r)?;
+        Ok(Applied::Done)
+    }
+
     /// Whether the thread's state equals the recorded point. At the probe's
     /// `int3` (`in_probe`), rip is the probe's and stands for the point.
     fn at_point(
