@@ -70,7 +70,7 @@ fn answer(current: Option<RseqArea>, args: &[u64; 6]) -> Result<Option<RseqArea>
         return Err(libc::EBUSY);
     }
     let (feature_size, align) = kernel_rseq_sizes();
-    let misaligned = |align: u64| asked.addr % align.max(1) != 0;
+    let misaligned = |align: u64| !asked.addr.is_multiple_of(align.max(1));
     let valid = asked.len >= ORIG_RSEQ_SIZE
         && if asked.len == ORIG_RSEQ_SIZE {
             !misaligned(ORIG_RSEQ_SIZE)
@@ -80,7 +80,11 @@ fn answer(current: Option<RseqArea>, args: &[u64; 6]) -> Result<Option<RseqArea>
     if !valid {
         return Err(libc::EINVAL);
     }
-    if asked.addr.checked_add(asked.len).is_none_or(|end| end > TASK_SIZE) {
+    if asked
+        .addr
+        .checked_add(asked.len)
+        .is_none_or(|end| end > TASK_SIZE)
+    {
         return Err(libc::EFAULT);
     }
     Ok(Some(asked))
@@ -95,7 +99,8 @@ fn kernel_rseq_sizes() -> (u64, u64) {
     let auxv = std::fs::read("/proc/self/auxv").unwrap_or_default();
     let entry = |wanted: u64| {
         auxv.chunks_exact(16).find_map(|pair| {
-            let word = |at: usize| u64::from_le_bytes(pair[at..at + 8].try_into().expect("8 bytes"));
+            let word =
+                |at: usize| u64::from_le_bytes(pair[at..at + 8].try_into().expect("8 bytes"));
             (word(0) == wanted).then(|| word(8))
         })
     };
@@ -157,7 +162,10 @@ impl Recorder {
         };
         let tgid = self.task(tid)?.tgid;
         let mem = self.memory(tgid)?;
-        if fields.iter().any(|(addr, value)| mem.write(*addr, value).is_err()) {
+        if fields
+            .iter()
+            .any(|(addr, value)| mem.write(*addr, value).is_err())
+        {
             // The kernel would raise SIGSEGV on the return to user space;
             // an error is what the program can act on here.
             return Ok(Some(-i64::from(libc::EFAULT)));
@@ -271,7 +279,14 @@ fn node_of(cpu: u32) -> u32 {
         .into_iter()
         .flatten()
         .flatten()
-        .find_map(|entry| entry.file_name().to_str()?.strip_prefix("node")?.parse().ok())
+        .find_map(|entry| {
+            entry
+                .file_name()
+                .to_str()?
+                .strip_prefix("node")?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -290,15 +305,24 @@ mod tests {
             len: 32,
             sig: 0x5305_3053,
         };
-        assert_eq!(answer(None, &args(0x1000, 32, 0, 0x5305_3053)), Ok(Some(area)));
+        assert_eq!(
+            answer(None, &args(0x1000, 32, 0, 0x5305_3053)),
+            Ok(Some(area))
+        );
         assert_eq!(answer(None, &args(0x1010, 32, 0, 1)), Err(libc::EINVAL));
         assert_eq!(answer(None, &args(0x1000, 16, 0, 1)), Err(libc::EINVAL));
         assert_eq!(answer(None, &args(0x1000, 32, 2, 1)), Err(libc::EINVAL));
         assert_eq!(answer(None, &args(TASK_SIZE, 32, 0, 1)), Err(libc::EFAULT));
         let again = args(0x1000, 32, 0, 0x5305_3053);
         assert_eq!(answer(Some(area), &again), Err(libc::EBUSY));
-        assert_eq!(answer(Some(area), &args(0x1000, 32, 0, 7)), Err(libc::EPERM));
-        assert_eq!(answer(Some(area), &args(0x2000, 32, 0, 7)), Err(libc::EINVAL));
+        assert_eq!(
+            answer(Some(area), &args(0x1000, 32, 0, 7)),
+            Err(libc::EPERM)
+        );
+        assert_eq!(
+            answer(Some(area), &args(0x2000, 32, 0, 7)),
+            Err(libc::EINVAL)
+        );
         let unregister = args(0x1000, 32, RSEQ_FLAG_UNREGISTER, 0x5305_3053);
         assert_eq!(answer(Some(area), &unregister), Ok(None));
         assert_eq!(answer(None, &unregister), Err(libc::EINVAL));

@@ -8,8 +8,8 @@
 
 use crate::decode::ArgKind::*;
 use crate::outputs::{
-    IO_EVENT_SIZE, ITIMER_SIZE, RSEQ_SIZE, RUSAGE_SIZE, STATFS_SIZE, STATX_SIZE, STAT_SIZE, TIMESPEC_SIZE,
-    TIMEX_SIZE,
+    IO_EVENT_SIZE, ITIMER_SIZE, RSEQ_SIZE, RUSAGE_SIZE, STATFS_SIZE, STATX_SIZE, STAT_SIZE,
+    TIMESPEC_SIZE, TIMEX_SIZE,
 };
 use crate::row::Writes::*;
 use crate::row::{numbered, row, At, MaskAt, Sent, Syscall};

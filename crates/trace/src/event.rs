@@ -417,7 +417,11 @@ pub enum EventKind {
     /// `rseq_cs` pointer, at `rseq_cs`, was cleared and the thread
     /// continues at the section's abort handler, `abort_ip`, instead of
     /// `from`.
-    RseqAbort { rseq_cs: u64, from: u64, abort_ip: u64 },
+    RseqAbort {
+        rseq_cs: u64,
+        from: u64,
+        abort_ip: u64,
+    },
 }
 
 /// One frame of the events stream.

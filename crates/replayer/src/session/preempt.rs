@@ -481,7 +481,9 @@ impl ReplaySession {
                 format!("rip={:#x}", r.rip),
             ));
         }
-        self.process(event.pid)?.memory.write(rseq_cs, &0u64.to_le_bytes())?;
+        self.process(event.pid)?
+            .memory
+            .write(rseq_cs, &0u64.to_le_bytes())?;
         r.rip = abort_ip;
         regs::set(real, &r)?;
         Ok(Applied::Done)
