@@ -74,6 +74,20 @@ fn a_loop_with_its_counter_only_in_memory_replays_its_samples() {
     );
 }
 
+/// A loop whose registers start the same every round, inside a loop that
+/// counts its rounds only in memory: a point inside the inner loop looks
+/// the same in every round. The recorder lets such a loop run out before
+/// it picks a point, so that the round counter's write is among the
+/// words compared; before, replay stopped in the wrong round every time.
+#[test]
+fn a_register_loop_inside_a_memory_counted_loop_replays_its_rounds() {
+    let runs = check_rounds("nested_memory_loop", 6);
+    assert!(
+        runs.iter().any(|(_, (n, _))| *n > 0),
+        "the threads were preempted: {runs:?}"
+    );
+}
+
 #[test]
 fn spinning_worker_replays_its_exact_count() {
     let runs = check_rounds("atomic_spin", 20);

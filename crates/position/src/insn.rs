@@ -73,6 +73,17 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
     }
 }
 
+/// Where a loop closed by the instruction at `rip` (`bytes` there) is
+/// left: just after it when it is a conditional branch back (a `jcc`,
+/// `loop`, `jrcxz`) that falls through once the loop ends; `None` for
+/// any other instruction.
+pub fn fall_through_of_conditional(rip: u64, bytes: &[u8]) -> Option<u64> {
+    let mut decoder = Decoder::with_ip(64, bytes, rip, DecoderOptions::NONE);
+    let insn = decoder.decode();
+    (!insn.is_invalid() && insn.flow_control() == FlowControl::ConditionalBranch)
+        .then(|| insn.next_ip())
+}
+
 /// Where the instructions in `bytes` (the code at `base`) start.
 pub fn instruction_starts(base: u64, bytes: &[u8]) -> Vec<u64> {
     let mut decoder = Decoder::with_ip(64, bytes, base, DecoderOptions::NONE);

@@ -99,6 +99,17 @@ impl StepLog {
         pass
     }
 
+    /// The branch that took the thread back to an earlier address in one
+    /// pass round `closure` (the loop's back edge), if one did.
+    pub fn back_edge(&self, closure: Closure) -> Option<u64> {
+        let pass = self.pass(closure);
+        let next = pass.iter().skip(1).chain(pass.first());
+        pass.iter()
+            .zip(next)
+            .find(|(from, to)| from.kind == InsnKind::Branch && to.rip <= from.rip)
+            .map(|(from, _)| from.rip)
+    }
+
     /// The points in the pass where replay can plant its probe, in the
     /// order the thread ran them (the loop head first): instructions from
     /// which whole instructions, run one after the other, cover at least

@@ -6,6 +6,11 @@
 //! point on that loop where replay can plant its probe, steps to it, and
 //! logs the state there: registers, SSE registers, and every memory word the
 //! walk wrote. Replay stops at the first time that whole state recurs.
+//!
+//! A loop whose pass wrote no memory is first let run to its exit (for a
+//! bounded time) and the walk starts again there: its registers may be the
+//! same in every round of an enclosing loop that counts in memory, and the
+//! walk on from the exit sees that loop's writes.
 
 use crate::RecordError;
 use position::insn::{self, InsnKind, Written, MAX_INSN_LEN};
@@ -186,6 +191,7 @@ pub fn search(
     let mut written: VecDeque<Written> = VecDeque::new();
     let mut target: Option<(u64, u8)> = None;
     let mut last_rip = None;
+    let mut left_a_loop = false;
     for _ in 0..budget {
         let r = regs::get(tid)?;
         if in_syscall_hook(r.rip) {
@@ -208,6 +214,29 @@ pub fn search(
             _ => {}
         }
         let closure = log.arrive(r.rip, &decoded);
+        if let (None, Some(closure), false, true) =
+            (target, closure, left_a_loop, written.is_empty())
+        {
+            // A loop that wrote nothing: its registers may repeat exactly
+            // on each pass of a loop around it that keeps its count in
+            // memory, and replay would stop at the wrong pass. Past its
+            // exit the walk sees the enclosing loop's writes.
+            let exit = log
+                .back_edge(closure)
+                .and_then(|at| insn::fall_through_of_conditional(at, &read_insn(mem, at)));
+            if let Some(exit) = exit {
+                left_a_loop = true;
+                match run_out_of_loop(tid, exit, held)? {
+                    LeftLoop::Stopped(stop) => return Ok(Search::Stopped(stop)),
+                    LeftLoop::Left | LeftLoop::StillInside => {
+                        // The walk starts again from wherever it is now.
+                        log = StepLog::new();
+                        last_rip = None;
+                        continue;
+                    }
+                }
+            }
+        }
         if let (None, Some(closure)) = (target, closure) {
             let code = |addr, len| mem.read(addr, len).ok();
             log.add_branch_targets(branches_near(&code, log.span(closure)));
@@ -287,6 +316,60 @@ pub fn search(
         }
     }
     Ok(Search::NoLoop)
+}
+
+/// How long a loop that writes no memory may run on towards its exit:
+/// longer, it is taken as it is (a spin-wait never exits while the
+/// recorder holds the CPU).
+const LOOP_EXIT_GUARD_NS: u64 = 2_000_000;
+
+enum LeftLoop {
+    /// At the instruction after the loop.
+    Left,
+    /// Still in it after the guard's time, or stopped by an asynchronous
+    /// signal (now held); somewhere else in the loop than before.
+    StillInside,
+    /// The thread stopped for a reason of its own.
+    Stopped(WaitResult),
+}
+
+/// Runs the thread at full speed until it leaves its loop at `exit`, for
+/// at most `LOOP_EXIT_GUARD_NS` of its CPU time (a task-clock timer's
+/// SIGTRAP ends the run). An asynchronous signal that arrives meanwhile
+/// is added to `held`.
+fn run_out_of_loop(
+    tid: Pid,
+    exit: u64,
+    held: &mut VecDeque<[u8; SIGINFO_SIZE]>,
+) -> Result<LeftLoop, RecordError> {
+    let Ok(guard) = tracee::perf::SliceTimer::open(tid, LOOP_EXIT_GUARD_NS) else {
+        return Ok(LeftLoop::StillInside);
+    };
+    guard.arm();
+    let stop = run_to(tid, exit);
+    guard.disarm();
+    let stop = stop?;
+    let WaitResult::Stopped(_, Stop::Signal(sig)) = stop else {
+        return Ok(LeftLoop::Stopped(stop));
+    };
+    let Some(info) = ptrace::get_siginfo(tid)? else {
+        return Ok(LeftLoop::Stopped(stop));
+    };
+    tracing::debug!(
+        tid,
+        exit,
+        sig,
+        "ran a loop that writes no memory towards its exit"
+    );
+    match (sig, ptrace::siginfo_code(&info)) {
+        (libc::SIGTRAP, ptrace::TRAP_HWBKPT) if regs::get(tid)?.rip == exit => Ok(LeftLoop::Left),
+        (libc::SIGTRAP, ptrace::TRAP_HWBKPT | tracee::perf::TRAP_PERF) => Ok(LeftLoop::StillInside),
+        _ if ptrace::is_synchronous(sig, &info) => Ok(LeftLoop::Stopped(stop)),
+        _ => {
+            held.push_back(info);
+            Ok(LeftLoop::StillInside)
+        }
+    }
 }
 
 /// Runs the thread until it reaches `next`, with an execution breakpoint
