@@ -470,6 +470,17 @@ fn memory_written_through_proc_pid_mem() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("into the child"));
 }
 
+/// A child spins on a variable its parent writes through /proc/PID/mem
+/// and with process_vm_writev: it sees each value while the parent is
+/// still in its call, so the recorder finishes such a call before any
+/// other thread runs, and replay hands the child the value at that point
+/// (it hung waiting for the bytes before).
+#[test]
+fn a_child_polls_memory_its_parent_writes_from_outside() {
+    let out = check_program("polled_mailbox", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from process_vm_writev"));
+}
+
 /// Children made with clone(CLONE_VM | SIGCHLD), with and without
 /// CLONE_FILES, one after another, each making buffered calls: processes
 /// on one memory share the recorder's syscall hooks (two bookkeepings of

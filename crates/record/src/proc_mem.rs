@@ -58,6 +58,32 @@ impl Recorder {
         self.update_fd_generation(tgid, |g| g | syscallbuf::SHARED_FILE_WRITES_TRACED)
     }
 
+    /// At a syscall's entry: whether it writes another thread's memory
+    /// (a write through `/proc/PID/mem`, `process_vm_writev`). Its exit is
+    /// then waited for before any other thread runs: a thread that polls
+    /// the memory would otherwise see the bytes before the exit logs them,
+    /// and in replay, where they land at the exit, never.
+    pub(crate) fn writes_other_memory(
+        &self,
+        tid: Pid,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> bool {
+        if nr == libc::SYS_process_vm_writev as u64 {
+            return true;
+        }
+        let Some(write) = syscall_model::syscall(nr).and_then(|row| row.fd_write) else {
+            return false;
+        };
+        self.proc_mem_writers.contains(&tgid)
+            && std::fs::read_link(format!("/proc/{tid}/fd/{}", args[write.fd]))
+                .ok()
+                .as_deref()
+                .and_then(proc_mem_target)
+                .is_some()
+    }
+
     /// After a write's exit in a process that opened `/proc/PID/mem` for
     /// writing: the bytes it put in the target's memory, as a kernel write.
     pub(crate) fn note_proc_mem_write(&mut self, call: &Returned) -> Step {

@@ -214,7 +214,10 @@ impl Recorder {
             // Every other thread of the process is being killed now.
             self.process_killed(tid);
         }
-        if syscall_model::changes_mappings(nr) || self.writes_to_output(tid, nr, &args) {
+        if syscall_model::changes_mappings(nr)
+            || self.writes_to_output(tid, nr, &args)
+            || self.writes_other_memory(tid, tgid, nr, &args)
+        {
             return self.exit_in_place(tid);
         }
         if let Some(word) = locks_pi_futex(nr, &args) {
