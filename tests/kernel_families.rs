@@ -470,6 +470,14 @@ fn memory_written_through_proc_pid_mem() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("into the child"));
 }
 
+/// Signals sent to a stopped child wait; SIGCONT lets the kernel set up
+/// all their frames before the child runs, the last one's handler first,
+/// with SIGCONT itself (no handler, no frame) in between.
+#[test]
+fn signals_pending_while_stopped_run_in_the_native_order_after_sigcont() {
+    check_program("pending_while_stopped", &[]);
+}
+
 /// A child spins on a variable its parent writes through /proc/PID/mem
 /// and with process_vm_writev: it sees each value while the parent is
 /// still in its call, so the recorder finishes such a call before any

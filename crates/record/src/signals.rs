@@ -271,8 +271,15 @@ impl Recorder {
             },
             Vec::new(),
         )?;
+        let caught = tracee::signal_state::SignalState::read(tid)
+            .is_ok_and(|state| state.caught & (1u64 << (sig - 1)) != 0);
         let task = self.task(tid)?;
-        task.last_delivery = Some(regs);
+        if caught {
+            task.last_delivery = Some(regs);
+        }
+        // A signal without a handler (SIGCONT, one ignored) pushes no frame:
+        // the last handler's entry is still where the thread stands, and a
+        // signal delivered next still nests on that handler's frame.
         if task.anchor_in_user_code.is_some() {
             // That one is taken; another may still be due before any user
             // instruction, or may come only after the thread ran on.
