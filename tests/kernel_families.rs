@@ -489,6 +489,17 @@ fn a_child_polls_memory_its_parent_writes_from_outside() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("from process_vm_writev"));
 }
 
+/// A process on its parent's memory (CLONE_VM without CLONE_THREAD) is
+/// inside the kernel at a libc call site when the parent's call there
+/// returns and the syscall buffer patches it: the site is patched only
+/// once no task on that memory can return into it (the child died of
+/// SIGSEGV before).
+#[test]
+fn a_site_is_patched_only_when_no_process_on_its_memory_waits_there() {
+    let out = check_program("clone_vm_same_site", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("memory exited"));
+}
+
 /// Children made with clone(CLONE_VM | SIGCHLD), with and without
 /// CLONE_FILES, one after another, each making buffered calls: processes
 /// on one memory share the recorder's syscall hooks (two bookkeepings of

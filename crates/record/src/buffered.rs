@@ -579,15 +579,17 @@ impl Recorder {
         }
     }
 
-    /// No other thread of the process may be about to return into the
+    /// No other thread on the memory may be about to return into the
     /// bytes the patch replaces; if one might, the site is tried again at
-    /// a later call.
+    /// a later call. The threads of the process, and of processes made
+    /// with `CLONE_VM` on the same memory.
     fn site_is_idle(&mut self, tid: Pid, tgid: Pid, site: u64) -> Result<bool, RecordError> {
         let window = site - 4..site + 16;
         let others: Vec<(Pid, RunState, Option<u64>)> = self
             .tasks
             .values()
-            .filter(|t| t.tgid == tgid && t.tid != tid)
+            .filter(|t| t.tid != tid)
+            .filter(|t| t.tgid == tgid || tracee::maps::same_address_space(tid, t.tid))
             .map(|t| (t.tid, t.state, t.syscall.as_ref().map(|s| s.rip)))
             .collect();
         for (other, state, in_syscall) in others {
