@@ -70,6 +70,25 @@ fn parse_line(line: &str) -> Option<MapEntry> {
     })
 }
 
+/// Whether tasks `a` and `b` run on one address space (threads of a
+/// process, or processes made with `CLONE_VM`), by `kcmp(KCMP_VM)`.
+pub fn same_address_space(a: Pid, b: Pid) -> bool {
+    const KCMP_VM: libc::c_long = 1;
+    // SAFETY: kcmp takes two pids, a type and two integers it ignores for
+    // KCMP_VM; it reads no memory of ours.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(a),
+            libc::c_long::from(b),
+            KCMP_VM,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    result == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,23 +112,4 @@ mod tests {
         let a = parse_line("7ffff7d00000-7ffff7d03000 rw-p 00000000 00:00 0 ").unwrap();
         assert_eq!(a.name, "");
     }
-}
-
-/// Whether tasks `a` and `b` run on one address space (threads of a
-/// process, or processes made with `CLONE_VM`), by `kcmp(KCMP_VM)`.
-pub fn same_address_space(a: Pid, b: Pid) -> bool {
-    const KCMP_VM: libc::c_long = 1;
-    // SAFETY: kcmp takes two pids, a type and two integers it ignores for
-    // KCMP_VM; it reads no memory of ours.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_kcmp,
-            libc::c_long::from(a),
-            libc::c_long::from(b),
-            KCMP_VM,
-            0 as libc::c_long,
-            0 as libc::c_long,
-        )
-    };
-    result == 0
 }
