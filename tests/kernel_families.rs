@@ -478,6 +478,16 @@ fn signals_pending_while_stopped_run_in_the_native_order_after_sigcont() {
     check_program("pending_while_stopped", &[]);
 }
 
+/// seccomp user notification: a child's getppid calls wait in the kernel
+/// for its parent, which receives them from the listener fd
+/// (SECCOMP_IOCTL_NOTIF_RECV) and answers them (NOTIF_SEND); the answers
+/// are the calls' recorded results.
+#[test]
+fn seccomp_notifications_answered_by_a_supervisor() {
+    let out = check_program("seccomp_notify", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered"));
+}
+
 /// A child spins on a variable its parent writes through /proc/PID/mem
 /// and with process_vm_writev: it sees each value while the parent is
 /// still in its call, so the recorder finishes such a call before any

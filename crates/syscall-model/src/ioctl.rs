@@ -135,10 +135,15 @@ fn effect(request: u32) -> Option<Effect> {
         0x8011_1500 => Fixed(17), // FS_IOC_GETFSUUID
         0x8081_1501 => Fixed(129), // FS_IOC_GETFSSYSFSPATH
         // ---- Misc ----
-        0x4008_5400 => Nothing,  // TFD_IOC_SET_TICKS (timerfd; reads a u64)
-        0x8004_5200 => Fixed(4), // RNDGETENTCNT
+        0x4008_5400 => Nothing, // TFD_IOC_SET_TICKS (timerfd; reads a u64)
+        // seccomp user notification listener: RECV fills struct
+        // seccomp_notif; SEND, ID_VALID (both encodings), ADDFD (its fd
+        // lands in the other process) and SET_FLAGS only read.
+        0xC050_2100 => Fixed(80),
+        0xC018_2101 | 0x4008_2102 | 0x8008_2102 | 0x4018_2103 | 0x4008_2104 => Nothing,
+        0x8004_5200 => Fixed(4),    // RNDGETENTCNT
         0xB701..=0xB703 => Nothing, // NS_GET_USERNS NS_GET_PARENT NS_GET_NSTYPE
-        0x8004_B704 => Fixed(4), // NS_GET_OWNER_UID
+        0x8004_B704 => Fixed(4),    // NS_GET_OWNER_UID
         _ => return None,
     })
 }
@@ -216,6 +221,15 @@ pub(crate) fn is_known_request(request: u64) -> bool {
 pub(crate) fn request_may_block(request: u64) -> bool {
     matches!(
         request as u32,
-        0x5403 | 0x5404 | 0x5407 | 0x5408 | 0x5409 | 0x5425 | 0x545C | 0x402C_542C | 0x402C_542D
+        0x5403
+            | 0x5404
+            | 0x5407
+            | 0x5408
+            | 0x5409
+            | 0x5425
+            | 0x545C
+            | 0x402C_542C
+            | 0x402C_542D
+            | 0xC050_2100 // SECCOMP_IOCTL_NOTIF_RECV waits for a notification
     )
 }
