@@ -23,7 +23,8 @@ fn rejected_syscalls_get_the_kernels_error() {
     assert!(text.contains("fcntl 9999: Invalid argument"), "{text}");
 }
 
-/// io_uring, Linux AIO, perf events and userfaultfd act outside any
+/// io_uring, Linux AIO, perf events and userfaultfd (the syscall and
+/// /dev/userfaultfd's USERFAULTFD_IOC_NEW) act outside any
 /// syscall, so the recorder answers ENOSYS, as a kernel built without them
 /// does, and the program takes its fallback; the recording and its replay
 /// agree, whatever the machine offers natively.
@@ -43,6 +44,12 @@ fn features_that_act_outside_syscalls_are_absent() {
         );
     }
     assert!(text.contains("fallback read"), "{text}");
+    if !text.contains("USERFAULTFD_IOC_NEW: no device") {
+        assert!(
+            text.contains("USERFAULTFD_IOC_NEW: Function not implemented"),
+            "/dev/userfaultfd's USERFAULTFD_IOC_NEW was not answered ENOSYS:\n{text}"
+        );
+    }
 }
 
 /// A raw thread clone's caller reads the tid the kernel wrote for

@@ -9,8 +9,12 @@
 #include <linux/aio_abi.h>
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* _IO(0xAA, 0x00), from linux/userfaultfd.h of Linux 6.1 and later. */
+#define USERFAULTFD_IOC_NEW_REQUEST 0xAA00
 
 static void probe(const char *name, long ret) {
   if (ret >= 0) {
@@ -38,6 +42,14 @@ int main(void) {
   attr.config = PERF_COUNT_SW_TASK_CLOCK;
   probe("perf_event_open", syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0));
   probe("userfaultfd", syscall(__NR_userfaultfd, O_CLOEXEC));
+  /* The same through the device (Linux 6.1+), where the kernel has it. */
+  int device = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (device >= 0) {
+    probe("USERFAULTFD_IOC_NEW", ioctl(device, USERFAULTFD_IOC_NEW_REQUEST, O_CLOEXEC));
+    close(device);
+  } else {
+    printf("USERFAULTFD_IOC_NEW: no device\n");
+  }
 
   /* The fallback: the same work through plain syscalls. */
   char path[] = "/tmp/replay-absent-XXXXXX";

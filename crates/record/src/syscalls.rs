@@ -289,9 +289,7 @@ impl Recorder {
                 "answered by the recorder, whose own seccomp filter the program does not see",
             )));
         }
-        Ok(syscall_model::syscall(nr)
-            .and_then(|row| row.absent_because())
-            .map(|reason| (-(libc::ENOSYS as i64), reason)))
+        Ok(syscall_model::absent_because(nr, args).map(|reason| (-(libc::ENOSYS as i64), reason)))
     }
 
     /// Right after an exec: the vDSO's clock functions become syscalls

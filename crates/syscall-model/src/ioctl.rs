@@ -22,6 +22,9 @@ enum Effect {
     Dedupe,
     /// Known but not modelled.
     Unsupported(&'static str),
+    /// Answered ENOSYS by the recorder, for this reason, as the syscall
+    /// that does the same is (docs/decisions/0019); a success is refused.
+    Absent(&'static str),
 }
 
 /// `sizeof(struct termios)` in the kernel's layout.
@@ -136,6 +139,7 @@ fn effect(request: u32) -> Option<Effect> {
         0x8081_1501 => Fixed(129), // FS_IOC_GETFSSYSFSPATH
         // ---- Misc ----
         0x4008_5400 => Nothing, // TFD_IOC_SET_TICKS (timerfd; reads a u64)
+        0xAA00 => Absent("a userfaultfd's faults are served outside any syscall"), // USERFAULTFD_IOC_NEW
         // seccomp user notification listener: RECV fills struct
         // seccomp_notif; SEND, ID_VALID (both encodings), ADDFD (its fd
         // lands in the other process) and SET_FLAGS only read.
@@ -162,6 +166,15 @@ pub(crate) fn outputs(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
             request: request as u64,
         });
     };
+    if let Effect::Absent(reason) = effect {
+        if is_error_result(ret) {
+            return Ok(());
+        }
+        return Err(unsupported(
+            "ioctl",
+            format!("{reason} (request {request:#x})"),
+        ));
+    }
     let nobody_knew = is_err(ret, libc::ENOTTY) || is_err(ret, libc::EBADF);
     if let Effect::Unsupported(what) = effect {
         if !nobody_knew {
@@ -206,7 +219,7 @@ pub(crate) fn outputs(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
                 out.add(arg, 24 + dest * 32);
             }
         }
-        Effect::Unsupported(_) => {}
+        Effect::Unsupported(_) | Effect::Absent(_) => {}
     }
     Ok(())
 }
@@ -218,6 +231,15 @@ pub(crate) fn is_known_request(request: u64) -> bool {
 
 /// ioctl requests that may block for an unbounded time (waiting for output
 /// to drain, a break, or modem lines).
+/// Why the recorder answers ioctl `request` ENOSYS without running it,
+/// when it does.
+pub(crate) fn absent_because(request: u64) -> Option<&'static str> {
+    match effect(request as u32) {
+        Some(Effect::Absent(reason)) => Some(reason),
+        _ => None,
+    }
+}
+
 pub(crate) fn request_may_block(request: u64) -> bool {
     matches!(
         request as u32,

@@ -99,3 +99,13 @@ pub fn is_known_ioctl(request: u64) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Why the recorder answers syscall `nr` with `args` ENOSYS without
+/// running it, when it does: a feature whose effects happen outside any
+/// syscall (docs/decisions/0019), as a whole call or as an ioctl request.
+pub fn absent_because(nr: u64, args: &Args) -> Option<&'static str> {
+    if nr == Sysno::ioctl.id() as u64 {
+        return ioctl::absent_because(args[1]);
+    }
+    syscall(nr).and_then(|row| row.absent_because())
+}
