@@ -149,3 +149,53 @@ fn unknown_ioctl_stops_recording_with_its_name() {
         stderr(&replayed)
     );
 }
+
+/// SIGTERM reaches the recorder while it waits for one thread's syscall to
+/// return: a write to its stdout, a pipe nobody reads, which it waits for
+/// in place. It stops there too, rather than wait for ever, and keeps what
+/// it recorded.
+#[test]
+fn sigterm_while_the_recorder_waits_for_a_blocked_write() {
+    let root = TraceRoot::new();
+    let mut child = root
+        .cmd()
+        .args(["record", "-o"])
+        .arg(root.trace("t"))
+        .args(["--", "cat", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the recorder");
+    // Nothing reads the pipe: cat's first write that does not fit blocks.
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the recorder") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the recorder did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("signal 15"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let info = root
+        .cmd()
+        .arg("info")
+        .arg(root.trace("t"))
+        .output()
+        .expect("run info");
+    assert!(info.status.success(), "{}", stderr(&info));
+}

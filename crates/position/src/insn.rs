@@ -73,15 +73,40 @@ pub fn decode(rip: u64, bytes: &[u8], regs: &Regs) -> Decoded {
     }
 }
 
-/// Where a loop closed by the instruction at `rip` (`bytes` there) is
-/// left: just after it when it is a conditional branch back (a `jcc`,
-/// `loop`, `jrcxz`) that falls through once the loop ends; `None` for
-/// any other instruction.
-pub fn fall_through_of_conditional(rip: u64, bytes: &[u8]) -> Option<u64> {
-    let mut decoder = Decoder::with_ip(64, bytes, rip, DecoderOptions::NONE);
-    let insn = decoder.decode();
-    (!insn.is_invalid() && insn.flow_control() == FlowControl::ConditionalBranch)
-        .then(|| insn.next_ip())
+/// Where the loop whose code is `bytes` (at `low`, up to its highest
+/// instruction's end) and whose back edge is the conditional branch at
+/// `back_edge` is left: just after that branch. `None` unless that is the
+/// only way out: every instruction in the range runs straight on, or
+/// branches directly to somewhere inside it, or is that back edge. No
+/// call, syscall, trap, indirect or outward jump, so that the loop can run
+/// at full speed to its exit without making a syscall the tracer would
+/// not see (it runs under `PTRACE_CONT`).
+pub fn only_exit_of_loop(low: u64, bytes: &[u8], back_edge: u64) -> Option<u64> {
+    let high = low + bytes.len() as u64;
+    let mut decoder = Decoder::with_ip(64, bytes, low, DecoderOptions::NONE);
+    let mut exit = None;
+    while decoder.can_decode() {
+        let insn = decoder.decode();
+        if insn.is_invalid() || classify(&insn) == InsnKind::Anchor {
+            return None;
+        }
+        let inside = |target: u64| (low..high).contains(&target);
+        match insn.flow_control() {
+            FlowControl::Next if classify(&insn) == InsnKind::Sequential => {}
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+                if inside(insn.near_branch_target()) =>
+            {
+                if insn.ip() == back_edge {
+                    if insn.flow_control() != FlowControl::ConditionalBranch {
+                        return None;
+                    }
+                    exit = Some(insn.next_ip());
+                }
+            }
+            _ => return None,
+        }
+    }
+    exit.filter(|_| decoder.ip() == high)
 }
 
 /// Where the instructions in `bytes` (the code at `base`) start.
@@ -279,6 +304,33 @@ fn writes(insn: &Instruction, regs: &Regs) -> Vec<Written> {
 
 #[cfg(test)]
 mod tests {
+    /// imul rax, rbx; add rax, rcx; sub edx, 1; jne back to the imul.
+    const REGISTER_LOOP: [u8; 12] = [
+        0x48, 0x0f, 0xaf, 0xc3, 0x48, 0x01, 0xc8, 0x83, 0xea, 0x01, 0x75, 0xf4,
+    ];
+
+    #[test]
+    fn a_register_loop_is_left_only_past_its_back_edge() {
+        let low = 0x11f7;
+        assert_eq!(only_exit_of_loop(low, &REGISTER_LOOP, 0x1201), Some(0x1203));
+        // Not if the back edge named is not a branch of the loop.
+        assert_eq!(only_exit_of_loop(low, &REGISTER_LOOP, 0x11fb), None);
+    }
+
+    #[test]
+    fn a_loop_with_a_syscall_or_a_jump_out_is_not_run_to_its_exit() {
+        let low = 0x1000;
+        // syscall; sub edx, 1; jne back.
+        let with_syscall = [0x0f, 0x05, 0x83, 0xea, 0x01, 0x75, 0xf9];
+        assert_eq!(only_exit_of_loop(low, &with_syscall, 0x1005), None);
+        // je far away; sub edx, 1; jne back.
+        let jumps_out = [0x74, 0x40, 0x83, 0xea, 0x01, 0x75, 0xf9];
+        assert_eq!(only_exit_of_loop(low, &jumps_out, 0x1005), None);
+        // call; jne back.
+        let calls = [0xe8, 0x00, 0x00, 0x00, 0x00, 0x75, 0xf9];
+        assert_eq!(only_exit_of_loop(low, &calls, 0x1005), None);
+    }
+
     use super::*;
 
     #[test]

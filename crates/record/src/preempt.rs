@@ -221,9 +221,13 @@ pub fn search(
             // on each pass of a loop around it that keeps its count in
             // memory, and replay would stop at the wrong pass. Past its
             // exit the walk sees the enclosing loop's writes.
-            let exit = log
-                .back_edge(closure)
-                .and_then(|at| insn::fall_through_of_conditional(at, &read_insn(mem, at)));
+            let (low, high) = log.span(closure);
+            let exit = log.back_edge(closure).and_then(|back_edge| {
+                const MAX_LOOP_BYTES: u64 = 4096;
+                let len = (high - low <= MAX_LOOP_BYTES).then_some(high - low)?;
+                let code = mem.read(low, len as usize).ok()?;
+                insn::only_exit_of_loop(low, &code, back_edge)
+            });
             if let Some(exit) = exit {
                 left_a_loop = true;
                 match run_out_of_loop(tid, exit, held)? {

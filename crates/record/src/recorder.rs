@@ -38,6 +38,11 @@ impl<E: Into<RecordError>> From<E> for Failure {
     fn from(e: E) -> Failure {
         match e.into() {
             RecordError::Stopped(reason) => Failure::Stop(StopRecording(reason)),
+            RecordError::Tracee(tracee::TraceeError::StopRequested(signo)) => {
+                Failure::Stop(StopRecording(format!(
+                    "the recorder received signal {signo} and stopped recording"
+                )))
+            }
             fatal => Failure::Fatal(fatal),
         }
     }

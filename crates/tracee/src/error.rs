@@ -25,6 +25,10 @@ pub enum TraceeError {
     },
     #[error("waitpid failed: {0}")]
     Wait(nix::Error),
+    /// A signal asked the tracer to stop (see `tracer::note_stop_requests`)
+    /// while it waited for one tracee.
+    #[error("the tracer received signal {0} while it waited for a tracee")]
+    StopRequested(i32),
     #[error("cannot read {path}: {source}")]
     Proc {
         path: String,

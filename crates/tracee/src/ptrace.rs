@@ -198,7 +198,13 @@ fn decode(pid: Pid, status: i32) -> WaitResult {
 fn wait_raw(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
     loop {
         match wait_once(pid, flags) {
-            Err(TraceeError::Wait(nix::Error::EINTR)) => continue,
+            // A tracee that never reports must not keep the tracer from
+            // stopping when asked to.
+            Err(TraceeError::Wait(nix::Error::EINTR)) => {
+                if let Some(signo) = crate::tracer::stop_requested() {
+                    return Err(TraceeError::StopRequested(signo));
+                }
+            }
             other => return other,
         }
     }
