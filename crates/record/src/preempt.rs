@@ -7,10 +7,11 @@
 //! logs the state there: registers, SSE registers, and every memory word the
 //! walk wrote. Replay stops at the first time that whole state recurs.
 //!
-//! A loop whose pass wrote no memory is first let run to its exit (for a
-//! bounded time) and the walk starts again there: its registers may be the
-//! same in every round of an enclosing loop that counts in memory, and the
-//! walk on from the exit sees that loop's writes.
+//! A loop whose pass wrote no memory, and whose code can leave it only at
+//! its back edge, is first let run to its exit (for a bounded time) and
+//! the walk starts again there: its registers may be the same in every
+//! round of an enclosing loop that counts in memory, and the walk on from
+//! the exit sees that loop's writes.
 
 use crate::RecordError;
 use position::insn::{self, InsnKind, Written, MAX_INSN_LEN};
