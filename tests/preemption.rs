@@ -88,6 +88,16 @@ fn a_register_loop_inside_a_memory_counted_loop_replays_its_rounds() {
     );
 }
 
+/// A thread runs a loop in 32-bit compatibility mode (code segment 0x23)
+/// while a 1 ms timer interrupts it and another thread waits for the CPU.
+/// The recorder picks no preemption point in 32-bit code (its walk and
+/// replay's probe are 64-bit); replay planted a 64-bit probe there and
+/// faulted before.
+#[test]
+fn a_thread_in_32_bit_code_is_preempted_only_back_in_64_bit_code() {
+    check_rounds("compat_mode_loop", 2);
+}
+
 #[test]
 fn spinning_worker_replays_its_exact_count() {
     let runs = check_rounds("atomic_spin", 20);

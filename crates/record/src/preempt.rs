@@ -32,6 +32,9 @@ pub const STEP_BUDGET: usize = 2_000;
 /// instructions, and its signal is held until a point is found.
 pub const MAX_STEP_BUDGET: usize = 128_000;
 
+/// The code segment of 64-bit user code (`__USER_CS`).
+const USER64_CS: u64 = 0x33;
+
 /// Memory words compared at the point, most recently written first kept.
 const MAX_WORDS: usize = 48;
 
@@ -195,6 +198,12 @@ pub fn search(
     let mut left_a_loop = false;
     for _ in 0..budget {
         let r = regs::get(tid)?;
+        if r.cs != USER64_CS {
+            // 32-bit compatibility-mode code (a far jump to another code
+            // segment): the walk decodes, and replay's probe jumps, as
+            // 64-bit code. The thread is looked at again later.
+            return Ok(Search::NoLoop);
+        }
         if in_syscall_hook(r.rip) {
             // The hook runs other code on replay; the thread reaches a
             // traced syscall soon enough (a full buffer makes one).
