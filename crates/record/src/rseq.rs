@@ -153,7 +153,7 @@ impl Recorder {
             Err(errno) => return Ok(Some(-i64::from(errno))),
         };
         let fields = match registered {
-            Some(area) => cpu_fields(area, thread_cpu(tid)),
+            Some(area) => cpu_fields(area, tracee::tracer::cpu_of(tid)),
             // Unregistered: the kernel resets the fields it owns.
             None => cpu_fields(
                 current.expect("answer() unregisters only a registration"),
@@ -232,7 +232,7 @@ impl Recorder {
         let (tgid, Some(area)) = (self.task(tid)?.tgid, self.task(tid)?.rseq) else {
             return Ok(());
         };
-        for (addr, value) in cpu_fields(area, thread_cpu(tid)) {
+        for (addr, value) in cpu_fields(area, tracee::tracer::cpu_of(tid)) {
             if self.memory(tgid)?.write(addr, &value).is_ok() {
                 self.log_kernel_write(tid, addr, value)?;
             }
@@ -254,9 +254,9 @@ impl Recorder {
 /// its address: the thread's CPU and its node, or, for `None`, the values
 /// of an unregistered area. The concurrency id is 0: one thread runs at a
 /// time.
-fn cpu_fields(area: RseqArea, cpu: Option<u32>) -> Vec<(u64, Vec<u8>)> {
-    let (cpu_start, cpu_id, node) = match cpu {
-        Some(cpu) => (cpu, cpu, node_of(cpu)),
+fn cpu_fields(area: RseqArea, cpu_and_node: Option<(u32, u32)>) -> Vec<(u64, Vec<u8>)> {
+    let (cpu_start, cpu_id, node) = match cpu_and_node {
+        Some((cpu, node)) => (cpu, cpu, node),
         None => (0, RSEQ_CPU_ID_UNINITIALIZED, 0),
     };
     let mut both = cpu_start.to_le_bytes().to_vec();
@@ -266,28 +266,6 @@ fn cpu_fields(area: RseqArea, cpu: Option<u32>) -> Vec<(u64, Vec<u8>)> {
         (area.addr + NODE_ID, node.to_le_bytes().to_vec()),
         (area.addr + MM_CID, 0u32.to_le_bytes().to_vec()),
     ]
-}
-
-/// The CPU `tid` last ran on.
-fn thread_cpu(tid: Pid) -> Option<u32> {
-    tracee::proc_stat::ThreadStat::read(tid).and_then(|stat| stat.cpu())
-}
-
-/// The NUMA node of `cpu` (0 where sysfs does not say).
-fn node_of(cpu: u32) -> u32 {
-    std::fs::read_dir(format!("/sys/devices/system/cpu/cpu{cpu}"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .find_map(|entry| {
-            entry
-                .file_name()
-                .to_str()?
-                .strip_prefix("node")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
