@@ -739,3 +739,14 @@ fn check_program_prints_one_of(name: &str, outcomes: &[&str]) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(outcomes.iter().any(|o| text.contains(o)), "{text}");
 }
+
+/// A CLONE_PARENT child is its creator's sibling; when its first stop comes
+/// before its creator's clone event, the recorder still finds its creator
+/// and with it the child's syscall buffer, so its buffered write is in the
+/// recording and replay does not diverge at its exit.
+#[test]
+fn a_clone_parent_child_keeps_its_buffered_calls() {
+    let out = check_program("clone_parent_siblings", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("sent").count(), 30 * 4, "{text}");
+}

@@ -9,7 +9,7 @@
 
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::syscalls::Returned;
-use crate::task::{RunState, Task};
+use crate::task::{proc_ids, RunState, Task};
 use crate::RecordError;
 use std::collections::HashSet;
 use syscall_model::is_error_result;
@@ -651,48 +651,47 @@ impl Recorder {
         Ok(ForkedBy::of(self.task(tid)?, copy_of_memory))
     }
 
+    /// What the thread still inside the fork-family call that made a new
+    /// process passes on, for a child whose first stop came before that
+    /// call's fork event. Its creator is normally in the process `ppid`
+    /// names; a CLONE_PARENT child is its creator's sibling, so then the
+    /// creator is a process whose own parent is `ppid`.
+    pub(crate) fn forked_by_in_flight(&mut self, ppid: Pid) -> Step<Option<ForkedBy>> {
+        let in_fork: Vec<(Pid, Pid, u64, [u64; 6])> = self
+            .tasks
+            .values()
+            .filter_map(|t| {
+                let call = t.syscall.as_ref()?;
+                let forks = matches!(
+                    call.nr as i64,
+                    libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork
+                );
+                forks.then_some((t.tid, t.tgid, call.nr, call.args))
+            })
+            .collect();
+        for (tid, tgid, nr, args) in in_fork {
+            let flags = self.clone_flags(tgid, nr, &args)?.unwrap_or(0);
+            if flags & libc::CLONE_THREAD as u64 != 0 {
+                continue;
+            }
+            let creator_is_parent = if flags & libc::CLONE_PARENT as u64 != 0 {
+                proc_ids(tgid).is_some_and(|(_, its_parent)| its_parent == ppid)
+            } else {
+                tgid == ppid
+            };
+            if creator_is_parent {
+                let copy_of_memory = flags & libc::CLONE_VM as u64 == 0;
+                return Ok(Some(ForkedBy::of(self.task(tid)?, copy_of_memory)));
+            }
+        }
+        Ok(None)
+    }
+
     /// A new process starts with the buffer of the thread that forked it
     /// (its copy, or after vfork the same memory), and after a real fork
     /// with a copy of its parent's patched code. Done at the child's first
     /// stop, before it runs: the parent's fork event may come later.
-    /// `ppid` (from /proc) finds the forking thread when its fork event has
-    /// not been seen yet.
-    pub(crate) fn inherit_buffer(
-        &mut self,
-        ppid: Pid,
-        child: Pid,
-        forked_by: Option<ForkedBy>,
-    ) -> Step {
-        let forked_by = match forked_by {
-            Some(known) => known,
-            // The fork event has not been seen yet, so the forking thread
-            // is still inside its fork.
-            None => {
-                let forking = self.tasks.values().find(|t| {
-                    t.tgid == ppid
-                        && t.syscall.as_ref().is_some_and(|s| {
-                            matches!(
-                                s.nr as i64,
-                                libc::SYS_clone
-                                    | libc::SYS_clone3
-                                    | libc::SYS_fork
-                                    | libc::SYS_vfork
-                            )
-                        })
-                });
-                let Some(forking) = forking else {
-                    return Ok(());
-                };
-                // clone3 keeps its flags in memory: treated as sharing (no
-                // copy of the patch bookkeeping; the child patches nothing).
-                let copy_of_memory = forking.syscall.as_ref().is_some_and(|s| match s.nr as i64 {
-                    libc::SYS_fork => true,
-                    libc::SYS_clone => s.args[0] & libc::CLONE_VM as u64 == 0,
-                    _ => false,
-                });
-                ForkedBy::of(forking, copy_of_memory)
-            }
-        };
+    pub(crate) fn inherit_buffer(&mut self, child: Pid, forked_by: ForkedBy) -> Step {
         let ForkedBy {
             tgid: parent_tgid,
             copy_of_memory,

@@ -712,9 +712,13 @@ impl Recorder {
         } else {
             proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
         };
-        let forked_by = self.forked_by.remove(&tid);
         // What the child inherits; its first stop can come before the
-        // parent's fork event, and then the parent's task says it.
+        // fork event, and then the thread still in its fork says it.
+        let forked_by = match self.forked_by.remove(&tid) {
+            Some(known) => Some(known),
+            None if !thread => self.forked_by_in_flight(parent)?,
+            None => None,
+        };
         let inherited = forked_by
             .as_ref()
             .map(|f| f.modes)
@@ -741,8 +745,8 @@ impl Recorder {
                 self.memory(tgid)?.write(args[0], &flags.to_le_bytes())?;
             }
         }
-        if !thread {
-            self.inherit_buffer(parent, tid, forked_by)?;
+        if let Some(forked_by) = forked_by.filter(|_| !thread) {
+            self.inherit_buffer(tid, forked_by)?;
         }
         self.log(
             tid,
