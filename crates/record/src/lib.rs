@@ -15,6 +15,7 @@ mod cpuid;
 mod event_log;
 mod exec;
 mod in_place;
+mod lifecycle;
 mod mappings;
 mod output;
 mod preempt;

@@ -8,11 +8,11 @@ use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
 use std::collections::HashMap;
 use std::path::Path;
-use trace::event::{EventKind, RecordedTid};
+use trace::event::EventKind;
 use trace::{TraceHeader, TraceOutcome, TraceWriter};
 use tracee::proc_stat::ThreadStat;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
-use tracee::{regs, Pid, ProcessMemory};
+use tracee::{Pid, ProcessMemory};
 
 /// SIGTERM and SIGHUP stop the recording (the trace stays valid); SIGINT
 /// and SIGQUIT from a terminal reach the tracee on their own and only wake
@@ -323,7 +323,7 @@ impl Recorder {
         }
     }
 
-    fn add_task(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
+    pub(crate) fn add_task(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
         if let std::collections::hash_map::Entry::Vacant(e) = self.memories.entry(tgid) {
             match ProcessMemory::open(tid) {
                 Ok(memory) => {
@@ -510,6 +510,12 @@ impl Recorder {
         }
     }
 
+    /// An exec in `tgid` killed its other threads; the process itself
+    /// lives on in the new image.
+    pub(crate) fn exec_survived(&mut self, tgid: Pid) {
+        self.killed_processes.remove(&tgid);
+    }
+
     fn on_death(&mut self, tid: Pid, outcome: TraceOutcome) -> Step {
         if tid == self.initial_pid {
             self.initial_outcome = Some(outcome);
@@ -521,72 +527,6 @@ impl Recorder {
                 self.killed_processes.remove(&task.tgid);
             }
         }
-        Ok(())
-    }
-
-    /// Event stops happen inside the kernel, so most never conflict with the
-    /// thread that runs user code and are handled at once.
-    fn on_ptrace_event(&mut self, tid: Pid, event: i32, message: u64) -> Step {
-        match event {
-            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
-                let child = message as Pid;
-                if !self.tasks.contains_key(&child) {
-                    let tgid = if event == libc::PTRACE_EVENT_CLONE {
-                        proc_ids(child).map(|(tgid, _)| tgid).unwrap_or(child)
-                    } else {
-                        child
-                    };
-                    self.add_task(child, tgid)?;
-                }
-                // The kernel reports a clone with SIGCHLD as a fork even with
-                // CLONE_VM: only the flags say whether memory was copied.
-                let copy_of_memory =
-                    event == libc::PTRACE_EVENT_FORK && !self.clone_shares_memory(tid)?;
-                let forked_by = self.forked_by_now(tid, copy_of_memory)?;
-                self.forked_by.insert(child, forked_by);
-                self.task(tid)?.new_child = Some(child);
-                self.fd_cache_at_clone(tid)?;
-            }
-            libc::PTRACE_EVENT_EXEC => {
-                let former = message as Pid;
-                if former != tid {
-                    // A non-leader thread exec'd and took over the leader's
-                    // tid. The leader is gone, whether or not its exit was
-                    // seen: it neither runs nor waits any more.
-                    self.scheduler.forget(tid);
-                    if let Some(mut task) = self.tasks.remove(&former) {
-                        task.tid = tid;
-                        self.tasks.insert(tid, task);
-                    }
-                }
-                let tgid = self.task(tid)?.tgid;
-                // The threads the exec killed are gone; the process lives on.
-                self.killed_processes.remove(&tgid);
-                self.memories.insert(tgid, ProcessMemory::open(tid)?);
-                // The kernel removed the old timer with the old image, and
-                // the rseq registration.
-                self.task(tid)?.timer = None;
-                self.task(tid)?.rseq = None;
-            }
-            libc::PTRACE_EVENT_EXIT => {
-                let status = message as i32;
-                self.log(tid, EventKind::TaskExit { status }, Vec::new())?;
-                self.task(tid)?.exit_seen = true;
-                ptrace::resume(tid, Resume::Continue, 0)?;
-                self.task(tid)?.state = RunState::InKernel;
-                if tid != self.task(tid)?.tgid {
-                    // The kernel clears CLONE_CHILD_CLEARTID and wakes joiners
-                    // after this stop; let that finish before anyone else
-                    // runs, or pthread_join would race with it.
-                    let death = tracee::ptrace::wait_for_death(tid)?;
-                    self.on_wait(death)?;
-                }
-                return Ok(());
-            }
-            _ => {}
-        }
-        ptrace::resume(tid, Resume::Syscall, 0)?;
-        self.task(tid)?.state = RunState::InKernel;
         Ok(())
     }
 
@@ -700,63 +640,6 @@ impl Recorder {
             task.preempted = false;
         }
         Ok(())
-    }
-
-    pub(crate) fn start_task(&mut self, tid: Pid) -> Step {
-        let task = self.task(tid)?;
-        task.started = true;
-        let tgid = task.tgid;
-        let thread = tgid != tid;
-        let parent = if thread {
-            tgid
-        } else {
-            proc_ids(tid).map(|(_, ppid)| ppid).unwrap_or(0)
-        };
-        // What the child inherits; its first stop can come before the
-        // fork event, and then the thread still in its fork says it.
-        let forked_by = match self.forked_by.remove(&tid) {
-            Some(known) => Some(known),
-            None if !thread => self.forked_by_in_flight(parent)?,
-            None => None,
-        };
-        let inherited = forked_by
-            .as_ref()
-            .map(|f| f.modes)
-            .or_else(|| Some(self.tasks.get(&parent)?.modes))
-            .unwrap_or_default();
-        self.task(tid)?.modes = inherited;
-        let rseq = match &forked_by {
-            Some(f) => f.rseq,
-            None if !thread => self.tasks.get(&parent).and_then(|p| p.rseq),
-            None => None,
-        };
-        self.task(tid)?.rseq = rseq;
-        if let Some((nr, args)) = forked_by.as_ref().and_then(|f| f.call) {
-            if crate::syscalls::untraced_clone(nr, &args) {
-                // The child starts with the registers of the clone the
-                // recorder ran; it sees the flags the program passed.
-                let mut child = regs::get(tid)?;
-                child.rdi = args[0];
-                regs::set(tid, &child)?;
-            }
-            let copied_struct = forked_by.as_ref().filter(|f| f.copy_of_memory);
-            if let Some(flags) = copied_struct.and_then(|f| f.untraced_clone3_flags) {
-                // Its copy of the clone3 struct, too.
-                self.memory(tgid)?.write(args[0], &flags.to_le_bytes())?;
-            }
-        }
-        if let Some(forked_by) = forked_by.filter(|_| !thread) {
-            self.inherit_buffer(tid, forked_by)?;
-        }
-        self.log(
-            tid,
-            EventKind::TaskStart {
-                parent: RecordedTid(parent),
-                thread,
-            },
-            Vec::new(),
-        )?;
-        self.resume_user(tid, 0)
     }
 
     fn kill_all(&mut self) {
