@@ -750,3 +750,16 @@ fn a_clone_parent_child_keeps_its_buffered_calls() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("sent").count(), 30 * 4, "{text}");
 }
+
+/// Once a child's pidfd is readable, a wait that does not block finds the
+/// child, as natively: the recorder reaps an exited process's zombie
+/// before the parent's wait runs, instead of when its loop gets to it.
+#[test]
+fn a_wait_after_a_readable_pidfd_finds_the_child() {
+    let out = check_program("nonblocking_reap", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("found at once after the pidfd was readable: 40 of 40"),
+        "{text}"
+    );
+}

@@ -5,8 +5,11 @@
 use crate::recorder::{Recorder, Step};
 use crate::task::{proc_ids, RunState};
 use trace::event::{EventKind, RecordedTid};
-use tracee::ptrace::{self, Resume};
+use tracee::ptrace::{self, Resume, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
+
+/// How long a wait's entry waits for an exited process's death.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Recorder {
     /// Event stops happen inside the kernel, so most never conflict with the
@@ -129,5 +132,44 @@ impl Recorder {
             Vec::new(),
         )?;
         self.resume_user(tid, 0)
+    }
+
+    /// A traced child's zombie reaches its parent only once the tracer has
+    /// waited for it, so a process whose exit the recorder let run but
+    /// whose death it has not reaped yet still looks alive to a wait that
+    /// does not block, even after a readable pidfd or a SIGCHLD told the
+    /// parent it was gone. Their deaths are imminent: reaped before a wait
+    /// runs. A group leader with threads left is not reapable natively
+    /// either, and is left alone.
+    pub(crate) fn settle_exited_processes(&mut self) -> Step {
+        let exited: Vec<Pid> = self
+            .tasks
+            .values()
+            .filter(|t| t.exit_seen && t.tid == t.tgid)
+            .filter(|leader| {
+                !self
+                    .tasks
+                    .values()
+                    .any(|t| t.tgid == leader.tgid && t.tid != leader.tid)
+            })
+            .map(|t| t.tid)
+            .collect();
+        for tid in exited {
+            // An exiting pid namespace's init first waits for the
+            // namespace's other processes, which the recorder must reap:
+            // not waited for here beyond a moment.
+            let deadline = std::time::Instant::now() + SETTLE_LIMIT;
+            while let Some(remaining) = deadline.checked_duration_since(std::time::Instant::now()) {
+                match ptrace::wait_for_within(tid, remaining)? {
+                    Some(WaitResult::Stopped(..)) => ptrace::resume(tid, Resume::Continue, 0)?,
+                    Some(death) => {
+                        self.on_wait(death)?;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(())
     }
 }

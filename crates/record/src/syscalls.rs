@@ -99,6 +99,9 @@ impl Recorder {
                  recording stopped so that the trace is never silently wrong",
             ));
         }
+        if nr == libc::SYS_wait4 as u64 || nr == libc::SYS_waitid as u64 {
+            self.settle_exited_processes()?;
+        }
         let (tgid, restartable) = {
             let task = self.task(tid)?;
             (task.tgid, task.restartable.take())
@@ -155,34 +158,7 @@ impl Recorder {
             regs::set(tid, &entry_regs)?;
         }
         let untraced_clone3_flags = self.clear_untraced_clone3(tgid, nr, &args)?;
-        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
-        if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
-            return Err(Failure::Stop(StopRecording(format!(
-                "{} of a setuid/setgid program would gain privileges, which the syscall \
-                 buffer's no_new_privs filter silently prevents; recording stopped so that \
-                 the trace is never silently wrong (process {tgid}, thread {tid}, after \
-                 event {}); record with --no-syscall-buffer to have the exec refused at \
-                 its exit instead",
-                syscall_model::name(nr).unwrap_or("execve"),
-                self.log.next_index()
-            ))));
-        }
-        let added_preload = match (&self.preload_library, is_exec) {
-            (Some(library), true) => {
-                let added = tracee::exec_env::add_preload(
-                    tid,
-                    self.memory(tgid)?,
-                    &mut entry_regs,
-                    nr,
-                    library,
-                );
-                if added.is_some() {
-                    regs::set(tid, &entry_regs)?;
-                }
-                added
-            }
-            _ => None,
-        };
+        let added_preload = self.prepare_exec(tid, tgid, &mut entry_regs)?;
         let forced = self.recorder_answer(tid, tgid, nr, &args)?;
         if forced.is_some() {
             // The kernel skips a call numbered -1; the answer goes in at the exit.
@@ -224,6 +200,43 @@ impl Recorder {
             return self.log_pi_futex_block(tid, tgid, word);
         }
         Ok(())
+    }
+
+    /// At an exec's entry: refuses one that would gain privileges the
+    /// buffer's no_new_privs filter silently withholds, and puts the
+    /// preload library in the new image's environment (the returned
+    /// addition, taken out again at the exit).
+    fn prepare_exec(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        entry_regs: &mut Regs,
+    ) -> Step<Option<tracee::exec_env::AddedPreload>> {
+        let (nr, args) = (entry_regs.orig_rax, entry_regs.syscall_args());
+        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+        if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
+            return Err(Failure::Stop(StopRecording(format!(
+                "{} of a setuid/setgid program would gain privileges, which the syscall \
+                 buffer's no_new_privs filter silently prevents; recording stopped so that \
+                 the trace is never silently wrong (process {tgid}, thread {tid}, after \
+                 event {}); record with --no-syscall-buffer to have the exec refused at \
+                 its exit instead",
+                syscall_model::name(nr).unwrap_or("execve"),
+                self.log.next_index()
+            ))));
+        }
+        let added_preload = match (&self.preload_library, is_exec) {
+            (Some(library), true) => {
+                let added =
+                    tracee::exec_env::add_preload(tid, self.memory(tgid)?, entry_regs, nr, library);
+                if added.is_some() {
+                    regs::set(tid, entry_regs)?;
+                }
+                added
+            }
+            _ => None,
+        };
+        Ok(added_preload)
     }
 
     /// The memory a syscall reads, as the model names it, with its bytes.
