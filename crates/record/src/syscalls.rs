@@ -55,24 +55,42 @@ impl Recorder {
         )))
     }
 
-    /// Whether the syscall `tid` stopped at was made with `int $0x80` (the
-    /// two bytes before the return address), not `syscall`.
+    /// Whether the syscall `tid` stopped at was made with `int $0x80`, not
+    /// `syscall`.
     fn entered_by_int80(&mut self, tid: Pid, rip: u64) -> Step<bool> {
-        const INT80: [u8; 2] = [0xcd, 0x80];
         let tgid = self.task(tid)?.tgid;
         // Every traced syscall passes here: a site seen once is not read
         // again (an exec forgets the process's sites).
         if self.syscall_sites.contains(&(tgid, rip)) {
             return Ok(false);
         }
-        let Some(site) = rip.checked_sub(2) else {
-            return Ok(false);
-        };
-        let int80 = self.memory(tgid)?.read(site, 2).is_ok_and(|b| b == INT80);
+        let int80 = regs::made_by_int80(self.memory(tgid)?, rip);
         if !int80 {
             self.syscall_sites.insert((tgid, rip));
         }
         Ok(int80)
+    }
+
+    /// The registers of the syscall `tid` stopped at as the trace keeps
+    /// them: one made with `int $0x80` as its x86_64 equivalent
+    /// (`syscall_model::compat`), which replay sees the same way.
+    fn as_traced(&mut self, tid: Pid, entry_regs: Regs) -> Step<Regs> {
+        if !self.entered_by_int80(tid, entry_regs.rip)? {
+            return Ok(entry_regs);
+        }
+        match syscall_model::compat::native_equivalent(entry_regs.orig_rax) {
+            Some(native) => Ok(entry_regs.with_syscall(native, entry_regs.i386_syscall_args())),
+            None => Err(self.refuse(
+                tid,
+                format!(
+                    "32-bit syscall {} (`int $0x80`) from 64-bit code is not supported: it \
+                     follows the i386 table, and replay models only the i386 calls that \
+                     have an x86_64 equivalent; recording stopped so that the trace is never \
+                     silently wrong",
+                    entry_regs.orig_rax
+                ),
+            )),
+        }
     }
 
     pub(crate) fn syscall_entry(&mut self, tid: Pid) -> Step {
@@ -86,19 +104,12 @@ impl Recorder {
             task.buffer_dirty = true;
             return Ok(());
         }
-        let nr = entry_regs.orig_rax;
-        let args = entry_regs.syscall_args();
         if tracee::spawn::VSYSCALL_PAGE.contains(&entry_regs.rip) {
             return self.emulate_vsyscall(tid, entry_regs);
         }
-        if self.entered_by_int80(tid, entry_regs.rip)? {
-            return Err(self.refuse(
-                tid,
-                "a 32-bit syscall (`int $0x80`) from 64-bit code is not supported: its \
-                 number and arguments follow the i386 table, which replay does not model; \
-                 recording stopped so that the trace is never silently wrong",
-            ));
-        }
+        let traced_regs = self.as_traced(tid, entry_regs)?;
+        let nr = traced_regs.orig_rax;
+        let args = traced_regs.syscall_args();
         if nr == libc::SYS_wait4 as u64 || nr == libc::SYS_waitid as u64 {
             self.settle_exited_processes()?;
         }
@@ -136,7 +147,7 @@ impl Recorder {
         self.log(
             tid,
             EventKind::SyscallEntry {
-                regs: entry_regs,
+                regs: traced_regs,
                 inputs,
             },
             input_bytes,

@@ -37,6 +37,10 @@ pub struct InSyscall {
     pub regs: Regs,
     /// The real result when the syscall ran in the kernel during replay.
     pub real_result: Option<i64>,
+    /// The i386 number of a call made with `int $0x80`, which the trace
+    /// keeps as its x86_64 equivalent (`regs`); the thread's own
+    /// registers hold the i386 arguments, and keep them.
+    pub int80_nr: Option<u64>,
 }
 
 pub struct ReplayTask {

@@ -23,6 +23,7 @@
 pub mod abi;
 mod blocking;
 mod classes;
+pub mod compat;
 pub mod decode;
 mod inputs;
 mod ioctl;

@@ -74,6 +74,29 @@ impl Regs {
         [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
     }
 
+    /// Syscall arguments in i386 ABI order (ebx, ecx, edx, esi, edi,
+    /// ebp), 32 bits each: how the kernel reads a call made with
+    /// `int $0x80`.
+    pub fn i386_syscall_args(&self) -> [u64; 6] {
+        [self.rbx, self.rcx, self.rdx, self.rsi, self.rdi, self.rbp]
+            .map(|register| register & u64::from(u32::MAX))
+    }
+
+    /// These registers with `nr` and `args` where an x86_64 syscall has
+    /// them.
+    pub fn with_syscall(&self, nr: u64, args: [u64; 6]) -> Regs {
+        Regs {
+            orig_rax: nr,
+            rdi: args[0],
+            rsi: args[1],
+            rdx: args[2],
+            r10: args[3],
+            r8: args[4],
+            r9: args[5],
+            ..*self
+        }
+    }
+
     /// Named registers, for divergence reports and `regs` views.
     pub fn named(&self) -> [(&'static str, u64); 27] {
         [

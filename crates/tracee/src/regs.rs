@@ -199,3 +199,12 @@ fn xstate_request(
     }
     Ok(iov.iov_len)
 }
+
+/// Whether the syscall a thread stopped at, returning to `rip`, was made
+/// with `int $0x80` (the two bytes before the return address): the kernel
+/// then runs it from its i386 table.
+pub fn made_by_int80(memory: &crate::ProcessMemory, rip: u64) -> bool {
+    const INT80: [u8; 2] = [0xcd, 0x80];
+    rip.checked_sub(2)
+        .is_some_and(|site| memory.read(site, 2).is_ok_and(|bytes| bytes == INT80))
+}

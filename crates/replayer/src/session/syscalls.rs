@@ -178,6 +178,10 @@ impl ReplaySession {
         }
         let real = self.task(event)?.real;
         let current = self.compare_regs(event, recorded, real)?;
+        // Registers that match only as the trace keeps an `int $0x80` call.
+        let int80_nr = (current.orig_rax != recorded.orig_rax
+            || current.syscall_args() != recorded.syscall_args())
+        .then_some(current.orig_rax);
         if tracee::stack_print::enabled() {
             let memory = &self.process(event.pid)?.memory;
             tracee::stack_print::log_at_syscall(real, memory, recorded.rsp, event.index);
@@ -219,6 +223,7 @@ impl ReplaySession {
             task.syscall = Some(InSyscall {
                 regs: *recorded,
                 real_result: None,
+                int80_nr,
             });
             task.state = ReplayState::InSyscall;
             return Ok(Applied::Done);
@@ -240,6 +245,7 @@ impl ReplaySession {
         task.syscall = Some(InSyscall {
             regs: *recorded,
             real_result,
+            int80_nr,
         });
         if task.state == ReplayState::Ready {
             task.state = ReplayState::InSyscall;
@@ -594,6 +600,12 @@ impl ReplaySession {
             _ if tracee::spawn::VSYSCALL_PAGE.contains(&next.rip) => {
                 next.rax = result as u64;
                 next.orig_rax = u64::MAX;
+            }
+            // The kernel's i386 path left every register but rax as the
+            // recording had it.
+            _ if let Some(i386_nr) = inflight.int80_nr => {
+                next.rax = result as u64;
+                next.orig_rax = i386_nr;
             }
             _ => {
                 next.rax = result as u64;
