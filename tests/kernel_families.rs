@@ -770,3 +770,14 @@ fn a_wait_after_a_readable_pidfd_finds_the_child() {
         "{text}"
     );
 }
+
+/// A readv whose first buffer is its own iovec array and a recvmsg whose
+/// msghdr lies in its own buffer: the data overwrites the structures that
+/// said where it goes, so the recorder takes them as they were at the
+/// entry (before, it failed reading memory at a garbage address).
+#[test]
+fn outputs_that_overwrite_their_own_argument_structures() {
+    let out = check_program("outputs_over_arguments", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("recvmsg over its own msghdr"), "{text}");
+}

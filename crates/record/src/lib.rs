@@ -12,6 +12,7 @@
 mod affinity;
 mod buffered;
 mod cpuid;
+mod entry_layout;
 mod event_log;
 mod exec;
 mod in_place;

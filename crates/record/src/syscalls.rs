@@ -1,6 +1,7 @@
 //! Traced syscalls: what the recorder logs at a syscall's entry and exit
 //! stops, and what it refuses.
 
+use crate::entry_layout::EntryLayout;
 use crate::exec;
 use crate::in_place::locks_pi_futex;
 use crate::mappings::private_mapping_follows_writes;
@@ -143,6 +144,14 @@ impl Recorder {
             let bytes = self.memories.get(&tgid)?.read(ptr, 8).ok()?;
             Some(u64::from_le_bytes(bytes.try_into().ok()?))
         });
+        let entry_layout = match syscall_model::layout_in_memory(model.0) {
+            true => Some(EntryLayout::read(
+                model.0,
+                &model.1,
+                &Reader(self.memory(tgid)?),
+            )),
+            false => None,
+        };
         let (inputs, input_bytes) = self.read_inputs(tgid, model)?;
         self.log(
             tid,
@@ -183,6 +192,7 @@ impl Recorder {
             copied_output,
             added_preload,
             untraced_clone3_flags,
+            entry_layout,
             ..InFlight::plain(nr, entry_regs.rip, args, model)
         });
         task.anchor_regs = None;
@@ -407,6 +417,7 @@ impl Recorder {
             copied_output,
             added_preload,
             untraced_clone3_flags,
+            entry_layout,
             ..
         }) = inflight
         else {
@@ -472,7 +483,7 @@ impl Recorder {
         let (writes, mut payloads) = if is_exec {
             (Vec::new(), Vec::new())
         } else {
-            self.read_outputs(tid, tgid, model, result)?
+            self.read_outputs(tid, tgid, model, result, entry_layout.as_ref())?
         };
         if let (None, Some((stream, source)), true) = (&extra, copied_output, result > 0) {
             let bytes = source.bytes(result as usize);
@@ -561,8 +572,16 @@ impl Recorder {
         tgid: Pid,
         (nr, args): (u64, [u64; 6]),
         result: i64,
+        entry_layout: Option<&EntryLayout>,
     ) -> Result<(Vec<MemWrite>, Vec<Vec<u8>>), Failure> {
-        let ranges = match syscall_model::outputs(nr, &args, result, &Reader(self.memory(tgid)?)) {
+        let mem = self.memory(tgid)?;
+        let ranges = match entry_layout {
+            Some(layout) => layout.outputs(nr, &args, result, &Reader(mem), |range| {
+                mem.read(range.addr, range.len as usize).is_ok()
+            }),
+            None => syscall_model::outputs(nr, &args, result, &Reader(mem)),
+        };
+        let ranges = match ranges {
             Ok(ranges) => ranges,
             Err(e) => return Err(self.refuse(tid, e)),
         };

@@ -41,6 +41,9 @@ pub struct InFlight {
     /// recorder cleared in the program's `clone_args` so that it sees the
     /// child; they go back at the exit.
     pub untraced_clone3_flags: Option<u64>,
+    /// The structures that say where the call writes, as they were at its
+    /// entry, for a call whose output may overwrite them.
+    pub entry_layout: Option<crate::entry_layout::EntryLayout>,
 }
 
 impl InFlight {
@@ -56,6 +59,7 @@ impl InFlight {
             copied_output: None,
             added_preload: None,
             untraced_clone3_flags: None,
+            entry_layout: None,
         }
     }
 }

@@ -50,7 +50,9 @@ pub use row::{
 /// Syscall numbers by name, as the table's rows are keyed.
 pub use syscalls::Sysno;
 
-pub use rows::{changes_mappings, classes, known, known_syscalls, name, number, syscall};
+pub use rows::{
+    changes_mappings, classes, known, known_syscalls, layout_in_memory, name, number, syscall,
+};
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.
 pub trait MemoryReader {

@@ -167,6 +167,10 @@ pub struct Syscall {
     /// It maps, unmaps or changes the protection of memory, so a recorder
     /// that caches the memory map must read it again.
     pub changes_mappings: bool,
+    /// Where it writes is read from structures in memory (an iovec array,
+    /// a msghdr) that the kernel copied at the entry and the written data
+    /// itself may overwrite: the recorder reads them at the entry too.
+    pub layout_in_memory: bool,
     pub returns: Returns,
     /// It writes bytes into the file behind a descriptor.
     pub fd_write: Option<FdWrite>,
@@ -195,6 +199,7 @@ pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Sysca
         reads: None,
         restarts_through_block: false,
         changes_mappings: false,
+        layout_in_memory: false,
         temporary_mask: None,
         returns: Returns::Value,
         fd_write: None,
@@ -253,6 +258,11 @@ impl Syscall {
 
     pub(crate) const fn changes_mappings(mut self) -> Syscall {
         self.changes_mappings = true;
+        self
+    }
+
+    pub(crate) const fn layout_in_memory(mut self) -> Syscall {
+        self.layout_in_memory = true;
         self
     }
 

@@ -50,7 +50,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::ioctl, DESC).args(&[Fd, IoctlRequest, Hex]).blocks_when(blocking::ioctl).writes(Hook(ioctl::outputs)),
     row(Sysno::pread64, DESC).args(&[Fd, Buf(2), Size, Offset]).writes(Returned { buf: 1, cap: 2 }),
     row(Sysno::pwrite64, DESC).args(&[Fd, Buf(2), Size, Offset]).reads(inputs::sent_buffer).writes_to_fd(0, Sent::Buffer(1), Some(3)),
-    row(Sysno::readv, DESC).args(&[Fd, Ptr, Int]).blocks().writes(Hook(writes::readv)).reads(inputs::readv),
+    row(Sysno::readv, DESC).args(&[Fd, Ptr, Int]).blocks().writes(Hook(writes::readv)).reads(inputs::readv).layout_in_memory(),
     row(Sysno::writev, DESC).args(&[Fd, Ptr, Int]).blocks().reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), None),
     row(Sysno::access, FILE).args(&[Path, Mode]),
     row(Sysno::pipe, DESC).args(&[Ptr]).writes(OnSuccess(&[At(0, 8)])),
@@ -78,7 +78,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::sendto, NETWORK).args(&[Fd, Buf(2), Size, Hex, Ptr, UInt]).blocks_when(blocking::without_dontwait).reads(inputs::sendto),
     row(Sysno::recvfrom, NETWORK).args(&[Fd, Ptr, Size, Hex, Ptr, Ptr]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvfrom)),
     row(Sysno::sendmsg, NETWORK).args(&[Fd, Ptr, Hex]).blocks_when(blocking::without_dontwait).reads(inputs::sendmsg),
-    row(Sysno::recvmsg, NETWORK).args(&[Fd, Ptr, Hex]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvmsg)),
+    row(Sysno::recvmsg, NETWORK).args(&[Fd, Ptr, Hex]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvmsg)).layout_in_memory(),
     row(Sysno::shutdown, NETWORK).args(&[Fd, Int]),
     row(Sysno::bind, NETWORK).args(&[Fd, Ptr, UInt]).reads(inputs::connect),
     row(Sysno::listen, NETWORK).args(&[Fd, Int]),
@@ -310,7 +310,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::splice, DESC).args(&[Fd, Ptr, Fd, Ptr, Size, Hex]).blocks().writes(OnSuccess(&[At(1, 8), At(3, 8)])),
     row(Sysno::tee, DESC).blocks(),
     row(Sysno::sync_file_range, DESC),
-    row(Sysno::vmsplice, DESC).blocks().writes(Hook(writes::readv)).writes_to_fd(0, Sent::Iovecs(1, 2), None),
+    row(Sysno::vmsplice, DESC).blocks().writes(Hook(writes::readv)).writes_to_fd(0, Sent::Iovecs(1, 2), None).layout_in_memory(),
     row(Sysno::move_pages, MEMORY).writes(Hook(writes::move_pages)),
     row(Sysno::utimensat, DESC | FILE).args(&[DirFd, Path, Ptr, AtFlags]),
     row(Sysno::epoll_pwait, DESC).args(&[Fd, Ptr, Int, Int, Ptr, Size]).blocks_when(blocking::epoll_wait).writes(Hook(writes::epoll_wait)).temporary_mask(MaskAt::Arg(4)),
@@ -327,11 +327,11 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::dup3, DESC).args(&[Fd, Fd, OpenFlags]).returns_fd(),
     row(Sysno::pipe2, DESC).args(&[Ptr, OpenFlags]).writes(OnSuccess(&[At(0, 8)])),
     row(Sysno::inotify_init1, DESC).args(&[OpenFlags]).returns_fd(),
-    row(Sysno::preadv, DESC).args(&[Fd, Ptr, Int, Offset]).writes(Hook(writes::readv)).reads(inputs::readv),
+    row(Sysno::preadv, DESC).args(&[Fd, Ptr, Int, Offset]).writes(Hook(writes::readv)).reads(inputs::readv).layout_in_memory(),
     row(Sysno::pwritev, DESC).args(&[Fd, Ptr, Int, Offset]).reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), Some(3)),
     row(Sysno::rt_tgsigqueueinfo, PROCESS | SIGNAL),
     row(Sysno::perf_event_open, DESC).args(&[Ptr, Pid, Int, Fd, Hex]).writes(Absent("performance counters and their ring buffers are not deterministic")).returns_fd(),
-    row(Sysno::recvmmsg, NETWORK).args(&[Fd, Ptr, UInt, Hex, Ptr]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvmmsg)),
+    row(Sysno::recvmmsg, NETWORK).args(&[Fd, Ptr, UInt, Hex, Ptr]).blocks_when(blocking::without_dontwait).writes(Hook(writes::recvmmsg)).layout_in_memory(),
     row(Sysno::fanotify_init, DESC).returns_fd(),
     row(Sysno::fanotify_mark, DESC | FILE),
     row(Sysno::prlimit64, NONE).args(&[Pid, Int, Ptr, Ptr]).executed_when(policy::prlimit64).writes(OnSuccess(&[At(3, 16)])).reads(inputs::prlimit64),
@@ -342,7 +342,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::sendmmsg, NETWORK).args(&[Fd, Ptr, UInt, Hex]).blocks_when(blocking::without_dontwait).writes(Hook(writes::sendmmsg)),
     row(Sysno::setns, DESC),
     row(Sysno::getcpu, NONE).args(&[Ptr, Ptr, Ptr]).writes(OnSuccess(&[At(0, 4), At(1, 4)])),
-    row(Sysno::process_vm_readv, NONE).writes(Hook(writes::process_vm_readv)),
+    row(Sysno::process_vm_readv, NONE).writes(Hook(writes::process_vm_readv)).layout_in_memory(),
     // Writes the target's memory, which the recorder logs as the target's
     // kernel write (record/src/proc_mem.rs); nothing of the caller's.
     row(Sysno::process_vm_writev, NONE),
@@ -361,7 +361,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::membarrier, NONE),
     row(Sysno::mlock2, MEMORY).executed(),
     row(Sysno::copy_file_range, DESC).args(&[Fd, Ptr, Fd, Ptr, Size, Hex]).writes(Hook(writes::copy_file_range)),
-    row(Sysno::preadv2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).writes(Hook(writes::readv)).reads(inputs::readv),
+    row(Sysno::preadv2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).writes(Hook(writes::readv)).reads(inputs::readv).layout_in_memory(),
     row(Sysno::pwritev2, DESC).args(&[Fd, Ptr, Int, Offset, Hex]).reads(inputs::writev).writes_to_fd(0, Sent::Iovecs(1, 2), Some(3)),
     row(Sysno::pkey_mprotect, MEMORY).args(&[Ptr, Size, MmapProt, Int]).executed(),
     row(Sysno::pkey_alloc, NONE).args(&[Hex, Hex]).executed(),
@@ -452,6 +452,12 @@ pub fn classes(nr: u64) -> Classes {
 /// True if syscall `nr` maps, unmaps or reprotects memory.
 pub fn changes_mappings(nr: u64) -> bool {
     syscall(nr).is_some_and(|row| row.changes_mappings)
+}
+
+/// True if where syscall `nr` writes is read from argument structures in
+/// memory that its own output may overwrite (`Syscall::layout_in_memory`).
+pub fn layout_in_memory(nr: u64) -> bool {
+    syscall(nr).is_some_and(|row| row.layout_in_memory)
 }
 
 /// Every row, ascending by number.
