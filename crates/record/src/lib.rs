@@ -15,6 +15,7 @@ mod cpuid;
 mod entry_layout;
 mod event_log;
 mod exec;
+mod exec_checks;
 mod in_place;
 mod lifecycle;
 mod mappings;

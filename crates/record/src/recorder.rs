@@ -1,9 +1,9 @@
 //! The recorder's event loop.
 
 use crate::event_log::EventLog;
+use crate::exec_checks::is_set_id;
 use crate::output::OutputMatcher;
 use crate::schedule::Scheduler;
-use crate::syscalls::is_set_id;
 use crate::task::{proc_ids, InFlight, RunState, Task};
 use crate::{RecordError, RecordOptions, RecordOutcome};
 use std::collections::HashMap;

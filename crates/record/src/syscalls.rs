@@ -3,13 +3,13 @@
 
 use crate::entry_layout::EntryLayout;
 use crate::exec;
+use crate::exec_checks::randomized_layout;
 use crate::in_place::locks_pi_futex;
 use crate::mappings::private_mapping_follows_writes;
 use crate::preload_env::PreloadEntry;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::task::{InFlight, RunState};
 use crate::RecordError;
-use std::path::Path;
 use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError, ERESTARTNOHAND};
 use trace::event::{EventKind, MemWrite, RecordedTid, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume};
@@ -221,43 +221,6 @@ impl Recorder {
             return self.log_pi_futex_block(tid, tgid, word);
         }
         Ok(())
-    }
-
-    /// At an exec's entry: refuses one that would gain privileges the
-    /// buffer's no_new_privs filter silently withholds, and puts the
-    /// preload library in the new image's environment (the returned
-    /// addition, taken out again at the exit).
-    fn prepare_exec(
-        &mut self,
-        tid: Pid,
-        tgid: Pid,
-        entry_regs: &mut Regs,
-    ) -> Step<Option<tracee::exec_env::AddedPreload>> {
-        let (nr, args) = (entry_regs.orig_rax, entry_regs.syscall_args());
-        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
-        if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
-            return Err(Failure::Stop(StopRecording(format!(
-                "{} of a setuid/setgid program would gain privileges, which the syscall \
-                 buffer's no_new_privs filter silently prevents; recording stopped so that \
-                 the trace is never silently wrong (process {tgid}, thread {tid}, after \
-                 event {}); record with --no-syscall-buffer to have the exec refused at \
-                 its exit instead",
-                syscall_model::name(nr).unwrap_or("execve"),
-                self.log.next_index()
-            ))));
-        }
-        let added_preload = match (&self.preload_library, is_exec) {
-            (Some(library), true) => {
-                let added =
-                    tracee::exec_env::add_preload(tid, self.memory(tgid)?, entry_regs, nr, library);
-                if added.is_some() {
-                    regs::set(tid, entry_regs)?;
-                }
-                added
-            }
-            _ => None,
-        };
-        Ok(added_preload)
     }
 
     /// The memory a syscall reads, as the model names it, with its bytes.
@@ -775,42 +738,6 @@ impl Recorder {
     }
 }
 
-/// A setuid or setgid file: executing it would gain privileges.
-pub(crate) fn is_set_id(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .is_ok_and(|m| m.permissions().mode() & (libc::S_ISUID | libc::S_ISGID) != 0)
-}
-
-impl Recorder {
-    /// Whether the exec at this entry names a setuid/setgid file (relative
-    /// paths resolved against the tracee's cwd or dirfd).
-    fn execs_set_id(&self, tid: Pid, tgid: Pid, nr: u64, args: &[u64; 6]) -> bool {
-        let (dirfd, path_arg) = if nr == libc::SYS_execveat as u64 {
-            (args[0] as i32, args[1])
-        } else {
-            (libc::AT_FDCWD, args[0])
-        };
-        let Ok(mem) = self.memory(tgid) else {
-            return false;
-        };
-        let Ok(path) = mem.read_cstring(path_arg, 4096) else {
-            return false;
-        };
-        let base = if dirfd == libc::AT_FDCWD {
-            format!("/proc/{tid}/cwd")
-        } else {
-            format!("/proc/{tid}/fd/{dirfd}")
-        };
-        let full = if path.starts_with('/') {
-            std::path::PathBuf::from(&path)
-        } else {
-            Path::new(&base).join(&path)
-        };
-        is_set_id(&full)
-    }
-}
-
 /// True if the call may wait, which is how a signal interrupts it. Not
 /// rt_sigreturn, whose "result" is the interrupted call's, put back.
 fn waits(nr: u64, args: &[u64; 6]) -> bool {
@@ -822,15 +749,4 @@ fn waits(nr: u64, args: &[u64; 6]) -> bool {
 /// the program ignores (SIG_IGN, or a default action of nothing).
 fn interrupted_by_ignored_signal(tid: Pid) -> bool {
     tracee::signal_state::SignalState::read(tid).is_ok_and(|state| state.only_ignored_deliverable())
-}
-
-/// Whether the kernel laid out the process `tid` just exec'd at random
-/// addresses: its personality lacks ADDR_NO_RANDOMIZE, which the recorder
-/// set and an exec that gains capabilities (or the program itself) clears.
-fn randomized_layout(tid: Pid) -> bool {
-    const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
-    std::fs::read_to_string(format!("/proc/{tid}/personality"))
-        .ok()
-        .and_then(|text| u32::from_str_radix(text.trim(), 16).ok())
-        .is_some_and(|personality| personality & ADDR_NO_RANDOMIZE == 0)
 }
