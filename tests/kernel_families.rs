@@ -781,3 +781,14 @@ fn outputs_that_overwrite_their_own_argument_structures() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("recvmsg over its own msghdr"), "{text}");
 }
+
+/// A seccomp filter of the program's own that returns SECCOMP_RET_TRACE:
+/// with no tracer of the program's own the call fails with ENOSYS and
+/// writes nothing, in the process and in its child, though the recorder
+/// traces it (before, the call ran).
+#[test]
+fn a_call_the_programs_own_filter_traces_fails_with_enosys() {
+    let out = check_program("own_seccomp_trace", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("failed with ENOSYS").count(), 2, "{text}");
+}

@@ -5,7 +5,7 @@
 use crate::recorder::{Recorder, Step};
 use crate::task::RunState;
 use trace::event::{EventKind, MemWrite};
-use tracee::ptrace::{self, Resume, Stop, WaitResult};
+use tracee::ptrace::{self, Stop, WaitResult};
 use tracee::Pid;
 
 impl Recorder {
@@ -44,7 +44,7 @@ impl Recorder {
             WaitResult::Stopped(_, Stop::Event { event, .. })
                 if event == libc::PTRACE_EVENT_SECCOMP =>
             {
-                ptrace::resume(tid, Resume::Syscall, 0)?;
+                self.seccomp_stop_after_entry(tid)?;
                 Ok(false)
             }
             WaitResult::Stopped(_, Stop::Syscall) => {

@@ -447,8 +447,7 @@ impl Recorder {
                         if self.task(tid)?.syscall.is_some() {
                             // Its entry stop came first (it ran under
                             // PTRACE_SYSCALL); the exit stop follows.
-                            ptrace::resume(tid, Resume::Syscall, 0)?;
-                            return Ok(());
+                            return self.seccomp_stop_after_entry(tid);
                         }
                         Stop::Syscall
                     }

@@ -12,6 +12,12 @@
 //! (`prctl`, its own `/proc/self/status`) is answered as if the recorder's
 //! filter were not there.
 //!
+//! A filter of the program's own that returns `SECCOMP_RET_TRACE` makes
+//! the call fail with ENOSYS natively, where the program has no tracer of
+//! its own. Traced, it stops for the recorder instead (its stop carries
+//! the program's return data, not ours), which skips the call and gives
+//! it that ENOSYS.
+//!
 //! Strict mode cannot be entered under a filter, so under the recorder's
 //! the recorder enforces it: the request succeeds, the thread is stepped at
 //! every syscall entry like one with a filter of its own, and a call
@@ -20,7 +26,12 @@
 use crate::recorder::{Recorder, Step};
 use crate::syscalls::Returned;
 use syscall_model::is_error_result;
-use tracee::Pid;
+use tracee::ptrace::{self, Resume};
+use tracee::{regs, Pid};
+
+/// Why a call a filter of the program's own traced failed with ENOSYS.
+const NO_TRACER_OF_ITS_OWN: &str = "a seccomp filter of the program's own returned \
+     SECCOMP_RET_TRACE, and the program has no tracer of its own: the kernel skips the call";
 
 impl Recorder {
     /// The seccomp mode the program sees: the syscall buffer's filter is
@@ -149,6 +160,33 @@ impl Recorder {
             }
         }
         self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)
+    }
+
+    /// At a seccomp stop of `tid`: whether a filter of the program's own
+    /// made it (its return data is not ours). Read only for a thread under
+    /// such a filter, as it costs a ptrace call.
+    pub(crate) fn stopped_by_own_filter(&mut self, tid: Pid) -> Step<bool> {
+        if !self.task(tid)?.modes.own_seccomp {
+            return Ok(false);
+        }
+        Ok(ptrace::seccomp_return_data(tid)? != tracee::spawn::RECORDER_TRACE_DATA)
+    }
+
+    /// A seccomp stop that came after the entry stop of `tid`'s call (it
+    /// runs under PTRACE_SYSCALL). One the program's own filter made
+    /// skips the call, which then fails with ENOSYS as natively, where no
+    /// tracer of the program's own is attached.
+    pub(crate) fn seccomp_stop_after_entry(&mut self, tid: Pid) -> Step {
+        if self.stopped_by_own_filter(tid)? {
+            let mut skipped = regs::get(tid)?;
+            skipped.orig_rax = u64::MAX;
+            regs::set(tid, &skipped)?;
+            if let Some(call) = self.task(tid)?.syscall.as_mut() {
+                call.forced = Some((-(libc::ENOSYS as i64), NO_TRACER_OF_ITS_OWN));
+            }
+        }
+        ptrace::resume(tid, Resume::Syscall, 0)?;
+        Ok(())
     }
 
     /// At the exit of a traced read of the process's own

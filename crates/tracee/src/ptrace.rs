@@ -98,6 +98,11 @@ pub fn event_message(pid: Pid) -> Result<u64, TraceeError> {
         })
 }
 
+/// The data (`SECCOMP_RET_DATA`) of the filter that made a seccomp stop.
+pub fn seccomp_return_data(pid: Pid) -> Result<u32, TraceeError> {
+    Ok((event_message(pid)? & 0xffff) as u32)
+}
+
 /// The raw siginfo of a signal-delivery-stop; `None` for a group-stop.
 pub fn get_siginfo(pid: Pid) -> Result<Option<[u8; SIGINFO_SIZE]>, TraceeError> {
     let mut buf = [0u8; SIGINFO_SIZE];

@@ -62,6 +62,12 @@ mod bpf {
     }
 }
 
+/// The data our filters return with `SECCOMP_RET_TRACE`. A seccomp stop
+/// that carries other data came from a filter of the program's own, which
+/// natively, with no tracer of its own attached, makes the call fail with
+/// ENOSYS.
+pub const RECORDER_TRACE_DATA: u32 = 0x7e7e;
+
 /// The filter described at [`SpawnOptions::untraced_syscall_ip`].
 fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
     use bpf::*;
@@ -73,7 +79,7 @@ fn untraced_ip_filter(ip: u64) -> [libc::sock_filter; 8] {
         load(IP_HIGH),
         jump_eq((ip >> 32) as u32, 0, 1),
         ret(libc::SECCOMP_RET_ALLOW),
-        ret(libc::SECCOMP_RET_TRACE),
+        ret(libc::SECCOMP_RET_TRACE | RECORDER_TRACE_DATA),
     ]
 }
 
@@ -91,7 +97,7 @@ fn vsyscall_filter() -> [libc::sock_filter; 9] {
         load(IP_LOW),
         stmt(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K, !0xfff),
         jump_eq(page as u32, 0, 1),
-        ret(libc::SECCOMP_RET_TRACE),
+        ret(libc::SECCOMP_RET_TRACE | RECORDER_TRACE_DATA),
         ret(libc::SECCOMP_RET_ALLOW),
     ]
 }
