@@ -792,3 +792,21 @@ fn a_call_the_programs_own_filter_traces_fails_with_enosys() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("failed with ENOSYS").count(), 2, "{text}");
 }
+
+/// A vDSO clock function given a pointer into a read-only page faults in
+/// user space (SIGSEGV at the pointer) natively; the recorder's patched
+/// vDSO touches the pointer before its syscall so that it does too, where
+/// the syscall alone answered EFAULT.
+#[test]
+fn a_vdso_clock_read_through_a_bad_pointer_faults_as_natively() {
+    let out = check_program("vdso_bad_pointer", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("vDSO clock_gettime(MONOTONIC) into a read-only page: SIGSEGV"),
+        "{text}"
+    );
+    assert!(
+        text.contains("raw clock_gettime into a read-only page: EFAULT"),
+        "{text}"
+    );
+}

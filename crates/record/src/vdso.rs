@@ -15,30 +15,58 @@ use iced_x86::code_asm::*;
 /// What a patched vDSO function does instead.
 #[derive(Debug, Clone, Copy)]
 enum Replacement {
-    /// The syscall that does the same.
-    Syscall(u32),
+    /// The syscall that does the same, after touching what the real
+    /// function writes in user space.
+    Syscall(u32, Touches),
     /// `getrandom`'s own protocol: see [`getrandom_stub`].
     Getrandom,
 }
+
+/// What a vDSO function writes in user space, which its replacement
+/// touches first (reads a value and writes it back) so that a bad pointer
+/// faults there, in user code, as it does natively, instead of making the
+/// syscall answer EFAULT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    /// `clock_gettime`: the `timespec` at rsi, NULL included, for the
+    /// clocks the vDSO reads itself (others go to the syscall).
+    Timespec,
+    /// `clock_getres`: the same, unless rsi is NULL.
+    TimespecUnlessNull,
+    /// `gettimeofday`: the `timeval` at rdi and the `timezone` at rsi,
+    /// each unless NULL.
+    TimeOfDay,
+    /// `time`: 8 bytes at rdi unless NULL.
+    Seconds,
+    /// `getcpu`: 4 bytes at rdi and at rsi, each unless NULL.
+    CpuAndNode,
+}
+
+/// The clock ids the vDSO reads in user space: REALTIME, MONOTONIC,
+/// MONOTONIC_RAW, REALTIME_COARSE, MONOTONIC_COARSE, BOOTTIME and TAI.
+const VDSO_CLOCKS: u32 = 1 << 0 | 1 << 1 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 11;
 
 /// The vDSO functions that read the clock, the CPU or random bytes.
 const FUNCTIONS: [(&str, Replacement); 6] = [
     (
         "__vdso_clock_gettime",
-        Replacement::Syscall(libc::SYS_clock_gettime as u32),
+        Replacement::Syscall(libc::SYS_clock_gettime as u32, Touches::Timespec),
     ),
     (
         "__vdso_gettimeofday",
-        Replacement::Syscall(libc::SYS_gettimeofday as u32),
+        Replacement::Syscall(libc::SYS_gettimeofday as u32, Touches::TimeOfDay),
     ),
-    ("__vdso_time", Replacement::Syscall(libc::SYS_time as u32)),
+    (
+        "__vdso_time",
+        Replacement::Syscall(libc::SYS_time as u32, Touches::Seconds),
+    ),
     (
         "__vdso_clock_getres",
-        Replacement::Syscall(libc::SYS_clock_getres as u32),
+        Replacement::Syscall(libc::SYS_clock_getres as u32, Touches::TimespecUnlessNull),
     ),
     (
         "__vdso_getcpu",
-        Replacement::Syscall(libc::SYS_getcpu as u32),
+        Replacement::Syscall(libc::SYS_getcpu as u32, Touches::CpuAndNode),
     ),
     ("__vdso_getrandom", Replacement::Getrandom),
 ];
@@ -49,6 +77,68 @@ fn syscall_stub(nr: u32) -> Vec<u8> {
     code.extend_from_slice(&nr.to_le_bytes());
     code.extend_from_slice(&[0x0f, 0x05, 0xc3]);
     code
+}
+
+/// The syscall `nr` after touching what the real function writes.
+fn touching_stub(nr: u32, touches: Touches) -> Result<Vec<u8>, IcedError> {
+    let mut a = CodeAssembler::new(64)?;
+    let mut call = a.create_label();
+    // Reads a value and writes it back: a fault where the function's own
+    // store would fault, and no change where it would not.
+    let touch_qword = |a: &mut CodeAssembler, at: AsmMemoryOperand| -> Result<(), IcedError> {
+        a.mov(rax, qword_ptr(at))?;
+        a.mov(qword_ptr(at), rax)
+    };
+    let touch_dword = |a: &mut CodeAssembler, at: AsmMemoryOperand| -> Result<(), IcedError> {
+        a.mov(eax, dword_ptr(at))?;
+        a.mov(dword_ptr(at), eax)
+    };
+    match touches {
+        Touches::Timespec | Touches::TimespecUnlessNull => {
+            a.cmp(edi, 31)?;
+            a.ja(call)?;
+            a.mov(eax, VDSO_CLOCKS)?;
+            a.bt(eax, edi)?;
+            a.jae(call)?;
+            if touches == Touches::TimespecUnlessNull {
+                a.test(rsi, rsi)?;
+                a.je(call)?;
+            }
+            touch_qword(&mut a, rsi + 0)?;
+            touch_qword(&mut a, rsi + 8)?;
+        }
+        Touches::TimeOfDay => {
+            let mut timezone = a.create_label();
+            a.test(rdi, rdi)?;
+            a.je(timezone)?;
+            touch_qword(&mut a, rdi + 0)?;
+            touch_qword(&mut a, rdi + 8)?;
+            a.set_label(&mut timezone)?;
+            a.test(rsi, rsi)?;
+            a.je(call)?;
+            touch_qword(&mut a, rsi + 0)?;
+        }
+        Touches::Seconds => {
+            a.test(rdi, rdi)?;
+            a.je(call)?;
+            touch_qword(&mut a, rdi + 0)?;
+        }
+        Touches::CpuAndNode => {
+            let mut node = a.create_label();
+            a.test(rdi, rdi)?;
+            a.je(node)?;
+            touch_dword(&mut a, rdi + 0)?;
+            a.set_label(&mut node)?;
+            a.test(rsi, rsi)?;
+            a.je(call)?;
+            touch_dword(&mut a, rsi + 0)?;
+        }
+    }
+    a.set_label(&mut call)?;
+    a.mov(eax, nr)?;
+    a.syscall()?;
+    a.ret()?;
+    a.assemble(0)
 }
 
 /// `mov rax, -ENOSYS; ret`: callers such as glibc then use the syscall.
@@ -101,11 +191,18 @@ fn getrandom_stub(params: GetrandomParams) -> Result<Vec<u8>, IcedError> {
     a.assemble(0)
 }
 
-/// The bytes that replace a function's start. `getrandom` without its
-/// parameters (a kernel whose own vDSO answers no query) gets ENOSYS.
-fn stub(replacement: Replacement, params: Option<GetrandomParams>) -> Option<Vec<u8>> {
+/// The bytes that replace a function of `size` bytes from its start.
+/// `getrandom` without its parameters (a kernel whose own vDSO answers no
+/// query) gets ENOSYS; a function too small for the touches gets the plain
+/// syscall.
+fn stub(replacement: Replacement, size: usize, params: Option<GetrandomParams>) -> Option<Vec<u8>> {
     match (replacement, params) {
-        (Replacement::Syscall(nr), _) => Some(syscall_stub(nr)),
+        (Replacement::Syscall(nr, touches), _) => Some(
+            touching_stub(nr, touches)
+                .ok()
+                .filter(|code| code.len() <= size)
+                .unwrap_or_else(|| syscall_stub(nr)),
+        ),
         (Replacement::Getrandom, Some(params)) => getrandom_stub(params).ok(),
         (Replacement::Getrandom, None) => Some(enosys_stub()),
     }
@@ -131,7 +228,7 @@ fn patches_with(image: &[u8], base: u64, params: Option<GetrandomParams>) -> Vec
         .into_iter()
         .filter_map(|(name, value, size)| {
             let (_, replacement) = FUNCTIONS.iter().find(|(n, _)| *n == name)?;
-            let code = stub(*replacement, params)?;
+            let code = stub(*replacement, size, params)?;
             (size >= code.len()).then(|| (base + value as u64, code))
         })
         .collect()
@@ -150,9 +247,38 @@ mod tests {
         for (addr, code) in &patches {
             assert!(*addr >= base && *addr + code.len() as u64 <= base + image.len() as u64);
         }
-        let clock = syscall_stub(libc::SYS_clock_gettime as u32);
-        assert_eq!(clock, [0xb8, 228, 0, 0, 0, 0x0f, 0x05, 0xc3]);
+        let clock = touching_stub(libc::SYS_clock_gettime as u32, Touches::Timespec).unwrap();
         assert!(patches.iter().any(|(_, code)| *code == clock));
+        let text = disassemble(&clock);
+        for expected in [
+            "mov rax,[rsi]",
+            "mov [rsi],rax",
+            "mov [rsi+8],rax",
+            "mov eax,0E4h",
+            "syscall",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_function_too_small_for_the_touches_gets_the_plain_syscall() {
+        let time = Replacement::Syscall(libc::SYS_time as u32, Touches::Seconds);
+        let touching = stub(time, 40, None).unwrap();
+        assert!(disassemble(&touching).contains("mov rax,[rdi]"));
+        let plain = stub(time, touching.len() - 1, None).unwrap();
+        assert_eq!(plain, [0xb8, 201, 0, 0, 0, 0x0f, 0x05, 0xc3]);
+    }
+
+    fn disassemble(code: &[u8]) -> String {
+        let mut decoder = Decoder::new(64, code, DecoderOptions::NONE);
+        let mut formatter = NasmFormatter::new();
+        let mut text = String::new();
+        for insn in decoder.iter() {
+            formatter.format(&insn, &mut text);
+            text.push('\n');
+        }
+        text
     }
 
     #[test]
@@ -163,13 +289,7 @@ mod tests {
             mmap_flags: 0x28,
         };
         let code = getrandom_stub(params).expect("assembles");
-        let mut decoder = Decoder::new(64, &code, DecoderOptions::NONE);
-        let mut formatter = NasmFormatter::new();
-        let mut text = String::new();
-        for insn in decoder.iter() {
-            formatter.format(&insn, &mut text);
-            text.push('\n');
-        }
+        let text = disassemble(&code);
         for expected in [
             "mov dword [rcx],90h",
             "mov dword [rcx+8],28h",
@@ -181,7 +301,7 @@ mod tests {
         }
         assert_eq!(text.matches("ret").count(), 3, "{text}");
         // Without parameters the old answer stands.
-        assert_eq!(stub(Replacement::Getrandom, None), Some(enosys_stub()));
+        assert_eq!(stub(Replacement::Getrandom, 947, None), Some(enosys_stub()));
     }
 
     #[test]
