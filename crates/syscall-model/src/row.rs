@@ -134,6 +134,9 @@ pub enum Replay {
     Executed,
     /// Runs for real when the function says so, for these arguments.
     ExecutedWhen(fn(&Args) -> bool),
+    /// Runs for real even where it failed in the recording, as its failure
+    /// has an effect of its own (a signal the kernel forces).
+    ExecutedEvenFailing,
 }
 
 /// Whether the syscall may wait an unbounded time (on another thread, the
@@ -215,6 +218,16 @@ impl Syscall {
     pub(crate) const fn executed(mut self) -> Syscall {
         self.replay = Replay::Executed;
         self
+    }
+
+    pub(crate) const fn executed_even_failing(mut self) -> Syscall {
+        self.replay = Replay::ExecutedEvenFailing;
+        self
+    }
+
+    /// Whether replay runs the call even where it failed in the recording.
+    pub fn runs_even_failing(&self) -> bool {
+        matches!(self.replay, Replay::ExecutedEvenFailing)
     }
 
     pub(crate) const fn executed_when(mut self, when: fn(&Args) -> bool) -> Syscall {
@@ -310,7 +323,7 @@ impl Syscall {
     pub fn is_executed(&self, args: &Args) -> bool {
         match self.replay {
             Replay::Emulated => false,
-            Replay::Executed => true,
+            Replay::Executed | Replay::ExecutedEvenFailing => true,
             Replay::ExecutedWhen(when) => when(args),
         }
     }

@@ -369,6 +369,9 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::statx, DESC | FILE | STAT).args(&[DirFd, Path, AtFlags, Hex, Ptr]).writes(OnSuccess(&[At(4, STATX_SIZE)])),
     row(Sysno::io_pgetevents, NONE).blocks().writes(Hook(writes::io_getevents)),
     row(Sysno::rseq, NONE).args(&[Ptr, UInt, Hex, Hex]).writes(OnSuccess(&[At(0, RSEQ_SIZE)])),
+    // Outside the kernel's uretprobe trampoline it fails and forces
+    // SIGILL, which replay gets only by running it.
+    row(Sysno::uretprobe, NONE).executed_even_failing(),
     row(Sysno::pidfd_send_signal, PROCESS | DESC | SIGNAL),
     row(Sysno::io_uring_setup, DESC).args(&[UInt, Ptr]).writes(Absent("io_uring shares memory with the kernel")).returns_fd(),
     row(Sysno::io_uring_enter, DESC).args(&[Fd, UInt, UInt, Hex, Ptr, Size]).writes(Absent("io_uring shares memory with the kernel")),

@@ -611,6 +611,14 @@ impl ReplaySession {
                 {
                     return Ok(Applied::Done)
                 }
+                // A call seccomp lets through unseen (uretprobe), which the
+                // buffered recording therefore never stopped at: it runs,
+                // and the signal it forces is the one expected.
+                WaitResult::Stopped(_, Stop::Syscall)
+                    if matches!(expect, Expect::Signal(_)) && forces_its_signal(real) =>
+                {
+                    ptrace::resume(real, Resume::Syscall, 0)?;
+                }
                 WaitResult::Stopped(_, Stop::Signal(sig)) if self.is_pause(real, sig) => {
                     self.debug.stop = None;
                     return Ok(Applied::Interrupted);
@@ -748,6 +756,14 @@ impl ReplaySession {
         Ok(syscall_model::compat::native_equivalent(found.orig_rax)
             .map(|native| found.with_syscall(native, found.i386_syscall_args())))
     }
+}
+
+/// Whether `real` is stopped at a syscall that replay runs even where it
+/// failed, for the signal its failure forces.
+fn forces_its_signal(real: Pid) -> bool {
+    regs::get(real).is_ok_and(|r| {
+        syscall_model::syscall(r.orig_rax).is_some_and(|row| row.runs_even_failing())
+    })
 }
 
 fn no_process(rec_pid: RecordedTid) -> ReplayError {
