@@ -810,3 +810,17 @@ fn a_vdso_clock_read_through_a_bad_pointer_faults_as_natively() {
         "{text}"
     );
 }
+
+/// sysfs(2)'s file system name, NS_GET_OWNER_UID (an _IO request that
+/// writes) and PAGEMAP_SCAN's argument struct and page regions are
+/// recorded, where the recording stopped at each before.
+#[test]
+fn queries_that_write_through_their_argument() {
+    let out = check_program("query_ioctls", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("owner of our user namespace"), "{text}");
+    assert!(
+        text.contains("touched up to page") || text.contains("no PAGEMAP_SCAN here"),
+        "{text}"
+    );
+}

@@ -20,6 +20,9 @@ enum Effect {
     Fiemap,
     /// FIDEDUPERANGE: struct file_dedupe_range and its info array.
     Dedupe,
+    /// PAGEMAP_SCAN: struct pm_scan_arg (walk_end written back) and the
+    /// result's count of struct page_region at its `vec`.
+    PagemapScan,
     /// Known but not modelled.
     Unsupported(&'static str),
     /// Answered ENOSYS by the recorder, for this reason, as the syscall
@@ -147,7 +150,24 @@ fn effect(request: u32) -> Option<Effect> {
         0xC018_2101 | 0x4008_2102 | 0x8008_2102 | 0x4018_2103 | 0x4008_2104 => Nothing,
         0x8004_5200 => Fixed(4),    // RNDGETENTCNT
         0xB701..=0xB703 => Nothing, // NS_GET_USERNS NS_GET_PARENT NS_GET_NSTYPE
-        0x8004_B704 => Fixed(4),    // NS_GET_OWNER_UID
+        0xB704 => Fixed(4),         // NS_GET_OWNER_UID (an _IO request that writes a uid_t)
+        0x8008_B705 => Fixed(8),    // NS_GET_MNTNS_ID
+        // NS_GET_{PID,TGID}_{FROM,IN}_PIDNS take a pid as the argument and
+        // answer in the return value.
+        0x8004_B706..=0x8004_B709 => Nothing,
+        0x8010_B70A..=0x8010_B70C => Fixed(16), // NS_MNT_GET_INFO NS_MNT_GET_NEXT NS_MNT_GET_PREV
+        // pidfd: PIDFD_GET_*_NAMESPACE return fds; PIDFD_GET_INFO fills
+        // struct pidfd_info (its size is in the request).
+        0xFF01..=0xFF0A => Nothing,
+        0xC048_FF0B => Fixed(72),
+        // ---- Loop devices ----
+        // LOOP_SET_FD CLR_FD SET_STATUS; LOOP_SET_STATUS64 CHANGE_FD
+        // SET_CAPACITY SET_DIRECT_IO SET_BLOCK_SIZE CONFIGURE; the
+        // control device's LOOP_CTL_ADD REMOVE GET_FREE.
+        0x4C00..=0x4C02 | 0x4C04 | 0x4C06..=0x4C0A | 0x4C80..=0x4C82 => Nothing,
+        0x4C03 => Fixed(168),       // LOOP_GET_STATUS (struct loop_info)
+        0x4C05 => Fixed(232),       // LOOP_GET_STATUS64 (struct loop_info64)
+        0xC060_6610 => PagemapScan, // PAGEMAP_SCAN
         _ => return None,
     })
 }
@@ -217,6 +237,15 @@ pub(crate) fn outputs(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
             if arg != 0 {
                 let dest = (read_u32(mem, arg + 16)? & 0xffff) as u64;
                 out.add(arg, 24 + dest * 32);
+            }
+        }
+        Effect::PagemapScan => {
+            // struct pm_scan_arg (96 bytes): vec at 40; page_region is
+            // { start, end, categories }.
+            out.add(arg, 96);
+            if ret > 0 {
+                let regions = read_u64(mem, arg.wrapping_add(40))?;
+                out.add(regions, ret as u64 * 24);
             }
         }
         Effect::Unsupported(_) | Effect::Absent(_) => {}

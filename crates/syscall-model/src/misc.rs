@@ -359,14 +359,24 @@ pub(crate) fn seccomp(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
     Ok(())
 }
 
-pub(crate) fn sysfs(c: &Exit, _out: &mut Out) -> Result<(), ModelError> {
-    let (a, ret) = (c.args, c.ret);
-    match a[0] as u32 {
-        1 | 3 => Ok(()),
-        _ if is_error_result(ret) => Ok(()),
-        o => Err(unsupported(
-            "sysfs",
-            format!("option {o} writes a file system name of unknown length"),
-        )),
+/// `sysfs(2, index, buf)` copies a file system's name with its NUL; the
+/// name is short (the longest registered is under 32 bytes), so its NUL
+/// is found in the buffer after the call, a byte at a time (the buffer may
+/// end at a page's end).
+pub(crate) fn sysfs(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    const LONGEST_NAME: u64 = 256;
+    let (a, ret, mem) = (c.args, c.ret, c.mem);
+    if a[0] as u32 != 2 || is_error_result(ret) {
+        return Ok(());
     }
+    for len in 0..LONGEST_NAME {
+        if mem.read_bytes(a[2].wrapping_add(len), 1)? == [0] {
+            out.add(a[2], len + 1);
+            return Ok(());
+        }
+    }
+    Err(unsupported(
+        "sysfs",
+        "option 2 wrote a name longer than 256 bytes".to_string(),
+    ))
 }

@@ -610,7 +610,49 @@ fn counts() {
             )
         })
         .count();
-    // 381 kernel syscalls and the syscall buffer's control call.
-    assert_eq!(known, 382);
+    // 382 kernel syscalls and the syscall buffer's control call.
+    assert_eq!(known, 383);
     assert_eq!(refused, 11, "syscalls refused whatever their arguments");
+}
+
+#[test]
+fn namespace_pidfd_loop_and_pagemap_ioctls() {
+    // NS_GET_OWNER_UID is an _IO request that writes a uid_t.
+    assert_eq!(
+        out(l::SYS_ioctl, [5, 0xB704, 0x1000, 0, 0, 0], 0, &EMPTY),
+        vec![r(0x1000, 4)]
+    );
+    // NS_GET_PID_FROM_PIDNS takes a pid, not a pointer.
+    assert!(out(l::SYS_ioctl, [5, 0x8004_B706, 1, 0, 0, 0], 4242, &EMPTY).is_empty());
+    // PIDFD_GET_INFO and LOOP_GET_STATUS64 fill their structs.
+    assert_eq!(
+        out(l::SYS_ioctl, [7, 0xC048_FF0B, 0x1000, 0, 0, 0], 0, &EMPTY),
+        vec![r(0x1000, 72)]
+    );
+    assert_eq!(
+        out(l::SYS_ioctl, [4, 0x4C05, 0x1000, 0, 0, 0], 0, &EMPTY),
+        vec![r(0x1000, 232)]
+    );
+    assert!(out(l::SYS_ioctl, [4, 0x4C82, 0, 0, 0, 0], 3, &EMPTY).is_empty());
+    // PAGEMAP_SCAN: the argument struct, and `ret` page regions at its vec.
+    let mut mem = FakeMem::default();
+    mem.put_u64s(
+        0x2000,
+        &[96, 0, 0x10000, 0x20000, 0, 0x3000, 8, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        out(l::SYS_ioctl, [3, 0xC060_6610, 0x2000, 0, 0, 0], 2, &mem),
+        vec![r(0x2000, 96), r(0x3000, 48)]
+    );
+}
+
+#[test]
+fn sysfs_option_2_writes_the_name_and_its_nul() {
+    let mut mem = FakeMem::default();
+    mem.put(0x1000, b"ext4\0");
+    assert_eq!(
+        out(l::SYS_sysfs, [2, 0, 0x1000, 0, 0, 0], 0, &mem),
+        vec![r(0x1000, 5)]
+    );
+    assert!(out(l::SYS_sysfs, [1, 0x2000, 0, 0, 0, 0], 3, &EMPTY).is_empty());
 }
