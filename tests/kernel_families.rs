@@ -341,6 +341,14 @@ fn a_32_bit_syscall_from_64_bit_code() {
     assert_refused_clearly("int80_syscall", &["unmodelled"], "32-bit syscall 192");
 }
 
+/// An exec of a 32-bit program stops the recording with a message that
+/// says so (before, the recorder failed reading memory it expected at a
+/// 64-bit address).
+#[test]
+fn an_exec_of_a_32_bit_program_is_refused_clearly() {
+    assert_refused_clearly("exec_32_bit", &[], "32-bit program");
+}
+
 /// time, gettimeofday and getcpu through the legacy vsyscall page: the
 /// kernel emulates them with no syscall instruction, so only the
 /// recorder's seccomp filter stops them; the recorder answers them, and

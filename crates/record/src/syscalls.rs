@@ -15,6 +15,9 @@ use trace::event::{EventKind, MemWrite, RecordedTid, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume};
 use tracee::{regs, Pid, ProcessMemory};
 
+/// The code segment selector of 32-bit user code (`__USER32_CS`).
+const COMPAT_CODE_SEGMENT: u64 = 0x23;
+
 /// auxv key set to 1 when an exec gained privileges.
 const AT_SECURE: u64 = 23;
 
@@ -590,6 +593,14 @@ impl Recorder {
         let nr = nr as i64;
         Ok(match nr {
             libc::SYS_execve | libc::SYS_execveat => {
+                if exit_regs.cs == COMPAT_CODE_SEGMENT {
+                    return Err(self.refuse(
+                        tid,
+                        "the exec started a 32-bit program, which replay does not support \
+                         (its syscalls, registers and memory layout are the i386 ones); \
+                         recording stopped so that the trace is never silently wrong",
+                    ));
+                }
                 self.fault_on_cpuid(tid, tgid)?;
                 if self.buffering {
                     self.map_untraced_page(tid, tgid)?;
