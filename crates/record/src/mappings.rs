@@ -14,10 +14,10 @@ impl Recorder {
         if self.shared_files.is_empty() {
             return None;
         }
-        let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).ok()?;
+        let meta = tracee::stat::cached(&format!("/proc/{tid}/fd/{fd}"))?;
         let identity = trace::event::FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: meta.dev,
+            ino: meta.ino,
         };
         self.shared_files.contains(&identity).then_some(identity)
     }
@@ -60,9 +60,8 @@ impl Recorder {
         let offset = match explicit {
             // An append ignores the offset it names and leaves the
             // position alone: the bytes are the file's last.
-            Some(_) if appends => std::fs::metadata(format!("/proc/{tid}/fd/{}", args[0]))
-                .ok()?
-                .len()
+            Some(_) if appends => tracee::stat::cached(&format!("/proc/{tid}/fd/{}", args[0]))?
+                .size
                 .checked_sub(result as u64)?,
             Some(offset) => offset,
             // From the current position, which the write moved past it.
@@ -91,17 +90,17 @@ impl Recorder {
         let Some(change) = self.file_change(tid, tgid, nr, args, result)? else {
             return Ok(None);
         };
-        let Ok(meta) = std::fs::metadata(&change.path) else {
+        let Some(meta) = tracee::stat::cached(&change.path) else {
             return Ok(None);
         };
         let identity = trace::event::FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: meta.dev,
+            ino: meta.ino,
         };
         if !self.shared_files.contains(&identity) {
             return Ok(None);
         }
-        let file_len = meta.len();
+        let file_len = meta.size;
         let (offset, end) = match change.range {
             Some((start, end)) => (start.min(file_len), end.min(file_len)),
             None => (0, 0),

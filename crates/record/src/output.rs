@@ -46,10 +46,10 @@ impl OutputMatcher {
         if self.stdout.is_none() && self.stderr.is_none() {
             return None;
         }
-        let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).ok()?;
+        let meta = tracee::stat::cached(&format!("/proc/{tid}/fd/{fd}"))?;
         let id = Some(FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: meta.dev,
+            ino: meta.ino,
         });
         let is_out = id == self.stdout;
         let is_err = id == self.stderr;
@@ -107,7 +107,7 @@ impl OutputMatcher {
         let (from, offset_ptr, to) = copy_fds(nr, args)?;
         let stream = self.classify(tid, to)?;
         let path = format!("/proc/{tid}/fd/{from}");
-        let meta = std::fs::metadata(&path).ok()?;
+        let meta = tracee::stat::cached(&path)?;
         if meta.is_file() {
             let pos = match offset_ptr {
                 0 => file_position(tid, from)?,
@@ -115,8 +115,7 @@ impl OutputMatcher {
             };
             return Some((stream, CopySource::File { path, pos }));
         }
-        use std::os::unix::fs::FileTypeExt;
-        if meta.file_type().is_fifo() {
+        if meta.is_fifo() {
             return Some((stream, CopySource::Pipe(peek_pipe(&path)?)));
         }
         None

@@ -87,6 +87,9 @@ pub(crate) struct Recorder {
     /// Processes a fatal signal or an `exit_group` is killing, until their
     /// last thread is reaped.
     killed_processes: std::collections::HashSet<Pid>,
+    /// The running thread found asleep inside a buffered call while others
+    /// waited, and since when.
+    asleep_in_buffer: Option<(Pid, std::time::Instant)>,
     /// (process, return address) of traced syscalls known to be made with
     /// `syscall`, not `int $0x80`, so that the check reads memory once.
     pub(crate) syscall_sites: std::collections::HashSet<(Pid, u64)>,
@@ -188,6 +191,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         shared_files: Default::default(),
         permission_listener: false,
         killed_processes: Default::default(),
+        asleep_in_buffer: None,
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
         continued: Default::default(),
@@ -300,6 +304,7 @@ impl Recorder {
                 }
                 Ok(None) => {
                     self.release_cpu_of_the_dead();
+                    self.stop_if_asleep_in_buffer()?;
                     continue;
                 }
                 Err(tracee::TraceeError::Wait(nix::Error::ECHILD)) => return Ok(()),
@@ -321,6 +326,45 @@ impl Recorder {
             self.process_killed(running);
             self.scheduler.cpu_released();
         }
+    }
+
+    /// A call the syscall buffer makes without a stop may still wait for
+    /// another thread of the recording (a stat of a FUSE file the program
+    /// serves itself), which cannot run while the sleeper holds the CPU.
+    /// Rather than wait for ever, the recording stops once the running
+    /// thread has slept there for `ASLEEP_IN_BUFFER_LIMIT` while others
+    /// waited.
+    fn stop_if_asleep_in_buffer(&mut self) -> Result<(), Failure> {
+        let running = self
+            .scheduler
+            .running()
+            .filter(|_| self.scheduler.anyone_waiting())
+            .filter(|&tid| asleep_in_buffered_call(tid));
+        let Some(tid) = running else {
+            self.asleep_in_buffer = None;
+            return Ok(());
+        };
+        let since = match self.asleep_in_buffer {
+            Some((asleep, since)) if asleep == tid => since,
+            _ => {
+                self.asleep_in_buffer
+                    .insert((tid, std::time::Instant::now()))
+                    .1
+            }
+        };
+        if since.elapsed() < ASLEEP_IN_BUFFER_LIMIT {
+            return Ok(());
+        }
+        Err(self.refuse(
+            tid,
+            format!(
+                "the thread has waited {} s inside a syscall the syscall buffer made \
+                 without a stop, most likely for another thread of the recording (a FUSE \
+                 file system the program serves itself, say), which cannot run meanwhile; \
+                 record with --no-syscall-buffer",
+                ASLEEP_IN_BUFFER_LIMIT.as_secs()
+            ),
+        ))
     }
 
     pub(crate) fn add_task(&mut self, tid: Pid, tgid: Pid) -> Result<(), RecordError> {
@@ -664,6 +708,24 @@ impl Recorder {
             }
         }
     }
+}
+
+/// How long the running thread may sleep in a buffered call while others
+/// wait: see [`Recorder::stop_if_asleep_in_buffer`].
+const ASLEEP_IN_BUFFER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether `tid` sleeps in a syscall made at the buffer's untraced
+/// syscall instruction (`/proc/TID/syscall` ends with the user pc).
+fn asleep_in_buffered_call(tid: Pid) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
+        return false;
+    };
+    let pc = text
+        .split_whitespace()
+        .last()
+        .and_then(|pc| pc.strip_prefix("0x"));
+    pc.and_then(|pc| u64::from_str_radix(pc, 16).ok()) == Some(syscallbuf::UNTRACED_RETURN)
+        && tracee::ptrace::is_blocked(tid)
 }
 
 /// Whether `/proc/PROCESS/status` says no_new_privs is set.

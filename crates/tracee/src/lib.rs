@@ -17,6 +17,7 @@ pub mod regs;
 pub mod signal_state;
 pub mod spawn;
 pub mod stack_print;
+pub mod stat;
 pub mod tracer;
 pub mod vector_state;
 pub mod vsyscall;
