@@ -832,3 +832,18 @@ fn queries_that_write_through_their_argument() {
         "{text}"
     );
 }
+
+/// SCHED_DEADLINE needs an affinity that spans every CPU, as the
+/// program's does natively: the recorder gives a thread on its pin its
+/// native CPUs back first (it got EPERM before). The outcome must be the
+/// native one.
+#[test]
+fn sched_deadline_is_granted_as_natively() {
+    let exe = common::program("sched_deadline");
+    let native = common::run_native(&[exe.to_str().unwrap()]);
+    let native_text = String::from_utf8_lossy(&native.stdout).into_owned();
+    let out = check_program("sched_deadline", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let outcome = |t: &str| t.lines().next().map(str::to_owned);
+    assert_eq!(outcome(&text), outcome(&native_text), "{text}");
+}

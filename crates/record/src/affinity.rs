@@ -29,6 +29,33 @@ impl Recorder {
         }
     }
 
+    /// At the entry of a `sched_setattr` that asks for SCHED_DEADLINE: the
+    /// kernel grants it only to a thread whose affinity spans every CPU of
+    /// its root domain, as the program's does natively, so a thread still
+    /// on the recorder's pin gets its native CPUs back first (and keeps
+    /// them, as after a `sched_setaffinity` of its own).
+    pub(crate) fn unpin_for_deadline(&mut self, tid: Pid, tgid: Pid, args: &[u64; 6]) -> Step {
+        const SCHED_DEADLINE: u32 = 6;
+        let policy = self.memory(tgid)?.read(args[1].wrapping_add(4), 4);
+        let deadline = policy.is_ok_and(|bytes| bytes == SCHED_DEADLINE.to_le_bytes());
+        let Some(target) = self.affinity_target(tid, args[0]).filter(|_| deadline) else {
+            return Ok(());
+        };
+        if self
+            .tasks
+            .get(&target)
+            .is_some_and(|t| t.modes.own_affinity)
+        {
+            return Ok(());
+        }
+        if tracee::spawn::set_native_affinity(target) {
+            if let Some(task) = self.tasks.get_mut(&target) {
+                task.modes.own_affinity = true;
+            }
+        }
+        Ok(())
+    }
+
     /// At the exit of a successful `sched_getaffinity` (`result` bytes
     /// written at `args[2]`) about a thread still on the recorder's pin:
     /// the native CPUs written over the pinned one, before the bytes are

@@ -182,6 +182,9 @@ impl Recorder {
         }
         let untraced_clone3_flags = self.clear_untraced_clone3(tgid, nr, &args)?;
         let added_preload = self.prepare_exec(tid, tgid, &mut entry_regs)?;
+        if nr == libc::SYS_sched_setattr as u64 {
+            self.unpin_for_deadline(tid, tgid, &args)?;
+        }
         let forced = self.recorder_answer(tid, tgid, nr, &args)?;
         if forced.is_some() {
             // The kernel skips a call numbered -1; the answer goes in at the exit.

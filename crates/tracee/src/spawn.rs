@@ -367,6 +367,16 @@ pub fn starting_affinity() -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// Gives thread `tid` the CPUs the recorder started with; false where it
+/// could not.
+pub fn set_native_affinity(tid: Pid) -> bool {
+    let Some(set) = starting_affinity_set() else {
+        return false;
+    };
+    // SAFETY: `set` is a valid cpu_set_t the kernel only reads.
+    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
+}
+
 /// Whether the calling thread may run on `cpu`.
 pub fn cpu_allowed(cpu: usize) -> bool {
     let mut set = unsafe_zeroed_cpu_set();
