@@ -847,3 +847,13 @@ fn sched_deadline_is_granted_as_natively() {
     let outcome = |t: &str| t.lines().next().map(str::to_owned);
     assert_eq!(outcome(&text), outcome(&native_text), "{text}");
 }
+
+/// After a sched_setaffinity of its own, a thread reads its CPU number
+/// with `lsl` (no syscall, no trap): replay moves its thread to the
+/// recorded CPUs at the call's exit, so it reads what the recording read.
+#[test]
+fn a_pinned_thread_reads_its_cpu_number_without_a_syscall() {
+    let out = check_program("cpu_number_after_pin", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pinned to"), "{text}");
+}

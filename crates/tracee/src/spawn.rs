@@ -377,6 +377,19 @@ pub fn set_native_affinity(tid: Pid) -> bool {
     unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
 }
 
+/// Gives thread `tid` the CPUs in `mask` (a `cpu_set_t`'s bytes, possibly
+/// fewer); false where the kernel refused.
+pub fn set_affinity(tid: Pid, mask: &[u8]) -> bool {
+    let mut set = unsafe_zeroed_cpu_set();
+    let len = mask.len().min(std::mem::size_of::<libc::cpu_set_t>());
+    for cpu in (0..len * 8).filter(|cpu| mask[cpu / 8] & (1 << (cpu % 8)) != 0) {
+        // SAFETY: CPU_SET writes one bit inside the cpu_set_t it is given.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpu_set_t the kernel only reads.
+    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
+}
+
 /// Whether the calling thread may run on `cpu`.
 pub fn cpu_allowed(cpu: usize) -> bool {
     let mut set = unsafe_zeroed_cpu_set();

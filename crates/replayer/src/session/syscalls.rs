@@ -253,6 +253,29 @@ impl ReplaySession {
         Ok(Applied::Done)
     }
 
+    /// A thread that set its CPUs in the recording ran on them, where the
+    /// instructions that read the CPU number (`lsl` of the per-CPU
+    /// segment, `rdpid`) saw them: at the exit of a call that succeeded,
+    /// replay moves its thread there too, as far as this machine allows.
+    /// The call's answer is still the recorded one.
+    fn follow_affinity(&mut self, event: &Event, args: &[u64; 6]) -> Result<(), ReplayError> {
+        let target = match args[0] as i32 {
+            0 => event.tid,
+            tid => RecordedTid(tid),
+        };
+        let Some(real) = self.tasks.get(&target).map(|t| t.real) else {
+            return Ok(());
+        };
+        let len = (args[1] as usize).min(std::mem::size_of::<libc::cpu_set_t>());
+        let Ok(mask) = self.process(event.pid)?.memory.read(args[2], len) else {
+            return Ok(());
+        };
+        if !tracee::spawn::set_affinity(real, &mask) {
+            tracing::debug!(real, "could not move the thread to its recorded CPUs");
+        }
+        Ok(())
+    }
+
     /// Runs a syscall that shapes the address space or task state for real,
     /// adjusted so that it produces the recorded effect. Returns its result.
     pub(super) fn execute(
@@ -547,6 +570,9 @@ impl ReplaySession {
                     format!("{real_result}"),
                 ));
             }
+        }
+        if nr == libc::SYS_sched_setaffinity as u64 && result == 0 {
+            self.follow_affinity(event, &inflight.regs.syscall_args())?;
         }
         let EventKind::SyscallExit { writes, .. } = &event.kind else {
             unreachable!("syscall_exit is only called for SyscallExit events")
