@@ -857,3 +857,14 @@ fn a_pinned_thread_reads_its_cpu_number_without_a_syscall() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pinned to"), "{text}");
 }
+
+/// A fork while other threads spin and contend for a mutex: the child's
+/// copy of memory must be the one replay's child gets, so no other thread
+/// runs user code while the kernel copies (each child reports the counter
+/// and the mutex word it saw; before, replay diverged in most runs).
+#[test]
+fn a_fork_beside_busy_threads_copies_what_replay_copies() {
+    let out = check_program("fork_beside_busy_threads", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("saw counter").count(), 20, "{text}");
+}

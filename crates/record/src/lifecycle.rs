@@ -134,6 +134,23 @@ impl Recorder {
         self.resume_user(tid, 0)
     }
 
+    /// A fork that copies the process's memory: its thread is waited for
+    /// in place until the copy is made (its fork event), before any other
+    /// thread runs. Otherwise another thread's user code could run while
+    /// the kernel copies, and whether the child's copy holds what it wrote
+    /// (a mutex marked contended, a patched syscall site) would depend on
+    /// the timing, where replay, which runs that code only before the
+    /// thread's next event, always forks first.
+    pub(crate) fn copies_memory_for_a_child(
+        &mut self,
+        tgid: Pid,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Step<bool> {
+        let flags = self.clone_flags(tgid, nr, args)?;
+        Ok(flags.is_some_and(|flags| flags & (libc::CLONE_VM | libc::CLONE_THREAD) as u64 == 0))
+    }
+
     /// A traced child's zombie reaches its parent only once the tracer has
     /// waited for it, so a process whose exit the recorder let run but
     /// whose death it has not reaped yet still looks alive to a wait that

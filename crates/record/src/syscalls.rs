@@ -220,6 +220,7 @@ impl Recorder {
         if syscall_model::changes_mappings(nr)
             || self.writes_to_output(tid, nr, &args)
             || self.writes_other_memory(tid, tgid, nr, &args)
+            || self.copies_memory_for_a_child(tgid, nr, &args)?
         {
             return self.exit_in_place(tid);
         }
