@@ -2,15 +2,19 @@
  * two take and release a mutex in a loop (so that it is often contended).
  * Each child reports the counter and the mutex word as its copy of memory
  * holds them. The kernel copies memory while the forking thread is inside
- * fork: a recorder that let another thread run user code meanwhile would
- * give the child a copy that replay, which forks first, cannot reproduce. */
+ * fork (longer for a bigger process, so a large touched block makes the
+ * window wide): a recorder that let another thread run user code
+ * meanwhile would give the child a copy that replay, which forks first,
+ * cannot reproduce. */
 #include "family.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 enum { FORKS = 20 };
+static const size_t BULK = 1024u << 20;
 
 static atomic_long counter;
 static atomic_int stop;
@@ -36,6 +40,9 @@ static void *contend(void *arg) {
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  char *bulk = mmap(NULL, BULK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(bulk != MAP_FAILED);
+  memset(bulk, 1, BULK);
   pthread_t threads[3];
   CHECK(pthread_create(&threads[0], NULL, spin, NULL) == 0);
   CHECK(pthread_create(&threads[1], NULL, contend, NULL) == 0);
