@@ -155,6 +155,9 @@ fn perl_random_and_time() {
     );
 }
 
+/// The random values are kept below 10^9, as the sum of three full 64-bit
+/// ones overflows (sqlite3 then fails with "integer overflow" in about a
+/// quarter of runs, natively too).
 #[test]
 fn sqlite3_random_rows() {
     let sqlite = require("sqlite3", "sqlite3");
@@ -163,7 +166,7 @@ fn sqlite3_random_rows() {
         &[
             &sqlite,
             ":memory:",
-            "create table t(x); insert into t select random() from (select 1 union select 2 union select 3); select sum(x), count(*), strftime('%f','now') from t;",
+            "create table t(x); insert into t select random() % 1000000000 from (select 1 union select 2 union select 3); select sum(x), count(*), strftime('%f','now') from t;",
         ],
     );
 }
