@@ -26,21 +26,7 @@ pub fn exit_with(status: Status) -> ! {
         Status::Signal(signal) => {
             use std::io::Write;
             let _ = std::io::stdout().flush();
-            // SAFETY: resetting a disposition and raising a signal in our own process.
-            unsafe {
-                libc::signal(signal, libc::SIG_DFL);
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, signal);
-                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-                // A core dump of `replay` itself would be misleading.
-                let no_core = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-                libc::raise(signal);
-            }
+            tracee::tracer::die_by_signal(signal);
             std::process::exit(128 + signal)
         }
     }

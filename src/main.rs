@@ -3,6 +3,8 @@
 //! This binary only parses the command line and presents results; the work
 //! is done by the crates under `crates/`.
 
+#![forbid(unsafe_code)]
+
 mod analyze_cmd;
 mod exit;
 mod gdb_cmd;

@@ -174,7 +174,7 @@ impl FdTable {
                 }
             }
             Sysno::mmap => self.mapped(rec),
-            Sysno::execve | Sysno::execveat => {
+            _ if syscall_model::execs(rec.nr) => {
                 if let Some(t) = self.procs.get_mut(&rec.pid) {
                     t.retain(|_, e| !e.cloexec);
                 }

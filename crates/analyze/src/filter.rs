@@ -5,7 +5,7 @@
 //! same, BCC-trace style: `syscall:read if ret > 1024`). Every clause must
 //! match for the spec to match.
 
-use syscall_model::Classes;
+use syscall_model::{Classes, TaskEffect};
 use trace::RecordedTid;
 
 use crate::decode::structs::SockAddr;
@@ -289,12 +289,15 @@ fn clause_matches(clause: &Clause, v: &EventView<'_>) -> bool {
         Clause::Signal(s) => matches!(v.kind, ViewKind::Signal(n) if s.is_none_or(|w| w == n)),
         Clause::Event(n) => v.index == *n || rec.is_some_and(|r| r.exit_index == Some(*n)),
         Clause::Pid(p) => v.pid == *p || v.tid == *p,
-        Clause::Exec => rec.is_some_and(|r| {
-            matches!(r.name().as_str(), "execve" | "execveat") && r.result == Some(0)
-        }),
+        Clause::Exec => rec.is_some_and(|r| syscall_model::execs(r.nr) && r.result == Some(0)),
         Clause::Exit => {
             matches!(v.kind, ViewKind::TaskExit(_))
-                || rec.is_some_and(|r| matches!(r.name().as_str(), "exit" | "exit_group"))
+                || rec.is_some_and(|r| {
+                    matches!(
+                        syscall_model::task_effect(r.nr),
+                        TaskEffect::EndsThread | TaskEffect::EndsProcess
+                    )
+                })
         }
         Clause::Preempt => matches!(v.kind, ViewKind::Preempt),
         Clause::Comm(name) => v.comm == Some(name.as_str()),

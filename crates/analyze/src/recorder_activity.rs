@@ -127,7 +127,7 @@ impl RecorderActivity {
             Sysno::mprotect | Sysno::munmap | Sysno::madvise => state.maps(a[0]),
             _ => false,
         };
-        let exec = matches!(sysno, Sysno::execve | Sysno::execveat);
+        let exec = syscall_model::execs(rec.nr);
         if exec && finished && rec.result == Some(0) {
             // A new image: the library, if any, is loaded again.
             self.processes.insert(rec.pid, InProcess::default());

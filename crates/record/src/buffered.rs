@@ -12,7 +12,7 @@ use crate::syscalls::Returned;
 use crate::task::{proc_ids, RunState, Task};
 use crate::RecordError;
 use std::collections::HashSet;
-use syscall_model::is_error_result;
+use syscall_model::{is_error_result, CloneSource};
 use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
 use trace::event::{EventKind, MemWrite, OutputStream, Regs};
 use tracee::inject::{self, SyscallSite};
@@ -296,11 +296,7 @@ impl Recorder {
             nr as i64,
             libc::SYS_close | libc::SYS_dup2 | libc::SYS_dup3 | libc::SYS_close_range
         );
-        let clones = result > 0
-            && matches!(
-                nr as i64,
-                libc::SYS_clone | libc::SYS_clone3 | libc::SYS_vfork
-            );
+        let clones = result > 0 && syscall_model::creates_task(nr);
         if !(closes || clones) || !self.keeps_fd_cache(tgid) {
             return Ok(());
         }
@@ -627,16 +623,15 @@ impl Recorder {
     /// clone3 keeps them in memory; unreadable ones are taken as the worst
     /// case, memory shared and nothing else.
     pub(crate) fn clone_flags(&mut self, tgid: Pid, nr: u64, args: &[u64; 6]) -> Step<Option<u64>> {
-        Ok(Some(match nr as i64 {
-            libc::SYS_fork => 0,
-            libc::SYS_vfork => (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
-            libc::SYS_clone => args[0],
-            libc::SYS_clone3 => self
-                .memory(tgid)?
-                .read_u64(args[0])
-                .unwrap_or(libc::CLONE_VM as u64),
-            _ => return Ok(None),
-        }))
+        Ok(match syscall_model::clone_source(nr, args) {
+            None => None,
+            Some(CloneSource::Registers(request)) => Some(request.flags),
+            Some(CloneSource::Memory { addr, .. }) => Some(
+                self.memory(tgid)?
+                    .read_u64(addr)
+                    .unwrap_or(libc::CLONE_VM as u64),
+            ),
+        })
     }
 
     /// Whether a syscall stopped at `rip` is the preload library's own
@@ -662,11 +657,7 @@ impl Recorder {
             .values()
             .filter_map(|t| {
                 let call = t.syscall.as_ref()?;
-                let forks = matches!(
-                    call.nr as i64,
-                    libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork
-                );
-                forks.then_some((t.tid, t.tgid, call.nr, call.args))
+                syscall_model::creates_task(call.nr).then_some((t.tid, t.tgid, call.nr, call.args))
             })
             .collect();
         for (tid, tgid, nr, args) in in_fork {

@@ -4,6 +4,7 @@
 
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use std::path::Path;
+use syscall_model::decode::ArgKind;
 use trace::event::Regs;
 use tracee::{regs, Pid};
 
@@ -19,7 +20,7 @@ impl Recorder {
         entry_regs: &mut Regs,
     ) -> Step<Option<tracee::exec_env::AddedPreload>> {
         let (nr, args) = (entry_regs.orig_rax, entry_regs.syscall_args());
-        let is_exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+        let is_exec = syscall_model::execs(nr);
         if self.set_no_new_privs && is_exec && self.execs_set_id(tid, tgid, nr, &args) {
             return Err(Failure::Stop(StopRecording(format!(
                 "{} of a setuid/setgid program would gain privileges, which the syscall \
@@ -48,11 +49,15 @@ impl Recorder {
     /// Whether the exec at this entry names a setuid/setgid file (relative
     /// paths resolved against the tracee's cwd or dirfd).
     fn execs_set_id(&self, tid: Pid, tgid: Pid, nr: u64, args: &[u64; 6]) -> bool {
-        let (dirfd, path_arg) = if nr == libc::SYS_execveat as u64 {
-            (args[0] as i32, args[1])
-        } else {
-            (libc::AT_FDCWD, args[0])
+        let Some(row) = syscall_model::syscall(nr) else {
+            return false;
         };
+        let Some(path_arg) = row.arg_of_kind(ArgKind::Path).map(|i| args[i]) else {
+            return false;
+        };
+        let dirfd = row
+            .arg_of_kind(ArgKind::DirFd)
+            .map_or(libc::AT_FDCWD, |i| args[i] as i32);
         let Ok(mem) = self.memory(tgid) else {
             return false;
         };

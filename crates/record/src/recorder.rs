@@ -534,9 +534,10 @@ impl Recorder {
         self.tasks.iter().any(|(&other, task)| {
             other != tid
                 && task.tgid == tgid
-                && task.syscall.as_ref().is_some_and(|call| {
-                    call.nr == libc::SYS_execve as u64 || call.nr == libc::SYS_execveat as u64
-                })
+                && task
+                    .syscall
+                    .as_ref()
+                    .is_some_and(|call| syscall_model::execs(call.nr))
         })
     }
 

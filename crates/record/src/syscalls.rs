@@ -10,7 +10,9 @@ use crate::preload_env::PreloadEntry;
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::task::{InFlight, RunState};
 use crate::RecordError;
-use syscall_model::{is_error_result, MemoryError, MemoryReader, ModelError, ERESTARTNOHAND};
+use syscall_model::{
+    is_error_result, MemoryError, MemoryReader, ModelError, Returns, TaskEffect, ERESTARTNOHAND,
+};
 use trace::event::{EventKind, MemWrite, RecordedTid, Regs, SyscallExtra};
 use tracee::ptrace::{self, Resume};
 use tracee::{regs, Pid, ProcessMemory};
@@ -213,7 +215,7 @@ impl Recorder {
         }
         ptrace::resume(tid, Resume::Syscall, 0)?;
         self.task(tid)?.state = RunState::InKernel;
-        if nr == libc::SYS_exit_group as u64 {
+        if syscall_model::task_effect(nr) == TaskEffect::EndsProcess {
             // Every other thread of the process is being killed now.
             self.process_killed(tid);
         }
@@ -448,8 +450,7 @@ impl Recorder {
                 _ => {}
             }
         }
-        let is_exec =
-            (nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64) && result == 0;
+        let is_exec = syscall_model::execs(nr) && result == 0;
         let (writes, mut payloads) = if is_exec {
             (Vec::new(), Vec::new())
         } else {
@@ -491,7 +492,7 @@ impl Recorder {
         if !syscall_model::is_restart_code(result) {
             self.patch_site(tid, nr, &mut exit_regs)?;
         }
-        if nr == libc::SYS_rt_sigreturn as u64 {
+        if syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Restored) {
             // It returns into the interrupted code, maybe a loop.
             self.anchor_in_user_code(tid, exit_regs, true)?;
         } else {
@@ -501,8 +502,7 @@ impl Recorder {
             task.anchor_after_handler = false;
         }
         let task = self.task(tid)?;
-        const ERESTART_RESTARTBLOCK: i64 = -516;
-        if result == ERESTART_RESTARTBLOCK {
+        if result == syscall_model::ERESTART_RESTARTBLOCK {
             task.restartable = Some(model);
         }
         let yields = nr == libc::SYS_sched_yield as u64;
@@ -596,7 +596,7 @@ impl Recorder {
         }
         let nr = nr as i64;
         Ok(match nr {
-            libc::SYS_execve | libc::SYS_execveat => {
+            _ if syscall_model::execs(nr as u64) => {
                 if exit_regs.cs == COMPAT_CODE_SEGMENT {
                     return Err(self.refuse(
                         tid,
@@ -686,7 +686,7 @@ impl Recorder {
                     None => self.shared_file_write(tid, nr, args, result),
                 }
             }
-            libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork if result > 0 => {
+            _ if syscall_model::creates_task(nr as u64) && result > 0 => {
                 let flags = self.clone_flags(tgid, nr as u64, args)?.unwrap_or(0);
                 let thread = flags & libc::CLONE_THREAD as u64 != 0;
                 let child = self.task(tid)?.new_child.take();

@@ -95,10 +95,9 @@ impl Lookahead {
         &mut self,
         tid: RecordedTid,
     ) -> Result<Option<&RecordedEvent>, TraceError> {
-        let exec = |nr: u64| nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         let position = self.find(|e| {
             e.event.tid == tid
-                && matches!(e.event.kind, EventKind::SyscallExit { nr, .. } if exec(nr))
+                && matches!(e.event.kind, EventKind::SyscallExit { nr, .. } if syscall_model::execs(nr))
         })?;
         Ok(position.and_then(|p| self.buffer.get(p)))
     }

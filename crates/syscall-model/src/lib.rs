@@ -23,6 +23,7 @@
 pub mod abi;
 mod blocking;
 mod classes;
+mod clone;
 pub mod compat;
 pub mod decode;
 mod inputs;
@@ -37,6 +38,7 @@ mod writes;
 
 pub use blocking::may_block;
 pub use classes::Classes;
+pub use clone::{clone_source, CloneRequest, CloneSource};
 pub use inputs::{inputs, INPUT_BUFFER_CAP};
 pub use outputs::{is_error_result, is_modelled, outputs, Out};
 pub use policy::{
@@ -44,14 +46,15 @@ pub use policy::{
     ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
 pub use row::{
-    Args, At, Blocking, Exit, FdWrite, MaskAt, ReadsHook, Replay, Returns, Sent, Syscall, Writes,
-    WritesHook,
+    Args, At, Blocking, Exit, FdWrite, MaskAt, ReadsHook, Replay, Returns, Sent, Syscall,
+    TaskEffect, Writes, WritesHook,
 };
 /// Syscall numbers by name, as the table's rows are keyed.
 pub use syscalls::Sysno;
 
 pub use rows::{
-    changes_mappings, classes, known, known_syscalls, layout_in_memory, name, number, syscall,
+    changes_mappings, classes, creates_task, execs, known, known_syscalls, layout_in_memory, name,
+    number, syscall, task_effect,
 };
 
 /// Reads tracee memory. Implemented by the recorder over process_vm_readv.

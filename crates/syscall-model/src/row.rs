@@ -124,6 +124,22 @@ pub enum Returns {
     Restored,
 }
 
+/// What a call does to the task that makes it, or to the set of tasks:
+/// the calls the recorder and replay follow with their own bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEffect {
+    /// Nothing beyond its result and writes.
+    None,
+    /// Replaces the process's program (`execve`, `execveat`).
+    Exec,
+    /// Makes a new thread or process (`clone`, `clone3`, `fork`, `vfork`).
+    NewTask,
+    /// Ends the calling thread (`exit`).
+    EndsThread,
+    /// Ends every thread of the process (`exit_group`).
+    EndsProcess,
+}
+
 /// Whether replay runs the syscall in the kernel or feeds its recorded
 /// result back.
 #[derive(Clone, Copy)]
@@ -180,6 +196,7 @@ pub struct Syscall {
     /// It swaps in this temporary signal mask while it waits, and the
     /// kernel saves the old one for a handler that interrupts it.
     pub temporary_mask: Option<MaskAt>,
+    pub task: TaskEffect,
 }
 
 /// A row for `sysno` in `classes` (bits of [`Classes`]) that writes
@@ -206,6 +223,7 @@ pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Sysca
         temporary_mask: None,
         returns: Returns::Value,
         fd_write: None,
+        task: TaskEffect::None,
     }
 }
 
@@ -306,6 +324,26 @@ impl Syscall {
 
     pub(crate) const fn returns_address(mut self) -> Syscall {
         self.returns = Returns::Address;
+        self
+    }
+
+    pub(crate) const fn execs(mut self) -> Syscall {
+        self.task = TaskEffect::Exec;
+        self
+    }
+
+    pub(crate) const fn creates_task(mut self) -> Syscall {
+        self.task = TaskEffect::NewTask;
+        self
+    }
+
+    pub(crate) const fn ends_thread(mut self) -> Syscall {
+        self.task = TaskEffect::EndsThread;
+        self
+    }
+
+    pub(crate) const fn ends_process(mut self) -> Syscall {
+        self.task = TaskEffect::EndsProcess;
         self
     }
 

@@ -12,7 +12,7 @@ use crate::outputs::{
     TIMESPEC_SIZE, TIMEX_SIZE,
 };
 use crate::row::Writes::*;
-use crate::row::{numbered, row, At, MaskAt, Sent, Syscall};
+use crate::row::{numbered, row, At, MaskAt, Sent, Syscall, TaskEffect};
 use crate::{blocking, inputs, ioctl, misc, policy, writes, Classes};
 use syscalls::Sysno;
 
@@ -87,11 +87,11 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::socketpair, NETWORK).args(&[Int, Hex, Int, Ptr]).writes(OnSuccess(&[At(3, 8)])),
     row(Sysno::setsockopt, NETWORK).args(&[Fd, Int, Int, Ptr, UInt]).reads(inputs::setsockopt),
     row(Sysno::getsockopt, NETWORK).args(&[Fd, Int, Int, Ptr, Ptr]).writes(Hook(writes::getsockopt)),
-    row(Sysno::clone, PROCESS).args(&[CloneFlags, Ptr, Ptr, Ptr, Hex]).executed().blocks_when(blocking::clone).writes(Hook(writes::clone)).returns_tid(),
-    row(Sysno::fork, PROCESS).executed().returns_tid(),
-    row(Sysno::vfork, PROCESS).executed().blocks().returns_tid(),
-    row(Sysno::execve, FILE | PROCESS).args(&[Path, Ptr, Ptr]).executed().reads(inputs::execve),
-    row(Sysno::exit, PROCESS).args(&[Int]).executed(),
+    row(Sysno::clone, PROCESS).args(&[CloneFlags, Ptr, Ptr, Ptr, Hex]).executed().creates_task().blocks_when(blocking::clone).writes(Hook(writes::clone)).returns_tid(),
+    row(Sysno::fork, PROCESS).executed().creates_task().returns_tid(),
+    row(Sysno::vfork, PROCESS).executed().creates_task().blocks().returns_tid(),
+    row(Sysno::execve, FILE | PROCESS).args(&[Path, Ptr, Ptr]).executed().execs().reads(inputs::execve),
+    row(Sysno::exit, PROCESS).args(&[Int]).executed().ends_thread(),
     row(Sysno::wait4, PROCESS).args(&[Pid, Ptr, Hex, Ptr]).blocks_when(blocking::wait4).writes(Hook(writes::wait4)),
     row(Sysno::kill, PROCESS | SIGNAL).args(&[Pid, Signal]),
     row(Sysno::uname, NONE).args(&[Ptr]).writes(OnSuccess(&[At(0, 390)])),
@@ -263,7 +263,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::clock_gettime, CLOCK).args(&[ClockId, Ptr]).writes(OnSuccess(&[At(1, TIMESPEC_SIZE)])),
     row(Sysno::clock_getres, CLOCK).args(&[ClockId, Ptr]).writes(OnSuccess(&[At(1, TIMESPEC_SIZE)])),
     row(Sysno::clock_nanosleep, NONE).args(&[ClockId, Hex, Ptr, Ptr]).blocks().writes(Hook(writes::clock_nanosleep)).reads(inputs::clock_nanosleep).restarts_through_block(),
-    row(Sysno::exit_group, PROCESS).args(&[Int]).executed(),
+    row(Sysno::exit_group, PROCESS).args(&[Int]).executed().ends_process(),
     row(Sysno::epoll_wait, DESC).args(&[Fd, Ptr, Int, Int]).blocks_when(blocking::epoll_wait).writes(Hook(writes::epoll_wait)),
     row(Sysno::epoll_ctl, DESC).args(&[Fd, Int, Fd, Ptr]).reads(inputs::epoll_ctl),
     row(Sysno::tgkill, PROCESS | SIGNAL).args(&[Pid, Pid, Signal]),
@@ -356,7 +356,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::memfd_create, DESC).args(&[Str, Hex]).returns_fd(),
     row(Sysno::kexec_file_load, DESC).writes(Refused("it replaces or stops the running kernel")),
     row(Sysno::bpf, DESC).args(&[Int, Ptr, UInt]).writes(Absent("BPF objects live in the kernel")),
-    row(Sysno::execveat, DESC | FILE | PROCESS).args(&[DirFd, Path, Ptr, Ptr, AtFlags]).executed().reads(inputs::execveat),
+    row(Sysno::execveat, DESC | FILE | PROCESS).args(&[DirFd, Path, Ptr, Ptr, AtFlags]).executed().execs().reads(inputs::execveat),
     row(Sysno::userfaultfd, DESC).args(&[Hex]).writes(Absent("page faults would be served by another thread")).returns_fd(),
     row(Sysno::membarrier, NONE),
     row(Sysno::mlock2, MEMORY).executed(),
@@ -383,7 +383,7 @@ pub(crate) static ROWS: &[Syscall] = &[
     row(Sysno::fsmount, DESC).returns_fd(),
     row(Sysno::fspick, DESC | FILE).returns_fd(),
     row(Sysno::pidfd_open, DESC).args(&[Pid, Hex]).returns_fd(),
-    row(Sysno::clone3, PROCESS).args(&[Ptr, Size]).executed().blocks().writes(Hook(writes::clone3)).reads(inputs::clone3).returns_tid(),
+    row(Sysno::clone3, PROCESS).args(&[Ptr, Size]).executed().creates_task().blocks().writes(Hook(writes::clone3)).reads(inputs::clone3).returns_tid(),
     row(Sysno::close_range, DESC).args(&[UInt, UInt, Hex]),
     row(Sysno::openat2, DESC | FILE).args(&[DirFd, Path, Ptr, Size]).blocks().reads(inputs::openat2).returns_fd(),
     row(Sysno::pidfd_getfd, DESC).returns_fd(),
@@ -455,6 +455,21 @@ pub fn classes(nr: u64) -> Classes {
 /// True if syscall `nr` maps, unmaps or reprotects memory.
 pub fn changes_mappings(nr: u64) -> bool {
     syscall(nr).is_some_and(|row| row.changes_mappings)
+}
+
+/// What the call does to tasks ([`TaskEffect::None`] for an unknown one).
+pub fn task_effect(nr: u64) -> TaskEffect {
+    syscall(nr).map_or(TaskEffect::None, |row| row.task)
+}
+
+/// True for the calls that replace the process's program.
+pub fn execs(nr: u64) -> bool {
+    task_effect(nr) == TaskEffect::Exec
+}
+
+/// True for the calls that make a new thread or process.
+pub fn creates_task(nr: u64) -> bool {
+    task_effect(nr) == TaskEffect::NewTask
 }
 
 /// True if where syscall `nr` writes is read from argument structures in

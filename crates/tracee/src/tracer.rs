@@ -129,3 +129,25 @@ pub fn read_tsc(with_aux: bool) -> (u64, u32) {
         (unsafe { core::arch::x86_64::_rdtsc() }, 0)
     }
 }
+
+/// Ends this process by `signal` with its default action, as a recorded
+/// program died, so that a shell sees the same death; returns only where
+/// the signal's default action does not kill. No core dump of the tool
+/// itself: it would be misleading.
+pub fn die_by_signal(signal: i32) {
+    // SAFETY: resetting a disposition, unblocking and raising a signal in
+    // our own process, with structures initialised here.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::raise(signal);
+    }
+}

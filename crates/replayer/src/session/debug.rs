@@ -174,7 +174,7 @@ impl ReplaySession {
         let EventKind::SyscallEntry { regs, .. } = &next.event.kind else {
             return Ok(false);
         };
-        let nr = regs.orig_rax as i64;
+        let nr = regs.orig_rax;
         let pid = next.event.pid;
         let live: Vec<&ReplayTask> = self
             .tasks
@@ -183,7 +183,11 @@ impl ReplaySession {
             .collect();
         let only_this_process = live.iter().all(|t| t.rec_pid == pid);
         Ok(only_this_process
-            && (nr == libc::SYS_exit_group || (nr == libc::SYS_exit && live.len() == 1)))
+            && match syscall_model::task_effect(nr) {
+                syscall_model::TaskEffect::EndsProcess => true,
+                syscall_model::TaskEffect::EndsThread => live.len() == 1,
+                _ => false,
+            })
     }
 
     /// Runs the last thread up to its final exit syscall and parks it there,

@@ -451,8 +451,7 @@ impl ReplaySession {
         if self.tasks.get(&event.tid).is_some_and(|t| t.killed_by_exec) {
             let exec_returns = matches!(
                 event.kind,
-                EventKind::SyscallExit { nr, .. }
-                    if nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64
+                EventKind::SyscallExit { nr, .. } if syscall_model::execs(nr)
             ) && self.tasks.values().any(|t| t.renamed_to == Some(event.tid));
             if !exec_returns {
                 // Logged while the exec tore the thread down; it is gone.

@@ -16,7 +16,8 @@ use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid, ProcessMemory};
 
 use syscall_model::{
-    MaskAt, Returns, Sent, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
+    MaskAt, Returns, Sent, TaskEffect, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS,
+    ERESTART_RESTARTBLOCK,
 };
 /// `syscall` is 0f 05.
 const SYSCALL_INSN_LEN: u64 = 2;
@@ -287,14 +288,16 @@ impl ReplaySession {
         args: &[u64; 6],
     ) -> Result<Option<i64>, ReplayError> {
         let nr_i = nr as i64;
-        if nr_i == libc::SYS_exit || nr_i == libc::SYS_exit_group {
+        let effect = syscall_model::task_effect(nr);
+        let parked = match effect {
+            TaskEffect::EndsThread => Some(ParkedExit::Thread),
+            TaskEffect::EndsProcess => Some(ParkedExit::Group),
+            _ => None,
+        };
+        if let Some(parked) = parked {
             let task = self.task(event)?;
             task.state = ReplayState::Exiting;
-            task.pending_exit = Some(if nr_i == libc::SYS_exit_group {
-                ParkedExit::Group
-            } else {
-                ParkedExit::Thread
-            });
+            task.pending_exit = Some(parked);
             return Ok(None);
         }
         if nr_i == libc::SYS_shmdt {
@@ -306,18 +309,11 @@ impl ReplaySession {
                 regs::set(real, &current)?;
             }
         }
-        let needs_exit = matches!(
-            nr_i,
-            libc::SYS_mmap
-                | libc::SYS_shmat
-                | libc::SYS_mremap
-                | libc::SYS_execve
-                | libc::SYS_execveat
-                | libc::SYS_clone
-                | libc::SYS_clone3
-                | libc::SYS_fork
-                | libc::SYS_vfork
-        );
+        // Replay makes these as the recording did: the mapping at the
+        // recorded address, the program the recorded exec loaded, the task
+        // under the recorded tid. That needs the recorded exit first.
+        let places_memory = matches!(nr_i, libc::SYS_mmap | libc::SYS_shmat | libc::SYS_mremap);
+        let needs_exit = places_memory || matches!(effect, TaskEffect::Exec | TaskEffect::NewTask);
         if !needs_exit {
             if self.recorded_failure(event, nr)? || self.recorded_brk_failure(event, nr, args)? {
                 // The kernel refused it in the recording (an mprotect of a
@@ -339,8 +335,7 @@ impl ReplaySession {
             self.run_to_exit(event, real)?;
             return Ok(Some(regs::get(real)?.rax as i64));
         }
-        let from_thread =
-            matches!(nr_i, libc::SYS_execve | libc::SYS_execveat) && event.tid != event.pid;
+        let from_thread = effect == TaskEffect::Exec && event.tid != event.pid;
         // An exec from another thread returns in the group leader's name.
         let exit = if from_thread {
             self.events.peek_exec_exit_past_death(event.pid)?.cloned()
@@ -377,7 +372,7 @@ impl ReplaySession {
                 self.run_to_exit(event, real)?;
                 Ok(Some(regs::get(real)?.rax as i64))
             }
-            libc::SYS_execve | libc::SYS_execveat => {
+            _ if effect == TaskEffect::Exec => {
                 let exit = exit.expect("checked above");
                 self.replay_exec(event, real, current, nr_i, args, &exit)?;
                 Ok(Some(0))
@@ -621,7 +616,8 @@ impl ReplaySession {
         match extra {
             Some(SyscallExtra::Exec(info)) => next = info.regs,
             // sigreturn just restored every register from the signal frame.
-            _ if nr == libc::SYS_rt_sigreturn as u64 => {}
+            _ if syscall_model::syscall(nr).is_some_and(|row| row.returns == Returns::Restored) => {
+            }
             // The kernel must skip its own emulation, and return to the
             // caller with the recorded result.
             _ if tracee::spawn::VSYSCALL_PAGE.contains(&next.rip) => {

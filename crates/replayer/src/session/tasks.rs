@@ -8,6 +8,7 @@ use crate::address_space::{self, SCRATCH_LEN};
 use crate::task::{ReplayProcess, ReplayState, ReplayTask};
 use crate::ReplayError;
 use syscall_model::abi::{self, CloneArgsHead};
+use syscall_model::CloneSource;
 use trace::event::{Event, EventKind, Regs, SyscallExtra};
 use trace::RecordedEvent;
 use trace::RecordedTid;
@@ -282,8 +283,7 @@ impl ReplaySession {
 
     /// The registers (and, for clone3, the argument struct) of the clone
     /// replay runs, and the recorded call's flags, child-tid and parent-tid
-    /// addresses. vfork would block the parent until the child execs, but
-    /// replay decides when each task runs; sharing memory is what matters.
+    /// addresses.
     fn clone_to_run(
         &mut self,
         event: &Event,
@@ -291,23 +291,28 @@ impl ReplaySession {
         nr: i64,
         args: &[u64; 6],
     ) -> Result<(u64, u64, u64), ReplayError> {
-        Ok(match nr {
-            libc::SYS_vfork => {
+        // The recorder traced an untraced child too (and replay must); vfork
+        // would block the parent until the child execs, but replay decides
+        // when each task runs, and sharing memory is what matters.
+        let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
+        let source = syscall_model::clone_source(nr as u64, args).ok_or_else(|| {
+            ReplayError::Setup(format!("internal error: syscall {nr} makes no task"))
+        })?;
+        Ok(match source {
+            CloneSource::Registers(request) => {
+                // fork and vfork run as the clone they are.
                 current.orig_rax = libc::SYS_clone as u64;
-                current.rdi = (libc::CLONE_VM | libc::SIGCHLD) as u64;
-                current.rsi = 0;
-                (libc::CLONE_VM as u64, 0, 0)
+                current.rdi = request.flags & !untraced;
+                current.rsi = request.stack;
+                current.rdx = request.parent_tid;
+                current.r10 = request.child_tid;
+                current.r8 = request.tls;
+                (request.flags, request.child_tid, request.parent_tid)
             }
-            libc::SYS_fork => (0, 0, 0),
-            libc::SYS_clone => {
-                // The recorder traced an untraced child too (and replay must).
-                current.rdi = args[0] & !((libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64);
-                (args[0], args[3], args[2])
-            }
-            _ => {
+            CloneSource::Memory { addr, size } => {
                 let process = self.process(event.pid)?;
-                let size = args[1].min(128) as usize;
-                let mut clone_args = process.memory.read(args[0], size)?;
+                let size = size.min(128) as usize;
+                let mut clone_args = process.memory.read(addr, size)?;
                 if clone_args.len() < 32 {
                     return Err(self.divergence(
                         event,
@@ -318,8 +323,6 @@ impl ReplaySession {
                 }
                 let head: CloneArgsHead = abi::read(&clone_args).unwrap_or_default();
                 let (flags, child_tid, parent_tid) = (head.flags, head.child_tid, head.parent_tid);
-                // The recorder traced an untraced child too (and replay must).
-                let untraced = (libc::CLONE_VFORK | libc::CLONE_UNTRACED) as u64;
                 clone_args[0..8].copy_from_slice(&(flags & !untraced).to_le_bytes());
                 let scratch = process.scratch.ok_or_else(|| {
                     ReplayError::Setup("internal error: no injection page".into())
