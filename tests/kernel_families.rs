@@ -628,3 +628,16 @@ fn a_fork_beside_busy_threads_copies_what_replay_copies() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("saw counter").count(), 20, "{text}");
 }
+
+/// Threads made and joined while a 250 µs interval timer and another
+/// thread's kill storm keep two signals coming: each delivery costs the
+/// recorder more than the timer's period, and the handlers nested into
+/// each other as each started, so the program never ran its own code
+/// again (the recording hung). Past eight in a row the next signal waits
+/// for a slice of the program's own code.
+#[test]
+fn threads_made_under_a_signal_storm() {
+    let out = check_program("signal_storm_threads", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("96 threads joined"), "{text}");
+}

@@ -249,3 +249,15 @@ fn a_vdso_clock_read_through_a_bad_pointer_faults_as_natively() {
         "{text}"
     );
 }
+
+/// Another task's state in /proc: the kernel shows every task the recorder
+/// holds as "t (tracing stop)" with the recorder as its tracer. A child a
+/// signal stopped shows T in its stat, its status and each thread's stat,
+/// with no tracer, and S once continued, as natively (before, its parent
+/// saw `t` and failed).
+#[test]
+fn another_tasks_state_reads_as_natively() {
+    let out = check_program("other_task_state", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("showed S, T (stopped, no tracer), S"), "{text}");
+}

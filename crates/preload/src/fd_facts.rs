@@ -259,6 +259,12 @@ pub(crate) fn shared_file_writes_traced() -> bool {
     SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & SHARED_FILE_WRITES_TRACED != 0
 }
 
+/// Whether the recorder asked to see reads of procfs files: the process
+/// opened another task's state file (`syscallbuf::task_state`).
+pub(crate) fn proc_reads_traced() -> bool {
+    SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & syscallbuf::PROC_READS_TRACED != 0
+}
+
 /// After a buffered close: whatever the cache knew may be another file's
 /// fd next.
 pub(crate) fn fds_changed() {

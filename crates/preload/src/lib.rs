@@ -545,7 +545,7 @@ unsafe fn same_bytes(a: *const u8, b: *const u8, len: usize) -> bool {
     (0..len).all(|i| unsafe { core::ptr::read_volatile(a.add(i)) == *b.add(i) })
 }
 
-fn c_strlen(addr: u64, max: usize) -> usize {
+pub(crate) fn c_strlen(addr: u64, max: usize) -> usize {
     let mut len = 0;
     // SAFETY: the kernel just read this path successfully (the call did not
     // fail with EFAULT), so the bytes up to its NUL, at most PATH_MAX, are

@@ -22,7 +22,10 @@ pub(crate) fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                     return Some(untraced(nr, a));
                 }
                 if facts.no_wait_refused {
-                    return facts.is_disk().then(|| untraced(nr, a));
+                    // A procfs file, maybe another task's state, which the
+                    // tracer shows as a native run would.
+                    let traced = facts.is_disk() && fd_facts::proc_reads_traced();
+                    return (facts.is_disk() && !traced).then(|| untraced(nr, a));
                 }
             }
             let disk = facts.is_some_and(|facts| facts.is_disk());

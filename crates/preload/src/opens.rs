@@ -4,7 +4,7 @@
 
 use crate::libc_consts::*;
 use crate::{fd_kind, untraced};
-use syscallbuf::plan::{sys, STAT_LEN};
+use syscallbuf::plan::{sys, PATH_MAX, STAT_LEN};
 
 /// `How::Open`: files and directories, and paths that do not exist.
 pub(crate) fn open(nr: u64, a: [u64; 6]) -> Option<i64> {
@@ -21,6 +21,10 @@ pub(crate) fn open(nr: u64, a: [u64; 6]) -> Option<i64> {
         if r != -EFAULT && flags & O_ACCMODE != 0 && is_proc_path(a[1]) {
             // A /proc/PID/mem written to changes memory: the
             // tracer must see that open.
+            return None;
+        }
+        if r != -EFAULT && is_proc_path(a[1]) && names_other_tasks_state(a[1]) {
+            // The tracer shows what a native run would see of that task.
             return None;
         }
         if r == -ENOENT && flags & O_CREAT == 0 {
@@ -102,6 +106,16 @@ fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
 }
 
 /// Whether the path at `addr` starts with "/proc/".
+/// Whether the path at `addr` (which starts `/proc/`) is another task's
+/// state file (`syscallbuf::task_state`).
+fn names_other_tasks_state(addr: u64) -> bool {
+    let len = crate::c_strlen(addr, PATH_MAX);
+    // SAFETY: the kernel just read this path without EFAULT, and
+    // `c_strlen` stopped at its NUL.
+    let path = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
+    syscallbuf::task_state::state_file(path).is_some()
+}
+
 fn is_proc_path(addr: u64) -> bool {
     const PREFIX: &[u8] = b"/proc/";
     // SAFETY: the kernel just read this path without EFAULT; the comparison

@@ -30,6 +30,7 @@ mod seccomp;
 mod signals;
 mod syscalls;
 mod task;
+mod task_views;
 mod vdso;
 mod vsyscall;
 

@@ -26,6 +26,14 @@ impl Recorder {
                     };
                     self.add_task(child, tgid)?;
                 }
+                // A forked child keeps its parent's descriptors.
+                let (parent, child_process) = (self.task(tid)?.tgid, self.task(child)?.tgid);
+                if self.task_state_readers.contains(&parent) {
+                    self.task_state_readers.insert(child_process);
+                }
+                if self.proc_mem_writers.contains(&parent) {
+                    self.proc_mem_writers.insert(child_process);
+                }
                 // The kernel reports a clone with SIGCHLD as a fork even with
                 // CLONE_VM: only the flags say whether memory was copied.
                 let copy_of_memory =

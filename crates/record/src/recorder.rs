@@ -95,6 +95,9 @@ pub(crate) struct Recorder {
     pub(crate) syscall_sites: std::collections::HashSet<(Pid, u64)>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
+    /// Processes that opened another task's `/proc` state file
+    /// (`task_views.rs`).
+    pub(crate) task_state_readers: std::collections::HashSet<Pid>,
     /// Processes that took a SIGCONT since their last stop signal: a
     /// thread whose group-stop is reported only now goes on at once.
     pub(crate) continued: std::collections::HashSet<Pid>,
@@ -194,6 +197,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         asleep_in_buffer: None,
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
+        task_state_readers: Default::default(),
         continued: Default::default(),
         group_stopped: Default::default(),
         cpuid: header_cpuid,

@@ -189,6 +189,16 @@ impl Recorder {
         Ok(())
     }
 
+    /// Which of the recorder's marks show in `tid`'s status.
+    pub(crate) fn recorder_marks(&mut self, tid: Pid) -> Step<syscallbuf::status::Marks> {
+        let task = self.task(tid)?;
+        let (own_seccomp, own_no_new_privs) = (task.modes.own_seccomp, task.modes.own_no_new_privs);
+        Ok(syscallbuf::status::Marks {
+            seccomp_filter: self.recorder_filter && !own_seccomp,
+            no_new_privs: self.set_no_new_privs && !own_no_new_privs,
+        })
+    }
+
     /// At the exit of a traced read of the process's own
     /// `/proc/PID/status`: what the recorder adds there taken out, as the
     /// library does for the reads it buffers (`syscallbuf::status`).
@@ -205,16 +215,8 @@ impl Recorder {
         if !is_read || result < NAME.len() as i64 {
             return Ok(result);
         }
-        let task = self.task(tid)?;
-        let (tgid, own_seccomp, own_no_new_privs) = (
-            task.tgid,
-            task.modes.own_seccomp,
-            task.modes.own_no_new_privs,
-        );
-        let marks = syscallbuf::status::Marks {
-            seccomp_filter: self.recorder_filter && !own_seccomp,
-            no_new_privs: self.set_no_new_privs && !own_no_new_privs,
-        };
+        let tgid = self.task(tid)?.tgid;
+        let marks = self.recorder_marks(tid)?;
         let mem = self.memory(tgid)?;
         if mem.read(args[1], NAME.len()).ok().as_deref() != Some(NAME) {
             return Ok(result);

@@ -64,27 +64,28 @@ impl Recorder {
             return self.deliver(tid, sig, info, SignalOrigin::Synchronous);
         }
         let at_anchor = self.at_anchor(tid)?;
+        let at_fresh_handler = !at_anchor && self.at_fresh_handler(tid)?;
         let task = self.task(tid)?;
-        let after_handler = at_anchor && task.anchor_after_handler;
-        task.handler_chain = if after_handler {
-            task.handler_chain + 1
-        } else {
-            0
-        };
-        if after_handler && task.handler_chain > HANDLER_CHAIN_LIMIT {
-            // Signals due each time a handler returns: a timer faster than
-            // a delivery costs the recorder (100 µs ITIMER_REAL here) ran
-            // the next handler at once, again and again, and the program
-            // made no progress at all. Held, the signal waits for a slice
-            // of the program's own code and a state-matched point, as
-            // natively it would wait for the timer's next tick.
+        // Due where the program has run none of its own code since the
+        // last delivery: as a handler returned, or as one starts.
+        let chained = (at_anchor && task.anchor_after_handler) || at_fresh_handler;
+        task.handler_chain = if chained { task.handler_chain + 1 } else { 0 };
+        if chained && task.handler_chain > HANDLER_CHAIN_LIMIT {
+            // Signals due each time a handler returns, or nested into each
+            // handler as it starts: a timer faster than a delivery costs
+            // the recorder (100 µs ITIMER_REAL here; 250 µs beside a kill
+            // storm, whose handlers nest) ran the next handler at once,
+            // again and again, and the program made no progress at all.
+            // Held, the signal waits for a slice of the program's own code
+            // and a state-matched point, as natively it would wait for
+            // the timer's next tick.
             if self.merges_with_held(tid, sig)? {
                 return self.resume_in_slice(tid, 0);
             }
             self.task(tid)?.held_signals.push_back(info);
             return self.resume_user(tid, 0);
         }
-        if at_anchor || self.at_fresh_handler(tid)? {
+        if at_anchor || at_fresh_handler {
             return self.deliver(tid, sig, info, SignalOrigin::Asynchronous);
         }
         if self.merges_with_held(tid, sig)? {

@@ -110,8 +110,8 @@ pub struct Task {
     /// The anchor is where `rt_sigreturn` returned: a signal handler just
     /// finished there.
     pub anchor_after_handler: bool,
-    /// Signals delivered in a row the moment a handler returned, the
-    /// thread's own code not run in between.
+    /// Signals delivered in a row the moment a handler returned or
+    /// started, the thread's own code not run in between.
     pub handler_chain: u32,
     /// Its exit stop was logged: nothing more comes from it but its death
     /// (a group leader's only once the rest of its group is gone).
