@@ -641,3 +641,14 @@ fn threads_made_under_a_signal_storm() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("96 threads joined"), "{text}");
 }
+
+/// prctl(PR_SET_MM) moves the argument area (/proc/self/cmdline shows the
+/// new text) and the heap's end: replay runs the call again, so brk starts
+/// from the moved end there too (the recording stopped at it before).
+#[test]
+fn a_process_moves_its_own_memory_boundaries() {
+    check_program_prints_one_of(
+        "prctl_set_mm",
+        &["grew from there", "PR_SET_MM_MAP not permitted here"],
+    );
+}

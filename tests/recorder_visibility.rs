@@ -259,5 +259,8 @@ fn a_vdso_clock_read_through_a_bad_pointer_faults_as_natively() {
 fn another_tasks_state_reads_as_natively() {
     let out = check_program("other_task_state", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("showed S, T (stopped, no tracer), S"), "{text}");
+    assert!(
+        text.contains("showed S, T (stopped, no tracer), S"),
+        "{text}"
+    );
 }

@@ -35,6 +35,40 @@ pub(crate) fn fcntl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// `PR_SET_MM`: moves the boundaries the kernel keeps of the address
+/// space (code, data, heap, stack, arguments, environment, auxv). They
+/// show only in `/proc` (whose reads replay returns as recorded) and in
+/// where `brk` starts, for which replay runs the call again
+/// (`policy::prctl`). A new `/proc/self/exe` comes from a descriptor
+/// replay does not open: refused.
+fn prctl_set_mm(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
+    const PR_SET_MM_EXE_FILE: u64 = 13;
+    const PR_SET_MM_MAP: u64 = 14;
+    const PR_SET_MM_MAP_SIZE: u64 = 15;
+    /// `struct prctl_mm_map`'s `exe_fd`: after eleven addresses, the auxv
+    /// pointer and its size.
+    const EXE_FD_OFFSET: u64 = 11 * 8 + 8 + 4;
+    let (a, ret) = (c.args, c.ret);
+    if !ok(ret) {
+        return Ok(());
+    }
+    let new_exe = match a[1] {
+        PR_SET_MM_EXE_FILE => true,
+        PR_SET_MM_MAP => read_u32(c.mem, a[2] + EXE_FD_OFFSET)? != u32::MAX,
+        _ => false,
+    };
+    if new_exe {
+        return Err(unsupported(
+            "prctl",
+            "PR_SET_MM replaces /proc/self/exe with a descriptor replay does not open",
+        ));
+    }
+    if a[1] == PR_SET_MM_MAP_SIZE {
+        out.add(a[2], 4);
+    }
+    Ok(())
+}
+
 pub(crate) fn prctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
     let (a, ret) = (c.args, c.ret);
     const PR_GET_AUXV: u32 = 0x4155_5856;
@@ -61,12 +95,7 @@ pub(crate) fn prctl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
                 out.add(a[4], 8);
             }
         }
-        35 => {
-            return Err(unsupported(
-                "prctl",
-                "PR_SET_MM rewrites the memory map layout",
-            ))
-        }
+        35 => prctl_set_mm(c, out)?,
         59 => {
             return Err(unsupported(
                 "prctl",

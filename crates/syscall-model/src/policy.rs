@@ -25,10 +25,17 @@ pub(crate) fn personality(args: &Args) -> bool {
     args[0] as u32 != 0xffff_ffff
 }
 
-/// `prctl(PR_SET_MDWE)` changes what later mprotect calls may do.
+/// `prctl(PR_SET_MDWE)` changes what later mprotect calls may do;
+/// `PR_SET_MM` with a new heap start or end, where brk works.
 pub(crate) fn prctl(args: &Args) -> bool {
+    const PR_SET_MM: u32 = 35;
+    const PR_SET_MM_START_BRK: u64 = 6;
+    const PR_SET_MM_BRK: u64 = 7;
+    const PR_SET_MM_MAP: u64 = 14;
     const PR_SET_MDWE: u32 = 65;
-    args[0] as u32 == PR_SET_MDWE
+    let moves_the_heap = args[0] as u32 == PR_SET_MM
+        && matches!(args[1], PR_SET_MM_START_BRK | PR_SET_MM_BRK | PR_SET_MM_MAP);
+    args[0] as u32 == PR_SET_MDWE || moves_the_heap
 }
 
 /// `arch_prctl` shapes the thread (its FS and GS bases, XSAVE permissions,
