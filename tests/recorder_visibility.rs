@@ -264,3 +264,12 @@ fn another_tasks_state_reads_as_natively() {
         "{text}"
     );
 }
+
+/// /proc/cpuinfo lists no feature the recorder hides from CPUID (RDRAND,
+/// RDSEED and RDPID by default, where CPUID faults): a program that
+/// trusts cpuinfo would execute them, and read values replay cannot give
+/// back (before, cpuinfo listed rdrand while CPUID said none).
+#[test]
+fn cpuinfo_agrees_with_the_cpuid_the_program_sees() {
+    check_program("cpuinfo_flags", &[]);
+}

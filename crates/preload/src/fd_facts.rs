@@ -260,7 +260,7 @@ pub(crate) fn shared_file_writes_traced() -> bool {
 }
 
 /// Whether the recorder asked to see reads of procfs files: the process
-/// opened another task's state file (`syscallbuf::task_state`).
+/// opened another task's state file (`syscallbuf::proc_views`).
 pub(crate) fn proc_reads_traced() -> bool {
     SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & syscallbuf::PROC_READS_TRACED != 0
 }

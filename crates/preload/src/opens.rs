@@ -23,8 +23,8 @@ pub(crate) fn open(nr: u64, a: [u64; 6]) -> Option<i64> {
             // tracer must see that open.
             return None;
         }
-        if r != -EFAULT && is_proc_path(a[1]) && names_other_tasks_state(a[1]) {
-            // The tracer shows what a native run would see of that task.
+        if r != -EFAULT && is_proc_path(a[1]) && edited_by_recorder(a[1]) {
+            // The tracer shows what a native run would read there.
             return None;
         }
         if r == -ENOENT && flags & O_CREAT == 0 {
@@ -106,14 +106,14 @@ fn open_missing(nr: u64, a: [u64; 6]) -> Option<i64> {
 }
 
 /// Whether the path at `addr` starts with "/proc/".
-/// Whether the path at `addr` (which starts `/proc/`) is another task's
-/// state file (`syscallbuf::task_state`).
-fn names_other_tasks_state(addr: u64) -> bool {
+/// Whether the path at `addr` (which starts `/proc/`) names a file whose
+/// text the recorder edits (`syscallbuf::proc_views`).
+fn edited_by_recorder(addr: u64) -> bool {
     let len = crate::c_strlen(addr, PATH_MAX);
     // SAFETY: the kernel just read this path without EFAULT, and
     // `c_strlen` stopped at its NUL.
     let path = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
-    syscallbuf::task_state::state_file(path).is_some()
+    syscallbuf::proc_views::edited_by_recorder(path)
 }
 
 fn is_proc_path(addr: u64) -> bool {

@@ -23,6 +23,7 @@ mod output;
 mod preempt;
 mod preload_env;
 mod proc_mem;
+mod proc_views;
 mod recorder;
 mod rseq;
 mod schedule;
@@ -30,7 +31,6 @@ mod seccomp;
 mod signals;
 mod syscalls;
 mod task;
-mod task_views;
 mod vdso;
 mod vsyscall;
 

@@ -95,9 +95,12 @@ pub(crate) struct Recorder {
     pub(crate) syscall_sites: std::collections::HashSet<(Pid, u64)>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
-    /// Processes that opened another task's `/proc` state file
-    /// (`task_views.rs`).
-    pub(crate) task_state_readers: std::collections::HashSet<Pid>,
+    /// Processes that opened a `/proc` file the recorder edits
+    /// (`proc_views.rs`).
+    pub(crate) proc_view_readers: std::collections::HashSet<Pid>,
+    /// The CPU features CPUID hides from the program, by their
+    /// `/proc/cpuinfo` names.
+    pub(crate) hidden_cpu_flags: Vec<String>,
     /// Processes that took a SIGCONT since their last stop signal: a
     /// thread whose group-stop is reported only now goes on at once.
     pub(crate) continued: std::collections::HashSet<Pid>,
@@ -152,6 +155,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
             None => Vec::new(),
         },
     };
+    let hidden_cpu_flags = header.hidden_cpu_features.clone();
     // The writer's compression thread starts before this thread is pinned
     // to the tracee's CPU, and off it, so that the two never take turns.
     tracee::spawn::avoid_cpu(cpu);
@@ -197,7 +201,8 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         asleep_in_buffer: None,
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
-        task_state_readers: Default::default(),
+        proc_view_readers: Default::default(),
+        hidden_cpu_flags,
         continued: Default::default(),
         group_stopped: Default::default(),
         cpuid: header_cpuid,

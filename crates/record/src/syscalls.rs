@@ -438,7 +438,7 @@ impl Recorder {
         }
         if forced.is_none() {
             result = self.hide_recorder_in_status(tid, nr, &args, result)?;
-            result = self.show_native_task_state(tid, nr, &args, result)?;
+            result = self.show_native_proc_view(tid, nr, &args, result)?;
             exit_regs.rax = result as u64;
             match nr as i64 {
                 libc::SYS_sched_getaffinity => self.show_native_affinity(tid, &args, result)?,
@@ -577,7 +577,7 @@ impl Recorder {
         self.note_permission_listener(returned)?;
         self.note_own_seccomp(returned)?;
         self.note_proc_mem_open(returned)?;
-        self.note_task_state_open(returned)?;
+        self.note_proc_view_open(returned)?;
         self.note_proc_mem_write(returned)?;
         self.note_process_vm_write(returned)
     }

@@ -13,8 +13,8 @@
 
 pub mod environment;
 pub mod plan;
+pub mod proc_views;
 pub mod status;
-pub mod task_state;
 
 pub use plan::BUFFERED;
 
@@ -69,9 +69,10 @@ pub const ALL_CALLS_TRACED: u64 = 1 << 60;
 /// the filter, and the program did not set it itself): the library then
 /// shows `NoNewPrivs: 0` in the process's own status (see [`status`]).
 pub const NO_NEW_PRIVS_BY_RECORDER: u64 = 1 << 59;
-/// Set in that word once the process opens another task's `/proc` state
-/// file: its reads of procfs files then take the traced path, where the
-/// recorder shows the states a native run would (see [`task_state`]).
+/// Set in that word once the process opens a `/proc` file the recorder
+/// edits (another task's state, `/proc/cpuinfo`): its reads of procfs
+/// files then take the traced path, where the recorder shows what a
+/// native run would (see [`proc_views`]).
 pub const PROC_READS_TRACED: u64 = 1 << 58;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;

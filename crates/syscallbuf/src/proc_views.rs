@@ -1,10 +1,60 @@
-//! Another task's state in `/proc`. The kernel shows a task its tracer
-//! holds as `t (tracing stop)`, where a native run would show it running
-//! (`R`) or stopped by a signal (`T`). Opens of these files take the
-//! traced path, and after one the process's reads of procfs files do too
-//! ([`crate::PROC_READS_TRACED`]); the recorder, which knows which tasks a
-//! signal stopped, edits the text before it is recorded, so replay returns
-//! the edited bytes.
+//! `/proc` files whose text the recorder edits to what a native run would
+//! read. Another task's state: the kernel shows a task its tracer holds
+//! as `t (tracing stop)`, where natively it runs (`R`) or a signal stopped
+//! it (`T`). `/proc/cpuinfo`: its flags name the CPU features the
+//! recorder hides from CPUID (RDRAND, RDSEED, RDPID), which a program that
+//! trusts them would execute. Opens of these files take the traced path,
+//! and after one the process's reads of procfs files do too
+//! ([`crate::PROC_READS_TRACED`]); the recorder edits the text before it
+//! is recorded, so replay returns the edited bytes.
+
+/// The CPU description, whose flags show the hidden features.
+pub const CPUINFO: &[u8] = b"/proc/cpuinfo";
+
+/// Whether the recorder edits what the program reads from `path`.
+pub fn edited_by_recorder(path: &[u8]) -> bool {
+    path == CPUINFO || state_file(path).is_some()
+}
+
+/// Blanks out the flags in `hidden` from the `flags` lines of the cpuinfo
+/// text in `buf`: spaces in their place keep every offset as the kernel
+/// made it, so a read that goes on later finds what it would have.
+pub fn hide_cpu_flags(buf: &mut [u8], hidden: &[&str]) {
+    let mut line_start = 0;
+    while line_start < buf.len() {
+        let line_end = buf[line_start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| line_start + i);
+        let line = &mut buf[line_start..line_end];
+        if line.starts_with(b"flags") {
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                blank_words(&mut line[colon + 1..], hidden);
+            }
+        }
+        line_start = line_end + 1;
+    }
+}
+
+/// Replaces each space-separated word of `text` that is in `words` by
+/// spaces.
+fn blank_words(text: &mut [u8], words: &[&str]) {
+    let mut at = 0;
+    while at < text.len() {
+        if text[at] == b' ' {
+            at += 1;
+            continue;
+        }
+        let end = text[at..]
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(text.len(), |i| at + i);
+        if words.iter().any(|w| w.as_bytes() == &text[at..end]) {
+            text[at..end].fill(b' ');
+        }
+        at = end;
+    }
+}
 
 /// How a state file shows the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +166,20 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_flags_turn_to_spaces() {
+        let mut text = *b"model\t: 1\nflags\t\t: fpu rdrand sse rdseed\nbogomips: rdrand\n";
+        let before = text;
+        hide_cpu_flags(&mut text, &["rdrand", "rdseed"]);
+        assert_eq!(
+            &text,
+            b"model\t: 1\nflags\t\t: fpu        sse       \nbogomips: rdrand\n"
+        );
+        assert_eq!(text.len(), before.len());
+        assert!(edited_by_recorder(b"/proc/cpuinfo"));
+        assert!(!edited_by_recorder(b"/proc/meminfo"));
+    }
 
     #[test]
     fn state_files_of_other_tasks_are_recognised() {
