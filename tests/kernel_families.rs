@@ -652,3 +652,15 @@ fn a_process_moves_its_own_memory_boundaries() {
         &["grew from there", "PR_SET_MM_MAP not permitted here"],
     );
 }
+
+/// Loops too small for a probe's jump (`for (;;);`, a pause loop), ended
+/// by an interval timer's handler or by a parent's SIGKILL: the recorder
+/// found no preemption point in them and never let another thread run
+/// (both recordings hung). Where each pass leaves the state unchanged the
+/// point is the loop itself, and replay steps the thread there.
+#[test]
+fn loops_too_small_for_a_probe_give_up_the_cpu() {
+    let out = check_program("tiny_spin_loops", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("spinner killed: yes"), "{text}");
+}

@@ -43,8 +43,9 @@ impl StepLog {
     pub fn arrive(&mut self, rip: u64, decoded: &Decoded) -> Option<Closure> {
         let previous = self.steps.last().copied();
         // A `rep` string instruction stops once per iteration at the same rip;
-        // only a fresh arrival counts.
-        let fresh = previous.is_none_or(|p| p.rip != rip);
+        // only a fresh arrival counts. Any other instruction arriving at
+        // itself again is a loop of one (`for (;;);`).
+        let fresh = previous.is_none_or(|p| p.rip != rip) || !decoded.repeated;
         if let Some(p) = previous {
             if fresh && p.rip.wrapping_add(u64::from(p.len)) != rip {
                 self.branch_targets.insert(rip);
@@ -259,9 +260,18 @@ mod tests {
     #[test]
     fn rep_iterations_are_not_loops_and_calls_are_never_patched() {
         let mut log = StepLog::new();
-        let rep = insn(2, InsnKind::Sequential);
+        let rep = Decoded {
+            repeated: true,
+            ..insn(2, InsnKind::Sequential)
+        };
         assert!(log.arrive(0x10, &rep).is_none());
         assert!(log.arrive(0x10, &rep).is_none());
+        // A jump to itself (`for (;;);`) is a loop of one.
+        let mut log = StepLog::new();
+        let spin = insn(2, InsnKind::Branch);
+        assert!(log.arrive(0x10, &spin).is_none());
+        let c = log.arrive(0x10, &spin).expect("closes");
+        assert_eq!(log.span(c), (0x10, 0x12));
         let mut log = StepLog::new();
         log.arrive(0x100, &insn(5, InsnKind::Call));
         log.arrive(0x200, &insn(1, InsnKind::Branch));

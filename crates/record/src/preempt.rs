@@ -196,6 +196,8 @@ pub fn search(
     let mut target: Option<(u64, u8)> = None;
     let mut last_rip = None;
     let mut left_a_loop = false;
+    // A loop too small for the probe's jump, at its last arrival.
+    let mut small_loop_pass: Option<Regs> = None;
     for _ in 0..budget {
         let r = regs::get(tid)?;
         if r.cs != USER64_CS {
@@ -281,6 +283,31 @@ pub fn search(
                         tid, mem, r, &written, len,
                     )?)));
                 }
+            }
+            let (low, high) = log.span(closure);
+            if target.is_none() && high - low < position::pass::PATCH_MIN && r.rip == low {
+                // `for (;;);`, `pause; jmp`: no room for a probe, and the
+                // thread may never leave it (an alarm's handler ends it, a
+                // parent kills it). Where each pass leaves the state as
+                // it found it, the point is here; replay steps the thread
+                // to it, and the first arrival matches.
+                let unchanged = |before: &Regs| {
+                    let mask = |mut regs: Regs| {
+                        regs.eflags &= !TRAP_FLAG;
+                        regs
+                    };
+                    mask(*before) == mask(r)
+                };
+                if small_loop_pass.as_ref().is_some_and(unchanged) {
+                    return Ok(Search::Found(Box::new(point_here(
+                        tid,
+                        mem,
+                        r,
+                        &written,
+                        (high - low) as u8,
+                    )?)));
+                }
+                small_loop_pass = Some(r);
             }
         }
         for w in decoded.writes {

@@ -19,6 +19,11 @@ use trace::RecordedTid;
 use tracee::ptrace::{self, Resume, Stop, WaitResult};
 use tracee::{regs, Pid};
 
+/// How far replay single-steps a thread toward a point in a loop too
+/// small for a probe: from its last event, through the few instructions
+/// before the loop, into it.
+const SMALL_LOOP_STEPS: usize = 100_000;
+
 /// How long a thread may run without reaching its recorded point. Replay of
 /// a loop runs close to native speed, so this only ends runs that diverged.
 /// `REPLAY_PREEMPT_TIMEOUT_S` overrides it.
@@ -101,6 +106,13 @@ impl ReplaySession {
         };
         let here = !prefetched && self.at_point(event.tid, real, pid, &point, false)?;
         if here && skip == 0 {
+            return self.finish_preempt(event, real, pid, point.regs);
+        }
+        if u64::from(point.patch_len) < position::pass::PATCH_MIN {
+            // A loop too small for a probe (`for (;;);`), each pass of it
+            // the same: the recorder chose it only so, and the thread is
+            // stepped to its first arrival there.
+            self.step_to_small_loop(event, real, pid, &point)?;
             return self.finish_preempt(event, real, pid, point.regs);
         }
         // Passing over the match the thread stands on: once the probe is
@@ -350,6 +362,55 @@ impl ReplaySession {
     }
 
     /// Single-steps the thread while its rip is strictly inside `at..end`.
+    /// Steps the thread until it stands at `point`, a loop too small for
+    /// a probe; a thread that does not get there within
+    /// [`SMALL_LOOP_STEPS`] steps has diverged.
+    fn step_to_small_loop(
+        &mut self,
+        event: &Event,
+        real: Pid,
+        pid: RecordedTid,
+        point: &PointState<'_>,
+    ) -> Result<(), ReplayError> {
+        for _ in 0..SMALL_LOOP_STEPS {
+            if regs::get(real)?.rip == point.regs.rip
+                && self.at_point(event.tid, real, pid, point, false)?
+            {
+                return Ok(());
+            }
+            self.single_step(event, real)?;
+        }
+        Err(self.divergence(
+            event,
+            "the thread did not reach its preemption point in a small loop",
+            format!("{:#x} with the recorded registers", point.regs.rip),
+            format!("not there after {SMALL_LOOP_STEPS} steps"),
+        ))
+    }
+
+    /// One single step of the thread toward a point; a signal the real
+    /// kernel sent in replay (a real child's SIGCHLD) is dropped, as
+    /// replay delivers only logged signals.
+    fn single_step(&mut self, event: &Event, real: Pid) -> Result<(), ReplayError> {
+        ptrace::resume(real, Resume::SingleStep, 0)?;
+        match ptrace::wait_for(real)? {
+            WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)) => Ok(()),
+            stop if self.step_answered_cpuid(real, event.pid, &stop)? => Ok(()),
+            WaitResult::Stopped(_, Stop::Signal(sig))
+                if !ptrace::get_siginfo(real)?
+                    .is_some_and(|info| ptrace::is_synchronous(sig, &info)) =>
+            {
+                Ok(())
+            }
+            other => Err(self.divergence(
+                event,
+                "the thread stopped while stepping toward its preemption point",
+                "a single step".into(),
+                format!("{other:?}"),
+            )),
+        }
+    }
+
     fn step_within(
         &mut self,
         event: &Event,
@@ -368,25 +429,7 @@ impl ReplaySession {
                 }
                 return Ok(());
             }
-            ptrace::resume(real, Resume::SingleStep, 0)?;
-            match ptrace::wait_for(real)? {
-                WaitResult::Stopped(_, Stop::Signal(libc::SIGTRAP)) => {}
-                stop if self.step_answered_cpuid(real, event.pid, &stop)? => {}
-                // A signal the real kernel sent in replay (a real child's
-                // SIGCHLD) stopped the thread before the step: replay
-                // delivers only logged signals, so it is dropped.
-                WaitResult::Stopped(_, Stop::Signal(sig))
-                    if !ptrace::get_siginfo(real)?
-                        .is_some_and(|info| ptrace::is_synchronous(sig, &info)) => {}
-                other => {
-                    return Err(self.divergence(
-                        event,
-                        "the thread stopped while stepping toward its preemption point",
-                        "a single step".into(),
-                        format!("{other:?}"),
-                    ))
-                }
-            }
+            self.single_step(event, real)?;
         }
         Err(self.divergence(
             event,
