@@ -416,11 +416,27 @@ fn the_recorders_own_calls_are_hidden_unless_asked_for() {
             marked.iter().any(|l| l.contains("libreplay_preload.so")),
             "{shown}"
         );
-        // The loader maps the library's .bss anonymous over its span.
-        assert!(
-            marked
+        // Everything the loader does with the library's file, up to its
+        // close, is marked: its segments, and where its .bss runs past
+        // the file's last page, the anonymous mapping over that.
+        let lines: Vec<&str> = shown.lines().collect();
+        let open = lines
+            .iter()
+            .position(|l| l.starts_with("openat(") && l.contains("libreplay_preload.so"))
+            .expect("the library's open");
+        let close = open
+            + lines[open..]
                 .iter()
-                .any(|l| l.starts_with("mmap(") && l.contains("MAP_FIXED|MAP_ANONYMOUS")),
+                .position(|l| l.starts_with("close("))
+                .expect("the library's close");
+        assert!(
+            lines[open..=close]
+                .iter()
+                .all(|l| l.ends_with("/* recorder */")),
+            "{shown}"
+        );
+        assert!(
+            lines[open..close].iter().any(|l| l.starts_with("mmap(")),
             "{shown}"
         );
     } else {
