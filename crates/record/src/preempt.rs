@@ -285,11 +285,12 @@ pub fn search(
                 }
             }
             let (low, high) = log.span(closure);
-            if target.is_none() && high - low < position::pass::PATCH_MIN && r.rip == low {
+            let small = high - low < position::pass::PATCH_MIN;
+            if target.is_none() && small && r.rip == low && is_idle_spin(mem, low, high) {
                 // `for (;;);`, `pause; jmp`: no room for a probe, and the
-                // thread may never leave it (an alarm's handler ends it, a
-                // parent kills it). Where each pass leaves the state as
-                // it found it, the point is here; replay steps the thread
+                // thread never leaves it by itself (an alarm's handler ends
+                // it, a parent kills it). Each pass leaves the state as it
+                // found it, so the point is here; replay steps the thread
                 // to it, and the first arrival matches.
                 let unchanged = |before: &Regs| {
                     let mask = |mut regs: Regs| {
@@ -461,6 +462,28 @@ fn with_stack_words(
         }
     }
     memory
+}
+
+/// Whether the loop at `low..high` only waits: `pause`s or `nop`s, then a
+/// short jump back to its start. It reads and writes nothing, so every
+/// pass is the same and no other thread can end it.
+fn is_idle_spin(mem: &ProcessMemory, low: u64, high: u64) -> bool {
+    let Ok(code) = mem.read(low, (high - low) as usize) else {
+        return false;
+    };
+    let mut rest = code.as_slice();
+    loop {
+        rest = match rest {
+            [0xf3, 0x90, more @ ..] => more,
+            [0x90, more @ ..] => more,
+            _ => break,
+        };
+    }
+    let [0xeb, displacement] = rest else {
+        return false;
+    };
+    let jump_end = high as i64;
+    jump_end + i64::from(*displacement as i8) == low as i64
 }
 
 fn point_here(
