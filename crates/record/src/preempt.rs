@@ -225,6 +225,17 @@ pub fn search(
             InsnKind::Unsteppable => return Ok(Search::NoLoop),
             _ => {}
         }
+        if bytes.starts_with(&JUMP_TO_ITSELF) {
+            // `for (;;);`: every pass the same, and none ends it but a
+            // signal (see `is_idle_spin`).
+            return Ok(Search::Found(Box::new(point_here(
+                tid,
+                mem,
+                r,
+                &written,
+                JUMP_TO_ITSELF.len() as u8,
+            )?)));
+        }
         let closure = log.arrive(r.rip, &decoded);
         if let (None, Some(closure), false, true) =
             (target, closure, left_a_loop, written.is_empty())
@@ -463,6 +474,10 @@ fn with_stack_words(
     }
     memory
 }
+
+/// `jmp .`: a loop of one instruction, which the walk's log (made to
+/// count a `rep` instruction's iterations as one arrival) never closes.
+const JUMP_TO_ITSELF: [u8; 2] = [0xeb, 0xfe];
 
 /// Whether the loop at `low..high` only waits: `pause`s or `nop`s, then a
 /// short jump back to its start. It reads and writes nothing, so every
