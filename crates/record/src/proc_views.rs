@@ -60,7 +60,7 @@ impl Recorder {
             return Ok(result);
         };
         if path == proc_views::CPUINFO {
-            return self.hide_cpu_flags(tgid, args[1], result);
+            return self.hide_cpu_flags(tid, tgid, args, result);
         }
         let Some((target, format)) = proc_views::state_file(&path) else {
             return Ok(result);
@@ -76,48 +76,27 @@ impl Recorder {
             b'R'
         };
         let marks = self.recorder_marks(target)?;
-        let mem = self.memory(tgid)?;
-        let original = mem.read(args[1], result as usize)?;
-        let mut text = original.clone();
-        let may_shrink = (result as u64) < args[2];
-        let mut len = text.len();
-        if format == Format::Status {
-            len = syscallbuf::status::hide_recorder(
-                &mut text,
-                len,
-                target_tgid as u64,
-                marks,
-                may_shrink,
-            );
-        }
-        len = proc_views::show_state(&mut text, len, format, state, may_shrink);
-        if text == original && len == original.len() {
-            return Ok(result);
-        }
-        mem.write(args[1], &text[..len])?;
-        if len != original.len() {
-            let mut regs = tracee::regs::get(tid)?;
-            regs.rax = len as u64;
-            tracee::regs::set(tid, &regs)?;
-        }
-        Ok(len as i64)
+        self.edit_read(tid, tgid, args, result, |text, mut len, may_shrink| {
+            if format == Format::Status {
+                let tgid = target_tgid as u64;
+                len = syscallbuf::status::hide_recorder(text, len, tgid, marks, may_shrink);
+            }
+            proc_views::show_state(text, len, format, state, may_shrink)
+        })
     }
 
-    /// The cpuinfo text the read put at `buf` with the hidden features'
-    /// flags blanked out (the same length: nothing moves).
-    fn hide_cpu_flags(&mut self, tgid: Pid, buf: u64, result: i64) -> Step<i64> {
+    /// The cpuinfo text the read put in its buffer with the hidden
+    /// features' flags blanked out (the same length: nothing moves).
+    fn hide_cpu_flags(&mut self, tid: Pid, tgid: Pid, args: &[u64; 6], result: i64) -> Step<i64> {
         if self.hidden_cpu_flags.is_empty() {
             return Ok(result);
         }
-        let hidden: Vec<&str> = self.hidden_cpu_flags.iter().map(String::as_str).collect();
-        let mem = self.memory(tgid)?;
-        let original = mem.read(buf, result as usize)?;
-        let mut text = original.clone();
-        proc_views::hide_cpu_flags(&mut text, &hidden);
-        if text != original {
-            mem.write(buf, &text)?;
-        }
-        Ok(result)
+        let hidden = self.hidden_cpu_flags.clone();
+        self.edit_read(tid, tgid, args, result, |text, len, _| {
+            let hidden: Vec<&str> = hidden.iter().map(String::as_str).collect();
+            proc_views::hide_cpu_flags(text, &hidden);
+            len
+        })
     }
 }
 

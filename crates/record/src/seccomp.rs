@@ -217,25 +217,40 @@ impl Recorder {
         }
         let tgid = self.task(tid)?.tgid;
         let marks = self.recorder_marks(tid)?;
+        if self.memory(tgid)?.read(args[1], NAME.len()).ok().as_deref() != Some(NAME) {
+            return Ok(result);
+        }
+        self.edit_read(tid, tgid, args, result, |text, len, may_shrink| {
+            syscallbuf::status::hide_recorder(text, len, tgid as u64, marks, may_shrink)
+        })
+    }
+
+    /// Edits the bytes a traced read just put in the program's buffer
+    /// before they are logged: `edit` gets them, their length and whether
+    /// the text may get shorter (the read reached the end of the file),
+    /// and returns the new length, which becomes the read's result.
+    pub(crate) fn edit_read(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        args: &[u64; 6],
+        result: i64,
+        edit: impl FnOnce(&mut [u8], usize, bool) -> usize,
+    ) -> Step<i64> {
         let mem = self.memory(tgid)?;
-        if mem.read(args[1], NAME.len()).ok().as_deref() != Some(NAME) {
-            return Ok(result);
-        }
         let original = mem.read(args[1], result as usize)?;
-        let mut data = original.clone();
-        let len = data.len();
+        let mut text = original.clone();
         let may_shrink = (result as u64) < args[2];
-        let edited =
-            syscallbuf::status::hide_recorder(&mut data, len, tgid as u64, marks, may_shrink);
-        if data == original {
+        let len = edit(&mut text, original.len(), may_shrink);
+        if text == original && len == original.len() {
             return Ok(result);
         }
-        mem.write(args[1], &data[..edited])?;
-        if edited != len {
+        mem.write(args[1], &text[..len])?;
+        if len != original.len() {
             let mut regs = tracee::regs::get(tid)?;
-            regs.rax = edited as u64;
+            regs.rax = len as u64;
             tracee::regs::set(tid, &regs)?;
         }
-        Ok(edited as i64)
+        Ok(len as i64)
     }
 }
