@@ -230,18 +230,20 @@ pub fn show(out: &Output) -> String {
 
 /// Asserts that native runs print different things, so the program really
 /// exercises nondeterminism that recording must capture. Races need both
-/// cores; when the machine is busy two runs can agree by chance, so up to
-/// six runs are compared.
+/// cores; when the machine is busy (other tests recording on both cores)
+/// runs can agree by chance for a while, so up to twenty runs are compared,
+/// further apart each time.
 pub fn assert_native_runs_differ(argv: &[&str]) -> Output {
+    const RUNS: u64 = 20;
     let first = run_native(argv);
-    for _ in 0..5 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    for attempt in 1..RUNS {
+        std::thread::sleep(std::time::Duration::from_millis(10 * attempt));
         if run_native(argv).stdout != first.stdout {
             return first;
         }
     }
     panic!(
-        "six native runs of {argv:?} printed the same output, so the test would prove nothing:\n{}",
+        "{RUNS} native runs of {argv:?} printed the same output, so the test would prove nothing:\n{}",
         show(&first)
     );
 }
