@@ -2,7 +2,6 @@
 //! table, process names, and the paths/addresses a syscall touched.
 
 use std::collections::HashMap;
-use syscall_model::Sysno;
 
 use trace::{RecordedTid, SyscallExtra};
 
@@ -75,34 +74,18 @@ impl<'a> Context<'a> {
                         }
                     }
                 }
+                // Every address the call names, and the peer it learns
+                // (its own address, from getsockname, is not the call's).
+                ArgKind::PeerAddr(len) | ArgKind::LocalAddr(len) => {
+                    let addr = lookup(self.inputs, rec, rec.args[i], rec.args[*len] as usize);
+                    t.addrs.extend(addr.and_then(parse_sockaddr));
+                }
+                ArgKind::PeerAddrOut => {
+                    t.addrs
+                        .extend(rec.written(rec.args[i], 128).and_then(parse_sockaddr));
+                }
                 _ => {}
             }
-        }
-        let sysno = rec.sysno();
-        let a = rec.args;
-        match sysno {
-            Some(Sysno::connect | Sysno::bind | Sysno::sendto) => {
-                let (p, l) = if sysno == Some(Sysno::sendto) {
-                    (a[4], a[5])
-                } else {
-                    (a[1], a[2])
-                };
-                if let Some(addr) = lookup(self.inputs, rec, p, l as usize).and_then(parse_sockaddr)
-                {
-                    t.addrs.push(addr);
-                }
-            }
-            Some(Sysno::accept | Sysno::accept4 | Sysno::recvfrom | Sysno::getpeername) => {
-                let p = if sysno == Some(Sysno::recvfrom) {
-                    a[4]
-                } else {
-                    a[1]
-                };
-                if let Some(addr) = rec.written(p, 128).and_then(parse_sockaddr) {
-                    t.addrs.push(addr);
-                }
-            }
-            _ => {}
         }
         if let Some(file) = rec.extra.as_ref().and_then(SyscallExtra::mapped_file) {
             t.paths.push(file.path.clone());

@@ -1,11 +1,11 @@
 //! `replay extract`: files, network connections, processes, environment.
 
 use std::collections::BTreeMap;
-use syscall_model::Sysno;
+use syscall_model::Activity;
 use trace::RecordedTid;
 
 use serde::Serialize;
-use trace::{SyscallExtra, TraceReader};
+use trace::TraceReader;
 
 use crate::context::Context;
 use crate::decode::structs::SockAddr;
@@ -45,51 +45,38 @@ pub struct Extracted {
     pub env: Vec<(String, String)>,
 }
 
-fn op_of(sysno: Option<Sysno>) -> Option<&'static str> {
-    Some(match sysno {
-        Some(Sysno::read | Sysno::pread64 | Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
-            "read"
-        }
-        Some(
-            Sysno::write
-            | Sysno::pwrite64
-            | Sysno::writev
-            | Sysno::pwritev
-            | Sysno::pwritev2
-            | Sysno::truncate
-            | Sysno::ftruncate,
-        ) => "write",
-        Some(Sysno::execve | Sysno::execveat) => "exec",
-        Some(
-            Sysno::stat
-            | Sysno::lstat
-            | Sysno::fstat
-            | Sysno::newfstatat
-            | Sysno::statx
-            | Sysno::access
-            | Sysno::faccessat
-            | Sysno::faccessat2
-            | Sysno::readlink
-            | Sysno::readlinkat
-            | Sysno::statfs,
-        ) => "stat",
-        Some(Sysno::unlink | Sysno::unlinkat | Sysno::rmdir) => "unlink",
-        Some(Sysno::open | Sysno::openat | Sysno::openat2 | Sysno::creat) => "open",
-        Some(Sysno::mmap) => "mmap",
-        Some(Sysno::rename | Sysno::renameat | Sysno::renameat2) => "rename",
-        Some(
-            Sysno::chmod
-            | Sysno::fchmod
-            | Sysno::fchmodat
-            | Sysno::chown
-            | Sysno::fchown
-            | Sysno::fchownat
-            | Sysno::lchown,
-        ) => "chmod",
-        Some(Sysno::mkdir | Sysno::mkdirat) => "mkdir",
-        Some(Sysno::getdents64 | Sysno::getdents) => "list",
+/// The word `replay extract` lists a file operation under.
+fn file_op(activity: Activity) -> Option<&'static str> {
+    Some(match activity {
+        Activity::Read => "read",
+        Activity::Write => "write",
+        Activity::Exec => "exec",
+        Activity::Inspect => "stat",
+        Activity::Remove => "unlink",
+        Activity::Open => "open",
+        Activity::Map => "mmap",
+        Activity::Rename => "rename",
+        Activity::ChangeAttributes => "chmod",
+        Activity::MakeDir => "mkdir",
+        Activity::List => "list",
         _ => return None,
     })
+}
+
+/// Whether a call on a socket carries data or changes its connection:
+/// the calls a connection's entry and byte counts come from.
+fn moves_socket_data(activity: Activity) -> bool {
+    matches!(
+        activity,
+        Activity::Connect
+            | Activity::Bind
+            | Activity::Listen
+            | Activity::Accept
+            | Activity::Send
+            | Activity::Receive
+            | Activity::Read
+            | Activity::Write
+    )
 }
 
 fn proto(kind: &FdKind) -> String {
@@ -126,10 +113,11 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
     let mut conns: BTreeMap<(RecordedTid, i32, u64), Connection> = BTreeMap::new();
     for_each_item(reader, None, |item| {
         if let Item::Syscall { record: rec, .. } = &item {
-            let sysno = rec.sysno();
+            let activity =
+                syscall_model::syscall(rec.nr).map_or(Activity::None, |row| row.activity);
             let ok = rec.result.is_some() && rec.errno().is_none();
             let touched = ctx.touched(rec);
-            if let Some(op) = op_of(sysno) {
+            if let Some(op) = file_op(activity) {
                 let bytes = if ok {
                     rec.result.unwrap_or(0).max(0) as u64
                 } else {
@@ -159,27 +147,9 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
             }
             // Network: a descriptor that is a socket.
             let fd = rec.args[0] as i32;
-            let sock_call = matches!(
-                sysno,
-                Some(
-                    Sysno::connect
-                        | Sysno::bind
-                        | Sysno::accept
-                        | Sysno::accept4
-                        | Sysno::sendto
-                        | Sysno::recvfrom
-                        | Sysno::sendmsg
-                        | Sysno::recvmsg
-                        | Sysno::read
-                        | Sysno::write
-                        | Sysno::readv
-                        | Sysno::writev
-                        | Sysno::listen
-                )
-            );
-            if sock_call {
+            if moves_socket_data(activity) {
                 ctx.after(&item);
-                let new_fd = matches!(sysno, Some(Sysno::accept | Sysno::accept4));
+                let new_fd = activity == Activity::Accept;
                 let key_fd = if new_fd {
                     rec.result.unwrap_or(-1) as i32
                 } else {
@@ -199,22 +169,15 @@ pub fn extract(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Extract
                         c.remote = remote.as_ref().map(SockAddr::to_string).or(c.remote.take());
                         if ok && !new_fd {
                             let n = rec.result.unwrap_or(0).max(0) as u64;
-                            match sysno {
-                                Some(
-                                    Sysno::sendto | Sysno::sendmsg | Sysno::write | Sysno::writev,
-                                ) => c.bytes_sent += n,
-                                Some(
-                                    Sysno::recvfrom | Sysno::recvmsg | Sysno::read | Sysno::readv,
-                                ) => c.bytes_received += n,
+                            match activity {
+                                Activity::Send | Activity::Write => c.bytes_sent += n,
+                                Activity::Receive | Activity::Read => c.bytes_received += n,
                                 _ => {}
                             }
                         }
                     }
                 }
                 return Ok(());
-            }
-            if let Some(SyscallExtra::Exec(_)) = &rec.extra {
-                // touched() already listed the exe under "exec".
             }
         }
         ctx.after(&item);

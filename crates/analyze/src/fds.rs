@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use syscall_model::Sysno;
+use syscall_model::decode::ArgKind;
+use syscall_model::{Activity, FdEffect, Returns, Syscall, Sysno};
 use trace::{RecordedTid, SyscallExtra};
 
 use crate::decode::structs::{int_pair_values, parse_sockaddr, SockAddr};
@@ -42,10 +43,6 @@ pub struct FdTable {
     procs: HashMap<RecordedTid, HashMap<i32, FdEntry>>,
     tid_pid: HashMap<RecordedTid, RecordedTid>,
 }
-
-const O_CLOEXEC: u64 = 0o2000000;
-const F_DUPFD: u64 = 0;
-const F_DUPFD_CLOEXEC: u64 = 1030;
 
 /// Reads a NUL-terminated path argument from the input source.
 pub fn input_path(inputs: &dyn InputSource, rec: &SyscallRecord, addr: u64) -> Option<String> {
@@ -116,74 +113,84 @@ impl FdTable {
             return;
         }
         let a = rec.args;
-        let Some(sysno) = rec.sysno() else {
+        let Some(row) = syscall_model::syscall(rec.nr) else {
             return;
         };
-        let file = |path: Option<String>, cloexec: bool| FdEntry {
-            path,
-            kind: FdKind::File,
-            cloexec,
-            opened_at: rec.index,
-        };
-        match sysno {
-            Sysno::open | Sysno::creat => {
-                let p = input_path(inputs, rec, a[0]);
-                self.insert(rec.pid, ret, file(p, a[1] & O_CLOEXEC != 0));
-            }
-            Sysno::openat | Sysno::openat2 => {
-                let p = input_path(inputs, rec, a[1]);
-                let cloexec = sysno == Sysno::openat && a[2] & O_CLOEXEC != 0;
-                self.insert(rec.pid, ret, file(p, cloexec));
-            }
-            Sysno::memfd_create => {
-                let p = input_path(inputs, rec, a[0]).map(|n| format!("/memfd:{n}"));
-                self.insert(rec.pid, ret, file(p, a[1] & 1 != 0));
-            }
-            Sysno::close => {
+        let cloexec = row.new_fds_close_on_exec(&a);
+        match row.fd_effect {
+            FdEffect::Closes => {
                 if let Some(t) = self.procs.get_mut(&rec.pid) {
                     t.remove(&(a[0] as i32));
                 }
+                return;
             }
-            Sysno::close_range => self.close_range(rec.pid, a),
-            Sysno::dup | Sysno::dup2 | Sysno::dup3 | Sysno::fcntl => {
-                self.duplicate(rec, sysno, ret)
+            FdEffect::ClosesRange => return self.close_range(rec.pid, a),
+            FdEffect::Duplicates | FdEffect::DuplicatesWhen(_) => {
+                if row.duplicates(&a) {
+                    if let Some(mut e) = self.get(rec.pid, a[0] as i32).cloned() {
+                        e.cloexec = cloexec;
+                        self.insert(rec.pid, ret, e);
+                    }
+                }
+                return;
             }
-            Sysno::socket => {
+            FdEffect::Pair(at) => {
+                if let Some((r, w)) = rec.written(a[at], 8).and_then(int_pair_values) {
+                    for fd in [r, w] {
+                        let pipe = anonymous(rec, FdKind::Pipe, cloexec);
+                        self.insert(rec.pid, i64::from(fd), pipe);
+                    }
+                }
+                return;
+            }
+            FdEffect::None => {}
+        }
+        match row.activity {
+            Activity::Open => {
+                let path = row.arg_of_kind(ArgKind::Path);
+                let entry = FdEntry {
+                    path: path.and_then(|i| input_path(inputs, rec, a[i])),
+                    kind: FdKind::File,
+                    cloexec,
+                    opened_at: rec.index,
+                };
+                self.insert(rec.pid, ret, entry);
+            }
+            Activity::Accept => self.accepted(rec, ret),
+            Activity::Connect | Activity::Bind | Activity::Inspect => {
+                self.socket_address(rec, row, inputs)
+            }
+            Activity::Map => self.mapped(rec),
+            Activity::Exec => {
+                if let Some(t) = self.procs.get_mut(&rec.pid) {
+                    t.retain(|_, e| !e.cloexec);
+                }
+            }
+            // A socket's kind is in its arguments; a memfd's name is not a
+            // path.
+            _ if rec.nr == Sysno::socket.id() as u64 => {
                 let kind = FdKind::Socket {
                     domain: a[0],
                     stype: a[1] & 0xf,
                     local: None,
                     remote: None,
                 };
-                self.insert(rec.pid, ret, anonymous(rec, kind, a[1] & O_CLOEXEC != 0));
+                self.insert(rec.pid, ret, anonymous(rec, kind, cloexec));
             }
-            Sysno::accept | Sysno::accept4 => self.accepted(rec, ret),
-            Sysno::connect | Sysno::bind | Sysno::getsockname | Sysno::getpeername => {
-                self.socket_address(rec, sysno, inputs)
-            }
-            Sysno::pipe | Sysno::pipe2 | Sysno::socketpair => {
-                let at = if sysno == Sysno::socketpair {
-                    a[3]
-                } else {
-                    a[0]
+            _ if rec.nr == Sysno::memfd_create.id() as u64 => {
+                let entry = FdEntry {
+                    path: input_path(inputs, rec, a[0]).map(|n| format!("/memfd:{n}")),
+                    kind: FdKind::File,
+                    cloexec,
+                    opened_at: rec.index,
                 };
-                if let Some((r, w)) = rec.written(at, 8).and_then(int_pair_values) {
-                    for fd in [r, w] {
-                        self.insert(rec.pid, i64::from(fd), anonymous(rec, FdKind::Pipe, false));
-                    }
-                }
-            }
-            Sysno::mmap => self.mapped(rec),
-            _ if syscall_model::execs(rec.nr) => {
-                if let Some(t) = self.procs.get_mut(&rec.pid) {
-                    t.retain(|_, e| !e.cloexec);
-                }
+                self.insert(rec.pid, ret, entry);
             }
             // Every other new descriptor (eventfd, timerfd, epoll, pidfd,
             // ...) is followed without a path, so that dup, close and exec
             // treat it as they would any other.
-            _ if crate::decode::returns_fd(rec.nr) => {
-                self.insert(rec.pid, ret, anonymous(rec, FdKind::Other, false))
+            _ if row.returns == Returns::Fd => {
+                self.insert(rec.pid, ret, anonymous(rec, FdKind::Other, cloexec))
             }
             _ => {}
         }
@@ -204,20 +211,6 @@ impl FdTable {
                 .for_each(|(_, e)| e.cloexec = true);
         } else {
             t.retain(|fd, _| !in_range(fd));
-        }
-    }
-
-    /// dup, dup2, dup3 and fcntl's F_DUPFD: a copy of the old descriptor's
-    /// entry, with its own close-on-exec flag.
-    fn duplicate(&mut self, rec: &SyscallRecord, sysno: Sysno, ret: i64) {
-        let a = rec.args;
-        if sysno == Sysno::fcntl && a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC {
-            return;
-        }
-        if let Some(mut e) = self.get(rec.pid, a[0] as i32).cloned() {
-            e.cloexec = (sysno == Sysno::dup3 && a[2] & O_CLOEXEC != 0)
-                || (sysno == Sysno::fcntl && a[1] == F_DUPFD_CLOEXEC);
-            self.insert(rec.pid, ret, e);
         }
     }
 
@@ -245,24 +238,37 @@ impl FdTable {
         self.insert(rec.pid, ret, anonymous(rec, kind, false));
     }
 
-    /// connect, bind, getsockname, getpeername: a socket's local or remote
-    /// address.
-    fn socket_address(&mut self, rec: &SyscallRecord, sysno: Sysno, inputs: &dyn InputSource) {
+    /// The address connect or bind gives a socket, or getsockname or
+    /// getpeername learns: its own end's or its peer's.
+    fn socket_address(&mut self, rec: &SyscallRecord, row: &Syscall, inputs: &dyn InputSource) {
         let a = rec.args;
-        let given = matches!(sysno, Sysno::connect | Sysno::bind);
-        let addr = if given {
-            crate::inputs::lookup(inputs, rec, a[1], a[2] as usize).and_then(parse_sockaddr)
-        } else {
-            rec.written(a[1], 128).and_then(parse_sockaddr)
+        let Some((i, kind)) = row.args.iter().enumerate().find(|(_, k)| {
+            matches!(
+                k,
+                ArgKind::PeerAddr(_)
+                    | ArgKind::LocalAddr(_)
+                    | ArgKind::PeerAddrOut
+                    | ArgKind::LocalAddrOut
+            )
+        }) else {
+            return;
         };
-        let Some(addr) = addr else { return };
+        let addr = match *kind {
+            ArgKind::PeerAddr(len) | ArgKind::LocalAddr(len) => {
+                crate::inputs::lookup(inputs, rec, a[i], a[len] as usize)
+            }
+            _ => rec.written(a[i], 128),
+        };
+        let Some(addr) = addr.and_then(parse_sockaddr) else {
+            return;
+        };
         if let Some(FdKind::Socket { local, remote, .. }) = self
             .procs
             .get_mut(&rec.pid)
             .and_then(|t| t.get_mut(&(a[0] as i32)))
             .map(|e| &mut e.kind)
         {
-            if matches!(sysno, Sysno::connect | Sysno::getpeername) {
+            if matches!(kind, ArgKind::PeerAddr(_) | ArgKind::PeerAddrOut) {
                 *remote = Some(addr);
             } else {
                 *local = Some(addr);

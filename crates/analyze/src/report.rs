@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use syscall_model::Sysno;
+use syscall_model::decode::ArgKind;
+use syscall_model::Activity;
 
 use syscall_model::Classes;
 use trace::{RecordedTid, SyscallExtra, TraceReader};
@@ -10,7 +11,7 @@ use trace::{RecordedTid, SyscallExtra, TraceReader};
 use crate::context::Context;
 use crate::decode::Decoder;
 use crate::inputs::InputSource;
-use crate::pairing::{for_each_item, Item, SyscallRecord};
+use crate::pairing::{for_each_item, Item};
 use crate::Result;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,15 +46,6 @@ const SUSPICIOUS_EXECS: &[&str] = &[
     "lua", "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "tftp",
 ];
 
-fn write_flags(rec: &SyscallRecord) -> Option<u64> {
-    match rec.sysno() {
-        Some(Sysno::open) => Some(rec.args[1]),
-        Some(Sysno::openat) => Some(rec.args[2]),
-        Some(Sysno::creat) => Some(1),
-        _ => None,
-    }
-}
-
 /// Security findings, in recording order.
 pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Finding>> {
     let header = reader.manifest().header.clone();
@@ -71,7 +63,6 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
             let line = format!("{} = {}", dec.call(rec), dec.ret(rec));
             let ok = rec.result.is_some() && rec.errno().is_none();
             let name = rec.name();
-            let sysno = rec.sysno();
             let mut add = |category, detail: String| {
                 findings.push(Finding {
                     category,
@@ -81,62 +72,46 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
                     line: line.clone(),
                 })
             };
-            let opens = matches!(
-                sysno,
-                Some(
-                    Sysno::open
-                        | Sysno::openat
-                        | Sysno::openat2
-                        | Sysno::read
-                        | Sysno::pread64
-                        | Sysno::readv
-                        | Sysno::mmap
-                )
-            );
+            let row = syscall_model::syscall(rec.nr);
+            let activity = row.map_or(Activity::None, |row| row.activity);
+            let opens = matches!(activity, Activity::Open | Activity::Read | Activity::Map);
             for p in touched.paths.iter().filter(|p| is_secret(p)) {
                 if opens && ok {
                     add("secret-read", format!("{name} of {p}"));
                 }
             }
-            match sysno {
-                Some(
-                    Sysno::setuid
-                    | Sysno::setgid
-                    | Sysno::setreuid
-                    | Sysno::setregid
-                    | Sysno::setresuid
-                    | Sysno::setresgid
-                    | Sysno::capset
-                    | Sysno::setgroups
-                    | Sysno::setfsuid
-                    | Sysno::setfsgid,
-                ) => add("privilege", format!("{name} changes credentials")),
-                Some(Sysno::chmod | Sysno::fchmod | Sysno::fchmodat | Sysno::fchmodat2) => {
-                    let mode = if sysno == Some(Sysno::fchmodat) || sysno == Some(Sysno::fchmodat2)
-                    {
-                        rec.args[2]
-                    } else {
-                        rec.args[1]
-                    };
-                    if mode & 0o6000 != 0 {
+            match activity {
+                Activity::ChangeCredentials => {
+                    add("privilege", format!("{name} changes credentials"))
+                }
+                Activity::ChangeAttributes => {
+                    let mode = row.and_then(|row| row.arg_of_kind(ArgKind::Mode));
+                    if let Some(mode) = mode.map(|i| rec.args[i]).filter(|m| m & 0o6000 != 0) {
                         add(
                             "privilege",
                             format!("{name} sets setuid/setgid bits ({mode:o})"),
                         );
                     }
                 }
-                Some(Sysno::connect | Sysno::sendto) => {
-                    for a in &touched.addrs {
-                        if !matches!(a, crate::decode::structs::SockAddr::Unix(_)) {
-                            add("network", format!("{name} to {a}"));
-                        }
-                    }
-                }
-                Some(Sysno::ptrace | Sysno::process_vm_writev | Sysno::process_vm_readv) => add(
+                Activity::ReachIntoProcess => add(
                     "process-tampering",
                     format!("{name} on pid {}", rec.args[1] as i32),
                 ),
                 _ => {}
+            }
+            // A connection out: an address the call gives the kernel as
+            // the far end (connect, sendto).
+            let names_peer = row.is_some_and(|row| {
+                row.args
+                    .iter()
+                    .any(|kind| matches!(kind, ArgKind::PeerAddr(_)))
+            });
+            if names_peer {
+                for a in &touched.addrs {
+                    if !matches!(a, crate::decode::structs::SockAddr::Unix(_)) {
+                        add("network", format!("{name} to {a}"));
+                    }
+                }
             }
             if let Some(SyscallExtra::Exec(info)) = &rec.extra {
                 let prog = info.exe.path.rsplit('/').next().unwrap_or("");
@@ -159,7 +134,7 @@ pub fn security(reader: &TraceReader, inputs: &dyn InputSource) -> Result<Vec<Fi
                     );
                 }
             }
-            if let Some(flags) = write_flags(rec) {
+            if let Some(flags) = row.and_then(|row| row.open_flags(&rec.args)) {
                 if ok && flags & 3 != 0 || flags & 0o100 != 0 {
                     for p in &touched.paths {
                         let inside = p.starts_with(&cwd)

@@ -26,6 +26,27 @@ pub enum ArgKind {
     Hex,
     /// A pointer (printed as an address).
     Ptr,
+    /// A socket address the kernel reads, naming the far end (connect's,
+    /// sendto's destination); its length is the argument at this index.
+    PeerAddr(usize),
+    /// A socket address the kernel reads, naming the socket's own end
+    /// (bind's); its length is the argument at this index.
+    LocalAddr(usize),
+    /// A socket address the kernel writes, naming the far end (accept's
+    /// peer, recvfrom's source, getpeername's).
+    PeerAddrOut,
+    /// A socket address the kernel writes, naming the socket's own end
+    /// (getsockname's).
+    LocalAddrOut,
+    /// A pointer to a 32-bit length the kernel updates (a `socklen_t`),
+    /// printed `[n]`.
+    LenOut,
+    /// An iovec array the kernel gathers from, as many as the argument at
+    /// this index says.
+    IovecsIn(usize),
+    /// An iovec array the kernel scatters into, as many as the argument at
+    /// this index says.
+    IovecsOut(usize),
     /// An array of `struct pollfd`, as many as the next argument says. The
     /// kernel writes each entry's `revents`; `fd` and `events` are inputs.
     PollFds,
@@ -78,13 +99,13 @@ mod tests {
         );
         assert_eq!(arg_kinds(libc::SYS_write as u64)[1], Buf(2));
         assert!(arg_kinds(9999).is_empty());
-        // No table entry describes more than 6 arguments, and Buf points at
-        // an argument that exists.
+        // No table entry describes more than 6 arguments, and a kind that
+        // names another argument names one that exists.
         for nr in crate::known_syscalls() {
             let k = arg_kinds(nr);
             assert!(k.len() <= 6);
             for kind in k {
-                if let Buf(i) = kind {
+                if let Buf(i) | PeerAddr(i) | LocalAddr(i) | IovecsIn(i) | IovecsOut(i) = kind {
                     assert!(*i < k.len(), "{nr}");
                 }
             }

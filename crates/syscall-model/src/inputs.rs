@@ -32,8 +32,13 @@ pub fn inputs(nr: u64, args: &Args, mem: &dyn MemoryReader) -> Vec<MemRange> {
         return out;
     };
     for (i, kind) in row.args.iter().enumerate() {
-        if matches!(kind, ArgKind::Path | ArgKind::Str) {
-            push_string(&mut out, args[i], mem);
+        match *kind {
+            ArgKind::Path | ArgKind::Str => push_string(&mut out, args[i], mem),
+            ArgKind::PeerAddr(len) | ArgKind::LocalAddr(len) => {
+                push_sockaddr(&mut out, args[i], args[len], mem)
+            }
+            ArgKind::IovecsIn(count) => push_iovecs(&mut out, args[i], args[count], mem),
+            _ => {}
         }
     }
     if let Some(reads) = row.reads {
@@ -43,19 +48,9 @@ pub fn inputs(nr: u64, args: &Args, mem: &dyn MemoryReader) -> Vec<MemRange> {
     out
 }
 
-/// The buffer `write`, `pwrite64` (and `sendto`) send.
+/// The buffer `write`, `pwrite64` and `sendto` send.
 pub(crate) fn sent_buffer(args: &Args, _mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
     push(out, args[1], args[2].min(INPUT_BUFFER_CAP));
-}
-
-pub(crate) fn sendto(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
-    sent_buffer(args, mem, out);
-    push_sockaddr(out, args[4], args[5], mem);
-}
-
-/// The buffers `writev`, `pwritev` and `pwritev2` gather.
-pub(crate) fn writev(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
-    push_iovecs(out, args[1], args[2], mem);
 }
 
 /// Only the iovec array: the buffers are outputs. Kept so that the
@@ -73,11 +68,6 @@ pub(crate) fn sendmsg(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRang
         push_sockaddr(out, name, namelen, mem);
         push_iovecs(out, u64_at(&hdr, 16), u64_at(&hdr, 24), mem);
     }
-}
-
-/// The address `connect` and `bind` take.
-pub(crate) fn connect(args: &Args, mem: &dyn MemoryReader, out: &mut Vec<MemRange>) {
-    push_sockaddr(out, args[1], args[2], mem);
 }
 
 /// `struct clone_args`, as far as the kernel reads it (the size argument),

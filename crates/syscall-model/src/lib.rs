@@ -46,8 +46,8 @@ pub use policy::{
     ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
 pub use row::{
-    Args, At, Blocking, Exit, FdWrite, MaskAt, ReadsHook, Replay, Returns, Sent, Syscall,
-    TaskEffect, Writes, WritesHook,
+    Activity, Args, At, Blocking, Exit, FdEffect, FdWrite, MaskAt, ReadsHook, Replay, Returns,
+    Sent, Syscall, TaskEffect, Writes, WritesHook,
 };
 /// Syscall numbers by name, as the table's rows are keyed.
 pub use syscalls::Sysno;

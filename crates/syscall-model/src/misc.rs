@@ -3,9 +3,14 @@
 //! An unknown command is `Unsupported`, never a guess.
 
 use crate::outputs::{count, is_err, ok, read_u32, unsupported, Out};
-use crate::row::Exit;
+use crate::row::{Args, Exit};
 use crate::{is_error_result, ModelError};
 use libc as l;
+
+/// `fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, lowest)` returns a copy of `fd`.
+pub(crate) fn fcntl_duplicates(args: &Args) -> bool {
+    matches!(args[1] as i32, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC)
+}
 
 pub(crate) fn fcntl(c: &Exit, out: &mut Out) -> Result<(), ModelError> {
     let (a, ret) = (c.args, c.ret);

@@ -140,6 +140,75 @@ pub enum TaskEffect {
     EndsProcess,
 }
 
+/// What a successful call does to the process's descriptor table besides
+/// returning a new descriptor ([`Returns::Fd`]), for the analyses that
+/// follow descriptors.
+#[derive(Clone, Copy)]
+pub enum FdEffect {
+    None,
+    /// Closes the descriptor in argument 0.
+    Closes,
+    /// `close_range(first, last, flags)`: closes the range, or marks it
+    /// close-on-exec.
+    ClosesRange,
+    /// Returns a copy of the descriptor in argument 0.
+    Duplicates,
+    /// [`FdEffect::Duplicates`] when the function says so, for these
+    /// arguments (`fcntl(F_DUPFD)`).
+    DuplicatesWhen(fn(&Args) -> bool),
+    /// Writes two new descriptors (a pipe's ends, a socket pair) into the
+    /// `int[2]` at this argument.
+    Pair(usize),
+}
+
+/// What a call does to the file, directory, socket or process its
+/// arguments name, as the audits (`replay extract`, `replay report`) sort
+/// calls: one verb per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// None the audits follow.
+    None,
+    /// Reads a file's bytes (`read`, `preadv2`, ...).
+    Read,
+    /// Writes a file's bytes or changes its size (`write`, `ftruncate`).
+    Write,
+    /// Runs the file as a program.
+    Exec,
+    /// Looks at a file without opening it (`stat`, `access`, `readlink`),
+    /// or asks a socket for an address.
+    Inspect,
+    /// Removes a name (`unlink`, `rmdir`).
+    Remove,
+    /// Opens a file by name.
+    Open,
+    /// Maps a file into memory.
+    Map,
+    /// Moves a name.
+    Rename,
+    /// Changes a file's mode or owner.
+    ChangeAttributes,
+    /// Makes a directory.
+    MakeDir,
+    /// Lists a directory.
+    List,
+    /// Connects a socket to a peer.
+    Connect,
+    /// Gives a socket its own address.
+    Bind,
+    /// Makes a socket accept connections.
+    Listen,
+    /// Takes a connection, as a new descriptor.
+    Accept,
+    /// Sends on a socket (`sendto`, `sendmsg`).
+    Send,
+    /// Receives on a socket (`recvfrom`, `recvmsg`).
+    Receive,
+    /// Changes the process's user or group ids or capabilities.
+    ChangeCredentials,
+    /// Reads or changes another process's memory or registers.
+    ReachIntoProcess,
+}
+
 /// Whether replay runs the syscall in the kernel or feeds its recorded
 /// result back.
 #[derive(Clone, Copy)]
@@ -197,6 +266,8 @@ pub struct Syscall {
     /// kernel saves the old one for a handler that interrupts it.
     pub temporary_mask: Option<MaskAt>,
     pub task: TaskEffect,
+    pub activity: Activity,
+    pub fd_effect: FdEffect,
 }
 
 /// A row for `sysno` in `classes` (bits of [`Classes`]) that writes
@@ -224,6 +295,8 @@ pub(crate) const fn numbered(nr: u64, name: &'static str, classes: u16) -> Sysca
         returns: Returns::Value,
         fd_write: None,
         task: TaskEffect::None,
+        activity: Activity::None,
+        fd_effect: FdEffect::None,
     }
 }
 
@@ -347,6 +420,16 @@ impl Syscall {
         self
     }
 
+    pub(crate) const fn does(mut self, activity: Activity) -> Syscall {
+        self.activity = activity;
+        self
+    }
+
+    pub(crate) const fn fd_effect(mut self, effect: FdEffect) -> Syscall {
+        self.fd_effect = effect;
+        self
+    }
+
     pub(crate) const fn temporary_mask(mut self, at: MaskAt) -> Syscall {
         self.temporary_mask = Some(at);
         self
@@ -355,6 +438,52 @@ impl Syscall {
     /// The first argument of this kind, if the call takes one.
     pub fn arg_of_kind(&self, kind: ArgKind) -> Option<usize> {
         self.args.iter().position(|k| *k == kind)
+    }
+
+    /// The open(2) flags the call opens its file with, where it opens one
+    /// by name and says how (`openat2` keeps them in a struct: `None`).
+    pub fn open_flags(&self, args: &Args) -> Option<u64> {
+        const CREAT_FLAGS: u64 = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+        if self.activity != Activity::Open {
+            return None;
+        }
+        match self.arg_of_kind(ArgKind::OpenFlags) {
+            Some(i) => Some(args[i]),
+            // creat(2) is open(2) with these flags.
+            None if self.nr == libc::SYS_creat as u64 => Some(CREAT_FLAGS),
+            None => None,
+        }
+    }
+
+    /// True if the call, with these arguments, returns a copy of the
+    /// descriptor in its first argument.
+    pub fn duplicates(&self, args: &Args) -> bool {
+        match self.fd_effect {
+            FdEffect::Duplicates => true,
+            FdEffect::DuplicatesWhen(when) => when(args),
+            _ => false,
+        }
+    }
+
+    /// Whether the descriptors a successful call makes are close-on-exec.
+    pub fn new_fds_close_on_exec(&self, args: &Args) -> bool {
+        const O_CLOEXEC: u64 = libc::O_CLOEXEC as u64;
+        const MFD_CLOEXEC: u64 = libc::MFD_CLOEXEC as u64;
+        const F_DUPFD_CLOEXEC: u64 = libc::F_DUPFD_CLOEXEC as u64;
+        // Calls that take open(2)-style flags (SOCK_CLOEXEC, EFD_CLOEXEC,
+        // ... are O_CLOEXEC too) name them; the rest are irregular.
+        if let Some(flags) = self.open_flags(args) {
+            return flags & O_CLOEXEC != 0;
+        }
+        if let Some(i) = self.arg_of_kind(ArgKind::OpenFlags) {
+            return args[i] & O_CLOEXEC != 0;
+        }
+        match self.nr as i64 {
+            libc::SYS_socket | libc::SYS_socketpair => args[1] & O_CLOEXEC != 0,
+            libc::SYS_memfd_create => args[1] & MFD_CLOEXEC != 0,
+            libc::SYS_fcntl => args[1] == F_DUPFD_CLOEXEC,
+            _ => false,
+        }
     }
 
     /// True if replay runs this call, with these arguments, in the kernel.

@@ -656,3 +656,81 @@ fn sysfs_option_2_writes_the_name_and_its_nul() {
     );
     assert!(out(l::SYS_sysfs, [1, 0x2000, 0, 0, 0, 0], 3, &EMPTY).is_empty());
 }
+
+/// The audit columns agree with the rest of each row: a call that opens a
+/// file by name takes a path and returns a descriptor, a pair's ends are
+/// the 8 bytes the call writes, a copy is a descriptor returned.
+#[test]
+fn activity_and_descriptor_columns_agree_with_the_row() {
+    use crate::decode::ArgKind;
+    for nr in known_syscalls() {
+        let row = syscall(nr).unwrap();
+        let name = row.name;
+        if row.activity == Activity::Open {
+            assert!(
+                row.arg_of_kind(ArgKind::Path).is_some(),
+                "{name} opens no path"
+            );
+            assert_eq!(row.returns, Returns::Fd, "{name}");
+        }
+        if row.activity == Activity::Accept {
+            assert_eq!(row.returns, Returns::Fd, "{name}");
+        }
+        match row.fd_effect {
+            FdEffect::Pair(at) => {
+                assert!(
+                    matches!(row.writes, Writes::OnSuccess(structs) if structs.contains(&At(at, 8))),
+                    "{name} writes no int[2] at argument {at}"
+                );
+            }
+            FdEffect::Duplicates | FdEffect::DuplicatesWhen(_) | FdEffect::Closes => {
+                assert_eq!(row.args.first(), Some(&ArgKind::Fd), "{name}");
+            }
+            FdEffect::ClosesRange | FdEffect::None => {}
+        }
+    }
+    let openat = syscall(nr(l::SYS_openat)).unwrap();
+    let cloexec = l::O_CLOEXEC as u64;
+    assert_eq!(openat.open_flags(&[0, 0, cloexec, 0, 0, 0]), Some(cloexec));
+    assert!(openat.new_fds_close_on_exec(&[0, 0, cloexec, 0, 0, 0]));
+    let creat = syscall(nr(l::SYS_creat)).unwrap();
+    assert_eq!(
+        creat.open_flags(&[0, 0o644, 0, 0, 0, 0]),
+        Some((l::O_CREAT | l::O_WRONLY | l::O_TRUNC) as u64)
+    );
+    let fcntl = syscall(nr(l::SYS_fcntl)).unwrap();
+    assert!(fcntl.duplicates(&[3, l::F_DUPFD_CLOEXEC as u64, 10, 0, 0, 0]));
+    assert!(fcntl.new_fds_close_on_exec(&[3, l::F_DUPFD_CLOEXEC as u64, 10, 0, 0, 0]));
+    assert!(!fcntl.duplicates(&[3, l::F_GETFL as u64, 0, 0, 0, 0]));
+    let socket = syscall(nr(l::SYS_socket)).unwrap();
+    assert!(socket.new_fds_close_on_exec(&[
+        2,
+        (l::SOCK_STREAM | l::SOCK_CLOEXEC) as u64,
+        0,
+        0,
+        0,
+        0
+    ]));
+}
+
+/// Socket addresses and iovec arrays the kernel reads are inputs of the
+/// call, found from the arguments' kinds alone.
+#[test]
+fn addresses_and_iovecs_the_kernel_reads_are_inputs() {
+    let mut mem = FakeMem::default();
+    mem.put(0x1000, &[2, 0, 0, 80, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let connect = inputs(nr(l::SYS_connect), &[3, 0x1000, 16, 0, 0, 0], &mem);
+    assert_eq!(connect, vec![r(0x1000, 16)]);
+    mem.put(0x2000, b"hello");
+    let sendto = inputs(nr(l::SYS_sendto), &[3, 0x2000, 5, 0, 0x1000, 16], &mem);
+    assert!(
+        sendto.contains(&r(0x1000, 16)) && sendto.contains(&r(0x2000, 5)),
+        "{sendto:?}"
+    );
+    mem.put_u64s(0x3000, &[0x2000, 5]);
+    let writev = inputs(nr(l::SYS_writev), &[1, 0x3000, 1, 0, 0, 0], &mem);
+    assert!(
+        writev.contains(&r(0x3000, 16)) && writev.contains(&r(0x2000, 5)),
+        "{writev:?}"
+    );
+}

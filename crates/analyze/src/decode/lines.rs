@@ -10,9 +10,11 @@ use syscall_model::Sysno;
 /// another task interrupts there, the arguments before it on the
 /// `<unfinished ...>` line and the rest, decoded at exit, on the
 /// `<... resumed>` one. From the syscall model where its writes say (a
-/// buffer, fixed structs), and listed for the irregular ones. `None`:
-/// every argument shows at entry.
+/// buffer, fixed structs) or its arguments' kinds (an address or iovecs
+/// the kernel fills), and listed for the irregular ones. `None`: every
+/// argument shows at entry.
 pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
+    use syscall_model::decode::ArgKind;
     use syscall_model::{At, Writes};
     let sysno = sysno?;
     if sysno == Sysno::rseq {
@@ -23,9 +25,6 @@ pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
         Sysno::read
         | Sysno::pread64
         | Sysno::getdents64
-        | Sysno::readv
-        | Sysno::preadv
-        | Sysno::preadv2
         | Sysno::recvfrom
         | Sysno::recvmsg
         | Sysno::epoll_wait
@@ -33,15 +32,20 @@ pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
         | Sysno::epoll_pwait2
         | Sysno::nanosleep
         | Sysno::wait4
-        | Sysno::accept
-        | Sysno::accept4
         | Sysno::capget
         | Sysno::rt_sigtimedwait => Some(1),
         Sysno::waitid | Sysno::rt_sigprocmask | Sysno::rt_sigaction => Some(2),
         Sysno::clock_nanosleep => Some(3),
         _ => None,
     };
-    listed.or_else(|| match syscall_model::syscall(sysno.id() as u64)?.writes {
+    let row = syscall_model::syscall(sysno.id() as u64)?;
+    let filled = row.args.iter().position(|kind| {
+        matches!(
+            kind,
+            ArgKind::PeerAddrOut | ArgKind::LocalAddrOut | ArgKind::LenOut | ArgKind::IovecsOut(_)
+        )
+    });
+    listed.or(filled).or_else(|| match row.writes {
         Writes::Returned { buf, .. } => Some(buf),
         Writes::OnSuccess(structs) => structs.iter().map(|At(arg, _)| *arg).min(),
         _ => None,

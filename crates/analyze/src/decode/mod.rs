@@ -226,6 +226,20 @@ impl Decoder<'_> {
                 }
             }
             ArgKind::Ptr => ptr(v),
+            ArgKind::PeerAddr(len) | ArgKind::LocalAddr(len) => {
+                self.input_struct(rec, v, rec.args[len] as usize, structs::sockaddr)
+            }
+            ArgKind::PeerAddrOut | ArgKind::LocalAddrOut => {
+                self.out(rec, v, 128, structs::sockaddr)
+            }
+            ArgKind::LenOut => self.out(rec, v, 4, |b| {
+                Some(format!(
+                    "[{}]",
+                    u32::from_ne_bytes(b.get(..4)?.try_into().ok()?)
+                ))
+            }),
+            ArgKind::IovecsIn(count) => self.iovecs(rec, v, rec.args[count], false),
+            ArgKind::IovecsOut(count) => self.iovecs(rec, v, rec.args[count], true),
             ArgKind::PollFds => self.pollfds(rec, v, rec.args[i + 1]),
             ArgKind::OpenFlags => open_flags(v),
             ArgKind::AtFlags => flags(v, AT_FLAGS, "0"),
@@ -642,36 +656,6 @@ impl Decoder<'_> {
                     p => p.to_string(),
                 };
                 set(out, 2, proto);
-            }
-            Some(Sysno::connect | Sysno::bind) => set(
-                out,
-                1,
-                self.input_struct(rec, a[1], a[2] as usize, structs::sockaddr),
-            ),
-            Some(Sysno::sendto) => set(
-                out,
-                4,
-                self.input_struct(rec, a[4], a[5] as usize, structs::sockaddr),
-            ),
-            Some(Sysno::accept | Sysno::accept4 | Sysno::getsockname | Sysno::getpeername) => {
-                set(out, 1, self.out(rec, a[1], 128, structs::sockaddr));
-                let len = self.out(rec, a[2], 4, |b| {
-                    Some(format!(
-                        "[{}]",
-                        u32::from_ne_bytes(b.get(..4)?.try_into().ok()?)
-                    ))
-                });
-                set(out, 2, len);
-            }
-            Some(Sysno::recvfrom) => {
-                set(out, 1, self.buf(rec, a[1], a[2]));
-                set(out, 4, self.out(rec, a[4], 128, structs::sockaddr));
-            }
-            Some(Sysno::writev | Sysno::pwritev | Sysno::pwritev2) => {
-                set(out, 1, self.iovecs(rec, a[1], a[2], false))
-            }
-            Some(Sysno::readv | Sysno::preadv | Sysno::preadv2) => {
-                set(out, 1, self.iovecs(rec, a[1], a[2], true))
             }
             _ => {}
         }
