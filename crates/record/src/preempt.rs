@@ -15,7 +15,7 @@
 
 use crate::RecordError;
 use position::insn::{self, InsnKind, Written, MAX_INSN_LEN};
-use position::pass::StepLog;
+use position::pass::{Closure, StepLog};
 use std::collections::VecDeque;
 use trace::event::{Regs, WatchedWord};
 use tracee::ptrace::{self, Resume, Stop, WaitResult, SIGINFO_SIZE};
@@ -265,29 +265,7 @@ pub fn search(
             }
         }
         if let (None, Some(closure)) = (target, closure) {
-            let code = |addr, len| mem.read(addr, len).ok();
-            log.add_branch_targets(branches_near(&code, log.span(closure)));
-            let points = log.patch_points(closure);
-            // The first usable point from the chosen one on: each check
-            // decodes a few KiB, so only as many as needed are checked.
-            let first = match choice {
-                Choice::Nth(n) if !points.is_empty() => n % points.len(),
-                _ => 0,
-            };
-            let in_order = (0..points.len()).map(|i| points[(first + i) % points.len()]);
-            // A window that is one instruction has no boundary inside it
-            // that a branch the walk never saw (an indirect one, one from
-            // far away) could land on, running the jump's bytes as code:
-            // such points first.
-            let one_instruction = |&(at, len): &(u64, u8)| {
-                code(at, usize::from(len))
-                    .is_some_and(|bytes| insn::instruction_starts(at, &bytes).len() == 1)
-            };
-            target = in_order
-                .clone()
-                .filter(one_instruction)
-                .chain(in_order)
-                .find(|&(at, len)| !jumped_into(&code, at, len));
+            target = choose_patch_point(&mut log, closure, mem, choice);
             if let Some((at, len)) = target {
                 if at == r.rip {
                     return Ok(Search::Found(Box::new(point_here(
@@ -322,6 +300,7 @@ pub fn search(
                 small_loop_pass = Some(r);
             }
         }
+        let rep_end = decoded.repeated.then(|| r.rip + u64::from(decoded.len));
         for w in decoded.writes {
             written.retain(|x| *x != w);
             written.push_back(w);
@@ -330,45 +309,97 @@ pub fn search(
             }
         }
         last_rip = Some(r.rip);
-        let stop = if decoded.repeated {
-            run_to(tid, r.rip + u64::from(decoded.len))?
-        } else {
-            ptrace::resume(tid, Resume::SingleStep, 0)?;
-            ptrace::wait_for(tid)?
-        };
-        let WaitResult::Stopped(_, Stop::Signal(sig)) = stop else {
-            return Ok(Search::Stopped(stop));
-        };
-        let Some(info) = ptrace::get_siginfo(tid)? else {
-            return Ok(Search::Stopped(stop));
-        };
-        if let Some(answers) = cpuid {
-            // A trapped CPUID, answered: the step is done.
-            let answer = |leaf, subleaf| answers.answer(leaf, subleaf);
-            if tracee::cpuid::answer_if_trapped(tid, mem, sig, &info, answer)? {
-                continue;
-            }
-        }
-        let code = ptrace::siginfo_code(&info);
-        let synchronous = ptrace::is_synchronous(sig, &info);
-        match (sig, code) {
-            (
-                libc::SIGTRAP,
-                ptrace::TRAP_TRACE
-                | ptrace::TRAP_BRKPT
-                | ptrace::TRAP_HWBKPT
-                | tracee::perf::TRAP_PERF,
-            ) => {}
-            _ if synchronous => return Ok(Search::Stopped(stop)),
+        match step_over(tid, mem, rep_end, cpuid)? {
+            Stepped::Done => {}
+            Stepped::Stopped(stop) => return Ok(Search::Stopped(stop)),
             // The step did not run: the signal stop came first. The signal
             // waits for the point like any other.
-            _ => {
+            Stepped::SignalFirst(info) => {
                 held.push_back(info);
                 last_rip = None;
             }
         }
     }
     Ok(Search::NoLoop)
+}
+
+/// The patch point to stop at in the loop the walk's log just closed: the
+/// first usable one from the chosen one on, where no branch nearby lands
+/// inside the probe's jump.
+fn choose_patch_point(
+    log: &mut StepLog,
+    closure: Closure,
+    mem: &ProcessMemory,
+    choice: Choice,
+) -> Option<(u64, u8)> {
+    let code = |addr, len| mem.read(addr, len).ok();
+    log.add_branch_targets(branches_near(&code, log.span(closure)));
+    let points = log.patch_points(closure);
+    // Each check decodes a few KiB, so only as many as needed are checked.
+    let first = match choice {
+        Choice::Nth(n) if !points.is_empty() => n % points.len(),
+        _ => 0,
+    };
+    let in_order = (0..points.len()).map(|i| points[(first + i) % points.len()]);
+    // A window that is one instruction has no boundary inside it that a
+    // branch the walk never saw (an indirect one, one from far away) could
+    // land on, running the jump's bytes as code: such points first.
+    let one_instruction = |&(at, len): &(u64, u8)| {
+        code(at, usize::from(len))
+            .is_some_and(|bytes| insn::instruction_starts(at, &bytes).len() == 1)
+    };
+    in_order
+        .clone()
+        .filter(one_instruction)
+        .chain(in_order)
+        .find(|&(at, len)| !jumped_into(&code, at, len))
+}
+
+/// How one step of the walk ended.
+enum Stepped {
+    /// The instruction ran (a trapped CPUID was answered).
+    Done,
+    /// An asynchronous signal stopped the thread before the instruction ran.
+    SignalFirst([u8; SIGINFO_SIZE]),
+    /// Anything else: a fault, an exit, a syscall.
+    Stopped(WaitResult),
+}
+
+/// Runs the thread's next instruction; a `rep` instruction, which ends
+/// at `rep_end`, with all its iterations at once.
+fn step_over(
+    tid: Pid,
+    mem: &ProcessMemory,
+    rep_end: Option<u64>,
+    cpuid: Option<&crate::cpuid::CpuidAnswers>,
+) -> Result<Stepped, RecordError> {
+    let stop = if let Some(end) = rep_end {
+        run_to(tid, end)?
+    } else {
+        ptrace::resume(tid, Resume::SingleStep, 0)?;
+        ptrace::wait_for(tid)?
+    };
+    let WaitResult::Stopped(_, Stop::Signal(sig)) = stop else {
+        return Ok(Stepped::Stopped(stop));
+    };
+    let Some(info) = ptrace::get_siginfo(tid)? else {
+        return Ok(Stepped::Stopped(stop));
+    };
+    if let Some(answers) = cpuid {
+        let answer = |leaf, subleaf| answers.answer(leaf, subleaf);
+        if tracee::cpuid::answer_if_trapped(tid, mem, sig, &info, answer)? {
+            return Ok(Stepped::Done);
+        }
+    }
+    let code = ptrace::siginfo_code(&info);
+    Ok(match (sig, code) {
+        (
+            libc::SIGTRAP,
+            ptrace::TRAP_TRACE | ptrace::TRAP_BRKPT | ptrace::TRAP_HWBKPT | tracee::perf::TRAP_PERF,
+        ) => Stepped::Done,
+        _ if ptrace::is_synchronous(sig, &info) => Stepped::Stopped(stop),
+        _ => Stepped::SignalFirst(info),
+    })
 }
 
 /// How long a loop that writes no memory may run on towards its exit:
