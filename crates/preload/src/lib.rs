@@ -596,11 +596,6 @@ unsafe fn record(buffer: *mut u8, nr: u64, args: [u64; 6], plan: Plan) -> i64 {
     if nr == sys::CLOSE {
         fds_changed();
     }
-    let result = if (nr == sys::READ || nr == sys::PREAD64) && result > 0 {
-        invisible::hide_recorder_in_status(args, result)
-    } else {
-        result
-    };
     let (input_addr, input_len) = match plan.input {
         // With its NUL, so that an empty path ("" with AT_EMPTY_PATH) shows.
         Input::Path(addr) if result != -EFAULT && addr != 0 => {

@@ -263,9 +263,9 @@ impl Recorder {
                 if self.permission_listener {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
                 }
-                let own_no_new_privs = self.task(tid)?.modes.own_no_new_privs;
-                if self.set_no_new_privs && !own_no_new_privs {
-                    self.update_fd_generation(tgid, |g| g | syscallbuf::NO_NEW_PRIVS_BY_RECORDER)?;
+                if self.proc_views.is_reader(tgid) {
+                    // Descriptors of rewritten /proc files survive the exec.
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::PROC_READS_TRACED)?;
                 }
                 Ok(syscallbuf::MODE_RECORD)
             }

@@ -23,6 +23,7 @@ mod output;
 mod preempt;
 mod preload_env;
 mod proc_mem;
+mod proc_text;
 mod proc_views;
 mod recorder;
 mod rseq;

@@ -28,9 +28,7 @@ impl Recorder {
                 }
                 // A forked child keeps its parent's descriptors.
                 let (parent, child_process) = (self.task(tid)?.tgid, self.task(child)?.tgid);
-                if self.proc_view_readers.contains(&parent) {
-                    self.proc_view_readers.insert(child_process);
-                }
+                self.proc_views.inherit(parent, child_process);
                 if self.proc_mem_writers.contains(&parent) {
                     self.proc_mem_writers.insert(child_process);
                 }

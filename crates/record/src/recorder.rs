@@ -95,9 +95,9 @@ pub(crate) struct Recorder {
     pub(crate) syscall_sites: std::collections::HashSet<(Pid, u64)>,
     /// Processes that opened a `/proc/PID/mem` for writing.
     pub(crate) proc_mem_writers: std::collections::HashSet<Pid>,
-    /// Processes that opened a `/proc` file the recorder edits
-    /// (`proc_views.rs`).
-    pub(crate) proc_view_readers: std::collections::HashSet<Pid>,
+    /// Processes that opened a `/proc` file the recorder rewrites, and
+    /// the text it serves them (`proc_views.rs`).
+    pub(crate) proc_views: crate::proc_views::ProcViews,
     /// The CPU features CPUID hides from the program, by their
     /// `/proc/cpuinfo` names.
     pub(crate) hidden_cpu_flags: Vec<String>,
@@ -201,7 +201,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         asleep_in_buffer: None,
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
-        proc_view_readers: Default::default(),
+        proc_views: Default::default(),
         hidden_cpu_flags,
         continued: Default::default(),
         group_stopped: Default::default(),
@@ -574,10 +574,12 @@ impl Recorder {
             self.initial_outcome = Some(outcome);
         }
         self.scheduler.forget(tid);
+        tracee::ptrace::forget_stops(tid);
         if let Some(task) = self.tasks.remove(&tid) {
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.memories.remove(&task.tgid);
                 self.killed_processes.remove(&task.tgid);
+                self.proc_views.forget(task.tgid);
             }
         }
         Ok(())

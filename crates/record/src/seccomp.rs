@@ -137,8 +137,7 @@ impl Recorder {
         const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
         if nr == libc::SYS_prctl as u64 && args[0] == PR_SET_NO_NEW_PRIVS && result == 0 {
             self.task(tid)?.modes.own_no_new_privs = true;
-            // The library's reads of the process's status show it again.
-            return self.update_fd_generation(tgid, |g| g & !syscallbuf::NO_NEW_PRIVS_BY_RECORDER);
+            return Ok(());
         }
         let (installed, all_threads) = match nr as i64 {
             libc::SYS_prctl => (
@@ -190,67 +189,12 @@ impl Recorder {
     }
 
     /// Which of the recorder's marks show in `tid`'s status.
-    pub(crate) fn recorder_marks(&mut self, tid: Pid) -> Step<syscallbuf::status::Marks> {
+    pub(crate) fn recorder_marks(&mut self, tid: Pid) -> Step<crate::proc_text::Marks> {
         let task = self.task(tid)?;
         let (own_seccomp, own_no_new_privs) = (task.modes.own_seccomp, task.modes.own_no_new_privs);
-        Ok(syscallbuf::status::Marks {
+        Ok(crate::proc_text::Marks {
             seccomp_filter: self.recorder_filter && !own_seccomp,
             no_new_privs: self.set_no_new_privs && !own_no_new_privs,
         })
-    }
-
-    /// At the exit of a traced read of the process's own
-    /// `/proc/PID/status`: what the recorder adds there taken out, as the
-    /// library does for the reads it buffers (`syscallbuf::status`).
-    /// Returns the read's result, shorter where a value got shorter.
-    pub(crate) fn hide_recorder_in_status(
-        &mut self,
-        tid: Pid,
-        nr: u64,
-        args: &[u64; 6],
-        result: i64,
-    ) -> Step<i64> {
-        const NAME: &[u8] = b"Name:\t";
-        let is_read = nr == libc::SYS_read as u64 || nr == libc::SYS_pread64 as u64;
-        if !is_read || result < NAME.len() as i64 {
-            return Ok(result);
-        }
-        let tgid = self.task(tid)?.tgid;
-        let marks = self.recorder_marks(tid)?;
-        if self.memory(tgid)?.read(args[1], NAME.len()).ok().as_deref() != Some(NAME) {
-            return Ok(result);
-        }
-        self.edit_read(tid, tgid, args, result, |text, len, may_shrink| {
-            syscallbuf::status::hide_recorder(text, len, tgid as u64, marks, may_shrink)
-        })
-    }
-
-    /// Edits the bytes a traced read just put in the program's buffer
-    /// before they are logged: `edit` gets them, their length and whether
-    /// the text may get shorter (the read reached the end of the file),
-    /// and returns the new length, which becomes the read's result.
-    pub(crate) fn edit_read(
-        &mut self,
-        tid: Pid,
-        tgid: Pid,
-        args: &[u64; 6],
-        result: i64,
-        edit: impl FnOnce(&mut [u8], usize, bool) -> usize,
-    ) -> Step<i64> {
-        let mem = self.memory(tgid)?;
-        let original = mem.read(args[1], result as usize)?;
-        let mut text = original.clone();
-        let may_shrink = (result as u64) < args[2];
-        let len = edit(&mut text, original.len(), may_shrink);
-        if text == original && len == original.len() {
-            return Ok(result);
-        }
-        mem.write(args[1], &text[..len])?;
-        if len != original.len() {
-            let mut regs = tracee::regs::get(tid)?;
-            regs.rax = len as u64;
-            tracee::regs::set(tid, &regs)?;
-        }
-        Ok(len as i64)
     }
 }

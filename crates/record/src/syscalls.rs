@@ -437,8 +437,7 @@ impl Recorder {
             });
         }
         if forced.is_none() {
-            result = self.hide_recorder_in_status(tid, nr, &args, result)?;
-            result = self.show_native_proc_view(tid, nr, &args, result)?;
+            result = self.serve_proc_view(tid, nr, &args, result)?;
             exit_regs.rax = result as u64;
             match nr as i64 {
                 libc::SYS_sched_getaffinity => self.show_native_affinity(tid, &args, result)?,

@@ -14,7 +14,6 @@
 pub mod environment;
 pub mod plan;
 pub mod proc_views;
-pub mod status;
 
 pub use plan::BUFFERED;
 
@@ -65,14 +64,10 @@ pub const SHARED_FILE_WRITES_TRACED: u64 = 1 << 61;
 /// where replay has no syscall to stop at, so every call takes the traced
 /// path.
 pub const ALL_CALLS_TRACED: u64 = 1 << 60;
-/// Set in that word while no_new_privs is the recorder's (it set it for
-/// the filter, and the program did not set it itself): the library then
-/// shows `NoNewPrivs: 0` in the process's own status (see [`status`]).
-pub const NO_NEW_PRIVS_BY_RECORDER: u64 = 1 << 59;
 /// Set in that word once the process opens a `/proc` file the recorder
-/// edits (another task's state, `/proc/cpuinfo`): its reads of procfs
-/// files then take the traced path, where the recorder shows what a
-/// native run would (see [`proc_views`]).
+/// rewrites (a recorded task's status or stat, `/proc/cpuinfo`): its reads
+/// of procfs files then take the traced path, where the recorder shows
+/// what a native run would (see [`proc_views`]).
 pub const PROC_READS_TRACED: u64 = 1 << 58;
 /// `control(OP_REGISTER, buffer, len)`: the calling thread's buffer.
 pub const OP_REGISTER: u64 = 2;

@@ -28,6 +28,20 @@ pub fn syscall(
     nr: i64,
     args: [u64; 6],
 ) -> Result<i64, TraceeError> {
+    syscall_keeping_signals(pid, mem, site, nr, args, None)
+}
+
+/// [`syscall`], with the asynchronous signals that arrive meanwhile added
+/// to `arrived` (as their siginfo) instead of dropped, where given: a
+/// recorder must deliver them later.
+pub fn syscall_keeping_signals(
+    pid: Pid,
+    mem: &ProcessMemory,
+    site: SyscallSite,
+    nr: i64,
+    args: [u64; 6],
+    mut arrived: Option<&mut Vec<[u8; ptrace::SIGINFO_SIZE]>>,
+) -> Result<i64, TraceeError> {
     let saved = regs::get(pid)?;
     let (addr, patched) = match site {
         SyscallSite::At(addr) => (addr, None),
@@ -45,8 +59,8 @@ pub fn syscall(
     regs::set_syscall_args(&mut call, &args);
     regs::set(pid, &call)?;
     let what = format!("syscall {nr}");
-    run_to_syscall_stop(pid, &what)?;
-    run_to_syscall_stop(pid, &what)?;
+    run_to_syscall_stop(pid, &what, arrived.as_deref_mut())?;
+    run_to_syscall_stop(pid, &what, arrived)?;
     let result = regs::get(pid)?.rax as i64;
     tracing::debug!(pid, nr, ?args, result, "injected syscall");
     if let Some(original) = patched {
@@ -57,8 +71,13 @@ pub fn syscall(
 }
 
 /// Resumes to the next syscall stop, dropping asynchronous signals that the
-/// real kernel sends meanwhile (replay injects signals from the log instead).
-fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
+/// real kernel sends meanwhile (replay injects signals from the log
+/// instead), or keeping their siginfo in `arrived`.
+fn run_to_syscall_stop(
+    pid: Pid,
+    what: &str,
+    mut arrived: Option<&mut Vec<[u8; ptrace::SIGINFO_SIZE]>>,
+) -> Result<(), TraceeError> {
     ptrace::resume(pid, Resume::Syscall, 0)?;
     loop {
         match ptrace::wait_for(pid)? {
@@ -71,7 +90,10 @@ fn run_to_syscall_stop(pid: Pid, what: &str) -> Result<(), TraceeError> {
                 ptrace::resume(pid, Resume::Syscall, 0)?;
             }
             WaitResult::Stopped(_, Stop::Signal(sig)) if is_droppable(sig) => {
-                tracing::debug!(pid, sig, "dropping signal during injection");
+                match (arrived.as_deref_mut(), ptrace::get_siginfo(pid)?) {
+                    (Some(arrived), Some(info)) => arrived.push(info),
+                    _ => tracing::debug!(pid, sig, "dropping signal during injection"),
+                }
                 ptrace::resume(pid, Resume::Syscall, 0)?;
             }
             other => {
@@ -124,7 +146,7 @@ fn clone(pid: Pid, site: u64, args: [u64; 6], what: &str) -> Result<Pid, TraceeE
     call.orig_rax = u64::MAX;
     regs::set_syscall_args(&mut call, &args);
     regs::set(pid, &call)?;
-    run_to_syscall_stop(pid, what)?;
+    run_to_syscall_stop(pid, what, None)?;
     ptrace::resume(pid, Resume::Syscall, 0)?;
     let child = loop {
         match ptrace::wait_for(pid)? {
@@ -154,7 +176,7 @@ fn clone(pid: Pid, site: u64, args: [u64; 6], what: &str) -> Result<Pid, TraceeE
             }
         }
     };
-    run_to_syscall_stop(pid, what)?;
+    run_to_syscall_stop(pid, what, None)?;
     regs::set(pid, &saved)?;
     // The child's first stop: SIGSTOP for a tracer that attached the
     // classic way, an event stop for one that seized.

@@ -234,7 +234,29 @@ fn wait_once(pid: Pid, flags: i32) -> Result<Option<WaitResult>, TraceeError> {
     if rc == 0 {
         return Ok(None);
     }
-    Ok(Some(decode(rc, status)))
+    let result = decode(rc, status);
+    if let WaitResult::Stopped(tid, _) = result {
+        STOPS.with_borrow_mut(|stops| *stops.entry(tid).or_default() += 1);
+    }
+    Ok(Some(result))
+}
+
+thread_local! {
+    /// How many ptrace stops each tracee has reported to this thread.
+    static STOPS: std::cell::RefCell<std::collections::HashMap<Pid, u64>> =
+        Default::default();
+}
+
+/// How many ptrace stops `tid` has reported so far: each one is a
+/// voluntary context switch of the tracee that a native run does not make.
+pub fn stops_reported(tid: Pid) -> u64 {
+    STOPS.with_borrow(|stops| stops.get(&tid).copied().unwrap_or(0))
+}
+
+/// Forgets `tid`'s count of stops (it is gone, and its number may be
+/// given to a new task).
+pub fn forget_stops(tid: Pid) {
+    STOPS.with_borrow_mut(|stops| stops.remove(&tid));
 }
 
 /// Waits for the next state change of any tracee.
