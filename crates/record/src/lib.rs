@@ -30,6 +30,7 @@ mod rseq;
 mod schedule;
 mod seccomp;
 mod signals;
+mod switch_counts;
 mod syscalls;
 mod task;
 mod vdso;

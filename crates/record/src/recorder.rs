@@ -98,6 +98,9 @@ pub(crate) struct Recorder {
     /// Processes that opened a `/proc` file the recorder rewrites, and
     /// the text it serves them (`proc_views.rs`).
     pub(crate) proc_views: crate::proc_views::ProcViews,
+    /// The ptrace stops of the threads that are gone, by process
+    /// (`switch_counts.rs`).
+    pub(crate) exited_stops: crate::switch_counts::ExitedStops,
     /// The CPU features CPUID hides from the program, by their
     /// `/proc/cpuinfo` names.
     pub(crate) hidden_cpu_flags: Vec<String>,
@@ -202,6 +205,7 @@ pub fn record(options: RecordOptions) -> Result<RecordOutcome, RecordError> {
         syscall_sites: Default::default(),
         proc_mem_writers: Default::default(),
         proc_views: Default::default(),
+        exited_stops: Default::default(),
         hidden_cpu_flags,
         continued: Default::default(),
         group_stopped: Default::default(),
@@ -574,12 +578,13 @@ impl Recorder {
             self.initial_outcome = Some(outcome);
         }
         self.scheduler.forget(tid);
-        tracee::ptrace::forget_stops(tid);
         if let Some(task) = self.tasks.remove(&tid) {
+            self.exited_stops.thread_gone(tid, task.tgid);
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.memories.remove(&task.tgid);
                 self.killed_processes.remove(&task.tgid);
                 self.proc_views.forget(task.tgid);
+                self.exited_stops.process_gone(task.tgid);
             }
         }
         Ok(())

@@ -441,6 +441,7 @@ impl Recorder {
             exit_regs.rax = result as u64;
             match nr as i64 {
                 libc::SYS_sched_getaffinity => self.show_native_affinity(tid, &args, result)?,
+                libc::SYS_getrusage => self.show_native_rusage(tid, &args, result)?,
                 libc::SYS_sched_setaffinity if result == 0 => {
                     self.note_own_affinity(tid, &args);
                     if args[0] == 0 || args[0] == tid as u64 {

@@ -54,7 +54,7 @@ fn real_calls() -> Vec<(&'static str, [u64; 6])> {
         ("rt_sigaction", [2, 0, BUF, 8, 0, 0]),
         ("rt_sigprocmask", [0, 0, BUF, 8, 0, 0]),
         ("getrlimit", [3, BUF, 0, 0, 0, 0]),
-        ("getrusage", [0, BUF, 0, 0, 0, 0]),
+        ("getrusage", [(-1i64) as u64, BUF, 0, 0, 0, 0]),
         ("sysinfo", [BUF, 0, 0, 0, 0, 0]),
         ("prlimit64", [0, 3, 0, BUF, 0, 0]),
         ("fcntl", [3, 1, 0, 0, 0, 0]),
@@ -91,7 +91,8 @@ fn real_calls() -> Vec<(&'static str, [u64; 6])> {
 /// table: each of the first four arguments from a small alphabet of fds,
 /// commands, sizes and addresses, and the fifth zero or an address.
 fn argument_sets() -> Vec<[u64; 6]> {
-    let alphabet = [0, 1, 2, 3, 16, BUF, TCGETS, FIONREAD];
+    // u64::MAX is -1: RUSAGE_CHILDREN, AT_FDCWD-like negative values.
+    let alphabet = [0, 1, 2, 3, 16, BUF, TCGETS, FIONREAD, u64::MAX];
     let mut sets = Vec::new();
     for a in alphabet {
         for b in alphabet {

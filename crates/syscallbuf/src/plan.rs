@@ -196,6 +196,7 @@ pub enum How {
 }
 
 pub const PATH_MAX: usize = 4096;
+const RUSAGE_CHILDREN: i64 = -1;
 
 /// How the library makes syscall `nr` with arguments `a` without the
 /// tracer, or `None`: the call takes the traced path.
@@ -278,6 +279,10 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
             RLIMIT_LEN,
             How::Plain,
         ),
+        // A process's or thread's own counts take the traced path: the
+        // recorder takes its ptrace stops out of the voluntary context
+        // switches there (the children's are theirs to keep).
+        GETRUSAGE if a[0] as i64 != RUSAGE_CHILDREN => None,
         GETRUSAGE => p(
             Input::None,
             Output::Fixed(a[1], RUSAGE_LEN),
@@ -302,7 +307,7 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         READLINK => p(
             Input::Path(a[0]),
             Output::Received(a[1]),
-            PATH_MAX + n(a[2])?,
+            PATH_MAX.checked_add(n(a[2])?)?,
             How::Plain,
         ),
         GETTIMEOFDAY if a[1] == 0 => p(Input::None, Output::Fixed(a[0], 16), 16, How::Plain),
@@ -319,7 +324,7 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         READLINKAT => p(
             Input::Path(a[1]),
             Output::Received(a[2]),
-            PATH_MAX + n(a[3])?,
+            PATH_MAX.checked_add(n(a[3])?)?,
             How::Plain,
         ),
         FACCESSAT | FACCESSAT2 => p(Input::Path(a[1]), Output::None, PATH_MAX, How::Plain),
@@ -328,7 +333,7 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         GETXATTR | LGETXATTR => p(
             Input::Path(a[0]),
             Output::Bounded(a[2], n(a[3])?),
-            PATH_MAX + n(a[3])?,
+            PATH_MAX.checked_add(n(a[3])?)?,
             How::Plain,
         ),
         FGETXATTR => p(
@@ -341,7 +346,7 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
         LISTXATTR | LLISTXATTR => p(
             Input::Path(a[0]),
             Output::Bounded(a[1], n(a[2])?),
-            PATH_MAX + n(a[2])?,
+            PATH_MAX.checked_add(n(a[2])?)?,
             How::Plain,
         ),
         FLISTXATTR => p(
