@@ -333,3 +333,32 @@ fn a_buffered_write_of_other_bytes_is_a_divergence() {
         "the recorded bytes are shown: {stderr}"
     );
 }
+
+/// `rdtsc` and `rdtscp` in a timing loop, from two threads and a forked
+/// child: the recorder answers the first read at a site and patches it to
+/// read through the buffer, so that a recording with the buffer has a
+/// small fraction of the events of one without (each read a trap there).
+/// The program then asks for rdtsc to fault and gets SIGSEGV at sites it
+/// read from before. Both recordings replay exactly.
+#[test]
+fn tsc_reads_go_through_the_buffer_at_patched_sites() {
+    let exe = program("tsc_reads");
+    let argv = [exe.to_str().expect("utf-8")];
+    assert_native_runs_differ(&argv);
+    let root = TraceRoot::new();
+    let buffered = assert_replay_matches_with(&root, "on", &["--syscall-buffer"], &argv);
+    let trapped = assert_replay_matches_with(&root, "off", &["--no-syscall-buffer"], &argv);
+    for out in [&buffered, &trapped] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(", 2 faults"),
+            "{text}"
+        );
+    }
+    // 100,000 reads: each an event when trapped.
+    let (with, without) = (events(&root, "on"), events(&root, "off"));
+    assert!(
+        without > 100_000 && with * 20 < without,
+        "{with} events with the buffer, {without} without"
+    );
+}

@@ -390,6 +390,7 @@ impl Pairing {
             // a blocked syscall's early write belongs to that syscall, and
             // an aborted restartable sequence is the kernel's preemption.
             EventKind::CodePatch { .. }
+            | EventKind::StubPage { .. }
             | EventKind::KernelWrite { .. }
             | EventKind::RseqAbort { .. } => {}
             EventKind::TaskExit { status } => {
@@ -511,6 +512,16 @@ fn buffered_records(
             })
         };
         let head = record.head;
+        if syscallbuf::is_tsc_read(head.nr.into()) {
+            // A patched rdtsc the library read: no syscall.
+            out.push(Item::Rdtsc {
+                index: event.index,
+                tid,
+                pid: event.pid,
+                time_ns: event.time_ns,
+            });
+            continue;
+        }
         let [rdi, rsi, rdx, r10, r8, r9] = head.args;
         let regs = Regs {
             orig_rax: head.nr as u64,

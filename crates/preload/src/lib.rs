@@ -184,6 +184,12 @@ global_asm!(
     "movabs rcx, 0x8000000000000000",
     "cmp rax, rcx",
     "je 2f",
+    "inc rcx",
+    "cmp rax, rcx",
+    "je 6f",
+    "inc rcx",
+    "cmp rax, rcx",
+    "je 7f",
     // The result goes where rax was saved.
     "mov [rsp + 80], rax",
     "pop r11",
@@ -215,6 +221,36 @@ global_asm!(
     "pop rax",
     "syscall",
     "ret",
+    // The traced paths of a patched rdtsc and rdtscp: the instruction
+    // itself, which faults to the tracer, every register as at the site.
+    "6:",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "popfq",
+    "pop rax",
+    "rdtsc",
+    "ret",
+    "7:",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "popfq",
+    "pop rax",
+    "rdtscp",
+    "ret",
     hook = sym replay_syscall_hook,
     stack = sym replay_hook_stack,
 );
@@ -229,7 +265,8 @@ extern "C" {
 }
 
 /// The argument registers `replay_hook_entry` saved, lowest address first
-/// (rcx, rbx, the flags and rax follow).
+/// (rbx, the flags and rax follow). The entry code restores rdx and rcx
+/// from here: a patched `rdtsc` answers through them.
 #[repr(C)]
 struct Saved {
     _r11: u64,
@@ -239,12 +276,17 @@ struct Saved {
     rdi: u64,
     rsi: u64,
     rdx: u64,
+    rcx: u64,
 }
 
 /// What the hook returns when the entry code must make the syscall itself
 /// (traced). No buffered syscall can return it: results are -4095..-1 or
 /// non-negative.
 const TAKE_TRACED_PATH: i64 = i64::MIN;
+/// What the hook returns when the entry code must run the patched
+/// `rdtsc` (`rdtscp`) itself, which faults to the tracer.
+const TAKE_RDTSC: i64 = TAKE_TRACED_PATH + 1;
+const TAKE_RDTSCP: i64 = TAKE_TRACED_PATH + 2;
 
 /// Written by the tracer (`syscallbuf::SHARED_WORDS`): first the (device,
 /// inode) of the recorder's stdout and stderr, written at hello. A
@@ -409,17 +451,28 @@ extern "C" fn replay_hook_stack() -> u64 {
     })
 }
 
-/// Called by `replay_hook_entry` for every syscall at a patched site.
+/// Called by `replay_hook_entry` for every syscall at a patched site, and
+/// for every patched `rdtsc` (`nr` is then `syscallbuf::RDTSC`).
 ///
 /// # Safety
 /// `saved` points at the registers the entry code pushed.
-unsafe extern "C" fn replay_syscall_hook(saved: *const Saved, nr: u64) -> i64 {
+unsafe extern "C" fn replay_syscall_hook(saved: *mut Saved, nr: u64) -> i64 {
+    if syscallbuf::is_tsc_read(nr) {
+        // SAFETY: the entry code passes its own stack frame.
+        return unsafe { tsc::read(saved, nr) };
+    }
     // SAFETY: the entry code passes its own stack frame.
     let s = unsafe { &*saved };
     let args = [s.rdi, s.rsi, s.rdx, s.r10, s.r8, s.r9];
     if SHARED[FD_GENERATION_WORD].load(Ordering::Relaxed) & ALL_CALLS_TRACED != 0 {
         return TAKE_TRACED_PATH;
     }
+    through_buffer(nr, args)
+}
+
+/// Makes the call and records it (recording), or returns its recorded
+/// result (replay); `TAKE_TRACED_PATH` where it must stop for the tracer.
+fn through_buffer(nr: u64, args: [u64; 6]) -> i64 {
     let Some(plan) = plan(nr, &args) else {
         return TAKE_TRACED_PATH;
     };
@@ -506,6 +559,7 @@ mod fd_facts;
 mod invisible;
 mod no_wait;
 mod opens;
+mod tsc;
 use fd_facts::{fd_kind, fds_changed, write_plan};
 use no_wait::perform;
 

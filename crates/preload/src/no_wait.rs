@@ -83,6 +83,7 @@ pub(crate) fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
             })
         }
         How::Open => opens::open(nr, a),
+        How::ReadTsc { aux } => crate::tsc::read_enabled(a[0], aux),
         How::RecvNoWait => {
             let mut now = a;
             now[3] |= MSG_DONTWAIT;

@@ -9,14 +9,14 @@
 
 use crate::recorder::{Failure, Recorder, Step, StopRecording};
 use crate::syscalls::Returned;
-use crate::task::{proc_ids, RunState, Task};
+use crate::task::{proc_ids, Task};
 use crate::RecordError;
 use std::collections::HashSet;
 use syscall_model::{is_error_result, CloneSource};
 use syscallbuf::{Header, FD_CACHE_DISABLED, FD_CACHE_PAUSED, HEADER_LEN};
-use trace::event::{EventKind, MemWrite, OutputStream, Regs};
+use trace::event::{EventKind, MemWrite, OutputStream};
 use tracee::inject::{self, SyscallSite};
-use tracee::{maps, regs, Pid, ProcessMemory};
+use tracee::{maps, Pid, ProcessMemory};
 
 /// How a clone-family call splits memory and fd table, where that matters
 /// to the library's fd cache.
@@ -30,31 +30,46 @@ enum Sharing {
 /// What the preload library told the recorder about one process.
 #[derive(Debug, Clone)]
 pub struct HookState {
-    entry: u64,
-    stub_area: u64,
-    stub_len: u64,
-    stub_used: u64,
+    pub(crate) entry: u64,
+    pub(crate) stub_area: u64,
+    pub(crate) stub_len: u64,
+    pub(crate) stub_used: u64,
     /// The library's own traced syscall; never patched.
-    traced_return: u64,
+    pub(crate) traced_return: u64,
     /// Where the library keeps `syscallbuf::FD_GENERATION_WORD`.
     fd_generation: Option<u64>,
     library: (u64, u64),
-    patched: HashSet<u64>,
-    refused: HashSet<u64>,
+    pub(crate) patched: HashSet<u64>,
+    pub(crate) refused: HashSet<u64>,
+    /// Pages the recorder mapped for the stubs of sites the library's stub
+    /// area is too far from (`patch_sites.rs`).
+    pub(crate) near_stubs: Vec<StubArea>,
+}
+
+/// Room for stubs: `len` bytes at `start`, `used` of them written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StubArea {
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+    pub(crate) used: u64,
 }
 
 impl HookState {
-    fn contains(&self, rip: u64) -> bool {
+    pub(crate) fn contains(&self, rip: u64) -> bool {
         (self.library.0..self.library.1).contains(&rip)
     }
 
     /// The library's code and the stubs: a thread there must not be
     /// preempted, because replay runs other code at those addresses.
-    pub fn hook_code(&self) -> [std::ops::Range<u64>; 2] {
+    pub fn hook_code(&self) -> Vec<std::ops::Range<u64>> {
+        let near = self.near_stubs.iter().map(|a| a.start..a.start + a.len);
         [
             self.library.0..self.library.1,
             self.stub_area..self.stub_area + self.stub_len,
         ]
+        .into_iter()
+        .chain(near)
+        .collect()
     }
 }
 
@@ -95,30 +110,6 @@ impl ForkedBy {
             rseq: forking.rseq.filter(|_| copy_of_memory),
         }
     }
-}
-
-/// How far around a syscall site the recorder looks for branches into the
-/// bytes its patch replaces: a wrapper function's own code.
-const SITE_SCAN: u64 = 512;
-
-/// Whether a direct branch in the code around `start` targets one of the
-/// `len` bytes after it (not `start` itself, where the patch's jump is).
-/// The code before `start` is decoded from an arbitrary byte; x86 decoding
-/// falls back into step within a few instructions, and a wrong target only
-/// leaves a site traced.
-fn jumped_into(mem: &ProcessMemory, start: u64, len: u64) -> bool {
-    let from = start.saturating_sub(SITE_SCAN);
-    let mut size = (2 * SITE_SCAN) as usize;
-    let code = loop {
-        match mem.read(from, size) {
-            Ok(code) => break code,
-            Err(_) if size > 64 => size /= 2,
-            Err(_) => return false,
-        }
-    };
-    position::insn::direct_branch_targets(from, &code)
-        .into_iter()
-        .any(|target| target > start && target < start + len)
 }
 
 /// Recording stops when the program wrote into its syscall buffer: the
@@ -246,6 +237,7 @@ impl Recorder {
                         library,
                         patched: HashSet::new(),
                         refused: HashSet::new(),
+                        near_stubs: Vec::new(),
                     },
                 );
                 // A seccomp filter survives exec; the new image's library
@@ -262,6 +254,9 @@ impl Recorder {
                 }
                 if self.permission_listener {
                     self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+                }
+                if self.process_has_faulting_tsc(tgid) {
+                    self.update_fd_generation(tgid, |g| g | syscallbuf::TSC_READS_TRACED)?;
                 }
                 if self.proc_views.is_reader(tgid) {
                     // Descriptors of rewritten /proc files survive the exec.
@@ -477,131 +472,6 @@ impl Recorder {
         };
         self.log(tid, EventKind::Buffered { records, outputs }, vec![bytes])?;
         Ok(())
-    }
-
-    /// After a bufferable syscall returned to `regs.rip`, rewrites its site
-    /// to call the hook, and moves the thread onto the stub's copy of the
-    /// instructions it was about to run.
-    pub(crate) fn patch_site(&mut self, tid: Pid, nr: u64, regs: &mut Regs) -> Step {
-        if !self.buffering || !syscallbuf::is_buffered(nr) {
-            return Ok(());
-        }
-        let tgid = self.task(tid)?.tgid;
-        let site = regs.rip.wrapping_sub(2);
-        let Some(hook) = self.hooks.get(&tgid) else {
-            return Ok(());
-        };
-        if hook.patched.contains(&site) || hook.refused.contains(&site) {
-            return Ok(());
-        }
-        if regs.rip == hook.traced_return || hook.contains(site) {
-            self.refuse_site(tgid, site);
-            return Ok(());
-        }
-        if !self.site_is_idle(tid, tgid, site)? {
-            return Ok(());
-        }
-        let hook = self.hooks.get(&tgid).cloned().expect("checked above");
-        let mem = self.memory(tgid)?;
-        let mut code = Vec::new();
-        for len in [position::syscall_hook::SITE_READ_LEN, 16, 8] {
-            if let Ok(bytes) = mem.read(site, len) {
-                code = bytes;
-                break;
-            }
-        }
-        let before = mem.read(site - 5, 5).unwrap_or_default();
-        let stub = hook.stub_area + hook.stub_used;
-        let patch = match position::syscall_hook::build(site, &before, &code, stub, hook.entry) {
-            Ok(patch) => patch,
-            Err(e) => {
-                tracing::debug!(tid, "syscall site not patched: {e}");
-                self.refuse_site(tgid, site);
-                return Ok(());
-            }
-        };
-        if jumped_into(mem, patch.start, patch.site_bytes.len() as u64) {
-            // A branch lands inside the bytes the jump would replace (on
-            // the `syscall` after a `mov eax` it skips, say): the thread
-            // would run int3 filler. The site stays traced.
-            tracing::debug!(
-                tid,
-                site,
-                "syscall site not patched: a branch lands inside it"
-            );
-            self.refuse_site(tgid, site);
-            return Ok(());
-        }
-        let stub_room = (patch.stub.len() as u64 + 15) & !15;
-        if hook.stub_used + stub_room > hook.stub_len {
-            self.refuse_site(tgid, site);
-            return Ok(());
-        }
-        mem.write(stub, &patch.stub)?;
-        mem.write(patch.start, &patch.site_bytes)?;
-        if let Some(state) = self.hooks.get_mut(&tgid) {
-            state.stub_used += stub_room;
-            state.patched.insert(site);
-        }
-        let resume_from = regs.rip;
-        regs.rip = patch.resume;
-        regs::set(tid, regs)?;
-        tracing::debug!(tid, site, stub, "patched a syscall site");
-        let writes = vec![
-            MemWrite {
-                addr: stub,
-                len: patch.stub.len() as u64,
-            },
-            MemWrite {
-                addr: patch.start,
-                len: patch.site_bytes.len() as u64,
-            },
-        ];
-        self.log(
-            tid,
-            EventKind::CodePatch {
-                writes,
-                resume_from,
-                resume_to: patch.resume,
-            },
-            vec![patch.stub, patch.site_bytes],
-        )?;
-        Ok(())
-    }
-
-    fn refuse_site(&mut self, tgid: Pid, site: u64) {
-        if let Some(state) = self.hooks.get_mut(&tgid) {
-            state.refused.insert(site);
-        }
-    }
-
-    /// No other thread on the memory may be about to return into the
-    /// bytes the patch replaces; if one might, the site is tried again at
-    /// a later call. The threads of the process, and of processes made
-    /// with `CLONE_VM` on the same memory.
-    fn site_is_idle(&mut self, tid: Pid, tgid: Pid, site: u64) -> Result<bool, RecordError> {
-        let window = site - 4..site + 16;
-        let others: Vec<(Pid, RunState, Option<u64>)> = self
-            .tasks
-            .values()
-            .filter(|t| t.tid != tid)
-            .filter(|t| t.tgid == tgid || tracee::maps::same_address_space(tid, t.tid))
-            .map(|t| (t.tid, t.state, t.syscall.as_ref().map(|s| s.rip)))
-            .collect();
-        for (other, state, in_syscall) in others {
-            let rip = match (state, in_syscall) {
-                (_, Some(rip)) => rip,
-                (RunState::Stopped, None) => match regs::get(other) {
-                    Ok(r) => r.rip,
-                    Err(_) => return Ok(false),
-                },
-                _ => return Ok(false),
-            };
-            if window.contains(&rip) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// What a child of `tid` inherits, read at its fork event.

@@ -20,6 +20,7 @@ mod in_place;
 mod lifecycle;
 mod mappings;
 mod output;
+mod patch_sites;
 mod preempt;
 mod preload_env;
 mod proc_mem;

@@ -312,6 +312,7 @@ impl Recorder {
         regs::set(tid, &r)?;
         self.log(tid, EventKind::Rdtsc { regs: r }, Vec::new())?;
         self.task(tid)?.anchor_regs = None;
+        self.patch_tsc_site(tid, len, &mut r)?;
         self.resume_user(tid, 0)
     }
 }

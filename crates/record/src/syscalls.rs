@@ -335,6 +335,13 @@ impl Recorder {
         Ok(())
     }
 
+    /// Whether a thread of `tgid` asked for `rdtsc` to fault.
+    pub(crate) fn process_has_faulting_tsc(&self, tgid: Pid) -> bool {
+        self.tasks
+            .values()
+            .any(|task| task.tgid == tgid && task.modes.tsc_sigsegv)
+    }
+
     /// PR_GET_TSC and PR_SET_TSC, answered from the mode the program set:
     /// the real one stays PR_TSC_SIGSEGV, which the recorder needs to log
     /// every `rdtsc`. None for any other call.
@@ -366,6 +373,13 @@ impl Recorder {
             PR_SET_TSC => match args[1] {
                 PR_TSC_ENABLE | PR_TSC_SIGSEGV => {
                     self.task(tid)?.modes.tsc_sigsegv = args[1] == PR_TSC_SIGSEGV;
+                    // The library's reads of the counter fault to the
+                    // recorder while a thread of the process wants SIGSEGV.
+                    let faulting = self.process_has_faulting_tsc(tgid);
+                    self.update_fd_generation(tgid, |g| match faulting {
+                        true => g | syscallbuf::TSC_READS_TRACED,
+                        false => g & !syscallbuf::TSC_READS_TRACED,
+                    })?;
                     0
                 }
                 _ => -(libc::EINVAL as i64),

@@ -90,9 +90,13 @@ pub fn bytes_difference(expected: &[u8], found: &[u8]) -> (usize, usize, String,
 }
 
 pub fn syscall_name(nr: u64) -> String {
-    syscall_model::name(nr)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("syscall_{nr}"))
+    match nr {
+        syscallbuf::RDTSC => "rdtsc".to_string(),
+        syscallbuf::RDTSCP => "rdtscp".to_string(),
+        _ => syscall_model::name(nr)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("syscall_{nr}")),
+    }
 }
 
 pub fn summarize(event: &Event) -> String {
@@ -129,10 +133,10 @@ pub fn summarize(event: &Event) -> String {
             ..
         } => format!("{} vDSO functions made syscalls", writes.len()),
         EventKind::CodePatch { resume_from, .. } => {
-            format!(
-                "syscall site at {:#x} patched",
-                resume_from.saturating_sub(2)
-            )
+            format!("the site before {resume_from:#x} patched")
+        }
+        EventKind::StubPage { addr, len } => {
+            format!("{len} bytes for stubs mapped at {addr:#x}")
         }
     };
     format!(

@@ -64,6 +64,24 @@ pub const SHARED_FILE_WRITES_TRACED: u64 = 1 << 61;
 /// where replay has no syscall to stop at, so every call takes the traced
 /// path.
 pub const ALL_CALLS_TRACED: u64 = 1 << 60;
+/// Set in that word while a thread of the process asked for `rdtsc` to
+/// fault (`PR_TSC_SIGSEGV`): the library's reads of the time-stamp counter
+/// then run the instruction itself, which faults to the tracer, which
+/// gives the program its SIGSEGV (or, for a thread that did not ask, the
+/// counter).
+pub const TSC_READS_TRACED: u64 = 1 << 59;
+/// The numbers the library records a program's `rdtsc` and `rdtscp` under
+/// in its buffer, as if they were syscalls (past every real one): the
+/// tracer patches the instruction to call the library, which reads the
+/// counter without a stop.
+pub const RDTSC: u64 = 0x10_0000;
+pub const RDTSCP: u64 = RDTSC + 1;
+
+/// Whether `nr` is a buffered read of the time-stamp counter.
+pub fn is_tsc_read(nr: u64) -> bool {
+    nr == RDTSC || nr == RDTSCP
+}
+
 /// Set in that word once the process opens a `/proc` file the recorder
 /// rewrites (a recorded task's status or stat, `/proc/cpuinfo`): its reads
 /// of procfs files then take the traced path, where the recorder shows

@@ -193,6 +193,12 @@ pub enum How {
     PollNoWait {
         timeout_arg: usize,
     },
+    /// `rdtsc` (`rdtscp` with `aux`) with the counter made readable for
+    /// the one instruction: the low half is the result, the high half (and
+    /// the aux value) go to the saved rdx (and rcx) at the first argument.
+    ReadTsc {
+        aux: bool,
+    },
 }
 
 pub const PATH_MAX: usize = 4096;
@@ -278,6 +284,20 @@ pub fn plan(nr: u64, a: &[u64; 6]) -> Option<Plan> {
             Output::Fixed(a[1], RLIMIT_LEN),
             RLIMIT_LEN,
             How::Plain,
+        ),
+        // The saved rdx, and rcx after it, are what the instruction writes
+        // besides eax.
+        crate::RDTSC => p(
+            Input::None,
+            Output::Fixed(a[0], 8),
+            8,
+            How::ReadTsc { aux: false },
+        ),
+        crate::RDTSCP => p(
+            Input::None,
+            Output::Fixed(a[0], 16),
+            16,
+            How::ReadTsc { aux: true },
         ),
         // A process's or thread's own counts take the traced path: the
         // recorder takes its ptrace stops out of the voluntary context

@@ -445,6 +445,12 @@ pub enum EventKind {
         from: u64,
         abort_ip: u64,
     },
+    /// The recorder mapped `len` bytes at `addr` (format 5), readable and
+    /// executable, for the stubs of sites too far from the syscall buffer's
+    /// own stub area for a jump (a program's `rdtsc`, 2 GiB away from the
+    /// library): replay maps them at the same point, and the `CodePatch`
+    /// events that follow write there.
+    StubPage { addr: u64, len: u64 },
 }
 
 /// One frame of the events stream.

@@ -39,8 +39,9 @@ pub use writer::TraceWriter;
 /// Version of the stream layout and manifest schema. Readers refuse traces
 /// with a larger number. 2: an exec mapping's `contents` may be a suffix of
 /// the mapping instead of all of it. 3: `SyscallExtra::MmapShared`. 4:
-/// `EventKind::RseqAbort`.
-pub const FORMAT_VERSION: u32 = 4;
+/// `EventKind::RseqAbort`. 5: `EventKind::StubPage`, and buffered reads
+/// of the time-stamp counter (`syscallbuf::RDTSC`).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Name of the events stream file inside a trace directory.
 pub const EVENTS_NAME: &str = "events";

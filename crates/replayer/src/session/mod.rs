@@ -528,7 +528,26 @@ impl ReplaySession {
                 }
                 Ok(Applied::Done)
             }
+            EventKind::StubPage { addr, len } => self.stub_page(event, *addr, *len),
         }
+    }
+
+    /// The page the recorder mapped for stubs, mapped here too.
+    fn stub_page(&mut self, event: &Event, addr: u64, len: u64) -> Result<Applied, ReplayError> {
+        let real = self.task(event)?.real;
+        let process = self.process(event.pid)?;
+        let site = crate::address_space::syscall_site(process);
+        let mapped =
+            crate::address_space::map_own_pages(real, &process.memory, site, addr, len, (0, 0))?;
+        if let Err(result) = mapped {
+            return Err(self.divergence(
+                event,
+                "could not map the recorder's stub page",
+                format!("{len} bytes at {addr:#x}"),
+                format!("mmap returned {result}"),
+            ));
+        }
+        Ok(Applied::Done)
     }
 
     /// Resumes a ready thread until its next stop, which must be `expect`.
