@@ -116,7 +116,10 @@ impl Recorder {
                 break;
             }
         }
-        let Some(area) = self.stub_area_for(tid, tgid, site)? else {
+        // Syscall sites that far are left traced, as before there were
+        // stub pages (a static program's own syscalls, Go's).
+        let near_page_allowed = matches!(kind, Site::TscRead { .. });
+        let Some(area) = self.stub_area_for(tid, tgid, site, near_page_allowed)? else {
             self.refuse_site(tgid, site);
             return Ok(());
         };
@@ -167,9 +170,15 @@ impl Recorder {
     }
 
     /// Where `site`'s stub goes: the library's stub area when a jump from
-    /// the site reaches it, else a page of the recorder's near the site's
-    /// file (mapped at the first such site).
-    fn stub_area_for(&mut self, tid: Pid, tgid: Pid, site: u64) -> Step<Option<StubArea>> {
+    /// the site reaches it, else, where `near_page_allowed`, a page of the
+    /// recorder's near the site's file (mapped at the first such site).
+    fn stub_area_for(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        site: u64,
+        near_page_allowed: bool,
+    ) -> Step<Option<StubArea>> {
         let Some(hook) = self.hooks.get(&tgid) else {
             return Ok(None);
         };
@@ -183,6 +192,9 @@ impl Recorder {
         };
         if reaches(&library) {
             return Ok(Some(library));
+        }
+        if !near_page_allowed {
+            return Ok(None);
         }
         if let Some(near) = hook.near_stubs.iter().find(|area| reaches(area)) {
             return Ok(Some(*near));
