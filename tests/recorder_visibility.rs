@@ -273,3 +273,17 @@ fn another_tasks_state_reads_as_natively() {
 fn cpuinfo_agrees_with_the_cpuid_the_program_sees() {
     check_program("cpuinfo_flags", &[]);
 }
+
+/// An error the kernel hands out once (a reset connection's ECONNRESET)
+/// reaches the program even where the syscall buffer's non-blocking first
+/// try took it: before, the buffer dropped it and asked again, and the
+/// program read end-of-file.
+#[test]
+fn an_error_the_kernel_gives_once_reaches_the_program() {
+    let out = check_program("consumed_errors", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reset read -1 Connection reset by peer, then 0"),
+        "{text}"
+    );
+}

@@ -45,6 +45,13 @@ pub(crate) fn perform(nr: u64, a: [u64; 6], how: How) -> Option<i64> {
                 // would have seen too.
                 return Some(r);
             }
+            if r < 0 && !disk && r != -EAGAIN && r != -EOPNOTSUPP {
+                // An error is the call's answer, and this one call may have
+                // taken it (a socket's pending ECONNRESET, a timerfd's
+                // ECANCELED after the clock was set): asked again, the
+                // kernel would answer otherwise.
+                return Some(r);
+            }
             if !disk {
                 return None;
             }
