@@ -273,6 +273,17 @@ fn a_new_thread_sees_its_recorded_tid_at_once() {
     check_program("thread_own_tid", &[]);
 }
 
+/// A raw clone's thread without TLS of its own runs on its creator's, and
+/// so found its creator's syscall buffer: records of both threads landed
+/// in one buffer and replay diverged. The process's calls go traced once
+/// it makes such a thread.
+#[test]
+fn a_thread_on_its_creators_tls_replays() {
+    let out = check_program("raw_clone_shared_tls", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("its calls 50"), "{text}");
+}
+
 /// A child cloned with CLONE_UNTRACED, by clone or by clone3, is recorded
 /// and replayed like any other: its output is the recording's.
 #[test]

@@ -332,6 +332,32 @@ impl Recorder {
     /// table, or the same fd table with another memory, the library's fd
     /// cache would answer for the wrong table. It is paused while a vfork
     /// child runs (until the parent returns), else turned off for good.
+    /// At a clone's event: a thread made without its own thread-local
+    /// storage (`CLONE_THREAD` without `CLONE_SETTLS`, a raw clone) finds
+    /// its creator's buffer through it, and the calls of both would land in
+    /// one buffer that the recorder drains as one thread's. Every call of
+    /// the process takes the traced path from then on.
+    pub(crate) fn buffer_at_clone(&mut self, parent: Pid) -> Step {
+        let Some((tgid, nr, args)) = self
+            .tasks
+            .get(&parent)
+            .and_then(|t| Some((t.tgid, t.syscall.as_ref()?)))
+            .map(|(tgid, s)| (tgid, s.nr, s.args))
+        else {
+            return Ok(());
+        };
+        let Some(flags) = self.clone_flags(tgid, nr, &args)? else {
+            return Ok(());
+        };
+        let thread = flags & libc::CLONE_THREAD as u64 != 0;
+        let own_tls = flags & libc::CLONE_SETTLS as u64 != 0;
+        if thread && !own_tls && self.buffering {
+            tracing::debug!(parent, "a thread without its own TLS: the buffer is off");
+            self.update_fd_generation(tgid, |g| g | syscallbuf::ALL_CALLS_TRACED)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn fd_cache_at_clone(&mut self, parent: Pid) -> Step {
         let Some((tgid, nr, args)) = self
             .tasks

@@ -40,6 +40,7 @@ impl Recorder {
                 self.forked_by.insert(child, forked_by);
                 self.task(tid)?.new_child = Some(child);
                 self.fd_cache_at_clone(tid)?;
+                self.buffer_at_clone(tid)?;
             }
             libc::PTRACE_EVENT_EXEC => {
                 let former = message as Pid;
