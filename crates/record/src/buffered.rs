@@ -332,18 +332,21 @@ impl Recorder {
     /// table, or the same fd table with another memory, the library's fd
     /// cache would answer for the wrong table. It is paused while a vfork
     /// child runs (until the parent returns), else turned off for good.
+    /// The process of `tid` and the syscall it is in (at a clone's event,
+    /// the clone).
+    fn call_in_flight(&self, tid: Pid) -> Option<(Pid, u64, [u64; 6])> {
+        let task = self.tasks.get(&tid)?;
+        let call = task.syscall.as_ref()?;
+        Some((task.tgid, call.nr, call.args))
+    }
+
     /// At a clone's event: a thread made without its own thread-local
     /// storage (`CLONE_THREAD` without `CLONE_SETTLS`, a raw clone) finds
     /// its creator's buffer through it, and the calls of both would land in
     /// one buffer that the recorder drains as one thread's. Every call of
     /// the process takes the traced path from then on.
     pub(crate) fn buffer_at_clone(&mut self, parent: Pid) -> Step {
-        let Some((tgid, nr, args)) = self
-            .tasks
-            .get(&parent)
-            .and_then(|t| Some((t.tgid, t.syscall.as_ref()?)))
-            .map(|(tgid, s)| (tgid, s.nr, s.args))
-        else {
+        let Some((tgid, nr, args)) = self.call_in_flight(parent) else {
             return Ok(());
         };
         let Some(flags) = self.clone_flags(tgid, nr, &args)? else {
@@ -359,12 +362,7 @@ impl Recorder {
     }
 
     pub(crate) fn fd_cache_at_clone(&mut self, parent: Pid) -> Step {
-        let Some((tgid, nr, args)) = self
-            .tasks
-            .get(&parent)
-            .and_then(|t| Some((t.tgid, t.syscall.as_ref()?)))
-            .map(|(tgid, s)| (tgid, s.nr, s.args))
-        else {
+        let Some((tgid, nr, args)) = self.call_in_flight(parent) else {
             return Ok(());
         };
         if !self.keeps_fd_cache(tgid) {
