@@ -75,7 +75,7 @@ static void affinity_list(char *out) {
 
 /* A thread that blocks five times has made five voluntary context
  * switches, however many ptrace stops the recorder put it through, in
- * getrusage and in its status alike. */
+ * getrusage, its status and its sched file alike. */
 static void *sleep_five_times(void *arg) {
   (void)arg;
   struct rusage before, after;
@@ -87,6 +87,14 @@ static void *sleep_five_times(void *arg) {
   status_line("voluntary_ctxt_switches:", 4096, line, sizeof line);
   snprintf(expected, sizeof expected, "voluntary_ctxt_switches:\t%ld", after.ru_nvcsw);
   CHECK(strcmp(line, expected) == 0);
+  /* ...and in the scheduler's own view. */
+  FILE *sched = fopen("/proc/thread-self/sched", "r");
+  CHECK(sched != NULL);
+  long voluntary = -1;
+  while (fgets(line, sizeof line, sched))
+    if (strncmp(line, "nr_voluntary_switches ", 22) == 0) voluntary = strtol(strchr(line, ':') + 1, NULL, 10);
+  fclose(sched);
+  CHECK(voluntary == after.ru_nvcsw);
   return NULL;
 }
 

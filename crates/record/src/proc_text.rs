@@ -95,6 +95,31 @@ pub(crate) fn stat(text: &[u8], state: u8) -> Vec<u8> {
     out
 }
 
+/// `/proc/PID/sched` with the task's `stops` taken out of its voluntary
+/// switches and all its switches, each number right-aligned in the
+/// column the kernel printed it in.
+pub(crate) fn sched(text: &[u8], stops: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let colon = line.iter().position(|&b| b == b':');
+        let key = colon.map(|colon| line[..colon].trim_ascii());
+        let counted = colon.and_then(|colon| number(line[colon + 1..].trim_ascii()));
+        let (Some(b"nr_switches" | b"nr_voluntary_switches"), Some(colon), Some(counted)) =
+            (key, colon, counted)
+        else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        let value = counted.saturating_sub(stops).to_string();
+        let end = line.len() - usize::from(line.ends_with(b"\n"));
+        let width = end - colon - 1;
+        out.extend_from_slice(&line[..=colon]);
+        out.extend_from_slice(format!("{value:>width$}").as_bytes());
+        out.extend_from_slice(&line[end..]);
+    }
+    out
+}
+
 /// `/proc/cpuinfo` without the `hidden` features in its `flags` lines, as
 /// a CPU without them shows it.
 pub(crate) fn cpuinfo(text: &[u8], hidden: &[String]) -> Vec<u8> {
@@ -241,6 +266,19 @@ Seccomp_filters:\t1\nNoNewPrivs:\t1\nCpus_allowed:\t2\nCpus_allowed_list:\t1\nen
         assert_eq!(
             status(text, &native),
             b"voluntary_ctxt_switches:\t2\nnonvoluntary_ctxt_switches:\t1\n"
+        );
+    }
+
+    #[test]
+    fn sched_counts_lose_the_stops_in_their_columns() {
+        let text = b"nr_switches                                  :                  160\n\
+nr_voluntary_switches                        :                  152\n\
+nr_involuntary_switches                      :                    8\n";
+        assert_eq!(
+            sched(text, 150),
+            b"nr_switches                                  :                   10\n\
+nr_voluntary_switches                        :                    2\n\
+nr_involuntary_switches                      :                    8\n"
         );
     }
 

@@ -5,7 +5,8 @@
 //! voluntary context switch for every ptrace stop) and
 //! `stat` (the kernel shows every task the recorder holds as stopped by
 //! its tracer, `t`, where natively it runs, or a signal stopped it, `T`),
-//! and `/proc/cpuinfo`'s flags for the features CPUID hides.
+//! `sched` (its switch counts count the stops), and `/proc/cpuinfo`'s
+//! flags for the features CPUID hides.
 //!
 //! Once a process opens such a file its reads of procfs files take the
 //! traced path. At a read's exit the recorder reads the whole file
@@ -177,8 +178,11 @@ impl Recorder {
         } else {
             b'R'
         };
-        if format == Format::Stat {
-            return Ok(proc_text::stat(kernels, state));
+        let stops = tracee::ptrace::stops_reported(target);
+        match format {
+            Format::Stat => return Ok(proc_text::stat(kernels, state)),
+            Format::Sched => return Ok(proc_text::sched(kernels, stops)),
+            Format::Status => {}
         }
         let marks = self.recorder_marks(target)?;
         let own_cpus = self.task(target)?.modes.own_affinity;
@@ -186,7 +190,7 @@ impl Recorder {
             state,
             marks,
             native_cpus: self.native_affinity.clone().filter(|_| !own_cpus),
-            recorder_stops: tracee::ptrace::stops_reported(target),
+            recorder_stops: stops,
         };
         Ok(proc_text::status(kernels, &native))
     }

@@ -11,8 +11,14 @@
 /// The CPU description, whose flags show the hidden features.
 pub const CPUINFO: &[u8] = b"/proc/cpuinfo";
 
-/// The reader's own status, by the names that do not give a number.
-const OWN_STATUS: [&[u8]; 2] = [b"/proc/self/status", b"/proc/thread-self/status"];
+/// The reader's own status and scheduler counts, by the names that do not
+/// give a number.
+const OWN_STATUS: [&[u8]; 4] = [
+    b"/proc/self/status",
+    b"/proc/thread-self/status",
+    b"/proc/self/sched",
+    b"/proc/thread-self/sched",
+];
 
 /// Whether the recorder rewrites what the program reads from `path`.
 pub fn edited_by_recorder(path: &[u8]) -> bool {
@@ -26,6 +32,9 @@ pub enum Format {
     Stat,
     /// `/proc/N/status`: the `State:` line.
     Status,
+    /// `/proc/N/sched`: no state, but the task's context switches, which
+    /// count the recorder's stops.
+    Sched,
 }
 
 /// The task whose state `path` shows, and how: `/proc/N/stat`,
@@ -46,6 +55,7 @@ pub fn state_file(path: &[u8]) -> Option<(u32, Format)> {
     let format = match rest {
         b"stat" => Format::Stat,
         b"status" => Format::Status,
+        b"sched" => Format::Sched,
         _ => return None,
     };
     Some((tid, format))
@@ -76,6 +86,7 @@ mod tests {
             &b"/proc/cpuinfo"[..],
             b"/proc/self/status",
             b"/proc/thread-self/status",
+            b"/proc/self/sched",
             b"/proc/42/stat",
         ] {
             assert!(edited_by_recorder(path), "{path:?}");
@@ -93,6 +104,7 @@ mod tests {
     fn state_files_of_other_tasks_are_recognised() {
         assert_eq!(state_file(b"/proc/42/stat"), Some((42, Format::Stat)));
         assert_eq!(state_file(b"/proc/42/status"), Some((42, Format::Status)));
+        assert_eq!(state_file(b"/proc/42/sched"), Some((42, Format::Sched)));
         assert_eq!(
             state_file(b"/proc/42/task/43/stat"),
             Some((43, Format::Stat))
