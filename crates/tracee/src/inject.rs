@@ -90,9 +90,9 @@ fn run_to_syscall_stop(
                 ptrace::resume(pid, Resume::Syscall, 0)?;
             }
             WaitResult::Stopped(_, Stop::Signal(sig)) if is_droppable(sig) => {
-                match (arrived.as_deref_mut(), ptrace::get_siginfo(pid)?) {
-                    (Some(arrived), Some(info)) => arrived.push(info),
-                    _ => tracing::debug!(pid, sig, "dropping signal during injection"),
+                match arrived.as_deref_mut() {
+                    Some(arrived) => arrived.extend(ptrace::get_siginfo(pid)?),
+                    None => tracing::debug!(pid, sig, "dropping signal during injection"),
                 }
                 ptrace::resume(pid, Resume::Syscall, 0)?;
             }
