@@ -2,6 +2,8 @@
 //! binary on real programs and compare replay with recording.
 #![allow(dead_code)]
 
+pub mod mi;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -8,6 +8,7 @@ mod conn;
 mod diversion;
 mod host_io;
 mod interrupt;
+mod processes;
 mod reverse;
 mod snapshots;
 mod target;
@@ -76,6 +77,7 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
             }
             Err(Failed::Lost(e)) => return Err(WaitForStopReasonError::Target(e)),
         };
+        target.show_processes();
         let notes: String = target
             .notes
             .drain(..)
@@ -115,6 +117,22 @@ impl<C: ConnectionExt<Error = std::io::Error>> BlockingEventLoop for EventLoop<C
                 tid: tid(t),
                 signal: Signal(signal as u8),
             },
+            Outcome::Forked(t, child) => MultiThreadStopReason::Fork {
+                cur_tid: tid(t),
+                new_tid: tid(child),
+            },
+            Outcome::ProcessExited(pid, status, current) => {
+                // gdbstub ends the session at any exit it reports; the
+                // connection turns this stop into the exit of one process.
+                target
+                    .processes
+                    .borrow_mut()
+                    .report_exit(pid.raw() as u64, status);
+                MultiThreadStopReason::SignalWithThread {
+                    tid: tid(current),
+                    signal: Signal::SIGTRAP,
+                }
+            }
             Outcome::Start(t) => MultiThreadStopReason::ReplayLog {
                 tid: Some(tid(t)),
                 pos: ReplayLogPosition::Begin,
@@ -199,8 +217,9 @@ fn run_session<C: ConnectionExt<Error = std::io::Error>>(
     target: &mut ReplayTarget,
     connection: C,
 ) -> Result<(), GdbServerError> {
+    let connection = processes::PerProcess::new(connection, target.processes.clone());
     let stub = GdbStub::new(connection);
-    match stub.run_blocking::<EventLoop<C>>(target) {
+    match stub.run_blocking::<EventLoop<processes::PerProcess<C>>>(target) {
         Ok(DisconnectReason::Disconnect | DisconnectReason::Kill) => Ok(()),
         Ok(reason) => {
             tracing::info!(?reason, "gdb session ended");

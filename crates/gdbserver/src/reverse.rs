@@ -129,7 +129,9 @@ impl Timeline {
                 let tid = match stop {
                     RunStop::Breakpoint { tid }
                     | RunStop::Watchpoint { tid, .. }
-                    | RunStop::Stepped { tid } => tid,
+                    | RunStop::Stepped { tid }
+                    | RunStop::Forked { tid, .. }
+                    | RunStop::ProcessExited { pid: tid, .. } => tid,
                     RunStop::End => return Ok(hits),
                     RunStop::Interrupted { .. } => {
                         return Err(GdbServerError::Reverse("interrupted (Ctrl-C)".into()))

@@ -22,6 +22,11 @@ pub struct Config {
     /// Hardware breakpoints (reverse-stepi's guesses at the previous
     /// instruction: a wrong guess must not patch memory).
     pub hardware_breakpoints: BTreeSet<u64>,
+    /// Processes gdb no longer sees (it detached from them after a fork,
+    /// or saw them end): nothing fires in them.
+    pub ignored_processes: BTreeSet<RecordedTid>,
+    /// Stop after each event that makes a process (gdb's fork events).
+    pub report_processes: bool,
 }
 
 impl Config {
@@ -40,6 +45,8 @@ impl Config {
             };
             session.set_watchpoint(addr, len, kind);
         }
+        session.set_ignored_processes(self.ignored_processes.clone());
+        session.set_report_processes(self.report_processes);
     }
 
     pub(crate) fn clear(&self, session: &mut ReplaySession) {
@@ -52,6 +59,8 @@ impl Config {
         for &(addr, len, _) in &self.watchpoints {
             session.remove_watchpoint(addr, len);
         }
+        session.set_ignored_processes(BTreeSet::new());
+        session.set_report_processes(false);
     }
 }
 

@@ -32,6 +32,16 @@ pub enum RunStop {
     /// [`ReplaySession::run`] saw its interrupt flag (Ctrl-C in gdb) and
     /// stopped between two events; `tid` made the last one.
     Interrupted { tid: RecordedTid },
+    /// With [`ReplaySession::set_report_processes`]: thread `tid`'s last
+    /// event made process `child` (a fork, vfork or clone without
+    /// CLONE_THREAD).
+    Forked {
+        tid: RecordedTid,
+        child: RecordedTid,
+    },
+    /// With [`ReplaySession::set_report_processes`]: the last thread of
+    /// process `pid` (not the last process) ended, with this wait status.
+    ProcessExited { pid: RecordedTid, status: i32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +79,14 @@ pub(super) struct DebugState {
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Where a backwards search stops (see `sentinel`).
     pub(super) sentinel: Option<super::sentinel::Sentinel>,
+    /// Processes the debugger does not see (it detached from them, or saw
+    /// them end): its breakpoints and watchpoints do not fire in them.
+    ignored: BTreeSet<RecordedTid>,
+    /// Whether `run` stops after an event that made a process or ended
+    /// one (gdb's fork events and process exits).
+    report_processes: bool,
+    /// The process the last replayed event made, if it made one.
+    pub(super) forked: Option<RecordedTid>,
 }
 
 impl DebugState {
@@ -136,6 +154,20 @@ impl ReplaySession {
 
     pub fn remove_breakpoint(&mut self, addr: u64) -> bool {
         self.debug.breakpoints.remove(&addr)
+    }
+
+    /// Processes (recorded pids) in which breakpoints and watchpoints do
+    /// not fire: those a debugger detached from after a fork, or saw end.
+    pub fn set_ignored_processes(&mut self, processes: BTreeSet<RecordedTid>) {
+        self.debug.ignored = processes;
+    }
+
+    /// Makes [`ReplaySession::run`] stop with [`RunStop::Forked`] after
+    /// each event that makes a process, and with [`RunStop::ProcessExited`]
+    /// after one that ends a process the debugger still sees:
+    /// gdb follows processes this way.
+    pub fn set_report_processes(&mut self, stop: bool) {
+        self.debug.report_processes = stop;
     }
 
     /// Adds a hardware watchpoint; x86_64 has four debug registers.
@@ -253,12 +285,44 @@ impl ReplaySession {
                 };
                 return Ok(Some(RunStop::Interrupted { tid }));
             }
+            self.debug.forked = None;
             match self.step_debug()? {
-                DebugStep::Event(e) => last_tid = Some(e.tid),
+                DebugStep::Event(e) => {
+                    last_tid = Some(e.tid);
+                    if let Some(stop) = self.process_change(&e)? {
+                        return Ok(Some(stop));
+                    }
+                }
                 DebugStep::Stopped(stop) => return Ok(Some(stop)),
                 DebugStep::End => return Ok(Some(RunStop::End)),
             }
         }
+    }
+
+    /// The stop a debugger that follows processes wants after `event`: the
+    /// process it made, or the process it ended.
+    fn process_change(&mut self, event: &Event) -> Result<Option<RunStop>, ReplayError> {
+        let forked = self.debug.forked.take();
+        if !self.debug.report_processes {
+            return Ok(None);
+        }
+        if let Some(child) = forked {
+            self.hold_new_task(child)?;
+            return Ok(Some(RunStop::Forked {
+                tid: event.tid,
+                child,
+            }));
+        }
+        let EventKind::TaskExit { status } = event.kind else {
+            return Ok(None);
+        };
+        let pid = event.pid;
+        let process_ended = !self
+            .tasks
+            .values()
+            .any(|t| t.rec_pid == pid && t.state != ReplayState::Dead);
+        Ok((process_ended && !self.debug.ignored.contains(&pid))
+            .then_some(RunStop::ProcessExited { pid, status }))
     }
 
     /// Waits up to `limit` for `real`'s next stop, giving up early with
@@ -439,7 +503,9 @@ impl ReplaySession {
                 return Ok(());
             }
         }
-        self.insert_breakpoints(pid);
+        if !self.debug.ignored.contains(&pid) {
+            self.insert_breakpoints(pid);
+        }
         self.insert_sentinel(real, pid)?;
         self.set_watch_registers(real)?;
         ptrace::resume(real, Resume::Syscall, signal)?;
@@ -482,6 +548,11 @@ impl ReplaySession {
     }
 
     fn set_watch_registers(&mut self, real: Pid) -> Result<(), ReplayError> {
+        let ignored = self
+            .tasks
+            .values()
+            .find(|t| t.real == real)
+            .is_some_and(|t| self.debug.ignored.contains(&t.rec_pid));
         // A probe's code guard gives up the registers the debugger now needs.
         let in_use = self.debug.watchpoints.len();
         let guard = match self
@@ -496,7 +567,7 @@ impl ReplaySession {
             }
             None => 0,
         };
-        if self.debug.watchpoints.is_empty() {
+        if self.debug.watchpoints.is_empty() || ignored {
             if self.debug.armed.remove(&real) {
                 debugreg::write(real, debugreg::CONTROL, guard)?;
             }

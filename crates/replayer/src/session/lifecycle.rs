@@ -106,6 +106,27 @@ impl ReplaySession {
         self.task_started(event)
     }
 
+    /// Takes a new process's thread to its first stop now, rather than at
+    /// its start event, so that a debugger stopped at the fork can read
+    /// its registers.
+    pub(super) fn hold_new_task(&mut self, tid: RecordedTid) -> Result<(), ReplayError> {
+        let Some(task) = self.tasks.get_mut(&tid) else {
+            return Ok(());
+        };
+        if task.state != ReplayState::New {
+            return Ok(());
+        }
+        match first_stop(task.real)? {
+            WaitResult::Stopped(..) => {
+                task.state = ReplayState::Created;
+                Ok(())
+            }
+            other => Err(ReplayError::Setup(format!(
+                "the new process {tid} ended before its first stop: {other:?}"
+            ))),
+        }
+    }
+
     /// A new task that ended before its first stop, where the recording
     /// had it start.
     pub(super) fn died_before_starting(&self, event: &Event, found: WaitResult) -> ReplayError {

@@ -253,14 +253,22 @@ impl ReplaySession {
 
     /// The real tid of a thread (recorded tid) that is alive now.
     fn live_thread(&self, tid: RecordedTid) -> Result<Pid, ReplayError> {
+        self.thread_to_inspect(tid)
+            .and_then(|real| match self.tasks.get(&tid).map(|t| t.state) {
+                Some(ReplayState::Created) => Err(ReplayError::Setup(format!(
+                    "thread {tid} has not started at this point of the replay"
+                ))),
+                _ => Ok(real),
+            })
+    }
+
+    /// As [`ReplaySession::live_thread`], and also a new process's thread
+    /// held at its first stop (at a fork a debugger stopped at), whose
+    /// registers are the program's but which cannot run yet.
+    fn thread_to_inspect(&self, tid: RecordedTid) -> Result<Pid, ReplayError> {
         self.tasks
             .get(&tid)
-            .filter(|t| {
-                !matches!(
-                    t.state,
-                    ReplayState::Dead | ReplayState::New | ReplayState::Created
-                )
-            })
+            .filter(|t| !matches!(t.state, ReplayState::Dead | ReplayState::New))
             .map(|t| t.real)
             .ok_or_else(|| {
                 ReplayError::Setup(format!(
@@ -271,12 +279,12 @@ impl ReplaySession {
 
     /// Registers of a thread (recorded tid) as the replayed thread has them now.
     pub fn regs(&self, tid: RecordedTid) -> Result<Regs, ReplayError> {
-        Ok(regs::get(self.live_thread(tid)?)?)
+        Ok(regs::get(self.thread_to_inspect(tid)?)?)
     }
 
     /// The x87/SSE state (FXSAVE layout) of a thread.
     pub fn fpregs(&self, tid: RecordedTid) -> Result<[u8; 512], ReplayError> {
-        Ok(regs::get_fpregs(self.live_thread(tid)?)?)
+        Ok(regs::get_fpregs(self.thread_to_inspect(tid)?)?)
     }
 
     /// The recorded auxv of a process's last exec.

@@ -213,6 +213,7 @@ impl ReplaySession {
         }
         let child_pid = if thread { event.pid } else { recorded_child };
         if !thread {
+            self.debug.forked = Some(recorded_child);
             // A forked child runs the parent's program until it execs.
             let parent = self.process(event.pid)?;
             let (scratch, auxv, exe) = (parent.scratch, parent.auxv.clone(), parent.exe.clone());

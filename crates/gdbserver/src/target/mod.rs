@@ -1,5 +1,8 @@
 //! The gdbstub target: gdb's view of a replay.
 
+mod breakpoints;
+mod monitor;
+
 use crate::arch::{X86_64Linux, X86_64Regs};
 use crate::diversion::Diversion;
 use crate::timeline::{Config, Here, Op, Timeline};
@@ -14,14 +17,12 @@ use gdbstub::target::ext::base::reverse_exec::{
     ReverseCont, ReverseContOps, ReverseStep, ReverseStepOps,
 };
 use gdbstub::target::ext::base::BaseOps;
-use gdbstub::target::ext::breakpoints::{
-    Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
-    SwBreakpoint, SwBreakpointOps, WatchKind,
-};
+use gdbstub::target::ext::breakpoints::BreakpointsOps;
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
-use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps};
+use gdbstub::target::ext::monitor_cmd::MonitorCmdOps;
 use gdbstub::target::{Target, TargetError, TargetResult};
 use replayer::RunStop;
+use std::collections::BTreeSet;
 use std::path::Path;
 use trace::RecordedTid;
 
@@ -48,6 +49,11 @@ pub enum Outcome {
     Interrupted(RecordedTid),
     /// Code gdb runs in a diversion raised this signal.
     Signal(RecordedTid, i32),
+    /// The thread's last event made this process (gdb's fork event).
+    Forked(RecordedTid, RecordedTid),
+    /// This process (not the last) ended with this wait status; gdb's
+    /// current thread is the second.
+    ProcessExited(RecordedTid, i32, RecordedTid),
 }
 
 /// How a gdb command that could not complete ended.
@@ -76,6 +82,15 @@ pub struct ReplayTarget {
     diversion: Option<Diversion>,
     /// What gdb's console should show before the next stop.
     pub notes: Vec<String>,
+    /// The processes gdb sees as inferiors, shared with the connection
+    /// that names each thread's process.
+    pub processes: crate::processes::SharedProcesses,
+    /// The processes each breakpoint is in, as gdb sees it. The replay
+    /// has one set of breakpoints for all processes, but gdb inserts and
+    /// removes them a process at a time: before it lets go of one side of
+    /// a fork it removes them from that side only, and the other keeps
+    /// them. A fork child starts with its parent's, as its memory does.
+    breakpoint_owners: std::collections::BTreeMap<u64, BTreeSet<RecordedTid>>,
 }
 
 fn tid_of(tid: Tid) -> RecordedTid {
@@ -112,7 +127,7 @@ impl ReplayTarget {
             },
             None => threads.first().map(|t| t.tid).unwrap_or(RecordedTid(1)),
         };
-        Ok(ReplayTarget {
+        let target = ReplayTarget {
             timeline,
             config: Config::default(),
             pending: Pending::Continue,
@@ -122,7 +137,31 @@ impl ReplayTarget {
             interrupt_source: None,
             diversion: None,
             notes: Vec::new(),
-        })
+            processes: Default::default(),
+            breakpoint_owners: Default::default(),
+        };
+        target.show_processes();
+        Ok(target)
+    }
+
+    /// Tells the connection which process each live thread belongs to.
+    pub fn show_processes(&self) {
+        let threads = self.session().threads();
+        self.processes.borrow_mut().set_threads(
+            threads
+                .iter()
+                .map(|t| (t.tid.raw() as u64, t.pid.raw() as u64)),
+        );
+    }
+
+    /// The process gdb's requests without a thread (auxv) are about: the
+    /// one it chose last, else the current thread's.
+    fn chosen_process(&self) -> Option<RecordedTid> {
+        let chosen = self.processes.borrow().chosen();
+        chosen
+            .map(|pid| RecordedTid(pid as i32))
+            .filter(|&pid| self.session().threads().iter().any(|t| t.pid == pid))
+            .or_else(|| self.pid_of(self.current))
     }
 
     /// The session gdb sees: the diversion while there is one.
@@ -172,14 +211,36 @@ impl ReplayTarget {
                 self.current = tid;
                 Outcome::Stepped(tid)
             }
+            RunStop::Forked { tid, child } => {
+                if let Some(parent) = self.pid_of(tid) {
+                    for owners in self.breakpoint_owners.values_mut() {
+                        if owners.contains(&parent) {
+                            owners.insert(child);
+                        }
+                    }
+                }
+                // A process gdb saw end is back when the replay makes it
+                // again (going forward after going back before its fork).
+                self.processes.borrow_mut().born(child.raw() as u64);
+                self.current = tid;
+                Outcome::Forked(tid, child)
+            }
+            RunStop::ProcessExited { pid, status } => {
+                if !self.visible(self.current) {
+                    if let Some(tid) = self.visible_threads().first() {
+                        self.current = *tid;
+                    }
+                }
+                Outcome::ProcessExited(pid, status, self.current)
+            }
             RunStop::End => {
-                if let Some(t) = self.timeline.session.threads().first() {
-                    self.current = t.tid;
+                if let Some(tid) = self.visible_threads().first() {
+                    self.current = *tid;
                 }
                 Outcome::End(self.current)
             }
             RunStop::Interrupted { tid } => {
-                if self.timeline.session.regs(tid).is_ok() {
+                if self.timeline.session.regs(tid).is_ok() && self.visible(tid) {
                     self.current = tid;
                 }
                 Outcome::Interrupted(self.current)
@@ -187,11 +248,38 @@ impl ReplayTarget {
         }
     }
 
+    /// The live threads of the processes gdb sees.
+    fn visible_threads(&self) -> Vec<RecordedTid> {
+        let processes = self.processes.borrow();
+        self.session()
+            .threads()
+            .iter()
+            .filter(|t| !processes.is_gone(t.pid.raw() as u64))
+            .map(|t| t.tid)
+            .collect()
+    }
+
+    fn visible(&self, tid: RecordedTid) -> bool {
+        self.visible_threads().contains(&tid)
+    }
+
+    /// Takes in what gdb said through the connection: whether it follows
+    /// forks, and which processes it no longer sees.
+    fn follow_gdb(&mut self) {
+        let processes = self.processes.borrow();
+        self.config.report_processes = processes.client_follows_forks();
+        self.config.ignored_processes = processes
+            .gone()
+            .map(|pid| RecordedTid(pid as i32))
+            .collect();
+    }
+
     /// Carries out what gdb asked for with its last resume. A command that
     /// cannot complete (a divergence, a limit, a replay error) leaves the
     /// replay where it was before the command, and the error says why: the
     /// session goes on.
     pub fn run_pending(&mut self) -> Result<Outcome, Failed> {
+        self.follow_gdb();
         if let Some(diversion) = self.diversion.take() {
             let reverse = matches!(
                 self.pending,
@@ -263,7 +351,11 @@ impl ReplayTarget {
             }
             Pending::ReverseContinue => {
                 let here = self.here();
-                let config = self.config.clone();
+                // Going backwards, gdb expects no fork events.
+                let config = Config {
+                    report_processes: false,
+                    ..self.config.clone()
+                };
                 let stop =
                     self.watching_for_ctrl_c(|t| t.timeline.reverse_continue(&config, &here));
                 match stop? {
@@ -358,7 +450,7 @@ fn xfer(data: &[u8], offset: u64, length: usize, buf: &mut [u8]) -> usize {
 
 impl Auxv for ReplayTarget {
     fn get_auxv(&self, offset: u64, length: usize, buf: &mut [u8]) -> TargetResult<usize, Self> {
-        let pid = self.pid_of(self.current).ok_or(TargetError::NonFatal)?;
+        let pid = self.chosen_process().ok_or(TargetError::NonFatal)?;
         let auxv = self
             .timeline
             .session
@@ -375,12 +467,17 @@ impl Auxv for ReplayTarget {
 impl ExecFile for ReplayTarget {
     fn get_exec_file(
         &self,
-        _pid: Option<gdbstub::common::Pid>,
+        pid: Option<gdbstub::common::Pid>,
         offset: u64,
         length: usize,
         buf: &mut [u8],
     ) -> TargetResult<usize, Self> {
-        let pid = self.pid_of(self.current).ok_or(TargetError::NonFatal)?;
+        // gdb names the process whose executable it wants (the connection
+        // leaves that request's pid as gdb sent it).
+        let pid = pid
+            .map(|pid| RecordedTid(pid.get() as i32))
+            .or_else(|| self.chosen_process())
+            .ok_or(TargetError::NonFatal)?;
         let exe = self
             .timeline
             .session
@@ -401,7 +498,10 @@ impl MultiThreadBase for ReplayTarget {
     fn read_registers(&mut self, regs: &mut X86_64Regs, tid: Tid) -> TargetResult<(), Self> {
         let tid = tid_of(tid);
         let session = self.session();
-        regs.gprs = session.regs(tid).map_err(|_| TargetError::NonFatal)?;
+        regs.gprs = session.regs(tid).map_err(|e| {
+            tracing::debug!(%tid, "gdb read registers of a thread that has none now: {e}");
+            TargetError::NonFatal
+        })?;
         regs.fxsave = session.fpregs(tid).unwrap_or([0; 512]);
         Ok(())
     }
@@ -478,8 +578,8 @@ impl MultiThreadBase for ReplayTarget {
     ) -> Result<(), Self::Error> {
         // The thread gdb stopped in comes first: gdb takes the first one as
         // the thread a new connection's stop (`?`) happened in.
-        let mut threads: Vec<RecordedTid> =
-            self.session().threads().iter().map(|t| t.tid).collect();
+        self.show_processes();
+        let mut threads = self.visible_threads();
         threads.sort_by_key(|&tid| tid != self.current);
         for tid in threads.into_iter().filter_map(gdb_tid) {
             thread_is_active(tid);
@@ -557,167 +657,6 @@ impl ReverseCont<Tid> for ReplayTarget {
 impl ReverseStep<Tid> for ReplayTarget {
     fn reverse_step(&mut self, tid: Tid) -> Result<(), Self::Error> {
         self.pending = Pending::ReverseStep(tid_of(tid));
-        Ok(())
-    }
-}
-
-impl Breakpoints for ReplayTarget {
-    fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
-        Some(self)
-    }
-
-    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
-        Some(self)
-    }
-
-    fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
-        Some(self)
-    }
-}
-
-/// `hbreak`: gdb never sees the breakpoint bytes (they are only in memory
-/// while replayed code runs), so an int3 behaves exactly like a debug
-/// register and keeps DR0–DR3 free for watchpoints.
-impl HwBreakpoint for ReplayTarget {
-    fn add_hw_breakpoint(&mut self, addr: u64, kind: usize) -> TargetResult<bool, Self> {
-        self.add_sw_breakpoint(addr, kind)
-    }
-
-    fn remove_hw_breakpoint(&mut self, addr: u64, kind: usize) -> TargetResult<bool, Self> {
-        self.remove_sw_breakpoint(addr, kind)
-    }
-}
-
-impl SwBreakpoint for ReplayTarget {
-    fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        self.config.breakpoints.insert(addr);
-        Ok(true)
-    }
-
-    fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        Ok(self.config.breakpoints.remove(&addr))
-    }
-}
-
-impl HwWatchpoint for ReplayTarget {
-    fn add_hw_watchpoint(
-        &mut self,
-        addr: u64,
-        len: u64,
-        kind: WatchKind,
-    ) -> TargetResult<bool, Self> {
-        let usable = self.config.watchpoints.len() < 4
-            && matches!(len, 1 | 2 | 4 | 8)
-            && addr.is_multiple_of(len);
-        if !usable {
-            return Ok(false);
-        }
-        self.config
-            .watchpoints
-            .push((addr, len, !matches!(kind, WatchKind::Write)));
-        Ok(true)
-    }
-
-    fn remove_hw_watchpoint(
-        &mut self,
-        addr: u64,
-        len: u64,
-        _kind: WatchKind,
-    ) -> TargetResult<bool, Self> {
-        let before = self.config.watchpoints.len();
-        self.config
-            .watchpoints
-            .retain(|w| !(w.0 == addr && w.1 == len));
-        Ok(before != self.config.watchpoints.len())
-    }
-}
-
-impl MonitorCmd for ReplayTarget {
-    fn handle_monitor_cmd(
-        &mut self,
-        cmd: &[u8],
-        mut out: ConsoleOutput<'_>,
-    ) -> Result<(), Self::Error> {
-        let cmd = String::from_utf8_lossy(cmd);
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        match words.as_slice() {
-            ["when"] => {
-                let position = self.timeline.session.position();
-                gdbstub::outputln!(out, "Current event: {position}");
-            }
-            ["when-end"] => {
-                let position = self.timeline.session.position();
-                let reader = self.timeline.session.reader();
-                let total = match reader.manifest().totals.as_ref() {
-                    Some(totals) => Some(totals.events),
-                    None => reader.scan().ok().map(|scan| scan.events),
-                };
-                match total {
-                    Some(total) => gdbstub::outputln!(
-                        out,
-                        "Last event: {}; current event: {position}",
-                        total.saturating_sub(1)
-                    ),
-                    None => gdbstub::outputln!(out, "the recording's length is unknown"),
-                }
-            }
-            ["checkpoint"] => {
-                let path = self.timeline.checkpoint();
-                self.checkpoints.push(path);
-                let id = self.checkpoints.len();
-                let at = self.timeline.session.position();
-                gdbstub::outputln!(out, "Checkpoint {id} at event {at}");
-            }
-            ["restart", n] => {
-                // Another position: what gdb changed in a diversion is gone.
-                if let Some(diversion) = self.diversion.take() {
-                    diversion.end();
-                }
-                let saved = n
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| self.checkpoints.get(i))
-                    .cloned();
-                match saved {
-                    Some(path) => {
-                        self.timeline.restore(path)?;
-                        let at = self.timeline.session.position();
-                        gdbstub::outputln!(out, "Restarted at checkpoint {n} (event {at}); gdb's frame view refreshes on the next stepi or continue");
-                    }
-                    None => {
-                        gdbstub::outputln!(
-                            out,
-                            "no checkpoint {n}; `monitor checkpoint` makes one"
-                        );
-                    }
-                }
-            }
-            ["snapshots"] => {
-                let (count, interval) = self.timeline.snapshot_summary();
-                gdbstub::outputln!(out, "{count}");
-                gdbstub::outputln!(out, "{interval}");
-            }
-            ["help"] | [] => {
-                gdbstub::outputln!(out, "monitor when          print the current event number");
-                gdbstub::outputln!(
-                    out,
-                    "monitor when-end      print the recording's last event number"
-                );
-                gdbstub::outputln!(out, "monitor checkpoint    remember this point");
-                gdbstub::outputln!(
-                    out,
-                    "monitor restart N     go back (or forward) to checkpoint N"
-                );
-                gdbstub::outputln!(
-                    out,
-                    "monitor snapshots     how many snapshots reverse execution keeps, and how often"
-                );
-            }
-            _ => {
-                gdbstub::outputln!(out, "unknown monitor command {cmd:?}; try `monitor help`");
-            }
-        }
         Ok(())
     }
 }
