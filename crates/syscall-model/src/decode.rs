@@ -78,6 +78,59 @@ pub enum ArgKind {
     ClockId,
     /// A prctl option.
     PrctlOption,
+    /// Bits named by this table (`0` when none is set).
+    Flags(Names),
+    /// The flags of a call that makes descriptors, named by this table;
+    /// the close-on-exec one is `O_CLOEXEC`'s bit, as for every such call.
+    NewFdFlags(Names),
+    /// One value named by this table: an operation, a resource, a family.
+    Named(Names),
+    /// A struct the kernel reads.
+    StructIn(Struct),
+    /// A struct the kernel writes, shown after a successful call.
+    StructOut(Struct),
+}
+
+/// Values and the names strace gives them ([`crate::names`]).
+pub type Names = &'static [(u64, &'static str)];
+
+/// A struct an argument points to, as strace shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Struct {
+    Stat,
+    Statfs,
+    Statx,
+    Timespec,
+    Timeval,
+    Rlimit,
+    Sigaction,
+    /// A 64-bit signal set.
+    Sigset,
+    StackT,
+    /// Two ints: pipe's and socketpair's descriptors.
+    IntPair,
+    Utsname,
+    /// An int wait status.
+    WaitStatus,
+    EpollEvent,
+}
+
+impl Struct {
+    /// Its size in the x86_64 ABI.
+    pub const fn size(self) -> usize {
+        match self {
+            Struct::Stat => crate::outputs::STAT_SIZE as usize,
+            Struct::Statfs => crate::outputs::STATFS_SIZE as usize,
+            Struct::Statx => crate::outputs::STATX_SIZE as usize,
+            Struct::Timespec | Struct::Timeval | Struct::Rlimit => 16,
+            Struct::Sigaction => 32,
+            Struct::Sigset | Struct::IntPair => 8,
+            Struct::StackT => 24,
+            Struct::Utsname => 390,
+            Struct::WaitStatus => 4,
+            Struct::EpollEvent => 12,
+        }
+    }
 }
 
 /// Argument kinds of syscall `nr`, one per argument it takes; empty when

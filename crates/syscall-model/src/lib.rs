@@ -29,6 +29,7 @@ pub mod decode;
 mod inputs;
 mod ioctl;
 mod misc;
+pub mod names;
 mod net;
 mod outputs;
 mod policy;

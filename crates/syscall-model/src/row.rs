@@ -475,7 +475,11 @@ impl Syscall {
         if let Some(flags) = self.open_flags(args) {
             return flags & O_CLOEXEC != 0;
         }
-        if let Some(i) = self.arg_of_kind(ArgKind::OpenFlags) {
+        let fd_flags = self
+            .args
+            .iter()
+            .position(|k| matches!(k, ArgKind::OpenFlags | ArgKind::NewFdFlags(_)));
+        if let Some(i) = fd_flags {
             return args[i] & O_CLOEXEC != 0;
         }
         match self.nr as i64 {

@@ -657,6 +657,33 @@ fn sysfs_option_2_writes_the_name_and_its_nul() {
     assert!(out(l::SYS_sysfs, [1, 0x2000, 0, 0, 0, 0], 3, &EMPTY).is_empty());
 }
 
+/// What the decoder shows an argument as agrees with what the recorder
+/// saves of it: a struct the call writes is the size the row's outputs
+/// say, and the descriptor-making calls' flags keep `O_CLOEXEC`'s meaning.
+#[test]
+fn decoded_structs_agree_with_the_outputs() {
+    use crate::decode::ArgKind;
+    for nr in known_syscalls() {
+        let row = syscall(nr).unwrap();
+        let Writes::OnSuccess(structs) = row.writes else {
+            continue;
+        };
+        for (i, kind) in row.args.iter().enumerate() {
+            if let ArgKind::StructOut(shape) = kind {
+                assert!(
+                    structs.contains(&At(i, shape.size() as u64)),
+                    "{}: argument {i} shows a {shape:?} of {} bytes",
+                    row.name,
+                    shape.size()
+                );
+            }
+        }
+    }
+    let eventfd2 = syscall(nr(l::SYS_eventfd2)).unwrap();
+    assert!(eventfd2.new_fds_close_on_exec(&[0, l::EFD_CLOEXEC as u64, 0, 0, 0, 0]));
+    assert!(!eventfd2.new_fds_close_on_exec(&[0, l::EFD_NONBLOCK as u64, 0, 0, 0, 0]));
+}
+
 /// The audit columns agree with the rest of each row: a call that opens a
 /// file by name takes a path and returns a descriptor, a pair's ends are
 /// the 8 bytes the call writes, a copy is a descriptor returned.

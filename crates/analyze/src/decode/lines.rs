@@ -10,7 +10,7 @@ use syscall_model::Sysno;
 /// another task interrupts there, the arguments before it on the
 /// `<unfinished ...>` line and the rest, decoded at exit, on the
 /// `<... resumed>` one. From the syscall model where its writes say (a
-/// buffer, fixed structs) or its arguments' kinds (an address or iovecs
+/// buffer, fixed structs) or its arguments' kinds (an address, a struct or iovecs
 /// the kernel fills), and listed for the irregular ones. `None`: every
 /// argument shows at entry.
 pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
@@ -30,19 +30,20 @@ pub fn first_output_arg(sysno: Option<Sysno>) -> Option<usize> {
         | Sysno::epoll_wait
         | Sysno::epoll_pwait
         | Sysno::epoll_pwait2
-        | Sysno::nanosleep
-        | Sysno::wait4
         | Sysno::capget
         | Sysno::rt_sigtimedwait => Some(1),
-        Sysno::waitid | Sysno::rt_sigprocmask | Sysno::rt_sigaction => Some(2),
-        Sysno::clock_nanosleep => Some(3),
+        Sysno::waitid => Some(2),
         _ => None,
     };
     let row = syscall_model::syscall(sysno.id() as u64)?;
     let filled = row.args.iter().position(|kind| {
         matches!(
             kind,
-            ArgKind::PeerAddrOut | ArgKind::LocalAddrOut | ArgKind::LenOut | ArgKind::IovecsOut(_)
+            ArgKind::PeerAddrOut
+                | ArgKind::LocalAddrOut
+                | ArgKind::LenOut
+                | ArgKind::IovecsOut(_)
+                | ArgKind::StructOut(_)
         )
     });
     listed.or(filled).or_else(|| match row.writes {

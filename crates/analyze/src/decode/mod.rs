@@ -14,7 +14,7 @@ pub mod structs;
 pub use lines::{exit_line, first_output_arg, signal_line, with_result};
 
 use syscall_model::abi::{self, PollFd};
-use syscall_model::decode::{arg_kinds, ArgKind};
+use syscall_model::decode::{arg_kinds, ArgKind, Struct};
 use syscall_model::Returns;
 use syscall_model::Sysno;
 use trace::SyscallExtra;
@@ -267,6 +267,33 @@ impl Decoder<'_> {
                 None => format!("{:#x} /* CLOCK_??? */", v as u32),
             },
             ArgKind::PrctlOption => v.to_string(),
+            ArgKind::Flags(names) | ArgKind::NewFdFlags(names) => flags(v, names, "0"),
+            ArgKind::Named(names) => symbol(v, names),
+            ArgKind::StructIn(shape) => {
+                self.input_struct(rec, v, shape.size(), |b| self.shown(shape, b))
+            }
+            ArgKind::StructOut(shape) => self.out(rec, v, shape.size(), |b| self.shown(shape, b)),
+        }
+    }
+
+    /// A struct's fields, strace's way.
+    fn shown(&self, shape: Struct, bytes: &[u8]) -> Option<String> {
+        match shape {
+            Struct::Stat => structs::stat(bytes),
+            Struct::Statfs => structs::statfs(bytes),
+            Struct::Statx => structs::statx(bytes),
+            Struct::Timespec => structs::timespec(bytes),
+            Struct::Timeval => structs::timeval(bytes),
+            Struct::Rlimit => structs::rlimit(bytes),
+            Struct::Sigaction => structs::sigaction(bytes),
+            Struct::Sigset => structs::u64_at(bytes, 0).map(sigset),
+            Struct::StackT => structs::stack_t(bytes),
+            Struct::IntPair => structs::int_pair(bytes),
+            Struct::Utsname => structs::utsname(bytes, self.strsize),
+            Struct::WaitStatus => Some(structs::wait_status(i32::from_ne_bytes(
+                bytes.get(..4)?.try_into().ok()?,
+            ))),
+            Struct::EpollEvent => structs::epoll_event(bytes),
         }
     }
 
@@ -335,19 +362,6 @@ impl Decoder<'_> {
     ) {
         let a = rec.args;
         match sysno {
-            Some(Sysno::pipe2) => set(out, 1, fd_flags(a[1])),
-            Some(Sysno::dup3) => set(out, 2, fd_flags(a[2])),
-            Some(Sysno::eventfd2) => set(out, 1, flags(a[1], EVENTFD_FLAGS, "0")),
-            Some(Sysno::epoll_create1) => set(out, 0, flags(a[0], EPOLL_CREATE_FLAGS, "0")),
-            Some(Sysno::flock) => set(out, 1, flags(a[1], FLOCK_OPS, "0")),
-            Some(Sysno::epoll_ctl) => {
-                set(out, 1, symbol(a[1], EPOLL_CTL_OPS));
-                set(
-                    out,
-                    3,
-                    self.input_struct(rec, a[3], 12, structs::epoll_event),
-                );
-            }
             Some(Sysno::epoll_wait | Sysno::epoll_pwait | Sysno::epoll_pwait2) => {
                 let shown = match rec.result {
                     Some(0) => "[]".to_string(),
@@ -356,8 +370,6 @@ impl Decoder<'_> {
                 };
                 set(out, 1, shown);
             }
-            Some(Sysno::inotify_init1) => set(out, 0, flags(a[0], INOTIFY_INIT_FLAGS, "0")),
-            Some(Sysno::signalfd4) => set(out, 3, flags(a[3], SIGNALFD_FLAGS, "0")),
             Some(Sysno::fcntl) if FCNTL_WITHOUT_ARG.contains(&a[1]) => out.truncate(2),
             Some(Sysno::fcntl) if a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC => {
                 set(out, 2, (a[2] as i32).to_string())
@@ -418,44 +430,7 @@ impl Decoder<'_> {
                     out.truncate(fi + 1);
                 }
             }
-            Some(Sysno::fstat | Sysno::stat | Sysno::lstat) => {
-                set(out, 1, self.out(rec, a[1], 144, structs::stat))
-            }
-            Some(Sysno::statfs | Sysno::fstatfs) => {
-                set(out, 1, self.out(rec, a[1], 120, structs::statfs))
-            }
-            Some(Sysno::newfstatat) => set(out, 2, self.out(rec, a[2], 144, structs::stat)),
-            Some(Sysno::statx) => {
-                set(out, 2, statx_flags(a[2]));
-                set(out, 3, flags(a[3], STATX_MASK, "0"));
-                set(out, 4, self.out(rec, a[4], 256, structs::statx));
-            }
-            Some(Sysno::clock_gettime | Sysno::clock_getres) => {
-                set(out, 1, self.out(rec, a[1], 16, structs::timespec))
-            }
-            Some(Sysno::gettimeofday) => set(out, 0, self.out(rec, a[0], 16, structs::timeval)),
-            Some(Sysno::nanosleep) => {
-                set(out, 0, self.input_struct(rec, a[0], 16, structs::timespec));
-                set(out, 1, self.out(rec, a[1], 16, structs::timespec));
-            }
-            Some(Sysno::clock_nanosleep) => {
-                set(out, 2, self.input_struct(rec, a[2], 16, structs::timespec));
-                set(out, 3, self.out(rec, a[3], 16, structs::timespec));
-            }
-            Some(Sysno::prlimit64) => {
-                set(out, 1, symbol(a[1], RLIMITS));
-                set(out, 2, self.input_struct(rec, a[2], 16, structs::rlimit));
-                set(out, 3, self.out(rec, a[3], 16, structs::rlimit));
-            }
-            Some(Sysno::getrlimit | Sysno::setrlimit) => {
-                set(out, 0, symbol(a[0], RLIMITS));
-                let r = if sysno == Some(Sysno::getrlimit) {
-                    self.out(rec, a[1], 16, structs::rlimit)
-                } else {
-                    self.input_struct(rec, a[1], 16, structs::rlimit)
-                };
-                set(out, 1, r);
-            }
+            Some(Sysno::statx) => set(out, 2, statx_flags(a[2])),
             Some(Sysno::getcwd) if rec.result.is_some_and(|r| r > 0) => set(
                 out,
                 0,
@@ -464,15 +439,8 @@ impl Decoder<'_> {
                     Some(quote_cstr(&b[..end], self.strsize))
                 }),
             ),
-            Some(Sysno::pipe | Sysno::pipe2) => {
-                set(out, 0, self.out(rec, a[0], 8, structs::int_pair))
-            }
             Some(Sysno::access) => set(out, 1, access_mode(a[1])),
-            Some(Sysno::fadvise64) => set(out, 3, symbol(a[3], FADVISE)),
-            Some(Sysno::faccessat | Sysno::faccessat2) => {
-                set(out, 2, access_mode(a[2]));
-                set(out, 3, flags(a[3], ACCESS_AT_FLAGS, "0"));
-            }
+            Some(Sysno::faccessat | Sysno::faccessat2) => set(out, 2, access_mode(a[2])),
             // The end of the directory: nothing written, none listed.
             Some(Sysno::getdents64 | Sysno::getdents) if rec.result == Some(0) => {
                 set(out, 1, format!("{} /* 0 entries */", ptr(a[1])))
@@ -507,37 +475,7 @@ impl Decoder<'_> {
     ) {
         let a = rec.args;
         match sysno {
-            Some(Sysno::rt_sigaction) => {
-                set(out, 1, self.input_struct(rec, a[1], 32, structs::sigaction));
-                set(out, 2, self.out(rec, a[2], 32, structs::sigaction));
-            }
-            Some(Sysno::rt_sigprocmask) => {
-                set(out, 0, symbol(a[0], SIGPROCMASK_HOW));
-                let mask = |b: &[u8]| structs::u64_at(b, 0).map(sigset);
-                set(out, 1, self.input_struct(rec, a[1], 8, mask));
-                set(out, 2, self.out(rec, a[2], 8, mask));
-            }
-            Some(Sysno::wait4) => set(
-                out,
-                1,
-                self.out(rec, a[1], 4, |b| {
-                    Some(structs::wait_status(i32::from_ne_bytes(
-                        b.get(..4)?.try_into().ok()?,
-                    )))
-                }),
-            ),
-            Some(Sysno::uname) => {
-                let max = self.strsize;
-                set(
-                    out,
-                    0,
-                    self.out(rec, a[0], 390, |b| structs::utsname(b, max)),
-                )
-            }
-            Some(Sysno::arch_prctl) => {
-                set(out, 0, symbol(a[0], ARCH_PRCTL));
-                set(out, 1, ptr(a[1]).replace("NULL", "0"));
-            }
+            Some(Sysno::arch_prctl) => set(out, 1, ptr(a[1]).replace("NULL", "0")),
             Some(Sysno::prctl) => *out = self.prctl_arguments(rec),
             Some(Sysno::capget | Sysno::capset) => self.capabilities(rec, out),
             Some(Sysno::getcpu) => {
@@ -547,11 +485,6 @@ impl Decoder<'_> {
                     });
                     set(out, i, shown);
                 }
-            }
-            Some(Sysno::pkey_alloc) => set(out, 1, flags(a[1], PKEY_ACCESS, "0")),
-            Some(Sysno::sigaltstack) => {
-                set(out, 0, self.input_struct(rec, a[0], 24, structs::stack_t));
-                set(out, 1, self.out(rec, a[1], 24, structs::stack_t));
             }
             Some(Sysno::sched_getaffinity) => {
                 let len = rec.result.unwrap_or(0).max(0) as usize;
@@ -569,7 +502,6 @@ impl Decoder<'_> {
                 set(out, 1, format!("{:#x}", a[1]));
                 set(out, 2, (a[2] as i32).to_string());
             }
-            Some(Sysno::madvise) => set(out, 2, symbol(a[2], MADVISE)),
             Some(Sysno::mmap) => {
                 let off = if a[5] == 0 {
                     "0".into()
@@ -633,7 +565,6 @@ impl Decoder<'_> {
     ) {
         let a = rec.args;
         match sysno {
-            Some(Sysno::socketpair) => set(out, 3, self.out(rec, a[3], 8, structs::int_pair)),
             Some(Sysno::getrandom) => {
                 let n = rec.result.unwrap_or(0).max(0) as usize;
                 let random = match rec.written(a[0], self.strsize) {
@@ -641,10 +572,9 @@ impl Decoder<'_> {
                     _ => ptr(a[0]),
                 };
                 set(out, 0, random);
-                set(out, 2, flags(a[2], GRND, "0"));
             }
+            Some(Sysno::socketpair) => set(out, 1, socket_type(a[1])),
             Some(Sysno::socket) => {
-                set(out, 0, symbol(a[0], AF));
                 set(out, 1, socket_type(a[1]));
                 const AF_INET: u64 = 2;
                 const AF_INET6: u64 = 10;
