@@ -53,6 +53,9 @@ struct Info {
     duration_s: f64,
     recorded_memory_bytes: u64,
     size_bytes: u64,
+    /// The recorder's own peak memory (0: not kept by the recorder that
+    /// made the trace, or it did not finish).
+    recorder_peak_kib: u64,
     ticks: String,
     pmu: Option<String>,
     preemptions: u64,
@@ -102,6 +105,10 @@ pub fn run(trace: Option<PathBuf>, json: bool) -> Result<Status> {
         duration_s: scan.last_time_ns as f64 / 1e9,
         recorded_memory_bytes: scan.data_bytes,
         size_bytes: dir_size(&dir),
+        recorder_peak_kib: manifest
+            .totals
+            .as_ref()
+            .map_or(0, |totals| totals.recorder_peak_kib),
         ticks: header.tick_semantics.clone(),
         pmu: header.pmu.clone(),
         preemptions: scan.preemptions + scan.signal_preemptions,
@@ -156,6 +163,13 @@ fn text(info: &Info, finished: bool, cpu_unknown: bool) -> Result<String> {
         info.recorded_memory_bytes
     )?;
     writeln!(out, "size on disk: {} bytes", info.size_bytes)?;
+    if info.recorder_peak_kib > 0 {
+        writeln!(
+            out,
+            "recorder:     {:.1} MiB peak memory (the program's not counted)",
+            info.recorder_peak_kib as f64 / 1024.0
+        )?;
+    }
     writeln!(out, "ticks:        {}", info.ticks)?;
     writeln!(
         out,

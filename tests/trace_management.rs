@@ -99,6 +99,12 @@ fn a_pack_replays_exactly_after_the_trace_is_gone() {
     assert_eq!(info["trace"], copy.to_str().unwrap());
     assert_eq!(info["complete"], true);
     assert_eq!(info["command"][0], argv[0]);
+    // The recorder's own memory, kept by the recorder: a few MiB, far less
+    // than it would be counting the program.
+    let peak_kib = info["recorder_peak_kib"]
+        .as_u64()
+        .expect("recorder_peak_kib");
+    assert!(peak_kib > 1024 && peak_kib < 512 * 1024, "{info}");
     assert_empty_dir(tmp.path());
 
     // And `unpack` makes a directory of it by hand.

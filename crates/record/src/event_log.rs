@@ -62,6 +62,12 @@ impl EventLog {
         if let Some(machine) = machine {
             self.writer.set_machine(machine);
         }
+        // Measured here, the compression of what is still queued aside:
+        // the peak is a high-water mark, and the queue is bounded.
+        let peak_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+            .map(|usage| usage.max_rss().max(0) as u64)
+            .unwrap_or(0);
+        self.writer.set_recorder_peak(peak_kib);
         self.writer.finish(outcome).map(drop)
     }
 }

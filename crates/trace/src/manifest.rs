@@ -122,6 +122,10 @@ pub struct TraceSummary {
     /// `time_ns` of the last event.
     pub duration_ns: u64,
     pub chunks: Vec<ChunkInfo>,
+    /// The recorder's own peak resident memory in KiB, not its tracees'
+    /// (0 in traces from before it was kept).
+    #[serde(default)]
+    pub recorder_peak_kib: u64,
 }
 
 /// Where one chunk lies, so tools can check or seek without scanning.

@@ -55,6 +55,7 @@ pub struct TraceWriter {
     processes: u64,
     threads: u64,
     last_time_ns: u64,
+    recorder_peak_kib: u64,
 }
 
 impl TraceWriter {
@@ -127,6 +128,7 @@ impl TraceWriter {
             processes: 1,
             threads: 1,
             last_time_ns: 0,
+            recorder_peak_kib: 0,
         })
     }
 
@@ -320,6 +322,12 @@ impl TraceWriter {
 
     /// Writes everything out and rewrites the manifest as complete (no
     /// fsync, decision 0010).
+    /// The recorder's own peak memory (KiB), which only it can measure,
+    /// kept among the totals when the trace finishes.
+    pub fn set_recorder_peak(&mut self, kib: u64) {
+        self.recorder_peak_kib = kib;
+    }
+
     pub fn finish(mut self, outcome: TraceOutcome) -> Result<TraceSummary, TraceError> {
         self.check_failed()?;
         if let Some(tx) = self.tx.take() {
@@ -339,6 +347,7 @@ impl TraceWriter {
             threads: self.threads,
             duration_ns: self.last_time_ns,
             chunks,
+            recorder_peak_kib: self.recorder_peak_kib,
         };
         let mut manifest = self.manifest.clone();
         manifest.complete = true;
