@@ -675,3 +675,31 @@ fn loops_too_small_for_a_probe_give_up_the_cpu() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("spinner killed: yes"), "{text}");
 }
+
+/// A thread spins in user code on the buffer another thread's `read` or
+/// `recv` fills: the kernel's copy came while the spinner ran, at a point
+/// no event named, and replay (which writes the bytes at the call's exit)
+/// spun forever. The recorder now has the kernel fill scratch space and
+/// copies at the exit.
+#[test]
+fn a_thread_spins_on_the_buffer_a_blocked_read_fills() {
+    let out = check_program("spin_on_read_buffer", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ready: ") && text.contains("waited: ") && text.contains("received: "),
+        "{text}"
+    );
+}
+
+/// A thread spins on a word of a file it maps shared while another thread,
+/// then a forked child, writes the file: such writes run to their exit
+/// before any other thread runs (replay hung on both).
+#[test]
+fn a_thread_spins_on_a_shared_file_another_task_writes() {
+    let out = check_program("spin_on_shared_file", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("thread wrote") && text.contains("status 0"),
+        "{text}"
+    );
+}

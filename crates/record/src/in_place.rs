@@ -21,6 +21,15 @@ impl Recorder {
         }
     }
 
+    /// A write into a file some process maps shared: its bytes show in the
+    /// mapping as the kernel copies them, so no other thread may run until
+    /// the exit is logged (replay puts them there at the exit).
+    pub(crate) fn writes_shared_mapping(&self, tid: Pid, nr: u64, args: &[u64; 6]) -> bool {
+        syscall_model::syscall(nr)
+            .and_then(|row| row.fd_write)
+            .is_some_and(|write| self.shared_file_of(tid, args[write.fd]).is_some())
+    }
+
     /// Runs a syscall that changes the address space to its exit and logs
     /// that exit at once, before any other thread's event. Replay applies
     /// mappings in trace order; while a munmap was in the kernel, another

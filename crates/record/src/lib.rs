@@ -29,6 +29,7 @@ mod proc_views;
 mod recorder;
 mod rseq;
 mod schedule;
+mod scratch;
 mod seccomp;
 mod signals;
 mod switch_counts;

@@ -193,6 +193,11 @@ impl Recorder {
             entry_regs.orig_rax = u64::MAX;
             regs::set(tid, &entry_regs)?;
         }
+        let scratch = if forced.is_none() && unmodelled.is_none() && model.0 == nr {
+            self.move_buffer_to_scratch(tid, tgid, nr, &args, &mut entry_regs)?
+        } else {
+            None
+        };
         let task = self.task(tid)?;
         task.syscall = Some(InFlight {
             forced,
@@ -201,6 +206,7 @@ impl Recorder {
             added_preload,
             untraced_clone3_flags,
             entry_layout,
+            scratch,
             ..InFlight::plain(nr, entry_regs.rip, args, model)
         });
         task.anchor_regs = None;
@@ -221,6 +227,7 @@ impl Recorder {
         }
         if syscall_model::changes_mappings(nr)
             || self.writes_to_output(tid, nr, &args)
+            || self.writes_shared_mapping(tid, nr, &args)
             || self.writes_other_memory(tid, tgid, nr, &args)
             || self.copies_memory_for_a_child(tgid, nr, &args)?
         {
@@ -404,12 +411,16 @@ impl Recorder {
             added_preload,
             untraced_clone3_flags,
             entry_layout,
+            scratch,
             ..
         }) = inflight
         else {
             return Ok(());
         };
         let mut result = exit_regs.rax as i64;
+        if let Some(scratch) = scratch {
+            self.buffer_back_from_scratch(tid, tgid, scratch, result, &mut exit_regs)?;
+        }
         if let (Some(added), true) = (&added_preload, is_error_result(result)) {
             tracee::exec_env::undo(self.memory(tgid)?, &mut exit_regs, nr, added);
             regs::set(tid, &exit_regs)?;

@@ -44,6 +44,8 @@ pub struct InFlight {
     /// The structures that say where the call writes, as they were at its
     /// entry, for a call whose output may overwrite them.
     pub entry_layout: Option<crate::entry_layout::EntryLayout>,
+    /// A blocking call's buffer, pointed at scratch space until the exit.
+    pub scratch: Option<crate::scratch::ScratchBuffer>,
 }
 
 impl InFlight {
@@ -60,6 +62,7 @@ impl InFlight {
             added_preload: None,
             untraced_clone3_flags: None,
             entry_layout: None,
+            scratch: None,
         }
     }
 }

@@ -507,4 +507,18 @@ impl Syscall {
             Blocking::When(when) => when(args),
         }
     }
+
+    /// For a call that may block and whose only output is bytes into one
+    /// buffer (`read`; `recvfrom` with no address to fill, which is
+    /// `recv`): that buffer's argument and size.
+    pub fn blocking_buffer(&self, args: &Args) -> Option<(usize, u64)> {
+        if !self.may_block(args) {
+            return None;
+        }
+        match self.writes {
+            Writes::Returned { buf, cap } => Some((buf, args[cap])),
+            _ if self.nr == libc::SYS_recvfrom as u64 && args[4] == 0 => Some((1, args[2])),
+            _ => None,
+        }
+    }
 }

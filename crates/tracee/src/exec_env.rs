@@ -144,8 +144,5 @@ fn read_pointer_array(mem: &ProcessMemory, addr: u64) -> Option<Vec<u64>> {
 /// reads the copy as the program could, and a write through /proc would
 /// go even into a guard page the kernel then cannot read.
 fn writable(pid: Pid, addr: u64, len: u64) -> bool {
-    maps::read(pid).is_ok_and(|maps| {
-        maps.iter()
-            .any(|m| m.readable && m.writable && m.start <= addr && addr + len <= m.end)
-    })
+    maps::all_writable(pid, &[(addr, len)])
 }

@@ -89,6 +89,18 @@ pub fn same_address_space(a: Pid, b: Pid) -> bool {
     result == 0
 }
 
+/// Whether each of `ranges` (start, length) lies inside one readable and
+/// writable mapping of `pid`: where the program itself could write it.
+pub fn all_writable(pid: Pid, ranges: &[(u64, u64)]) -> bool {
+    read(pid).is_ok_and(|maps| {
+        ranges.iter().all(|&(addr, len)| {
+            maps.iter().any(|m| {
+                m.readable && m.writable && m.start <= addr && addr.saturating_add(len) <= m.end
+            })
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
