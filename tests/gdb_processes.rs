@@ -63,27 +63,29 @@ fn finish(mut server: common::GdbServer) {
     );
 }
 
-#[test]
-fn gdb_lets_go_of_a_fork_child_by_default() {
+/// Records `two_processes`, runs gdb's `commands` on a replay of it, and
+/// returns what gdb printed (see [`plain`]) and what the recording printed.
+fn debug_two_processes(commands: &[&str]) -> (String, Printed) {
     let root = TraceRoot::new();
     let (exe, printed) = record_two_processes(&root);
     let server = start_gdb_server(root.cmd(), &[], &root.trace("t"));
-    let out = gdb_batch(
-        server.port,
-        &exe,
-        &[
-            "break marker",
-            "continue",
-            "info inferiors",
-            "finish",
-            "reverse-continue",
-            "reverse-continue",
-            "continue",
-            "continue",
-        ],
-    );
-    let out = plain(out);
+    let out = plain(gdb_batch(server.port, &exe, commands));
     finish(server);
+    (out, printed)
+}
+
+#[test]
+fn gdb_lets_go_of_a_fork_child_by_default() {
+    let (out, printed) = debug_two_processes(&[
+        "break marker",
+        "continue",
+        "info inferiors",
+        "finish",
+        "reverse-continue",
+        "reverse-continue",
+        "continue",
+        "continue",
+    ]);
     assert!(
         out.contains(&format!(
             "[Detaching after fork from child process {}]",
@@ -118,36 +120,27 @@ fn gdb_lets_go_of_a_fork_child_by_default() {
 
 #[test]
 fn with_detach_on_fork_off_each_process_is_an_inferior() {
-    let root = TraceRoot::new();
-    let (exe, printed) = record_two_processes(&root);
-    let server = start_gdb_server(root.cmd(), &[], &root.trace("t"));
-    let out = gdb_batch(
-        server.port,
-        &exe,
-        &[
-            "set detach-on-fork off",
-            "set schedule-multiple on",
-            "break marker",
-            "continue",
-            "info inferiors",
-            "print (int)strlen(label)",
-            "print make_pair(7, 8)",
-            "finish",
-            "continue",
-            "finish",
-            "reverse-continue",
-            "reverse-continue",
-            "continue",
-            "continue",
-            "continue",
-            "info inferiors",
-            "inferior 1",
-            "continue",
-            "finish",
-        ],
-    );
-    let out = plain(out);
-    finish(server);
+    let (out, printed) = debug_two_processes(&[
+        "set detach-on-fork off",
+        "set schedule-multiple on",
+        "break marker",
+        "continue",
+        "info inferiors",
+        "print (int)strlen(label)",
+        "print make_pair(7, 8)",
+        "finish",
+        "continue",
+        "finish",
+        "reverse-continue",
+        "reverse-continue",
+        "continue",
+        "continue",
+        "continue",
+        "info inferiors",
+        "inferior 1",
+        "continue",
+        "finish",
+    ]);
     let (parent, child) = (&printed.parent_pid, &printed.child_pid);
     assert!(
         out.contains(&format!("[New inferior 2 (process {child})]")),

@@ -677,16 +677,20 @@ fn loops_too_small_for_a_probe_give_up_the_cpu() {
 }
 
 /// A thread spins in user code on the buffer another thread's `read` or
-/// `recv` fills: the kernel's copy came while the spinner ran, at a point
-/// no event named, and replay (which writes the bytes at the call's exit)
-/// spun forever. The recorder now has the kernel fill scratch space and
-/// copies at the exit.
+/// `recv` fills, or a forked child's `read` into memory they share: the
+/// kernel's copy came while the spinner ran, at a point no event named,
+/// and replay (which writes the bytes at the call's exit) spun forever.
+/// The recorder now has the kernel fill scratch space and copies at the
+/// exit.
 #[test]
 fn a_thread_spins_on_the_buffer_a_blocked_read_fills() {
     let out = check_program("spin_on_read_buffer", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("ready: ") && text.contains("waited: ") && text.contains("received: "),
+        text.contains("ready: ")
+            && text.contains("waited: ")
+            && text.contains("received: ")
+            && text.contains("status 0"),
         "{text}"
     );
 }

@@ -23,3 +23,12 @@ static inline unsigned long long random_value(void) {
   CHECK(getrandom(&r, sizeof r, 0) == sizeof r);
   return r;
 }
+
+/* Spins in user code, no syscall, until another task sets `word`; returns
+ * how many passes that took. */
+static inline long spin_until_set(volatile unsigned *word) {
+  long spins = 0;
+  while (*word == 0)
+    spins++;
+  return spins;
+}

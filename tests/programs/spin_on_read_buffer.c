@@ -1,14 +1,17 @@
 /* A thread spins in user code, without a syscall, until another thread's
  * read (or recv) fills the word it watches: the kernel writes the word
- * while the reader is inside its syscall. Three shapes: the data is
- * already there; the reader waits for it, and the spinner sends it; and
- * a socket's recv. Each prints how long the spinner spun. */
-#define _GNU_SOURCE
+ * while the reader is inside its syscall. Four shapes: the data is
+ * already there; the reader waits for it, and the spinner sends it; a
+ * socket's recv; and a forked child reading into memory it shares with
+ * the spinning parent. Each prints how long the spinner spun. */
+#include "family.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int pipe_fds[2];
@@ -40,18 +43,11 @@ static void *receive(void *arg) {
     return NULL;
 }
 
-static long spin_until_set(volatile unsigned *word) {
-    long spins = 0;
-    while (*word == 0)
-        spins++;
-    return spins;
-}
-
 int main(void) {
-    unsigned values[3];
+    unsigned values[4];
     if (getrandom(values, sizeof values, 0) != sizeof values)
         return 1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         values[i] |= 1;
     if (pipe(pipe_fds) || socketpair(AF_UNIX, SOCK_STREAM, 0, sockets))
         return 1;
@@ -81,5 +77,23 @@ int main(void) {
     spins = spin_until_set(&third_word);
     pthread_join(reader, NULL);
     printf("received: %u after %ld spins\n", third_word, spins);
-    return first_word == values[0] && second_word == values[1] && third_word == values[2] ? 0 : 2;
+
+    volatile unsigned *shared =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        return 1;
+    pid_t child = fork();
+    if (child == 0)
+        _exit(read(pipe_fds[0], (void *)shared, sizeof *shared) == sizeof *shared ? 0 : 1);
+    usleep(2000);
+    if (write(pipe_fds[1], &values[3], sizeof values[3]) != sizeof values[3])
+        return 1;
+    spins = spin_until_set(shared);
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("child read: %u after %ld spins, status %d\n", *shared, spins, status);
+    return first_word == values[0] && second_word == values[1] && third_word == values[2] &&
+                   *shared == values[3] && status == 0
+               ? 0
+               : 2;
 }

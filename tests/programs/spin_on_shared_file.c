@@ -2,7 +2,7 @@
  * the file is written through a descriptor: first by another thread,
  * then by a forked child. The kernel's copy into the file is the write
  * the spinner sees. Prints the words and how long it spun. */
-#define _GNU_SOURCE
+#include "family.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +20,6 @@ static void *write_first(void *arg) {
     if (pwrite(fd, &values[0], sizeof values[0], 0) != sizeof values[0])
         abort();
     return NULL;
-}
-
-static long spin_until_set(volatile unsigned *word) {
-    long spins = 0;
-    while (*word == 0)
-        spins++;
-    return spins;
 }
 
 int main(void) {

@@ -41,8 +41,9 @@ pub struct ScratchBuffer {
 
 impl Recorder {
     /// Points the buffer argument of `tid`'s blocking call at scratch space
-    /// when another thread of its process could watch the buffer. `regs`
-    /// are the thread's registers at the entry, changed in place.
+    /// when another task could watch the buffer: a thread of its process,
+    /// or another process sharing the memory. `regs` are the thread's
+    /// registers at the entry, changed in place.
     pub(crate) fn move_buffer_to_scratch(
         &mut self,
         tid: Pid,
@@ -55,11 +56,14 @@ impl Recorder {
         else {
             return Ok(None);
         };
-        let watched = self
+        // Who could watch the buffer: the process's other threads, or
+        // other processes, where it lies in memory shared with them.
+        let other_threads = self
             .tasks
             .values()
             .any(|task| task.tgid == tgid && task.tid != tid);
-        if !watched || len == 0 || len > MAX_SCRATCH {
+        let other_processes = self.tasks.values().any(|task| task.tgid != tgid);
+        if !(other_threads || other_processes) || len == 0 || len > MAX_SCRATCH {
             return Ok(None);
         }
         let Ok(maps) = maps::read(tid) else {
@@ -68,7 +72,10 @@ impl Recorder {
         let original = args[arg];
         // The program's own buffer must be one it can write: a bad one
         // gets the kernel's EFAULT, as natively.
-        if !within_writable(&maps, original, len) {
+        let Some(buffer_map) = writable_map_of(&maps, original, len) else {
+            return Ok(None);
+        };
+        if !other_threads && !buffer_map.shared {
             return Ok(None);
         }
         let syscall_buffer = self.task(tid)?.buffer;
@@ -128,10 +135,10 @@ impl Recorder {
     }
 }
 
-/// Whether `[addr, addr + len)` lies in one readable, writable mapping.
-fn within_writable(maps: &[maps::MapEntry], addr: u64, len: u64) -> bool {
+/// The readable, writable mapping `[addr, addr + len)` lies in, if one.
+fn writable_map_of(maps: &[maps::MapEntry], addr: u64, len: u64) -> Option<&maps::MapEntry> {
     maps.iter()
-        .any(|m| m.readable && m.writable && m.start <= addr && addr.saturating_add(len) <= m.end)
+        .find(|m| m.readable && m.writable && m.start <= addr && addr.saturating_add(len) <= m.end)
 }
 
 /// Whether `[from, to)` lies in a stack only its thread uses: the main
