@@ -13,9 +13,7 @@ impl ReplayTarget {
     /// The process gdb's breakpoint requests are about: the one its last
     /// `Hg` named, alive or not, else the current thread's.
     fn breakpoint_process(&self) -> RecordedTid {
-        let chosen = self.processes.borrow().chosen();
-        chosen
-            .map(|pid| RecordedTid(pid as i32))
+        self.named_process()
             .or_else(|| self.pid_of(self.current))
             .unwrap_or_default()
     }

@@ -157,11 +157,15 @@ impl ReplayTarget {
     /// The process gdb's requests without a thread (auxv) are about: the
     /// one it chose last, else the current thread's.
     fn chosen_process(&self) -> Option<RecordedTid> {
-        let chosen = self.processes.borrow().chosen();
-        chosen
-            .map(|pid| RecordedTid(pid as i32))
+        self.named_process()
             .filter(|&pid| self.session().threads().iter().any(|t| t.pid == pid))
             .or_else(|| self.pid_of(self.current))
+    }
+
+    /// The process gdb's last `Hg` named, alive or not.
+    fn named_process(&self) -> Option<RecordedTid> {
+        let named = self.processes.borrow().chosen();
+        named.map(|pid| RecordedTid(pid as i32))
     }
 
     /// The session gdb sees: the diversion while there is one.
