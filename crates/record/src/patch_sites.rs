@@ -326,11 +326,20 @@ impl Recorder {
     }
 
     /// No other thread on the memory may be about to return into the
-    /// bytes the patch replaces; if one might, the site is tried again at
-    /// a later call. The threads of the process, and of processes made
-    /// with `CLONE_VM` on the same memory.
+    /// bytes the patch replaces, and no signal handler on any of them may
+    /// return there; if one might, the site is tried again at a later
+    /// call. The threads of the process, and of processes made with
+    /// `CLONE_VM` on the same memory.
     fn site_is_idle(&mut self, tid: Pid, tgid: Pid, site: u64) -> Result<bool, RecordError> {
         let window = site - 4..site + 16;
+        let handler_returns_there = self
+            .tasks
+            .values()
+            .filter(|t| t.tgid == tgid || tracee::maps::same_address_space(tid, t.tid))
+            .any(|t| t.handler_returns.iter().any(|rip| window.contains(rip)));
+        if handler_returns_there {
+            return Ok(false);
+        }
         let others: Vec<(Pid, RunState, Option<u64>)> = self
             .tasks
             .values()

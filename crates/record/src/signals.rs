@@ -8,6 +8,11 @@ use trace::event::{EventKind, PreemptReason, Regs, SignalOrigin};
 use tracee::ptrace::{self, SIGINFO_SIZE};
 use tracee::{regs, Pid, ProcessMemory};
 
+/// How many handlers' return addresses a thread keeps (see
+/// `Task::handler_returns`); nested deeper, a patch may still land under
+/// one, as before they were kept.
+const HANDLER_RETURNS_KEPT: usize = 32;
+
 /// Where `struct sigcontext` is in a signal frame, from the handler's
 /// stack pointer: the return address, then `struct ucontext`'s flags, link
 /// and `stack_t`.
@@ -277,6 +282,10 @@ impl Recorder {
         let task = self.task(tid)?;
         if caught {
             task.last_delivery = Some(regs);
+            if task.handler_returns.len() == HANDLER_RETURNS_KEPT {
+                task.handler_returns.pop_front();
+            }
+            task.handler_returns.push_back(regs.rip);
         }
         // A signal without a handler (SIGCONT, one ignored) pushes no frame:
         // the last handler's entry is still where the thread stands, and a

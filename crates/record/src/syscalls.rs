@@ -417,6 +417,12 @@ impl Recorder {
         else {
             return Ok(());
         };
+        if nr == libc::SYS_rt_sigreturn as u64 {
+            // Back where the handler's signal interrupted the thread, which
+            // from here counts as a thread running there (not at the
+            // sigreturn's own instruction, as while in the call).
+            self.task(tid)?.handler_returns.pop_back();
+        }
         let mut result = exit_regs.rax as i64;
         if let Some(scratch) = scratch {
             self.buffer_back_from_scratch(tid, tgid, scratch, result, &mut exit_regs)?;

@@ -131,6 +131,11 @@ pub struct Task {
     /// Asynchronous signals that arrived while the thread ran user code,
     /// held back until its next anchor.
     pub held_signals: VecDeque<[u8; SIGINFO_SIZE]>,
+    /// Where the signal handlers running on this thread return (the
+    /// instructions their signals interrupted), newest last: a call site
+    /// whose patch would cover one of them waits (see `patch_sites`).
+    /// Handlers left by `longjmp` never return; only the last few are kept.
+    pub handler_returns: VecDeque<u64>,
     /// Steps the next search for a preemption point may take: longer after
     /// a search found no loop, back to the least after one did.
     pub search_budget: usize,
@@ -178,6 +183,7 @@ impl Task {
             last_delivery: None,
             new_child: None,
             held_signals: VecDeque::new(),
+            handler_returns: VecDeque::new(),
             search_budget: crate::preempt::STEP_BUDGET,
             reinjecting: None,
             restartable: None,
